@@ -1,0 +1,180 @@
+"""The served Panel app: one template, navigation built from the plugins' pages.
+
+Inline in a notebook the app is a plain layout; served, it is a template with
+the navigation in the sidebar. Each browser session gets its own Workspace
+(``as_user``) and polls the database every second, so a change from another
+session, process or notebook shows up without a reload.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from typing import Any
+
+import panel as pn
+import param
+
+from .errors import CrmError
+from .types import Page
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 1000
+HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="🏠", order=0, plugin="core")
+CSS = """
+.crm-kpi {border: 1px solid #e3e6ea; border-radius: 8px; padding: 12px 16px; min-width: 190px; background: white;}
+.crm-kpi .label {color: #5f6b7a; font-size: 13px;}
+.crm-kpi .value {font-size: 28px; font-weight: 600; color: #1f2d3d;}
+.crm-kpi details {font-size: 11px; color: #5f6b7a;}
+.crm-kpi pre {white-space: pre-wrap; max-width: 320px;}
+"""
+
+
+def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
+    """A clear error for a person: what failed and why, no traceback."""
+    text = str(error)
+    return pn.pane.Alert(f"**{html.escape(title)}**\n\n{html.escape(text)}", alert_type="danger", sizing_mode="stretch_width")
+
+
+def render_page(workspace: Workspace, page: Page) -> Any:
+    """Call a page's view; a plugin that raises gets an error card, not a broken app."""
+    try:
+        return pn.panel(page.view(workspace))
+    except Exception as error:  # noqa: BLE001 - one module must not take the app down
+        log.exception("page %s of plugin %s failed", page.name, page.plugin)
+        return error_card(f"The {page.title} page (plugin '{page.plugin}') failed to load", f"{type(error).__name__}: {error}")
+
+
+def kpi_card(label: str, value: str, sql: str = "", help: str = "") -> pn.pane.HTML:
+    query = f"<details><summary>show query</summary><pre>{html.escape(sql)}</pre></details>" if sql else ""
+    title = f' title="{html.escape(help)}"' if help else ""
+    return pn.pane.HTML(
+        f'<div class="crm-kpi"{title}><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div>{query}</div>',
+        stylesheets=[CSS],
+        margin=5,
+    )
+
+
+class Home(pn.viewable.Viewer):
+    """The home page: KPI cards from every plugin's ``crm_metrics``, and plugin problems."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.pane.Markdown(f"## Welcome, {html.escape(self.workspace.user)}"),
+            pn.bind(self._cards, self.workspace.param.revision),
+            pn.bind(self._problems, self.workspace.param.revision),
+            sizing_mode="stretch_width",
+        )
+
+    def _cards(self, _revision: int) -> pn.viewable.Viewable:
+        metrics = self.workspace.metrics()
+        if not metrics:
+            return pn.pane.Markdown("No module contributes metrics yet.")
+        return pn.FlexBox(*[kpi_card(m.label, m.formatted(), m.sql, m.help) for m in metrics])
+
+    def _problems(self, _revision: int) -> pn.viewable.Viewable:
+        errors = self.workspace.plugin_errors()
+        return pn.Column(*[error_card(f"Plugin '{e.plugin}' has a problem", e) for e in errors])
+
+
+class App(pn.viewable.Viewer):
+    """The whole workspace: navigation from the plugins' pages, one page at a time."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        ws = self.workspace
+        self._pages = {page.name: page for page in [HOME, *ws.pages()]}
+        if ws.page not in self._pages:
+            ws.page = "home"
+        self._rendered: dict[str, Any] = {}
+        self.nav = pn.widgets.RadioButtonGroup(
+            options={f"{p.icon} {p.title}": name for name, p in self._pages.items()},
+            value=ws.page,
+            orientation="vertical",
+            button_type="light",
+            button_style="outline",
+            sizing_mode="stretch_width",
+            name="Navigation",
+        )
+        self.nav.link(ws, value="page", bidirectional=True)
+        self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")
+        ws.param.watch(self._show, "page")
+
+    def _render(self, name: str) -> Any:
+        if name not in self._rendered:
+            page = self._pages.get(name)
+            if page is None:
+                return error_card("No such page", f"there is no page named '{name}'")
+            self._rendered[name] = render_page(self.workspace, page)
+        return self._rendered[name]
+
+    def _show(self, event: param.parameterized.Event) -> None:
+        self.main.objects = [self._render(event.new)]
+
+    def user_badge(self) -> pn.pane.HTML:
+        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        if pn.state.served:
+            return self.template()
+        return pn.Row(pn.Column(self.user_badge(), self.nav, width=200), self.main, sizing_mode="stretch_width")
+
+    def template(self) -> pn.template.BaseTemplate:
+        template = pn.template.FastListTemplate(
+            title="crm-workspace",
+            sidebar=[self.user_badge(), self.nav],
+            main=[self.main],
+            header_background="#1f4e79",
+            accent_base_color="#1f4e79",
+            sidebar_width=230,
+        )
+        pn.state.location.sync(self.workspace, {"page": "page"})
+        return template
+
+
+def _notify_error(error: Exception) -> None:
+    """Panel's exception handler: a notification, never a traceback in the browser."""
+    message = str(error) if isinstance(error, CrmError) else f"Unexpected error: {type(error).__name__}: {error}"
+    if not isinstance(error, CrmError):
+        log.error("callback failed", exc_info=error)
+    if pn.state.notifications is not None:
+        pn.state.notifications.error(message, duration=8000)
+
+
+def base_workspace(path: str | None = None) -> Workspace:
+    """The process-wide workspace the served sessions share (opened once)."""
+    key = ("crm_workspace", path or os.environ.get("CRM_DB") or "crm.db")
+    if key not in pn.state.cache:
+        pn.state.cache[key] = Workspace.open(key[1])
+    return pn.state.cache[key]
+
+
+def session_workspace(path: str | None = None) -> Workspace:
+    """This browser session's Workspace, acting as the logged-in (or default) user."""
+    base = base_workspace(path)
+    user = pn.state.user or base.user
+    ws = base.as_user(user)
+    if pn.state.curdoc is not None:
+        ws.poll()
+        pn.state.add_periodic_callback(ws.poll, period=POLL_MS)
+    return ws
+
+
+def configure(workspace: Workspace) -> None:
+    """Load the extensions every page needs and route callback errors to notifications."""
+    extensions = sorted({ext for page in workspace.pages() for ext in page.extensions} | {"tabulator"})
+    pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
+
+
+def session_app(path: str | None = None) -> pn.viewable.Viewable:
+    """Build the app for one served session (the target of ``crm serve``)."""
+    ws = session_workspace(path)
+    return App(workspace=ws).template()

@@ -1,0 +1,203 @@
+"""The ``crm`` command line: a thin click layer over the Workspace.
+
+Commands that serve nothing never import Panel or pandas, so an admin's command
+answers in about a second. Domain errors become one line on stderr and a
+non-zero exit, never a traceback; plugins add commands through
+``crm_register_commands``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import plugins as plugin_system
+from .errors import CrmError, PluginError
+
+
+class CrmGroup(click.Group):
+    """The root group: adds the plugins' commands and turns CrmErrors into clean exits."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        disabled = _disabled_plugins(_db_path(ctx))
+        pm = plugin_system.make_plugin_manager()
+        for ep in plugin_system.discover():
+            if ep.name in disabled:
+                continue
+            try:
+                pm.register(plugin_system.load(ep), name=ep.name)
+            except Exception as error:  # noqa: BLE001
+                _warn(PluginError(ep.name, "import", error))
+        for _name, _result, error in plugin_system.call_each(pm, "crm_register_commands", cli=self):
+            if error is not None:
+                _warn(error)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._load_plugin_commands(ctx)
+            command = super().get_command(ctx, name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrmError as error:
+            raise click.ClickException(str(error)) from error
+        except sqlite3.Error as error:
+            raise click.ClickException(f"database error: {error}") from error
+        except OSError as error:
+            raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from error
+
+
+def _warn(error: Exception) -> None:
+    click.echo(f"warning: {error}", err=True)
+
+
+def _db_path(ctx: click.Context) -> str:
+    root = ctx.find_root()
+    return root.params.get("db") or os.environ.get("CRM_DB") or "crm.db"
+
+
+def _disabled_plugins(path: str) -> set[str]:
+    if not Path(path).is_file():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return {row[0] for row in conn.execute("SELECT name FROM plugin_state WHERE enabled = 0")}
+    except sqlite3.Error:
+        return set()
+
+
+def open_workspace(ctx: click.Context, *, create: bool = False):
+    """The Workspace for this invocation (honours ``--db`` and ``--user``)."""
+    from .workspace import Workspace
+
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if "workspace" not in obj:
+        workspace = Workspace.open(_db_path(ctx), user=root.params.get("user"), create=create)
+        for error in workspace.plugin_errors():
+            _warn(error)
+        obj["workspace"] = workspace
+        ctx.call_on_close(workspace.close)
+    return obj["workspace"]
+
+
+@click.group(cls=CrmGroup)
+@click.version_option(package_name="crm-workspace")
+@click.option("--db", envvar="CRM_DB", type=click.Path(dir_okay=False), help="Workspace database (default: $CRM_DB or ./crm.db).")
+@click.option("--user", envvar="CRM_USER", help="Act as this user in the audit trail (default: $CRM_USER or your login).")
+def cli(db: str | None, user: str | None) -> None:
+    """crm-workspace: a CRM inside your Python data workspace."""
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Fill the new workspace with realistic sample data.")
+@click.option("--seed", default=42, show_default=True, help="Random seed of the demo data.")
+@click.option("--contacts", type=click.IntRange(1), help="Demo size: contacts (default 300).")
+@click.option("--organizations", type=click.IntRange(1), help="Demo size: organizations (default contacts/6).")
+@click.option("--deals", type=click.IntRange(1), help="Demo size: deals (default contacts/2).")
+@click.option("--activities", type=click.IntRange(0), help="Demo size: activities (default 5 per contact).")
+@click.option("--relationships", type=click.IntRange(0), help="Demo size: relationships (default 2 per 3 contacts).")
+@click.option("--force", is_flag=True, help="With --demo: replace an existing workspace file.")
+@click.pass_context
+def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | None) -> None:
+    """Create (or migrate) a workspace database; --demo fills it with sample data."""
+    path = Path(_db_path(ctx))
+    if demo and path.exists():
+        if not force:
+            raise click.ClickException(f"{path} already exists; use --force to replace it with demo data")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    workspace = open_workspace(ctx, create=True)
+    if not demo:
+        click.echo(f"workspace ready: {path}")
+        return
+    from .demo import DemoSize, generate
+
+    size = DemoSize.for_contacts(sizes.pop("contacts") or 300, **sizes)
+    generate(workspace, size, seed=seed, progress=lambda step: click.echo(f"  {step} ✓", err=True))
+    click.echo(
+        f"demo workspace ready: {path} — {size.organizations:,} organizations, {size.contacts:,} contacts, "
+        f"{size.deals:,} deals, {size.activities:,} activities ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+@cli.command()
+@click.option("--port", default=5006, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--address", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--show", is_flag=True, help="Open a browser tab.")
+@click.option("--num-procs", default=1, show_default=True, type=click.IntRange(1), help="Server processes.")
+@click.pass_context
+def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
+    """Serve every enabled module's dashboard."""
+    path = _db_path(ctx)
+    open_workspace(ctx, create=True)  # migrate before any session opens it
+    os.environ["CRM_DB"] = str(Path(path).resolve())
+    if ctx.find_root().params.get("user"):
+        os.environ["CRM_USER"] = ctx.find_root().params["user"]
+    from .server import serve as run
+
+    run(port=port, address=address, show=show, num_procs=num_procs)
+
+
+@cli.group()
+def plugins() -> None:
+    """Installed plugins: list, enable, disable."""
+
+
+@plugins.command("list")
+@click.pass_context
+def plugins_list(ctx: click.Context) -> None:
+    """The installed plugins, their version, enabled or not, and their hooks."""
+    workspace = open_workspace(ctx, create=True)
+    rows = workspace.plugins()
+    width = max((len(p.name) for p in rows), default=4)
+    for info in rows:
+        state = "enabled " if info.enabled else "disabled"
+        origin = "built-in" if info.builtin else info.distribution
+        hooks = ", ".join(h.removeprefix("crm_") for h in info.hooks) or "-"
+        click.echo(f"{info.name:<{width}}  {info.version or '-':<8}  {state}  {origin:<14}  {hooks}")
+
+
+@plugins.command("enable")
+@click.argument("name")
+@click.pass_context
+def plugins_enable(ctx: click.Context, name: str) -> None:
+    """Enable an installed plugin (kept in the database)."""
+    open_workspace(ctx, create=True).enable(name)
+    click.echo(f"enabled {name}")
+
+
+@plugins.command("disable")
+@click.argument("name")
+@click.pass_context
+def plugins_disable(ctx: click.Context, name: str) -> None:
+    """Disable an installed plugin (kept in the database)."""
+    open_workspace(ctx, create=True).disable(name)
+    click.echo(f"disabled {name}")
+
+
+def main() -> None:
+    try:
+        cli(prog_name="crm")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

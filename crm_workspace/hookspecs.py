@@ -1,0 +1,148 @@
+"""The plugin contract: every hook a crm-workspace plugin may implement.
+
+Each hook's docstring is its reference documentation (the README's hook
+reference is generated from it, and a test keeps the two in step). A plugin is
+any object or module with functions decorated by ``crm_workspace.hookimpl``
+whose names match these; it may accept any subset of a hook's arguments.
+
+Collecting hooks (pages, metrics, migrations, commands, demo data, aliases,
+views, record sections, search) are called one plugin at a time: a plugin that
+raises is reported by name and the others carry on. Write-path hooks
+(``crm_validate_record``, ``crm_record_changed``) run inside the write's
+transaction: a plugin that raises there aborts that one write, which is rolled
+back and reported as a ``PluginError`` naming the plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # imported for annotations only: the core starts without them
+    import click
+    import pandas
+    import sqlite_utils
+
+    from .types import Change, Metric, Page, RecordSection
+    from .workspace import Workspace
+
+hookspec = pluggy.HookspecMarker("crm_workspace")
+hookimpl = pluggy.HookimplMarker("crm_workspace")
+
+
+@hookspec
+def crm_migrations() -> sqlite_utils.Migrations | None:
+    """Return this plugin's named migration set.
+
+    Use one ``sqlite_utils.Migrations("crm_workspace.<plugin>")`` per plugin; the
+    workspace applies every set when it opens (core first), each migration once,
+    each in its own transaction. Add tables with ``db[...].create()``, columns to
+    core tables with ``table.add_column()``, change them with ``table.transform()``.
+    """
+
+
+@hookspec
+def crm_dashboards(workspace: Workspace) -> list[Page] | None:
+    """Return the dashboard pages this plugin contributes, as ``Page`` objects.
+
+    A page's ``view`` is called with the (per-session) workspace and returns a
+    Panel object; import Panel inside it, not at module level, so the CLI stays
+    fast. Page names are unique across plugins: a duplicate is reported and
+    skipped. If ``view`` raises, that page shows an error card naming the plugin
+    and every other page keeps working.
+    """
+
+
+@hookspec
+def crm_validate_record(
+    workspace: Workspace, table: str, record: dict[str, Any], before: dict[str, Any] | None
+) -> dict[str, str] | None:
+    """Check, and normalize in place, a record about to be written to ``table``.
+
+    ``record`` holds the fields being written (all of them on insert, only the
+    changed ones on update); ``before`` is the stored row on update, ``None`` on
+    insert. Normalize by assigning into ``record`` (lower-case an email, format a
+    phone). Return a mapping of field name to a message a person can act on for
+    every invalid field, or ``None``: any message refuses the write with a
+    ``ValidationError`` and nothing is saved.
+    """
+
+
+@hookspec
+def crm_record_changed(workspace: Workspace, changes: list[Change]) -> None:
+    """React to records that were inserted, updated or deleted.
+
+    Called once per Store write with every ``Change`` it made (a bulk write
+    passes many), inside the same transaction and after the audit rows: writes
+    made here through ``workspace.store`` commit or roll back with the change
+    that caused them (the lifecycle tracker appends its events this way).
+    """
+
+
+@hookspec
+def crm_field_aliases() -> dict[str, dict[str, list[str]]] | None:
+    """Return header synonyms for the importer: ``{entity: {field: [alias, ...]}}``.
+
+    For example ``{"contacts": {"email": ["Email Address", "E-mail"]}}``. Aliases
+    from every plugin are merged; matching ignores case, spaces and punctuation.
+    """
+
+
+@hookspec
+def crm_metrics(workspace: Workspace) -> list[Metric] | None:
+    """Return KPI cards for the home page, as ``Metric`` objects.
+
+    Compute them in SQL (an aggregate, never a whole table) and put the query in
+    ``Metric.sql`` so an analyst can reproduce the number.
+    """
+
+
+@hookspec
+def crm_register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``crm`` command line.
+
+    Receives the root ``click`` group; decorate new commands with ``@cli.command()``
+    or add groups with ``cli.add_command()``. Commands open the workspace with
+    ``crm_workspace.cli.open_workspace(ctx)`` so they honour ``--db`` and ``--user``.
+    """
+
+
+@hookspec
+def crm_demo_data(workspace: Workspace, seed: int, scale: float) -> None:
+    """Add this plugin's share of the demo data, after the core tables are filled.
+
+    ``seed`` makes it deterministic; ``scale`` is the size relative to the
+    standard demo (1.0 = 300 contacts). Write through ``workspace.store``.
+    """
+
+
+@hookspec
+def crm_data_views(workspace: Workspace) -> dict[str, Callable[..., pandas.DataFrame]] | None:
+    """Return named DataFrame views: ``{"pipeline.forecast": fn, ...}``.
+
+    ``workspace.df(name, **filters)`` calls ``fn(**filters)``; each view must
+    return exactly the rows and columns its dashboard shows for the same filters.
+    Prefix names with the plugin's page name.
+    """
+
+
+@hookspec
+def crm_search(workspace: Workspace, query: str, limit: int) -> pandas.DataFrame | None:
+    """Return search hits for ``query`` as a DataFrame.
+
+    Columns: ``type`` (table), ``id``, ``title``, ``subtitle``, ``rank`` (lower is
+    better). ``workspace.search()`` merges every plugin's hits. Treat ``query`` as
+    plain text: it may contain quotes, ``*``, ``-`` or ``NEAR``.
+    """
+
+
+@hookspec
+def crm_record_sections(workspace: Workspace, table: str, record_id: int) -> list[RecordSection] | None:
+    """Return extra sections for the record page of ``table`` row ``record_id``.
+
+    Lets one module show its part of a record on another module's page (the
+    relationship map adds "Relationships" to a contact, the pipeline its deals).
+    Return ``None`` for tables you have nothing to say about.
+    """

@@ -1,0 +1,101 @@
+"""The pluggy plugin manager: discovery, enable/disable, error isolation.
+
+One manager per Workspace (a notebook may open two workspaces; tests need no
+register/unregister dance). Plugins are found through the ``crm_workspace``
+entry-point group — the built-ins too, exactly like a plugin from PyPI.
+
+Environment:
+- ``CRM_PLUGINS=a,b`` loads only the named entry-point plugins (allow-list);
+- ``CRM_TRACE_HOOKS=1`` prints every hook call and result to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+PROJECT = "crm_workspace"
+DISTRIBUTION = "crm-workspace"
+
+
+@dataclass(frozen=True)
+class EntryPointPlugin:
+    name: str
+    module: str
+    distribution: str
+    version: str
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == DISTRIBUTION
+
+
+def discover(builtins_only: bool = False) -> list[EntryPointPlugin]:
+    """Every plugin installed under the entry-point group, built-ins first."""
+    allow = os.environ.get("CRM_PLUGINS")
+    allowed = {name.strip() for name in allow.split(",")} if allow else None
+    found = []
+    for ep in metadata.entry_points(group=PROJECT):
+        dist = ep.dist.name if ep.dist else ""
+        if builtins_only and dist != DISTRIBUTION:
+            continue
+        if allowed is not None and ep.name not in allowed:
+            continue
+        version = ep.dist.version if ep.dist else ""
+        found.append(EntryPointPlugin(ep.name, ep.value, dist, version))
+    return sorted(found, key=lambda p: (not p.builtin, p.name))
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    if os.environ.get("CRM_TRACE_HOOKS"):
+        pm.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
+        pm.enable_tracing()
+    return pm
+
+
+def load(ep: EntryPointPlugin) -> Any:
+    """Import an entry point's object."""
+    for candidate in metadata.entry_points(group=PROJECT, name=ep.name):
+        return candidate.load()
+    raise LookupError(ep.name)
+
+
+def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any, PluginError | None]]:
+    """Call ``hook_name`` on each plugin separately, so one failure stays one plugin's.
+
+    Yields ``(plugin_name, result, error)``; exactly one of result/error is set
+    (result may be ``None`` when a plugin had nothing to contribute).
+    """
+    caller = getattr(pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):
+        args = {name: kwargs[name] for name in impl.argnames}
+        try:
+            yield impl.plugin_name, impl.function(**args), None
+        except Exception as error:  # noqa: BLE001 - isolating plugins is the point
+            yield impl.plugin_name, None, PluginError(impl.plugin_name, hook_name, error)
+
+
+def call_strict(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call ``hook_name`` on each plugin; the first failure raises a PluginError naming it."""
+    results = []
+    for name, result, error in call_each(pm, hook_name, **kwargs):
+        if error is not None:
+            raise error from error.error
+        results.append((name, result))
+    return results
+
+
+def hooks_of(pm: pluggy.PluginManager, plugin: Any) -> tuple[str, ...]:
+    callers = pm.get_hookcallers(plugin) or []
+    return tuple(sorted(caller.name for caller in callers))

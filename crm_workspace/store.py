@@ -1,0 +1,455 @@
+"""The SQLite store: connections, migrations, and every write.
+
+One SQLite file in WAL mode shared by served sessions (threads), several
+processes and notebooks. Each thread gets its own connection; writes in this
+process are serialised by a lock and take SQLite's write lock up front
+(``BEGIN IMMEDIATE``) so concurrent writers queue on the busy timeout instead
+of failing. Every write runs, in one transaction: validation hooks → the write
+with ``version`` checked and bumped → ``audit_log`` → ``crm_record_changed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from . import schema
+from .errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
+from .plugins import call_strict
+from .types import Change
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+BUSY_TIMEOUT_S = 10.0
+
+
+def utcnow() -> str:
+    """Now as ISO-8601 UTC text, the one time format the store uses."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+class Pool:
+    """Per-thread connections to one database file, and the in-process write lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        self.local_writes = 0
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    def connect(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA cache_size = -32000")
+                conn.execute("PRAGMA temp_store = MEMORY")
+            except sqlite3.DatabaseError as error:
+                raise CrmError(f"cannot open workspace database {self.path}: {error}") from error
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(conn)
+        return db
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class Store:
+    """The only way data is written. Reads are plain SQL through ``query``/``db``.
+
+    A Store belongs to a Workspace (for its hooks and acting user); Workspaces
+    made with ``as_user`` share one Pool.
+    """
+
+    def __init__(self, pool: Pool, workspace: Workspace):
+        self.pool = pool
+        self.workspace = workspace
+        self._columns: dict[str, dict[str, str]] = {}
+
+    # ----------------------------------------------------------------- reads
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's sqlite-utils Database: for reads and schema work."""
+        return self.pool.connect()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def query(self, sql: str, params: Sequence | dict | None = None) -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts."""
+        try:
+            cursor = self.conn.execute(sql, params or ())
+        except sqlite3.OperationalError as error:
+            raise _translate(error) from error
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence | dict | None = None) -> Any:
+        row = self.conn.execute(sql, params or ()).fetchone()
+        return row[0] if row else None
+
+    def get(self, table: str, row_id: Any) -> dict[str, Any]:
+        """One row by primary key, or NotFound."""
+        pk = self.primary_key(table)
+        rows = self.query(f"SELECT * FROM [{table}] WHERE [{pk}] = ?", [row_id])
+        if not rows:
+            raise NotFound(f"{table} #{row_id} does not exist")
+        return rows[0]
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name → declared type (cached; cleared by migrations)."""
+        if table not in self._columns:
+            info = self.conn.execute(f"PRAGMA table_info([{table}])").fetchall()
+            if not info:
+                raise NotFound(f"no table named '{table}'")
+            self._columns[table] = {row[1]: row[2] for row in info}
+        return self._columns[table]
+
+    def primary_key(self, table: str) -> str:
+        pks = self.db[table].pks
+        return pks[0]
+
+    def data_version(self) -> tuple[int, int]:
+        """A token that changes whenever any connection, in any process, commits."""
+        return (self.scalar("PRAGMA data_version"), self.pool.local_writes)
+
+    # ------------------------------------------------------------ migrations
+    def migrate(self, migration_sets: Iterable[sqlite_utils.Migrations]) -> None:
+        """Apply the core set, then each plugin's named set; each migration once."""
+        db = self.db
+        if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.conn.execute("PRAGMA journal_mode = WAL")
+        with self.pool.write_lock:
+            schema.migrations.apply(db)
+            for migrations in migration_sets:
+                migrations.apply(db)
+        self._columns.clear()
+
+    # ---------------------------------------------------------- transactions
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One atomic unit of writes; nested calls become savepoints.
+
+        Takes SQLite's write lock up front, so a concurrent writer waits on the
+        busy timeout rather than failing half-way.
+        """
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        with self.pool.write_lock:
+            try:
+                db.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise _translate(error) from error
+            try:
+                yield db
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            try:
+                db.conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise _translate(error) from error
+            self.pool.local_writes += 1
+        self.workspace.changed()
+
+    @contextlib.contextmanager
+    def context(self, **info: Any) -> Iterator[None]:
+        """Tag every write inside with ``info`` (in Change.context and the audit row).
+
+        The importer uses ``store.context(import_batch=id)`` so undo can find its
+        writes.
+        """
+        stack = self._context_stack()
+        stack.append(info)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    def _context_stack(self) -> list[dict]:
+        local = self.pool._local
+        if not hasattr(local, "context"):
+            local.context = []
+        return local.context
+
+    def _current_context(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for info in self._context_stack():
+            merged.update(info)
+        return merged
+
+    # ---------------------------------------------------------------- writes
+    def insert(self, table: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Insert one record; returns the stored row."""
+        with self.transaction():
+            (row_id,) = self.insert_many(table, [record])
+            return self.get(table, row_id)
+
+    def insert_many(
+        self,
+        table: str,
+        records: Iterable[dict[str, Any]],
+        *,
+        audit: bool = True,
+        events: bool = True,
+        validate: bool = True,
+        batch_size: int = 20_000,
+    ) -> list[Any]:
+        """Insert many records in one transaction (streamed in chunks); returns their ids.
+
+        ``audit``, ``events`` and ``validate`` may be turned off only for generated
+        data that is not a user's change (the demo and benchmark generators).
+        """
+        self._refuse_append_only_write(table, "insert")
+        ids: list[Any] = []
+        with self.transaction():
+            for chunk in _chunks(records, batch_size):
+                ids.extend(self._insert_chunk(table, chunk, audit=audit, events=events, validate=validate))
+        return ids
+
+    def _insert_chunk(self, table: str, records: list[dict], *, audit: bool, events: bool, validate: bool) -> list[Any]:
+        columns = self.columns(table)
+        pk = self.primary_key(table)
+        now, user = utcnow(), self.workspace.user
+        versioned = "version" in columns
+        rows = []
+        for original in records:
+            record = dict(original)
+            self._check_columns(table, record, columns)
+            if validate:
+                self._validate(table, record, None)
+            if versioned:
+                record.setdefault("created_at", now)
+                record["updated_at"] = now
+                record["updated_by"] = user
+                record["version"] = 1
+            rows.append(record)
+        if pk == "id" and columns.get("id", "").upper() == "INTEGER":
+            next_id = (self.scalar(f"SELECT max(id) FROM [{table}]") or 0) + 1
+            for row in rows:
+                if row.get("id") is None:
+                    row["id"] = next_id
+                    next_id += 1
+                else:
+                    next_id = max(next_id, int(row["id"]) + 1)
+        names = sorted({name for row in rows for name in row})
+        sql = "INSERT INTO [{}] ({}) VALUES ({})".format(
+            table, ", ".join(f"[{n}]" for n in names), ", ".join("?" * len(names))
+        )
+        try:
+            self.conn.executemany(sql, ([row.get(n) for n in names] for row in rows))
+        except sqlite3.Error as error:
+            raise _translate(error, table) from error
+        if audit or events:
+            context = self._current_context()
+            blank = dict.fromkeys(columns)
+            changes = [Change(table, row.get(pk), "insert", None, {**blank, **row}, user, now, context) for row in rows]
+            self._record(changes, audit=audit, events=events)
+        return [row.get(pk) for row in rows]
+
+    def update(
+        self, table: str, row_id: Any, changes: dict[str, Any], *, version: int | None = None
+    ) -> dict[str, Any]:
+        """Update one record; returns the stored row.
+
+        Pass the ``version`` the user saw: if the record changed since, a
+        ``ConflictError`` carries both versions and nothing is written. Fields that
+        do not actually change are not written, audited or announced.
+        """
+        return self.update_many(table, [(row_id, changes, version)])[0]
+
+    def update_many(
+        self, table: str, updates: Iterable[tuple[Any, dict[str, Any], int | None]]
+    ) -> list[dict[str, Any]]:
+        """Apply ``(id, changes, expected_version)`` updates in one transaction."""
+        self._refuse_append_only_write(table, "update")
+        columns = self.columns(table)
+        pk = self.primary_key(table)
+        versioned = "version" in columns
+        now, user, context = utcnow(), self.workspace.user, self._current_context()
+        results, recorded = [], []
+        with self.transaction():
+            for row_id, wanted, expected in updates:
+                before = self.get(table, row_id)
+                if versioned and expected is not None and int(expected) != before["version"]:
+                    raise ConflictError(table, row_id, int(expected), before, dict(wanted))
+                self._check_columns(table, wanted, columns)
+                diff = {k: v for k, v in wanted.items() if k != pk and before.get(k) != v}
+                diff.pop("version", None)
+                if diff:
+                    self._validate(table, diff, before)
+                    diff = {k: v for k, v in diff.items() if before.get(k) != v}
+                if not diff:
+                    results.append(before)
+                    continue
+                stamped = dict(diff)
+                if versioned:
+                    stamped.update(updated_at=now, updated_by=user, version=before["version"] + 1)
+                assignments = ", ".join(f"[{name}] = ?" for name in stamped)
+                try:
+                    self.conn.execute(
+                        f"UPDATE [{table}] SET {assignments} WHERE [{pk}] = ?",
+                        [*stamped.values(), row_id],
+                    )
+                except sqlite3.Error as error:
+                    raise _translate(error, table) from error
+                after = {**before, **stamped}
+                results.append(after)
+                recorded.append(Change(table, row_id, "update", before, after, user, now, context))
+            self._record(recorded, audit=True, events=True)
+        return results
+
+    def delete(self, table: str, row_id: Any, *, version: int | None = None) -> dict[str, Any]:
+        """Delete one record (checked against ``version`` when given); returns what it was."""
+        return self.delete_many(table, [(row_id, version)])[0]
+
+    def delete_many(self, table: str, deletions: Iterable[tuple[Any, int | None]]) -> list[dict[str, Any]]:
+        self._refuse_append_only_write(table, "delete")
+        pk = self.primary_key(table)
+        now, user, context = utcnow(), self.workspace.user, self._current_context()
+        removed, recorded = [], []
+        with self.transaction():
+            for row_id, expected in deletions:
+                before = self.get(table, row_id)
+                if expected is not None and "version" in before and int(expected) != before["version"]:
+                    raise ConflictError(table, row_id, int(expected), before, {})
+                try:
+                    self.conn.execute(f"DELETE FROM [{table}] WHERE [{pk}] = ?", [row_id])
+                except sqlite3.IntegrityError as error:
+                    raise CrmError(
+                        f"{table} #{row_id} cannot be deleted: other records still refer to it"
+                    ) from error
+                removed.append(before)
+                recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
+            self._record(recorded, audit=True, events=True)
+        return removed
+
+    # ------------------------------------------------------------- internals
+    def _refuse_append_only_write(self, table: str, action: str) -> None:
+        if table == "audit_log" or (table in schema.APPEND_ONLY and action != "insert"):
+            raise CrmError(f"{table} is append-only: {action} refused")
+
+    def _check_columns(self, table: str, record: dict, columns: dict[str, str]) -> None:
+        unknown = [name for name in record if name not in columns]
+        if unknown:
+            raise ValidationError(table, {name: f"no such field on {table}" for name in unknown})
+
+    def _validate(self, table: str, record: dict, before: dict | None) -> None:
+        errors: dict[str, str] = {}
+        for _plugin, result in call_strict(
+            self.workspace.pm, "crm_validate_record", workspace=self.workspace, table=table, record=record, before=before
+        ):
+            if result:
+                for field, message in result.items():
+                    errors.setdefault(field, message)
+        if errors:
+            raise ValidationError(table, errors)
+
+    def _record(self, changes: list[Change], *, audit: bool, events: bool) -> None:
+        if not changes:
+            return
+        if audit:
+            self.conn.executemany(
+                "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
+                ((c.at, c.user, c.table, str(c.id), c.action, _audit_json(c)) for c in changes),
+            )
+        if events:
+            call_strict(self.workspace.pm, "crm_record_changed", workspace=self.workspace, changes=changes)
+
+
+_UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
+
+
+def _audit_json(change: Change) -> str:
+    if change.action == "insert":
+        body: dict[str, Any] = {"after": {k: v for k, v in change.after.items() if v is not None}}
+    elif change.action == "delete":
+        body = {"before": change.before}
+    else:
+        names = [k for k in change.after if k not in _UNSTAMPED and change.changed(k)]
+        body = {
+            "before": {k: change.before.get(k) for k in names},
+            "after": {k: change.after.get(k) for k in names},
+        }
+    if change.context:
+        body["context"] = change.context
+    return json.dumps(body, default=_json_default, ensure_ascii=False)
+
+
+def _chunks(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    chunk: list[dict] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
+
+
+def _translate(error: sqlite3.Error, table: str = "") -> CrmError:
+    """Turn an SQLite error into one a person can read."""
+    message = str(error)
+    if "database is locked" in message or "database is busy" in message:
+        return DatabaseLocked(
+            f"the workspace database is busy (locked by another writer for more than {BUSY_TIMEOUT_S:.0f} s); try again"
+        )
+    match = _UNIQUE.search(message)
+    if match:
+        if match.group("index") == "idx_contacts_email":
+            return ValidationError("contacts", {"email": "another contact already has this email address"})
+        fields = [c.split(".")[-1] for c in (match.group("cols") or match.group("index") or "").split(", ")]
+        return ValidationError(table or "record", {f: "must be unique; this value is already used" for f in fields})
+    if "FOREIGN KEY constraint failed" in message:
+        return ValidationError(table or "record", {"reference": "points to a record that does not exist"})
+    if "NOT NULL constraint failed" in message:
+        field = message.rsplit(".", 1)[-1]
+        return ValidationError(table or "record", {field: "is required"})
+    if "append-only" in message:
+        return CrmError(message)
+    if "no such table" in message or "no such column" in message or "syntax error" in message:
+        return CrmError(f"query failed: {message}")
+    if "file is not a database" in message or "malformed" in message:
+        return CrmError(f"not a crm-workspace database: {message}")
+    return CrmError(f"database error: {message}")

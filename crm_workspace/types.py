@@ -1,0 +1,86 @@
+"""The small value objects hooks exchange with the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Page:
+    """A dashboard page: ``view(workspace)`` returns the Panel object to show."""
+
+    name: str
+    title: str
+    view: Callable[[Workspace], Any]
+    icon: str = "📄"
+    order: int = 100
+    plugin: str = ""
+    #: Panel extensions the page needs loaded up front when served, e.g. ("tabulator",)
+    extensions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A KPI card: a label, a value and the SQL that produced it."""
+
+    key: str
+    label: str
+    value: Any
+    sql: str = ""
+    help: str = ""
+    fmt: str = "{:,}"
+    page: str = ""
+    plugin: str = ""
+
+    def formatted(self) -> str:
+        if self.value is None:
+            return "—"
+        try:
+            return self.fmt.format(self.value)
+        except (ValueError, TypeError):
+            return str(self.value)
+
+
+@dataclass(frozen=True)
+class RecordSection:
+    """A section another plugin adds to a record page."""
+
+    title: str
+    view: Callable[[], Any]
+    order: int = 100
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record written through the Store: what it was and what it became."""
+
+    table: str
+    id: Any
+    action: str  # "insert" | "update" | "delete"
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    user: str
+    at: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def changed(self, name: str) -> bool:
+        """Whether field ``name`` differs between before and after."""
+        before = (self.before or {}).get(name)
+        after = (self.after or {}).get(name)
+        return before != after
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    enabled: bool
+    builtin: bool
+    hooks: tuple[str, ...]
+    distribution: str = ""

@@ -1,0 +1,429 @@
+"""Workspace: the one object a notebook, a dashboard or the CLI holds.
+
+It owns a Store (the database), a plugin manager (the modules) and the acting
+user. ``ws.as_user(name)`` gives each served session its own Workspace over the
+same database connections and plugins.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import param
+import pluggy
+
+from . import plugins as plugin_system
+from . import schema
+from .errors import CrmError, NotFound, PluginError
+from .store import Pool, Store, utcnow
+from .types import Metric, Page, PluginInfo, RecordSection
+
+if TYPE_CHECKING:
+    import pandas
+
+DEFAULT_DB = "crm.db"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def default_path() -> str:
+    return os.environ.get("CRM_DB") or DEFAULT_DB
+
+
+def default_user() -> str:
+    user = os.environ.get("CRM_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "anonymous"
+
+
+@dataclass
+class _Shared:
+    """What every ``as_user`` copy of one workspace shares."""
+
+    pool: Pool
+    pm: pluggy.PluginManager
+    entry_points: dict[str, plugin_system.EntryPointPlugin] = field(default_factory=dict)
+    load_errors: dict[str, PluginError] = field(default_factory=dict)
+    migrated: set[str] = field(default_factory=set)
+
+
+class Workspace(param.Parameterized):
+    """A CRM workspace: one SQLite file and the plugins that work on it."""
+
+    user = param.String(default="", doc="The acting user, recorded in the audit trail.")
+    revision = param.Integer(default=0, doc="Bumped whenever the data changes; views depend on it to refresh.")
+    page = param.String(default="home", doc="The page the served app shows.")
+    page_args = param.Dict(default={}, doc="Arguments of the page, e.g. {'id': 12}.")
+
+    def __init__(self, shared: _Shared, *, user: str, **params: Any):
+        super().__init__(user=user, **params)
+        self._shared = shared
+        self.store = Store(shared.pool, self)
+        self._seen_version: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        user: str | None = None,
+        create: bool = True,
+        builtins_only: bool = False,
+        load_plugins: bool = True,
+    ) -> Workspace:
+        """Open (creating and migrating if needed) the workspace at ``path``.
+
+        ``path`` defaults to ``$CRM_DB``, else ``./crm.db``. ``builtins_only``
+        ignores plugins from other distributions; ``load_plugins=False`` loads none
+        (tests register their own).
+        """
+        path = Path(path or default_path())
+        if path.is_dir():
+            raise CrmError(f"{path} is a directory, not a workspace database")
+        if not path.exists() and not create:
+            raise NotFound(f"no workspace at {path} (create one with `crm init --db {path}`)")
+        if path.exists():
+            _check_sqlite_header(path)
+        shared = _Shared(pool=Pool(path), pm=plugin_system.make_plugin_manager())
+        workspace = cls(shared, user=user or default_user())
+        shared.pm.register(_core_rules(), name="core")
+        if load_plugins:
+            workspace._load_entry_points(builtins_only)
+        workspace.migrate()
+        return workspace
+
+    def as_user(self, user: str) -> Workspace:
+        """This workspace acting as ``user``: same database and plugins, own UI state."""
+        return type(self)(self._shared, user=user)
+
+    @property
+    def path(self) -> str:
+        return self._shared.pool.path
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        return self._shared.pm
+
+    def close(self) -> None:
+        self._shared.pool.close()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.path!r} as {self.user!r}>"
+
+    # ----------------------------------------------------------- plugins
+    def _load_entry_points(self, builtins_only: bool) -> None:
+        disabled = self._disabled_names()
+        for ep in plugin_system.discover(builtins_only):
+            self._shared.entry_points[ep.name] = ep
+            if ep.name not in disabled:
+                self._load_one(ep)
+
+    def _load_one(self, ep: plugin_system.EntryPointPlugin) -> None:
+        try:
+            plugin = plugin_system.load(ep)
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the rest
+            self._shared.load_errors[ep.name] = PluginError(ep.name, "import", error)
+            return
+        try:
+            self.register(plugin, name=ep.name)
+        except PluginError as error:
+            self._shared.load_errors[ep.name] = error
+
+    def register(self, plugin: Any, name: str | None = None) -> str:
+        """Register a plugin object or module (for example a class defined in a notebook cell).
+
+        Its migrations are applied at once and every open view refreshes.
+        Misspelled hook names and wrong hook arguments raise a ``PluginError``
+        naming the plugin, and the plugin is left unregistered.
+        """
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if self.pm.has_plugin(name):
+            self.pm.unregister(name=name)
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as error:
+            raise PluginError(name, "register", error) from error
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as error:
+            self.pm.unregister(name=name)
+            raise PluginError(name, "register", _unknown_hook_message(error)) from error
+        self._shared.load_errors.pop(name, None)
+        self.migrate()
+        self.changed()
+        return name
+
+    def unregister(self, name: str) -> None:
+        if self.pm.has_plugin(name):
+            self.pm.unregister(name=name)
+            self.changed()
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every installed or registered plugin: name, version, enabled, hooks."""
+        infos = []
+        seen = set()
+        for name, ep in self._shared.entry_points.items():
+            plugin = self.pm.get_plugin(name)
+            hooks = plugin_system.hooks_of(self.pm, plugin) if plugin is not None else ()
+            infos.append(PluginInfo(name, ep.version, plugin is not None, ep.builtin, hooks, ep.distribution))
+            seen.add(name)
+        for name, plugin in self.pm.list_name_plugin():
+            if name in seen or name == "core":
+                continue
+            infos.append(PluginInfo(name, "", True, False, plugin_system.hooks_of(self.pm, plugin), "(registered)"))
+        return infos
+
+    def plugin_errors(self) -> list[PluginError]:
+        return list(self._shared.load_errors.values())
+
+    def enable(self, name: str) -> None:
+        """Enable an installed plugin; the choice is kept in the database."""
+        ep = self._entry_point(name)
+        self._set_plugin_state(name, True)
+        if not self.pm.has_plugin(name):
+            self._load_one(ep)
+            if name in self._shared.load_errors:
+                raise self._shared.load_errors[name]
+
+    def disable(self, name: str) -> None:
+        """Disable an installed plugin; the choice is kept in the database."""
+        self._entry_point(name)
+        self._set_plugin_state(name, False)
+        self.unregister(name)
+
+    def _entry_point(self, name: str) -> plugin_system.EntryPointPlugin:
+        ep = self._shared.entry_points.get(name)
+        if ep is None:
+            known = ", ".join(sorted(self._shared.entry_points)) or "none"
+            raise NotFound(f"no plugin named '{name}' is installed (installed: {known})")
+        return ep
+
+    def _disabled_names(self) -> set[str]:
+        try:
+            rows = self.store.query("SELECT name FROM plugin_state WHERE enabled = 0")
+        except CrmError:
+            return set()  # a new database: nothing disabled yet
+        return {row["name"] for row in rows}
+
+    def _set_plugin_state(self, name: str, enabled: bool) -> None:
+        with self.store.transaction() as db:
+            db["plugin_state"].upsert({"name": name, "enabled": int(enabled), "changed_at": utcnow()}, pk="name")
+
+    def migrate(self) -> None:
+        """Apply pending migrations: the core's, then every plugin's named set."""
+        sets = []
+        for name, result, error in plugin_system.call_each(self.pm, "crm_migrations"):
+            if error is not None:
+                self._shared.load_errors[name] = error
+            elif result is not None:
+                sets.append((name, result))
+        todo = [m for _name, m in sets if m.name not in self._shared.migrated]
+        if schema.migrations.name not in self._shared.migrated:
+            self.store.migrate([])
+            self._shared.migrated.add(schema.migrations.name)
+        for name, migrations in sets:
+            if migrations not in todo:
+                continue
+            try:
+                self.store.migrate([migrations])
+            except Exception as error:  # noqa: BLE001 - report, keep the rest working
+                self._shared.load_errors[name] = PluginError(name, "crm_migrations", error)
+            else:
+                self._shared.migrated.add(migrations.name)
+
+    # --------------------------------------------------------- collecting
+    def _collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        results = []
+        for name, result, error in plugin_system.call_each(self.pm, hook, **kwargs):
+            if error is not None:
+                self._shared.load_errors[name] = error
+            elif result is not None:
+                results.append((name, result))
+        return results
+
+    def pages(self) -> list[Page]:
+        """Every enabled plugin's dashboard pages, in navigation order; duplicates skipped."""
+        pages: dict[str, Page] = {}
+        for plugin, contributed in self._collect("crm_dashboards", workspace=self):
+            for page in contributed:
+                if page.name in pages:
+                    owner = pages[page.name].plugin
+                    self._shared.load_errors[plugin] = PluginError(
+                        plugin, "crm_dashboards", ValueError(f"page name '{page.name}' is already taken by '{owner}'")
+                    )
+                    continue
+                pages[page.name] = _with_plugin(page, plugin)
+        return sorted(pages.values(), key=lambda p: (p.order, p.name))
+
+    def metrics(self) -> list[Metric]:
+        """KPI cards from every plugin's ``crm_metrics``."""
+        return [
+            _with_plugin(metric, plugin)
+            for plugin, metrics in self._collect("crm_metrics", workspace=self)
+            for metric in metrics
+        ]
+
+    def record_sections(self, table: str, record_id: int) -> list[RecordSection]:
+        sections = [
+            _with_plugin(section, plugin)
+            for plugin, found in self._collect("crm_record_sections", workspace=self, table=table, record_id=record_id)
+            for section in found
+        ]
+        return sorted(sections, key=lambda s: s.order)
+
+    def data_views(self) -> dict[str, Any]:
+        views: dict[str, Any] = {}
+        for _plugin, found in self._collect("crm_data_views", workspace=self):
+            views.update(found)
+        return views
+
+    def field_aliases(self) -> dict[str, dict[str, list[str]]]:
+        merged: dict[str, dict[str, list[str]]] = {}
+        for _plugin, aliases in self._collect("crm_field_aliases"):
+            for entity, fields in aliases.items():
+                for name, names in fields.items():
+                    merged.setdefault(entity, {}).setdefault(name, []).extend(names)
+        return merged
+
+    # ------------------------------------------------------------- reads
+    def df(self, source: str, **params: Any) -> pandas.DataFrame:
+        """A pandas DataFrame of exactly what you ask for.
+
+        ``source`` is a table name (keyword filters ``where``, ``order_by``,
+        ``limit``, ``offset``, ``columns``; other keywords bind ``:name``
+        parameters), a named view from a plugin (``ws.df("pipeline.forecast")``)
+        or an SQL query with ``:name`` parameters.
+        """
+        import pandas as pd
+
+        views = self.data_views() if "." in source and " " not in source else {}
+        if source in views:
+            return views[source](**params)
+        if _IDENTIFIER.fullmatch(source):
+            self.store.columns(source)  # NotFound for an unknown table
+            columns = params.pop("columns", None)
+            sql = "SELECT {} FROM [{}]".format(", ".join(f"[{c}]" for c in columns) if columns else "*", source)
+            if where := params.pop("where", None):
+                sql += f" WHERE {where}"
+            if order_by := params.pop("order_by", None):
+                sql += f" ORDER BY {order_by}"
+            if (limit := params.pop("limit", None)) is not None:
+                sql += f" LIMIT {int(limit)}"
+                if (offset := params.pop("offset", None)) is not None:
+                    sql += f" OFFSET {int(offset)}"
+        elif "." in source and " " not in source:
+            raise NotFound(f"no view named '{source}' (views: {', '.join(sorted(views)) or 'none'})")
+        else:
+            sql = source
+        try:
+            return pd.read_sql_query(sql, self.store.conn, params=params or None)
+        except Exception as error:  # pandas wraps sqlite errors in its own types
+            raise CrmError(f"query failed: {error}") from error
+
+    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        return self.store.query(sql, params)
+
+    def search(self, query: str, limit: int = 20) -> pandas.DataFrame:
+        """Search every module (names, emails, organizations, ...) for ``query``."""
+        import pandas as pd
+
+        frames = [frame for _p, frame in self._collect("crm_search", workspace=self, query=query, limit=limit)]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=["type", "id", "title", "subtitle", "rank"])
+        return pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
+
+    # ---------------------------------------------------------- settings
+    def setting(self, key: str, default: Any = None) -> Any:
+        row = self.store.query("SELECT value FROM settings WHERE key = ?", [key])
+        return json.loads(row[0]["value"]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        encoded = json.dumps(value)
+        with self.store.transaction():
+            if self.store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
+                self.store.update("settings", key, {"value": encoded})
+            else:
+                self.store.insert("settings", {"key": key, "value": encoded})
+
+    def lifecycle_stages(self) -> list[str]:
+        """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""
+        return list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES))
+
+    # -------------------------------------------------------------- views
+    def dashboard(self, name: str) -> Any:
+        """The Panel object of one module's page; displays inline in Jupyter."""
+        from .app import render_page
+
+        for page in self.pages():
+            if page.name == name:
+                return render_page(self, page)
+        names = ", ".join(p.name for p in self.pages())
+        raise NotFound(f"no dashboard named '{name}' (available: {names})")
+
+    def app(self) -> Any:
+        """The whole workspace app: a layout inline, a template when served."""
+        from .app import App
+
+        return App(workspace=self)
+
+    def open_page(self, name: str, **args: Any) -> None:
+        """Navigate the served app (or an inline app) to a page, e.g. a contact record."""
+        self.param.update(page=name, page_args=args)
+
+    # ------------------------------------------------------------ changes
+    def changed(self) -> None:
+        """Tell this workspace's views that data changed (after a write)."""
+        self._seen_version = self.store.data_version()
+        self.revision += 1
+
+    def poll(self) -> bool:
+        """Refresh views if any connection, process or notebook wrote since last time."""
+        version = self.store.data_version()
+        if version != self._seen_version:
+            first = self._seen_version is None
+            self._seen_version = version
+            if not first:
+                self.revision += 1
+                return True
+        return False
+
+
+def _with_plugin(item: Any, plugin: str) -> Any:
+    from dataclasses import replace
+
+    return item if item.plugin else replace(item, plugin=plugin)
+
+
+def _check_sqlite_header(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as error:
+        raise CrmError(f"cannot read {path}: {error.strerror}") from error
+    if header and header != b"SQLite format 3\x00":
+        raise CrmError(f"{path} is not a crm-workspace database (not an SQLite file)")
+
+
+def _unknown_hook_message(error: pluggy.PluginValidationError) -> str:
+    message = str(error)
+    match = re.search(r"unknown hook '([^']+)'", message)
+    if match:
+        return f"unknown hook '{match.group(1)}' (misspelled? see crm_workspace/hookspecs.py)"
+    return message
+
+
+def _core_rules() -> Any:
+    from . import core_rules
+
+    return core_rules
