@@ -1,7 +1,7 @@
 """crm-workspace: a CRM that lives inside your Python data workspace."""
 
-from .hookspecs import hookimpl
 from .errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError
+from .hookspecs import hookimpl
 from .types import Change, Metric, Page, RecordSection
 from .workspace import Workspace
 

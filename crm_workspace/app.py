@@ -36,16 +36,20 @@ CSS = """
 def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
     """A clear error for a person: what failed and why, no traceback."""
     text = str(error)
-    return pn.pane.Alert(f"**{html.escape(title)}**\n\n{html.escape(text)}", alert_type="danger", sizing_mode="stretch_width")
+    return pn.pane.Alert(
+        f"**{html.escape(title)}**\n\n{html.escape(text)}", alert_type="danger", sizing_mode="stretch_width"
+    )
 
 
 def render_page(workspace: Workspace, page: Page) -> Any:
     """Call a page's view; a plugin that raises gets an error card, not a broken app."""
     try:
         return pn.panel(page.view(workspace))
-    except Exception as error:  # noqa: BLE001 - one module must not take the app down
+    except Exception as error:
         log.exception("page %s of plugin %s failed", page.name, page.plugin)
-        return error_card(f"The {page.title} page (plugin '{page.plugin}') failed to load", f"{type(error).__name__}: {error}")
+        return error_card(
+            f"The {page.title} page (plugin '{page.plugin}') failed to load", f"{type(error).__name__}: {error}"
+        )
 
 
 def kpi_card(label: str, value: str, sql: str = "", help: str = "") -> pn.pane.HTML:

@@ -37,7 +37,7 @@ class CrmGroup(click.Group):
                 continue
             try:
                 pm.register(plugin_system.load(ep), name=ep.name)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 _warn(PluginError(ep.name, "import", error))
         for _name, _result, error in plugin_system.call_each(pm, "crm_register_commands", cli=self):
             if error is not None:
@@ -101,8 +101,12 @@ def open_workspace(ctx: click.Context, *, create: bool = False):
 
 @click.group(cls=CrmGroup)
 @click.version_option(package_name="crm-workspace")
-@click.option("--db", envvar="CRM_DB", type=click.Path(dir_okay=False), help="Workspace database (default: $CRM_DB or ./crm.db).")
-@click.option("--user", envvar="CRM_USER", help="Act as this user in the audit trail (default: $CRM_USER or your login).")
+@click.option(
+    "--db", envvar="CRM_DB", type=click.Path(dir_okay=False), help="Workspace database (default: $CRM_DB or ./crm.db)."
+)
+@click.option(
+    "--user", envvar="CRM_USER", help="Act as this user in the audit trail (default: $CRM_USER or your login)."
+)
 def cli(db: str | None, user: str | None) -> None:
     """crm-workspace: a CRM inside your Python data workspace."""
 

@@ -21,27 +21,161 @@ from .plugins import call_strict
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-FIRST = (
-    "Ana José Zoë Łukasz Søren Amélie Mateo Chloé Ben Dev Eve Fatima Giulia Hiro Ines Jonas Kai Lena Marta Nils "
-    "Olga Pavel Quentin Rosa Sven Tomás Uma Viktor Wen Xavier Yara Zofia Aarav Bianca Cyril Dana Emil Freya Gabriel "
-    "Hana Ivan Jana Karim Lucía Mia Noah Oskar Priya Rafael Sara"
-).split()
-LAST = (
-    "García Müller Novak Jensen Dubois Rossi Smith Kowalski Tanaka Silva Andersen Fischer Moreau Costa Nguyen "
-    "O'Brien Schmidt Lopez Wagner Bauer Martin Bernard Petit Conti Marino Santos Ferreira Hansen Larsen Nielsen "
-    "Weber Becker Hoffmann Schulz Koch Richter Klein Wolf Schröder Neumann"
-).split()
-ORG_HEADS = (
-    "Acme Northwind Globex Initech Umbrella Stark Wayne Wonka Hooli Vandelay Cyberdyne Soylent Tyrell Oscorp "
-    "Aperture Massive Dynamic Gringotts Monarch Pied Piper Contoso Fabrikam Litware Adatum Tailspin Proseware "
-    "Lucerne Woodgrove Fourth Coffee Alpine Blue Yonder Trey Wide World Humongous Coho Margie's Lamna Kestrel "
-    "Meridian Helix"
-).split()
+FIRST = [
+    "Ana",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Amélie",
+    "Mateo",
+    "Chloé",
+    "Ben",
+    "Dev",
+    "Eve",
+    "Fatima",
+    "Giulia",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Marta",
+    "Nils",
+    "Olga",
+    "Pavel",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tomás",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Xavier",
+    "Yara",
+    "Zofia",
+    "Aarav",
+    "Bianca",
+    "Cyril",
+    "Dana",
+    "Emil",
+    "Freya",
+    "Gabriel",
+    "Hana",
+    "Ivan",
+    "Jana",
+    "Karim",
+    "Lucía",
+    "Mia",
+    "Noah",
+    "Oskar",
+    "Priya",
+    "Rafael",
+    "Sara",
+]
+LAST = [
+    "García",
+    "Müller",
+    "Novak",
+    "Jensen",
+    "Dubois",
+    "Rossi",
+    "Smith",
+    "Kowalski",
+    "Tanaka",
+    "Silva",
+    "Andersen",
+    "Fischer",
+    "Moreau",
+    "Costa",
+    "Nguyen",
+    "O'Brien",
+    "Schmidt",
+    "Lopez",
+    "Wagner",
+    "Bauer",
+    "Martin",
+    "Bernard",
+    "Petit",
+    "Conti",
+    "Marino",
+    "Santos",
+    "Ferreira",
+    "Hansen",
+    "Larsen",
+    "Nielsen",
+    "Weber",
+    "Becker",
+    "Hoffmann",
+    "Schulz",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+]
+ORG_HEADS = [
+    "Acme",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Hooli",
+    "Vandelay",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Oscorp",
+    "Aperture",
+    "Massive",
+    "Dynamic",
+    "Gringotts",
+    "Monarch",
+    "Pied",
+    "Piper",
+    "Contoso",
+    "Fabrikam",
+    "Litware",
+    "Adatum",
+    "Tailspin",
+    "Proseware",
+    "Lucerne",
+    "Woodgrove",
+    "Fourth",
+    "Coffee",
+    "Alpine",
+    "Blue",
+    "Yonder",
+    "Trey",
+    "Wide",
+    "World",
+    "Humongous",
+    "Coho",
+    "Margie's",
+    "Lamna",
+    "Kestrel",
+    "Meridian",
+    "Helix",
+]
 ORG_TAILS = ("Analytics", "Logistics", "Foods", "Systems", "Labs", "Health", "Energy", "Media", "Capital", "Retail")
 INDUSTRIES = ("software", "logistics", "food", "manufacturing", "healthcare", "energy", "media", "finance", "retail")
 CITIES = (
-    ("Berlin", "DE"), ("Paris", "FR"), ("Madrid", "ES"), ("Lisbon", "PT"), ("Milan", "IT"), ("Copenhagen", "DK"),
-    ("Warsaw", "PL"), ("London", "GB"), ("Amsterdam", "NL"), ("Vienna", "AT"), ("New York", "US"), ("Tokyo", "JP"),
+    ("Berlin", "DE"),
+    ("Paris", "FR"),
+    ("Madrid", "ES"),
+    ("Lisbon", "PT"),
+    ("Milan", "IT"),
+    ("Copenhagen", "DK"),
+    ("Warsaw", "PL"),
+    ("London", "GB"),
+    ("Amsterdam", "NL"),
+    ("Vienna", "AT"),
+    ("New York", "US"),
+    ("Tokyo", "JP"),
 )
 TITLES = {
     "customer": ("Head of Operations", "Procurement Manager", "IT Director", "Finance Manager"),
@@ -56,8 +190,16 @@ TITLES = {
     "other": ("Consultant",),
 }
 TYPE_WEIGHTS = {
-    "customer": 30, "prospect": 30, "employee": 8, "executive": 8, "partner": 6,
-    "supplier": 5, "media": 4, "investor": 3, "advisor": 3, "other": 3,
+    "customer": 30,
+    "prospect": 30,
+    "employee": 8,
+    "executive": 8,
+    "partner": 6,
+    "supplier": 5,
+    "media": 4,
+    "investor": 3,
+    "advisor": 3,
+    "other": 3,
 }
 USERS = (
     ("ana", "Ana García", "admin"),
@@ -136,9 +278,16 @@ class _Generator:
             self.org_domains.append(domain)
             self.org_created.append(created)
             yield {
-                "id": i, "name": name, "domain": domain, "industry": rng.choice(INDUSTRIES), "city": city,
-                "country": country, "phone": f"+4930{rng.randrange(1000000, 9999999)}",
-                "website": f"https://{domain}", "owner": rng.choice(self.owners), "created_at": created,
+                "id": i,
+                "name": name,
+                "domain": domain,
+                "industry": rng.choice(INDUSTRIES),
+                "city": city,
+                "country": country,
+                "phone": f"+4930{rng.randrange(1000000, 9999999)}",
+                "website": f"https://{domain}",
+                "owner": rng.choice(self.owners),
+                "created_at": created,
             }
 
     def contacts(self) -> Iterator[dict]:
@@ -164,13 +313,18 @@ class _Generator:
             self.contact_org.append(org)
             self.contact_created.append(created)
             yield {
-                "id": i, "first_name": first, "last_name": last,
+                "id": i,
+                "first_name": first,
+                "last_name": last,
                 "email": f"{local}@{self.org_domains[org - 1]}" if rng.random() > 0.04 else None,
                 "phone": f"+49151{rng.randrange(10000000, 99999999)}" if rng.random() > 0.15 else None,
                 "title": rng.choice(TITLES[kind]) if rng.random() > 0.1 else None,
-                "organization_id": org, "stakeholder_type": kind, "lifecycle_stage": stage,
+                "organization_id": org,
+                "stakeholder_type": kind,
+                "lifecycle_stage": stage,
                 "source": rng.choice(("website", "referral", "event", "outbound", "partner", "import")),
-                "owner": rng.choice(self.owners), "created_at": _iso(created),
+                "owner": rng.choice(self.owners),
+                "created_at": _iso(created),
             }
 
     def lifecycle_events(self, current_stages: list[str | None]) -> Iterator[dict]:
@@ -191,8 +345,13 @@ class _Generator:
             previous = None
             step = max(1, int((self.today - moment).total_seconds() / (len(path) + 1)))
             for stage in path:
-                yield {"contact_id": contact_id, "from_stage": previous, "to_stage": stage, "at": _iso(moment),
-                       "by": rng.choice(self.owners)}
+                yield {
+                    "contact_id": contact_id,
+                    "from_stage": previous,
+                    "to_stage": stage,
+                    "at": _iso(moment),
+                    "by": rng.choice(self.owners),
+                }
                 previous = stage
                 moment += timedelta(seconds=rng.randrange(step // 3, step))
 
@@ -211,13 +370,22 @@ class _Generator:
                 close = self.today + timedelta(days=rng.randrange(-20, 180))
             amount = round(rng.lognormvariate(9.5, 0.8), -2)
             yield {
-                "id": i, "title": f"{rng.choice(('Platform', 'Analytics', 'Support', 'Expansion', 'Pilot', 'Renewal'))}"
+                "id": i,
+                "title": f"{rng.choice(('Platform', 'Analytics', 'Support', 'Expansion', 'Pilot', 'Renewal'))}"
                 f" — {rng.choice(('Q1', 'Q2', 'Q3', 'Q4', 'EMEA', 'team', 'phase 2'))} #{i}",
-                "organization_id": org, "contact_id": contact, "stage": stage, "amount": amount,
-                "currency": "EUR", "probability": probability, "expected_close": close.date().isoformat(),
-                "status": status, "lost_reason": rng.choice(schema.LOST_REASONS) if status == "lost" else None,
-                "closed_at": closed_at, "source": rng.choice(("website", "referral", "event", "outbound", "partner")),
-                "owner": rng.choice(self.owners), "created_at": _iso(created),
+                "organization_id": org,
+                "contact_id": contact,
+                "stage": stage,
+                "amount": amount,
+                "currency": "EUR",
+                "probability": probability,
+                "expected_close": close.date().isoformat(),
+                "status": status,
+                "lost_reason": rng.choice(schema.LOST_REASONS) if status == "lost" else None,
+                "closed_at": closed_at,
+                "source": rng.choice(("website", "referral", "event", "outbound", "partner")),
+                "owner": rng.choice(self.owners),
+                "created_at": _iso(created),
             }
 
     def activities(self) -> Iterator[dict]:
@@ -234,12 +402,27 @@ class _Generator:
                 done = 1 if due_moment < self.today - timedelta(days=3) or rng.random() < 0.3 else 0
                 due = _iso(due_moment)
             yield {
-                "id": i, "kind": kind, "subject": rng.choice(SUBJECTS[kind]),
-                "body": rng.choice(("", "Went well.", "Asked for a discount.", "Needs approval from finance.",
-                                    "Interested in the analytics add-on.", "Will decide next month.")),
+                "id": i,
+                "kind": kind,
+                "subject": rng.choice(SUBJECTS[kind]),
+                "body": rng.choice(
+                    (
+                        "",
+                        "Went well.",
+                        "Asked for a discount.",
+                        "Needs approval from finance.",
+                        "Interested in the analytics add-on.",
+                        "Will decide next month.",
+                    )
+                ),
                 "channel": CHANNEL_OF[kind] if rng.random() > 0.2 else rng.choice(schema.CHANNELS),
-                "contact_id": contact, "organization_id": self.contact_org[contact - 1], "deal_id": deal,
-                "occurred_at": _iso(occurred), "due_at": due, "done": done or 0, "owner": rng.choice(self.owners),
+                "contact_id": contact,
+                "organization_id": self.contact_org[contact - 1],
+                "deal_id": deal,
+                "occurred_at": _iso(occurred),
+                "due_at": due,
+                "done": done or 0,
+                "owner": rng.choice(self.owners),
                 "created_at": _iso(occurred),
             }
 
@@ -255,8 +438,18 @@ class _Generator:
         while made < self.size.relationships and attempts < self.size.relationships * 20:
             attempts += 1
             kind = rng.choices(
-                ("reports_to", "works_with", "influences", "introduced", "partner_of", "supplier_of",
-                 "investor_in", "advisor_to", "media_contact", "member_of"),
+                (
+                    "reports_to",
+                    "works_with",
+                    "influences",
+                    "introduced",
+                    "partner_of",
+                    "supplier_of",
+                    "investor_in",
+                    "advisor_to",
+                    "media_contact",
+                    "member_of",
+                ),
                 (30, 20, 12, 10, 5, 5, 4, 5, 4, 5),
             )[0]
             if kind in ("reports_to", "works_with"):
@@ -281,8 +474,14 @@ class _Generator:
                 continue
             seen.add(key)
             made += 1
-            yield {"source_type": ends[0], "source_id": ends[1], "target_type": ends[2], "target_id": ends[3],
-                   "kind": kind, "strength": rng.choices((1, 2, 3, 4, 5), (10, 20, 35, 25, 10))[0]}
+            yield {
+                "source_type": ends[0],
+                "source_id": ends[1],
+                "target_type": ends[2],
+                "target_id": ends[3],
+                "kind": kind,
+                "strength": rng.choices((1, 2, 3, 4, 5), (10, 20, 35, 25, 10))[0],
+            }
 
 
 def _stage_for(kind: str, rng: random.Random, stages: tuple[str, ...]) -> str | None:
@@ -302,8 +501,9 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in plain.lower() if ch.isalnum())
 
 
-def generate(workspace: Workspace, size: DemoSize | None = None, *, seed: int = 42,
-             today: datetime | None = None, progress=None) -> DemoSize:
+def generate(
+    workspace: Workspace, size: DemoSize | None = None, *, seed: int = 42, today: datetime | None = None, progress=None
+) -> DemoSize:
     """Fill an empty workspace with demo data (core tables, then every plugin's share)."""
     size = size or DemoSize.for_contacts()
     today = (today or datetime.now(UTC)).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -313,8 +513,19 @@ def generate(workspace: Workspace, size: DemoSize | None = None, *, seed: int = 
     # skip validation, which dominates their cost and cannot fail on generated data.
     bulk = {"audit": False, "events": False, "validate": size.contacts <= 5_000}
     steps = [
-        ("users", lambda: ({"username": u, "display_name": n, "role": r, "email": f"{u}@crm.example",
-                            "created_at": _iso(gen.start)} for u, n, r in USERS)),
+        (
+            "users",
+            lambda: (
+                {
+                    "username": u,
+                    "display_name": n,
+                    "role": r,
+                    "email": f"{u}@crm.example",
+                    "created_at": _iso(gen.start),
+                }
+                for u, n, r in USERS
+            ),
+        ),
         ("organizations", gen.organizations),
         ("contacts", gen.contacts),
         ("deals", gen.deals),

@@ -285,9 +285,7 @@ class Store:
             self._record(changes, audit=audit, events=events)
         return [row.get(pk) for row in rows]
 
-    def update(
-        self, table: str, row_id: Any, changes: dict[str, Any], *, version: int | None = None
-    ) -> dict[str, Any]:
+    def update(self, table: str, row_id: Any, changes: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
         """Update one record; returns the stored row.
 
         Pass the ``version`` the user saw: if the record changed since, a
@@ -354,9 +352,7 @@ class Store:
                 try:
                     self.conn.execute(f"DELETE FROM [{table}] WHERE [{pk}] = ?", [row_id])
                 except sqlite3.IntegrityError as error:
-                    raise CrmError(
-                        f"{table} #{row_id} cannot be deleted: other records still refer to it"
-                    ) from error
+                    raise CrmError(f"{table} #{row_id} cannot be deleted: other records still refer to it") from error
                 removed.append(before)
                 recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
             self._record(recorded, audit=True, events=True)
@@ -375,7 +371,12 @@ class Store:
     def _validate(self, table: str, record: dict, before: dict | None) -> None:
         errors: dict[str, str] = {}
         for _plugin, result in call_strict(
-            self.workspace.pm, "crm_validate_record", workspace=self.workspace, table=table, record=record, before=before
+            self.workspace.pm,
+            "crm_validate_record",
+            workspace=self.workspace,
+            table=table,
+            record=record,
+            before=before,
         ):
             if result:
                 for field, message in result.items():

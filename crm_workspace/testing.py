@@ -1,10 +1,10 @@
 """Public testing helpers for plugin authors (and this project's own tests).
 
-    from crm_workspace.testing import make_workspace, workspace  # noqa: F401  (a pytest fixture)
+from crm_workspace.testing import make_workspace, workspace  # noqa: F401  (a pytest fixture)
 
-    def test_my_plugin(workspace):
-        workspace.register(MyPlugin(), name="my-plugin")
-        ...
+def test_my_plugin(workspace):
+    workspace.register(MyPlugin(), name="my-plugin")
+    ...
 """
 
 from __future__ import annotations

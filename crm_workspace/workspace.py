@@ -131,7 +131,7 @@ class Workspace(param.Parameterized):
     def _load_one(self, ep: plugin_system.EntryPointPlugin) -> None:
         try:
             plugin = plugin_system.load(ep)
-        except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the rest
+        except Exception as error:
             self._shared.load_errors[ep.name] = PluginError(ep.name, "import", error)
             return
         try:
@@ -236,7 +236,7 @@ class Workspace(param.Parameterized):
                 continue
             try:
                 self.store.migrate([migrations])
-            except Exception as error:  # noqa: BLE001 - report, keep the rest working
+            except Exception as error:
                 self._shared.load_errors[name] = PluginError(name, "crm_migrations", error)
             else:
                 self._shared.migrated.add(migrations.name)
@@ -341,7 +341,9 @@ class Workspace(param.Parameterized):
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame(columns=["type", "id", "title", "subtitle", "rank"])
-        return pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
+        return (
+            pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
+        )
 
     # ---------------------------------------------------------- settings
     def setting(self, key: str, default: Any = None) -> Any:

@@ -11,8 +11,9 @@ migrations = sqlite_utils.Migrations("crm_workspace.contacts")
 
 @migrations()
 def m001_contact_tags(db):
-    db["contact_tags"].create({"contact_id": int, "tag": str}, pk=("contact_id", "tag"),
-                              foreign_keys=[("contact_id", "contacts", "id")])
+    db["contact_tags"].create(
+        {"contact_id": int, "tag": str}, pk=("contact_id", "tag"), foreign_keys=[("contact_id", "contacts", "id")]
+    )
 
 
 @hookimpl
