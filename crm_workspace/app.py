@@ -37,7 +37,7 @@ def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
     """A clear error for a person: what failed and why, no traceback."""
     text = str(error)
     return pn.pane.Alert(
-        f"**{html.escape(title)}**\n\n{html.escape(text)}", alert_type="danger", sizing_mode="stretch_width"
+        f"**{html.escape(title, quote=False)}**\n\n{html.escape(text, quote=False)}", alert_type="danger", sizing_mode="stretch_width"
     )
 
 

@@ -59,8 +59,9 @@ class DatabaseLocked(CrmError):
 class PluginError(CrmError):
     """A plugin raised inside a hook; the message names the plugin and the hook."""
 
-    def __init__(self, plugin: str, hook: str, error: BaseException):
+    def __init__(self, plugin: str, hook: str, error: BaseException | str):
         self.plugin = plugin
         self.hook = hook
-        self.error = error
-        super().__init__(f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {error}")
+        self.error = error if isinstance(error, BaseException) else CrmError(error)
+        detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        super().__init__(f"plugin '{plugin}' failed in {hook}: {detail}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -30,7 +31,8 @@ from .types import Change
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-BUSY_TIMEOUT_S = 10.0
+#: How long a writer waits for another writer's lock before giving up (``$CRM_BUSY_TIMEOUT``).
+BUSY_TIMEOUT_S = float(os.environ.get("CRM_BUSY_TIMEOUT", "10"))
 
 
 def utcnow() -> str:

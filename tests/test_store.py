@@ -1,0 +1,289 @@
+"""The Store: migrations, transactions, validation, audit, optimistic locking, events, processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import sqlite_utils
+
+from crm_workspace import ConflictError, CrmError, ValidationError, Workspace, hookimpl
+from crm_workspace.errors import NotFound, PluginError
+from crm_workspace.testing import make_workspace
+
+
+class Recorder:
+    """A throwaway plugin that remembers every change it was told about."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def crm_record_changed(self, changes):
+        self.seen.extend(changes)
+
+
+def test_open_sets_wal_foreign_keys_and_busy_timeout(workspace: Workspace):
+    conn = workspace.store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_core_tables_have_the_design_columns(workspace: Workspace):
+    expected = {
+        "organizations": "id name domain industry city country owner created_at updated_at version",
+        "contacts": "id first_name last_name email phone title organization_id stakeholder_type lifecycle_stage"
+        " owner created_at updated_at version",
+        "deals": "id title organization_id contact_id stage amount currency probability expected_close status"
+        " lost_reason owner created_at updated_at version",
+        "activities": "id kind subject body channel contact_id organization_id deal_id occurred_at due_at done owner",
+        "relationships": "id source_type source_id target_type target_id kind strength notes",
+        "lifecycle_events": "id contact_id from_stage to_stage at by",
+        "audit_log": "id at user table_name row_id action changes",
+        "import_batches": "id at user file_name sha256 entity created updated skipped rejected status",
+        "users": "username display_name role",
+    }
+    for table, columns in expected.items():
+        assert set(columns.split()) <= set(workspace.store.columns(table)), table
+
+
+def test_migrations_are_idempotent_and_per_plugin(tmp_path):
+    calls = []
+    migrations = sqlite_utils.Migrations("crm_workspace.test-extra")
+
+    @migrations()
+    def m001_extra(db):
+        calls.append("m001")
+        db["extra"].create({"id": int, "note": str}, pk="id")
+
+    class Extra:
+        @hookimpl
+        def crm_migrations(self):
+            return migrations
+
+    path = tmp_path / "crm.db"
+    make_workspace(path, plugins=(Extra(),)).close()
+    make_workspace(path, plugins=(Extra(),)).close()
+    assert calls == ["m001"]
+    ws = Workspace.open(path, load_plugins=False)
+    sets = {row["migration_set"] for row in ws.query("SELECT migration_set FROM _sqlite_migrations")}
+    assert {"crm_workspace.core", "crm_workspace.test-extra", "crm_workspace.pipeline"} <= sets
+    assert ws.store.columns("extra") == {"id": "INTEGER", "note": "TEXT"}
+
+
+def test_insert_stamps_audits_and_fires_events(workspace: Workspace):
+    recorder = Recorder()
+    workspace.register(recorder, name="recorder")
+    org = workspace.store.insert("organizations", {"name": "  Acme  "})
+    assert org["name"] == "Acme"  # core rules trim text
+    assert org["version"] == 1 and org["created_at"].endswith("Z") and org["updated_by"] == "tester"
+    audit = workspace.query("SELECT * FROM audit_log WHERE table_name = 'organizations'")
+    assert len(audit) == 1 and audit[0]["user"] == "tester" and audit[0]["action"] == "insert"
+    assert json.loads(audit[0]["changes"])["after"]["name"] == "Acme"
+    assert [(c.table, c.action, c.id) for c in recorder.seen] == [("organizations", "insert", org["id"])]
+
+
+def test_update_records_before_and_after_and_bumps_version(workspace: Workspace):
+    org = workspace.store.insert("organizations", {"name": "Acme", "city": "Berlin"})
+    updated = workspace.store.update("organizations", org["id"], {"city": "Paris", "name": "Acme"}, version=1)
+    assert updated["version"] == 2 and updated["city"] == "Paris"
+    row = workspace.query("SELECT changes FROM audit_log WHERE action = 'update'")[0]
+    assert json.loads(row["changes"]) == {"before": {"city": "Berlin"}, "after": {"city": "Paris"}}
+
+
+def test_an_update_that_changes_nothing_writes_nothing(workspace: Workspace):
+    org = workspace.store.insert("organizations", {"name": "Acme"})
+    again = workspace.store.update("organizations", org["id"], {"name": "Acme"}, version=1)
+    assert again["version"] == 1
+    assert workspace.store.scalar("SELECT count(*) FROM audit_log WHERE action = 'update'") == 0
+
+
+def test_stale_update_raises_conflict_with_both_versions(workspace: Workspace):
+    org = workspace.store.insert("organizations", {"name": "Acme"})
+    other = workspace.as_user("ben")
+    other.store.update("organizations", org["id"], {"city": "Lisbon"}, version=1)
+    with pytest.raises(ConflictError) as caught:
+        workspace.store.update("organizations", org["id"], {"city": "Madrid"}, version=1)
+    assert caught.value.theirs["city"] == "Lisbon" and caught.value.mine == {"city": "Madrid"}
+    assert "ben" in str(caught.value)
+    assert workspace.store.get("organizations", org["id"])["city"] == "Lisbon"
+
+
+def test_rollback_on_error_leaves_no_trace(workspace: Workspace):
+    before = workspace.store.scalar("SELECT count(*) FROM audit_log")
+    with pytest.raises(RuntimeError), workspace.store.transaction():
+        workspace.store.insert("organizations", {"name": "Ghost"})
+        workspace.store.insert_many("contacts", [{"last_name": "Ghost"}] * 3)
+        raise RuntimeError("boom")
+    assert workspace.store.scalar("SELECT count(*) FROM organizations") == 0
+    assert workspace.store.scalar("SELECT count(*) FROM contacts") == 0
+    assert workspace.store.scalar("SELECT count(*) FROM audit_log") == before
+
+
+def test_a_bad_row_in_a_batch_rolls_back_the_whole_batch(workspace: Workspace):
+    with pytest.raises(ValidationError):
+        workspace.store.insert_many("deals", [{"title": "ok", "amount": 10}, {"title": "bad", "amount": -5}])
+    assert workspace.store.scalar("SELECT count(*) FROM deals") == 0
+
+
+def test_validation_messages_name_the_field(workspace: Workspace):
+    with pytest.raises(ValidationError) as caught:
+        workspace.store.insert("deals", {"title": "", "amount": "lots", "probability": 140, "status": "maybe"})
+    assert set(caught.value.errors) == {"title", "amount", "probability", "status"}
+    with pytest.raises(ValidationError) as caught:
+        workspace.store.insert("contacts", {"last_name": "X", "shoe_size": 44})
+    assert "shoe_size" in caught.value.errors
+
+
+def test_validation_plugins_normalise_in_place_and_refuse_with_messages(workspace: Workspace):
+    class Shouty:
+        @hookimpl
+        def crm_validate_record(self, table, record, before):
+            if table == "organizations" and "name" in record:
+                record["name"] = record["name"].upper()
+                if "!" in record["name"]:
+                    return {"name": "no exclamation marks, please"}
+            return None
+
+    workspace.register(Shouty(), name="shouty")
+    org = workspace.store.insert("organizations", {"name": "acme"})
+    assert org["name"] == "ACME"
+    with pytest.raises(ValidationError, match="name: no exclamation marks"):
+        workspace.store.update("organizations", org["id"], {"name": "acme!"})
+    assert workspace.store.get("organizations", org["id"])["version"] == 1
+
+
+def test_one_contact_per_email_whatever_its_case(workspace: Workspace):
+    workspace.store.insert("contacts", {"last_name": "A", "email": "ana@example.com"})
+    with pytest.raises(ValidationError) as caught:
+        workspace.store.insert("contacts", {"last_name": "B", "email": "ANA@example.com"})
+    assert "email" in caught.value.errors
+
+
+def test_append_only_tables_refuse_changes(workspace: Workspace):
+    workspace.store.insert("organizations", {"name": "Acme"})
+    with pytest.raises(CrmError, match="append-only"):
+        workspace.store.update("audit_log", 1, {"user": "mallory"})
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):  # even raw SQL
+        workspace.store.conn.execute("DELETE FROM audit_log")
+
+
+def test_delete_is_audited_and_referenced_rows_are_protected(workspace: Workspace):
+    org = workspace.store.insert("organizations", {"name": "Acme"})
+    workspace.store.insert("contacts", {"last_name": "Novak", "organization_id": org["id"]})
+    with pytest.raises(CrmError, match="other records still refer"):
+        workspace.store.delete("organizations", org["id"])
+    lone = workspace.store.insert("organizations", {"name": "Lone"})
+    workspace.store.delete("organizations", lone["id"], version=1)
+    with pytest.raises(NotFound):
+        workspace.store.get("organizations", lone["id"])
+    assert workspace.store.scalar("SELECT count(*) FROM audit_log WHERE action = 'delete'") == 1
+
+
+def test_a_plugin_raising_on_the_write_path_aborts_only_that_write(workspace: Workspace):
+    class Broken:
+        @hookimpl
+        def crm_record_changed(self, changes):
+            if any(c.table == "deals" for c in changes):
+                raise ZeroDivisionError("bad plugin")
+
+    workspace.register(Broken(), name="broken")
+    with pytest.raises(PluginError, match="plugin 'broken' failed in crm_record_changed"):
+        workspace.store.insert("deals", {"title": "x"})
+    assert workspace.store.scalar("SELECT count(*) FROM deals") == 0
+    workspace.store.insert("organizations", {"name": "still works"})
+
+
+def test_context_tags_changes_and_audit(workspace: Workspace):
+    recorder = Recorder()
+    workspace.register(recorder, name="recorder")
+    with workspace.store.context(import_batch="b1"):
+        workspace.store.insert("organizations", {"name": "Acme"})
+    assert recorder.seen[0].context == {"import_batch": "b1"}
+    audit = json.loads(workspace.store.scalar("SELECT changes FROM audit_log"))
+    assert audit["context"] == {"import_batch": "b1"}
+
+
+def test_writes_bump_revision_and_other_connections_are_noticed(workspace: Workspace, tmp_path):
+    start = workspace.revision
+    workspace.store.insert("organizations", {"name": "Acme"})
+    assert workspace.revision == start + 1
+    assert workspace.poll() is False
+    other = Workspace.open(workspace.path, load_plugins=False)
+    other.store.insert("organizations", {"name": "Other process"})
+    other.close()
+    assert workspace.poll() is True
+    assert workspace.revision == start + 2
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from crm_workspace import Workspace
+    ws = Workspace.open(sys.argv[1], user=sys.argv[2], load_plugins=False)
+    for i in range(200):
+        ws.store.insert("organizations", {"name": f"{sys.argv[2]} {i}"})
+    """
+)
+
+
+def test_two_processes_writing_at_once_both_succeed(tmp_path):
+    path = tmp_path / "crm.db"
+    make_workspace(path, builtins=False).close()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), name], stderr=subprocess.PIPE)
+        for name in ("one", "two")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    ws = Workspace.open(path, load_plugins=False)
+    assert ws.store.scalar("SELECT count(*) FROM organizations") == 400
+    assert ws.store.scalar("SELECT count(DISTINCT user) FROM audit_log") == 2
+
+
+def test_threads_get_their_own_connections(workspace: Workspace):
+    import threading
+
+    errors = []
+
+    def write(n):
+        try:
+            for i in range(50):
+                workspace.store.insert("organizations", {"name": f"t{n}-{i}"})
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert workspace.store.scalar("SELECT count(*) FROM organizations") == 200
+
+
+def test_df_reads_tables_views_and_sql(demo_workspace: Workspace):
+    ws = demo_workspace
+    frame = ws.df("contacts", where="stakeholder_type = :kind", kind="media", order_by="id", limit=5)
+    assert len(frame) <= 5 and set(frame["stakeholder_type"]) <= {"media"}
+    counts = ws.df("SELECT status, count(*) AS n FROM deals GROUP BY status ORDER BY status")
+    assert counts["n"].sum() == 150
+    with pytest.raises(NotFound):
+        ws.df("no_such_table")
+    with pytest.raises(CrmError, match="query failed"):
+        ws.df("SELECT nonsense FROM deals")
+
+
+def test_settings_round_trip_and_lifecycle_stages(workspace: Workspace):
+    assert workspace.lifecycle_stages()[0] == "subscriber"
+    workspace.set_setting("lifecycle_stages", ["lead", "customer"])
+    workspace.set_setting("lifecycle_stages", ["lead", "customer", "churned"])
+    assert workspace.lifecycle_stages() == ["lead", "customer", "churned"]
+    with pytest.raises(ValidationError):
+        workspace.store.insert("contacts", {"last_name": "X", "lifecycle_stage": "subscriber"})
