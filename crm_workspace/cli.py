@@ -153,7 +153,7 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
 def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
     """Serve every enabled module's dashboard."""
     path = _db_path(ctx)
-    open_workspace(ctx, create=True)  # migrate before any session opens it
+    open_workspace(ctx)  # refuse a missing database; migrate before any session opens it
     os.environ["CRM_DB"] = str(Path(path).resolve())
     if ctx.find_root().params.get("user"):
         os.environ["CRM_USER"] = ctx.find_root().params["user"]
@@ -164,14 +164,14 @@ def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: in
 
 @cli.group()
 def plugins() -> None:
-    """Installed plugins: list, enable, disable."""
+    """Installed plugins: list, enable, disable; scaffold a new one."""
 
 
 @plugins.command("list")
 @click.pass_context
 def plugins_list(ctx: click.Context) -> None:
     """The installed plugins, their version, enabled or not, and their hooks."""
-    workspace = open_workspace(ctx, create=True)
+    workspace = open_workspace(ctx)
     rows = workspace.plugins()
     width = max((len(p.name) for p in rows), default=4)
     for info in rows:
@@ -186,7 +186,7 @@ def plugins_list(ctx: click.Context) -> None:
 @click.pass_context
 def plugins_enable(ctx: click.Context, name: str) -> None:
     """Enable an installed plugin (kept in the database)."""
-    open_workspace(ctx, create=True).enable(name)
+    open_workspace(ctx).enable(name)
     click.echo(f"enabled {name}")
 
 
@@ -195,8 +195,21 @@ def plugins_enable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def plugins_disable(ctx: click.Context, name: str) -> None:
     """Disable an installed plugin (kept in the database)."""
-    open_workspace(ctx, create=True).disable(name)
+    open_workspace(ctx).disable(name)
     click.echo(f"disabled {name}")
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option(
+    "--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False), help="Where to write it."
+)
+def plugins_new(name: str, directory: str) -> None:
+    """Scaffold a pip-installable plugin package NAME (entry point, page, migration, metric, test)."""
+    from .scaffold import new_plugin
+
+    root = new_plugin(name, directory)
+    click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
 
 
 def main() -> None:

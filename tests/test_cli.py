@@ -1,0 +1,135 @@
+"""The crm command line: the happy paths and every error a user can cause."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CRM = str(Path(sys.executable).with_name("crm"))
+
+
+def crm(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CRM, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line and not line.startswith("warning:")]
+    assert len(lines) == 1, result.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+def test_init_demo_then_plugins_list(tmp_path):
+    db = str(tmp_path / "crm.db")
+    result = crm("--db", db, "init", "--demo", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert "300 contacts" in result.stdout
+    listing = crm("--db", db, "plugins", "list")
+    assert listing.returncode == 0
+    lines = {line.split()[0]: line for line in listing.stdout.splitlines()}
+    for name in ("contacts", "pipeline", "relationships", "lifecycle", "excel"):
+        assert "enabled" in lines[name] and "built-in" in lines[name] and "dashboards" in lines[name]
+
+
+def test_init_demo_refuses_to_overwrite_without_force(tmp_path):
+    db = str(tmp_path / "crm.db")
+    assert crm("--db", db, "init").returncode == 0
+    assert_clean_error(crm("--db", db, "init", "--demo"), "already exists", "--force")
+    assert crm("--db", db, "init", "--demo", "--force", "--contacts", "50").returncode == 0
+
+
+def test_demo_is_deterministic(tmp_path):
+    rows = []
+    for name in ("a.db", "b.db"):
+        db = str(tmp_path / name)
+        assert crm("--db", db, "init", "--demo", "--seed", "5", "--contacts", "60").returncode == 0
+        with sqlite3.connect(db) as conn:
+            rows.append(conn.execute("SELECT first_name, last_name, email, lifecycle_stage FROM contacts").fetchall())
+    assert rows[0] == rows[1] and len(rows[0]) == 60
+
+
+def test_plugins_disable_enable_persist(tmp_path):
+    db = str(tmp_path / "crm.db")
+    crm("--db", db, "init")
+    assert crm("--db", db, "plugins", "disable", "pipeline").stdout.strip() == "disabled pipeline"
+    assert "disabled" in next(
+        line for line in crm("--db", db, "plugins", "list").stdout.splitlines() if "pipeline" in line
+    )
+    assert crm("--db", db, "plugins", "enable", "pipeline").returncode == 0
+    assert "enabled" in next(
+        line for line in crm("--db", db, "plugins", "list").stdout.splitlines() if "pipeline" in line
+    )
+
+
+def test_missing_database_is_one_clear_line(tmp_path):
+    missing = tmp_path / "nope.db"
+    assert_clean_error(crm("--db", str(missing), "plugins", "list"), "no workspace at", "crm init")
+    assert not missing.exists()
+
+
+def test_unreadable_database_is_one_clear_line(tmp_path):
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("these are my notes, not a database\n")
+    assert_clean_error(crm("--db", str(bogus), "plugins", "list"), "not a crm-workspace database")
+    assert bogus.read_text() == "these are my notes, not a database\n"
+
+
+def test_unknown_plugin_is_one_clear_line(tmp_path):
+    db = str(tmp_path / "crm.db")
+    crm("--db", db, "init")
+    assert_clean_error(crm("--db", db, "plugins", "disable", "nope"), "no plugin named 'nope'", "installed:")
+
+
+def test_locked_database_past_the_busy_timeout_is_one_clear_line(tmp_path):
+    db = str(tmp_path / "crm.db")
+    crm("--db", db, "init")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import sqlite3,time;c=sqlite3.connect({db!r},isolation_level=None);"
+            "c.execute('BEGIN IMMEDIATE');print('locked',flush=True);time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        result = crm("--db", db, "plugins", "disable", "pipeline", env={"CRM_BUSY_TIMEOUT": "0.5"})
+        assert_clean_error(result, "busy")
+        assert time.monotonic() - started < 20
+    finally:
+        holder.kill()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM plugin_state").fetchone()[0] == 0
+
+
+def test_python_dash_m_works():
+    result = subprocess.run([sys.executable, "-m", "crm_workspace", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "plugins" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins", "list"], ["init"]])
+def test_admin_commands_do_not_import_panel_or_bokeh(tmp_path, args):
+    code = (
+        "import sys\nfrom crm_workspace.cli import cli\n"
+        "try:\n    cli(sys.argv[1:], prog_name='crm')\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('panel', 'bokeh') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    db = str(tmp_path / "crm.db")
+    if args != ["init"]:
+        crm("--db", db, "init")
+    result = subprocess.run([sys.executable, "-c", code, "--db", db, *args], capture_output=True, text=True)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
