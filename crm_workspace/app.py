@@ -124,7 +124,8 @@ class App(pn.viewable.Viewer):
         self.main.objects = [self._render(event.new)]
 
     def user_badge(self) -> pn.pane.HTML:
-        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>")
+        logout = " · <a href='./logout'>log out</a>" if os.environ.get("CRM_LOGIN") and pn.state.user else ""
+        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         if pn.state.served:

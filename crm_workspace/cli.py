@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from . import plugins as plugin_system
+from .admin_cli import register as _register_admin_commands
 from .errors import CrmError, PluginError
 
 
@@ -210,6 +211,9 @@ def plugins_new(name: str, directory: str) -> None:
 
     root = new_plugin(name, directory)
     click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
+
+
+_register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/admin_cli.py)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from . import hookimpl, schema
+from . import hookimpl, privacy, schema
 
 
 def _blank(value: Any) -> bool:
@@ -75,6 +75,7 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
         _choice(record, "stakeholder_type", schema.STAKEHOLDER_TYPES, errors)
         if "lifecycle_stage" in record and not _blank(record["lifecycle_stage"]):
             _choice(record, "lifecycle_stage", workspace.lifecycle_stages(), errors)
+        privacy.validate_consent(record, before, errors)
     elif table == "deals":
         _required(record, before, "title", errors)
         _number(record, "amount", errors, low=0)

@@ -269,3 +269,12 @@ def m001_core_tables(db: Database) -> None:
                 f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
             )
+
+
+@migrations()
+def m002_passwords_and_consent(db: Database) -> None:
+    """Login passwords (argon2 hashes, never clear text) and marketing consent on contacts."""
+    db["users"].add_column("password_hash", str)
+    db["contacts"].add_column("marketing_consent", int)  # 1 given, 0 withdrawn, NULL never asked
+    db["contacts"].add_column("consent_at", str)
+    db["contacts"].add_column("consent_source", str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import panel as pn
@@ -10,12 +11,9 @@ from .app import base_workspace, configure, session_app
 
 
 def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
-    if address not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"WARNING: serving on {address}: anyone who can reach this address can read and change the CRM data",
-            file=sys.stderr,
-        )
-    configure(base_workspace())
+    workspace = base_workspace()
+    auth_options = _auth_options(workspace.path, address)
+    configure(workspace)
     origins = [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     print(f"crm-workspace serving on http://{'localhost' if address == '127.0.0.1' else address}:{port}", flush=True)
     pn.serve(
@@ -27,4 +25,25 @@ def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
         websocket_origin=origins,
         title="crm-workspace",
         threaded=False,
+        **auth_options,
     )
+
+
+def _auth_options(db_path: str, address: str) -> dict:
+    """Login backed by the users table when some user has a password (crm_workspace/auth.py)."""
+    from . import auth
+
+    if auth.login_required(db_path):
+        os.environ["CRM_LOGIN"] = "1"
+        print(f"login required (users with passwords in {db_path}); sessions last {auth.SESSION_HOURS:g} h", flush=True)
+        return {"auth_provider": auth.make_provider(db_path), "cookie_secret": auth.cookie_secret(db_path)}
+    if address not in ("127.0.0.1", "localhost", "::1"):
+        bar = "!" * 78
+        print(
+            f"{bar}\nWARNING: serving on {address} WITHOUT LOGIN: anyone who can reach this address can read,\n"
+            f"change and erase the CRM data, acting as '{os.environ.get('CRM_USER') or 'the server user'}'.\n"
+            f"Give users passwords first: crm users add NAME --role admin (or crm users passwd NAME).\n{bar}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from . import schema
+from . import schema, security
 from .errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
 from .plugins import call_strict
 from .types import Change
@@ -241,6 +241,7 @@ class Store:
         data that is not a user's change (the demo and benchmark generators).
         """
         self._refuse_append_only_write(table, "insert")
+        records = self._authorize_inserts(table, records)
         ids: list[Any] = []
         with self.transaction():
             for chunk in _chunks(records, batch_size):
@@ -301,6 +302,7 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Apply ``(id, changes, expected_version)`` updates in one transaction."""
         self._refuse_append_only_write(table, "update")
+        perms = security.permissions(self.workspace)
         columns = self.columns(table)
         pk = self.primary_key(table)
         versioned = "version" in columns
@@ -309,6 +311,7 @@ class Store:
         with self.transaction():
             for row_id, wanted, expected in updates:
                 before = self.get(table, row_id)
+                perms.check(table, "update", before, wanted)
                 if versioned and expected is not None and int(expected) != before["version"]:
                     raise ConflictError(table, row_id, int(expected), before, dict(wanted))
                 self._check_columns(table, wanted, columns)
@@ -343,12 +346,14 @@ class Store:
 
     def delete_many(self, table: str, deletions: Iterable[tuple[Any, int | None]]) -> list[dict[str, Any]]:
         self._refuse_append_only_write(table, "delete")
+        perms = security.permissions(self.workspace)
         pk = self.primary_key(table)
         now, user, context = utcnow(), self.workspace.user, self._current_context()
         removed, recorded = [], []
         with self.transaction():
             for row_id, expected in deletions:
                 before = self.get(table, row_id)
+                perms.check(table, "delete", before)
                 if expected is not None and "version" in before and int(expected) != before["version"]:
                     raise ConflictError(table, row_id, int(expected), before, {})
                 try:
@@ -364,6 +369,19 @@ class Store:
     def _refuse_append_only_write(self, table: str, action: str) -> None:
         if table == "audit_log" or (table in schema.APPEND_ONLY and action != "insert"):
             raise CrmError(f"{table} is append-only: {action} refused")
+
+    def _authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
+        """Refuse the insert if the acting user's role forbids it (see crm_workspace/security.py)."""
+        perms = security.permissions(self.workspace)
+        if not perms.enforced:
+            return records
+        if table != "settings":
+            perms.check(table, "insert")
+            return records
+        records = list(records)
+        for record in records:
+            perms.check(table, "insert", None, record)
+        return records
 
     def _check_columns(self, table: str, record: dict, columns: dict[str, str]) -> None:
         unknown = [name for name in record if name not in columns]
@@ -399,6 +417,7 @@ class Store:
 
 
 _UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
+_REDACTED = frozenset({"password_hash"})
 
 
 def _audit_json(change: Change) -> str:
@@ -412,6 +431,9 @@ def _audit_json(change: Change) -> str:
             "before": {k: change.before.get(k) for k in names},
             "after": {k: change.after.get(k) for k in names},
         }
+    for part in ("before", "after"):  # secrets never reach the audit trail, even hashed
+        if body.get(part) and _REDACTED & body[part].keys():
+            body[part] = {k: ("<redacted>" if k in _REDACTED and v else v) for k, v in body[part].items()}
     if change.context:
         body["context"] = change.context
     return json.dumps(body, default=_json_default, ensure_ascii=False)

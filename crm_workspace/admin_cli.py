@@ -1,0 +1,311 @@
+"""Admin commands: users and roles, the audit trail, privacy, backup and restore.
+
+Added to the root ``crm`` group by crm_workspace/cli.py. Permissions are not
+checked here but in the Store (crm_workspace/security.py), so a viewer is
+refused the same way here, in a notebook and in a dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import security
+from .errors import CrmError, NotFound
+
+
+def _ws(ctx: click.Context):
+    from .cli import open_workspace
+
+    return open_workspace(ctx, create=False)
+
+
+def _db(ctx: click.Context) -> Path:
+    from .cli import _db_path
+
+    return Path(_db_path(ctx))
+
+
+def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return password
+
+
+def _on_off(value: str) -> bool:
+    return value.lower() in ("on", "true", "yes", "1")
+
+
+# ------------------------------------------------------------------ users
+@click.group()
+def users() -> None:
+    """Users and roles (admin, member, viewer); see crm_workspace/security.py."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(security.ROLES), default="member", show_default=True)
+@click.option("--name", "display_name", help="Display name.")
+@click.option("--email")
+@click.option("--password/--no-password", default=True, show_default=True, help="Ask for a login password.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.pass_context
+def users_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    display_name: str | None,
+    email: str | None,
+    password: bool,
+    password_stdin: bool,
+) -> None:
+    """Add a user (with a login password unless --no-password)."""
+    from .store import utcnow
+
+    ws = _ws(ctx)
+    if ws.store.query("SELECT 1 FROM users WHERE username = ?", [username]):
+        raise CrmError(f"user '{username}' already exists")
+    record: dict[str, Any] = {
+        "username": username,
+        "display_name": display_name or username,
+        "email": email,
+        "role": role,
+        "active": 1,
+        "created_at": utcnow(),
+    }
+    if password or password_stdin:
+        record["password_hash"] = security.hash_password(_read_password(password_stdin))
+    ws.store.insert("users", record)
+    click.echo(f"added {username} ({role}){' with a login password' if 'password_hash' in record else ''}")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """Every user: role, active, login password set or not."""
+    ws = _ws(ctx)
+    rows = ws.store.query(
+        "SELECT username, display_name, email, role, active, password_hash IS NOT NULL AS login"
+        " FROM users ORDER BY username"
+    )
+    if not rows:
+        click.echo("no users yet (everyone may write; add an admin with `crm users add NAME --role admin`)")
+        return
+    width = max(len(r["username"]) for r in rows)
+    for r in rows:
+        state = "active" if r["active"] not in (0, "0") else "inactive"
+        login = "password" if r["login"] else "no login"
+        click.echo(
+            f"{r['username']:<{width}}  {r['role']:<6}  {state:<8}  {login:<8}  "
+            f"{r['display_name'] or ''}  {r['email'] or ''}".rstrip()
+        )
+
+
+def _admins_left(ws, without: str) -> int:
+    return ws.store.scalar(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND coalesce(active, 1) != 0 AND username != ?", [without]
+    )
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(security.ROLES))
+@click.pass_context
+def users_set_role(ctx: click.Context, username: str, role: str) -> None:
+    """Change a user's role."""
+    ws = _ws(ctx)
+    user = ws.store.get("users", username)
+    if user["role"] == "admin" and role != "admin" and not _admins_left(ws, username):
+        raise CrmError(f"{username} is the last admin; make someone else admin first")
+    ws.store.update("users", username, {"role": role})
+    click.echo(f"{username} is now {role}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@click.option("--clear", is_flag=True, help="Remove the login password (the user can no longer log in).")
+@click.pass_context
+def users_passwd(ctx: click.Context, username: str, password_stdin: bool, clear: bool) -> None:
+    """Set (or --clear) a user's login password; stored as an argon2 hash."""
+    ws = _ws(ctx)
+    ws.store.get("users", username)
+    value = None if clear else security.hash_password(_read_password(password_stdin))
+    ws.store.update("users", username, {"password_hash": value})
+    click.echo(f"password of {username} {'cleared' if clear else 'changed'}")
+
+
+@users.command("remove")
+@click.argument("username")
+@click.pass_context
+def users_remove(ctx: click.Context, username: str) -> None:
+    """Remove a user (their records keep their owner name; the audit trail keeps their changes)."""
+    ws = _ws(ctx)
+    user = ws.store.get("users", username)
+    if user["role"] == "admin" and not _admins_left(ws, username) and ws.store.scalar("SELECT count(*) FROM users") > 1:
+        raise CrmError(f"{username} is the last admin; make someone else admin first")
+    ws.store.delete("users", username)
+    click.echo(f"removed {username}")
+
+
+@users.command("policy")
+@click.option("--members-edit-all", type=click.Choice(["on", "off"]), help="Members may edit every record (on).")
+@click.option("--require-known-users", type=click.Choice(["on", "off"]), help="Refuse writes by unknown users.")
+@click.pass_context
+def users_policy(ctx: click.Context, members_edit_all: str | None, require_known_users: str | None) -> None:
+    """Show or change the access policy (admins only)."""
+    ws = _ws(ctx)
+    if members_edit_all is not None:
+        ws.set_setting("members_edit_all", _on_off(members_edit_all))
+    if require_known_users is not None:
+        ws.set_setting("require_known_users", _on_off(require_known_users))
+    click.echo(f"members_edit_all: {'on' if ws.setting('members_edit_all', True) else 'off'}")
+    click.echo(f"require_known_users: {'on' if ws.setting('require_known_users', False) else 'off'}")
+
+
+# ------------------------------------------------------------------ audit
+def audit_rows(
+    ws, *, record: str | None = None, user: str | None = None, since: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Audit entries, newest first, filtered by ``table:id``, user and start date."""
+    where, params = [], []
+    if record:
+        table, _, row_id = record.partition(":")
+        if not row_id:
+            raise CrmError("--record takes TABLE:ID, e.g. contacts:12")
+        where.append("table_name = ? AND row_id = ?")
+        params += [table, row_id]
+    if user:
+        where.append("user = ?")
+        params.append(user)
+    if since:
+        where.append("at >= ?")
+        params.append(since)
+    sql = "SELECT * FROM audit_log" + (f" WHERE {' AND '.join(where)}" if where else "")
+    sql += " ORDER BY id DESC LIMIT ?"
+    return ws.store.query(sql, [*params, int(limit)])
+
+
+def describe(row: dict[str, Any]) -> str:
+    """One line: what changed, before → after."""
+    try:
+        body = json.loads(row["changes"] or "{}")
+    except ValueError:
+        return str(row["changes"])
+    if not isinstance(body, dict):
+        return str(body)
+    before, after = body.get("before") or {}, body.get("after") or {}
+    if row["action"] == "update":
+        parts = [f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in after]
+    elif row["action"] == "insert":
+        parts = [f"{k}={v!r}" for k, v in after.items() if k not in ("created_at", "updated_at", "updated_by")]
+    elif row["action"] == "delete":
+        parts = [f"was {before.get('name') or before.get('title') or before.get('email') or ''}".rstrip()]
+    else:
+        parts = [json.dumps(body, ensure_ascii=False)]
+    text = "; ".join(parts)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+@click.command("audit")
+@click.option("--record", help="TABLE:ID, e.g. contacts:12")
+@click.option("--user", "by_user", help="Changes by this user.")
+@click.option("--since", help="From this date or time (ISO, UTC), e.g. 2026-01-31.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of text.")
+@click.pass_context
+def audit(ctx: click.Context, record: str | None, by_user: str | None, since: str | None, limit: int, as_json: bool):
+    """The audit trail: every change, who, when, before and after (admins only)."""
+    ws = _ws(ctx)
+    security.require_admin(ws, "read the audit trail")
+    rows = audit_rows(ws, record=record, user=by_user, since=since, limit=limit)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{row['at']}  {row['user'] or '-':<10} {row['action']:<6} {row['table_name']}:{row['row_id']}  "
+                f"{describe(row)}"
+            )
+    if not rows:
+        click.echo("no audit entries match", err=True)
+
+
+# ---------------------------------------------------------------- privacy
+@click.group()
+def privacy() -> None:
+    """Privacy requests (GDPR/CCPA): export or erase a person's data."""
+
+
+@privacy.command("export")
+@click.argument("email")
+@click.option("--out", "out_dir", default=".", type=click.Path(file_okay=False), help="Directory to write into.")
+@click.pass_context
+def privacy_export(ctx: click.Context, email: str, out_dir: str) -> None:
+    """Everything held about the person with EMAIL, as JSON and Excel."""
+    from . import privacy as privacy_module
+
+    ws = _ws(ctx)
+    security.require_admin(ws, "export a person's data")
+    json_path, xlsx_path = privacy_module.export(ws, email, out_dir)
+    click.echo(f"wrote {json_path} and {xlsx_path}")
+
+
+@privacy.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--receipt-dir", default=".", type=click.Path(file_okay=False), help="Where to write the receipt.")
+@click.pass_context
+def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -> None:
+    """Anonymize the person with EMAIL everywhere, history included; writes a receipt."""
+    from . import privacy as privacy_module
+
+    ws = _ws(ctx)
+    contact = privacy_module.find_contact(ws, email)
+    if not yes:
+        click.confirm(f"Erase contact #{contact['id']} and their history? This cannot be undone", abort=True)
+    receipt = privacy_module.erase(ws, email, receipt_dir)
+    click.echo(f"erased contact #{contact['id']}; receipt: {receipt}")
+
+
+# ---------------------------------------------------------------- backups
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def backup_command(ctx: click.Context, file: str) -> None:
+    """Copy the workspace to FILE (online backup: safe while serving)."""
+    from .backup import backup as run
+
+    db = _db(ctx)
+    if not db.is_file():
+        raise NotFound(f"no workspace at {db}")
+    target = run(db, file)
+    click.echo(f"backed up {db} to {target} ({target.stat().st_size:,} bytes)")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore_command(ctx: click.Context, file: str, yes: bool) -> None:
+    """Replace the workspace with the backup FILE (the current one is kept aside)."""
+    from .backup import check_workspace, restore
+
+    db = _db(ctx)
+    check_workspace(file)
+    if db.exists() and not yes:
+        click.confirm(f"Replace the content of {db} with {file}?", abort=True)
+    kept = restore(file, db)
+    click.echo(f"restored {db} from {file}" + (f"; previous content kept in {kept}" if kept else ""))
+
+
+def register(cli: click.Group) -> None:
+    """Add the admin commands to the root group."""
+    for command in (users, audit, privacy, backup_command, restore_command):
+        cli.add_command(command)
