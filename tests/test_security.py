@@ -1,0 +1,200 @@
+"""Roles enforced in the Store, users/audit/privacy/backup CLI, consent, erasure."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crm_workspace import security
+from crm_workspace.cli import cli
+from crm_workspace.errors import CrmError, PermissionDenied, ValidationError
+from crm_workspace.workspace import Workspace
+
+CRM = str(Path(sys.executable).with_name("crm"))
+
+
+def run(db: Path, *args: str, user: str = "ana", input: str | None = None):
+    return CliRunner().invoke(cli, ["--db", str(db), "--user", user, *args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def ws(demo_db: Path):
+    workspace = Workspace.open(demo_db, user="ana", builtins_only=True)
+    yield workspace
+    workspace.close()
+
+
+# ------------------------------------------------------------------ roles
+def test_viewer_is_refused_every_write_through_the_workspace_api(ws):
+    eve = ws.as_user("eve")  # a viewer in the demo
+    contact = eve.store.get("contacts", 1)
+    with pytest.raises(PermissionDenied, match="viewer"):
+        eve.store.update("contacts", 1, {"title": "Hacked"}, version=contact["version"])
+    with pytest.raises(PermissionDenied):
+        eve.store.insert("organizations", {"name": "Evil Corp"})
+    with pytest.raises(PermissionDenied):
+        eve.store.delete("activities", 1)
+    with pytest.raises(PermissionDenied):
+        eve.set_setting("anything", 1)
+    assert ws.store.get("contacts", 1)["title"] == contact["title"]
+    assert not ws.store.query("SELECT 1 FROM organizations WHERE name = 'Evil Corp'")
+
+
+def test_member_edits_records_but_not_users_or_security_settings(ws):
+    ben = ws.as_user("ben")
+    ben.store.update("contacts", 1, {"title": "CTO"})
+    assert ben.store.get("contacts", 1)["updated_by"] == "ben"
+    with pytest.raises(PermissionDenied, match="admin"):
+        ben.store.update("users", "chloe", {"role": "admin"})
+    with pytest.raises(PermissionDenied):
+        ben.set_setting("members_edit_all", False)
+    ben.set_setting("ben_ui_choice", "compact")  # ordinary settings are fine
+    ben.store.update("users", "ben", {"display_name": "Benjamin"})  # own account
+
+
+def test_ownership_enforced_when_members_edit_all_is_off(ws):
+    ws.set_setting("members_edit_all", False)
+    ben = ws.as_user("ben")
+    theirs = ws.store.query("SELECT id FROM deals WHERE owner != 'ben' LIMIT 1")[0]["id"]
+    mine = ws.store.query("SELECT id FROM deals WHERE owner = 'ben' LIMIT 1")[0]["id"]
+    with pytest.raises(PermissionDenied, match="belongs to"):
+        ben.store.update("deals", theirs, {"amount": 1})
+    ben.store.update("deals", mine, {"amount": 1})
+    ws.store.update("deals", theirs, {"amount": 2})  # admins edit everything
+
+
+def test_unknown_users_unrestricted_unless_required_known(ws):
+    stranger = ws.as_user("tester")
+    stranger.store.update("contacts", 2, {"title": "Fine"})
+    ws.set_setting("require_known_users", True)
+    with pytest.raises(PermissionDenied):
+        stranger.store.update("contacts", 2, {"title": "Refused"})
+    ws.store.update("users", "dev", {"active": 0})
+    with pytest.raises(PermissionDenied):
+        ws.as_user("dev").store.update("contacts", 2, {"title": "Inactive"})
+
+
+def test_passwords_are_argon2_hashes_and_never_in_the_audit_trail(demo_db):
+    result = run(demo_db, "users", "passwd", "ben", "--password-stdin", input="correct horse\n")
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(demo_db)
+    stored = conn.execute("SELECT password_hash FROM users WHERE username = 'ben'").fetchone()[0]
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    assert security.verify_password(stored, "correct horse")
+    assert not security.verify_password(stored, "wrong horse")
+    audit = " ".join(r[0] for r in conn.execute("SELECT changes FROM audit_log WHERE table_name = 'users'"))
+    assert "argon2" not in audit and "<redacted>" in audit
+    with pytest.raises(CrmError, match="8 characters"):
+        security.hash_password("short")
+
+
+# -------------------------------------------------------------------- CLI
+def test_users_commands(demo_db):
+    assert run(demo_db, "users", "add", "zoe", "--role", "viewer", "--no-password").exit_code == 0
+    assert "zoe" in run(demo_db, "users", "list").output
+    assert run(demo_db, "users", "set-role", "zoe", "member").exit_code == 0
+    listing = run(demo_db, "users", "list").output
+    assert any(line.startswith("zoe") and "member" in line for line in listing.splitlines())
+    refused = run(demo_db, "users", "set-role", "ana", "viewer")
+    assert refused.exit_code != 0 and "last admin" in refused.output
+    assert run(demo_db, "users", "remove", "zoe").exit_code == 0
+    assert "zoe" not in run(demo_db, "users", "list").output
+
+
+def test_viewer_refused_through_the_cli(demo_db):
+    result = subprocess.run(
+        [CRM, "--db", str(demo_db), "--user", "eve", "users", "add", "mallory", "--no-password"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "viewer" in result.stderr and "Traceback" not in result.stderr
+    assert not sqlite3.connect(demo_db).execute("SELECT 1 FROM users WHERE username = 'mallory'").fetchall()
+    audit = run(demo_db, "audit", user="eve")
+    assert audit.exit_code != 0 and "only an admin" in audit.output
+
+
+def test_audit_command_filters(demo_db, ws):
+    ws.as_user("ben").store.update("contacts", 5, {"title": "Head of Audit"})
+    result = run(demo_db, "audit", "--record", "contacts:5")
+    assert result.exit_code == 0
+    assert "ben" in result.output and "Head of Audit" in result.output and "update" in result.output
+    by_user = run(demo_db, "audit", "--user", "ben", "--since", "2000-01-01", "--json")
+    rows = [json.loads(line) for line in by_user.output.splitlines() if line.startswith("{")]
+    assert rows and all(r["user"] == "ben" for r in rows)
+
+
+# ---------------------------------------------------------------- privacy
+def test_consent_is_validated_and_stamped(ws):
+    row = ws.store.update("contacts", 3, {"marketing_consent": "yes", "consent_source": "web form"})
+    assert row["marketing_consent"] == 1 and row["consent_at"]
+    with pytest.raises(ValidationError, match="marketing_consent"):
+        ws.store.update("contacts", 3, {"marketing_consent": "maybe"})
+    with pytest.raises(ValidationError, match="consent_at"):
+        ws.store.update("contacts", 3, {"consent_at": "yesterday"})
+
+
+def test_privacy_export_and_erase(demo_db, ws, tmp_path):
+    contact = ws.store.query(
+        "SELECT c.* FROM contacts c WHERE email IS NOT NULL AND EXISTS"
+        " (SELECT 1 FROM activities a WHERE a.contact_id = c.id) LIMIT 1"
+    )[0]
+    email = contact["email"]
+    ws.store.update("contacts", contact["id"], {"notes": f"Call {contact['first_name']} about =SUM(A1)"})
+    activities_before = ws.store.scalar("SELECT count(*) FROM activities")
+    assert run(demo_db, "privacy", "export", email, "--out", str(tmp_path / "export")).exit_code == 0
+    exported = json.loads((tmp_path / "export" / f"privacy-export-contact-{contact['id']}.json").read_text())
+    assert exported["contact"][0]["email"] == email
+    assert exported["activities"] and exported["audit_entries"]
+    from openpyxl import load_workbook
+
+    book = load_workbook(tmp_path / "export" / f"privacy-export-contact-{contact['id']}.xlsx")
+    assert {"contact", "activities", "audit_entries", "lifecycle_history"} <= set(book.sheetnames)
+
+    result = run(demo_db, "privacy", "erase", email, "--yes", "--receipt-dir", str(tmp_path / "receipts"))
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(next((tmp_path / "receipts").glob("*.json")).read_text())
+    assert receipt["contact_id"] == contact["id"] and "email" in receipt["fields_cleared"]
+    assert email not in json.dumps(receipt)
+    conn = sqlite3.connect(demo_db)
+    dump = "\n".join(conn.iterdump())
+    assert email not in dump and email.lower() not in dump.lower()
+    assert (
+        contact["last_name"]
+        not in conn.execute("SELECT last_name FROM contacts WHERE id = ?", [contact["id"]]).fetchone()[0]
+    )
+    assert conn.execute("SELECT count(*) FROM activities").fetchone()[0] == activities_before  # aggregates kept
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {"audit_log_no_update", "audit_log_no_delete"} <= triggers
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit_log")
+
+
+# ---------------------------------------------------------------- backups
+def test_backup_and_restore(demo_db, tmp_path):
+    backup = tmp_path / "backup.db"
+    assert run(demo_db, "backup", str(backup)).exit_code == 0
+    ws = Workspace.open(demo_db, user="ana", builtins_only=True)
+    ws.store.update("contacts", 1, {"title": "After backup"})
+    ws.close()
+    not_a_workspace = tmp_path / "other.db"
+    sqlite3.connect(not_a_workspace).execute("CREATE TABLE t (x)")
+    refused = run(demo_db, "restore", "--yes", str(not_a_workspace))
+    assert refused.exit_code != 0 and "not a crm-workspace database" in refused.output
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello")
+    assert run(demo_db, "restore", "--yes", str(text_file)).exit_code != 0
+    result = run(demo_db, "restore", "--yes", str(backup))
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(demo_db)
+    assert conn.execute("SELECT title FROM contacts WHERE id = 1").fetchone()[0] != "After backup"
+    kept = list(tmp_path.glob("crm.db.before-restore-*"))
+    assert len(kept) == 1
+    assert sqlite3.connect(kept[0]).execute("SELECT title FROM contacts WHERE id = 1").fetchone()[0] == "After backup"
