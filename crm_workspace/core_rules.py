@@ -119,3 +119,20 @@ def _validate_relationship(workspace, record: dict, before: dict | None, errors:
     if (merged.get("source_type"), merged.get("source_id")) == (merged.get("target_type"), merged.get("target_id")):
         errors["target_id"] = "a record cannot have a relationship with itself"
     _choice(record, "kind", schema.RELATIONSHIP_KINDS, errors)
+
+
+@hookimpl
+def crm_dashboards(workspace) -> list:
+    """The audit trail page, listed for admins only (crm_workspace/audit_view.py)."""
+    from . import security
+    from .types import Page
+
+    if not security.is_admin(workspace):
+        return []
+
+    def view(ws):
+        from .audit_view import audit_page
+
+        return audit_page(ws)
+
+    return [Page("audit", "Audit trail", view=view, icon="🛡️", order=900, extensions=("tabulator",))]

@@ -198,3 +198,18 @@ def test_backup_and_restore(demo_db, tmp_path):
     kept = list(tmp_path.glob("crm.db.before-restore-*"))
     assert len(kept) == 1
     assert sqlite3.connect(kept[0]).execute("SELECT title FROM contacts WHERE id = 1").fetchone()[0] == "After backup"
+
+
+def test_audit_page_is_listed_for_admins_only_and_filters_in_sql(ws):
+    assert "audit" in [p.name for p in ws.pages()]
+    assert "audit" not in [p.name for p in ws.as_user("eve").pages()]
+    assert "audit" not in [p.name for p in ws.as_user("ben").pages()]
+    from crm_workspace.audit_view import AuditModel, AuditPage
+
+    ws.as_user("chloe").store.update("contacts", 7, {"title": "Audited"})
+    model = AuditModel(workspace=ws, user="chloe", table="contacts", record_id="7")
+    assert model.total() == 1
+    frame = model.rows()
+    assert list(frame["record"]) == ["contacts:7"] and "Audited" in frame["change"][0]
+    refusal = AuditPage(workspace=ws.as_user("eve")).__panel__()
+    assert "Only admins" in refusal.object

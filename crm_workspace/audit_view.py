@@ -1,0 +1,130 @@
+"""The admin-only audit page: every change, who, when, before and after (paged in SQL).
+
+Registered by the core rules plugin (crm_workspace/core_rules.py) for admins
+only; a non-admin who reaches it anyway sees a refusal, never the trail.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from . import security
+from .admin_cli import describe
+from .workspace import Workspace
+
+PAGE_SIZE = 50
+
+
+class AuditModel(param.Parameterized):
+    """Filters and paging over audit_log; the rows come from one SQL query."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+    table = param.String(default="")
+    record_id = param.String(default="")
+    user = param.String(default="")
+    since = param.String(default="")
+    page = param.Integer(default=0, bounds=(0, None))
+
+    def _where(self) -> tuple[str, list[Any]]:
+        where, params = [], []
+        for column, value in (("table_name", self.table), ("row_id", self.record_id), ("user", self.user)):
+            if value.strip():
+                where.append(f"{column} = ?")
+                params.append(value.strip())
+        if self.since.strip():
+            where.append("at >= ?")
+            params.append(self.since.strip())
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def total(self) -> int:
+        where, params = self._where()
+        return self.workspace.store.scalar(f"SELECT count(*) FROM audit_log{where}", params)
+
+    def rows(self) -> pd.DataFrame:
+        where, params = self._where()
+        rows = self.workspace.store.query(
+            f"SELECT id, at, user, action, table_name, row_id, changes FROM audit_log{where}"
+            " ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, PAGE_SIZE, self.page * PAGE_SIZE],
+        )
+        return pd.DataFrame(
+            [
+                {
+                    "at": r["at"],
+                    "user": r["user"],
+                    "action": r["action"],
+                    "record": f"{r['table_name']}:{r['row_id']}",
+                    "change": describe(r),
+                }
+                for r in rows
+            ],
+            columns=["at", "user", "action", "record", "change"],
+        )
+
+
+class AuditPage(pn.viewable.Viewer):
+    workspace = param.ClassSelector(class_=Workspace)
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self.model = AuditModel(workspace=self.workspace)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        if not security.is_admin(self.workspace):
+            return pn.pane.Alert(
+                f"Only admins can read the audit trail ({html.escape(self.workspace.user)} is not one).",
+                alert_type="warning",
+            )
+        model = self.model
+        filters = pn.Row(
+            pn.widgets.TextInput.from_param(model.param.table, name="Table", placeholder="contacts", width=150),
+            pn.widgets.TextInput.from_param(model.param.record_id, name="Record id", width=100),
+            pn.widgets.TextInput.from_param(model.param.user, name="User", width=120),
+            pn.widgets.TextInput.from_param(model.param.since, name="Since (ISO date)", width=150),
+        )
+        previous = pn.widgets.Button(name="◀ Newer", width=90)
+        following = pn.widgets.Button(name="Older ▶", width=90)
+        previous.on_click(lambda _e: setattr(model, "page", max(0, model.page - 1)))
+        following.on_click(lambda _e: setattr(model, "page", model.page + 1))
+        for name in ("table", "record_id", "user", "since"):
+            model.param.watch(lambda _e: setattr(model, "page", 0), name)
+
+        def table(*_args: Any) -> pn.viewable.Viewable:
+            total = model.total()
+            pages = max(1, -(-total // PAGE_SIZE))
+            return pn.Column(
+                pn.pane.Markdown(f"{total:,} entries · page {model.page + 1} of {pages}"),
+                pn.widgets.Tabulator(
+                    model.rows(),
+                    show_index=False,
+                    disabled=True,
+                    sizing_mode="stretch_width",
+                    widths={"change": 600},
+                ),
+            )
+
+        body = pn.bind(
+            table,
+            model.param.table,
+            model.param.record_id,
+            model.param.user,
+            model.param.since,
+            model.param.page,
+            self.workspace.param.revision,
+        )
+        return pn.Column(
+            pn.pane.Markdown("## Audit trail\nEvery change: who, when, before and after. Append-only."),
+            filters,
+            pn.Row(previous, following),
+            body,
+            sizing_mode="stretch_width",
+        )
+
+
+def audit_page(workspace: Workspace) -> AuditPage:
+    return AuditPage(workspace=workspace)

@@ -1,0 +1,130 @@
+"""Untrusted text in every module page is shown as text: no script runs, no dialog fires.
+
+Names, titles, notes and subjects carry XSS payloads; every page of the served
+app is opened (as an admin, so the audit page too) and the test fails if a
+dialog opens, an injected element appears, or the page set a marker global.
+Also: a logged-in viewer is refused in the dashboard.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from helpers import Server, open_page
+
+from crm_workspace.workspace import Workspace
+
+IMG = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(1)</script>"
+SVG = '"><svg onload=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def xss_server(tmp_path_factory, demo_template):
+    path = tmp_path_factory.mktemp("xss") / "crm.db"
+    shutil.copy(demo_template, path)
+    ws = Workspace.open(path, user="ana", builtins_only=True)
+    store = ws.store
+    org = store.insert("organizations", {"name": f"{IMG} Org", "city": SCRIPT, "industry": SVG})
+    contact = store.insert(
+        "contacts",
+        {
+            "first_name": IMG,
+            "last_name": f"{SCRIPT} Aaron",
+            "email": "xss@example.org",
+            "title": SVG,
+            "notes": f"{SCRIPT}{IMG}",
+            "organization_id": org["id"],
+            "lifecycle_stage": "lead",
+            "owner": "ana",
+        },
+    )
+    store.insert(
+        "deals",
+        {
+            "title": f"{IMG} deal {SCRIPT}",
+            "organization_id": org["id"],
+            "contact_id": contact["id"],
+            "stage": "qualification",
+            "amount": 1000,
+            "owner": "ana",
+        },
+    )
+    store.insert(
+        "activities",
+        {
+            "kind": "note",
+            "subject": f"{SCRIPT} subject",
+            "body": IMG,
+            "contact_id": contact["id"],
+            "occurred_at": "2026-01-01T10:00:00Z",
+            "owner": "ana",
+        },
+    )
+    store.insert(
+        "relationships",
+        {
+            "source_type": "contacts",
+            "source_id": contact["id"],
+            "target_type": "contacts",
+            "target_id": 1,
+            "kind": "influences",
+            "notes": SCRIPT,
+        },
+    )
+    pages = ["home", *(p.name for p in ws.pages())]
+    ws.close()
+    server = Server(path)
+    server.pages = pages
+    yield server
+    server.stop()
+
+
+def test_xss_payloads_are_shown_as_text_on_every_page(page, xss_server):
+    dialogs: list[str] = []
+
+    def on_dialog(dialog):
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    failures = []
+    shown_as_text = 0
+    for name in xss_server.pages:
+        open_page(page, xss_server, name)
+        page.wait_for_timeout(2500)  # let lazy parts of the page (tables, charts) render
+        injected = page.locator("img[src='x'], svg[onload]").count()
+        if dialogs or injected:
+            failures.append(f"page '{name}': dialogs={dialogs} injected elements={injected}")
+            dialogs.clear()
+        if page.get_by_text("alert(1)", exact=False).count():
+            shown_as_text += 1
+    assert not failures, failures
+    assert shown_as_text >= 1, "the payloads should be visible as plain text somewhere"
+
+
+def test_login_page_then_a_viewer_sees_no_admin_page(page, tmp_path, demo_template):
+    from crm_workspace import security
+
+    path = tmp_path / "crm.db"
+    shutil.copy(demo_template, path)
+    ws = Workspace.open(path, user="ana", builtins_only=True)
+    ws.store.update("users", "eve", {"password_hash": security.hash_password("eve-password")})
+    ws.close()
+    server = Server(path)
+    try:
+        page.goto(f"{server.url}?page=contacts")
+        page.locator("input[name='username']").fill("eve")
+        page.locator("input[name='password']").fill("not-her-password")
+        page.locator("input[name='password']").press("Enter")
+        page.get_by_text("Invalid username or password").wait_for()
+        page.locator("input[name='username']").fill("eve")
+        page.locator("input[name='password']").fill("eve-password")
+        page.locator("input[name='password']").press("Enter")
+        page.get_by_role("button", name="Home").wait_for()
+        assert page.get_by_text("👤 eve").first.is_visible()
+        assert page.get_by_role("button", name="Audit trail").count() == 0  # admins only
+        assert page.get_by_role("link", name="log out").count() == 1
+    finally:
+        server.stop()
