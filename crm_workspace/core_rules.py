@@ -17,7 +17,9 @@ def _blank(value: Any) -> bool:
 
 
 def _number(record: dict, field: str, errors: dict, *, low: float | None = None, high: float | None = None) -> None:
-    value = record.get(field)
+    if field not in record:  # a partial update that does not touch this field
+        return
+    value = record[field]
     if _blank(value):
         record[field] = None
         return
