@@ -287,6 +287,19 @@ class Workspace(param.Parameterized):
             views.update(found)
         return views
 
+    def views(self) -> pandas.DataFrame:
+        """Every named DataFrame view ``ws.df(name, **filters)`` accepts: name, plugin, description."""
+        import inspect
+
+        import pandas as pd
+
+        rows = [
+            {"name": name, "plugin": plugin, "description": (inspect.getdoc(fn) or "").split("\n")[0]}
+            for plugin, found in self._collect("crm_data_views", workspace=self)
+            for name, fn in found.items()
+        ]
+        return pd.DataFrame(rows, columns=["name", "plugin", "description"]).sort_values("name", ignore_index=True)
+
     def field_aliases(self) -> dict[str, dict[str, list[str]]]:
         merged: dict[str, dict[str, list[str]]] = {}
         for _plugin, aliases in self._collect("crm_field_aliases"):
