@@ -147,7 +147,9 @@ def test_privacy_export_and_erase(demo_db, ws, tmp_path):
         " (SELECT 1 FROM activities a WHERE a.contact_id = c.id) LIMIT 1"
     )[0]
     email = contact["email"]
-    ws.store.update("contacts", contact["id"], {"notes": f"Call {contact['first_name']} about =SUM(A1)"})
+    ws.store.update(
+        "contacts", contact["id"], {"notes": f'=HYPERLINK("http://evil.example","{contact["first_name"]}")'}
+    )
     activities_before = ws.store.scalar("SELECT count(*) FROM activities")
     assert run(demo_db, "privacy", "export", email, "--out", str(tmp_path / "export")).exit_code == 0
     exported = json.loads((tmp_path / "export" / f"privacy-export-contact-{contact['id']}.json").read_text())
@@ -157,6 +159,12 @@ def test_privacy_export_and_erase(demo_db, ws, tmp_path):
 
     book = load_workbook(tmp_path / "export" / f"privacy-export-contact-{contact['id']}.xlsx")
     assert {"contact", "activities", "audit_entries", "lifecycle_history"} <= set(book.sheetnames)
+    sheet = book["contact"]
+    header = [c.value for c in sheet[1]]
+    notes = sheet.cell(row=2, column=header.index("notes") + 1)
+    assert notes.value.startswith("=HYPERLINK") and notes.data_type == "s"  # text, never a live formula
+    formula_like = [c for row in book["audit_entries"].iter_rows() for c in row if str(c.value).startswith("=")]
+    assert all(c.data_type == "s" for c in formula_like)
 
     result = run(demo_db, "privacy", "erase", email, "--yes", "--receipt-dir", str(tmp_path / "receipts"))
     assert result.exit_code == 0, result.output
