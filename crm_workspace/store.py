@@ -140,8 +140,11 @@ class Store:
         return self._columns[table]
 
     def primary_key(self, table: str) -> str:
-        pks = self.db[table].pks
-        return pks[0]
+        # cached like columns(): asked once per row by get/update/delete
+        key = f"pk:{table}"
+        if key not in self._columns:
+            self._columns[key] = {"pk": self.db[table].pks[0]}
+        return self._columns[key]["pk"]
 
     def data_version(self) -> tuple[int, int]:
         """A token that changes whenever any connection, in any process, commits."""

@@ -365,15 +365,28 @@ class Workspace(param.Parameterized):
 
     def set_setting(self, key: str, value: Any) -> None:
         encoded = json.dumps(value)
-        with self.store.transaction():
-            if self.store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
-                self.store.update("settings", key, {"value": encoded})
-            else:
-                self.store.insert("settings", {"key": key, "value": encoded})
+        self.__dict__.pop("_stages_cache", None)
+        try:
+            with self.store.transaction():
+                if self.store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
+                    self.store.update("settings", key, {"value": encoded})
+                else:
+                    self.store.insert("settings", {"key": key, "value": encoded})
+        finally:
+            self.__dict__.pop("_stages_cache", None)
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""
-        return list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES))
+        # validation asks once per written row: cached while this connection holds the write
+        # lock (nobody else can commit then), otherwise until any connection commits
+        cached = self.__dict__.get("_stages_cache")
+        if cached is not None and cached[0] is None and self.store.conn.in_transaction:
+            return list(cached[1])
+        token = None if self.store.conn.in_transaction else self.store.data_version()
+        if cached is None or cached[0] != token or token is None:
+            cached = (token, list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES)))
+            self.__dict__["_stages_cache"] = cached
+        return list(cached[1])
 
     # -------------------------------------------------------------- views
     def dashboard(self, name: str) -> Any:

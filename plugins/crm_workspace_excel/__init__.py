@@ -1,15 +1,36 @@
-"""Excel import and export."""
+"""Excel import and export: guessed mapping, preview and dry run, rejects, duplicates, undo."""
 
 from __future__ import annotations
 
 from crm_workspace import Page, hookimpl
 
+from .mapping import ALIASES
+
+
+@hookimpl
+def crm_migrations():
+    from .recipes import migrations
+
+    return migrations
+
+
+@hookimpl
+def crm_field_aliases():
+    return ALIASES
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from .commands import register
+
+    register(cli)
+
 
 @hookimpl
 def crm_dashboards(workspace):
     def view(ws):
-        from .views import ImportBatches
+        from .views import ImportPage
 
-        return ImportBatches(workspace=ws)
+        return ImportPage(workspace=ws)
 
     return [Page("excel", "Import / export", view, icon="📥", order=50, extensions=("tabulator",))]

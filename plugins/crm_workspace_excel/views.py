@@ -1,22 +1,240 @@
-"""Import page: the import batches so far."""
+"""Import / export page: upload, sheet, header, mapping, preview, dry run, import, rejects, undo."""
 
 from __future__ import annotations
+
+import html
+import io
 
 import panel as pn
 import param
 
-from crm_workspace import Workspace
+from crm_workspace import CrmError, Workspace
+
+from .mapping import ENTITIES
+from .model import PREVIEW_ROWS, ImportModel
+
+SKIP = "— skip —"
 
 
-class ImportBatches(pn.viewable.Viewer):
+def _notify_error(message: str) -> None:
+    if pn.state.notifications is not None:
+        pn.state.notifications.error(message, duration=6000)
+
+
+class ImportPage(pn.viewable.Viewer):
     workspace = param.ClassSelector(class_=Workspace)
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.model = ImportModel(workspace=self.workspace)
+        self.upload = pn.widgets.FileInput(accept=".xlsx,.xlsm,.xls,.ods,.csv", name="Spreadsheet", multiple=False)
+        self.upload.param.watch(self._uploaded, "value")
+        self.sheet = pn.widgets.Select.from_param(self.model.param.sheet, name="Sheet", width=220)
+        self.header = pn.widgets.IntInput.from_param(self.model.param.header_row, name="Header row", width=120)
+        self.entity = pn.widgets.Select.from_param(self.model.param.entity, name="Import as", width=160)
+        self.on_duplicate = pn.widgets.Select.from_param(self.model.param.on_duplicate, name="On duplicate", width=140)
+        self.dry_button = pn.widgets.Button(name="Dry run", button_type="primary", width=120)
+        self.import_button = pn.widgets.Button(name="Import", button_type="success", width=120)
+        self.dry_button.on_click(lambda _e: self._dry_run())
+        self.import_button.on_click(lambda _e: self._import())
+        self.progress = pn.indicators.Progress(value=0, max=100, width=300, visible=False, name="Import progress")
+        self.rejects = pn.widgets.FileDownload(
+            callback=self._rejects_file,
+            filename="rejects.xlsx",
+            label="Download rejects",
+            button_type="warning",
+            visible=False,
+            width=200,
+        )
+        self.recipe_name = pn.widgets.TextInput(placeholder="recipe name", width=160)
+        self.save_recipe = pn.widgets.Button(name="Save mapping", width=130)
+        self.save_recipe.on_click(lambda _e: self._save_recipe())
+        self.batch_select = pn.widgets.Select(name="Batch", options=[], width=260)
+        self.undo_button = pn.widgets.Button(name="Undo batch", button_type="danger", width=120)
+        self.undo_button.on_click(lambda _e: self._undo())
+        self.undo_message = pn.pane.Markdown("")
+        self.export_entity = pn.widgets.Select(name="Export", options=list(ENTITIES), width=160)
+        self.export_button = pn.widgets.FileDownload(
+            callback=self._export_file, filename="contacts.xlsx", label="Download .xlsx", width=180
+        )
+        self.export_entity.param.watch(lambda e: setattr(self.export_button, "filename", f"{e.new}.xlsx"), "value")
+        self.model.param.watch(lambda e: setattr(self.progress, "value", e.new), "progress")
+
+    # ------------------------------------------------------------ actions
+    def _uploaded(self, event) -> None:
+        if not event.new:
+            return
+        self.model.load(event.new, self.upload.filename or "upload.xlsx")
+        if self.model.error:
+            _notify_error(self.model.error)
+
+    def _dry_run(self) -> None:
+        self.model.dry_run()
+        if self.model.error:
+            _notify_error(self.model.error)
+
+    def _import(self) -> None:
+        self.progress.visible = True
+        self.import_button.disabled = True
+        try:
+            self.model.run_import()
+        finally:
+            self.import_button.disabled = False
+        if self.model.error:
+            _notify_error(self.model.error)
+
+    def _rejects_file(self):
+        return io.BytesIO(self.model.rejects_bytes())
+
+    def _export_file(self):
+        from crm_workspace.export import to_xlsx_bytes
+
+        from .exporting import export_frame
+
+        entity = self.export_entity.value
+        return io.BytesIO(to_xlsx_bytes(export_frame(self.workspace, entity), sheet_name=entity))
+
+    def _save_recipe(self) -> None:
+        try:
+            self.model.save_recipe(self.recipe_name.value)
+        except CrmError as error:
+            _notify_error(str(error))
+            return
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(f"saved mapping recipe '{self.recipe_name.value}'")
+
+    def _undo(self) -> None:
+        batch = self.batch_select.value
+        if not batch:
+            return
+        try:
+            result = self.model.undo(batch)
+        except CrmError as error:
+            self.undo_message.object = f"⚠️ {html.escape(str(error))}"
+            _notify_error(str(error))
+            return
+        self.undo_message.object = (
+            f"Undone {html.escape(batch)}: {result['deleted']:,} deleted, {result['restored']:,} restored."
+        )
+
+    # -------------------------------------------------------------- views
+    @param.depends("model.error")
+    def _error(self):
+        if not self.model.error:
+            return pn.pane.Markdown("")
+        return pn.pane.Alert(html.escape(self.model.error), alert_type="danger")
+
+    @param.depends("model.table")
+    def _detected(self):
+        table = self.model.table
+        if table is None:
+            return pn.pane.Markdown("Upload a spreadsheet (.xlsx, .xlsm, .xls, .ods or .csv) to start.")
+        skipped = f" · {len(table.skipped)} title/footer rows left out" if table.skipped else ""
+        return pn.pane.Markdown(
+            f"**{html.escape(self.model.file_name)}** · sheet **{html.escape(table.sheet)}** · header on row "
+            f"**{table.header_row + 1}** · {len(table.rows):,} data rows{skipped}"
+        )
+
+    @param.depends("model.table", "model.entity", "model.mapping")
+    def _mapping_editor(self):
+        table = self.model.table
+        if table is None:
+            return pn.Column()
+        options = [SKIP, *self.model.fields()]
+        widgets = []
+        for header in table.headers:
+            current = self.model.mapping.get(header) or SKIP
+            select = pn.widgets.Select(
+                name=header, options=options, value=current if current in options else SKIP, width=190
+            )
+            select.param.watch(lambda e, h=header: self.model.set_field(h, None if e.new == SKIP else e.new), "value")
+            widgets.append(select)
+        return pn.Column("### Mapping", pn.FlexBox(*widgets), pn.Row(self.recipe_name, self.save_recipe))
+
+    @param.depends("model.preview_plan", "model.plan")
+    def _preview(self):
+        table = self.model.table
+        plan = self.model.plan or self.model.preview_plan
+        if table is None:
+            return pn.Column()
+        problems = plan.problems if plan is not None else {}
+        reasons = dict(plan.rejects) if plan is not None else {}
+        mapping = self.model.mapping
+        head = "".join(
+            f"<th>{html.escape(h)}<br><small>→ {html.escape(mapping.get(h) or 'skip')}</small></th>"
+            for h in table.headers
+        )
+        body = []
+        for index, row in enumerate(table.rows[:PREVIEW_ROWS]):
+            cells = []
+            for header, value in zip(table.headers, row, strict=False):
+                text = "" if value is None else str(value)
+                problem = problems.get((index, header))
+                if problem:
+                    cells.append(
+                        f'<td class="problem" title="{html.escape(problem)}" style="background:#fde2e1">{html.escape(text)} ⚠</td>'
+                    )
+                else:
+                    cells.append(f"<td>{html.escape(text)}</td>")
+            reason = reasons.get(index)
+            note = f'<td class="reason" style="color:#b42318">{html.escape(reason)}</td>' if reason else "<td></td>"
+            body.append(f"<tr><td>{table.row_numbers[index]}</td>{''.join(cells)}{note}</tr>")
+        markup = (
+            '<div style="overflow:auto;max-height:420px"><table class="import-preview" style="border-collapse:collapse;font-size:12px">'
+            f"<thead><tr><th>Row</th>{head}<th>Problem</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        )
+        return pn.Column(
+            f"### Preview (first {min(PREVIEW_ROWS, len(table.rows))} of {len(table.rows):,} rows)",
+            pn.pane.HTML(markup, sizing_mode="stretch_width"),
+        )
+
+    @param.depends("model.plan", "model.batch_id", "model.dry_run_done")
+    def _result(self):
+        plan = self.model.plan
+        if plan is None:
+            self.rejects.visible = False
+            return pn.pane.Markdown("")
+        if self.model.batch_id:
+            title = f"### Imported — batch `{html.escape(self.model.batch_id)}`\n\n{html.escape(plan.summary())}"
+            self.rejects.filename = f"rejects-{self.model.batch_id}.xlsx"
+        else:
+            title = f"### Dry run — nothing written yet\n\nWould import: {html.escape(plan.summary())}"
+            self.rejects.filename = "rejects-dry-run.xlsx"
+        self.rejects.visible = bool(plan.rejects)
+        lines = "\n".join(f"- {html.escape(line.strip())}" for line in plan.details(limit=30))
+        return pn.pane.Markdown(f"{title}\n\n{lines}", sizing_mode="stretch_width")
+
     @param.depends("workspace.revision")
-    def _table(self):
-        frame = self.workspace.df("import_batches", order_by="at DESC", limit=100)
-        if frame.empty:
+    def _batches(self):
+        rows = self.model.batches()
+        self.batch_select.options = [r["id"] for r in rows if r["status"] != "undone"]
+        if not rows:
             return pn.pane.Markdown("No imports yet.")
-        return pn.widgets.Tabulator(frame, show_index=False, disabled=True)
+        import pandas as pd
+
+        frame = pd.DataFrame(rows)[
+            ["id", "at", "user", "file_name", "entity", "created", "updated", "skipped", "rejected", "status"]
+        ]
+        return pn.widgets.Tabulator(
+            frame, show_index=False, disabled=True, pagination="local", page_size=10, sizing_mode="stretch_width"
+        )
 
     def __panel__(self):
-        return pn.Column("## Import batches", self._table)
+        return pn.Column(
+            "## Import a spreadsheet",
+            pn.Row(self.upload, self.sheet, self.header, self.entity, self.on_duplicate),
+            self._error,
+            self._detected,
+            self._mapping_editor,
+            self._preview,
+            pn.Row(self.dry_button, self.import_button, self.progress),
+            self._result,
+            self.rejects,
+            "## Import batches",
+            self._batches,
+            pn.Row(self.batch_select, self.undo_button),
+            self.undo_message,
+            "## Export",
+            pn.Row(self.export_entity, self.export_button),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,153 @@
+"""bench import_100k: end-to-end import of a 100,000-row × 12-column contacts workbook.
+
+Into a copy of a workspace already holding 100k contacts: read (calamine), map,
+normalize, validate, dedup against the database, write with audit and events,
+rejects workbook. Measured against, in the same run:
+  - the naive baseline ``pandas.read_excel(engine="openpyxl")`` + ``DataFrame.to_sql``;
+  - the bare calamine read of the file (the floor).
+
+Run alone: ``.venv/bin/python benchmarks/bench_excel.py [ROWS]``.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+
+from benchmarks.common import DATA, fmt_seconds, large_workspace_path, peak_rss_mb, report
+
+HEADERS = [
+    "First Name",
+    "Last Name",
+    "Email Address",
+    "Phone",
+    "Company Name",
+    "Job Title",
+    "Lifecycle Stage",
+    "Stakeholder Type",
+    "Lead Source",
+    "Contact Owner",
+    "Create Date",
+    "Notes",
+]
+
+
+def build_workbook(path: Path, rows: int, existing_emails: list[str]) -> None:
+    """A realistic CRM export: a title row, mixed value types, 10% known emails, 0.5% bad rows."""
+    from openpyxl import Workbook
+
+    rnd = random.Random(11)
+    firsts = ["Ana", "Bob", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemal", "Léa"]
+    lasts = ["García", "Smith", "Ünal", "Ivanov", "Novak", "Haddad", "Hopper", "Tanaka", "Silva", "Berg", "Okafor"]
+    companies = [f"Company {i} {s}" for i in range(2000) for s in ("GmbH",)][:2000]
+    stages = ["Lead", "MQL", "sales qualified", "Customer", "subscriber", "Opportunity"]
+    types = ["Customer", "Prospect", "partner", "Supplier", "investor"]
+    wb = Workbook(write_only=True)
+    sheet = wb.create_sheet("Contacts")
+    sheet.append(["Contacts export"])
+    sheet.append(HEADERS)
+    for i in range(rows):
+        r = rnd.random()
+        if r < 0.10 and existing_emails:
+            email = rnd.choice(existing_emails).upper()
+        elif r < 0.105:
+            email = f"broken-{i}@"
+        else:
+            email = f"person{i}@example{i % 97}.com"
+        phone = (
+            float(49_30_0000_0000 + i)
+            if i % 3 == 0
+            else (f"+44 20 7946 {i % 10000:04d}" if i % 3 == 1 else f"(212) 555-{i % 10000:04d}")
+        )
+        created = f"{1 + i % 28:02d}/{1 + i % 12:02d}/2023" if i % 2 else 44000 + i % 900
+        sheet.append(
+            [
+                rnd.choice(firsts),
+                rnd.choice(lasts),
+                email,
+                phone,
+                rnd.choice(companies),
+                rnd.choice(["CEO", "CTO", "Buyer", "Head of Sales", " Engineer "]),
+                rnd.choice(stages),
+                rnd.choice(types),
+                rnd.choice(["web", "event", "referral", "N/A"]),
+                rnd.choice(["ana", "ben", "chen"]),
+                created,
+                rnd.choice(["", "met at fair", '=HYPERLINK("x")', "VIP"]),
+            ]
+        )
+    sheet.append([f"Grand Totals ({rows} records)"])
+    wb.save(path)
+
+
+def main(rows: int = 100_000) -> None:
+    from crm_workspace_excel import importer
+
+    from crm_workspace import Workspace
+
+    source_db = large_workspace_path(100_000, deals=1000, activities=10_000, relationships=1000)
+    book = DATA / f"contacts-{rows}x12.xlsx"
+    if not book.exists():
+        with sqlite3.connect(source_db) as conn:
+            emails = [r[0] for r in conn.execute("SELECT email FROM contacts WHERE email IS NOT NULL LIMIT 20000")]
+        partial = book.with_suffix(".partial.xlsx")
+        build_workbook(partial, rows, emails)
+        partial.replace(book)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+
+        # the floor: the bare calamine read
+        import python_calamine
+
+        start = time.perf_counter()
+        data = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Contacts").to_python()
+        bare = time.perf_counter() - start
+        assert len(data) >= rows
+        del data
+
+        # ours, end to end
+        db = tmp / "ours.db"
+        shutil.copy(source_db, db)
+        ws = Workspace.open(db, user="bench", builtins_only=True)
+        start = time.perf_counter()
+        prepared = importer.prepare(ws, book, entity="contacts")
+        plan = importer.plan_import(ws, prepared.table, "contacts", prepared.mapping, "update", file_name=book.name)
+        t_plan = time.perf_counter() - start
+        importer.execute(ws, plan)
+        if plan.rejects:
+            importer.write_rejects(plan, tmp / "rejects.xlsx")
+        ours = time.perf_counter() - start
+        counts = plan.counts
+        ws.close()
+        rss_ours = peak_rss_mb()
+        print(
+            f"  ours: read+plan {fmt_seconds(t_plan)}, total {fmt_seconds(ours)}; {counts}; peak RSS {rss_ours:.0f} MB",
+            flush=True,
+        )
+
+        # the naive baseline
+        import pandas as pd
+
+        db2 = tmp / "baseline.db"
+        shutil.copy(source_db, db2)
+        start = time.perf_counter()
+        frame = pd.read_excel(book, engine="openpyxl", sheet_name="Contacts", header=1)
+        with sqlite3.connect(db2) as conn:
+            frame.to_sql("imported_contacts", conn, index=False)
+        baseline = time.perf_counter() - start
+
+    report("import_100k", ours, baseline, "pandas.read_excel(openpyxl)+to_sql", goal=">= 8x")
+    report("import_100k_vs_calamine", ours, bare, "bare calamine read", goal=">= 0.5x (within 2x)")
+    print(f"  peak RSS of the whole run {peak_rss_mb():.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

@@ -1,0 +1,190 @@
+"""``crm import``, ``crm imports list|undo|recipes``, ``crm export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from crm_workspace import CrmError
+from crm_workspace.cli import open_workspace
+
+from .mapping import ENTITIES
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(import_command)
+    cli.add_command(imports)
+    cli.add_command(export_command)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--entity", type=click.Choice(ENTITIES), help="What the rows are (default: guessed from the headers).")
+@click.option("--sheet", help="Sheet to read (default: the one that looks like data).")
+@click.option("--header-row", type=click.IntRange(1), help="Row number of the header (default: detected).")
+@click.option(
+    "--map", "map_options", multiple=True, metavar="HEADER=field", help="Map a column to a field (HEADER= skips it)."
+)
+@click.option("--dry-run", is_flag=True, help="Show exactly what would happen; write nothing.")
+@click.option("--on-duplicate", type=click.Choice(["update", "skip", "create"]), default="update", show_default=True)
+@click.option("--recipe", help="Use a saved mapping recipe.")
+@click.option("--save-recipe", metavar="NAME", help="Save this mapping as a recipe for next time.")
+@click.option(
+    "--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path), help="Where to write rejected rows."
+)
+@click.pass_context
+def import_command(
+    ctx, file, entity, sheet, header_row, map_options, dry_run, on_duplicate, recipe, save_recipe, rejects_path
+):
+    """Import a spreadsheet (.xlsx, .xlsm, .xls, .ods, .csv) of contacts, organizations or deals."""
+    from . import importer, recipes
+
+    if not file.exists():
+        raise CrmError(f"no such file: {file}")
+    workspace = open_workspace(ctx, create=True)
+    saved = recipes.load(workspace, recipe) if recipe else None
+    prepared = importer.prepare(
+        workspace,
+        file,
+        entity=entity,
+        sheet=sheet,
+        header_row=header_row - 1 if header_row else None,
+        map_options=map_options,
+        recipe=saved,
+    )
+    if saved and on_duplicate == "update" and ctx.get_parameter_source("on_duplicate").name == "DEFAULT":
+        on_duplicate = saved.get("on_duplicate") or on_duplicate
+    table = prepared.table
+    click.echo(
+        f"{prepared.file_name} · sheet '{table.sheet}' · header on row {table.header_row + 1} · "
+        f"{len(table.rows):,} data rows · importing {prepared.entity}",
+        err=True,
+    )
+    mapped = ", ".join(f"{h} → {f}" for h, f in prepared.mapping.items() if f)
+    unmapped = [h for h, f in prepared.mapping.items() if not f]
+    click.echo(f"mapping: {mapped}" + (f" · not imported: {', '.join(unmapped)}" if unmapped else ""), err=True)
+    plan = importer.plan_import(
+        workspace,
+        table,
+        prepared.entity,
+        prepared.mapping,
+        on_duplicate,
+        file_name=prepared.file_name,
+        sha256=prepared.sha256,
+    )
+    if save_recipe:
+        recipes.save(
+            workspace, save_recipe, prepared.entity, prepared.mapping, sheet=table.sheet, on_duplicate=on_duplicate
+        )
+        click.echo(f"saved mapping recipe '{save_recipe}'", err=True)
+    if dry_run:
+        click.echo(f"dry run — would import: {plan.summary()}")
+        for line in plan.details(limit=50):
+            click.echo(line)
+        click.echo("nothing was written")
+        return
+    progress = None
+    bar = None
+    if sys.stderr.isatty():
+        total = len(plan.creates) + len(plan.updates) + len(plan.new_orgs)
+        bar = click.progressbar(length=max(total, 1), label="importing", file=sys.stderr)
+        bar.__enter__()
+        seen = [0]
+
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - seen[0])
+            seen[0] = done
+
+    try:
+        batch_id = importer.execute(workspace, plan, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"imported: {plan.summary()}")
+    click.echo(f"batch: {batch_id}  (undo with `crm imports undo {batch_id}`)")
+    if plan.rejects:
+        target = rejects_path or _rejects_path(file, batch_id)
+        written = importer.write_rejects(plan, target)
+        click.echo(f"rejects: {written}")
+        for line in [line for line in plan.details(limit=10) if "rejected" in line]:
+            click.echo(line, err=True)
+
+
+def _rejects_path(file: Path, batch_id: str) -> Path:
+    name = f"{file.stem}.rejects-{batch_id}.xlsx"
+    folder = file.resolve().parent
+    try:
+        probe = folder / f".{name}.probe"
+        probe.touch()
+        probe.unlink()
+        return folder / name
+    except OSError:
+        return Path.cwd() / name
+
+
+@click.group()
+def imports():
+    """Import batches: list, undo; saved mapping recipes."""
+
+
+@imports.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.pass_context
+def imports_list(ctx, limit):
+    """The import batches, newest first."""
+    from .importer import list_batches
+
+    rows = list_batches(open_workspace(ctx, create=True), limit)
+    if not rows:
+        click.echo("no imports yet")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}  {row['at']}  {row['user'] or '-':<10} {row['entity'] or '-':<13} "
+            f"created {row['created'] or 0:>6}  updated {row['updated'] or 0:>6}  skipped {row['skipped'] or 0:>6}  "
+            f"rejected {row['rejected'] or 0:>6}  {row['status']:<7} {row['file_name'] or ''}"
+        )
+
+
+@imports.command("undo")
+@click.argument("batch")
+@click.pass_context
+def imports_undo(ctx, batch):
+    """Undo one import batch: delete what it created, restore what it updated."""
+    from .importer import undo
+
+    result = undo(open_workspace(ctx, create=True), batch)
+    click.echo(f"undone {batch}: {result['deleted']:,} records deleted, {result['restored']:,} restored")
+
+
+@imports.command("recipes")
+@click.pass_context
+def imports_recipes(ctx):
+    """Saved mapping recipes."""
+    from .recipes import list_all
+
+    rows = list_all(open_workspace(ctx, create=True))
+    if not rows:
+        click.echo("no saved recipes (save one with `crm import FILE --save-recipe NAME`)")
+    for row in rows:
+        click.echo(f"{row['name']}  {row['entity']}  sheet={row['sheet'] or '-'}  on-duplicate={row['on_duplicate']}")
+
+
+@click.command("export")
+@click.argument("entity")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_command(ctx, entity, file):
+    """Export a table (contacts, organizations, deals, ...) to an Excel workbook."""
+    from crm_workspace.export import write_xlsx
+
+    from .exporting import export_frame
+
+    if file.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise CrmError(f"{file}: export writes .xlsx files (name it {file.with_suffix('.xlsx').name})")
+    workspace = open_workspace(ctx, create=True)
+    frame = export_frame(workspace, entity)
+    write_xlsx(frame, file, sheet_name=entity)
+    click.echo(f"exported {len(frame):,} {entity} to {file}")

@@ -1,0 +1,147 @@
+"""Bad files, export, formula neutralization and the round trip."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+from crm_workspace_excel import importer
+from crm_workspace_excel.exporting import export_frame
+from crm_workspace_excel.reader import UnreadableFile, open_book
+from excel_workbooks import (
+    dimension_bomb,
+    entity_bomb,
+    messy_contacts,
+    password_protected,
+    random_zip,
+    simple,
+    zip_bomb,
+)
+from openpyxl import load_workbook
+
+from crm_workspace.export import write_xlsx
+
+
+def _csv_renamed(path):
+    path.write_text("First Name,Last Name,Email\nAna,García,ana@example.com\n", encoding="utf-8")
+    return path
+
+
+def _text(path):
+    path.write_text("Dear team,\nplease find the contacts attached.\n", encoding="utf-8")
+    return path
+
+
+def _empty(path):
+    path.write_bytes(b"")
+    return path
+
+
+def _garbage(path):
+    path.write_bytes(bytes(range(256)) * 8)
+    return path
+
+
+BAD = {
+    "empty.xlsx": (_empty, "is empty"),
+    "renamed.xlsx": (_csv_renamed, "not an Excel workbook: it contains CSV"),
+    "letter.xlsx": (_text, "not an Excel workbook: it contains plain text"),
+    "random.xlsx": (random_zip, "zip archive but not an Excel workbook"),
+    "locked.xlsx": (password_protected, "password-protected"),
+    "lol.xlsx": (entity_bomb, "XML entity declarations"),
+    "bomb.xlsx": (zip_bomb, "zip bomb"),
+    "binary.xlsx": (_garbage, "not a spreadsheet"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_one_clear_line_database_untouched(tmp_path, workspace, name):
+    make, message = BAD[name]
+    path = make(tmp_path / name)
+    audit = workspace.store.scalar("SELECT count(*) FROM audit_log")
+    started = time.perf_counter()
+    with pytest.raises(UnreadableFile) as info:
+        importer.prepare(workspace, path)
+    assert time.perf_counter() - started < 5
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert workspace.store.scalar("SELECT count(*) FROM audit_log") == audit
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(UnreadableFile, match="no such file"):
+        open_book(tmp_path / "nope.xlsx")
+
+
+def test_zip_bomb_refused_without_inflating(tmp_path):
+    path = zip_bomb(tmp_path / "bomb.xlsx")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(UnreadableFile):
+        open_book(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB: never inflated 64 MB
+
+
+def test_million_row_dimension_claim_imports_quickly(tmp_path, workspace):
+    path = dimension_bomb(tmp_path / "dim.xlsx")
+    prepared = importer.prepare(workspace, path)
+    assert len(prepared.table.rows) == 10
+    plan = importer.plan_import(workspace, prepared.table, "contacts", prepared.mapping)
+    importer.execute(workspace, plan)
+    assert workspace.store.scalar("SELECT count(*) FROM contacts") == 10
+
+
+def test_csv_file_imports(tmp_path, workspace):
+    path = tmp_path / "people.csv"
+    path.write_text("First Name;Last Name;E-mail\nZoë;Ünal;ZOE@example.com\n", encoding="utf-8")
+    prepared = importer.prepare(workspace, path)
+    plan = importer.plan_import(workspace, prepared.table, prepared.entity, prepared.mapping)
+    assert plan.creates[0].record == {"first_name": "Zoë", "last_name": "Ünal", "email": "zoe@example.com"}
+
+
+def test_sheet_option(tmp_path, workspace):
+    path = messy_contacts(tmp_path / "m.xlsx")
+    with pytest.raises(Exception, match="no sheet named 'Nope'"):
+        importer.prepare(workspace, path, sheet="Nope")
+
+
+def test_export_is_typed_safe_and_round_trips(tmp_path, workspace):
+    path = messy_contacts(tmp_path / "m.xlsx")
+    prepared = importer.prepare(workspace, path)
+    importer.execute(workspace, importer.plan_import(workspace, prepared.table, "contacts", prepared.mapping))
+    eva_id = workspace.store.scalar("SELECT id FROM contacts WHERE first_name = 'Eva'")
+    workspace.store.update("contacts", eva_id, {"notes": "=cmd|' /C calc'!A0", "title": "+1 (guru)"})
+    frame = export_frame(workspace, "contacts")
+    out = write_xlsx(frame, tmp_path / "contacts.xlsx", sheet_name="contacts")
+    sheet = load_workbook(out)["contacts"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    header = [c.value for c in sheet[1]]
+    eva = next(r for r in sheet.iter_rows(min_row=2) if r[header.index("first_name")].value == "Eva")
+    notes = eva[header.index("notes")]
+    assert notes.value == "=cmd|' /C calc'!A0" and notes.data_type == "s"  # text, never a live formula
+    assert eva[header.index("title")].data_type == "s"
+    assert eva[header.index("created_at")].is_date
+    # the export re-imports cleanly: nothing rejected, nothing changed, same emails
+    again = importer.prepare(workspace, out)
+    assert again.entity == "contacts" and again.mapping["organization"] == "organization"
+    plan = importer.plan_import(workspace, again.table, "contacts", again.mapping)
+    assert plan.rejects == [] and plan.creates == [] and plan.updates == []
+    assert len(plan.unchanged) == len(frame)
+    # and into an empty workspace it recreates the same contacts and organizations
+    from crm_workspace.testing import make_workspace
+
+    fresh = make_workspace(tmp_path / "fresh.db")
+    prepared = importer.prepare(fresh, out)
+    importer.execute(fresh, importer.plan_import(fresh, prepared.table, "contacts", prepared.mapping))
+    assert (
+        export_frame(fresh, "contacts")
+        .drop(columns=["id", "updated_at"])
+        .equals(frame.drop(columns=["id", "updated_at"]))
+    )
+    fresh.close()
+
+
+def test_formula_cells_use_cached_value(tmp_path, workspace):
+    path = simple(tmp_path / "f.xlsx", ["First Name", "Last Name", "Email"], [["Ana", '="Gar"&"cía"', "a@example.com"]])
+    prepared = importer.prepare(workspace, path)
+    # openpyxl writes no cached value: the formula cell reads as empty, never as formula text
+    assert prepared.table.rows[0][1] in ("", None)

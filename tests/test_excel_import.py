@@ -1,0 +1,323 @@
+"""Excel import: messy sheets, normalization, duplicates, rejects, one transaction, undo, dry run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from crm_workspace_excel import importer, normalize
+from crm_workspace_excel.reader import open_book
+from excel_workbooks import deals, messy_contacts, simple
+from openpyxl import load_workbook
+
+from crm_workspace import CrmError
+
+
+def run(ws, path, entity=None, on_duplicate="update", **kwargs):
+    prepared = importer.prepare(ws, path, entity=entity, **kwargs)
+    plan = importer.plan_import(
+        ws, prepared.table, prepared.entity, prepared.mapping, on_duplicate, file_name=path.name
+    )
+    return prepared, plan
+
+
+def counts(ws):
+    return {
+        t: ws.store.scalar(f"SELECT count(*) FROM {t}") for t in ("contacts", "organizations", "deals", "audit_log")
+    }
+
+
+# ------------------------------------------------------------- reading
+def test_messy_sheet_data_found(tmp_path, workspace):
+    book = open_book(messy_contacts(tmp_path / "messy.xlsx"))
+    assert book.default_sheet() == "Contacts"  # not the instructions, not the hidden list
+    table = book.table()
+    assert table.header_row == 2
+    assert table.headers[:3] == ["First Name", "Last Name", "Email Address"]
+    assert len(table.rows) == 9  # blank row, title, totals and confidential footer left out
+    assert [reason for _n, reason in table.skipped] == [
+        "footer: Grand Totals (10 records)",
+        "footer: Confidential Information - Do Not Distribute",
+    ]
+    grace = next(r for r in table.rows if r[0] == "Grace")
+    assert grace[4] == "Haddad & Sons"  # merged cell filled down
+
+
+def test_mapping_guessed_from_common_export_headers(tmp_path, workspace):
+    prepared, _ = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+    assert prepared.entity == "contacts"
+    assert prepared.mapping == {
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Email Address": "email",
+        "Phone": "phone",
+        "Company Name": "organization",
+        "Lifecycle Stage": "lifecycle_stage",
+        "Create Date": "created_at",
+        "Notes": "notes",
+    }
+    path = simple(
+        tmp_path / "f.xlsx", ["Frist Name", "Surname", "E-Mail Adress", "Acount Name"], [["a", "b", "a@b.co", "X"]]
+    )
+    prepared, _ = run(workspace, path)
+    assert prepared.mapping == {
+        "Frist Name": "first_name",
+        "Surname": "last_name",
+        "E-Mail Adress": "email",
+        "Acount Name": "organization",
+    }
+
+
+def test_plugin_aliases_are_used(tmp_path, workspace):
+    class Aliases:
+        from crm_workspace import hookimpl
+
+        @hookimpl
+        def crm_field_aliases(self):
+            return {"contacts": {"email": ["Courriel"]}}
+
+    workspace.register(Aliases(), name="aliases")
+    path = simple(tmp_path / "a.xlsx", ["Prénom", "Nom", "Courriel"], [["Léa", "Berg", "lea@example.com"]])
+    prepared, _ = run(workspace, path)
+    assert prepared.mapping["Courriel"] == "email"
+
+
+# --------------------------------------------------------- normalization
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (dt.datetime(2024, 3, 5), "2024-03-05"),
+        (dt.datetime(2024, 3, 5, 14, 30), "2024-03-05T14:30:00Z"),
+        (45000, "2023-03-15"),
+        ("2024-03-05", "2024-03-05"),
+        ("03/25/2024", "2024-03-25"),
+        ("25.03.2024", "2024-03-25"),
+        ("March 5, 2024", "2024-03-05"),
+        ("5 Mar 2024", "2024-03-05"),
+        ("N/A", None),
+    ],
+)
+def test_dates(value, expected):
+    assert normalize.date_value(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1234.5, (1234.5, None)),
+        ("$1,234.50", (1234.5, "USD")),
+        ("1.234,50 €", (1234.5, "EUR")),
+        ("EUR 12 500", (12500.0, "EUR")),
+        ("(300)", (-300.0, None)),
+        ("12k", (12000.0, None)),
+        ("-", (None, None)),
+    ],
+)
+def test_amounts(value, expected):
+    assert normalize.amount(value) == expected
+
+
+def test_phones_emails_and_na():
+    assert normalize.phone(4930123456.0, "DE") == "+4930123456"
+    assert normalize.phone(493012345678.0) == "+493012345678"  # a float that lost its "+"
+    assert normalize.phone("(212) 555-0123") == "+12125550123"
+    assert normalize.phone("+44 20 7946 0958") == "+442079460958"
+    assert normalize.phone("ask reception") == "ask reception"  # kept, never lost
+    assert normalize.email("  Ana@Example.COM ") == "ana@example.com"
+    assert normalize.email("Ana <ana@example.com>") == "ana@example.com"
+    with pytest.raises(normalize.BadValue):
+        normalize.email("ana@example")
+    for blank in ("N/A", "n/a", "-", "", "  ", None):
+        assert normalize.text(blank) is None
+    assert normalize.text("  Zoë   Ünal ") == "Zoë Ünal"
+
+
+# ------------------------------------------------------------- importing
+def test_messy_import_end_to_end(tmp_path, workspace):
+    _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+    assert plan.counts == {
+        "created": 6,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 1,
+        "rejected": 2,
+        "organizations_created": 3,
+    }
+    reasons = dict((plan.row_number(i), r) for i, r in plan.rejects)
+    assert "not an email address" in reasons[5]
+    assert "first or last name" in reasons[10]
+    batch = importer.execute(workspace, plan)
+    ana = workspace.store.query("SELECT * FROM contacts WHERE email = 'ana@example.com'")[0]
+    assert ana["first_name"] == "Ana" and ana["last_name"] == "García-López"  # later duplicate merged in
+    assert ana["phone"] == "+14930123456"
+    assert ana["lifecycle_stage"] == "customer" and ana["notes"] is None
+    chloe = workspace.store.query("SELECT * FROM contacts WHERE email = 'chloe@example.com'")[0]
+    assert chloe["created_at"] == "2024-03-25" and chloe["phone"] == "+442079460958"
+    orgs = [r["name"] for r in workspace.store.query("SELECT name FROM organizations ORDER BY name")]
+    assert orgs == ["Acme GmbH", "Haddad & Sons", "Zeta Ltd"]  # "acme  gmbh" is the same organization
+    grace = workspace.store.query(
+        "SELECT o.name FROM contacts c JOIN organizations o ON o.id = c.organization_id WHERE c.first_name = 'Grace'"
+    )
+    assert grace == [{"name": "Haddad & Sons"}]
+    row = workspace.store.query("SELECT * FROM import_batches WHERE id = ?", [batch])[0]
+    assert (row["created"], row["updated"], row["skipped"], row["rejected"], row["status"]) == (6, 0, 1, 2, "done")
+    tagged = workspace.store.query("SELECT changes FROM audit_log WHERE table_name = 'contacts'")
+    assert all(json.loads(r["changes"])["context"]["import_batch"] == batch for r in tagged)
+    events = workspace.store.scalar("SELECT count(*) FROM lifecycle_events")
+    assert events == 6  # the lifecycle tracker saw every imported stage
+
+
+def test_rejects_workbook_has_original_row_and_reason(tmp_path, workspace):
+    _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+    path = importer.write_rejects(plan, tmp_path / "rejects.xlsx")
+    sheet = load_workbook(path).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("Row", "First Name", "Last Name", "Email Address") and rows[0][-1] == "Reason"
+    assert rows[1][0] == 5 and rows[1][3] == "bob@example" and "not an email address" in rows[1][-1]
+
+
+def test_duplicates_against_database(tmp_path, workspace):
+    workspace.store.insert(
+        "contacts", {"first_name": "Ana", "last_name": "Old", "email": "ana@example.com", "title": "CTO"}
+    )
+    path = simple(
+        tmp_path / "d.xlsx",
+        ["First Name", "Last Name", "Email", "Title"],
+        [["Ana", "New", "ANA@EXAMPLE.COM", ""], ["Bo", "Lee", "bo@example.com", "CEO"]],
+    )
+    _, plan = run(workspace, path, on_duplicate="skip")
+    assert (len(plan.creates), len(plan.skipped)) == (1, 1)
+    _, plan = run(workspace, path, on_duplicate="create")
+    assert len(plan.creates) == 1 and "already used by contact" in plan.rejects[0][1]
+    _, plan = run(workspace, path, on_duplicate="update")
+    assert len(plan.updates) == 1
+    _row, _id, changes, before = plan.updates[0]
+    assert changes == {"last_name": "New"} and before == {"last_name": "Old"}  # empty cells keep values
+    importer.execute(workspace, plan)
+    assert workspace.store.scalar("SELECT count(*) FROM contacts WHERE lower(email) = 'ana@example.com'") == 1
+    assert workspace.store.query("SELECT last_name, title FROM contacts WHERE email = 'ana@example.com'") == [
+        {"last_name": "New", "title": "CTO"}
+    ]
+
+
+def test_dry_run_writes_nothing_and_matches_the_import(tmp_path, workspace):
+    workspace.store.insert("contacts", {"first_name": "Eva", "last_name": "Old", "email": "eva@example.com"})
+    before = counts(workspace)
+    _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+    assert counts(workspace) == before
+    lines = "\n".join(plan.details())
+    assert "update contacts" in lines and "last_name: 'Old' → 'Novak'" in lines
+    expected = plan.counts
+    importer.execute(workspace, plan)
+    assert counts(workspace)["contacts"] == before["contacts"] + expected["created"]
+
+
+def test_failure_half_way_leaves_database_untouched(tmp_path, workspace):
+    before = counts(workspace)
+    _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+
+    class Boom:
+        from crm_workspace import hookimpl
+
+        @hookimpl
+        def crm_record_changed(self, changes):
+            if any(c.table == "contacts" for c in changes):
+                raise RuntimeError("disk on fire")
+
+    workspace.register(Boom(), name="boom")
+    with pytest.raises(CrmError):
+        importer.execute(workspace, plan)
+    assert counts(workspace) == before
+    assert workspace.store.scalar("SELECT count(*) FROM import_batches") == 0
+
+
+def test_deals_link_organization_and_contact(tmp_path, workspace):
+    workspace.store.insert("contacts", {"first_name": "Ana", "last_name": "G", "email": "ana@example.com"})
+    workspace.store.insert("contacts", {"first_name": "Chloé", "last_name": "Ünal", "email": "c@example.com"})
+    _, plan = run(workspace, deals(tmp_path / "deals.xlsx"))
+    assert plan.entity == "deals"
+    reasons = [r for _i, r in plan.rejects]
+    assert any("not an amount" in r for r in reasons) and any("no contact matches" in r for r in reasons)
+    importer.execute(workspace, plan)
+    rows = workspace.store.query(
+        "SELECT d.title, d.amount, d.currency, d.stage, d.status, d.probability, d.expected_close, o.name AS org,"
+        " c.email FROM deals d JOIN organizations o ON o.id = d.organization_id JOIN contacts c ON c.id = d.contact_id"
+        " ORDER BY d.title"
+    )
+    assert rows == [
+        {
+            "title": "Big renewal",
+            "amount": 12500.5,
+            "currency": "EUR",
+            "stage": "proposal",
+            "status": "open",
+            "probability": 50.0,
+            "expected_close": "2024-12-31",
+            "org": "Acme GmbH",
+            "email": "ana@example.com",
+        },
+        {
+            "title": "New logo",
+            "amount": 1200.0,
+            "currency": "USD",
+            "stage": "won",
+            "status": "won",
+            "probability": 90.0,
+            "expected_close": "2024-06-01",
+            "org": "Newco",
+            "email": "c@example.com",
+        },
+    ]
+
+
+def test_map_options_and_errors(tmp_path, workspace):
+    path = simple(tmp_path / "x.xlsx", ["Who", "Mail", "Comment"], [["Ana Lopez", "a@example.com", "hi"]])
+    prepared, plan = run(workspace, path, entity="contacts", map_options=["Who=full_name", "Comment="])
+    assert prepared.mapping["Who"] == "full_name" and prepared.mapping["Comment"] is None
+    assert plan.creates[0].record == {"first_name": "Ana", "last_name": "Lopez", "email": "a@example.com"}
+    with pytest.raises(CrmError, match="no column named 'Nope'"):
+        run(workspace, path, entity="contacts", map_options=["Nope=email"])
+    with pytest.raises(CrmError, match="no field 'shoe_size'"):
+        run(workspace, path, entity="contacts", map_options=["Who=shoe_size"])
+
+
+# ------------------------------------------------------------------ undo
+def test_undo_restores_and_deletes(tmp_path, workspace):
+    old = workspace.store.insert("contacts", {"first_name": "Eva", "last_name": "Old", "email": "eva@example.com"})
+    before = counts(workspace)
+    _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+    batch = importer.execute(workspace, plan)
+    assert workspace.store.get("contacts", old["id"])["last_name"] == "Novak"
+    result = importer.undo(workspace, batch)
+    assert result == {"deleted": 8, "restored": 1}  # 5 contacts + 3 organizations; Eva restored
+    after = counts(workspace)
+    assert (after["contacts"], after["organizations"]) == (before["contacts"], before["organizations"])
+    assert workspace.store.get("contacts", old["id"])["last_name"] == "Old"
+    with pytest.raises(CrmError, match="already undone"):
+        importer.undo(workspace, batch)
+    with pytest.raises(CrmError, match="no import batch"):
+        importer.undo(workspace, "nope")
+
+
+def test_undo_refuses_after_later_edits(tmp_path, workspace):
+    _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
+    batch = importer.execute(workspace, plan)
+    chloe = workspace.store.query("SELECT id, version FROM contacts WHERE email = 'chloe@example.com'")[0]
+    workspace.store.update("contacts", chloe["id"], {"title": "CEO"}, version=chloe["version"])
+    before = counts(workspace)
+    with pytest.raises(CrmError, match=r"1 of its records were changed since \(contacts #\d+ "):
+        importer.undo(workspace, batch)
+    assert counts(workspace) == before
+
+
+def test_recipes(tmp_path, workspace):
+    from crm_workspace_excel import recipes
+
+    path = simple(tmp_path / "r.xlsx", ["Who", "Mail"], [["Ana Lopez", "a@example.com"]])
+    prepared, _ = run(workspace, path, entity="contacts", map_options=["Who=full_name", "Mail=email"])
+    recipes.save(workspace, "monthly", "contacts", prepared.mapping, sheet="Sheet1", on_duplicate="skip")
+    again = importer.prepare(workspace, path, recipe=recipes.load(workspace, "monthly"))
+    assert again.mapping == {"Who": "full_name", "Mail": "email"} and again.entity == "contacts"
+    with pytest.raises(CrmError, match="no mapping recipe named 'nope'"):
+        recipes.load(workspace, "nope")
