@@ -216,6 +216,9 @@ class Workspace(param.Parameterized):
         return {row["name"] for row in rows}
 
     def _set_plugin_state(self, name: str, enabled: bool) -> None:
+        from .security import require_admin
+
+        require_admin(self, "enable or disable plugins")
         with self.store.transaction() as db:
             db["plugin_state"].upsert({"name": name, "enabled": int(enabled), "changed_at": utcnow()}, pk="name")
 

@@ -221,3 +221,10 @@ def test_audit_page_is_listed_for_admins_only_and_filters_in_sql(ws):
     assert list(frame["record"]) == ["contacts:7"] and "Audited" in frame["change"][0]
     refusal = AuditPage(workspace=ws.as_user("eve")).__panel__()
     assert "Only admins" in refusal.object
+
+
+def test_only_admins_enable_or_disable_plugins(ws):
+    with pytest.raises(PermissionDenied, match="admin"):
+        ws.as_user("ben").disable("excel")
+    ws.disable("excel")
+    ws.enable("excel")
