@@ -16,11 +16,11 @@ and the audit trail).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from . import security
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = float(os.environ.get("CRM_SESSION_HOURS", "12"))
+FAILED_LOGIN_PAUSE_S = 0.5
 
 
 def cookie_secret(db_path: str | Path) -> str:
@@ -98,12 +99,22 @@ def make_provider(db_path: str) -> Any:
     db_path = str(Path(db_path).resolve())
 
     class CrmLoginHandler(BasicLoginHandler):
-        def _validate(self, username: str, password: str) -> bool:
-            ok = check_login(db_path, username, password)
-            if not ok:
-                log.warning("failed login for %r from %s", username[:64], self.request.remote_ip)
-                time.sleep(0.5)  # slow down guessing
-            return ok
+        async def post(self):
+            """Panel's login POST, with the argon2 check off the event loop and a pause after a failure."""
+            import tornado.escape
+            from panel.auth import _validate_next_url
+            from panel.io.state import state
+
+            username = self.get_argument("username", "")
+            password = self.get_argument("password", "")
+            loop = asyncio.get_running_loop()
+            if await loop.run_in_executor(None, check_login, db_path, username, password):
+                self.set_current_user(username)
+                self.redirect(_validate_next_url(self.get_cookie("next_url", state.base_url)))
+                return
+            log.warning("failed login for %r from %s", username[:64], self.request.remote_ip)
+            await asyncio.sleep(FAILED_LOGIN_PAUSE_S)  # slows guessing without blocking other sessions
+            self.redirect(self.request.uri + "?error=" + tornado.escape.url_escape("Invalid username or password!"))
 
     class CrmAuthProvider(BasicAuthProvider):
         @property

@@ -117,12 +117,22 @@ def test_four_processes_writing_lose_no_update(demo_db):
     amounts = dict(conn.execute("SELECT id, coalesce(amount, 0) FROM deals WHERE id <= 8"))
     audit_before = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     conn.close()
-    writers = [_python(CONCURRENT_WRITER, str(demo_db), user, "8") for user in ("ana", "ben", "chloe", "dev")]
-    results = []
-    for process in writers:
-        out, err = process.communicate(timeout=90)
-        assert process.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    from helpers import Server
+
+    server = Server(demo_db)  # a served app open on the same workspace throughout
+    try:
+        writers = [_python(CONCURRENT_WRITER, str(demo_db), user, "6") for user in ("ana", "ben", "chloe", "dev")]
+        for _ in range(3):  # sessions keep opening while the writers hammer the database
+            with urllib.request.urlopen(server.url + "?page=pipeline", timeout=60) as response:
+                assert response.status == 200
+        results = []
+        for process in writers:
+            out, err = process.communicate(timeout=90)
+            assert process.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        server.stop()
+    assert "locked" not in server.log.read_text()
     assert all(r["locked"] == 0 and not r["other"] for r in results), results
     total = sum(r["done"] for r in results)
     assert total > 50, results
