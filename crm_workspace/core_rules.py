@@ -138,3 +138,9 @@ def crm_dashboards(workspace) -> list:
         return audit_page(ws)
 
     return [Page("audit", "Audit trail", view=view, icon="🛡️", order=900, extensions=("tabulator",))]
+
+
+@hookimpl
+def crm_data_views(workspace) -> dict:
+    """``ws.df("privacy.marketing_audience")``: contacts with marketing consent given."""
+    return {"privacy.marketing_audience": lambda **filters: privacy.marketing_audience(workspace, **filters)}

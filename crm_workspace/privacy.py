@@ -328,3 +328,21 @@ def _scrub_fields(body: Any, replacements: dict[str, Any], secrets: list[str]) -
                     if values.get(field) not in (None, ""):
                         values[field] = replacement
     return body
+
+
+_AUDIENCE = ("id", "first_name", "last_name", "email", "lifecycle_stage", "consent_at", "consent_source")
+
+
+def marketing_audience(workspace: Workspace, limit: int | None = None, offset: int = 0) -> Any:
+    """Contacts who gave marketing consent (and not withdrew it): the only ones to market to."""
+    import pandas as pd
+
+    sql = (
+        f"SELECT {', '.join(_AUDIENCE)} FROM contacts"
+        f" WHERE {CONSENTED_SQL} AND email IS NOT NULL AND email != '' ORDER BY id"
+    )
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [int(limit), int(offset)]
+    return pd.DataFrame(workspace.store.query(sql, params), columns=list(_AUDIENCE))

@@ -228,3 +228,11 @@ def test_only_admins_enable_or_disable_plugins(ws):
         ws.as_user("ben").disable("excel")
     ws.disable("excel")
     ws.enable("excel")
+
+
+def test_marketing_audience_respects_consent(ws):
+    ws.store.update("contacts", 4, {"marketing_consent": True, "consent_source": "newsletter form"})
+    ws.store.update("contacts", 5, {"marketing_consent": False})
+    audience = ws.df("privacy.marketing_audience")
+    assert 4 in set(audience["id"]) and 5 not in set(audience["id"])
+    assert audience.loc[audience["id"] == 4, "consent_source"].item() == "newsletter form"
