@@ -164,6 +164,8 @@ class Workspace(param.Parameterized):
         return name
 
     def unregister(self, name: str) -> None:
+        """Remove a registered plugin; its recorded problems go with it."""
+        self._shared.load_errors.pop(name, None)
         if self.pm.has_plugin(name):
             self.pm.unregister(name=name)
             self.changed()
@@ -257,7 +259,8 @@ class Workspace(param.Parameterized):
     def pages(self) -> list[Page]:
         """Every enabled plugin's dashboard pages, in navigation order; duplicates skipped."""
         pages: dict[str, Page] = {}
-        for plugin, contributed in self._collect("crm_dashboards", workspace=self):
+        # in registration order (built-ins first): the first plugin to claim a name keeps it
+        for plugin, contributed in reversed(self._collect("crm_dashboards", workspace=self)):
             for page in contributed:
                 if page.name in pages:
                     owner = pages[page.name].plugin
