@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -223,6 +224,19 @@ def test_login_required_when_users_have_passwords(demo_db):
         assert status == 200 and "bokeh" in body.lower()
         secret = Path(f"{demo_db}.cookie-secret")
         assert secret.exists() and oct(secret.stat().st_mode)[-3:] == "600"
+
+        # sessions expire: a correctly signed cookie older than the session lifetime is refused
+        import tornado.web
+
+        from crm_workspace.auth import SESSION_HOURS
+
+        key = secret.read_text().strip()
+        for age_hours, expected in ((SESSION_HOURS + 1, 302), (0, 200)):
+            cookie = tornado.web.create_signed_value(
+                key, "user", "ben", clock=lambda age=age_hours: time.time() - age * 3600
+            ).decode()
+            request = urllib.request.Request(server.url, headers={"Cookie": f"user={cookie}"})
+            assert _status(_opener(), request)[0] == expected, age_hours
 
         # deactivating the user ends the session at the next request
         conn = sqlite3.connect(demo_db)
