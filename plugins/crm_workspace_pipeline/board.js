@@ -1,0 +1,161 @@
+// The pipeline board: one column per stage, deal cards moved with HTML5 drag and drop
+// or the keyboard (focus a card, ArrowLeft/ArrowRight moves it, Enter opens it).
+// Plain DOM, no imports: it must work in an air-gapped notebook. Every piece of user
+// data is set with textContent, never innerHTML.
+
+function text(tag, className, value) {
+  const node = document.createElement(tag)
+  if (className) node.className = className
+  if (value !== undefined && value !== null) node.textContent = String(value)
+  return node
+}
+
+export function render({ model, el }) {
+  const board = text("div", "pl-board")
+  board.setAttribute("role", "list")
+  board.setAttribute("aria-label", "Pipeline board")
+  el.appendChild(board)
+  let focusAfterDraw = null
+  let dragged = null
+
+  function send(msg) {
+    model.send_msg(msg)
+  }
+
+  function moveTo(card, column, stage) {
+    if (!stage || stage === column.stage) return
+    send({ type: "move", id: card.id, version: card.version, from: column.stage, stage: stage })
+  }
+
+  function makeCard(card, column, index, columns) {
+    const node = text("div", "pl-card")
+    node.draggable = true
+    node.tabIndex = 0
+    node.dataset.id = String(card.id)
+    node.dataset.stage = column.stage
+    node.setAttribute("role", "listitem")
+    node.setAttribute(
+      "aria-label",
+      `${card.title}, ${card.amount}, in ${column.label}. Arrow keys move it to the previous or next stage, Enter opens it.`
+    )
+    node.title = card.title
+    const head = text("div", "pl-card-title", card.title)
+    node.appendChild(head)
+    const who = [card.organization, card.contact].filter(Boolean).join(" · ")
+    if (who) node.appendChild(text("div", "pl-card-who", who))
+    const money = text("div", "pl-card-amount", card.amount)
+    node.appendChild(money)
+    const meta = [card.owner, card.expected_close ? `close ${card.expected_close}` : ""].filter(Boolean).join(" · ")
+    if (meta) node.appendChild(text("div", "pl-card-meta", meta))
+    if (card.days_in_stage !== null && card.days_in_stage !== undefined) {
+      node.appendChild(text("div", "pl-card-meta", `${card.days_in_stage} days in stage`))
+    }
+    if (card.next_task) node.appendChild(text("div", "pl-card-task", `Next: ${card.next_task}`))
+    const markers = text("div", "pl-markers")
+    if (card.rotting) {
+      const mark = text("span", "pl-rotting", "Rotting")
+      mark.title = `No activity or stage change for more than ${column.rot_days} days`
+      markers.appendChild(mark)
+    }
+    if (card.overdue) {
+      const mark = text("span", "pl-overdue", "Overdue")
+      mark.title = `Expected close ${card.expected_close} has passed`
+      markers.appendChild(mark)
+    }
+    if (markers.childNodes.length) node.appendChild(markers)
+
+    node.addEventListener("dragstart", (event) => {
+      dragged = { card, column }
+      event.dataTransfer.effectAllowed = "move"
+      event.dataTransfer.setData("text/plain", String(card.id))
+      node.classList.add("pl-dragging")
+    })
+    node.addEventListener("dragend", () => {
+      node.classList.remove("pl-dragging")
+    })
+    node.addEventListener("click", () => send({ type: "open", id: card.id }))
+    node.addEventListener("keydown", (event) => {
+      const position = columns.indexOf(column)
+      if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+        event.preventDefault()
+        const next = columns[position + (event.key === "ArrowRight" ? 1 : -1)]
+        if (next) {
+          focusAfterDraw = card.id
+          moveTo(card, column, next.stage)
+        }
+      } else if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault()
+        send({ type: "open", id: card.id })
+      } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault()
+        const siblings = node.parentNode.querySelectorAll(".pl-card")
+        const target = siblings[index + (event.key === "ArrowDown" ? 1 : -1)]
+        if (target) target.focus()
+      }
+    })
+    return node
+  }
+
+  function makeColumn(column, columns) {
+    const node = text("section", `pl-column pl-${column.status}`)
+    node.dataset.stage = column.stage
+    node.setAttribute("aria-label", `${column.label} column`)
+    const header = text("header", "pl-header")
+    const title = text("div", "pl-title", column.label)
+    header.appendChild(title)
+    const add = text("button", "pl-add", "+")
+    add.type = "button"
+    add.title = `Add a deal in ${column.label}`
+    add.setAttribute("aria-label", `Add a deal in ${column.label}`)
+    add.addEventListener("click", () => send({ type: "add", stage: column.stage }))
+    header.appendChild(add)
+    node.appendChild(header)
+    const totals = text("div", "pl-totals")
+    totals.appendChild(text("span", "pl-count", `${column.deals} deals`))
+    totals.appendChild(text("span", "pl-sum", column.amount_text))
+    totals.appendChild(text("span", "pl-weighted", `weighted ${column.weighted_text}`))
+    node.appendChild(totals)
+    const list = text("div", "pl-cards")
+    column.cards.forEach((card, index) => list.appendChild(makeCard(card, column, index, columns)))
+    node.appendChild(list)
+    if (column.more > 0) {
+      const more = text("button", "pl-more", `Load more (${column.more} more)`)
+      more.type = "button"
+      more.addEventListener("click", () => send({ type: "more", stage: column.stage }))
+      node.appendChild(more)
+    }
+    node.addEventListener("dragover", (event) => {
+      if (!dragged) return
+      event.preventDefault()
+      event.dataTransfer.dropEffect = "move"
+      node.classList.add("pl-over")
+    })
+    node.addEventListener("dragleave", (event) => {
+      if (!node.contains(event.relatedTarget)) node.classList.remove("pl-over")
+    })
+    node.addEventListener("drop", (event) => {
+      event.preventDefault()
+      node.classList.remove("pl-over")
+      if (!dragged) return
+      const { card, column: from } = dragged
+      dragged = null
+      moveTo(card, from, column.stage)
+    })
+    return node
+  }
+
+  function draw() {
+    const columns = model.columns || []
+    board.replaceChildren(...columns.map((column) => makeColumn(column, columns)))
+    if (focusAfterDraw !== null) {
+      const target = board.querySelector(`.pl-card[data-id="${Number(focusAfterDraw)}"]`)
+      if (target) {
+        target.focus()
+        focusAfterDraw = null
+      }
+    }
+  }
+
+  model.on("columns", draw)
+  draw()
+}

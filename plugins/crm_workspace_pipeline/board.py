@@ -1,0 +1,53 @@
+"""The board widget: a Panel ESM component drawing columns and cards, sending moves back to Python."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import param
+from panel.custom import JSComponent
+
+CSS = """
+.pl-board {display: flex; gap: 10px; overflow-x: auto; align-items: flex-start; padding: 4px 2px 12px;
+  font-family: inherit; font-size: 13px;}
+.pl-column {flex: 0 0 230px; background: #f4f6f8; border-radius: 8px; padding: 8px; min-height: 120px;
+  border: 2px solid transparent;}
+.pl-column.pl-over {border-color: #1f4e79; background: #e8f0f8;}
+.pl-column.pl-won .pl-title {color: #1b7f3b;}
+.pl-column.pl-lost .pl-title {color: #a4262c;}
+.pl-header {display: flex; justify-content: space-between; align-items: center;}
+.pl-title {font-weight: 600; font-size: 14px;}
+.pl-add {border: 1px solid #c8ced6; background: white; border-radius: 4px; cursor: pointer; width: 26px;}
+.pl-totals {color: #5f6b7a; font-size: 12px; display: flex; flex-direction: column; margin: 4px 0 8px;}
+.pl-cards {display: flex; flex-direction: column; gap: 6px;}
+.pl-card {background: white; border: 1px solid #dde2e8; border-radius: 6px; padding: 6px 8px; cursor: grab;
+  overflow-wrap: anywhere;}
+.pl-card:focus {outline: 2px solid #1f4e79;}
+.pl-card.pl-dragging {opacity: 0.5;}
+.pl-card-title {font-weight: 600;}
+.pl-card-who, .pl-card-meta, .pl-card-task {color: #5f6b7a; font-size: 12px;}
+.pl-card-amount {font-weight: 500;}
+.pl-markers span {display: inline-block; font-size: 11px; border-radius: 3px; padding: 0 4px; margin: 2px 4px 0 0;}
+.pl-rotting {background: #fde7c8; color: #8a4b00;}
+.pl-overdue {background: #fbd5d5; color: #a4262c;}
+.pl-more {margin-top: 6px; width: 100%; border: 1px dashed #c8ced6; background: white; cursor: pointer;}
+"""
+
+
+class Board(JSComponent):
+    """Columns (with totals and first cards) in; ``move``/``open``/``add``/``more`` messages out."""
+
+    columns = param.List(default=[], doc="What board.js draws: PipelineModel.columns().")
+
+    _esm = Path(__file__).parent / "board.js"
+    _stylesheets = [CSS]  # noqa: RUF012 - Panel's class attribute
+
+    def __init__(self, on_message: Callable[[dict[str, Any]], None] | None = None, **params: Any):
+        super().__init__(**params)
+        self._on_message = on_message
+
+    def _handle_msg(self, msg: Any) -> None:
+        if self._on_message is not None and isinstance(msg, dict):
+            self._on_message(msg)
