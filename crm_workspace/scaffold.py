@@ -276,19 +276,30 @@ def hook_reference() -> str:
     """The hook reference in Markdown, generated from ``crm_workspace/hookspecs.py``."""
     from . import hookspecs
 
-    lines = ["## Hook reference", ""]
-    for name, function in inspect.getmembers(hookspecs, inspect.isfunction):
-        if not name.startswith("crm_"):
-            continue
+    lines = [
+        "## Hook reference",
+        "",
+        "Generated from `crm_workspace/hookspecs.py`, in the order the hooks are defined there.",
+        "",
+    ]
+    for name in hook_names():
+        function = getattr(hookspecs, name)
         signature = str(inspect.signature(function)).replace("'", "")
-        lines += [f"### `{name}{signature}`", "", inspect.cleandoc(function.__doc__ or "(undocumented)"), ""]
+        options = getattr(function, "crm_workspace_spec", {}) or {}
+        flags = [flag for flag in ("firstresult", "historic") if options.get(flag)]
+        lines += [f"### `{name}{signature}`", ""]
+        if flags:
+            lines += [f"*{', '.join(flags)}*", ""]
+        lines += [inspect.cleandoc(function.__doc__ or "(undocumented)"), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def hook_names() -> list[str]:
+    """Every hook in ``hookspecs.py``, in definition order."""
     from . import hookspecs
 
-    return [name for name, _f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("crm_")]
+    hooks = [(f.__code__.co_firstlineno, name) for name, f in vars(hookspecs).items() if name.startswith("crm_")]
+    return [name for _line, name in sorted(hooks)]
 
 
 def write_hook_docs(path: str | Path) -> None:
