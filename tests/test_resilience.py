@@ -315,3 +315,36 @@ def test_vocabulary_is_what_validation_accepts(fuzz_ws):
         assert core_rules.crm_validate_record(fuzz_ws, "contacts", {"lifecycle_stage": stage}, {"id": 1}) is None
     for stage, _p, status in schema.DEAL_STAGES:
         assert core_rules.crm_validate_record(fuzz_ws, "deals", {"status": status}, {"id": 1}) is None, stage
+
+
+_cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=60),
+    st.datetimes(),
+    st.dates(),
+    st.sampled_from(["1.234,56 €", "$ -1,000", "31/02/2024", "+44 20 7946 0958", "=1+1", "n/a", "45000", "1e400"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(cell=_cells, region=st.sampled_from(["US", "GB", "DE", "FR"]), day_first=st.booleans())
+def test_fuzzed_cells_never_crash_the_importers_value_parsing(cell, region, day_first):
+    normalize = pytest.importorskip("crm_workspace_excel.normalize")
+    calls = [
+        lambda: normalize.is_na(cell),
+        lambda: normalize.text(cell),
+        lambda: normalize.email(cell),
+        lambda: normalize.phone(cell, region),
+        lambda: normalize.date_value(cell, day_first=day_first),
+        lambda: normalize.amount(cell),
+        lambda: normalize.percent(cell),
+        lambda: normalize.choice(cell, schema.ACTIVITY_KINDS),
+    ]
+    for call in calls:
+        try:
+            call()
+        except normalize.BadValue as error:
+            assert str(error)  # a reason a person can act on
