@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,7 +48,8 @@ class Served:
             [CRM, "--db", str(db), "serve", "--port", str(self.port), "--num-procs", str(num_procs)],
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
-            env={**__import__("os").environ, "CRM_USER": "ana"},
+            env={**os.environ, "CRM_USER": "ana"},
+            start_new_session=True,  # --num-procs forks: stop the whole group
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -59,11 +63,13 @@ class Served:
         raise RuntimeError("server did not start")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        time.sleep(1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # forked workers left behind
 
 
 async def _read_message(ws) -> tuple[dict, list]:
@@ -126,13 +132,77 @@ def _p(times: list[float], q: float) -> float:
     return times[min(len(times) - 1, round(q * (len(times) - 1)))]
 
 
-def measure(db: Path, num_procs: int, page: str, sessions: int) -> dict:
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+OPEN_STAGES = ("qualification", "needs_analysis", "proposal")
+
+
+async def card_moves(port: int, sessions: int, moves: int) -> tuple[list[float], list[str]] | None:
+    """``sessions`` browser pages open the board; each moves ``moves`` cards one column right (keyboard).
+
+    A move is timed from the key press to the card drawn in its new column, i.e.
+    after the server wrote it and sent the board back. None if there is no board.
+    """
+    from playwright.async_api import async_playwright
+
+    url = f"http://127.0.0.1:{port}/?page=pipeline"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            first = await browser.new_page()
+            await first.goto(url, timeout=TIMEOUT * 1000, wait_until="domcontentloaded")
+            try:
+                await first.locator(".pl-card").first.wait_for(timeout=30_000)
+            except Exception:
+                return None
+            cards = await first.locator(".pl-card").evaluate_all(
+                "els => els.map(e => [Number(e.dataset.id), e.dataset.stage])"
+            )
+            await first.close()
+            cards = [c for c in cards if c[1] in OPEN_STAGES]
+            nxt = {
+                stage: OPEN_STAGES[i + 1] if i + 1 < len(OPEN_STAGES) else "negotiation"
+                for i, stage in enumerate(OPEN_STAGES)
+            }
+            times: list[float] = []
+            errors: list[str] = []
+
+            async def session(index: int) -> None:
+                context = await browser.new_context(viewport={"width": 1400, "height": 900})
+                try:
+                    page = await context.new_page()
+                    await page.goto(url, timeout=TIMEOUT * 1000, wait_until="domcontentloaded")
+                    await page.locator(".pl-card").first.wait_for(timeout=TIMEOUT * 1000)
+                    for card_id, stage in cards[index * moves : (index + 1) * moves]:
+                        card = page.locator(f".pl-card[data-id='{card_id}']")
+                        await card.focus()
+                        started = time.perf_counter()
+                        await card.press("ArrowRight")
+                        await page.locator(f".pl-card[data-id='{card_id}'][data-stage='{nxt[stage]}']").wait_for(
+                            timeout=TIMEOUT * 1000
+                        )
+                        times.append(time.perf_counter() - started)
+                except Exception as error:
+                    errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+                finally:
+                    await context.close()
+
+            await asyncio.gather(*(session(i) for i in range(sessions)))
+            return sorted(times), errors
+        finally:
+            await browser.close()
+
+
+def measure(db: Path, num_procs: int, page: str, sessions: int, moves: int = 0) -> dict:
     server = Served(db, num_procs)
+    moved = None
     try:
         asyncio.run(round_of(server.port, page, 2 * num_procs))  # warm up every process
         started = time.perf_counter()
         times, errors = asyncio.run(round_of(server.port, page, sessions))
         wall = time.perf_counter() - started
+        if moves:
+            moved = asyncio.run(card_moves(server.port, sessions, moves))
     finally:
         server.stop()
     result = {
@@ -147,6 +217,17 @@ def measure(db: Path, num_procs: int, page: str, sessions: int) -> dict:
         + (f" ({errors[:2]})" if errors else ""),
         flush=True,
     )
+    if moves and moved is None:
+        print(f"  {num_procs} proc: card moves skipped (no pipeline board cards on the page)", flush=True)
+    elif moves:
+        move_times, move_errors = moved
+        result.update(move_p50=_p(move_times, 0.5), move_p95=_p(move_times, 0.95), move_errors=move_errors)
+        print(
+            f"  {num_procs} proc: {len(move_times)} card moves from {sessions} browser sessions, "
+            f"p50 {fmt_seconds(result['move_p50'])}, p95 {fmt_seconds(result['move_p95'])}, errors {len(move_errors)}"
+            + (f" ({move_errors[:2]})" if move_errors else ""),
+            flush=True,
+        )
     return result
 
 
@@ -154,12 +235,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--page", default="pipeline")
+    parser.add_argument("--moves", type=int, default=2, help="Card moves per browser session (0: none).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "crm.db"
         subprocess.run([CRM, "--db", str(db), "init", "--demo"], check=True, capture_output=True, cwd=ROOT)
-        one = measure(db, 1, args.page, args.sessions)
-        two = measure(db, 2, args.page, args.sessions)
+        one = measure(db, 1, args.page, args.sessions, args.moves)
+        two = measure(db, 2, args.page, args.sessions, args.moves)
     goal = "goal: p95 < 5 s, 0 errors"
     report(f"load session-open p50 ({args.sessions} concurrent, {args.page})", two["p50"], one["p50"], "1 proc")
     report(
@@ -169,6 +251,15 @@ def main() -> None:
         "1 proc",
         goal=f"{goal}; errors 2 procs {len(two['errors'])}, 1 proc {len(one['errors'])}",
     )
+    if "move_p95" in one and "move_p95" in two:
+        report(
+            f"load card-move p95 ({args.sessions} browser sessions, --num-procs 2)",
+            two["move_p95"],
+            one["move_p95"],
+            "1 proc",
+            goal=f"goal: p95 < 500 ms, 0 errors; errors 2 procs {len(two['move_errors'])}, "
+            f"1 proc {len(one['move_errors'])}",
+        )
 
 
 if __name__ == "__main__":
