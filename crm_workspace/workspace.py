@@ -383,13 +383,10 @@ class Workspace(param.Parameterized):
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""
-        # validation asks once per written row: cached while this connection holds the write
-        # lock (nobody else can commit then), otherwise until any connection commits
+        # validation asks once per written row: cached until any connection commits
+        token = self.store.data_version()
         cached = self.__dict__.get("_stages_cache")
-        if cached is not None and cached[0] is None and self.store.conn.in_transaction:
-            return list(cached[1])
-        token = None if self.store.conn.in_transaction else self.store.data_version()
-        if cached is None or cached[0] != token or token is None:
+        if cached is None or cached[0] != token:
             cached = (token, list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES)))
             self.__dict__["_stages_cache"] = cached
         return list(cached[1])

@@ -321,3 +321,28 @@ def test_recipes(tmp_path, workspace):
     assert again.mapping == {"Who": "full_name", "Mail": "email"} and again.entity == "contacts"
     with pytest.raises(CrmError, match="no mapping recipe named 'nope'"):
         recipes.load(workspace, "nope")
+
+
+def test_unmapped_columns_kept_as_custom_fields(tmp_path, workspace):
+    path = simple(
+        tmp_path / "c.xlsx",
+        ["First Name", "Last Name", "Email", "Shoe Size", "Twitter"],
+        [["Ana", "G", "ana@example.com", 38, "@ana"], ["Bo", "L", "bo@example.com", "N/A", "@bo"]],
+    )
+    prepared, plan = run(workspace, path, map_options=["Shoe Size=custom", "Twitter=custom"])
+    assert prepared.mapping["Shoe Size"] == "custom" and prepared.mapping["Twitter"] == "custom"
+    batch = importer.execute(workspace, plan)
+    ana = workspace.store.scalar("SELECT id FROM contacts WHERE email = 'ana@example.com'")
+    bo = workspace.store.scalar("SELECT id FROM contacts WHERE email = 'bo@example.com'")
+    assert importer.custom_fields(workspace, "contacts", ana) == {"Shoe Size": "38", "Twitter": "@ana"}
+    assert importer.custom_fields(workspace, "contacts", bo) == {"Twitter": "@bo"}
+    # a second import updates the kept value; undo puts it back
+    path = simple(tmp_path / "d.xlsx", ["Email", "Twitter"], [["ana@example.com", "@ana_new"]])
+    _, plan = run(workspace, path, entity="contacts", map_options=["Twitter=custom"])
+    assert len(plan.updates) == 1
+    second = importer.execute(workspace, plan)
+    assert importer.custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana_new"
+    importer.undo(workspace, second)
+    assert importer.custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana"
+    importer.undo(workspace, batch)
+    assert workspace.store.scalar("SELECT count(*) FROM excel_custom_fields") == 0

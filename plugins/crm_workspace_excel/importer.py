@@ -26,7 +26,9 @@ from .mapping import ENTITIES, FIELDS
 from .reader import Table
 
 DUPLICATE_MODES = ("update", "skip", "create")
-CHUNK = 5_000
+#: Mapping target that keeps a column as a custom field (stored in excel_custom_fields, named by its header).
+CUSTOM = "custom"
+CHUNK = 20_000
 
 LIFECYCLE_SYNONYMS = {
     "mql": "marketing_qualified",
@@ -90,6 +92,7 @@ class Row:
     record: dict[str, Any]
     org_name: str | None = None
     contact_ref: str | None = None
+    custom: dict[str, str] = field(default_factory=dict)  # header → value of columns kept as custom fields
 
 
 @dataclass
@@ -208,6 +211,7 @@ def converters(workspace, entity: str) -> dict[str, Callable[[Any], Any]]:
         "full_name": nz.text,
         "organization": nz.text,
         "contact": nz.text,
+        "custom": nz.text,
         "email": nz.email,
         "phone": lambda v: nz.phone(v, region),
         "date": nz.date_value,
@@ -238,14 +242,18 @@ class Planner:
         self.mapping = {h: f for h, f in mapping.items() if f}
         self.plan = Plan(entity, table, dict(mapping), on_duplicate)
         columns = self.store.columns(entity)
-        extra = {name: "text" for name in columns if name not in FIELDS[entity]}
-        self.kinds = {**extra, **FIELDS[entity]}
+        extra = {name: "text" for name in columns if name not in FIELDS[entity] and name not in _SYSTEM}
+        self.kinds = {**extra, **FIELDS[entity], CUSTOM: "custom"}
         unknown = [f for f in self.mapping.values() if f not in self.kinds]
         if unknown:
             raise CrmError(f"{entity} have no field {unknown[0]!r}")
-        if len(set(self.mapping.values())) < len(self.mapping):
+        if len({f for f in self.mapping.values() if f != CUSTOM}) < len(
+            [f for f in self.mapping.values() if f != CUSTOM]
+        ):
             seen: dict[str, str] = {}
             for header, name in self.mapping.items():
+                if name == CUSTOM:
+                    continue
                 if name in seen:
                     raise CrmError(f"columns {seen[name]!r} and {header!r} are both mapped to {name!r}")
                 seen[name] = header
@@ -269,30 +277,43 @@ class Planner:
                     fn = _date_day_first
                 columns.append((i, header, name, kind, fn))
         simple = [
-            (i, h, n, fn) for i, h, n, k, fn in columns if k not in ("amount", "full_name", "organization", "contact")
+            (i, h, n, fn)
+            for i, h, n, k, fn in columns
+            if k not in ("amount", "full_name", "organization", "contact", "custom")
         ]
         special = [
-            (i, h, n, k, fn) for i, h, n, k, fn in columns if k in ("amount", "full_name", "organization", "contact")
+            (i, h, n, k, fn)
+            for i, h, n, k, fn in columns
+            if k in ("amount", "full_name", "organization", "contact", "custom")
         ]
         out: list[Row] = []
         problems = plan.problems
         BadValue = nz.BadValue
+        # one memo per column: stages, owners, companies, titles repeat; each distinct value is normalized once
+        memos = [(i, header, name, fn, {}) for i, header, name, fn in simple]
+        miss = object()
         for index, values in enumerate(self.table.rows):
             record: dict[str, Any] = {}
             errors = None
-            for i, header, name, fn in simple:
+            for i, header, name, fn, memo in memos:
                 value = values[i]
                 if value is None or value == "":
                     continue
-                try:
-                    value = fn(value)
-                except BadValue as error:
+                key = value if value.__class__ is str else (value.__class__, value)
+                result = memo.get(key, miss)
+                if result is miss:
+                    try:
+                        result = fn(value)
+                    except BadValue as error:
+                        result = error
+                    if len(memo) < 250_000:
+                        memo[key] = result
+                if result.__class__ is BadValue:
                     errors = errors or []
-                    errors.append(f"{header}: {error}")
-                    problems[(index, header)] = str(error)
-                    continue
-                if value is not None:
-                    record[name] = value
+                    errors.append(f"{header}: {result}")
+                    problems[(index, header)] = str(result)
+                elif result is not None:
+                    record[name] = result
             row = Row(index, record)
             for i, header, name, kind, fn in special:
                 value = values[i]
@@ -324,10 +345,12 @@ class Planner:
                     row.org_name = value
                 elif kind == "contact":
                     row.contact_ref = value
+                elif kind == "custom":
+                    row.custom[header] = value
             if errors:
                 plan.rejects.append((index, "; ".join(errors)))
                 continue
-            if not record and row.org_name is None and row.contact_ref is None:
+            if not record and row.org_name is None and row.contact_ref is None and not row.custom:
                 plan.skipped.append((index, "no mapped values"))
                 continue
             out.append(row)
@@ -498,7 +521,7 @@ class Planner:
             if self.entity == "organizations":
                 changes.pop("name", None)  # same organization by name: keep its spelling
             if not changes:
-                if row.org_name is not None and nz.org_key(row.org_name) in plan.new_orgs:
+                if row.custom or (row.org_name is not None and nz.org_key(row.org_name) in plan.new_orgs):
                     pass  # it will get an id once the organization exists
                 else:
                     plan.unchanged.append((row.index, row_id))
@@ -603,21 +626,7 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             done += len(keys)
         if progress:
             progress(done, total)
-        defaults = _column_defaults(store, plan.entity)
-        records = []
-        for row in plan.creates:
-            for name, value in defaults.items():  # a bulk insert names every column: say the defaults
-                row.record.setdefault(name, value)
-            if row.org_name is not None and "organization_id" not in row.record:
-                row.record["organization_id"] = org_ids.get(nz.org_key(row.org_name))
-            records.append(row.record)
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start : start + CHUNK]
-            # every record was validated by the same hooks while planning (rejects need per-row answers)
-            store.insert_many(plan.entity, chunk, validate=False)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
+        # updates first: they touch scattered existing pages, best done before the inserts fill the page cache
         updates = []
         for row, row_id, changes, _before in plan.updates:
             if row.org_name is not None and nz.org_key(row.org_name) in org_ids:
@@ -629,6 +638,23 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             done += len(chunk)
             if progress:
                 progress(done, total)
+        defaults = _column_defaults(store, plan.entity)
+        records = []
+        for row in plan.creates:
+            for name, value in defaults.items():  # a bulk insert names every column: say the defaults
+                row.record.setdefault(name, value)
+            if row.org_name is not None and "organization_id" not in row.record:
+                row.record["organization_id"] = org_ids.get(nz.org_key(row.org_name))
+            records.append(row.record)
+        entity_ids: list[Any] = []
+        for start in range(0, len(records), CHUNK):
+            chunk = records[start : start + CHUNK]
+            # every record was validated by the same hooks while planning (rejects need per-row answers)
+            entity_ids.extend(store.insert_many(plan.entity, chunk, validate=False))
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        _write_custom(store, plan, entity_ids)
         counts = plan.counts
         store.update(
             "import_batches",
@@ -642,6 +668,45 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             },
         )
     return batch_id
+
+
+def _write_custom(store, plan: Plan, created_ids: list[Any]) -> None:
+    """Columns kept as custom fields: one excel_custom_fields row per record and header."""
+    targets = [(row, row_id) for row, row_id in zip(plan.creates, created_ids, strict=True) if row.custom]
+    targets += [(row, row_id) for row, row_id, _c, _b in plan.updates if row.custom]
+    if not targets:
+        return
+    existing = {}
+    updated_ids = [row_id for row, row_id, _c, _b in plan.updates if row.custom]
+    for start in range(0, len(updated_ids), 500):
+        chunk = updated_ids[start : start + 500]
+        for found in store.query(
+            "SELECT id, row_id, name, value FROM excel_custom_fields WHERE table_name = ? AND row_id IN ({})".format(
+                ",".join("?" * len(chunk))
+            ),
+            [plan.entity, *chunk],
+        ):
+            existing[(found["row_id"], found["name"])] = found
+    inserts, updates = [], []
+    for row, row_id in targets:
+        for name, value in row.custom.items():
+            old = existing.get((row_id, name))
+            if old is None:
+                inserts.append({"table_name": plan.entity, "row_id": row_id, "name": name, "value": value})
+            elif old["value"] != value:
+                updates.append((old["id"], {"value": value}, None))
+    if inserts:
+        store.insert_many("excel_custom_fields", inserts)
+    if updates:
+        store.update_many("excel_custom_fields", updates)
+
+
+def custom_fields(workspace, table: str, row_id: int) -> dict[str, str]:
+    """The custom fields an import kept for one record: ``{header: value}``."""
+    rows = workspace.store.query(
+        "SELECT name, value FROM excel_custom_fields WHERE table_name = ? AND row_id = ? ORDER BY name", [table, row_id]
+    )
+    return {r["name"]: r["value"] for r in rows}
 
 
 def _column_defaults(store, table: str) -> dict[str, Any]:
@@ -690,12 +755,15 @@ def undo(workspace, batch_id: str) -> dict[str, int]:
         mine = {w["id"] for w in writes}
         touched = {(w["table_name"], w["row_id"]) for w in writes}
         later = store.query(
-            "SELECT id, table_name, row_id, user, at FROM audit_log WHERE id > ? AND table_name IN ({}) ORDER BY id".format(
+            "SELECT id, table_name, row_id, user, at, changes FROM audit_log WHERE id > ? AND table_name IN ({}) ORDER BY id".format(
                 ",".join("?" * len({t for t, _r in touched}))
             ),
             [first_id, *sorted({t for t, _r in touched})],
         )
         edited = [w for w in later if w["id"] not in mine and (w["table_name"], w["row_id"]) in touched]
+        if edited:  # a later batch that was itself undone (and its undo) left no change behind
+            undone = {r["id"] for r in store.query("SELECT id FROM import_batches WHERE status = 'undone'")}
+            edited = [w for w in edited if not _from_undone_batch(w["changes"], undone)]
         if edited:
             sample = ", ".join(f"{w['table_name']} #{w['row_id']} (by {w['user']} at {w['at']})" for w in edited[:3])
             more = f" and {len(edited) - 3} more" if len(edited) > 3 else ""
@@ -727,6 +795,11 @@ def undo(workspace, batch_id: str) -> dict[str, int]:
     deleted = len(inserts)
     restored = sum(len(v) for v in updates.values())
     return {"deleted": deleted, "restored": restored}
+
+
+def _from_undone_batch(changes: str, undone: set[str]) -> bool:
+    context = json.loads(changes).get("context") or {}
+    return context.get("import_batch") in undone or context.get("undo_of") in undone
 
 
 def list_batches(workspace, limit: int = 50) -> list[dict[str, Any]]:
@@ -810,7 +883,7 @@ _SYSTEM = {"id", "organization_id", "contact_id", "updated_at", "updated_by", "v
 
 def importable_fields(workspace, entity: str) -> list[str]:
     extra = [c for c in workspace.store.columns(entity) if c not in FIELDS[entity] and c not in _SYSTEM]
-    return [*FIELDS[entity], *extra]
+    return [*FIELDS[entity], *extra, CUSTOM]
 
 
 def write_rejects(plan: Plan, path: str | Path) -> Path:

@@ -265,7 +265,7 @@ def parse_map_options(
     options: tuple[str, ...] | list[str], headers: list[str], entity: str, extra_fields: list[str] = ()
 ) -> dict[str, str | None]:
     """``HEADER=field`` options (``HEADER=`` or ``HEADER=-`` skips a column) → overrides, checked."""
-    fields = set(FIELDS[entity]) | set(extra_fields)
+    fields = set(FIELDS[entity]) | set(extra_fields) | {"custom"}
     by_key = {key(h): h for h in headers}
     overrides: dict[str, str | None] = {}
     from crm_workspace import CrmError

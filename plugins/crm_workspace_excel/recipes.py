@@ -29,6 +29,16 @@ def m001_recipes(db):
     )
 
 
+@migrations()
+def m002_custom_fields(db):
+    db["excel_custom_fields"].create(
+        {"id": int, "table_name": str, "row_id": int, "name": str, "value": str},
+        pk="id",
+        not_null={"table_name", "row_id", "name"},
+    )
+    db["excel_custom_fields"].create_index(["table_name", "row_id", "name"], unique=True)
+
+
 def save(
     workspace, name: str, entity: str, mapping: dict[str, str | None], *, sheet: str = "", on_duplicate: str = "update"
 ) -> None:
