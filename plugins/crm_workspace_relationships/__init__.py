@@ -1,16 +1,28 @@
-"""Stakeholder relationship map: who knows, reports to, influences whom."""
+"""Stakeholder relationship map: who knows, reports to, influences whom.
+
+Analyst access::
+
+    import crm_workspace_relationships as rel
+    g = rel.graph(ws, stakeholder_types=["executive"], min_strength=3)   # a networkx.Graph
+    ws.df("relationships.path", source="contacts:1", target="contacts:42")
+    ws.dashboard("relationships")                                         # the map, inline
+"""
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, hookimpl
+from crm_workspace import Metric, Page, RecordSection, hookimpl
+
+from .model import graph
+
+__all__ = ["graph"]
 
 
 @hookimpl
 def crm_dashboards(workspace):
     def view(ws):
-        from .views import RelationshipSummary
+        from .views import RelationshipMap
 
-        return RelationshipSummary(workspace=ws)
+        return RelationshipMap(workspace=ws)
 
     return [Page("relationships", "Relationships", view, icon="🕸️", order=30, extensions=("tabulator",))]
 
@@ -18,4 +30,33 @@ def crm_dashboards(workspace):
 @hookimpl
 def crm_metrics(workspace):
     sql = "SELECT count(*) FROM relationships"
-    return [Metric("relationships", "Relationships", workspace.store.scalar(sql), sql=sql)]
+    return [Metric("relationships", "Relationships", workspace.store.scalar(sql), sql=sql, page="relationships")]
+
+
+@hookimpl
+def crm_validate_record(workspace, table, record, before):
+    if table != "relationships":
+        return None
+    from .model import duplicate_message
+
+    return duplicate_message(workspace, record, before)
+
+
+@hookimpl
+def crm_record_sections(workspace, table, record_id):
+    if table != "contacts":
+        return None
+
+    def view():
+        from .views import RelationshipEditor
+
+        return RelationshipEditor(workspace=workspace, node=f"contacts:{int(record_id)}", show_open=False)
+
+    return [RecordSection("Relationships", view, order=40)]
+
+
+@hookimpl
+def crm_data_views(workspace):
+    from . import views_data
+
+    return views_data.data_views(workspace)
