@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PANEL = str(Path(sys.executable).with_name("panel"))
+#: a fresh `panel serve` process renders its first session slowly on a busy 2-core CI machine
+FIRST_RENDER_MS = 60_000
 APPS = ["dashboards/app.py", "dashboards/pipeline.py", "dashboards/contacts.py", "notebooks/02-analysis.ipynb"]
 
 
@@ -77,20 +80,20 @@ def test_every_file_answers(served: PanelServe):
 
 def test_whole_workspace_file_renders_the_app(served: PanelServe, page):
     page.goto(f"{served.url}/app?page=contacts")
-    page.get_by_role("button", name="Home").wait_for()
+    page.get_by_role("button", name="Home").wait_for(timeout=FIRST_RENDER_MS)
     page.get_by_role("button", name="Pipeline").wait_for()
-    page.get_by_text("300 contacts", exact=False).first.wait_for()
+    page.get_by_text(re.compile(r"\b300\b")).first.wait_for()  # the contacts page shows its total
 
 
 def test_module_file_renders_only_that_module(served: PanelServe, page):
     page.goto(f"{served.url}/contacts")
-    page.get_by_text("crm-workspace · Contacts").first.wait_for()
-    page.get_by_text("300 contacts", exact=False).first.wait_for()
+    page.get_by_text("crm-workspace · Contacts").first.wait_for(timeout=FIRST_RENDER_MS)
+    page.get_by_text(re.compile(r"\b300\b")).first.wait_for()  # the contacts page shows its total
     assert page.get_by_role("button", name="Home").count() == 0  # no app navigation: just the module
 
 
 def test_analysis_notebook_serves_as_a_dashboard(served: PanelServe, page):
     page.goto(f"{served.url}/02-analysis")
-    page.get_by_role("heading", name="CRM analysis").wait_for()
+    page.get_by_role("heading", name="CRM analysis").wait_for(timeout=FIRST_RENDER_MS)
     page.get_by_text("Top 20% of customers:", exact=False).first.wait_for()
     page.locator("canvas").first.wait_for()  # Bokeh plots drew

@@ -15,7 +15,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from helpers import Server, free_port, open_page
+from helpers import Server, free_port
 
 CRM = str(Path(sys.executable).with_name("crm"))
 
@@ -89,7 +89,8 @@ class PluginServer(Server):
 def test_installed_plugin_page_is_served(installed: dict, page):
     server = PluginServer(installed["python"], installed["db"])
     try:
-        open_page(page, server, "lead-scoring")
+        page.goto(f"{server.url}?page=lead-scoring")
+        page.get_by_role("button", name="Home").wait_for(timeout=60_000)  # first render of a fresh server
         assert page.get_by_role("button", name="Lead scoring").is_visible()
         page.get_by_text("10 contacts with the most activities").wait_for()
         page.get_by_role("heading", name="Lead scoring").wait_for()
