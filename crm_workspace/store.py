@@ -423,6 +423,10 @@ _UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
 _REDACTED = frozenset({"password_hash"})
 
 
+#: one encoder for every audit row (json.dumps with options builds a new encoder per call)
+_AUDIT_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False)
+
+
 def _audit_json(change: Change) -> str:
     if change.action == "insert":
         body: dict[str, Any] = {"after": {k: v for k, v in change.after.items() if v is not None}}
@@ -439,7 +443,7 @@ def _audit_json(change: Change) -> str:
             body[part] = {k: ("<redacted>" if k in _REDACTED and v else v) for k, v in body[part].items()}
     if change.context:
         body["context"] = change.context
-    return json.dumps(body, default=_json_default, ensure_ascii=False)
+    return _AUDIT_ENCODER.encode(body)
 
 
 def _chunks(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
