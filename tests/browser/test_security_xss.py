@@ -128,3 +128,37 @@ def test_login_page_then_a_viewer_sees_no_admin_page(page, tmp_path, demo_templa
         assert page.get_by_role("link", name="log out").count() == 1
     finally:
         server.stop()
+
+
+def test_a_viewer_moving_a_deal_on_the_board_is_refused(page, tmp_path, demo_template):
+    """A logged-in viewer's write through a dashboard is refused by the Store, shown as a message."""
+    import sqlite3
+
+    from crm_workspace import security
+
+    path = tmp_path / "crm.db"
+    shutil.copy(demo_template, path)
+    ws = Workspace.open(path, user="ana", builtins_only=True)
+    ws.store.update("users", "eve", {"password_hash": security.hash_password("eve-password")})
+    ws.close()
+    server = Server(path)
+    try:
+        page.goto(f"{server.url}?page=pipeline")
+        page.locator("input[name='username']").fill("eve")
+        page.locator("input[name='password']").fill("eve-password")
+        page.locator("input[name='password']").press("Enter")
+        page.get_by_role("button", name="Home").wait_for()
+        card = page.locator(".pl-card[data-stage='qualification']").first
+        try:
+            card.wait_for(timeout=10_000)
+        except Exception:
+            pytest.skip("the pipeline board has no keyboard-movable cards here")
+        deal_id = int(card.get_attribute("data-id"))
+        stage = sqlite3.connect(path).execute("SELECT stage FROM deals WHERE id = ?", [deal_id]).fetchone()[0]
+        card.focus()
+        card.press("ArrowRight")
+        page.get_by_text("may not change data", exact=False).first.wait_for()
+        assert sqlite3.connect(path).execute("SELECT stage FROM deals WHERE id = ?", [deal_id]).fetchone()[0] == stage
+        assert page.locator(f".pl-card[data-id='{deal_id}'][data-stage='qualification']").count() == 1
+    finally:
+        server.stop()
