@@ -37,7 +37,9 @@ def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
     """A clear error for a person: what failed and why, no traceback."""
     text = str(error)
     return pn.pane.Alert(
-        f"**{html.escape(title, quote=False)}**\n\n{html.escape(text, quote=False)}", alert_type="danger", sizing_mode="stretch_width"
+        f"**{html.escape(title, quote=False)}**\n\n{html.escape(text, quote=False)}",
+        alert_type="danger",
+        sizing_mode="stretch_width",
     )
 
 
@@ -73,6 +75,22 @@ class Home(pn.viewable.Viewer):
             pn.pane.Markdown(f"## Welcome, {html.escape(self.workspace.user)}"),
             pn.bind(self._cards, self.workspace.param.revision),
             pn.bind(self._problems, self.workspace.param.revision),
+            self._views(),
+            sizing_mode="stretch_width",
+        )
+
+    def _views(self) -> pn.pane.HTML:
+        """For analysts: every number here as a DataFrame, ``ws.df(name)`` in a notebook."""
+        views = self.workspace.views()
+        items = "".join(
+            f"<li><code>ws.df(&quot;{html.escape(name)}&quot;)</code>{' — ' if description else ''}"
+            f"{html.escape(description)}</li>"
+            for name, description in zip(views["name"], views["description"], strict=True)
+        )
+        return pn.pane.HTML(
+            "<details class='crm-views'><summary>Reproduce in a notebook: data views</summary>"
+            '<p><code>ws = Workspace.open(&quot;crm.db&quot;)</code>, then any KPI\'s query ("show query") with '
+            f"<code>ws.df(sql)</code>, or a module's view:</p><ul>{items}</ul></details>",
             sizing_mode="stretch_width",
         )
 

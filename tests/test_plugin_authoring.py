@@ -129,3 +129,12 @@ def test_page_text_reads_tables_and_bound_functions():
     layout = pn.Column("# Title", pn.bind(lambda: pn.widgets.Tabulator(frame)), pn.widgets.TextInput(name="Search"))
     text = page_text(layout)
     assert "# Title" in text and "Ada" in text and "42" in text and "Search" in text
+
+
+def test_home_lists_every_data_view_for_analysts(ws: Workspace):
+    from crm_workspace.app import Home
+
+    with registered(ws, Scores(), name="scores"):
+        text = page_text(Home(workspace=ws))
+    assert "Reproduce in a notebook" in text
+    assert "ws.df(&quot;scores.top&quot;)</code> — The first contacts, by id." in text
