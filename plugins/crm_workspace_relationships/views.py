@@ -55,8 +55,8 @@ class NodePicker(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._text = pn.widgets.TextInput(name=self.label, placeholder="type a name…", sizing_mode="stretch_width")
-        self._matches = pn.widgets.Select(name="", options={}, sizing_mode="stretch_width", visible=False)
+        self._text = pn.widgets.TextInput(label=self.label, placeholder="type a name…", sizing_mode="stretch_width")
+        self._matches = pn.widgets.Select(label="", options={}, sizing_mode="stretch_width", visible=False)
         self._text.param.watch(self._search, "value_input")
         self._text.param.watch(self._search, "value")
         self._matches.param.watch(self._pick, "value")
@@ -92,19 +92,20 @@ class RelationshipEditor(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         ws = self.workspace
-        self._pick = pn.widgets.Select(name="Relationship", options={}, sizing_mode="stretch_width")
-        self._kind = pn.widgets.Select(name="Kind", options=list(schema.RELATIONSHIP_KINDS), value="works_with")
-        self._strength = pn.widgets.IntSlider(name="Strength", start=1, end=5, value=3)
-        self._notes = pn.widgets.TextInput(name="Notes", sizing_mode="stretch_width")
-        self._save = pn.widgets.Button(name="Save changes", button_type="primary")
-        self._remove = pn.widgets.Button(name="Remove", button_type="danger")
+        self._pick = pn.widgets.Select(label="Relationship", options={}, sizing_mode="stretch_width")
+        self._kind = pn.widgets.Select(label="Kind", options=list(schema.RELATIONSHIP_KINDS), value="works_with")
+        self._strength = pn.widgets.IntSlider(label="Strength", start=1, end=5, value=3)
+        self._notes = pn.widgets.TextInput(label="Notes", sizing_mode="stretch_width")
+        self._save = pn.widgets.Button(label="Save changes", color="primary")
+        self._remove = pn.widgets.Button(label="Remove", color="danger")
         self._target = NodePicker(workspace=ws, label="Add a relationship to")
-        self._new_kind = pn.widgets.Select(name="Kind", options=list(schema.RELATIONSHIP_KINDS), value="works_with")
-        self._new_strength = pn.widgets.IntSlider(name="Strength", start=1, end=5, value=3)
-        self._new_notes = pn.widgets.TextInput(name="Notes", sizing_mode="stretch_width")
-        self._add = pn.widgets.Button(name="Add relationship", button_type="success")
+        self._new_kind = pn.widgets.Select(label="Kind", options=list(schema.RELATIONSHIP_KINDS), value="works_with")
+        self._new_strength = pn.widgets.IntSlider(label="Strength", start=1, end=5, value=3)
+        self._new_notes = pn.widgets.TextInput(label="Notes", sizing_mode="stretch_width")
+        self._add = pn.widgets.Button(label="Add relationship", color="success")
         self._message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self._rows: dict[int, dict] = {}
+        self._loaded: tuple[int, int] | None = None
         self._pick.param.watch(self._load, "value")
         self._save.on_click(self._on_save)
         self._remove.on_click(self._on_remove)
@@ -119,32 +120,41 @@ class RelationshipEditor(pn.viewable.Viewer):
         self._message.visible = False
 
     def _load(self, event=None) -> None:
+        """Put the chosen relationship in the form, remembering the version the user saw."""
         row = self._rows.get(self._pick.value)
+        self._loaded = (row["id"], row["version"]) if row else None
         if row:
             self._kind.value, self._strength.value, self._notes.value = row["kind"], row["strength"] or 3, row["notes"]
 
+    def _refresh(self) -> None:
+        self._rows = {r["id"]: r for r in model.relationships_of(self.workspace, self.node)}
+        self._loaded = None
+
     def _on_save(self, _event) -> None:
-        row = self._rows.get(self._pick.value)
-        if not row:
+        if not self._loaded:
             return
+        rel_id, version = self._loaded
         try:
             model.update_relationship(
                 self.workspace,
-                row["id"],
+                rel_id,
                 {"kind": self._kind.value, "strength": self._strength.value, "notes": self._notes.value or None},
-                row["version"],
+                version,
             )
             self._ok()
+            self._refresh()
+            self._load()
         except CrmError as error:
             self._error(error)
 
     def _on_remove(self, _event) -> None:
-        row = self._rows.get(self._pick.value)
-        if not row:
+        if not self._loaded:
             return
+        rel_id, version = self._loaded
         try:
-            model.delete_relationship(self.workspace, row["id"], row["version"])
+            model.delete_relationship(self.workspace, rel_id, version)
             self._ok()
+            self._refresh()
         except CrmError as error:
             self._error(error)
 
@@ -174,8 +184,10 @@ class RelationshipEditor(pn.viewable.Viewer):
         }
         self._pick.options = options
         if options:
-            self._pick.value = next(iter(options.values())) if self._pick.value not in self._rows else self._pick.value
-            self._load()
+            if self._pick.value not in self._rows:
+                self._pick.value = next(iter(options.values()))
+            if self._loaded is None or self._loaded[0] not in self._rows:
+                self._load()  # keep a form the user is editing: its version decides conflicts
         if not rows:
             return pn.pane.HTML("<p class='rel-none'>No relationships yet.</p>")
         items = "".join(
@@ -340,22 +352,22 @@ class RelationshipMap(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         ws = self.workspace
-        self.types = pn.widgets.MultiChoice(name="Stakeholder types", options=list(model.NODE_TYPES))
+        self.types = pn.widgets.MultiChoice(label="Stakeholder types", options=list(model.NODE_TYPES))
         orgs = ws.store.query("SELECT id, name FROM organizations ORDER BY name COLLATE NOCASE LIMIT 5000")
         self.organization = pn.widgets.Select(
             name="Organization", options={"(all)": None, **{f"{o['name']} #{o['id']}": o["id"] for o in orgs}}
         )
-        self.kinds = pn.widgets.MultiChoice(name="Relationship kinds", options=list(model.KINDS))
-        self.min_strength = pn.widgets.IntSlider(name="Minimum strength", start=1, end=5, value=1)
-        self.ego = pn.widgets.Checkbox(name="Only the neighbourhood of the selected node", value=False)
-        self.hops = pn.widgets.IntSlider(name="Hops (k)", start=1, end=4, value=2)
+        self.kinds = pn.widgets.MultiChoice(label="Relationship kinds", options=list(model.KINDS))
+        self.min_strength = pn.widgets.IntSlider(label="Minimum strength", start=1, end=5, value=1)
+        self.ego = pn.widgets.Checkbox(label="Only the neighbourhood of the selected node", value=False)
+        self.hops = pn.widgets.IntSlider(label="Hops (k)", start=1, end=4, value=2)
         self.find = NodePicker(workspace=ws, label="Search the map")
         self.origin = NodePicker(workspace=ws, label="How do I reach… starting from")
         mine = model.user_contact(ws)
         if mine:
             self.origin.set(mine, model.label(ws, mine).split(" (")[0])
-        self.reach = pn.widgets.Button(name="Show introduction path to the selected", button_type="primary")
-        self.clear_path = pn.widgets.Button(name="Clear path", button_type="light")
+        self.reach = pn.widgets.Button(label="Show introduction path to the selected", color="primary")
+        self.clear_path = pn.widgets.Button(label="Clear path", color="light")
         self.find.param.watch(lambda e: self._select(e.new), "value")
         self.reach.on_click(self._on_reach)
         self.clear_path.on_click(lambda _e: self.param.update(path=[], path_error=""))
@@ -486,11 +498,11 @@ class RelationshipMap(pn.viewable.Viewer):
         )
         items: list[Any] = [card]
         if table == "contacts":
-            button = pn.widgets.Button(name="Open contact page", button_type="primary")
+            button = pn.widgets.Button(label="Open contact page", color="primary")
             button.on_click(lambda _e: self.workspace.open_page("contacts", id=row_id))
             items.append(button)
         else:
-            chart = pn.widgets.Button(name="Show org chart", button_type="light")
+            chart = pn.widgets.Button(label="Show org chart", color="light")
             chart.on_click(lambda _e: self._show_chart(row_id))
             items.append(chart)
         items.append(RelationshipEditor(workspace=self.workspace, node=self.selected))
@@ -523,7 +535,7 @@ class RelationshipMap(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.analysis = AnalysisView(workspace=self.workspace)
-        self.chart_org = pn.widgets.Select(name="Organization", options=dict(self.organization.options))
+        self.chart_org = pn.widgets.Select(label="Organization", options=dict(self.organization.options))
         self.tabs = pn.Tabs(
             ("Map", map_tab),
             ("Analysis", self.analysis),
@@ -613,7 +625,7 @@ class AnalysisView(pn.viewable.Viewer):
             "People with activities on the same deal, or a meeting/email with the same organization on the same day.",
         ]
         for r in rows:
-            button = pn.widgets.Button(name="Accept", button_type="success", width=80)
+            button = pn.widgets.Button(label="Accept", color="success", width=80)
             button.on_click(lambda _e, r=r: self._accept(r))
             items.append(
                 pn.Row(
