@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -346,3 +347,25 @@ def test_unmapped_columns_kept_as_custom_fields(tmp_path, workspace):
     assert importer.custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana"
     importer.undo(workspace, batch)
     assert workspace.store.scalar("SELECT count(*) FROM excel_custom_fields") == 0
+
+
+def test_import_page_model_flow(tmp_path, workspace):
+    from crm_workspace_excel.model import ImportModel
+
+    model = ImportModel(workspace=workspace)
+    model.load(b"PK\x03\x04 not really", "broken.xlsx")
+    assert "damaged zip" in model.error and model.table is None
+    model.load(messy_contacts(tmp_path / "m.xlsx").read_bytes(), "m.xlsx")
+    assert model.error == "" and model.sheet == "Contacts" and model.header_row == 3
+    assert ("Bob" in str(model.table.rows[1])) and model.preview_plan.problems  # bad email marked in the preview
+    model.set_field("Notes", "custom")
+    model.set_field("Create Date", None)
+    plan = model.dry_run()
+    assert plan.counts["created"] == 6 and workspace.store.scalar("SELECT count(*) FROM contacts") == 0
+    batch = model.run_import()
+    assert batch and model.progress == 100
+    assert workspace.store.scalar("SELECT count(*) FROM contacts") == 6
+    assert load_workbook(io.BytesIO(model.rejects_bytes())).active.max_row == 3
+    model.sheet = "Instructions"  # another sheet: detected again, mapping guessed again
+    assert model.table.sheet == "Instructions"
+    assert model.undo(batch) == {"deleted": 11, "restored": 0}  # 6 contacts, 3 organizations, 2 custom fields

@@ -84,7 +84,7 @@ STAGE_STATUS = {stage: status for stage, _p, status in DEAL_STAGES}
 STAGE_PROBABILITY = {stage: float(p) for stage, p, _s in DEAL_STAGES}
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One data row on its way in."""
 
@@ -92,7 +92,7 @@ class Row:
     record: dict[str, Any]
     org_name: str | None = None
     contact_ref: str | None = None
-    custom: dict[str, str] = field(default_factory=dict)  # header → value of columns kept as custom fields
+    custom: dict[str, str] | None = None  # header → value of columns kept as custom fields
 
 
 @dataclass
@@ -346,6 +346,8 @@ class Planner:
                 elif kind == "contact":
                     row.contact_ref = value
                 elif kind == "custom":
+                    if row.custom is None:
+                        row.custom = {}
                     row.custom[header] = value
             if errors:
                 plan.rejects.append((index, "; ".join(errors)))
@@ -448,6 +450,8 @@ class Planner:
                         earlier.record[name] = value
                     if row.org_name is not None:
                         earlier.org_name = row.org_name
+                    if row.custom:
+                        earlier.custom = {**(earlier.custom or {}), **row.custom}
                     plan.skipped.append((row.index, f"duplicate of {where} in this file (merged into it)"))
                 elif mode == "skip" or entity == "contacts":
                     plan.skipped.append((row.index, f"duplicate of {where} in this file"))
