@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite_utils
+import random
 
 from crm_workspace import Metric, Page, hookimpl
 
-migrations = sqlite_utils.Migrations("crm_workspace.contacts")
+from .db import migrations
 
-
-@migrations()
-def m001_contact_tags(db):
-    db["contact_tags"].create(
-        {"contact_id": int, "tag": str}, pk=("contact_id", "tag"), foreign_keys=[("contact_id", "contacts", "id")]
-    )
+TAGS = ("vip", "newsletter", "event-2026", "partner-program", "at-risk", "beta")
 
 
 @hookimpl
@@ -23,12 +18,110 @@ def crm_migrations():
 
 @hookimpl
 def crm_dashboards(workspace):
-    def view(ws):
-        from .views import ContactList
+    def contacts(ws):
+        from .views import ContactsPage
 
-        return ContactList(workspace=ws)
+        return ContactsPage(workspace=ws)
 
-    return [Page("contacts", "Contacts", view, icon="👥", order=10, extensions=("tabulator",))]
+    def organizations(ws):
+        from .views import OrganizationsPage
+
+        return OrganizationsPage(workspace=ws)
+
+    def tasks(ws):
+        from .views import MyTasks
+
+        return MyTasks(workspace=ws)
+
+    def duplicates(ws):
+        from .views import DuplicatesPage
+
+        return DuplicatesPage(workspace=ws)
+
+    return [
+        Page("contacts", "Contacts", contacts, icon="👥", order=10, extensions=("tabulator",)),
+        Page("organizations", "Organizations", organizations, icon="🏢", order=11, extensions=("tabulator",)),
+        Page("tasks", "My tasks", tasks, icon="✅", order=12),
+        Page("duplicates", "Duplicates", duplicates, icon="🧬", order=13, extensions=("tabulator",)),
+    ]
+
+
+@hookimpl
+def crm_validate_record(workspace, table, record, before):
+    from .validation import validate
+
+    return validate(workspace, table, record, before)
+
+
+@hookimpl
+def crm_search(workspace, query, limit):
+    from .search import search_frame
+
+    return search_frame(workspace, query, limit)
+
+
+@hookimpl
+def crm_data_views(workspace):
+    import pandas as pd
+
+    from . import merge, model
+
+    def contacts_list(**filters):
+        filters.setdefault("limit", None)
+        return pd.DataFrame(model.list_contacts(workspace, **filters), columns=model.CONTACT_COLUMNS)
+
+    def organizations_list(**filters):
+        filters.setdefault("limit", None)
+        return pd.DataFrame(model.list_organizations(workspace, **filters))
+
+    def timeline(table="contacts", id=None, limit=100):
+        return pd.DataFrame(model.timeline(workspace, table, int(id), limit))
+
+    def tasks(user=None, days_ahead=7):
+        return pd.DataFrame(model.my_tasks(workspace, user, days_ahead))
+
+    def duplicates(limit=200):
+        return pd.DataFrame(merge.find_duplicates(workspace, limit))
+
+    return {
+        "contacts.list": contacts_list,
+        "contacts.organizations": organizations_list,
+        "contacts.timeline": timeline,
+        "contacts.tasks": tasks,
+        "contacts.duplicates": duplicates,
+    }
+
+
+@hookimpl
+def crm_demo_data(workspace, seed, scale):
+    """Tags on about a quarter of the contacts; at demo size, a few planted duplicates."""
+    rng = random.Random(seed + 4)
+    store = workspace.store
+    total = store.scalar("SELECT max(id) FROM contacts") or 0
+    small = scale <= 2
+    tags = []
+    for contact_id in range(1, total + 1):
+        if rng.random() < 0.25:
+            for tag in rng.sample(TAGS, rng.choice((1, 1, 2))):
+                tags.append({"contact_id": contact_id, "tag": tag})
+    store.insert_many("contact_tags", tags, audit=False, events=False, validate=small)
+    if not small or total < 60:
+        return
+    dupes = []
+    for source_id, how in ((5, "phone"), (17, "name"), (42, "name")):
+        row = store.get("contacts", source_id)
+        copy = {k: row[k] for k in ("first_name", "last_name", "title", "organization_id", "stakeholder_type", "owner")}
+        copy["lifecycle_stage"] = row["lifecycle_stage"]
+        if how == "phone":
+            copy["phone"] = row["phone"] or "+4915100000005"
+            if not row["phone"]:
+                store.conn.execute("UPDATE contacts SET phone = ? WHERE id = ?", [copy["phone"], source_id])
+        else:
+            name = row["first_name"] or "Alex"
+            copy["first_name"] = name[:-1] if len(name) > 3 else name + "a"
+        copy["notes"] = "Possible duplicate (demo)"
+        dupes.append(copy)
+    store.insert_many("contacts", dupes, audit=False, events=False)
 
 
 @hookimpl
