@@ -87,25 +87,25 @@ class RecordForm(pn.viewable.Viewer):
             value = self.loaded.get(name)
             label = name.replace("_", " ").capitalize()
             if name == "stakeholder_type":
-                widget = pn.widgets.Select(name=label, options=list(STAKEHOLDER_TYPES), value=value or "prospect")
+                widget = pn.widgets.Select(label=label, options=list(STAKEHOLDER_TYPES), value=value or "prospect")
             elif name == "lifecycle_stage":
-                widget = pn.widgets.Select(name=label, options=["", *ws.lifecycle_stages()], value=value or "")
+                widget = pn.widgets.Select(label=label, options=["", *ws.lifecycle_stages()], value=value or "")
             elif name == "owner":
                 users = _users(ws)
-                widget = pn.widgets.Select(name=label, options=["", *users], value=value or ws.user)
+                widget = pn.widgets.Select(label=label, options=["", *users], value=value or ws.user)
                 if widget.value not in widget.options:
                     widget.options = [*widget.options, widget.value]
             elif name == "organization_id":
-                widget = pn.widgets.TextInput(name="Organization id", value="" if value is None else str(value))
+                widget = pn.widgets.TextInput(label="Organization id", value="" if value is None else str(value))
             elif name == "notes":
-                widget = pn.widgets.TextAreaInput(name=label, value=value or "", height=80)
+                widget = pn.widgets.TextAreaInput(label=label, value=value or "", height=80)
             else:
-                widget = pn.widgets.TextInput(name=label, value=value or "")
+                widget = pn.widgets.TextInput(label=label, value=value or "")
             self.widgets[name] = widget
             self.errors[name] = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 10))
         self.message = pn.Column()
-        self.save = pn.widgets.Button(name="Save", button_type="primary")
-        self.cancel = pn.widgets.Button(name="Cancel")
+        self.save = pn.widgets.Button(label="Save", color="primary")
+        self.cancel = pn.widgets.Button(label="Cancel")
         self.save.on_click(lambda _e: self.submit())
         self.cancel.on_click(lambda _e: self._done(None))
 
@@ -161,8 +161,8 @@ class RecordForm(pn.viewable.Viewer):
             f"{rows}</table></div>",
             stylesheets=[CSS],
         )
-        keep_mine = pn.widgets.Button(name="Overwrite with mine", button_type="warning")
-        take_theirs = pn.widgets.Button(name="Discard mine, reload theirs")
+        keep_mine = pn.widgets.Button(label="Overwrite with mine", color="warning")
+        take_theirs = pn.widgets.Button(label="Discard mine, reload theirs")
         theirs_version = error.theirs.get("version")
 
         def overwrite(_e):
@@ -200,31 +200,31 @@ class ContactListView(pn.viewable.Viewer):
         super().__init__(**params)
         ws = self.workspace
         self.model = model.ContactListModel(workspace=ws)
-        self.search = pn.widgets.TextInput(name="Search", placeholder="name, email, phone, organization…", width=320)
+        self.search = pn.widgets.TextInput(label="Search", placeholder="name, email, phone, organization…", width=320)
         self.search.param.watch(self._on_search, "value_input")
         users = _users(ws)
-        self.type_w = pn.widgets.Select(name="Stakeholder type", options=[ANY, *STAKEHOLDER_TYPES], width=150)
-        self.stage_w = pn.widgets.Select(name="Lifecycle stage", options=[ANY, *ws.lifecycle_stages()], width=160)
-        self.owner_w = pn.widgets.Select(name="Owner", options=[ANY, *users], width=110)
-        self.tag_w = pn.widgets.Select(name="Tag", options=[ANY, *model.all_tags(ws)], width=130)
-        self.after_w = pn.widgets.DatePicker(name="Touched after", width=130)
-        self.before_w = pn.widgets.DatePicker(name="Not touched since", width=130)
+        self.type_w = pn.widgets.Select(label="Stakeholder type", options=[ANY, *STAKEHOLDER_TYPES], width=150)
+        self.stage_w = pn.widgets.Select(label="Lifecycle stage", options=[ANY, *ws.lifecycle_stages()], width=160)
+        self.owner_w = pn.widgets.Select(label="Owner", options=[ANY, *users], width=110)
+        self.tag_w = pn.widgets.Select(label="Tag", options=[ANY, *model.all_tags(ws)], width=130)
+        self.after_w = pn.widgets.DatePicker(label="Touched after", width=130)
+        self.before_w = pn.widgets.DatePicker(label="Not touched since", width=130)
         self.sort_w = pn.widgets.Select(
-            name="Sort by", options={"relevance / last name": "", **{k: k for k in model.CONTACT_SORTS}}, width=150
+            label="Sort by", options={"relevance / last name": "", **{k: k for k in model.CONTACT_SORTS}}, width=150
         )
-        self.desc_w = pn.widgets.Checkbox(name="descending")
+        self.desc_w = pn.widgets.Checkbox(label="descending")
         for widget in (self.type_w, self.stage_w, self.owner_w, self.tag_w, self.after_w, self.before_w):
             widget.param.watch(self._on_filter, "value")
         self.sort_w.param.watch(self._on_filter, "value")
         self.desc_w.param.watch(self._on_filter, "value")
-        self.prev = pn.widgets.Button(name="◀ Previous", width=110)
-        self.next = pn.widgets.Button(name="Next ▶", width=110)
+        self.prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self.next = pn.widgets.Button(label="Next ▶", width=110)
         self.prev.on_click(lambda _e: self._go(-1))
         self.next.on_click(lambda _e: self._go(1))
-        self.new = pn.widgets.Button(name="➕ New contact", button_type="primary", width=140)
+        self.new = pn.widgets.Button(label="➕ New contact", color="primary", width=140)
         self.new.on_click(lambda _e: self._show_form())
         self.export = pn.widgets.FileDownload(
-            callback=self._export, filename="contacts.xlsx", label="⬇ Export to Excel", button_type="light", width=160
+            callback=self._export, filename="contacts.xlsx", label="⬇ Export to Excel", color="light", width=160
         )
         self.form_area = pn.Column()
         self.org_chip = pn.Column()
@@ -287,7 +287,7 @@ class ContactListView(pn.viewable.Viewer):
         org_id = self.model.organization_id
         if org_id:
             name = self.workspace.store.scalar("SELECT name FROM organizations WHERE id = ?", [org_id]) or f"#{org_id}"
-            clear = pn.widgets.Button(name=f"Organization: {name} ✕", button_type="light")
+            clear = pn.widgets.Button(label=f"Organization: {name} ✕", color="light")
             clear.on_click(lambda _e: self.set_organization(None))
             self.org_chip.objects = [clear]
         else:
@@ -360,7 +360,7 @@ class ContactsPage(pn.viewable.Viewer):
                     self._list.set_organization(args.get("organization_id"))
                 self.body.objects = [self._list]
         except CrmError as error:
-            back = pn.widgets.Button(name="◀ All contacts")
+            back = pn.widgets.Button(label="◀ All contacts")
             back.on_click(lambda _e: self.workspace.open_page("contacts"))
             self.body.objects = [pn.pane.Alert(E(str(error)), alert_type="danger"), back]
 
@@ -374,9 +374,9 @@ class OrganizationsPage(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.search = pn.widgets.TextInput(name="Search", placeholder="name, domain, city…", width=300)
+        self.search = pn.widgets.TextInput(label="Search", placeholder="name, domain, city…", width=300)
         self.industry = pn.widgets.Select(
-            name="Industry",
+            label="Industry",
             options=[ANY]
             + [
                 r["industry"]
@@ -386,19 +386,19 @@ class OrganizationsPage(pn.viewable.Viewer):
             ],
             width=160,
         )
-        self.owner = pn.widgets.Select(name="Owner", options=[ANY, *_users(self.workspace)], width=120)
-        self.sort = pn.widgets.Select(name="Sort by", options=list(model.ORG_SORTS), width=120)
-        self.desc = pn.widgets.Checkbox(name="descending")
+        self.owner = pn.widgets.Select(label="Owner", options=[ANY, *_users(self.workspace)], width=120)
+        self.sort = pn.widgets.Select(label="Sort by", options=list(model.ORG_SORTS), width=120)
+        self.desc = pn.widgets.Checkbox(label="descending")
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(), show_index=False, disabled=True, sizing_mode="stretch_width", height=520, selectable=False
         )
         self.table.on_click(self._open)
         self.status = pn.pane.Markdown()
-        self.new = pn.widgets.Button(name="➕ New organization", button_type="primary", width=170)
+        self.new = pn.widgets.Button(label="➕ New organization", color="primary", width=170)
         self.new.on_click(lambda _e: self._show_form())
         self.form_area = pn.Column()
-        self.prev = pn.widgets.Button(name="◀ Previous", width=110)
-        self.next = pn.widgets.Button(name="Next ▶", width=110)
+        self.prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self.next = pn.widgets.Button(label="Next ▶", width=110)
         self.prev.on_click(lambda _e: self._go(-1))
         self.next.on_click(lambda _e: self._go(1))
         self.search.param.watch(self._reset, "value_input")
@@ -500,16 +500,18 @@ class ActivityLogger(pn.viewable.Viewer):
         super().__init__(**params)
         self.kind = "call"
         self.form = pn.Column(visible=False)
-        self.subject = pn.widgets.TextInput(name="Subject", width=300)
-        self.body = pn.widgets.TextAreaInput(name="Notes", width=300, height=70)
-        self.channel = pn.widgets.Select(name="Channel", options=list(CHANNELS), width=120)
-        self.due = pn.widgets.DatePicker(name="Due date", width=140)
-        self.owner = pn.widgets.Select(name="Owner", options=_users(self.workspace) or [self.workspace.user], width=120)
+        self.subject = pn.widgets.TextInput(label="Subject", width=300)
+        self.body = pn.widgets.TextAreaInput(label="Notes", width=300, height=70)
+        self.channel = pn.widgets.Select(label="Channel", options=list(CHANNELS), width=120)
+        self.due = pn.widgets.DatePicker(label="Due date", width=140)
+        self.owner = pn.widgets.Select(
+            label="Owner", options=_users(self.workspace) or [self.workspace.user], width=120
+        )
         if self.workspace.user in self.owner.options:
             self.owner.value = self.workspace.user
-        self.save = pn.widgets.Button(name="Save", button_type="primary")
+        self.save = pn.widgets.Button(label="Save", color="primary")
         self.save.on_click(self._save)
-        self.cancel = pn.widgets.Button(name="Cancel")
+        self.cancel = pn.widgets.Button(label="Cancel")
         self.cancel.on_click(lambda _e: setattr(self.form, "visible", False))
         self.error = pn.pane.Alert("", alert_type="danger", visible=False)
         buttons = []
@@ -520,7 +522,7 @@ class ActivityLogger(pn.viewable.Viewer):
             ("note", "📝 Add note"),
             ("task", "✅ New task"),
         ):
-            button = pn.widgets.Button(name=label, button_type="light")
+            button = pn.widgets.Button(label=label, color="light")
             button.on_click(lambda _e, k=kind: self._start(k))
             buttons.append(button)
         self.buttons = pn.Row(*buttons)
@@ -536,7 +538,7 @@ class ActivityLogger(pn.viewable.Viewer):
         self.due.visible = task
         self.owner.visible = task
         self.error.visible = False
-        self.save.name = f"Save {kind}"
+        self.save.label = f"Save {kind}"
         self.form.objects = [
             pn.Row(self.subject, self.channel, self.due, self.owner),
             self.body,
@@ -586,10 +588,10 @@ class _Record(pn.viewable.Viewer):
         super().__init__(**params)
         self.row = self.workspace.store.get(self.table, self.record_id)  # NotFound shows at the page
         self.edit_area = pn.Column()
-        self.edit = pn.widgets.Button(name="✏️ Edit", width=90)
+        self.edit = pn.widgets.Button(label="✏️ Edit", width=90)
         self.edit.on_click(lambda _e: self._show_edit())
         self.logger = ActivityLogger(workspace=self.workspace, table=self.table, record_id=self.record_id)
-        self.more = pn.widgets.Button(name="Show more", button_type="light", width=120)
+        self.more = pn.widgets.Button(label="Show more", color="light", width=120)
         self.limit = 100
         self.more.on_click(self._more)
 
@@ -650,7 +652,7 @@ class _Record(pn.viewable.Viewer):
         return out
 
     def _back(self, label="◀ All contacts", page="contacts"):
-        back = pn.widgets.Button(name=label, button_type="light", width=140)
+        back = pn.widgets.Button(label=label, color="light", width=140)
         back.on_click(lambda _e: self.workspace.open_page(page))
         return back
 
@@ -688,7 +690,7 @@ class ContactRecord(_Record):
             pn.pane.HTML(_fields_table(pairs), stylesheets=[CSS]),
         ]
         if org:
-            link = pn.widgets.Button(name=f"🏢 {org[0]['name']}", button_type="light")
+            link = pn.widgets.Button(label=f"🏢 {org[0]['name']}", color="light")
             link.on_click(lambda _e, i=org[0]["id"]: self.workspace.open_page("contacts", org=i))
             items.insert(1, link)
         return pn.Column(*items)
@@ -758,10 +760,10 @@ class OrganizationRecord(_Record):
         )
         buttons = []
         for p in people:
-            b = pn.widgets.Button(name=f"{_name(p)} — {p['title'] or ''}", button_type="light")
+            b = pn.widgets.Button(label=f"{_name(p)} — {p['title'] or ''}", color="light")
             b.on_click(lambda _e, i=p["id"]: self.workspace.open_page("contacts", id=i))
             buttons.append(b)
-        all_people = pn.widgets.Button(name="All people in the contact list ▶", button_type="light")
+        all_people = pn.widgets.Button(label="All people in the contact list ▶", color="light")
         all_people.on_click(lambda _e: self.workspace.open_page("contacts", organization_id=self.record_id))
         return pn.Column(*buttons, all_people)
 
@@ -801,7 +803,7 @@ class MyTasks(pn.viewable.Viewer):
             when = (task["due_at"] or "")[:10]
             label = "<span style='color:#b00020'>overdue</span>" if task["overdue"] else "due"
             who = task["contact"] or task["organization"] or ""
-            done = pn.widgets.Button(name="Mark done", button_type="success", width=110)
+            done = pn.widgets.Button(label="Mark done", color="success", width=110)
             done.on_click(lambda _e, t=task: self._done(t))
             rows.append(
                 pn.Row(
@@ -839,7 +841,7 @@ class DuplicatesPage(pn.viewable.Viewer):
             return pn.pane.Markdown("No possible duplicates found.")
         rows = []
         for pair in self.pairs:
-            button = pn.widgets.Button(name="Review & merge", width=140)
+            button = pn.widgets.Button(label="Review & merge", width=140)
             button.on_click(lambda _e, p=pair: self._review(p))
             rows.append(
                 pn.Row(
@@ -869,12 +871,12 @@ class DuplicatesPage(pn.viewable.Viewer):
             right = f"#{b['id']}: {b.get(field) if b.get(field) is not None else '—'}"
             default = "loser" if a.get(field) in (None, "") else "winner"
             picker = pn.widgets.RadioButtonGroup(
-                name=field, options={left: "winner", right: "loser"}, value=default, button_type="light"
+                label=field, options={left: "winner", right: "loser"}, value=default, color="light"
             )
             pickers[field] = picker
             rows.append(pn.Row(pn.pane.HTML(E(field), width=140), picker))
-        go = pn.widgets.Button(name="Merge", button_type="danger")
-        cancel = pn.widgets.Button(name="Cancel")
+        go = pn.widgets.Button(label="Merge", color="danger")
+        cancel = pn.widgets.Button(label="Cancel")
 
         def do_merge(_e):
             try:
@@ -908,7 +910,7 @@ class DuplicatesPage(pn.viewable.Viewer):
             )
             row = [pn.pane.HTML(text, width=620)]
             if entry["status"] == "merged":
-                undo = pn.widgets.Button(name="Undo merge", width=120)
+                undo = pn.widgets.Button(label="Undo merge", width=120)
                 undo.on_click(lambda _e, i=entry["id"]: self._undo(i))
                 row.append(undo)
             rows.append(pn.Row(*row))
