@@ -369,3 +369,18 @@ def test_import_page_model_flow(tmp_path, workspace):
     model.sheet = "Instructions"  # another sheet: detected again, mapping guessed again
     assert model.table.sheet == "Instructions"
     assert model.undo(batch) == {"deleted": 11, "restored": 0}  # 6 contacts, 3 organizations, 2 custom fields
+
+
+def test_contacts_without_email_match_by_name_and_organization(tmp_path, workspace):
+    org = workspace.store.insert("organizations", {"name": "Acme GmbH"})
+    workspace.store.insert("contacts", {"first_name": "Ana", "last_name": "Lopez", "organization_id": org["id"]})
+    path = simple(
+        tmp_path / "n.xlsx",
+        ["First Name", "Last Name", "Company", "Title"],
+        [["Ana", "Lopez", "acme  gmbh", "CEO"], ["Ana", "Lopez", "Other Co", "CTO"]],
+    )
+    _, plan = run(workspace, path)
+    assert len(plan.updates) == 1 and plan.updates[0][2] == {"title": "CEO"}
+    assert len(plan.creates) == 1  # same name, another organization: another person
+    _, plan = run(workspace, path, on_duplicate="create")
+    assert len(plan.creates) == 2

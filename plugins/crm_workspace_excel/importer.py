@@ -414,6 +414,12 @@ class Planner:
                 ):
                     if mail in emails:
                         existing[mail] = row_id
+            if any(not r.record.get("email") for r in rows):  # no email: the same name at the same organization
+                for row_id, first, last, org_id in self.store.conn.execute(
+                    "SELECT id, first_name, last_name, organization_id FROM contacts"
+                    " WHERE email IS NULL OR email = '' ORDER BY id"
+                ):
+                    existing.setdefault(_name_key(first, last, org_id), row_id)
         elif entity == "organizations":
             existing = org_ids
         else:
@@ -442,6 +448,8 @@ class Planner:
                     record["contact_id"] = found
                 self._deal_defaults(record)
             key = self._key(row, org_ids)
+            if mode == "create" and isinstance(key, tuple) and key[0] == "name":
+                key = None  # two people may share a name: only an email makes a contact a duplicate
             if key is not None and key in first_seen:
                 earlier = first_seen[key]
                 where = f"row {plan.row_number(earlier.index)}"
@@ -487,7 +495,14 @@ class Planner:
     def _key(self, row: Row, org_ids: dict[str, int]) -> Any:
         record = row.record
         if self.entity == "contacts":
-            return record.get("email")
+            if record.get("email"):
+                return record["email"]
+            if not (record.get("first_name") or record.get("last_name")):
+                return None
+            org = record.get("organization_id")
+            if org is None and row.org_name is not None:
+                org = "new:" + nz.org_key(row.org_name)
+            return _name_key(record.get("first_name"), record.get("last_name"), org)
         if self.entity == "organizations":
             return nz.org_key(record["name"]) if record.get("name") else None
         title = record.get("title")
@@ -569,6 +584,10 @@ def _day_first(rows: list[list[Any]], column: int) -> bool:
             if match and len(match.group(1)) <= 2 and int(match.group(1)) > 12:
                 return True
     return False
+
+
+def _name_key(first: Any, last: Any, org: Any) -> tuple:
+    return ("name", nz.org_key(str(first or "")), nz.org_key(str(last or "")), org)
 
 
 def _contact_key(value: str) -> str:
