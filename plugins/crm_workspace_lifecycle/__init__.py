@@ -2,41 +2,86 @@
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, hookimpl
+import sqlite_utils
+
+from crm_workspace import Page, hookimpl
+
+from . import rules as _rules
+
+migrations = sqlite_utils.Migrations("crm_workspace.lifecycle")
+
+
+@migrations()
+def m001_flags_and_indexes(db):
+    """``flagged`` marks events accepted out of order; covering indexes for the funnel, cohorts and time in stage."""
+    db["lifecycle_events"].add_column("flagged", str)
+    for sql in (
+        "CREATE INDEX IF NOT EXISTS idx_lifecycle_contact_stage ON lifecycle_events(contact_id, at, to_stage)",
+        "CREATE INDEX IF NOT EXISTS idx_lifecycle_at_stage ON lifecycle_events(at, contact_id, to_stage, from_stage)",
+        "CREATE INDEX IF NOT EXISTS idx_contacts_created ON contacts(created_at)",
+        "CREATE INDEX IF NOT EXISTS idx_organizations_created ON organizations(created_at)",
+        "CREATE INDEX IF NOT EXISTS idx_deals_created ON deals(created_at)",
+    ):
+        db.execute(sql)
+
+
+@hookimpl
+def crm_migrations():
+    return migrations
+
+
+@hookimpl
+def crm_validate_record(workspace, table, record, before):
+    if table == "lifecycle_events" and before is None:
+        return _rules.validate_event(workspace, record)
+    return None
 
 
 @hookimpl
 def crm_record_changed(workspace, changes):
-    """Append a lifecycle event for every contact whose stage changed, whoever changed it."""
-    events = [
-        {
-            "contact_id": change.id,
-            "from_stage": (change.before or {}).get("lifecycle_stage"),
-            "to_stage": change.after["lifecycle_stage"],
-            "at": change.at,
-            "by": change.user,
-        }
-        for change in changes
-        if change.table == "contacts"
-        and change.after is not None
-        and change.after.get("lifecycle_stage")
-        and change.changed("lifecycle_stage")
-    ]
+    """Append a lifecycle event for every contact whose stage changed, whoever changed it; then the rules."""
+    events = _rules.events_for(changes)
     if events:
         workspace.store.insert_many("lifecycle_events", events, audit=False, events=False)
+    _rules.apply_rules(workspace, changes)
 
 
 @hookimpl
 def crm_dashboards(workspace):
     def view(ws):
-        from .views import StageCounts
+        from .views import LifecyclePage
 
-        return StageCounts(workspace=ws)
+        return LifecyclePage(workspace=ws)
 
     return [Page("lifecycle", "Lifecycle", view, icon="🔄", order=40, extensions=("tabulator",))]
 
 
 @hookimpl
 def crm_metrics(workspace):
-    sql = "SELECT count(*) FROM contacts WHERE lifecycle_stage IN ('customer', 'advocate')"
-    return [Metric("customers", "Customers", workspace.store.scalar(sql), sql=sql)]
+    from .metrics import kpis
+
+    return kpis(workspace)
+
+
+@hookimpl
+def crm_data_views(workspace):
+    from . import analytics, metrics
+
+    def bind(fn, doc):
+        def view(**filters):
+            return fn(workspace, **filters)
+
+        view.__doc__ = doc
+        return view
+
+    return {
+        "lifecycle.funnel": bind(analytics.funnel, analytics.funnel.__doc__),
+        "lifecycle.time_in_stage": bind(analytics.time_in_stage, analytics.time_in_stage.__doc__),
+        "lifecycle.stuck": bind(analytics.stuck, analytics.stuck.__doc__),
+        "lifecycle.cohorts": bind(analytics.cohorts, analytics.cohorts.__doc__),
+        "lifecycle.flow": bind(analytics.flow, analytics.flow.__doc__),
+        "lifecycle.journey": bind(analytics.journey, analytics.journey.__doc__),
+        "lifecycle.adoption": bind(metrics.adoption, metrics.adoption.__doc__),
+        "lifecycle.data_quality": bind(metrics.data_quality, metrics.data_quality.__doc__),
+        "lifecycle.churn_risk": bind(metrics.churn_risk, metrics.churn_risk.__doc__),
+    }

@@ -1,30 +1,405 @@
-"""Lifecycle page: contacts per stage, in the workspace's stage order."""
+"""Lifecycle page: funnel, time in stage, cohorts, flow, journey, metrics and settings (Bokeh charts)."""
 
 from __future__ import annotations
 
+import html
+from datetime import datetime
+
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.palettes import Blues9
+from bokeh.plotting import figure
 
 from crm_workspace import Workspace
+from crm_workspace.errors import CrmError
+
+from .model import LifecycleModel
+
+FUNCTION_COLORS = {"marketing": "#1f77b4", "sales": "#ff7f0e", "service": "#2ca02c"}
+DIRECTION_COLORS = {
+    "entry": "#9e9e9e",
+    "forward": "#4caf50",
+    "backward": "#ff9800",
+    "churn": "#e53935",
+    "return": "#8e24aa",
+}
 
 
-class StageCounts(pn.viewable.Viewer):
+def _pct(value) -> str:
+    return "—" if value is None or value != value else f"{100 * value:.1f} %"
+
+
+def funnel_figure(frame):
+    """A tapered funnel: one trapezoid per stage, widths proportional to contacts reaching it."""
+    top = max(frame["reached"].max() if len(frame) else 0, 1)
+    xs, ys, labels = [], [], []
+    counts = list(frame["reached"])
+    for i, (stage, n) in enumerate(zip(frame["stage"], counts, strict=True)):
+        upper = n / top
+        lower = (counts[i + 1] / top) if i + 1 < len(counts) else upper * 0.85
+        xs.append([-upper / 2, upper / 2, lower / 2, -lower / 2])
+        ys.append([-i, -i, -i - 0.9, -i - 0.9])
+        conv = frame["conversion_to_next"].iloc[i]
+        labels.append(f"{stage}: {n:,}" + (f"  → {_pct(conv)}" if i + 1 < len(counts) else ""))
+    source = ColumnDataSource(
+        {
+            "xs": xs,
+            "ys": ys,
+            "stage": list(frame["stage"]),
+            "reached": counts,
+            "label": labels,
+            "x": [0.0] * len(counts),
+            "y": [-i - 0.45 for i in range(len(counts))],
+            "color": [Blues9[min(i, 8)] for i in range(len(counts))],
+        }
+    )
+    fig = figure(
+        height=60 * max(len(counts), 1) + 60,
+        sizing_mode="stretch_width",
+        title="Funnel",
+        toolbar_location=None,
+        x_range=(-0.6, 0.6),
+    )
+    fig.patches("xs", "ys", source=source, fill_color="color", line_color="white", fill_alpha=0.9)
+    fig.text(
+        "x",
+        "y",
+        text="label",
+        source=source,
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="11pt",
+        text_color="#222",
+    )
+    fig.add_tools(HoverTool(tooltips=[("stage", "@stage"), ("reached", "@reached")]))
+    fig.axis.visible = False
+    fig.grid.visible = False
+    return fig
+
+
+def funnel_table(frame) -> str:
+    rows = "".join(
+        f'<tr><td>{html.escape(str(stage))}</td><td class="lc-reached" data-stage="{html.escape(str(stage))}">{n:,}</td>'
+        f"<td>{_pct(conv)}</td></tr>"
+        for stage, n, conv in zip(frame["stage"], frame["reached"], frame["conversion_to_next"], strict=True)
+    )
+    return (
+        '<table class="lc-funnel"><thead><tr><th>stage</th><th>reached</th><th>conversion to next</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def time_figure(frame):
+    stages = list(frame["stage"])
+    source = ColumnDataSource(
+        {
+            "stage": stages,
+            "median": list(frame["median_days"]),
+            "p90": list(frame["p90_days"]),
+            "stays": list(frame["stays"]),
+        }
+    )
+    fig = figure(
+        y_range=list(reversed(stages)) or ["-"],
+        height=40 * max(len(stages), 1) + 80,
+        sizing_mode="stretch_width",
+        title="Days in stage: median (dark) and p90",
+        toolbar_location=None,
+    )
+    fig.hbar(y="stage", right="p90", height=0.7, source=source, color="#c6dbef", legend_label="p90")
+    fig.hbar(y="stage", right="median", height=0.4, source=source, color="#08519c", legend_label="median")
+    fig.add_tools(
+        HoverTool(tooltips=[("stage", "@stage"), ("median days", "@median"), ("p90 days", "@p90"), ("stays", "@stays")])
+    )
+    fig.legend.location = "bottom_right"
+    return fig
+
+
+def heatmap_figure(frame, x: str, y: str, value: str, label: str, title: str, *, x_range, y_range, colors=None):
+    source = ColumnDataSource(frame)
+    fig = figure(
+        x_range=x_range or ["-"],
+        y_range=y_range or ["-"],
+        height=30 * max(len(y_range), 1) + 120,
+        sizing_mode="stretch_width",
+        title=title,
+        toolbar_location=None,
+    )
+    if colors:
+        fig.rect(x, y, 0.95, 0.95, source=source, fill_color="color", fill_alpha="alpha", line_color=None)
+    else:
+        mapper = LinearColorMapper(palette=list(reversed(Blues9)), low=0, high=1)
+        fig.rect(x, y, 0.95, 0.95, source=source, fill_color={"field": value, "transform": mapper}, line_color=None)
+    fig.text(x, y, text=label, source=source, text_align="center", text_baseline="middle", text_font_size="9pt")
+    fig.xaxis.major_label_orientation = 0.8
+    fig.grid.visible = False
+    return fig
+
+
+def cohort_figure(frame, stages):
+    records = []
+    for _, row in frame.iterrows():
+        for stage in stages:
+            share = row[stage]
+            records.append({"cohort": row["cohort"], "stage": stage, "share": share, "label": f"{100 * share:.0f}%"})
+    import pandas as pd
+
+    long = pd.DataFrame(records, columns=["cohort", "stage", "share", "label"])
+    return heatmap_figure(
+        long,
+        "stage",
+        "cohort",
+        "share",
+        "label",
+        "Cohorts: share of each month's entrants reaching a stage",
+        x_range=stages,
+        y_range=list(reversed(frame["cohort"].tolist())),
+    )
+
+
+def flow_figure(frame, stages):
+    frame = frame.copy()
+    top = max(frame["moves"].max() if len(frame) else 1, 1)
+    frame["color"] = [DIRECTION_COLORS[d] for d in frame["direction"]]
+    frame["alpha"] = [0.25 + 0.75 * (m / top) ** 0.5 for m in frame["moves"]]
+    frame["label"] = [f"{m:,}" for m in frame["moves"]]
+    return heatmap_figure(
+        frame,
+        "to_stage",
+        "from_stage",
+        "moves",
+        "label",
+        "Flow: moves from (rows) → to (columns); orange = backwards, red = churn",
+        x_range=list(stages),
+        y_range=list(reversed(["(new)", *stages])),
+        colors=True,
+    )
+
+
+def journey_figure(frame):
+    fig = figure(
+        x_axis_type="datetime",
+        y_range=["service", "sales", "marketing"],
+        height=260,
+        sizing_mode="stretch_width",
+        title="Journey: stage changes (diamonds) and touchpoints (circles) by function",
+        toolbar_location=None,
+    )
+    if len(frame):
+        data = frame.assign(
+            when=[datetime.fromisoformat(a.replace("Z", "+00:00")) for a in frame["at"]],
+            color=[FUNCTION_COLORS.get(f, "#999") for f in frame["function"]],
+        )
+        stages = data[data["type"] == "stage"]
+        touches = data[data["type"] != "stage"]
+        fig.scatter("when", "function", source=ColumnDataSource(stages), marker="diamond", size=16, color="color")
+        fig.text(
+            "when",
+            "function",
+            text="stage",
+            source=ColumnDataSource(stages),
+            y_offset=-12,
+            text_font_size="8pt",
+            angle=0.5,
+        )
+        fig.scatter(
+            "when", "function", source=ColumnDataSource(touches), marker="circle", size=8, color="color", alpha=0.6
+        )
+        fig.add_tools(HoverTool(tooltips=[("at", "@at"), ("what", "@detail"), ("stage", "@stage"), ("by", "@by")]))
+    return fig
+
+
+class LifecyclePage(pn.viewable.Viewer):
+    """The whole lifecycle page; every section refreshes on ``workspace.revision`` and the filters."""
+
     workspace = param.ClassSelector(class_=Workspace)
 
-    @param.depends("workspace.revision")
-    def _table(self):
-        counts = {
-            row["lifecycle_stage"]: row["n"]
-            for row in self.workspace.query(
-                "SELECT lifecycle_stage, count(*) AS n FROM contacts GROUP BY lifecycle_stage"
-            )
-        }
-        import pandas as pd
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.model = LifecycleModel.last_year(self.workspace)
+        self._owner = pn.widgets.Select(label="Owner", options=["", *self.model.owners()], value="", width=160)
+        self._start = pn.widgets.DatePicker(label="From", value=self.model.start, width=150)
+        self._end = pn.widgets.DatePicker(label="To", value=self.model.end, width=150)
+        self._contact = pn.widgets.IntInput(label="Journey of contact #", value=self._default_contact(), width=160)
+        self._start.link(self.model, value="start")
+        self._end.link(self.model, value="end")
+        self._owner.link(self.model, value="owner")
+        self._contact.link(self.model, value="contact_id")
+        self.model.contact_id = self._contact.value
 
-        frame = pd.DataFrame(
-            {"stage": stage, "contacts": counts.get(stage, 0)} for stage in self.workspace.lifecycle_stages()
+    def _default_contact(self):
+        row = self.workspace.query("SELECT contact_id FROM lifecycle_events ORDER BY at DESC, id DESC LIMIT 1")
+        return row[0]["contact_id"] if row else None
+
+    def _deps(self):
+        m = self.model
+        return [self.workspace.param.revision, m.param.start, m.param.end, m.param.owner]
+
+    def _guard(self, build):
+        def render(*_args):
+            try:
+                return build()
+            except CrmError as error:
+                return pn.pane.Alert(html.escape(str(error)), alert_type="danger")
+
+        return render
+
+    def _funnel(self):
+        frame = self.model.funnel()
+        flagged = self.model.flagged_events()
+        note = (
+            f"<p class='lc-flagged'>{flagged:,} imported events were accepted out of order and are flagged.</p>"
+            if flagged
+            else ""
         )
-        return pn.widgets.Tabulator(frame, show_index=False, disabled=True)
+        return pn.Row(
+            pn.pane.Bokeh(funnel_figure(frame), sizing_mode="stretch_width"),
+            pn.pane.HTML(funnel_table(frame) + note, width=340),
+            sizing_mode="stretch_width",
+        )
+
+    def _time(self):
+        return pn.Row(
+            pn.pane.Bokeh(time_figure(self.model.time_in_stage()), sizing_mode="stretch_width"),
+            pn.Column(
+                "**Stuck longest**",
+                pn.widgets.Tabulator(self.model.stuck(), show_index=False, disabled=True, width=480, height=330),
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def _cohorts(self):
+        frame = self.model.cohorts()
+        stages = [c for c in frame.columns if c not in ("cohort", "entered")]
+        return pn.pane.Bokeh(cohort_figure(frame, stages), sizing_mode="stretch_width")
+
+    def _flow(self):
+        return pn.pane.Bokeh(flow_figure(self.model.flow(), self.model.stages()), sizing_mode="stretch_width")
+
+    def _journey(self, _contact=None):
+        frame = self.model.journey()
+        table = frame[["at", "type", "detail", "function", "by"]] if len(frame) else frame
+        return pn.Column(
+            pn.pane.Bokeh(journey_figure(frame), sizing_mode="stretch_width"),
+            pn.widgets.Tabulator(
+                table, show_index=False, disabled=True, pagination="local", page_size=10, sizing_mode="stretch_width"
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def _metrics(self):
+        series = self.model.adoption()
+        fig = figure(
+            x_range=list(series["month"]) or ["-"],
+            height=260,
+            sizing_mode="stretch_width",
+            title="Per month",
+            toolbar_location=None,
+        )
+        source = ColumnDataSource(series)
+        for name, color in (
+            ("active_users", "#08519c"),
+            ("new_contacts", "#ff7f0e"),
+            ("new_organizations", "#2ca02c"),
+            ("new_deals", "#d62728"),
+        ):
+            fig.line("month", name, source=source, color=color, legend_label=name.replace("_", " "), line_width=2)
+        fig.legend.location = "top_left"
+        fig.xaxis.major_label_orientation = 0.8
+        return pn.Column(
+            pn.pane.Bokeh(fig, sizing_mode="stretch_width"),
+            pn.Row(
+                pn.Column(
+                    "**Data quality**",
+                    pn.widgets.Tabulator(self.model.data_quality(), show_index=False, disabled=True, width=380),
+                ),
+                pn.Column(
+                    "**Customers at risk of churn**",
+                    pn.widgets.Tabulator(
+                        self.model.churn_risk(),
+                        show_index=False,
+                        disabled=True,
+                        pagination="local",
+                        page_size=8,
+                        width=560,
+                    ),
+                ),
+            ),
+            pn.widgets.Tabulator(
+                series, show_index=False, disabled=True, pagination="local", page_size=12, sizing_mode="stretch_width"
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def _settings(self) -> pn.viewable.Viewable:
+        stages = pn.widgets.TextAreaInput(
+            label="Stages, in order (one per line)", value="\n".join(self.model.stages()), height=200, width=300
+        )
+        config = self.model.rules()
+        won = pn.widgets.Checkbox(label="A won deal makes its contact a customer", value=config["won_deal"]["enabled"])
+        meeting = pn.widgets.Checkbox(
+            label="A logged meeting makes a lead (or earlier) sales-qualified", value=config["meeting"]["enabled"]
+        )
+        churn = pn.widgets.Checkbox(
+            label="Flag customers with no activity as churn risks", value=config["churn_risk"]["enabled"]
+        )
+        months = pn.widgets.IntInput(
+            label="Months without activity", value=config["churn_risk"]["months"], start=1, end=60, width=180
+        )
+        message = pn.Column()
+
+        def save_stages(_event):
+            try:
+                saved = self.model.set_stages(stages.value.splitlines())
+            except CrmError as error:
+                message[:] = [pn.pane.Alert(html.escape(str(error)), alert_type="danger")]
+                return
+            message[:] = [pn.pane.Alert(f"Saved {len(saved)} stages.", alert_type="success")]
+
+        def save_rules(_event):
+            try:
+                self.model.set_rules(
+                    {
+                        "won_deal": {"enabled": won.value},
+                        "meeting": {"enabled": meeting.value},
+                        "churn_risk": {"enabled": churn.value, "months": months.value},
+                    }
+                )
+            except CrmError as error:
+                message[:] = [pn.pane.Alert(html.escape(str(error)), alert_type="danger")]
+                return
+            message[:] = [pn.pane.Alert("Rules saved.", alert_type="success")]
+
+        save_s = pn.widgets.Button(label="Save stages", color="primary")
+        save_s.on_click(save_stages)
+        save_r = pn.widgets.Button(label="Save rules", color="primary")
+        save_r.on_click(save_rules)
+        return pn.Card(
+            pn.Row(pn.Column(stages, save_s), pn.Column(won, meeting, churn, months, save_r)),
+            message,
+            title="Settings: stages and automatic rules",
+            collapsed=True,
+            sizing_mode="stretch_width",
+        )
 
     def __panel__(self):
-        return pn.Column("## Lifecycle", self._table)
+        deps = self._deps()
+        return pn.Column(
+            "## Lifecycle",
+            pn.Row(self._start, self._end, self._owner, self._contact),
+            "### Funnel",
+            pn.bind(self._guard(self._funnel), *deps),
+            "### Time in stage",
+            pn.bind(self._guard(self._time), *deps),
+            "### Cohorts by month of entry",
+            pn.bind(self._guard(self._cohorts), *deps),
+            "### Flow between stages",
+            pn.bind(self._guard(self._flow), *deps),
+            "### Journey",
+            pn.bind(self._guard(self._journey), self.workspace.param.revision, self.model.param.contact_id),
+            "### Metrics",
+            pn.bind(self._guard(self._metrics), *deps),
+            self._settings(),
+            sizing_mode="stretch_width",
+        )

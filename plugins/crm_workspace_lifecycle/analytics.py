@@ -1,0 +1,306 @@
+"""The lifecycle numbers, computed in SQL: funnel, time in stage, cohorts, flow, journey.
+
+Every function takes the workspace and the same filters (``start``/``end`` as
+``YYYY-MM-DD`` dates, both inclusive, and ``owner`` of the contact) and returns
+a DataFrame of exactly what the dashboard draws. The heavy lifting (grouping,
+window functions over ~millions of events) happens in SQLite; Python only
+reshapes the few dozen aggregated rows that come back.
+
+Definitions (documented here once, used everywhere):
+
+- *forward stages*: the workspace's ``lifecycle_stages()`` in order, except
+  ``churned`` (off the forward path).
+- *reached a stage in the period*: the contact has an event in the period whose
+  ``to_stage`` is that stage **or any later forward stage** (a contact who skips
+  "opportunity" on the way to "customer" still passed it), so the funnel tapers.
+- *conversion* of a stage: reached(next stage) / reached(stage).
+- *time in stage*: from an event to the contact's next event (``LEAD(at) OVER
+  (PARTITION BY contact_id ORDER BY at)``), for stays that began in the period
+  and have ended; median and p90 are nearest-rank percentiles.
+- *cohort*: the month of a contact's first event; shares count every later event.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+OFF_PATH = ("churned",)
+CHURNED = "churned"
+
+
+def forward_stages(ws) -> list[str]:
+    return [s for s in ws.lifecycle_stages() if s not in OFF_PATH]
+
+
+def _day_after(value: str) -> str:
+    return (date.fromisoformat(str(value)[:10]) + timedelta(days=1)).isoformat()
+
+
+def _where(
+    alias: str, start: Any = None, end: Any = None, owner: str | None = None, *, period: bool = True
+) -> tuple[str, dict]:
+    """SQL conditions (and their named parameters) for the shared filters on an events table alias."""
+    parts, params = ["1"], {}
+    if period and start:
+        parts.append(f"{alias}.at >= :start")
+        params["start"] = str(start)[:10]
+    if period and end:
+        parts.append(f"{alias}.at < :end")
+        params["end"] = _day_after(end)
+    if owner:
+        parts.append(f"{alias}.contact_id IN (SELECT id FROM contacts WHERE owner = :owner)")
+        params["owner"] = owner
+    return " AND ".join(parts), params
+
+
+def _rank_case(column: str, stages: list[str], params: dict) -> str:
+    """``CASE column WHEN :s0 THEN 0 ... END``: a stage's position on the forward path (NULL off it)."""
+    whens = []
+    for i, stage in enumerate(stages):
+        params[f"s{i}"] = stage
+        whens.append(f"WHEN :s{i} THEN {i}")
+    return f"CASE {column} {' '.join(whens)} END"
+
+
+# ------------------------------------------------------------------ funnel
+def funnel(ws, start=None, end=None, owner=None) -> pd.DataFrame:
+    """Contacts reaching each forward stage in the period, and stage-to-stage conversion."""
+    stages = forward_stages(ws)
+    where, params = _where("e", start, end, owner)
+    rank = _rank_case("e.to_stage", stages, params)
+    rows = ws.store.query(
+        f"SELECT top, count(*) AS n FROM (SELECT max({rank}) AS top FROM lifecycle_events e"
+        f" WHERE {where} GROUP BY e.contact_id) WHERE top IS NOT NULL GROUP BY top",
+        params,
+    )
+    by_top = {row["top"]: row["n"] for row in rows}
+    reached, running = [], 0
+    for i in range(len(stages) - 1, -1, -1):
+        running += by_top.get(i, 0)
+        reached.append(running)
+    reached.reverse()
+    conversion = [
+        (reached[i + 1] / reached[i] if reached[i] else None) if i + 1 < len(stages) else None
+        for i in range(len(stages))
+    ]
+    top = reached[0] if reached else 0
+    return pd.DataFrame(
+        {
+            "stage": stages,
+            "reached": reached,
+            "conversion_to_next": conversion,
+            "share_of_first": [(n / top if top else None) for n in reached],
+        }
+    )
+
+
+# ----------------------------------------------------------- time in stage
+def time_in_stage(ws, start=None, end=None, owner=None) -> pd.DataFrame:
+    """Median and p90 days per stage of completed stays that began in the period."""
+    where, params = _where("s", start, end, None)
+    owner_where, owner_params = _where("e", owner=owner, period=False)
+    params.update(owner_params)
+    rows = ws.store.query(
+        f"""
+        WITH stays AS (
+            SELECT e.contact_id, e.to_stage AS stage, e.at,
+                   LEAD(e.at) OVER (PARTITION BY e.contact_id ORDER BY e.at, e.id) AS next_at
+            FROM lifecycle_events e WHERE {owner_where}
+        ), done AS (
+            SELECT s.stage, julianday(s.next_at) - julianday(s.at) AS days
+            FROM stays s WHERE s.next_at IS NOT NULL AND {where}
+        ), ranked AS (
+            SELECT stage, days, ROW_NUMBER() OVER (PARTITION BY stage ORDER BY days) AS rn,
+                   COUNT(*) OVER (PARTITION BY stage) AS n
+            FROM done
+        )
+        SELECT stage, max(n) AS stays,
+               min(CASE WHEN rn >= 0.5 * n THEN days END) AS median_days,
+               min(CASE WHEN rn >= 0.9 * n THEN days END) AS p90_days,
+               avg(days) AS mean_days
+        FROM ranked GROUP BY stage
+        """,
+        params,
+    )
+    found = {row["stage"]: row for row in rows}
+    order = [s for s in ws.lifecycle_stages() if s in found] + sorted(set(found) - set(ws.lifecycle_stages()))
+    frame = pd.DataFrame([found[s] for s in order], columns=["stage", "stays", "median_days", "p90_days", "mean_days"])
+    return frame.round({"median_days": 2, "p90_days": 2, "mean_days": 2})
+
+
+def stuck(ws, owner=None, limit: int = 10, now: str | None = None) -> pd.DataFrame:
+    """Contacts longest in their current stage, among stages before the customer stage."""
+    stages = forward_stages(ws)
+    target = _customer_stage(ws)
+    waiting = stages[: stages.index(target)] if target in stages else stages[:-1]
+    if not waiting:
+        return pd.DataFrame(columns=["contact_id", "name", "stage", "since", "days", "owner"])
+    params: dict[str, Any] = {f"w{i}": s for i, s in enumerate(waiting)}
+    params["limit"] = int(limit)
+    params["now"] = now or _now()
+    owner_sql = ""
+    if owner:
+        owner_sql = " AND c.owner = :owner"
+        params["owner"] = owner
+    placeholders = ", ".join(f":w{i}" for i in range(len(waiting)))
+    rows = ws.store.query(
+        f"""
+        SELECT c.id AS contact_id, trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS name,
+               c.lifecycle_stage AS stage, last.at AS since,
+               round(julianday(:now) - julianday(last.at), 1) AS days, c.owner
+        FROM (SELECT contact_id, max(at) AS at FROM lifecycle_events GROUP BY contact_id) last
+        JOIN contacts c ON c.id = last.contact_id
+        WHERE c.lifecycle_stage IN ({placeholders}){owner_sql}
+        ORDER BY last.at, c.id LIMIT :limit
+        """,
+        params,
+    )
+    return pd.DataFrame(rows, columns=["contact_id", "name", "stage", "since", "days", "owner"])
+
+
+def _customer_stage(ws) -> str:
+    from .rules import rules
+
+    return rules(ws)["won_deal"]["stage"]
+
+
+def _now() -> str:
+    from crm_workspace.store import utcnow
+
+    return utcnow()
+
+
+# ------------------------------------------------------------------ cohorts
+def cohorts(ws, start=None, end=None, owner=None) -> pd.DataFrame:
+    """Contacts by month of their first event, and the share that reached each forward stage since."""
+    stages = forward_stages(ws)
+    owner_where, params = _where("e", owner=owner, period=False)
+    rank = _rank_case("e.to_stage", stages, params)
+    having = []
+    if start:
+        having.append("entered >= :start")
+        params["start"] = str(start)[:10]
+    if end:
+        having.append("entered < :end")
+        params["end"] = _day_after(end)
+    outer = f"WHERE {' AND '.join(having)}" if having else ""
+    rows = ws.store.query(
+        f"""
+        SELECT substr(entered, 1, 7) AS cohort, top, count(*) AS n FROM (
+            SELECT min(e.at) AS entered, max({rank}) AS top
+            FROM lifecycle_events e WHERE {owner_where} GROUP BY e.contact_id
+        ) {outer}
+        GROUP BY cohort, top ORDER BY cohort
+        """,
+        params,
+    )
+    table: dict[str, dict] = {}
+    for row in rows:
+        table.setdefault(row["cohort"], {})[row["top"]] = row["n"]
+    records = []
+    for cohort, tops in sorted(table.items()):
+        entered = sum(tops.values())
+        record: dict[str, Any] = {"cohort": cohort, "entered": entered}
+        for i, stage in enumerate(stages):
+            reached = sum(n for top, n in tops.items() if top is not None and top >= i)
+            record[stage] = round(reached / entered, 4) if entered else None
+        records.append(record)
+    return pd.DataFrame(records, columns=["cohort", "entered", *stages])
+
+
+# --------------------------------------------------------------------- flow
+def flow(ws, start=None, end=None, owner=None) -> pd.DataFrame:
+    """Moves between stages in the period: from → to, with the direction of each move."""
+    where, params = _where("e", start, end, owner)
+    rows = ws.store.query(
+        f"SELECT e.from_stage, e.to_stage, count(*) AS moves FROM lifecycle_events e WHERE {where}"
+        " GROUP BY e.from_stage, e.to_stage",
+        params,
+    )
+    order = {s: i for i, s in enumerate(forward_stages(ws))}
+    records = []
+    for row in rows:
+        source, target = row["from_stage"], row["to_stage"]
+        if target in OFF_PATH:
+            direction = "churn"
+        elif source is None:
+            direction = "entry"
+        elif source in OFF_PATH:
+            direction = "return"
+        elif order.get(target, -1) < order.get(source, -1):
+            direction = "backward"
+        else:
+            direction = "forward"
+        records.append(
+            {"from_stage": source or "(new)", "to_stage": target, "moves": row["moves"], "direction": direction}
+        )
+    stages = ws.lifecycle_stages()
+    position = {s: i for i, s in enumerate(["(new)", *stages])}
+    records.sort(key=lambda r: (position.get(r["from_stage"], 99), position.get(r["to_stage"], 99)))
+    return pd.DataFrame(records, columns=["from_stage", "to_stage", "moves", "direction"])
+
+
+# ------------------------------------------------------------------ journey
+def function_of(ws, stage: str | None) -> str:
+    """Which function owns a contact at ``stage``: marketing before sales-qualified, sales until
+    customer, service from customer on (and for churned contacts)."""
+    stages = forward_stages(ws)
+    if stage is None or stage not in stages:
+        return "service" if stage in OFF_PATH else "marketing"
+    index = stages.index(stage)
+    sales_from = stages.index("sales_qualified") if "sales_qualified" in stages else len(stages) // 2
+    target = _customer_stage(ws)
+    service_from = stages.index(target) if target in stages else len(stages)
+    if index >= service_from:
+        return "service"
+    return "sales" if index >= sales_from else "marketing"
+
+
+def journey(ws, contact_id: int | None = None, **_filters) -> pd.DataFrame:
+    """One contact's stage changes and touchpoints (activities) in time order, each with its function."""
+    columns = ["at", "type", "stage", "from_stage", "detail", "function", "by"]
+    if contact_id is None:
+        return pd.DataFrame(columns=columns)
+    events = ws.store.query(
+        "SELECT at, from_stage, to_stage, by, flagged FROM lifecycle_events WHERE contact_id = ? ORDER BY at, id",
+        [int(contact_id)],
+    )
+    touches = ws.store.query(
+        "SELECT occurred_at AS at, kind, channel, subject, owner FROM activities"
+        " WHERE contact_id = ? AND occurred_at IS NOT NULL ORDER BY occurred_at, id",
+        [int(contact_id)],
+    )
+    records = [
+        {
+            "at": e["at"],
+            "type": "stage",
+            "stage": e["to_stage"],
+            "from_stage": e["from_stage"],
+            "detail": f"{e['from_stage'] or '(new)'} → {e['to_stage']}"
+            + (f" [flagged: {e['flagged']}]" if e["flagged"] else ""),
+            "function": function_of(ws, e["to_stage"]),
+            "by": e["by"],
+        }
+        for e in events
+    ]
+    for touch in touches:
+        current = None
+        for e in events:
+            if e["at"] <= touch["at"]:
+                current = e["to_stage"]
+        records.append(
+            {
+                "at": touch["at"],
+                "type": touch["kind"],
+                "stage": current,
+                "from_stage": None,
+                "detail": f"{touch['kind']} via {touch['channel'] or '—'}: {touch['subject'] or ''}".strip(),
+                "function": function_of(ws, current),
+                "by": touch["owner"],
+            }
+        )
+    records.sort(key=lambda r: (r["at"], r["type"] != "stage"))
+    return pd.DataFrame(records, columns=columns)
