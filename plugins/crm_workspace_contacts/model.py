@@ -17,7 +17,7 @@ import param
 from crm_workspace import Workspace
 from crm_workspace.store import utcnow
 
-from .search import CONTACT_WEIGHTS, ORG_WEIGHTS, fts_query
+from .search import CONTACT_WEIGHTS, ORG_WEIGHTS, RANK_WINDOW, fts_query
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -117,9 +117,12 @@ def list_contacts(
         f" c.stakeholder_type, c.lifecycle_stage, c.owner, {LAST_TOUCHED} AS last_touched"
     )
     if match and not sort:
+        # Unfiltered first pages rank a bounded window of matches (see search.RANK_WINDOW).
+        where, params, _ = contact_filters(**{**filters, "search": ""})  # the join does the matching
+        window = f" LIMIT {RANK_WINDOW}" if not params and limit is not None and offset + limit <= RANK_WINDOW else ""
         sql = (
             f"{select} FROM (SELECT rowid, bm25(contacts_fts, {CONTACT_WEIGHTS}) AS rank FROM contacts_fts"
-            " WHERE contacts_fts MATCH ?) s JOIN contacts c ON c.id = s.rowid"
+            f" WHERE contacts_fts MATCH ?{window}) s JOIN contacts c ON c.id = s.rowid"
             f" LEFT JOIN organizations o ON o.id = c.organization_id{where} ORDER BY s.rank, c.id"
         )
         params = [match, *params]
