@@ -166,6 +166,27 @@ class ImportModel(param.Parameterized):
         self.dry_run_done = True
         return plan
 
+    def write(self, plan: importer.Plan) -> None:
+        """The write step alone (safe to run in a worker thread): progress is its only param change."""
+        self._written, self._failure = None, None
+
+        def progress(done: int, total: int) -> None:
+            self.progress = int(100 * done / max(total, 1))
+
+        try:
+            self._written = importer.execute(self.workspace, plan, progress=progress)
+        except CrmError as error:
+            self._failure = str(error)
+
+    def finish(self) -> None:
+        """Back on the session's thread: publish what ``write`` did."""
+        if getattr(self, "_failure", None):
+            self.error = self._failure
+            return
+        if getattr(self, "_written", None):
+            self.param.update(batch_id=self._written, progress=100, dry_run_done=False)
+            self.workspace.changed()
+
     def run_import(self) -> str | None:
         plan = self.plan if self.dry_run_done and self.plan is not None else self.dry_run()
         if plan is None:

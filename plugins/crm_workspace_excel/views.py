@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 
@@ -36,7 +37,7 @@ class ImportPage(pn.viewable.Viewer):
         self.dry_button = pn.widgets.Button(name="Dry run", button_type="primary", width=120)
         self.import_button = pn.widgets.Button(name="Import", button_type="success", width=120)
         self.dry_button.on_click(lambda _e: self._dry_run())
-        self.import_button.on_click(lambda _e: self._import())
+        self.import_button.on_click(self._import)
         self.progress = pn.indicators.Progress(value=0, max=100, width=300, visible=False, name="Import progress")
         self.rejects = pn.widgets.FileDownload(
             callback=self._rejects_file,
@@ -73,13 +74,20 @@ class ImportPage(pn.viewable.Viewer):
         if self.model.error:
             _notify_error(self.model.error)
 
-    def _import(self) -> None:
+    async def _import(self, _event=None) -> None:
+        """Write in a worker thread (its own SQLite connection) so the progress bar moves meanwhile."""
         self.progress.visible = True
+        self.progress.value = 0
         self.import_button.disabled = True
+        self.dry_button.disabled = True
         try:
-            self.model.run_import()
+            plan = self.model.plan if self.model.dry_run_done and self.model.plan is not None else self.model.dry_run()
+            if plan is not None:
+                await asyncio.to_thread(self.model.write, plan)
         finally:
             self.import_button.disabled = False
+            self.dry_button.disabled = False
+        self.model.finish()
         if self.model.error:
             _notify_error(self.model.error)
 
