@@ -8,6 +8,7 @@ non-zero exit, never a traceback; plugins add commands through
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -79,7 +80,8 @@ def _disabled_plugins(path: str) -> set[str]:
     if not Path(path).is_file():
         return set()
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        # closing(): sqlite3's own context manager commits but never closes the connection
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             return {row[0] for row in conn.execute("SELECT name FROM plugin_state WHERE enabled = 0")}
     except sqlite3.Error:
         return set()

@@ -437,13 +437,22 @@ def _with_plugin(item: Any, plugin: str) -> Any:
 
 
 def _check_sqlite_header(path: Path) -> None:
+    # Asked through SQLite, never open()/close(): closing a plain descriptor drops every
+    # POSIX lock this process holds on the file, SQLite connections' included, and then
+    # another process closing its last connection deletes the live WAL (lost commits).
+    import sqlite3
+
+    if not os.access(path, os.R_OK):
+        raise CrmError(f"cannot read {path}: permission denied")
     try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except OSError as error:
-        raise CrmError(f"cannot read {path}: {error.strerror}") from error
-    if header and header != b"SQLite format 3\x00":
-        raise CrmError(f"{path} is not a crm-workspace database (not an SQLite file)")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error) or "malformed" in str(error):
+            raise CrmError(f"{path} is not a crm-workspace database (not an SQLite file)") from error
 
 
 def _unknown_hook_message(error: pluggy.PluginValidationError) -> str:
