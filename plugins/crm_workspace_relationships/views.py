@@ -238,6 +238,8 @@ def map_figure(st: model.GraphState, sub, nodes: list[str], path: list[str]):
         ColumnDataSource,
         GraphRenderer,
         HoverTool,
+        Legend,
+        LegendItem,
         MultiLine,
         NodesOnly,
         Scatter,
@@ -307,20 +309,27 @@ def map_figure(st: model.GraphState, sub, nodes: list[str], path: list[str]):
     )
     # the legend: one (empty) marker per type on the map
     present = sorted({sub.nodes[n]["stakeholder_type"] for n in nodes})
+    items = []
     for kind in present:
-        fig.scatter(
+        dot = fig.scatter(
             x=[math.nan],
             y=[math.nan],
             color=PALETTE.get(kind, "#7f7f7f"),
             marker="square" if kind == model.ORGANIZATION else "circle",
             size=10,
-            legend_label=kind.replace("_", " "),
         )
-    if present:
-        fig.legend.location = "top_left"
-        fig.legend.click_policy = "none"
-        fig.legend.label_text_font_size = "10px"
-        fig.legend.background_fill_alpha = 0.7
+        items.append(LegendItem(label=kind.replace("_", " "), renderers=[dot]))
+    if items:
+        legend = Legend(
+            items=items,
+            orientation="horizontal",
+            nrows=2,
+            label_text_font_size="10px",
+            spacing=4,
+            padding=4,
+            margin=2,
+        )
+        fig.add_layout(legend, "below")
     on_map = [n for n in path if n in keep]
     if len(on_map) > 1:
         xs = [[st.pos[a][0], st.pos[b][0]] for a, b in itertools.pairwise(path)]
@@ -352,22 +361,23 @@ class RelationshipMap(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         ws = self.workspace
-        self.types = pn.widgets.MultiChoice(label="Stakeholder types", options=list(model.NODE_TYPES))
+        self.types = pn.widgets.MultiChoice(width=270, label="Stakeholder types", options=list(model.NODE_TYPES))
         orgs = ws.store.query("SELECT id, name FROM organizations ORDER BY name COLLATE NOCASE LIMIT 5000")
         self.organization = pn.widgets.Select(
+            width=270,
             name="Organization", options={"(all)": None, **{f"{o['name']} #{o['id']}": o["id"] for o in orgs}}
         )
-        self.kinds = pn.widgets.MultiChoice(label="Relationship kinds", options=list(model.KINDS))
-        self.min_strength = pn.widgets.IntSlider(label="Minimum strength", start=1, end=5, value=1)
-        self.ego = pn.widgets.Checkbox(label="Only the neighbourhood of the selected node", value=False)
-        self.hops = pn.widgets.IntSlider(label="Hops (k)", start=1, end=4, value=2)
+        self.kinds = pn.widgets.MultiChoice(width=270, label="Relationship kinds", options=list(model.KINDS))
+        self.min_strength = pn.widgets.IntSlider(width=270, label="Minimum strength", start=1, end=5, value=1)
+        self.ego = pn.widgets.Checkbox(width=270, label="Only the neighbourhood of the selected node", value=False)
+        self.hops = pn.widgets.IntSlider(width=270, label="Hops (k)", start=1, end=4, value=2)
         self.find = NodePicker(workspace=ws, label="Search the map")
         self.origin = NodePicker(workspace=ws, label="How do I reach… starting from")
         mine = model.user_contact(ws)
         if mine:
             self.origin.set(mine, model.label(ws, mine).split(" (")[0])
-        self.reach = pn.widgets.Button(label="Show introduction path to the selected", color="primary")
-        self.clear_path = pn.widgets.Button(label="Clear path", color="light")
+        self.reach = pn.widgets.Button(width=270, label="Show introduction path to the selected", color="primary")
+        self.clear_path = pn.widgets.Button(width=270, label="Clear path", color="light")
         self.find.param.watch(lambda e: self._select(e.new), "value")
         self.reach.on_click(self._on_reach)
         self.clear_path.on_click(lambda _e: self.param.update(path=[], path_error=""))
@@ -526,7 +536,7 @@ class RelationshipMap(pn.viewable.Viewer):
             self.origin,
             self.reach,
             self.clear_path,
-            width=290,
+            width=300,
         )
         map_tab = pn.Row(
             controls,
