@@ -204,7 +204,7 @@ def _currency(value: Any) -> str | None:
 def converters(workspace, entity: str) -> dict[str, Callable[[Any], Any]]:
     """Field kind → normalizer for one import (choices bound to this workspace's vocabulary)."""
     stages = tuple(workspace.lifecycle_stages())
-    region = str(workspace.setting("phone_region", "US") or "US").upper()
+    region = str(workspace.setting("default_phone_region", "DE") or "DE").upper()  # as the contacts module
     deal_stages = tuple(s for s, _p, _st in DEAL_STAGES)
     return {
         "text": nz.text,
