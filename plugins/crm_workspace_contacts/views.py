@@ -294,7 +294,10 @@ class ContactListView(pn.viewable.Viewer):
             self.org_chip.objects = []
 
     def _open(self, event) -> None:
-        row = self.table.value.iloc[event.row]
+        try:
+            row = self.table.value.iloc[event.row]
+        except IndexError:  # a click on a row the next keystroke already replaced
+            return
         self.workspace.open_page("contacts", id=int(row["id"]))
 
     def _show_form(self) -> None:
@@ -832,6 +835,7 @@ class DuplicatesPage(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.merge_area = pn.Column()
+        self.status = pn.pane.Alert("", alert_type="success", visible=False, sizing_mode="stretch_width")
         self.pairs: list[dict] = []
 
     @param.depends("workspace.revision")
@@ -889,12 +893,16 @@ class DuplicatesPage(pn.viewable.Viewer):
                     loser_version=b["version"],
                 )
             except CrmError as error:
-                self.merge_area.objects = [pn.pane.Alert(E(str(error)), alert_type="danger")]
+                self.status.param.update(object=E(str(error)), alert_type="danger", visible=True)
                 return
-            self.merge_area.objects = [pn.pane.Alert(f"Merged (merge #{log_id}); undo it from the merge log below.")]
+            self.merge_area.objects = []
+            self.status.param.update(
+                object=f"Merged (merge {log_id}): undo it from the merge log below.", alert_type="success", visible=True
+            )
 
         go.on_click(do_merge)
         cancel.on_click(lambda _e: setattr(self.merge_area, "objects", []))
+        self.status.visible = False
         self.merge_area.objects = [pn.Card(*rows, pn.Row(go, cancel), title="Merge", collapsible=False)]
 
     @param.depends("workspace.revision")
@@ -925,6 +933,7 @@ class DuplicatesPage(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             "## Possible duplicates",
+            self.status,
             self.merge_area,
             self._pairs,
             "### Merge log",

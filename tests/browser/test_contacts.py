@@ -1,0 +1,125 @@
+"""Contacts in a real Chromium: search as you type, record page and timeline, log a call,
+a conflicting edit from two browsers, merging two duplicates."""
+
+from __future__ import annotations
+
+from crm_workspace_contacts.search import search_contacts
+from helpers import open_page
+from playwright.sync_api import expect
+
+from crm_workspace.workspace import Workspace
+
+SEARCH = "name, email, phone, organization…"
+
+
+def demo_contact(server, where: str = "first_name = 'José'") -> dict:
+    ws = Workspace.open(server.db, builtins_only=True)
+    try:
+        return ws.store.query(f"SELECT * FROM contacts WHERE {where} ORDER BY id LIMIT 1")[0]
+    finally:
+        ws.close()
+
+
+def open_record(page, server, contact: dict) -> None:
+    open_page(page, server, "contacts")
+    page.get_by_placeholder(SEARCH).fill(contact["email"])
+    expect(page.get_by_text("1 contacts —")).to_be_visible()
+    cell = page.locator(".tabulator-cell", has_text=contact["last_name"]).first
+    expect(cell).to_be_visible()
+    cell.click()
+    expect(page.locator("h2", has_text=f"{contact['first_name']} {contact['last_name']}")).to_be_visible()
+
+
+def test_search_as_you_type_finds_a_demo_contact(page, served_demo):
+    contact = demo_contact(served_demo)
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        expected = len(search_contacts(ws.store, "jos", 50))
+    finally:
+        ws.close()
+    open_page(page, served_demo, "contacts")
+    box = page.get_by_placeholder(SEARCH)
+    expect(box).to_be_visible()
+    box.press_sequentially("jos", delay=30)  # no Enter: results follow the keystrokes
+    expect(page.get_by_text(f"{expected} contacts —")).to_be_visible()
+    expect(page.locator(".tabulator-cell", has_text=contact["last_name"]).first).to_be_visible()
+    expect(page.locator(".tabulator-cell", has_text="José").first).to_be_visible()
+    rows = page.locator(".tabulator-row")
+    expect(rows.first).to_be_visible()
+    for text in rows.all_inner_texts():
+        assert "jos" in text.lower() or "José" in text
+
+
+def test_record_page_timeline_and_log_a_call(page, served_demo):
+    contact = demo_contact(served_demo, "email IS NOT NULL AND id IN (SELECT contact_id FROM activities)")
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        subject = ws.store.scalar(
+            "SELECT subject FROM activities WHERE contact_id = ? ORDER BY occurred_at DESC LIMIT 1", [contact["id"]]
+        )
+    finally:
+        ws.close()
+    open_record(page, served_demo, contact)
+    expect(page.locator(".crm-tl-activity", has_text=subject).first).to_be_visible()
+    # two clicks: the kind, then Save
+    page.get_by_role("button", name="📞 Log call").click()
+    page.get_by_role("button", name="Save call").click()
+    newest = page.locator(".crm-tl").first
+    expect(newest).to_contain_text("Call")
+    expect(newest).to_contain_text("ana")
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        logged = ws.store.query(
+            "SELECT kind, owner FROM activities WHERE contact_id = ? ORDER BY id DESC LIMIT 1", [contact["id"]]
+        )
+    finally:
+        ws.close()
+    assert logged == [{"kind": "call", "owner": "ana"}]
+
+
+def test_edit_from_two_browsers_shows_a_conflict(page, browser, served_demo):
+    contact = demo_contact(served_demo, "email IS NOT NULL AND id > 100")
+    other_context = browser.new_context(viewport={"width": 1400, "height": 900})
+    other = other_context.new_page()
+    other.set_default_timeout(15_000)
+    try:
+        for p in (page, other):
+            open_record(p, served_demo, contact)
+            p.get_by_role("button", name="✏️ Edit").click()
+            expect(p.get_by_label("Title")).to_be_visible()
+        page.get_by_label("Title").fill("Chief First Saver")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_text("Chief First Saver").first).to_be_visible()
+        other.get_by_label("Title").fill("Second <b>Saver</b>")
+        other.get_by_role("button", name="Save", exact=True).click()
+        expect(other.get_by_text("changed by someone else").first).to_be_visible()
+        conflict = other.locator(".crm-conflict")
+        expect(conflict).to_contain_text("Chief First Saver")  # theirs
+        expect(conflict).to_contain_text("Second <b>Saver</b>")  # mine, shown as text
+    finally:
+        other_context.close()
+    assert demo_contact(served_demo, f"id = {contact['id']}")["title"] == "Chief First Saver"
+
+
+def test_merge_two_duplicates_and_undo(page, served_demo):
+    before = demo_contact(served_demo, "1")  # noqa: F841 - the database is reachable
+    open_page(page, served_demo, "duplicates")
+    expect(page.get_by_text("same phone").first).to_be_visible()
+    page.get_by_role("button", name="Review & merge").first.click()
+    page.get_by_role("button", name="Merge", exact=True).click()
+    expect(page.get_by_text("Merged (merge ").first).to_be_visible()
+    expect(page.get_by_role("button", name="Undo merge").first).to_be_visible()
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        log = ws.store.query("SELECT loser_id, status FROM merge_log ORDER BY id DESC LIMIT 1")[0]
+        assert log["status"] == "merged"
+        assert not ws.store.query("SELECT 1 FROM contacts WHERE id = ?", [log["loser_id"]])
+    finally:
+        ws.close()
+    page.get_by_role("button", name="Undo merge").first.click()
+    expect(page.get_by_text("— undone").first).to_be_visible()
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        assert ws.store.query("SELECT 1 FROM contacts WHERE id = ?", [log["loser_id"]])
+    finally:
+        ws.close()
