@@ -269,3 +269,26 @@ def test_page_renders_every_section_and_follows_writes(demo_workspace):
     lead = demo_workspace.query("SELECT id FROM contacts WHERE lifecycle_stage = 'lead' LIMIT 1")[0]["id"]
     demo_workspace.store.update("contacts", lead, {"lifecycle_stage": "advocate"})
     assert f'data-stage="advocate">{before + 1:,}<' in page_text(page._funnel())
+
+
+def test_cli_prints_views_and_refuses_removing_a_stage_in_use(workspace):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    add_contact(workspace, "lead")
+    crm = str(Path(sys.executable).with_name("crm"))
+    shown = subprocess.run(
+        [crm, "--db", workspace.path, "lifecycle", "show", "funnel"], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "subscriber" in shown.stdout and "lead" in shown.stdout
+    refused = subprocess.run(
+        [crm, "--db", workspace.path, "lifecycle", "stages", "subscriber", "customer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0
+    assert "still in use" in refused.stderr and "Traceback" not in refused.stderr
+    assert "lead" in workspace.lifecycle_stages()

@@ -47,6 +47,13 @@ def crm_record_changed(workspace, changes):
 
 
 @hookimpl
+def crm_register_commands(cli):
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
 def crm_dashboards(workspace):
     def view(ws):
         from .views import LifecyclePage
