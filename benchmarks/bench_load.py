@@ -114,6 +114,10 @@ async def open_session(port: int, page: str) -> float:
 
 
 async def round_of(port: int, page: str, sessions: int) -> tuple[list[float], list[str]]:
+    from tornado.httpclient import AsyncHTTPClient
+
+    AsyncHTTPClient.configure(None, max_clients=max(10, sessions))  # no client-side queue: all at once
+
     async def guarded() -> float | str:
         try:
             return await asyncio.wait_for(open_session(port, page), TIMEOUT)
@@ -167,12 +171,23 @@ async def card_moves(port: int, sessions: int, moves: int) -> tuple[list[float],
             times: list[float] = []
             errors: list[str] = []
 
+            opening = asyncio.Semaphore(3)  # open the pages a few at a time (2 cores), then all move at once
+            ready = 0
+            all_open = asyncio.Event()
+
             async def session(index: int) -> None:
+                nonlocal ready
+                counted = False
                 context = await browser.new_context(viewport={"width": 1400, "height": 900})
                 try:
-                    page = await context.new_page()
-                    await page.goto(url, timeout=TIMEOUT * 1000, wait_until="domcontentloaded")
-                    await page.locator(".pl-card").first.wait_for(timeout=TIMEOUT * 1000)
+                    async with opening:
+                        page = await context.new_page()
+                        await page.goto(url, timeout=TIMEOUT * 1000, wait_until="domcontentloaded")
+                        await page.locator(".pl-card").first.wait_for(timeout=TIMEOUT * 1000)
+                    ready, counted = ready + 1, True
+                    if ready >= sessions:
+                        all_open.set()
+                    await asyncio.wait_for(all_open.wait(), TIMEOUT * 3)
                     for card_id, stage in cards[index * moves : (index + 1) * moves]:
                         card = page.locator(f".pl-card[data-id='{card_id}']")
                         await card.focus()
@@ -184,6 +199,10 @@ async def card_moves(port: int, sessions: int, moves: int) -> tuple[list[float],
                         times.append(time.perf_counter() - started)
                 except Exception as error:
                     errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+                    if not counted:  # a session that failed to open must not hold the others back
+                        ready += 1
+                        if ready >= sessions:
+                            all_open.set()
                 finally:
                     await context.close()
 
