@@ -211,6 +211,8 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
     anonymous = {f: None for f in _PERSONAL}
     anonymous.update(first_name="Erased", last_name="person", marketing_consent=None, consent_at=None)
     anonymous = {k: v for k, v in anonymous.items() if k in store.columns("contacts")}
+    secure_delete = conn.execute("PRAGMA secure_delete").fetchone()[0]
+    conn.execute("PRAGMA secure_delete = ON")  # overwrite the old values in the file, not just unlink them
     with store.transaction():
         assignments = ", ".join(f"[{k}] = ?" for k in anonymous)
         conn.execute(
@@ -244,6 +246,10 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
             workspace=workspace,
             changes=[Change("contacts", cid, "update", contact, after, workspace.user, now, {"privacy_erasure": True})],
         )
+    conn.execute(f"PRAGMA secure_delete = {int(secure_delete)}")
+    # old page images stay in the WAL until a checkpoint: copy them back and truncate it now if nobody reads
+    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    receipt["old_versions_purged_from_wal"] = busy == 0
     receipt_dir = Path(receipt_dir)
     receipt_dir.mkdir(parents=True, exist_ok=True)
     path = receipt_dir / f"erasure-receipt-contact-{cid}-{now.replace(':', '')}.json"

@@ -174,6 +174,8 @@ def test_privacy_export_and_erase(demo_db, ws, tmp_path):
     conn = sqlite3.connect(demo_db)
     dump = "\n".join(conn.iterdump())
     assert email not in dump and email.lower() not in dump.lower()
+    raw = b"".join(p.read_bytes() for p in demo_db.parent.glob("crm.db*") if p.is_file())
+    assert email.encode() not in raw  # not even in free pages or the WAL
     assert (
         contact["last_name"]
         not in conn.execute("SELECT last_name FROM contacts WHERE id = ?", [contact["id"]]).fetchone()[0]
