@@ -17,6 +17,7 @@ export function render({ model, el }) {
   el.appendChild(board)
   let focusAfterDraw = null
   let dragged = null
+  let redrawAfterDrag = false
 
   function send(msg) {
     model.send_msg(msg)
@@ -72,6 +73,8 @@ export function render({ model, el }) {
     })
     node.addEventListener("dragend", () => {
       node.classList.remove("pl-dragging")
+      dragged = null
+      if (redrawAfterDrag) draw()
     })
     node.addEventListener("click", () => send({ type: "open", id: card.id }))
     node.addEventListener("keydown", (event) => {
@@ -145,6 +148,12 @@ export function render({ model, el }) {
   }
 
   function draw() {
+    if (dragged) {
+      // another session's change arrived mid-drag: redraw when the drag ends
+      redrawAfterDrag = true
+      return
+    }
+    redrawAfterDrag = false
     const columns = model.columns || []
     board.replaceChildren(...columns.map((column) => makeColumn(column, columns)))
     if (focusAfterDraw !== null) {

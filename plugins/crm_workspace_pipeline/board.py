@@ -21,7 +21,7 @@ CSS = """
 .pl-title {font-weight: 600; font-size: 14px;}
 .pl-add {border: 1px solid #c8ced6; background: white; border-radius: 4px; cursor: pointer; width: 26px;}
 .pl-totals {color: #5f6b7a; font-size: 12px; display: flex; flex-direction: column; margin: 4px 0 8px;}
-.pl-cards {display: flex; flex-direction: column; gap: 6px;}
+.pl-cards {display: flex; flex-direction: column; gap: 6px; max-height: 60vh; overflow-y: auto; padding: 2px;}
 .pl-card {background: white; border: 1px solid #dde2e8; border-radius: 6px; padding: 6px 8px; cursor: grab;
   overflow-wrap: anywhere;}
 .pl-card:focus {outline: 2px solid #1f4e79;}

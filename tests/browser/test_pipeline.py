@@ -1,0 +1,142 @@
+"""The pipeline board in a real Chromium: drag and drop writes the database, Lost needs a reason,
+two sessions see each other's moves, the forecast renders, hostile titles stay text."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+from helpers import open_page
+from playwright.sync_api import expect
+
+from crm_workspace.workspace import Workspace
+
+COLUMN = 'section.pl-column[data-stage="{}"]'
+
+
+def deal_row(server, deal_id: int) -> dict:
+    conn = sqlite3.connect(server.db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return dict(conn.execute("SELECT * FROM deals WHERE id = ?", [deal_id]).fetchone())
+    finally:
+        conn.close()
+
+
+def wait_for_db(server, deal_id: int, field: str, value, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    row = deal_row(server, deal_id)
+    while row[field] != value and time.monotonic() < deadline:
+        time.sleep(0.2)
+        row = deal_row(server, deal_id)
+    return row
+
+
+def open_board(page, server):
+    page.set_viewport_size({"width": 1900, "height": 900})  # all six columns side by side
+    open_page(page, server, "pipeline")
+    page.locator(COLUMN.format("qualification")).wait_for()
+
+
+def drag(page, card, stage: str) -> None:
+    """A person's drag: press on the card, move over the column's header, release (HTML5 drag and drop)."""
+    card.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)  # let the scroll settle before measuring
+    source = card.bounding_box()
+    target = page.locator(f"{COLUMN.format(stage)} header").bounding_box()
+    page.mouse.move(source["x"] + source["width"] / 2, source["y"] + 15)
+    page.mouse.down()
+    page.mouse.move(source["x"] + source["width"] / 2 + 10, source["y"] + 25, steps=3)
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=5)
+    page.mouse.up()
+
+
+def first_card(page, stage: str):
+    card = page.locator(f"{COLUMN.format(stage)} .pl-card").first
+    card.wait_for()
+    return card, int(card.get_attribute("data-id"))
+
+
+def test_drag_a_card_to_another_column_writes_the_database(page, served_demo):
+    open_board(page, served_demo)
+    card, deal_id = first_card(page, "qualification")
+    assert deal_row(served_demo, deal_id)["stage"] == "qualification"
+    drag(page, card, "proposal")
+    row = wait_for_db(served_demo, deal_id, "stage", "proposal")
+    assert row["stage"] == "proposal"
+    assert row["probability"] == 50  # the stage's default
+    assert row["version"] == 2
+    expect(page.locator(f'{COLUMN.format("proposal")} .pl-card[data-id="{deal_id}"]')).to_be_visible()
+
+
+def test_keyboard_moves_a_card(page, served_demo):
+    open_board(page, served_demo)
+    card, deal_id = first_card(page, "needs_analysis")
+    card.focus()
+    page.keyboard.press("ArrowRight")
+    assert wait_for_db(served_demo, deal_id, "stage", "proposal")["stage"] == "proposal"
+
+
+def test_drop_on_lost_needs_a_reason(page, served_demo):
+    open_board(page, served_demo)
+    card, deal_id = first_card(page, "negotiation")
+    drag(page, card, "lost")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("Choose why the deal was lost")).to_be_visible()
+    time.sleep(0.5)
+    assert deal_row(served_demo, deal_id)["stage"] == "negotiation"
+    page.get_by_label("Lost reason").select_option("competitor")
+    page.get_by_role("button", name="Confirm").click()
+    row = wait_for_db(served_demo, deal_id, "stage", "lost")
+    assert (row["stage"], row["status"], row["lost_reason"]) == ("lost", "lost", "competitor")
+    assert row["closed_at"]
+
+
+def test_two_sessions_see_each_others_moves(browser, served_demo):
+    contexts = [browser.new_context() for _ in range(2)]
+    try:
+        one, two = (context.new_page() for context in contexts)
+        for p in (one, two):
+            p.set_default_timeout(15_000)
+            open_board(p, served_demo)
+        card, deal_id = first_card(one, "qualification")
+        expect(two.locator(f'{COLUMN.format("qualification")} .pl-card[data-id="{deal_id}"]')).to_be_visible()
+        drag(one, card, "negotiation")
+        expect(two.locator(f'{COLUMN.format("negotiation")} .pl-card[data-id="{deal_id}"]')).to_be_visible(
+            timeout=5_000
+        )
+        # and back the other way
+        card2 = two.locator(f'{COLUMN.format("negotiation")} .pl-card[data-id="{deal_id}"]')
+        drag(two, card2, "needs_analysis")
+        expect(one.locator(f'{COLUMN.format("needs_analysis")} .pl-card[data-id="{deal_id}"]')).to_be_visible(
+            timeout=5_000
+        )
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_forecast_renders(page, served_demo):
+    open_board(page, served_demo)
+    page.locator(".bk-tab", has_text="Forecast").click()
+    expect(page.get_by_text("Win rate")).to_be_visible()
+    expect(page.get_by_text("Weighted pipeline", exact=True).first).to_be_visible()
+    expect(page.locator("canvas").first).to_be_visible()
+
+
+@pytest.fixture
+def hostile_deal(served_demo):
+    ws = Workspace.open(served_demo.db, user="mallory")
+    deal = ws.store.insert(
+        "deals", {"title": "<img src=x onerror=window.pwned=1>Evil", "stage": "qualification", "amount": 1}
+    )
+    ws.close()
+    return deal
+
+
+def test_hostile_title_is_text(page, served_demo, hostile_deal):
+    open_board(page, served_demo)
+    card = page.locator(f'.pl-card[data-id="{hostile_deal["id"]}"]')
+    expect(card).to_contain_text("<img src=x onerror=window.pwned=1>Evil")
+    assert page.evaluate("window.pwned === undefined")
