@@ -778,7 +778,7 @@ def undo(workspace, batch_id: str) -> dict[str, int]:
         mine = {w["id"] for w in writes}
         touched = {(w["table_name"], w["row_id"]) for w in writes}
         later = store.query(
-            "SELECT id, table_name, row_id, user, at, changes FROM audit_log WHERE id > ? AND table_name IN ({}) ORDER BY id".format(
+            "SELECT id, table_name, row_id, user, at FROM audit_log WHERE id > ? AND table_name IN ({}) ORDER BY id".format(
                 ",".join("?" * len({t for t, _r in touched}))
             ),
             [first_id, *sorted({t for t, _r in touched})],
@@ -786,6 +786,8 @@ def undo(workspace, batch_id: str) -> dict[str, int]:
         edited = [w for w in later if w["id"] not in mine and (w["table_name"], w["row_id"]) in touched]
         if edited:  # a later batch that was itself undone (and its undo) left no change behind
             undone = {r["id"] for r in store.query("SELECT id FROM import_batches WHERE status = 'undone'")}
+            for w in edited:
+                w["changes"] = store.scalar("SELECT changes FROM audit_log WHERE id = ?", [w["id"]])
             edited = [w for w in edited if not _from_undone_batch(w["changes"], undone)]
         if edited:
             sample = ", ".join(f"{w['table_name']} #{w['row_id']} (by {w['user']} at {w['at']})" for w in edited[:3])
