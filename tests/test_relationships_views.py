@@ -51,7 +51,7 @@ def test_tap_opens_the_side_panel_and_the_contact_page(small):
     view._on_tap("indices", [], [view._nodes.index(nodes[1])])
     assert view.selected == nodes[1]
     side = view._side()
-    html_text = side.objects[0].object
+    html_text = view._record().object
     assert "&lt;img src=x" in html_text and "<img" not in html_text
     button = side.objects[1]
     button.clicks += 1

@@ -365,7 +365,8 @@ class RelationshipMap(pn.viewable.Viewer):
         orgs = ws.store.query("SELECT id, name FROM organizations ORDER BY name COLLATE NOCASE LIMIT 5000")
         self.organization = pn.widgets.Select(
             width=270,
-            name="Organization", options={"(all)": None, **{f"{o['name']} #{o['id']}": o["id"] for o in orgs}}
+            name="Organization",
+            options={"(all)": None, **{f"{o['name']} #{o['id']}": o["id"] for o in orgs}},
         )
         self.kinds = pn.widgets.MultiChoice(width=270, label="Relationship kinds", options=list(model.KINDS))
         self.min_strength = pn.widgets.IntSlider(width=270, label="Minimum strength", start=1, end=5, value=1)
@@ -485,13 +486,11 @@ class RelationshipMap(pn.viewable.Viewer):
         )
 
     @param.depends("selected", "workspace.revision")
-    def _side(self):
-        if not self.selected:
-            return pn.pane.Markdown("*Click a node (or search) to see its record and relationships.*")
-        st = model.state(self.workspace)
-        data = st.graph.nodes.get(self.selected)
+    def _record(self):
+        """The selected record's card (refreshes with the data)."""
+        data = model.state(self.workspace).graph.nodes.get(self.selected) if self.selected else None
         if data is None:
-            return pn.pane.Markdown("This record no longer exists.")
+            return pn.pane.Markdown("This record no longer exists." if self.selected else "")
         table, row_id = model.parse_node(self.selected)
         row = self.workspace.store.query(f"SELECT * FROM [{table}] WHERE id = ?", [row_id])
         row = row[0] if row else {}
@@ -502,11 +501,18 @@ class RelationshipMap(pn.viewable.Viewer):
         facts += [("Title", row.get("title")), ("Email", row.get("email")), ("Phone", row.get("phone"))]
         facts += [("Industry", row.get("industry")), ("City", row.get("city"))]
         rows_html = "".join(f"<tr><th>{k}</th><td>{_text(v)}</td></tr>" for k, v in facts if v)
-        card = pn.pane.HTML(
+        return pn.pane.HTML(
             f"<div class='rel-record'><h3>{_text(data['name'])}</h3><table>{rows_html}</table></div>",
             sizing_mode="stretch_width",
         )
-        items: list[Any] = [card]
+
+    @param.depends("selected")
+    def _side(self):
+        """Record card, navigation and the relationship editor (which refreshes itself, keeping its form)."""
+        if not self.selected:
+            return pn.pane.Markdown("*Click a node (or search) to see its record and relationships.*")
+        table, row_id = model.parse_node(self.selected)
+        items: list[Any] = [self._record]
         if table == "contacts":
             button = pn.widgets.Button(label="Open contact page", color="primary")
             button.on_click(lambda _e: self.workspace.open_page("contacts", id=row_id))
