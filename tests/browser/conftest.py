@@ -7,3 +7,6 @@ def pytest_collection_modifyitems(items):
         if "tests/browser" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+from helpers import Server, open_page  # noqa: E402,F401 - so browser tests can `from conftest import open_page`
