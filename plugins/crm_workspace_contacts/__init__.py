@@ -107,21 +107,27 @@ def crm_demo_data(workspace, seed, scale):
     store.insert_many("contact_tags", tags, audit=False, events=False, validate=small)
     if not small or total < 60:
         return
-    dupes = []
-    for source_id, how in ((5, "phone"), (17, "name"), (42, "name")):
+    # Turn the last three contacts into near-copies of three others (the contact count stays
+    # what was asked for): same phone; a name one letter short at the same organization.
+    for offset, (source_id, how) in enumerate(((5, "phone"), (17, "name"), (42, "name"))):
         row = store.get("contacts", source_id)
-        copy = {k: row[k] for k in ("first_name", "last_name", "title", "organization_id", "stakeholder_type", "owner")}
-        copy["lifecycle_stage"] = row["lifecycle_stage"]
-        if how == "phone":
-            copy["phone"] = row["phone"] or "+4915100000005"
-            if not row["phone"]:
-                store.conn.execute("UPDATE contacts SET phone = ? WHERE id = ?", [copy["phone"], source_id])
-        else:
-            name = row["first_name"] or "Alex"
-            copy["first_name"] = name[:-1] if len(name) > 3 else name + "a"
-        copy["notes"] = "Possible duplicate (demo)"
-        dupes.append(copy)
-    store.insert_many("contacts", dupes, audit=False, events=False)
+        target = total - offset
+        name = row["first_name"] or "Alex"
+        first = name if how == "phone" else (name[:-1] if len(name) > 3 else name + "a")
+        phone = row["phone"] or f"+491510000{source_id:04d}"
+        if how == "phone" and not row["phone"]:
+            store.conn.execute("UPDATE contacts SET phone = ? WHERE id = ?", [phone, source_id])
+        store.conn.execute(
+            "UPDATE contacts SET first_name = ?, last_name = ?, organization_id = ?, phone = ?, notes = ? WHERE id = ?",
+            [
+                first,
+                row["last_name"],
+                row["organization_id"],
+                phone if how == "phone" else None,
+                "Possible duplicate (demo)",
+                target,
+            ],
+        )
 
 
 @hookimpl
