@@ -1,0 +1,94 @@
+"""The pipeline page driven from Python (no server): board messages, the won/lost dialog, conflicts, export."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+
+@pytest.fixture
+def page(workspace):
+    from crm_workspace_pipeline.views import PipelinePage
+
+    for i, stage in enumerate(("qualification", "qualification", "proposal")):
+        workspace.store.insert(
+            "deals", {"title": f"<b>Deal {i}</b>", "stage": stage, "amount": 100 * (i + 1), "owner": "tester"}
+        )
+    return PipelinePage(workspace=workspace)
+
+
+def card(page, stage):
+    return next(c for c in page.board.columns if c["stage"] == stage)["cards"][0]
+
+
+def test_board_columns_carry_totals_and_raw_text(page):
+    first = page.board.columns[0]
+    assert (first["stage"], first["deals"], first["amount_text"]) == ("qualification", 2, "300")
+    assert first["cards"][0]["title"].startswith("<b>Deal")  # raw: board.js sets it with textContent
+
+
+def test_a_move_message_writes_and_redraws(page):
+    c = card(page, "qualification")
+    page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "negotiation"})
+    assert page.workspace.store.get("deals", c["id"])["stage"] == "negotiation"
+    assert any(x["id"] == c["id"] for x in card_list(page, "negotiation"))
+
+
+def card_list(page, stage):
+    return next(col for col in page.board.columns if col["stage"] == stage)["cards"]
+
+
+def test_a_stale_move_shows_a_conflict_and_the_true_state(page):
+    c = card(page, "qualification")
+    page.workspace.store.update("deals", c["id"], {"stage": "proposal"}, version=c["version"])
+    page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "negotiation"})
+    assert page.message.visible and "changed by" in page.message.object
+    assert page.workspace.store.get("deals", c["id"])["stage"] == "proposal"
+    assert any(x["id"] == c["id"] for x in card_list(page, "proposal"))
+
+
+def test_lost_dialog_refuses_without_a_reason(page):
+    c = card(page, "qualification")
+    page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "lost"})
+    assert page.dialog.layout.visible and page.dialog.reason.visible
+    page.dialog._confirm()
+    assert page.dialog.error.visible and "Choose why" in page.dialog.error.object
+    assert page.workspace.store.get("deals", c["id"])["stage"] == "qualification"
+    page.dialog.details.value = "went with a spreadsheet"
+    page.dialog._confirm()
+    row = page.workspace.store.get("deals", c["id"])
+    assert (row["status"], row["lost_reason"]) == ("lost", "went with a spreadsheet")
+
+
+def test_won_dialog_takes_a_date(page):
+    c = card(page, "proposal")
+    page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "won"})
+    assert not page.dialog.reason.visible
+    page.dialog.date.value = "2030-05-01"
+    page.dialog._confirm()
+    row = page.workspace.store.get("deals", c["id"])
+    assert (row["status"], row["closed_at"]) == ("won", "2030-05-01")
+
+
+def test_deal_form_shows_field_messages(page):
+    c = card(page, "qualification")
+    page.handle({"type": "open", "id": c["id"]})
+    assert page.form.layout.visible
+    page.form.inputs["amount"].value = "-3"
+    page.form._save()
+    assert page.form.errors.visible and "amount" in page.form.errors.object
+    page.form.inputs["amount"].value = "250"
+    page.form._save()
+    assert page.workspace.store.get("deals", c["id"])["amount"] == 250
+
+
+def test_filters_and_export(page):
+    page.mine.value = True  # all deals belong to the acting user
+    assert page.board.columns[0]["deals"] == 2
+    page.min_amount.value = 150
+    assert page.board.columns[0]["deals"] == 1
+    book = load_workbook(io.BytesIO(page._export().getvalue()))
+    rows = list(book["Pipeline"].values)
+    assert rows[0][:3] == ("stage", "id", "title") and len(rows) == 3  # header + the two shown cards
