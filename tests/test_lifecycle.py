@@ -292,3 +292,30 @@ def test_cli_prints_views_and_refuses_removing_a_stage_in_use(workspace):
     assert refused.returncode != 0
     assert "still in use" in refused.stderr and "Traceback" not in refused.stderr
     assert "lead" in workspace.lifecycle_stages()
+
+
+def test_settings_card_saves_stages_and_shows_the_refusal(workspace):
+    import panel as pn
+    from crm_workspace_lifecycle.views import LifecyclePage
+
+    add_contact(workspace, "lead")
+    card = LifecyclePage(workspace=workspace)._settings()
+    widgets = [w for w in card.select(pn.widgets.Widget)]
+    box = next(w for w in widgets if isinstance(w, pn.widgets.TextAreaInput))
+    save = next(w for w in widgets if isinstance(w, pn.widgets.Button) and "stages" in w.label)
+    box.value = "\n".join(s for s in workspace.lifecycle_stages() if s != "lead")
+    save.clicks += 1
+    assert "cannot remove stages still in use" in page_text(card)
+    assert "lead" in workspace.lifecycle_stages()
+    box.value = "\n".join([*workspace.lifecycle_stages(), "evangelist"])
+    save.clicks += 1
+    assert "Saved 9 stages" in page_text(card)
+    assert workspace.lifecycle_stages()[-1] == "evangelist"
+    months = next(w for w in widgets if isinstance(w, pn.widgets.IntInput))
+    rules_button = next(w for w in widgets if isinstance(w, pn.widgets.Button) and "rules" in w.label)
+    months.value = 2
+    rules_button.clicks += 1
+    assert "Rules saved" in page_text(card)
+    from crm_workspace_lifecycle.rules import rules
+
+    assert rules(workspace)["churn_risk"]["months"] == 2
