@@ -42,7 +42,8 @@ def crm_record_changed(workspace, changes):
     """Append a lifecycle event for every contact whose stage changed, whoever changed it; then the rules."""
     events = _rules.events_for(changes)
     if events:
-        workspace.store.insert_many("lifecycle_events", events, audit=False, events=False)
+        # the stages were validated on the contact write and ``at`` is that write's time: no re-validation
+        workspace.store.insert_many("lifecycle_events", events, audit=False, events=False, validate=False)
     _rules.apply_rules(workspace, changes)
 
 
