@@ -83,7 +83,7 @@ class PluginServer(Server):
             stderr=subprocess.STDOUT,
             env={**os.environ, "CRM_USER": "ana"},
         )
-        self._wait()
+        self._wait(timeout=120)
 
 
 def test_installed_plugin_page_is_served(installed: dict, page):
