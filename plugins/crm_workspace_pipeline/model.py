@@ -212,7 +212,7 @@ class PipelineModel(param.Parameterized):
             where, params = self._where()
             sql = (
                 "SELECT d.stage, count(*) AS deals, total(d.amount) AS amount,"
-                f" total(d.amount * d.probability / 100.0) AS weighted FROM deals d WHERE {where} GROUP BY d.stage"
+                f" total(d.amount * d.probability / 100.0) AS weighted FROM deals d INDEXED BY idx_deals_pipeline_cover WHERE {where} GROUP BY d.stage"
             )
         else:
             sql = "SELECT stage, deals, amount, weighted FROM pipeline_totals WHERE pipeline = :pipeline"
@@ -446,7 +446,7 @@ class PipelineModel(param.Parameterized):
         return self._frame(
             "SELECT coalesce(substr(d.expected_close, 1, 7), 'no date') AS month, count(*) AS deals,"
             " total(d.amount) AS amount, total(d.amount * d.probability / 100.0) AS weighted"
-            f" FROM deals d WHERE {where} GROUP BY 1 ORDER BY 1",
+            f" FROM deals d INDEXED BY idx_deals_pipeline_cover WHERE {where} GROUP BY 1 ORDER BY 1",
             params,
         )
 
@@ -456,7 +456,7 @@ class PipelineModel(param.Parameterized):
         return self._frame(
             "SELECT coalesce(d.owner, '(nobody)') AS owner, count(*) AS deals, total(d.amount) AS amount,"
             " total(d.amount * d.probability / 100.0) AS weighted"
-            f" FROM deals d WHERE {where} GROUP BY 1 ORDER BY weighted DESC, owner",
+            f" FROM deals d INDEXED BY idx_deals_pipeline_cover WHERE {where} GROUP BY 1 ORDER BY weighted DESC, owner",
             params,
         )
 
