@@ -366,12 +366,21 @@ class Workspace(param.Parameterized):
 
     # ---------------------------------------------------------- settings
     def setting(self, key: str, default: Any = None) -> Any:
-        row = self.store.query("SELECT value FROM settings WHERE key = ?", [key])
-        return json.loads(row[0]["value"]) if row else default
+        """A workspace setting (JSON in the ``settings`` table), or ``default``.
+
+        Validation asks for settings once per written row, so all settings are
+        read in one query and cached until any connection commits.
+        """
+        token = self.store.data_version()
+        cached = self.__dict__.get("_settings_cache")
+        if cached is None or cached[0] != token:
+            values = {row["key"]: row["value"] for row in self.store.query("SELECT key, value FROM settings")}
+            cached = self.__dict__["_settings_cache"] = (token, values)
+        encoded = cached[1].get(key)
+        return default if encoded is None else json.loads(encoded)
 
     def set_setting(self, key: str, value: Any) -> None:
         encoded = json.dumps(value)
-        self.__dict__.pop("_stages_cache", None)
         try:
             with self.store.transaction():
                 if self.store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
@@ -379,17 +388,11 @@ class Workspace(param.Parameterized):
                 else:
                     self.store.insert("settings", {"key": key, "value": encoded})
         finally:
-            self.__dict__.pop("_stages_cache", None)
+            self.__dict__.pop("_settings_cache", None)
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""
-        # validation asks once per written row: cached until any connection commits
-        token = self.store.data_version()
-        cached = self.__dict__.get("_stages_cache")
-        if cached is None or cached[0] != token:
-            cached = (token, list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES)))
-            self.__dict__["_stages_cache"] = cached
-        return list(cached[1])
+        return list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES))
 
     # -------------------------------------------------------------- views
     def dashboard(self, name: str) -> Any:

@@ -1,0 +1,77 @@
+"""Store write throughput: 100k contacts through the Store API vs raw sqlite3.executemany.
+
+Ours runs everything a user's write runs: every enabled plugin's validation
+(email syntax, phone to E.164 ...), the audit rows and the record-changed
+events, in one transaction. The baseline inserts the same rows with one
+executemany in one transaction. Goal: within 3x of raw.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from common import report
+
+from crm_workspace import Workspace
+
+N = 100_000
+FIELDS = ("first_name", "last_name", "email", "phone", "title", "stakeholder_type", "lifecycle_stage", "owner")
+
+
+def rows() -> list[dict]:
+    return [
+        {
+            "first_name": f"First{i}",
+            "last_name": f"Last{i % 997}",
+            "email": f"person{i}@example.com",
+            "phone": f"+49151{10000000 + i}",
+            "title": "Buyer",
+            "stakeholder_type": "prospect",
+            "lifecycle_stage": "lead",
+            "owner": "ana",
+        }
+        for i in range(N)
+    ]
+
+
+def ours(path: Path, data: list[dict], **plugins) -> float:
+    ws = Workspace.open(path, user="bench", builtins_only=True, **plugins)
+    start = time.perf_counter()
+    ws.store.insert_many("contacts", data)
+    elapsed = time.perf_counter() - start
+    assert ws.store.scalar("SELECT count(*) FROM contacts") == N
+    assert ws.store.scalar("SELECT count(*) FROM audit_log WHERE table_name = 'contacts'") == N
+    ws.close()
+    return elapsed
+
+
+def raw(path: Path, data: list[dict]) -> float:
+    Workspace.open(path, user="bench", load_plugins=False).close()  # same schema and indexes
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    values = [tuple(row[f] for f in FIELDS) for row in data]
+    start = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO contacts ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})", values)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def main() -> None:
+    data = rows()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        baseline = raw(tmp / "raw.db", data)
+        core_only = ours(tmp / "core.db", data, load_plugins=False)
+        full = ours(tmp / "full.db", data)
+    report("store_write_100k_core", core_only, baseline, "raw executemany", goal="goal: within 3x of raw")
+    report("store_write_100k_all_plugins", full, baseline, "raw executemany", goal="goal: within 3x of raw")
+
+
+if __name__ == "__main__":
+    main()
