@@ -41,8 +41,10 @@ MAX_NODES = 1_500
 #: graphs up to this size get a real force-directed layout (networkx's dense solver);
 #: larger ones the clustered layout (organizations on a spiral, members around them).
 SPRING_LIMIT = 499
-#: above this many nodes betweenness centrality samples this many sources
+#: betweenness centrality samples at most this many sources (exact on small graphs) ...
 BETWEENNESS_SAMPLES = 200
+#: ... and at most this many node+edge visits in total, so a 10k-node map stays interactive
+BETWEENNESS_BUDGET = 2_000_000
 
 
 def node_key(table: str, row_id: int) -> str:
@@ -287,7 +289,13 @@ def _ties_ok(data: dict, f: Filters) -> dict | None:
 
 
 def filtered(graph: nx.Graph, f: Filters) -> nx.Graph:
-    """A new graph: the nodes and ties that pass ``f`` (and, with ``center``, within ``hops``)."""
+    """The nodes and ties that pass ``f`` (and, with ``center``, within ``hops``).
+
+    Without any filter this is ``graph`` itself (read-only: copy before changing it);
+    otherwise a new graph.
+    """
+    if f == Filters(hops=f.hops):
+        return graph
     out = nx.Graph()
     if f.center is not None:
         if f.center not in graph:
@@ -328,6 +336,7 @@ def graph(ws: Workspace, **filters: Any) -> nx.Graph:
     """
     st = state(ws)
     sub = filtered(st.graph, Filters.of(**filters))
+    sub = sub.copy() if sub is st.graph else sub
     for n, data in sub.nodes(data=True):
         data["x"], data["y"] = st.pos[n]
     return sub
@@ -416,7 +425,9 @@ def connectors(st: GraphState, top: int = 25) -> list[dict[str, Any]]:
     """
     if "connectors" not in st.derived:
         g = st.graph
-        k = BETWEENNESS_SAMPLES if len(g) > BETWEENNESS_SAMPLES * 2 else None
+        size = len(g) + g.number_of_edges()
+        k = max(20, min(BETWEENNESS_SAMPLES, BETWEENNESS_BUDGET // max(size, 1)))
+        k = k if len(g) > k * 2 else None
         between = nx.betweenness_centrality(g, k=k, seed=7 if k else None, normalized=True)
         cuts = set(nx.articulation_points(g))
         rows = []

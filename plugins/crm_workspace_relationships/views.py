@@ -309,16 +309,15 @@ def map_figure(st: model.GraphState, sub, nodes: list[str], path: list[str]):
     )
     # the legend: one (empty) marker per type on the map
     present = sorted({sub.nodes[n]["stakeholder_type"] for n in nodes})
-    items = []
-    for kind in present:
-        dot = fig.scatter(
-            x=[math.nan],
-            y=[math.nan],
-            color=PALETTE.get(kind, "#7f7f7f"),
-            marker="square" if kind == model.ORGANIZATION else "circle",
-            size=10,
-        )
-        items.append(LegendItem(label=kind.replace("_", " "), renderers=[dot]))
+    # one invisible point per type, one legend item each (a single renderer: cheap to build)
+    dots = fig.scatter(
+        x=[math.nan] * len(present),
+        y=[math.nan] * len(present),
+        color=[PALETTE.get(k, "#7f7f7f") for k in present],
+        marker=["square" if k == model.ORGANIZATION else "circle" for k in present],
+        size=10,
+    )
+    items = [LegendItem(label=k.replace("_", " "), renderers=[dots], index=i) for i, k in enumerate(present)]
     if items:
         legend = Legend(
             items=items,
@@ -432,6 +431,7 @@ class RelationshipMap(pn.viewable.Viewer):
         keep = [*self.path, *([self.selected] if self.selected else [])]
         nodes, capped = model.capped(sub, st, keep=keep)
         if self.path:
+            sub = sub.copy() if sub is st.graph else sub
             for n in self.path:
                 if n not in sub and n in st.graph:
                     sub.add_node(n, **st.graph.nodes[n])
