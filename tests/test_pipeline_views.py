@@ -92,3 +92,14 @@ def test_filters_and_export(page):
     book = load_workbook(io.BytesIO(page._export().getvalue()))
     rows = list(book["Pipeline"].values)
     assert rows[0][:3] == ("stage", "id", "title") and len(rows) == 3  # header + the two shown cards
+
+
+def test_contact_and_organization_pages_list_their_deals(workspace):
+    org = workspace.store.insert("organizations", {"name": "Acme"})
+    workspace.store.insert("deals", {"title": "<script>x</script>", "organization_id": org["id"], "amount": 5})
+    (section,) = [s for s in workspace.record_sections("organizations", org["id"]) if s.title == "Deals"]
+    html_text = section.view().object
+    assert "&lt;script&gt;x&lt;/script&gt;" in html_text and "<script>" not in html_text
+    assert workspace.record_sections("activities", 1) == [] or all(
+        s.title != "Deals" for s in workspace.record_sections("activities", 1)
+    )

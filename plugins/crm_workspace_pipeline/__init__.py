@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from crm_workspace import Metric, Page, hookimpl
+from crm_workspace import Metric, Page, RecordSection, hookimpl
 from crm_workspace.schema import DEAL_STAGES
 
 migrations = sqlite_utils.Migrations("crm_workspace.pipeline")
@@ -167,3 +167,16 @@ def crm_data_views(workspace):
         "pipeline.slipped": view("slipped"),
         "pipeline.stages": view("stages_frame"),
     }
+
+
+@hookimpl
+def crm_record_sections(workspace, table, record_id):
+    if table not in ("contacts", "organizations"):
+        return None
+
+    def view():
+        from .views import deals_section
+
+        return deals_section(workspace, table, int(record_id))
+
+    return [RecordSection("Deals", view, order=30)]

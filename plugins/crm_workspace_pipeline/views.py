@@ -601,3 +601,18 @@ class PipelinePage(pn.viewable.Viewer):
             pn.Tabs(board_tab, forecast, ("Stages", self.settings), dynamic=True, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
+
+
+def deals_section(workspace: Workspace, table: str, record_id: int) -> pn.viewable.Viewable:
+    """The deals of a contact or an organization, for their record page."""
+    column = "contact_id" if table == "contacts" else "organization_id"
+    rows = workspace.query(
+        f"SELECT id, title, stage, status, amount, currency, probability, expected_close, owner FROM deals"
+        f" WHERE {column} = ? ORDER BY status = 'open' DESC, expected_close LIMIT 50",
+        [record_id],
+    )
+    if not rows:
+        return pn.pane.Markdown("No deals yet.")
+    for row in rows:
+        row["amount"] = "" if row["amount"] is None else f"{row['amount']:,.0f} {row['currency'] or ''}"
+    return pn.pane.HTML(_table(rows, ["title", "stage", "status", "amount", "probability", "expected_close", "owner"]))
