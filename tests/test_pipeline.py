@@ -237,3 +237,12 @@ def test_slipped_deals_come_from_the_audit_trail(ws):
     slipped = ws.df("pipeline.slipped")
     assert list(slipped["title"]) == ["Beta"]
     assert (slipped["was"][0], slipped["now"][0], slipped["days_slipped"][0]) == ("2030-02-10", "2030-04-10", 59)
+
+
+def test_home_metrics_agree_with_the_deals(ws):
+    metrics = {m.key: m.value for m in ws.metrics()}
+    open_deals = ws.query(
+        "SELECT total(amount) a, total(amount * probability / 100.0) w FROM deals WHERE status = 'open'"
+    )
+    assert metrics["pipeline_value"] == pytest.approx(open_deals[0]["a"])
+    assert metrics["pipeline_weighted"] == pytest.approx(open_deals[0]["w"])
