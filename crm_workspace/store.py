@@ -393,7 +393,7 @@ class Store:
 
     def _validate(self, table: str, record: dict, before: dict | None) -> None:
         errors: dict[str, str] = {}
-        for _plugin, result in call_strict(
+        for result in call_strict(
             self.workspace.pm,
             "crm_validate_record",
             workspace=self.workspace,

@@ -101,8 +101,8 @@ def test_a_throwaway_plugin_adds_a_table_a_page_a_metric_and_more(tmp_path):
     ws.store.insert("throwaway_notes", {"text": "hi"})
     assert [m.value for m in ws.metrics() if m.key == "notes"] == [1]
     assert ws.df("throwaway.notes")["text"].tolist() == ["hi"]
-    assert [s.title for s in ws.record_sections("contacts", 1)] == ["Notes"]
-    assert ws.record_sections("deals", 1) == []
+    assert "Notes" in [s.title for s in ws.record_sections("contacts", 1)]
+    assert "Notes" not in [s.title for s in ws.record_sections("deals", 1)]
     assert "Courriel" in ws.field_aliases()["contacts"]["email"]
     assert ws.search("zoë")["title"].tolist()[0] == "zoë"
     info = {p.name: p for p in ws.plugins()}["Throwaway"]
