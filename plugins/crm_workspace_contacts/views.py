@@ -346,11 +346,17 @@ class ContactsPage(pn.viewable.Viewer):
         super().__init__(**params)
         self._list: ContactListView | None = None
         self.body = pn.Column(sizing_mode="stretch_width")
-        self.workspace.param.watch(self._route, "page_args")
+        self._seen: dict | None = None
+        self.workspace.param.watch(self._route, ["page", "page_args"])
         self._route()
 
-    def _route(self, *_):
-        args = self.workspace.page_args or {}
+    def _route(self, *events):
+        if events and self.workspace.page != "contacts":
+            return  # another page's arguments: not ours
+        args = dict(self.workspace.page_args or {})
+        if args == self._seen and self.body.objects:
+            return
+        self._seen = args
         try:
             if args.get("id") is not None:
                 self.body.objects = [ContactRecord(workspace=self.workspace, record_id=int(args["id"]))]
