@@ -126,3 +126,24 @@ def test_adoption_and_data_quality_views(history):
     ]
     assert adoption["new_contacts"].sum() == 4
     assert adoption["active_users"].max() == 1  # the tester's inserts are in the audit trail
+
+
+def test_stays_table_matches_the_window_function_even_for_history_out_of_order(history):
+    from crm_workspace_lifecycle import analytics
+
+    # an imported event older than contact 2's latest: accepted, flagged, and slotted into its stays
+    history.store.insert(
+        "lifecycle_events",
+        {"contact_id": 2, "from_stage": None, "to_stage": "subscriber", "at": "2026-01-03T00:00:00Z"},
+    )
+    history.store.insert("contacts", {"last_name": "Same second", "lifecycle_stage": "lead"})
+    for filters in ({}, {"start": "2026-01-02", "end": "2026-02-05"}, {"owner": "ana"}):
+        fast = analytics.time_in_stage(history, **filters)
+        slow = analytics.time_in_stage_window(history, **filters)
+        assert fast.to_dict("records") == slow.to_dict("records"), filters
+    stays = history.query("SELECT stage, days FROM lifecycle_stays WHERE contact_id = 2 ORDER BY at")
+    assert stays == [
+        {"stage": "subscriber", "days": 2.0},
+        {"stage": "lead", "days": 4.0},
+        {"stage": "marketing_qualified", "days": None},
+    ]

@@ -22,6 +22,7 @@ Definitions (documented here once, used everywhere):
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Any
 
@@ -100,6 +101,36 @@ def funnel(ws, start=None, end=None, owner=None) -> pd.DataFrame:
 # ----------------------------------------------------------- time in stage
 def time_in_stage(ws, start=None, end=None, owner=None) -> pd.DataFrame:
     """Median and p90 days per stage of completed stays that began in the period."""
+    where, params = _where("s", start, end, owner)
+    counts = ws.store.query(
+        f"SELECT s.stage, count(*) AS stays, avg(s.days) AS mean_days FROM lifecycle_stays s"
+        f" WHERE s.days IS NOT NULL AND {where} GROUP BY s.stage",
+        params,
+    )
+    found = {}
+    for row in counts:
+        record = {"stage": row["stage"], "stays": row["stays"]}
+        for name, share in (("median_days", 0.5), ("p90_days", 0.9)):
+            # nearest rank: the smallest value whose rank r satisfies r >= share * n
+            rank = max(1, math.ceil(round(share * row["stays"], 9)))
+            record[name] = ws.store.scalar(
+                f"SELECT s.days FROM lifecycle_stays s WHERE s.stage = :stage AND s.days IS NOT NULL AND {where}"
+                " ORDER BY s.days LIMIT 1 OFFSET :skip",
+                {**params, "stage": row["stage"], "skip": rank - 1},
+            )
+        record["mean_days"] = row["mean_days"]
+        found[row["stage"]] = record
+    return _time_frame(ws, found)
+
+
+def _time_frame(ws, found: dict) -> pd.DataFrame:
+    order = [s for s in ws.lifecycle_stages() if s in found] + sorted(set(found) - set(ws.lifecycle_stages()))
+    frame = pd.DataFrame([found[s] for s in order], columns=["stage", "stays", "median_days", "p90_days", "mean_days"])
+    return frame.round({"median_days": 2, "p90_days": 2, "mean_days": 2})
+
+
+def time_in_stage_window(ws, start=None, end=None, owner=None) -> pd.DataFrame:
+    """``time_in_stage`` straight from the events with window functions (no ``lifecycle_stays``)."""
     where, params = _where("s", start, end, None)
     owner_where, owner_params = _where("e", owner=owner, period=False)
     params.update(owner_params)
@@ -125,10 +156,7 @@ def time_in_stage(ws, start=None, end=None, owner=None) -> pd.DataFrame:
         """,
         params,
     )
-    found = {row["stage"]: row for row in rows}
-    order = [s for s in ws.lifecycle_stages() if s in found] + sorted(set(found) - set(ws.lifecycle_stages()))
-    frame = pd.DataFrame([found[s] for s in order], columns=["stage", "stays", "median_days", "p90_days", "mean_days"])
-    return frame.round({"median_days": 2, "p90_days": 2, "mean_days": 2})
+    return _time_frame(ws, {row["stage"]: row for row in rows})
 
 
 def stuck(ws, owner=None, limit: int = 10, now: str | None = None) -> pd.DataFrame:
