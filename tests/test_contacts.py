@@ -275,3 +275,20 @@ def test_consent_columns_shown_only_when_present(ws):
     ws.store.db["contacts"].add_column("consent_sms_test", str)
     ws.store._columns.clear()
     assert model.consent_fields(ws) == [*before, "consent_sms_test"]
+
+
+def test_export_is_the_filtered_list(demo):
+    import io
+
+    from crm_workspace_contacts.views import ContactListView
+    from openpyxl import load_workbook
+
+    view = ContactListView(workspace=demo)
+    view.stage_w.value = "customer"
+    view.owner_w.value = "ben"
+    sheet = load_workbook(io.BytesIO(view._export().getvalue())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == model.CONTACT_COLUMNS
+    expected = demo.store.scalar("SELECT count(*) FROM contacts WHERE lifecycle_stage = 'customer' AND owner = 'ben'")
+    assert len(rows) - 1 == expected > 0
+    assert all(row[8] == "customer" and row[9] == "ben" for row in rows[1:])
