@@ -44,7 +44,7 @@ SPRING_LIMIT = 499
 #: betweenness centrality samples at most this many sources (exact on small graphs) ...
 BETWEENNESS_SAMPLES = 200
 #: ... and at most this many node+edge visits in total, so a 10k-node map stays interactive
-BETWEENNESS_BUDGET = 2_000_000
+BETWEENNESS_BUDGET = 1_000_000
 
 
 def node_key(table: str, row_id: int) -> str:
