@@ -78,8 +78,9 @@ def report(name: str, ours: float, baseline: float, baseline_name: str, *, goal:
     """Print the one line every benchmark prints; returns baseline/ours (higher is better for us)."""
     ratio = baseline / ours if ours else float("inf")
     suffix = f"  [{goal}]" if goal else ""
+    slower = f" ({1 / ratio:.1f}x slower)" if ratio < 1 else ""
     print(
-        f"bench {name}: {fmt_seconds(ours)} vs {baseline_name} {fmt_seconds(baseline)} = {ratio:.1f}x{suffix}",
+        f"bench {name}: {fmt_seconds(ours)} vs {baseline_name} {fmt_seconds(baseline)} = {ratio:.2f}x{slower}{suffix}",
         flush=True,
     )
     return ratio

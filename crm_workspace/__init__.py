@@ -1,9 +1,34 @@
 """crm-workspace: a CRM that lives inside your Python data workspace."""
 
-from .errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError
-from .hookspecs import hookimpl
-from .types import Change, Metric, Page, RecordSection
-from .workspace import Workspace
+import sys as _sys
+
+
+def _import_sqlite_utils_without_pandas() -> None:
+    """Load sqlite-utils without letting it import pandas and numpy.
+
+    sqlite-utils imports them when installed only to convert their values on
+    insert, which the Store never asks of it (it writes with sqlite3 itself);
+    hiding them while it loads keeps `crm --help` under a second. pandas is still
+    imported, lazily, by ``Workspace.df``.
+    """
+    if "sqlite_utils" in _sys.modules or "pandas" in _sys.modules:
+        return
+    blocked = [name for name in ("pandas", "numpy") if name not in _sys.modules]
+    for name in blocked:
+        _sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        for name in blocked:
+            del _sys.modules[name]
+
+
+_import_sqlite_utils_without_pandas()
+
+from .errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError  # noqa: E402
+from .hookspecs import hookimpl  # noqa: E402
+from .types import Change, Metric, Page, RecordSection  # noqa: E402
+from .workspace import Workspace  # noqa: E402
 
 __all__ = [
     "Change",
