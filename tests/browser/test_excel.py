@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from conftest import open_page
 from excel_workbooks import simple
 from openpyxl import load_workbook
@@ -49,6 +51,6 @@ def test_upload_map_dry_run_import_rejects_undo(page, served_demo, tmp_path):
     assert values[1][3] == "not-an-email" and "not an email address" in values[1][-1]
 
     page.get_by_role("button", name="Undo batch").click()
-    page.get_by_text("Undone").wait_for()
+    page.get_by_text(re.compile(r"^Undone \S+: 2 deleted, 0 restored")).wait_for()
     assert ws.store.scalar("SELECT count(*) FROM contacts WHERE email LIKE '%@example.org'") == 0
     ws.close()
