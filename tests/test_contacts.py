@@ -292,3 +292,22 @@ def test_export_is_the_filtered_list(demo):
     expected = demo.store.scalar("SELECT count(*) FROM contacts WHERE lifecycle_stage = 'customer' AND owner = 'ben'")
     assert len(rows) - 1 == expected > 0
     assert all(row[8] == "customer" and row[9] == "ben" for row in rows[1:])
+
+
+def test_cli_search_duplicates_merge_undo(demo_db):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    crm = str(Path(sys.executable).with_name("crm"))
+
+    def run(*args):
+        return subprocess.run([crm, "--db", str(demo_db), "contacts", *args], capture_output=True, text=True)
+
+    assert "José" in run("search", 'jose"').stdout
+    assert "same phone" in run("duplicates").stdout
+    merged = run("merge", "5", "300", "--take", "email")
+    assert merged.returncode == 0 and "undo-merge 1" in merged.stdout
+    assert run("undo-merge", "1").returncode == 0
+    again = run("undo-merge", "1")
+    assert again.returncode != 0 and "cannot be undone" in again.stderr and "Traceback" not in again.stderr

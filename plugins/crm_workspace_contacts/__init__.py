@@ -47,6 +47,13 @@ def crm_dashboards(workspace):
 
 
 @hookimpl
+def crm_register_commands(cli):
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
 def crm_validate_record(workspace, table, record, before):
     from .validation import validate
 
