@@ -93,7 +93,7 @@ def test_xss_payloads_are_shown_as_text_on_every_page(page, xss_server):
     shown_as_text = 0
     for name in xss_server.pages:
         open_page(page, xss_server, name)
-        page.wait_for_timeout(2500)  # let lazy parts of the page (tables, charts) render
+        page.wait_for_timeout(1500)  # let lazy parts of the page (tables, charts) render
         injected = page.locator("img[src='x'], svg[onload]").count()
         if dialogs or injected:
             failures.append(f"page '{name}': dialogs={dialogs} injected elements={injected}")
