@@ -4,7 +4,7 @@ Analyst access::
 
     import crm_workspace_relationships as rel
     g = rel.graph(ws, stakeholder_types=["executive"], min_strength=3)   # a networkx.Graph
-    ws.df("relationships.path", source="contacts:1", target="contacts:42")
+    ws.df("relationships.path", origin="contacts:1", target="contacts:42")
     ws.dashboard("relationships")                                         # the map, inline
 """
 
@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from crm_workspace import Metric, Page, RecordSection, hookimpl
 
-from .model import graph
-
 __all__ = ["graph"]
+
+
+def graph(workspace, **filters):
+    """The relationship graph as a ``networkx.Graph`` with the map's filters (see ``model.graph``).
+
+    Filters: ``stakeholder_types``, ``organization_id``, ``kinds``, ``min_strength``,
+    ``center`` (e.g. ``"contacts:12"``) and ``hops``. Nodes carry ``x``/``y`` from the cached layout.
+    """
+    from .model import graph as build  # networkx loads on first use: the CLI stays fast
+
+    return build(workspace, **filters)
 
 
 @hookimpl

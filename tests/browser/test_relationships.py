@@ -77,6 +77,8 @@ def test_map_renders_and_a_click_on_a_node_opens_the_side_panel(page, served_dem
     expect(page.get_by_role("button", name="Add a relationship")).to_be_visible()
     page.get_by_role("button", name="Open contact page").click()
     page.wait_for_function("() => location.search.includes('page=contacts')")
+    # the contact's record page carries this module's "Relationships" section (crm_record_sections)
+    expect(page.get_by_role("button", name="Add a relationship")).to_be_visible(timeout=15_000)
 
 
 def test_introduction_path_is_shown_for_a_demo_target(page, served_demo):
