@@ -156,7 +156,7 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
 def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
     """Serve every enabled module's dashboard."""
     path = _db_path(ctx)
-    open_workspace(ctx)  # refuse a missing database; migrate before any session opens it
+    open_workspace(ctx).close()  # refuse a missing database; migrate before any session opens it
     os.environ["CRM_DB"] = str(Path(path).resolve())
     if ctx.find_root().params.get("user"):
         os.environ["CRM_USER"] = ctx.find_root().params["user"]

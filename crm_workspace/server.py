@@ -14,6 +14,8 @@ def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
     workspace = base_workspace()
     auth_options = _auth_options(workspace.path, address)
     configure(workspace)
+    # SQLite connections must not cross a fork (--num-procs): close them; each process reopens lazily.
+    workspace.close()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     print(f"crm-workspace serving on http://{'localhost' if address == '127.0.0.1' else address}:{port}", flush=True)
     pn.serve(
