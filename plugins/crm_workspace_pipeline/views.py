@@ -65,7 +65,7 @@ class DealForm(pn.viewable.Viewer):
             "expected_close": pn.widgets.TextInput(name="Expected close (YYYY-MM-DD)"),
             "owner": pn.widgets.TextInput(name="Owner"),
         }
-        self.errors = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.errors = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.save_button = pn.widgets.Button(name="Save deal", button_type="primary")
         self.close_button = pn.widgets.Button(name="Close")
         self.save_button.on_click(self._save)
@@ -149,7 +149,7 @@ class CloseDialog(pn.viewable.Viewer):
         self.reason = pn.widgets.Select(name="Lost reason", options=["", *LOST_REASONS])
         self.details = pn.widgets.TextInput(name="Details (optional, or your own reason)")
         self.date = pn.widgets.TextInput(name="Closed on (YYYY-MM-DD)")
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.error = pn.pane.Alert("", alert_type="warning", visible=False)
         self.confirm = pn.widgets.Button(name="Confirm", button_type="primary")
         self.cancel = pn.widgets.Button(name="Cancel")
         self.confirm.on_click(self._confirm)
@@ -550,7 +550,7 @@ class PipelinePage(pn.viewable.Viewer):
             self.show_message(str(error), "danger")
             self.refresh()
             return False
-        self.message.visible = False
+        self.message.param.update(visible=False, alert_type="warning")  # no hidden "danger" left behind
         return True
 
     def _export(self) -> io.BytesIO:
