@@ -246,3 +246,23 @@ def test_home_metrics_agree_with_the_deals(ws):
     )
     assert metrics["pipeline_value"] == pytest.approx(open_deals[0]["a"])
     assert metrics["pipeline_weighted"] == pytest.approx(open_deals[0]["w"])
+
+
+def test_cli_board_forecast_and_move(ws):
+    from click.testing import CliRunner
+
+    from crm_workspace.cli import cli
+
+    runner = CliRunner()
+    path = ws.path
+    result = runner.invoke(cli, ["--db", path, "pipeline", "board"])
+    assert result.exit_code == 0, result.output
+    assert "qualification" in result.output and "4000" in result.output.replace(",", "")
+    result = runner.invoke(cli, ["--db", path, "pipeline", "forecast", "--by", "owner"])
+    assert result.exit_code == 0 and "ben" in result.output
+    alpha = deal(ws, "Alpha")
+    result = runner.invoke(cli, ["--db", path, "pipeline", "move", str(alpha["id"]), "lost"])
+    assert result.exit_code != 0 and "lost" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli, ["--db", path, "pipeline", "move", str(alpha["id"]), "lost", "--reason", "price"])
+    assert result.exit_code == 0 and "now in lost" in result.output
+    assert deal(ws, "Alpha")["lost_reason"] == "price"

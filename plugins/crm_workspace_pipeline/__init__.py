@@ -144,6 +144,13 @@ def crm_metrics(workspace):
 
 
 @hookimpl
+def crm_register_commands(cli):
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
 def crm_validate_record(workspace, table, record, before):
     if table != "deals":
         return None
