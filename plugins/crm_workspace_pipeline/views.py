@@ -494,9 +494,8 @@ class PipelinePage(pn.viewable.Viewer):
         self.quick_add.stage.options = [s["stage"] for s in self.model.stages()]
 
     def _on_revision(self, _event: Any = None) -> None:
+        # An open deal form keeps the person's edits: saving against a stale version reports the conflict.
         self.refresh()
-        if self.form.deal_id is not None and self.form.layout.visible:
-            pass  # the open form keeps the user's edits; a save against a stale version reports the conflict
 
     def refresh(self) -> None:
         """Redraw the board from the database (its true state)."""
