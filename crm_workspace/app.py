@@ -126,7 +126,7 @@ class App(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             name="Navigation",
         )
-        self.nav.link(ws, value="page", bidirectional=True)
+        self.nav.param.watch(self._navigate, "value")
         self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")
         ws.param.watch(self._show, "page")
 
@@ -138,7 +138,13 @@ class App(pn.viewable.Viewer):
             self._rendered[name] = render_page(self.workspace, page)
         return self._rendered[name]
 
+    def _navigate(self, event: param.parameterized.Event) -> None:
+        """A click in the navigation opens the module's start page (not the last record shown)."""
+        if event.new != self.workspace.page:
+            self.workspace.param.update(page=event.new, page_args={})
+
     def _show(self, event: param.parameterized.Event) -> None:
+        self.nav.value = event.new
         self.main.objects = [self._render(event.new)]
 
     def user_badge(self) -> pn.pane.HTML:
