@@ -651,6 +651,16 @@ class _Record(pn.viewable.Viewer):
         )
         return pn.pane.HTML(f"<ul>{text}</ul>")
 
+    def _own_deals_and_relationships(self):
+        """This module's short lists, unless another plugin's section already shows them in full."""
+        covered = {section.title for section in self.workspace.record_sections(self.table, self.record_id)}
+        parts = [
+            None if "Deals" in covered else self._deals(),
+            None if "Relationships" in covered else self._related(),
+        ]
+        parts = [part for part in parts if part is not None]
+        return pn.Column(*parts) if parts else pn.pane.Markdown("In the Deals and Relationships sections below.")
+
     def _sections(self):
         out = []
         for section in self.workspace.record_sections(self.table, self.record_id):
@@ -718,7 +728,7 @@ class ContactRecord(_Record):
 
     @param.depends("workspace.revision")
     def _deals_view(self):
-        return pn.Column(self._deals(), self._related())
+        return self._own_deals_and_relationships()
 
     def __panel__(self):
         return pn.Column(
@@ -778,7 +788,7 @@ class OrganizationRecord(_Record):
 
     @param.depends("workspace.revision")
     def _deals_view(self):
-        return pn.Column(self._deals(), self._related())
+        return self._own_deals_and_relationships()
 
     def __panel__(self):
         return pn.Column(
