@@ -72,12 +72,17 @@ def funnel(ws, start=None, end=None, owner=None) -> pd.DataFrame:
     stages = forward_stages(ws)
     where, params = _where("e", start, end, owner)
     rank = _rank_case("e.to_stage", stages, params)
-    rows = ws.store.query(
-        f"SELECT top, count(*) AS n FROM (SELECT max({rank}) AS top FROM lifecycle_events e"
-        f" WHERE {where} GROUP BY e.contact_id) WHERE top IS NOT NULL GROUP BY top",
-        params,
+    # conditional sums, not GROUP BY top: no sort of one row per contact
+    sums = ", ".join(f"sum(top = {i}) AS t{i}" for i in range(len(stages)))
+    row = (
+        ws.store.query(
+            f"SELECT {sums} FROM (SELECT max({rank}) AS top FROM lifecycle_events e WHERE {where} GROUP BY e.contact_id)",
+            params,
+        )[0]
+        if stages
+        else {}
     )
-    by_top = {row["top"]: row["n"] for row in rows}
+    by_top = {i: row.get(f"t{i}") or 0 for i in range(len(stages))}
     reached, running = [], 0
     for i in range(len(stages) - 1, -1, -1):
         running += by_top.get(i, 0)
@@ -215,26 +220,22 @@ def cohorts(ws, start=None, end=None, owner=None) -> pd.DataFrame:
         having.append("entered < :end")
         params["end"] = _day_after(end)
     outer = f"WHERE {' AND '.join(having)}" if having else ""
+    sums = "".join(f", sum(top >= {i}) AS r{i}" for i in range(len(stages)))
     rows = ws.store.query(
         f"""
-        SELECT substr(entered, 1, 7) AS cohort, top, count(*) AS n FROM (
+        SELECT substr(entered, 1, 7) AS cohort, count(*) AS n{sums} FROM (
             SELECT min(e.at) AS entered, max({rank}) AS top
             FROM lifecycle_events e WHERE {owner_where} GROUP BY e.contact_id
         ) {outer}
-        GROUP BY cohort, top ORDER BY cohort
+        GROUP BY cohort ORDER BY cohort
         """,
         params,
     )
-    table: dict[str, dict] = {}
-    for row in rows:
-        table.setdefault(row["cohort"], {})[row["top"]] = row["n"]
     records = []
-    for cohort, tops in sorted(table.items()):
-        entered = sum(tops.values())
-        record: dict[str, Any] = {"cohort": cohort, "entered": entered}
+    for row in rows:
+        record: dict[str, Any] = {"cohort": row["cohort"], "entered": row["n"]}
         for i, stage in enumerate(stages):
-            reached = sum(n for top, n in tops.items() if top is not None and top >= i)
-            record[stage] = round(reached / entered, 4) if entered else None
+            record[stage] = round((row[f"r{i}"] or 0) / row["n"], 4) if row["n"] else None
         records.append(record)
     return pd.DataFrame(records, columns=["cohort", "entered", *stages])
 
