@@ -50,13 +50,13 @@ class Server:
         )
         self._wait()
 
-    def _wait(self, timeout: float = 60) -> None:
+    def _wait(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"crm serve exited: {self.log.read_text()}")
             try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
+                with urllib.request.urlopen(self.url, timeout=30) as response:
                     if response.status == 200:
                         return
             except OSError:
