@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,34 +35,48 @@ def free_port() -> int:
 
 
 class Server:
-    """``crm serve`` in a subprocess on a free loopback port."""
+    """A server in a subprocess on a free loopback port: ``crm serve`` unless ``command`` says otherwise.
 
-    def __init__(self, db: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+    ``command(port)`` returns another argv (``panel serve ...``); ``ready_path`` is
+    the path that must answer 200 before the server counts as up.
+    """
+
+    def __init__(
+        self,
+        db: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        *,
+        command: Callable[[int], list[str]] | None = None,
+        ready_path: str = "",
+    ):
         self.db = db
         self.port = free_port()
         self.url = f"http://localhost:{self.port}/"
         self.log = db.with_suffix(".serve.log")
-        full_env = {**os.environ, "CRM_USER": "ana", **(env or {})}
+        full_env = {**os.environ, "CRM_USER": "ana", "CRM_DB": str(db), **(env or {})}
+        argv = command(self.port) if command else [CRM, "--db", str(db), "serve", "--port", str(self.port), *args]
         self.process = subprocess.Popen(
-            [CRM, "--db", str(db), "serve", "--port", str(self.port), *args],
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-            env=full_env,
+            argv, stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=full_env, cwd=db.parent
         )
-        self._wait()
+        try:
+            self.get(ready_path)
+        except BaseException:
+            self.stop()
+            raise
 
-    def _wait(self, timeout: float = 180) -> None:
+    def get(self, path: str = "", timeout: float = 180) -> int:
+        """The HTTP status of ``path``, waiting (bounded) for the server to answer at all."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"crm serve exited: {self.log.read_text()}")
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
             try:
-                with urllib.request.urlopen(self.url, timeout=30) as response:
-                    if response.status == 200:
-                        return
+                with urllib.request.urlopen(self.url + path, timeout=30) as response:
+                    return response.status
             except OSError:
                 time.sleep(0.3)
-        raise RuntimeError(f"crm serve did not answer in {timeout} s: {self.log.read_text()}")
+        raise RuntimeError(f"no answer from {self.url + path} in {timeout} s: {self.log.read_text()}")
 
     def stop(self) -> None:
         self.process.terminate()
