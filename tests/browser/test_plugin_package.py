@@ -15,7 +15,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from helpers import Server, free_port
+from helpers import Server
 
 CRM = str(Path(sys.executable).with_name("crm"))
 
@@ -69,25 +69,15 @@ def test_scaffolded_package_tests_pass(installed: dict):
     assert "1 passed" in result.stdout
 
 
-class PluginServer(Server):
+def plugin_server(python: Path, db: Path) -> Server:
     """``crm serve`` run by the throwaway venv's interpreter (which sees the installed plugin)."""
-
-    def __init__(self, python: Path, db: Path):
-        self.db = db
-        self.port = free_port()
-        self.url = f"http://localhost:{self.port}/"
-        self.log = db.with_suffix(".serve.log")
-        self.process = subprocess.Popen(
-            [str(python), "-m", "crm_workspace", "--db", str(db), "serve", "--port", str(self.port)],
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "CRM_USER": "ana"},
-        )
-        self._wait(timeout=120)
+    return Server(
+        db, command=lambda port: [str(python), "-m", "crm_workspace", "--db", str(db), "serve", "--port", str(port)]
+    )
 
 
 def test_installed_plugin_page_is_served(installed: dict, page):
-    server = PluginServer(installed["python"], installed["db"])
+    server = plugin_server(installed["python"], installed["db"])
     try:
         page.goto(f"{server.url}?page=lead-scoring")
         page.get_by_role("button", name="Home").wait_for(timeout=60_000)  # first render of a fresh server
