@@ -438,18 +438,7 @@ class _Generator:
         while made < self.size.relationships and attempts < self.size.relationships * 20:
             attempts += 1
             kind = rng.choices(
-                (
-                    "reports_to",
-                    "works_with",
-                    "influences",
-                    "introduced",
-                    "partner_of",
-                    "supplier_of",
-                    "investor_in",
-                    "advisor_to",
-                    "media_contact",
-                    "member_of",
-                ),
+                schema.RELATIONSHIP_KINDS,
                 (30, 20, 12, 10, 5, 5, 4, 5, 4, 5),
             )[0]
             if kind in ("reports_to", "works_with"):
