@@ -204,7 +204,11 @@ def describe(row: dict[str, Any]) -> str:
     if row["action"] == "update":
         parts = [f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in after]
     elif row["action"] == "insert":
-        parts = [f"{k}={v!r}" for k, v in after.items() if k not in ("created_at", "updated_at", "updated_by")]
+        parts = [
+            f"{k}={v!r}"
+            for k, v in after.items()
+            if v is not None and k not in ("created_at", "updated_at", "updated_by")
+        ]
     elif row["action"] == "delete":
         parts = [f"was {before.get('name') or before.get('title') or before.get('email') or ''}".rstrip()]
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -97,6 +97,33 @@ def call_strict(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list
         return caller(**kwargs)
     except Exception as error:
         raise PluginError(_culprit(caller, error), hook_name, error) from error
+
+
+def strict_caller(pm: pluggy.PluginManager, hook_name: str) -> Callable[..., list[Any]]:
+    """``call_strict`` for a loop over many records: the implementations are looked up once.
+
+    Calls them in pluggy's order (last registered first, ``tryfirst``/``trylast``
+    respected) and collects non-None results, without pluggy's per-call
+    bookkeeping, which is most of the cost of a validation hook on a bulk write.
+    Only for plain hooks (no wrappers, not ``firstresult``).
+    """
+    caller = getattr(pm.hook, hook_name)
+    impls = [(impl.function, impl.argnames) for impl in reversed(caller.get_hookimpls())]
+    if any(impl.hookwrapper or impl.wrapper for impl in caller.get_hookimpls()):
+        return lambda **kwargs: call_strict(pm, hook_name, **kwargs)
+
+    def call(**kwargs: Any) -> list[Any]:
+        results = []
+        try:
+            for function, argnames in impls:
+                result = function(*[kwargs[name] for name in argnames])
+                if result is not None:
+                    results.append(result)
+        except Exception as error:
+            raise PluginError(_culprit(caller, error), hook_name, error) from error
+        return results
+
+    return call
 
 
 def _culprit(caller: Any, error: BaseException) -> str:

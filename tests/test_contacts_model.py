@@ -190,7 +190,9 @@ def test_merge_moves_everything_and_undo_restores(ws):
     assert ws.store.query("SELECT 1 FROM relationships WHERE id = ?", [self_rel["id"]]) == []
     assert model.tags_of(ws, a["id"]) == ["vip"]
     assert any(e["to_stage"] == "lead" for e in model.lifecycle_history(ws, a["id"]))  # history stays attached
-    audited = ws.store.scalar("SELECT count(*) FROM audit_log WHERE changes LIKE ?", [f'%"merge": {log_id}%'])
+    audited = ws.store.scalar(
+        "SELECT count(*) FROM audit_log WHERE json_extract(changes, '$.context.merge') = ?", [log_id]
+    )
     assert audited >= 5
     assert merge.find_duplicates(ws) == []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from crm_workspace_pipeline.model import PipelineModel
 
@@ -65,7 +67,7 @@ def test_move_writes_stage_probability_time_and_audit(ws):
     audit = ws.query(
         "SELECT changes FROM audit_log WHERE table_name = 'deals' AND row_id = ? ORDER BY id", [str(alpha["id"])]
     )
-    assert '"stage": "proposal"' in audit[-1]["changes"]
+    assert json.loads(audit[-1]["changes"])["after"]["stage"] == "proposal"
 
 
 def test_a_probability_set_by_hand_sticks_until_cleared(ws):

@@ -88,6 +88,28 @@ def test_insert_stamps_audits_and_fires_events(workspace: Workspace):
     assert [(c.table, c.action, c.id) for c in recorder.seen] == [("organizations", "insert", org["id"])]
 
 
+def test_insert_audit_holds_given_and_default_fields_with_secrets_redacted(workspace: Workspace):
+    ids = workspace.store.insert_many("contacts", [{"first_name": "Ana", "email": "ana@example.com"}, {"last_name": "Bo"}])
+    workspace.store.insert("users", {"username": "root", "role": "admin", "password_hash": "$argon2$secret"})
+    rows = workspace.query("SELECT table_name, row_id, changes FROM audit_log ORDER BY id")
+    bodies = [json.loads(r["changes"])["after"] for r in rows]
+    assert [r["row_id"] for r in rows] == [str(ids[0]), str(ids[1]), "root"]
+    assert bodies[0]["first_name"] == "Ana" and bodies[0]["email"] == "ana@example.com"
+    assert bodies[0]["stakeholder_type"] == "prospect"  # filled by the schema's default
+    assert "notes" not in bodies[0] and bodies[0]["last_name"] is None  # notes: neither given nor defaulted
+    assert bodies[1]["last_name"] == "Bo" and bodies[1]["version"] == 1
+    assert bodies[2]["password_hash"] == "<redacted>" and "secret" not in rows[2]["changes"]
+
+
+def test_settings_seen_inside_a_transaction_and_forgotten_on_rollback(workspace: Workspace):
+    with pytest.raises(ValidationError), workspace.store.transaction():
+        workspace.set_setting("lifecycle_stages", ["lead", "customer"])
+        assert workspace.lifecycle_stages() == ["lead", "customer"]
+        workspace.store.insert("contacts", {"last_name": "X", "lifecycle_stage": "subscriber"})
+    assert workspace.lifecycle_stages()[0] == "subscriber"
+    workspace.store.insert("contacts", {"last_name": "X", "lifecycle_stage": "subscriber"})
+
+
 def test_update_records_before_and_after_and_bumps_version(workspace: Workspace):
     org = workspace.store.insert("organizations", {"name": "Acme", "city": "Berlin"})
     updated = workspace.store.update("organizations", org["id"], {"city": "Paris", "name": "Acme"}, version=1)

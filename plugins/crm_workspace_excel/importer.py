@@ -767,7 +767,7 @@ def undo(workspace, batch_id: str) -> dict[str, int]:
     batch = rows[0]
     if batch["status"] == "undone":
         raise CrmError(f"import batch {batch_id} was already undone; nothing to do")
-    pattern = f'%"import_batch": {json.dumps(batch_id)}%'
+    pattern = f'%"import_batch":%{json.dumps(batch_id)}%'  # a cheap pre-filter; the JSON check below is exact
     writes = store.query(
         "SELECT id, table_name, row_id, action, changes FROM audit_log WHERE changes LIKE ? ORDER BY id", [pattern]
     )
