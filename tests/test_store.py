@@ -89,7 +89,9 @@ def test_insert_stamps_audits_and_fires_events(workspace: Workspace):
 
 
 def test_insert_audit_holds_given_and_default_fields_with_secrets_redacted(workspace: Workspace):
-    ids = workspace.store.insert_many("contacts", [{"first_name": "Ana", "email": "ana@example.com"}, {"last_name": "Bo"}])
+    ids = workspace.store.insert_many(
+        "contacts", [{"first_name": "Ana", "email": "ana@example.com"}, {"last_name": "Bo"}]
+    )
     workspace.store.insert("users", {"username": "root", "role": "admin", "password_hash": "$argon2$secret"})
     rows = workspace.query("SELECT table_name, row_id, changes FROM audit_log ORDER BY id")
     bodies = [json.loads(r["changes"])["after"] for r in rows]
@@ -99,6 +101,43 @@ def test_insert_audit_holds_given_and_default_fields_with_secrets_redacted(works
     assert "notes" not in bodies[0] and bodies[0]["last_name"] is None  # notes: neither given nor defaulted
     assert bodies[1]["last_name"] == "Bo" and bodies[1]["version"] == 1
     assert bodies[2]["password_hash"] == "<redacted>" and "secret" not in rows[2]["changes"]
+
+
+def test_update_many_mixes_fields_and_sees_its_own_earlier_changes(workspace: Workspace):
+    ids = workspace.store.insert_many(
+        "contacts", [{"first_name": f"P{i}", "email": f"p{i}@example.com"} for i in range(3)]
+    )
+    results = workspace.store.update_many(
+        "contacts",
+        [
+            (ids[0], {"first_name": "Zoe"}, 1),
+            (ids[1], {"last_name": "Quinn"}, None),
+            (ids[0], {"last_name": "Ward"}, 2),  # the same record again: must see version 2
+            (str(ids[2]), {"title": "CFO"}, None),
+        ],
+    )
+    assert [r["version"] for r in results] == [2, 2, 3, 2]
+    rows = {r["id"]: r for r in workspace.query("SELECT * FROM contacts")}
+    assert (rows[ids[0]]["first_name"], rows[ids[0]]["last_name"], rows[ids[0]]["version"]) == ("Zoe", "Ward", 3)
+    assert rows[ids[1]]["last_name"] == "Quinn" and rows[ids[2]]["title"] == "CFO"
+    assert workspace.store.scalar("SELECT count(*) FROM audit_log WHERE action = 'update'") == 4
+    with pytest.raises(ValidationError, match="another contact already has this email"):
+        workspace.store.update_many(
+            "contacts", [(ids[1], {"title": "x"}, None), (ids[2], {"email": "p0@example.com"}, None)]
+        )
+    assert workspace.store.get("contacts", ids[1])["title"] is None  # the whole batch rolled back
+
+
+def test_snapshot_reads_one_moment_and_refuses_writes(workspace: Workspace, tmp_path):
+    workspace.store.insert("organizations", {"name": "Before"})
+    other = Workspace.open(workspace.path, user="other", builtins_only=True, load_plugins=False)
+    with workspace.store.snapshot():
+        other.store.insert("organizations", {"name": "During"})
+        assert workspace.store.scalar("SELECT count(*) FROM organizations") == 1
+        with pytest.raises(CrmError, match="snapshot"):
+            workspace.store.insert("organizations", {"name": "Refused"})
+    assert workspace.store.scalar("SELECT count(*) FROM organizations") == 2
+    other.close()
 
 
 def test_settings_seen_inside_a_transaction_and_forgotten_on_rollback(workspace: Workspace):

@@ -400,6 +400,11 @@ class Planner:
 
     # -- the plan
     def build(self) -> Plan:
+        """Plan against one consistent view of the database (settings read once, not per row)."""
+        with self.store.snapshot():
+            return self._build()
+
+    def _build(self) -> Plan:
         plan = self.plan
         entity = self.entity
         rows = self._records()
