@@ -15,6 +15,7 @@ from typing import Any
 
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 
 from .errors import CrmError
 from .types import Page
@@ -164,6 +165,10 @@ class App(pn.viewable.Viewer):
             header_background="#1f4e79",
             accent_base_color="#1f4e79",
             sidebar_width=230,
+            # Panel's busy spinner is process-wide: it spins in every session when any one
+            # is working, and updating all of them on every callback was most of the
+            # server's time with 20 sessions open. Components show their own loading state.
+            busy_indicator=None,
         )
         pn.state.location.sync(self.workspace, {"page": "page"})
         return template
@@ -193,7 +198,8 @@ def session_workspace(path: str | None = None) -> Workspace:
     ws = base.as_user(user)
     if pn.state.curdoc is not None:
         ws.poll()
-        pn.state.add_periodic_callback(ws.poll, period=POLL_MS)
+        # background: not a user's action, so not counted in Panel's process-wide "busy" state
+        PeriodicCallback(callback=ws.poll, period=POLL_MS, background=True).start()
     return ws
 
 
@@ -206,4 +212,7 @@ def configure(workspace: Workspace) -> None:
 def session_app(path: str | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
     ws = session_workspace(path)
+    requested = (pn.state.session_args.get("page") or [b""])[0].decode(errors="replace")
+    if requested:  # build the asked-for page first, not the home page and then that page
+        ws.page = requested
     return App(workspace=ws).template()

@@ -154,7 +154,7 @@ export function render({ model, el }) {
       return
     }
     redrawAfterDrag = false
-    const columns = model.columns || []
+    const columns = JSON.parse(model.payload || "[]")
     board.replaceChildren(...columns.map((column) => makeColumn(column, columns)))
     if (focusAfterDraw !== null) {
       const target = board.querySelector(`.pl-card[data-id="${Number(focusAfterDraw)}"]`)
@@ -165,6 +165,6 @@ export function render({ model, el }) {
     }
   }
 
-  model.on("columns", draw)
+  model.on("payload", draw)
   draw()
 }

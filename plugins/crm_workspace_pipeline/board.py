@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,11 @@ CSS = """
 class Board(JSComponent):
     """Columns (with totals and first cards) in; ``move``/``open``/``add``/``more`` messages out."""
 
-    columns = param.List(default=[], doc="What board.js draws: PipelineModel.columns().")
+    payload = param.String(
+        default="[]",
+        doc="What board.js draws, PipelineModel.columns() as JSON. Text, not a nested list: Bokeh walks"
+        " every item of a nested value looking for models, ~20 ms per refresh of each open board.",
+    )
 
     _esm = Path(__file__).parent / "board.js"
     _stylesheets = [CSS]  # noqa: RUF012 - Panel's class attribute
@@ -47,6 +52,17 @@ class Board(JSComponent):
     def __init__(self, on_message: Callable[[dict[str, Any]], None] | None = None, **params: Any):
         super().__init__(**params)
         self._on_message = on_message
+        self._columns: list[dict[str, Any]] = []
+
+    @property
+    def columns(self) -> list[dict[str, Any]]:
+        """The columns drawn (PipelineModel.columns())."""
+        return self._columns
+
+    @columns.setter
+    def columns(self, value: list[dict[str, Any]]) -> None:
+        self._columns = value
+        self.payload = json.dumps(value, default=str, separators=(",", ":"))
 
     def _handle_msg(self, msg: Any) -> None:
         if self._on_message is not None and isinstance(msg, dict):

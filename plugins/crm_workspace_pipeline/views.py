@@ -442,6 +442,10 @@ class PipelinePage(pn.viewable.Viewer):
         self.forecast = Forecast(model=self.model)
         self.settings = StageSettings(self)
         self.message = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
+        # the dialog and the form join the page when first needed: most sessions never open them,
+        # and their widgets were a third of the cost of opening the board
+        self.dialog_slot = pn.Column()
+        self.form_slot = pn.Column(sizing_mode="stretch_width")
 
         owners = [
             r["owner"]
@@ -516,6 +520,7 @@ class PipelinePage(pn.viewable.Viewer):
             if kind == "move":
                 self.request_move(msg)
             elif kind == "open":
+                _attach(self.form_slot, self.form)
                 self.form.deal_id = int(msg["id"])
                 self.form.load()
             elif kind == "add":
@@ -531,6 +536,7 @@ class PipelinePage(pn.viewable.Viewer):
     def request_move(self, msg: dict[str, Any]) -> None:
         stage = self.model.stage(msg["stage"])
         if stage["status"] in ("won", "lost"):
+            _attach(self.dialog_slot, self.dialog)
             self.dialog.ask(self.model.deal(int(msg["id"])), msg, stage)
             return
         self.move(int(msg["id"]), stage["stage"], msg.get("version"))
@@ -575,9 +581,9 @@ class PipelinePage(pn.viewable.Viewer):
             filters,
             pn.Row(self.quick_add, self.download),
             self.message,
-            self.dialog,
+            self.dialog_slot,
             self.board,
-            self.form,
+            self.form_slot,
             sizing_mode="stretch_width",
             name="Board",
         )
@@ -600,6 +606,11 @@ class PipelinePage(pn.viewable.Viewer):
             pn.Tabs(board_tab, forecast, ("Stages", self.settings), dynamic=True, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
+
+
+def _attach(slot: pn.Column, component: pn.viewable.Viewer) -> None:
+    if not slot.objects:
+        slot.objects = [component]
 
 
 def deals_section(workspace: Workspace, table: str, record_id: int) -> pn.viewable.Viewable:
