@@ -166,8 +166,8 @@ async def card_moves(port: int, sessions: int, movers: int, moves: int) -> tuple
     (keyboard, one column right), while the others stay connected as protocol clients that
     receive every change, as open browser tabs do.
 
-    A move is timed from the key press to the card drawn in its new column, i.e.
-    after the server wrote it and sent the board back. Only the movers render in
+    A move is timed from the key press to the board redrawn without the card in
+    its old column, i.e. after the server wrote it and sent the board back. Only the movers render in
     Chromium: twenty Chromium pages on this 2-core machine would measure Chromium,
     not the server. Returns (times, errors, updates the idle sessions received);
     None if there is no board.
@@ -200,10 +200,6 @@ async def card_moves(port: int, sessions: int, movers: int, moves: int) -> tuple
                 .evaluate_all("els => els.map(e => [Number(e.dataset.id), e.dataset.stage])")
             )
             cards = [c for c in cards if c[1] in OPEN_STAGES]
-            nxt = {
-                stage: OPEN_STAGES[i + 1] if i + 1 < len(OPEN_STAGES) else "negotiation"
-                for i, stage in enumerate(OPEN_STAGES)
-            }
             await asyncio.sleep(3)  # the idle sessions are open before the first move
             times: list[float] = []
             errors: list[str] = []
@@ -215,8 +211,10 @@ async def card_moves(port: int, sessions: int, movers: int, moves: int) -> tuple
                         await card.focus()
                         started = time.perf_counter()
                         await card.press("ArrowRight")
-                        await page.locator(f".pl-card[data-id='{card_id}'][data-stage='{nxt[stage]}']").wait_for(
-                            timeout=TIMEOUT * 1000
+                        # redrawn from the server's answer: gone from its old column (in the new
+                        # one, possibly below the cards shown when that column is long)
+                        await page.locator(f".pl-card[data-id='{card_id}'][data-stage='{stage}']").wait_for(
+                            state="detached", timeout=TIMEOUT * 1000
                         )
                         times.append(time.perf_counter() - started)
                     except Exception as error:

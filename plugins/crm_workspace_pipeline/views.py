@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from typing import Any
@@ -436,14 +437,11 @@ class PipelinePage(pn.viewable.Viewer):
         ws = self.workspace
         self.model = PipelineModel(workspace=ws)
         self.board = Board(on_message=self.handle, sizing_mode="stretch_width", min_height=300)
-        self.dialog = CloseDialog(self)
         self.quick_add = QuickAdd(self)
-        self.form = DealForm(model=self.model)
         self.forecast = Forecast(model=self.model)
-        self.settings = StageSettings(self)
         self.message = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
-        # the dialog and the form join the page when first needed: most sessions never open them,
-        # and their widgets were a third of the cost of opening the board
+        # the dialog, the form and the stage settings are made when first needed: most sessions
+        # never open them, and their widgets were a third of the cost of opening the board
         self.dialog_slot = pn.Column()
         self.form_slot = pn.Column(sizing_mode="stretch_width")
 
@@ -480,6 +478,18 @@ class PipelinePage(pn.viewable.Viewer):
         self.model.param.watch(lambda _e: self.refresh(), list(FILTER_PARAMS))
         ws.param.watch(self._on_revision, "revision")
         self.refresh()
+
+    @functools.cached_property
+    def dialog(self) -> CloseDialog:
+        return CloseDialog(self)
+
+    @functools.cached_property
+    def form(self) -> DealForm:
+        return DealForm(model=self.model)
+
+    @functools.cached_property
+    def settings(self) -> StageSettings:
+        return StageSettings(self)
 
     # ------------------------------------------------------------ state
     def _apply_filters(self, _event: Any = None) -> None:
@@ -603,7 +613,13 @@ class PipelinePage(pn.viewable.Viewer):
         )
         return pn.Column(
             pn.pane.Markdown("## Pipeline"),
-            pn.Tabs(board_tab, forecast, ("Stages", self.settings), dynamic=True, sizing_mode="stretch_width"),
+            pn.Tabs(
+                board_tab,
+                forecast,
+                pn.param.ParamFunction(lambda: self.settings, lazy=True, name="Stages"),
+                dynamic=True,
+                sizing_mode="stretch_width",
+            ),
             sizing_mode="stretch_width",
         )
 
