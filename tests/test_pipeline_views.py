@@ -87,6 +87,9 @@ def test_deal_form_shows_field_messages(page):
 def test_filters_and_export(page):
     page.mine.value = True  # all deals belong to the acting user
     assert page.board.columns[0]["deals"] == 2
+    assert page.min_amount not in page.more_filters_slot.objects  # on the page after "More filters"
+    page.more_filters.clicks += 1
+    assert page.min_amount in page.more_filters_slot.objects and page.more_filters_slot.visible
     page.min_amount.value = 150
     assert page.board.columns[0]["deals"] == 1
     book = load_workbook(io.BytesIO(page._export().getvalue()))
@@ -102,4 +105,16 @@ def test_contact_and_organization_pages_list_their_deals(workspace):
     assert "&lt;script&gt;x&lt;/script&gt;" in html_text and "<script>" not in html_text
     assert workspace.record_sections("activities", 1) == [] or all(
         s.title != "Deals" for s in workspace.record_sections("activities", 1)
+    )
+
+
+def test_the_add_button_of_a_column_opens_quick_add_on_that_stage(page):
+    assert not page.quick_add_slot.objects
+    page.handle({"type": "add", "stage": "proposal"})
+    assert len(page.quick_add_slot.objects) == 1 and page.quick_add.stage.value == "proposal"
+    page.quick_add.title.value = "From the column"
+    page.quick_add._add()
+    assert any(
+        c["title"] == "From the column"
+        for c in next(c for c in page.board.columns if c["stage"] == "proposal")["cards"]
     )
