@@ -521,7 +521,7 @@ def generate(
         ("activities", gen.activities),
         ("relationships", gen.relationships),
     ]
-    with store.transaction():
+    with store.transaction(savepoints=False):  # all or nothing: see Store.transaction
         for table, rows in steps:
             if table == "users":
                 existing = {r["username"] for r in store.query("SELECT username FROM users")}

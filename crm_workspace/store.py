@@ -79,7 +79,6 @@ class Pool:
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
-                conn.execute("PRAGMA temp_store = MEMORY")
             except sqlite3.DatabaseError as error:
                 raise CrmError(f"cannot open workspace database {self.path}: {error}") from error
             db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -189,19 +188,36 @@ class Store:
 
     # ---------------------------------------------------------- transactions
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self, *, savepoints: bool = True) -> Iterator[sqlite_utils.Database]:
         """One atomic unit of writes; nested calls become savepoints.
 
         Takes SQLite's write lock up front, so a concurrent writer waits on the
         busy timeout rather than failing half-way.
+
+        ``savepoints=False`` is for bulk loads that are all or nothing (an import,
+        the demo): writes nested inside do not open savepoints, because SQLite
+        copies every page a savepoint modifies into its sub-journal, which made
+        large nested writes several times slower. A write error inside must be
+        left to abort the whole transaction, not caught and carried on from.
         """
         db = self.db
-        if getattr(self.pool._local, "snapshot", None) is not None:
+        local = self.pool._local
+        if getattr(local, "snapshot", None) is not None:
             raise CrmError("cannot write inside store.snapshot(): it is for reads only")
         if db.conn.in_transaction:
+            if getattr(local, "flat", False):
+                yield db
+                return
             with db.atomic():
                 yield db
             return
+        local.flat = not savepoints
+        try:
+            yield from self._outer_transaction(db)
+        finally:
+            local.flat = False
+
+    def _outer_transaction(self, db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         with self.pool.write_lock:
             try:
                 db.conn.execute("BEGIN IMMEDIATE")

@@ -140,6 +140,23 @@ def test_snapshot_reads_one_moment_and_refuses_writes(workspace: Workspace, tmp_
     other.close()
 
 
+def test_a_bulk_transaction_is_all_or_nothing_without_savepoints(workspace: Workspace):
+    store = workspace.store
+    with store.transaction(savepoints=False):
+        store.insert_many("organizations", [{"name": "A"}, {"name": "B"}])
+        assert store.scalar("SELECT count(*) FROM organizations") == 2  # nested: no savepoint needed to see it
+    with pytest.raises(ValidationError), store.transaction(savepoints=False):
+        store.insert_many("organizations", [{"name": "C"}])
+        store.insert_many("contacts", [{"last_name": "X", "stakeholder_type": "alien"}])
+    assert store.scalar("SELECT count(*) FROM organizations") == 2  # C went with the failed transaction
+    with store.transaction():  # the default keeps savepoints: a caught inner failure undoes only itself
+        store.insert("organizations", {"name": "D"})
+        with pytest.raises(ValidationError):
+            store.insert_many("contacts", [{"last_name": "Y"}, {"last_name": "Z", "stakeholder_type": "alien"}])
+    assert store.scalar("SELECT count(*) FROM organizations") == 3
+    assert store.scalar("SELECT count(*) FROM contacts") == 0
+
+
 def test_settings_seen_inside_a_transaction_and_forgotten_on_rollback(workspace: Workspace):
     with pytest.raises(ValidationError), workspace.store.transaction():
         workspace.set_setting("lifecycle_stages", ["lead", "customer"])

@@ -626,7 +626,7 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
     batch_id = new_batch_id()
     total = len(plan.creates) + len(plan.updates) + len(plan.new_orgs)
     done = 0
-    with store.transaction(), store.context(import_batch=batch_id):
+    with store.transaction(savepoints=False), store.context(import_batch=batch_id):
         store.insert_many(
             "import_batches",
             [
