@@ -107,6 +107,7 @@ class Store:
         self.pool = pool
         self.workspace = workspace
         self._columns: dict[str, dict[str, str]] = {}
+        self._defaults: dict[str, set[str]] = {}
 
     # ----------------------------------------------------------------- reads
     @property
@@ -149,12 +150,11 @@ class Store:
         return self._columns[table]
 
     def _defaulted(self, table: str) -> set[str]:
-        """Columns the schema fills with a default when an insert leaves them out."""
-        key = f"defaults:{table}"
-        if key not in self._columns:
+        """Columns the schema fills with a default when an insert leaves them out (cached)."""
+        if table not in self._defaults:
             info = self.conn.execute(f"PRAGMA table_info([{table}])").fetchall()
-            self._columns[key] = {row[1]: "" for row in info if row[4] is not None}
-        return set(self._columns[key])
+            self._defaults[table] = {row[1] for row in info if row[4] is not None}
+        return self._defaults[table]
 
     def primary_key(self, table: str) -> str:
         # cached like columns(): asked once per row by get/update/delete
@@ -185,6 +185,7 @@ class Store:
             for migrations in migration_sets:
                 migrations.apply(db)
         self._columns.clear()
+        self._defaults.clear()
 
     # ---------------------------------------------------------- transactions
     @contextlib.contextmanager
@@ -374,7 +375,7 @@ class Store:
             for _row in rows:
                 self.conn.execute(f"INSERT INTO [{table}] DEFAULT VALUES")
             return
-        per_statement = max(1, min(500, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(names)))
+        per_statement = self._rows_per_statement(len(names))
         one = "(" + ", ".join("?" * len(names)) + ")"
         head = "INSERT INTO [{}] ({}) VALUES ".format(table, ", ".join(f"[{n}]" for n in names))
         full = head + ", ".join([one] * per_statement)
@@ -383,13 +384,16 @@ class Store:
             sql = full if len(part) == per_statement else head + ", ".join([one] * len(part))
             self.conn.execute(sql, [row.get(n) for row in part for n in names])
 
+    def _rows_per_statement(self, values_per_row: int) -> int:
+        return max(1, min(500, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // values_per_row))
+
     def _audit_inserts(self, table: str, names: set[str], ids: list[Any], user: str, now: str, context: dict) -> None:
         """The audit rows of inserted records, built by SQLite from the stored rows.
 
         ``after`` holds the fields any record of the batch gave plus those the
         schema filled with a default (the others are null), secrets redacted,
-        and the write's context. One statement: JSON-encoding each row in Python was a third of a
-        bulk insert's time.
+        and the write's context. One statement: JSON-encoding each row in
+        Python was a third of a bulk insert's time.
         """
         pk = self.primary_key(table)
         fields = [c for c in self.columns(table) if c in names or c in self._defaulted(table)]
@@ -483,7 +487,7 @@ class Store:
 
     def _update_rows(self, table: str, pk: str, names: tuple[str, ...], group: list[tuple[Any, dict]]) -> None:
         """``UPDATE ... FROM (VALUES ...)``: many rows a statement, for the reason in ``_insert_rows``."""
-        per_statement = max(1, min(500, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // (len(names) + 1)))
+        per_statement = self._rows_per_statement(len(names) + 1)
         assignments = ", ".join(f"[{name}] = v.column{i + 2}" for i, name in enumerate(names))
         one = "(" + ", ".join("?" * (len(names) + 1)) + ")"
         for start in range(0, len(group), per_statement):
