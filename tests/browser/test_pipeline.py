@@ -140,3 +140,23 @@ def test_hostile_title_is_text(page, served_demo, hostile_deal):
     card = page.locator(f'.pl-card[data-id="{hostile_deal["id"]}"]')
     expect(card).to_contain_text("<img src=x onerror=window.pwned=1>Evil")
     assert page.evaluate("window.pwned === undefined")
+
+
+def test_more_filters_and_quick_add_from_a_column(page, served_demo):
+    open_board(page, served_demo)
+    expect(page.get_by_text("Min amount")).to_have_count(0)  # built on first use
+    page.get_by_role("button", name="More filters").click()
+    expect(page.get_by_text("Min amount")).to_be_visible()
+    page.locator(f"{COLUMN.format('proposal')} .pl-add").click()  # the column's "+"
+    title = page.get_by_placeholder("e.g. Analytics — EMEA")
+    title.fill("Added from the proposal column")
+    page.get_by_role("button", name="Add deal", exact=True).click()
+    deadline = time.monotonic() + 10
+    rows = []
+    while not rows and time.monotonic() < deadline:
+        conn = sqlite3.connect(served_demo.db)
+        rows = conn.execute("SELECT stage FROM deals WHERE title = 'Added from the proposal column'").fetchall()
+        conn.close()
+        time.sleep(0.2)
+    assert rows == [("proposal",)]
+    expect(title).to_have_value("")  # the form is ready for the next deal
