@@ -546,20 +546,35 @@ class Store:
         if unknown:
             raise ValidationError(table, {name: f"no such field on {table}" for name in unknown})
 
-    def _validator(self, table: str) -> Callable[[dict, dict | None], None]:
-        """Run every ``crm_validate_record`` on a record; raises ValidationError with all problems."""
+    def validator(self, table: str) -> Callable[[dict, dict | None], dict[str, str]]:
+        """Every plugin's ``crm_validate_record`` for records of ``table``, looked up once.
+
+        The returned ``check(record, before)`` normalizes ``record`` in place and
+        returns the problems by field (empty when valid): for checking many records,
+        as the importer does before it writes anything. A plugin that raises gives
+        a ``PluginError`` naming it.
+        """
         call = strict_caller(self.workspace.pm, "crm_validate_record")
         workspace = self.workspace
 
-        def check(record: dict, before: dict | None) -> None:
+        def check(record: dict, before: dict | None) -> dict[str, str]:
             errors: dict[str, str] = {}
             for result in call(workspace=workspace, table=table, record=record, before=before):
                 for field, message in result.items():
                     errors.setdefault(field, message)
-            if errors:
-                raise ValidationError(table, errors)
+            return errors
 
         return check
+
+    def _validator(self, table: str) -> Callable[[dict, dict | None], None]:
+        """``validator`` that raises ValidationError with all problems: the write path's check."""
+        check = self.validator(table)
+
+        def check_or_raise(record: dict, before: dict | None) -> None:
+            if errors := check(record, before):
+                raise ValidationError(table, errors)
+
+        return check_or_raise
 
     def _record(self, changes: list[Change], *, audit: bool, events: bool) -> None:
         if not changes:

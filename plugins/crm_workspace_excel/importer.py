@@ -257,10 +257,7 @@ class Planner:
                 if name in seen:
                     raise CrmError(f"columns {seen[name]!r} and {header!r} are both mapped to {name!r}")
                 seen[name] = header
-        self.validators = [
-            (impl.function, impl.argnames, impl.plugin_name)
-            for impl in reversed(workspace.pm.hook.crm_validate_record.get_hookimpls())
-        ]
+        self.validators: dict[str, Any] = {}  # table → Store.validator(table)
 
     # -- rows → records
     def _records(self) -> list[Row]:
@@ -365,18 +362,9 @@ class Planner:
             record.setdefault("probability", STAGE_PROBABILITY.get(stage))
 
     def _validate(self, table: str, record: dict, before: dict | None) -> str | None:
-        messages: dict[str, str] = {}
-        kwargs = {"workspace": self.ws, "table": table, "record": record, "before": before}
-        for function, argnames, plugin in self.validators:
-            try:
-                result = function(*[kwargs[a] for a in argnames])
-            except Exception as error:
-                raise CrmError(
-                    f"plugin '{plugin}' failed validating a {table} row: {type(error).__name__}: {error}"
-                ) from error
-            if result:
-                for name, message in result.items():
-                    messages.setdefault(name, message)
+        if table not in self.validators:
+            self.validators[table] = self.store.validator(table)
+        messages = self.validators[table](record, before)
         if messages:
             return "; ".join(f"{k}: {v}" for k, v in messages.items())
         return None
