@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -16,6 +17,12 @@ def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
     configure(workspace)
     # SQLite connections must not cross a fork (--num-procs): close them; each process reopens lazily.
     workspace.close()
+    # Everything loaded so far lives as long as the server: keep it out of the garbage
+    # collector's scans, which otherwise grow with every open session; and collect less
+    # often, since a session's build allocates tens of thousands of objects that live on.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     origins = [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     print(f"crm-workspace serving on http://{'localhost' if address == '127.0.0.1' else address}:{port}", flush=True)
     pn.serve(
