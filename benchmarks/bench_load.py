@@ -1,12 +1,14 @@
-"""Served app under load: 20 concurrent sessions open the pipeline page, 1 vs 2 server processes.
+"""Served app under load: 20 concurrent sessions open the pipeline board, then cards move; 1 vs 2 processes.
 
-Each session is what a browser does, without the browser: GET the page (the
+Session open is what a browser does, without the browser: GET the page (the
 server builds the session's document), open the Bokeh websocket with the
-session token, ask for the document (PULL-DOC-REQ) and wait for it. Session
-open = GET + document received. Loopback only, bounded: 20 sessions per round,
-60 s timeout each, servers stopped at the end.
+session token, ask for the document (PULL-DOC-REQ) and wait for it. Then 18
+such sessions stay connected (they say `document_ready`, so Panel runs their
+callbacks, and they count the updates they receive) while 2 Chromium pages
+move 10 cards each with the keyboard. Loopback only, bounded: 20 sessions per
+round, 60 s timeouts, servers stopped at the end.
 
-Run: .venv/bin/python benchmarks/bench_load.py [--sessions 20] [--page pipeline]
+Run: .venv/bin/python benchmarks/bench_load.py [--sessions 20] [--movers 2] [--moves 10]
 """
 
 from __future__ import annotations
