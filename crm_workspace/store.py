@@ -360,7 +360,7 @@ class Store:
         if events and self.workspace.pm.hook.crm_record_changed.get_hookimpls():
             blank = dict.fromkeys(columns)
             changes = [Change(table, row.get(pk), "insert", None, {**blank, **row}, user, now, context) for row in rows]
-            self._record(changes, audit=False, events=True)
+            self._announce(changes)
         return ids
 
     def _insert_rows(self, table: str, names: list[str], rows: list[dict]) -> None:
@@ -396,7 +396,8 @@ class Store:
         Python was a third of a bulk insert's time.
         """
         pk = self.primary_key(table)
-        fields = [c for c in self.columns(table) if c in names or c in self._defaulted(table)]
+        defaulted = self._defaulted(table)
+        fields = [c for c in self.columns(table) if c in names or c in defaulted]
 
         def pairs(group: list[str]) -> str:
             return ", ".join(
@@ -482,7 +483,7 @@ class Store:
                 results.append(after)
                 recorded.append(Change(table, row_id, "update", before, after, user, now, context))
             flush()
-            self._record(recorded, audit=True, events=True)
+            self._record(recorded)
         return results
 
     def _update_rows(self, table: str, pk: str, names: tuple[str, ...], group: list[tuple[Any, dict]]) -> None:
@@ -520,7 +521,7 @@ class Store:
                     raise CrmError(f"{table} #{row_id} cannot be deleted: other records still refer to it") from error
                 removed.append(before)
                 recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
-            self._record(recorded, audit=True, events=True)
+            self._record(recorded)
         return removed
 
     # ------------------------------------------------------------- internals
@@ -576,16 +577,18 @@ class Store:
 
         return check_or_raise
 
-    def _record(self, changes: list[Change], *, audit: bool, events: bool) -> None:
+    def _record(self, changes: list[Change]) -> None:
+        """Audit rows for updates and deletes (inserts: ``_audit_inserts``), then announce them."""
         if not changes:
             return
-        if audit:
-            self.conn.executemany(
-                "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
-                ((c.at, c.user, c.table, str(c.id), c.action, _audit_json(c)) for c in changes),
-            )
-        if events:
-            call_strict(self.workspace.pm, "crm_record_changed", workspace=self.workspace, changes=changes)
+        self.conn.executemany(
+            "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
+            ((c.at, c.user, c.table, str(c.id), c.action, _audit_json(c)) for c in changes),
+        )
+        self._announce(changes)
+
+    def _announce(self, changes: list[Change]) -> None:
+        call_strict(self.workspace.pm, "crm_record_changed", workspace=self.workspace, changes=changes)
 
 
 _UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
