@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import panel as pn
 import pytest
 from openpyxl import load_workbook
 
@@ -45,6 +46,7 @@ def test_a_stale_move_shows_a_conflict_and_the_true_state(page):
     page.workspace.store.update("deals", c["id"], {"stage": "proposal"}, version=c["version"])
     page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "negotiation"})
     assert page.message.visible and "changed by" in page.message.object
+    assert page.board_view.objects.index(page.message) < page.board_view.objects.index(page.board)
     assert page.workspace.store.get("deals", c["id"])["stage"] == "proposal"
     assert any(x["id"] == c["id"] for x in card_list(page, "proposal"))
 
@@ -87,11 +89,13 @@ def test_deal_form_shows_field_messages(page):
 def test_filters_and_export(page):
     page.mine.value = True  # all deals belong to the acting user
     assert page.board.columns[0]["deals"] == 2
-    assert page.min_amount not in page.more_filters_slot.objects  # on the page after "More filters"
+    assert len(page.board_view.objects) == 2  # toolbar and board: the other filters come on "More filters"
     page.more_filters.clicks += 1
-    assert page.min_amount in page.more_filters_slot.objects and page.more_filters_slot.visible
-    page.min_amount.value = 150
+    assert page.more.layout in page.board_view.objects and page.more.layout.visible
+    page.more.min_amount.value = 150
     assert page.board.columns[0]["deals"] == 1
+    page.more_filters.clicks += 1
+    assert not page.more.layout.visible
     book = load_workbook(io.BytesIO(page._export().getvalue()))
     rows = list(book["Pipeline"].values)
     assert rows[0][:3] == ("stage", "id", "title") and len(rows) == 3  # header + the two shown cards
@@ -109,12 +113,22 @@ def test_contact_and_organization_pages_list_their_deals(workspace):
 
 
 def test_the_add_button_of_a_column_opens_quick_add_on_that_stage(page):
-    assert not page.quick_add_slot.objects
+    assert "quick_add" not in vars(page)  # made on first use
     page.handle({"type": "add", "stage": "proposal"})
-    assert len(page.quick_add_slot.objects) == 1 and page.quick_add.stage.value == "proposal"
+    assert page.board_view.objects.index(page.quick_add.layout) == 1 and page.quick_add.stage.value == "proposal"
     page.quick_add.title.value = "From the column"
     page.quick_add._add()
     assert any(
         c["title"] == "From the column"
         for c in next(c for c in page.board.columns if c["stage"] == "proposal")["cards"]
     )
+
+
+def test_forecast_and_stages_views_replace_the_board(page):
+    page.view_switch.value = "Forecast"
+    assert page.layout[2] is page.forecast
+    assert any("Win rate" in pane.object for pane in page.forecast.select(pn.pane.HTML))
+    page.view_switch.value = "Stages"
+    assert page.settings.table in page.layout[2] and "qualification" in page.settings.table.object
+    page.view_switch.value = "Board"
+    assert page.layout[2] is page.board_view

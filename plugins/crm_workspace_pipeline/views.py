@@ -218,17 +218,21 @@ class CloseDialog(pn.viewable.Viewer):
 
 
 class QuickAdd(pn.viewable.Viewer):
-    """Add a deal straight into a column."""
+    """Add a deal straight into a column (its stages follow the pipeline shown)."""
 
     def __init__(self, page: PipelinePage, **params: Any):
         super().__init__(**params)
         self.page = page
-        self.stage = pn.widgets.Select(name="Stage", options=[], width=160)
+        self.stage = pn.widgets.Select(name="Stage", options=self._stages(), width=160)
         self.title = pn.widgets.TextInput(name="New deal title", placeholder="e.g. Analytics — EMEA")
         self.amount = pn.widgets.TextInput(name="Amount", width=120)
         self.add = pn.widgets.Button(name="Add deal", button_type="primary", align="end")
         self.add.on_click(self._add)
+        page.model.param.watch(lambda _e: setattr(self.stage, "options", self._stages()), "pipeline")
         self.layout = pn.Row(self.stage, self.title, self.amount, self.add)
+
+    def _stages(self) -> list[str]:
+        return [s["stage"] for s in self.page.model.stages()]
 
     def focus_stage(self, stage: str) -> None:
         self.stage.value = stage
@@ -242,6 +246,38 @@ class QuickAdd(pn.viewable.Viewer):
             return
         self.title.value = self.amount.value = ""
         notify("success", f"Deal #{deal['id']} added")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.layout
+
+
+class MoreFilters(pn.viewable.Viewer):
+    """The rarely used filters: expected-close range, minimum amount, rotting only, card order."""
+
+    model = param.ClassSelector(class_=PipelineModel)
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self.close_from = pn.widgets.DatePicker(name="Close from", width=130)
+        self.close_to = pn.widgets.DatePicker(name="Close to", width=130)
+        self.min_amount = pn.widgets.FloatInput(name="Min amount", value=None, width=110)
+        self.rotting = pn.widgets.Checkbox(name="Rotting only", value=False, align="end")
+        self.sort = pn.widgets.Select(name="Sort cards by", options=list(SORTS), width=150)
+        self.layout = pn.Row(
+            self.close_from, self.close_to, self.min_amount, self.rotting, self.sort, sizing_mode="stretch_width"
+        )
+        for widget in self.layout:
+            widget.param.watch(self._apply, "value")
+
+    def _apply(self, _event: Any = None) -> None:
+        self.model.param.update(
+            close_from=self.close_from.value.isoformat() if self.close_from.value else None,
+            close_to=self.close_to.value.isoformat() if self.close_to.value else None,
+            min_amount=self.min_amount.value,
+            rotting_only=self.rotting.value,
+            sort=self.sort.value,
+            shown={},
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.layout
@@ -428,23 +464,24 @@ class StageSettings(pn.viewable.Viewer):
 
 
 class PipelinePage(pn.viewable.Viewer):
-    """The pipeline page: filters, the board (live), forecast, stage settings, export."""
+    """The pipeline page: filters, the board (live), forecast, stage settings, export.
+
+    Opening the board is what twenty people do at nine o'clock, and each Bokeh model a
+    session starts with costs the server ~4 ms: the board view starts with the toolbar and
+    the board only. The dialog, the deal form, quick add, the extra filters and messages are
+    built and put in place (``_show``) when first needed; Forecast and Stages when chosen.
+    """
 
     workspace = param.ClassSelector(class_=Workspace)
+
+    #: the board view's parts, top to bottom; the optional ones appear on first use
+    PARTS = ("toolbar", "more", "quick_add", "message", "dialog", "board", "form")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
         ws = self.workspace
         self.model = PipelineModel(workspace=ws)
         self.board = Board(on_message=self.handle, sizing_mode="stretch_width", min_height=300)
-        self.quick_add = QuickAdd(self)
-        self.forecast = Forecast(model=self.model)
-        self.message = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
-        # the dialog, the form and the stage settings are made when first needed: most sessions
-        # never open them, and their widgets were a third of the cost of opening the board
-        self.dialog_slot = pn.Column()
-        self.form_slot = pn.Column(sizing_mode="stretch_width")
-
         owners = [
             r["owner"]
             for r in ws.query("SELECT DISTINCT owner FROM deals WHERE owner IS NOT NULL ORDER BY 1 LIMIT 200")
@@ -455,49 +492,54 @@ class PipelinePage(pn.viewable.Viewer):
         self.mine = pn.widgets.Checkbox(name="My deals", value=False, align="end")
         self.owner = pn.widgets.Select(name="Owner", options=["", *owners], width=120)
         self.organization = pn.widgets.TextInput(name="Organization", placeholder="name contains", width=160)
-        self.close_from = pn.widgets.DatePicker(name="Close from", width=130)
-        self.close_to = pn.widgets.DatePicker(name="Close to", width=130)
-        self.min_amount = pn.widgets.FloatInput(name="Min amount", value=None, width=110)
-        self.rotting = pn.widgets.Checkbox(name="Rotting only", value=False, align="end")
-        self.sort = pn.widgets.Select(name="Sort cards by", options=list(SORTS), width=150)
-        for widget in (
+        for widget in (self.pipeline_select, self.mine, self.owner, self.organization):
+            widget.param.watch(self._apply_filters, "value")
+        self.more_filters = pn.widgets.Button(name="More filters", button_type="light", align="end")
+        self.more_filters.on_click(self._toggle_more_filters)
+        self.add_deal = pn.widgets.Button(name="+ Add deal", button_type="primary", align="end")
+        self.add_deal.on_click(lambda _e: self._show("quick_add"))
+        self.download = pn.widgets.FileDownload(
+            callback=self._export,
+            filename="pipeline.xlsx",
+            label="Export board to Excel",
+            button_type="default",
+            align="end",
+        )
+        self.toolbar = pn.Row(
             self.pipeline_select,
             self.mine,
             self.owner,
             self.organization,
-            self.close_from,
-            self.close_to,
-            self.min_amount,
-            self.rotting,
-            self.sort,
-        ):
-            widget.param.watch(self._apply_filters, "value")
-        # Rarely used controls join the page on first click: each widget costs the server
-        # ~5 ms when a session opens, and twenty people opening the board at once add up.
-        self.more_filters = pn.widgets.Button(name="More filters", button_type="light", align="end")
-        self.more_filters.on_click(self._toggle_more_filters)
-        self.more_filters_slot = pn.Row(sizing_mode="stretch_width")
-        self.add_deal = pn.widgets.Button(name="+ Add deal", button_type="primary", align="end")
-        self.add_deal.on_click(lambda _e: _attach(self.quick_add_slot, self.quick_add))
-        self.quick_add_slot = pn.Row()
-        self.download = pn.widgets.FileDownload(
-            callback=self._export, filename="pipeline.xlsx", label="Export board to Excel", button_type="default"
+            self.more_filters,
+            self.add_deal,
+            self.download,
+            sizing_mode="stretch_width",
+        )
+        self.board_view = pn.Column(self.toolbar, self.board, sizing_mode="stretch_width")
+        self._shown = {"toolbar", "board"}
+        self.view_switch = pn.widgets.RadioButtonGroup(
+            options=["Board", "Forecast", "Stages"], value="Board", button_type="light", name="View"
+        )
+        self.view_switch.param.watch(self._switch_view, "value")
+        self.layout = pn.Column(
+            pn.pane.Markdown("## Pipeline"), self.view_switch, self.board_view, sizing_mode="stretch_width"
         )
         self.model.param.watch(lambda _e: self.refresh(), list(FILTER_PARAMS))
         ws.param.watch(self._on_revision, "revision")
         self.refresh()
 
-    def _toggle_more_filters(self, _event: Any = None) -> None:
-        if not self.more_filters_slot.objects:
-            self.more_filters_slot.objects = [
-                self.close_from,
-                self.close_to,
-                self.min_amount,
-                self.rotting,
-                self.sort,
-            ]
-        else:
-            self.more_filters_slot.visible = not self.more_filters_slot.visible
+    # ------------------------------------------------- parts made on first use
+    @functools.cached_property
+    def more(self) -> MoreFilters:
+        return MoreFilters(model=self.model)
+
+    @functools.cached_property
+    def quick_add(self) -> QuickAdd:
+        return QuickAdd(self)
+
+    @functools.cached_property
+    def message(self) -> pn.pane.Alert:
+        return pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
 
     @functools.cached_property
     def dialog(self) -> CloseDialog:
@@ -511,6 +553,43 @@ class PipelinePage(pn.viewable.Viewer):
     def settings(self) -> StageSettings:
         return StageSettings(self)
 
+    @functools.cached_property
+    def forecast(self) -> pn.param.ParamFunction:
+        """The forecast, redrawn when the data or the filters change (only while it is shown)."""
+        model = self.model
+        return pn.param.ParamFunction(
+            pn.bind(
+                Forecast(model=model).view,
+                self.workspace.param.revision,
+                model.param.pipeline,
+                model.param.owner,
+                model.param.organization,
+                model.param.close_from,
+                model.param.close_to,
+                model.param.min_amount,
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def _built(self, part: str) -> bool:
+        return part in vars(self)
+
+    def _show(self, part: str) -> None:
+        """Put a part of the board view in its place (made on first use)."""
+        if part not in self._shown:
+            self._shown.add(part)
+            self.board_view.objects = [getattr(self, p) for p in self.PARTS if p in self._shown]
+
+    def _toggle_more_filters(self, _event: Any = None) -> None:
+        if not self._built("more"):
+            self._show("more")
+        else:
+            self.more.layout.visible = not self.more.layout.visible
+
+    def _switch_view(self, event: param.parameterized.Event) -> None:
+        views = {"Board": lambda: self.board_view, "Forecast": lambda: self.forecast, "Stages": lambda: self.settings}
+        self.layout[2] = views[event.new]()
+
     # ------------------------------------------------------------ state
     def _apply_filters(self, _event: Any = None) -> None:
         owner = self.workspace.user if self.mine.value else (self.owner.value or None)
@@ -518,14 +597,8 @@ class PipelinePage(pn.viewable.Viewer):
             pipeline=self.pipeline_select.value or "default",
             owner=owner,
             organization=self.organization.value or None,
-            close_from=self.close_from.value.isoformat() if self.close_from.value else None,
-            close_to=self.close_to.value.isoformat() if self.close_to.value else None,
-            min_amount=self.min_amount.value,
-            rotting_only=self.rotting.value,
-            sort=self.sort.value,
             shown={},
         )
-        self.quick_add.stage.options = [s["stage"] for s in self.model.stages()]
 
     def _on_revision(self, _event: Any = None) -> None:
         # An open deal form keeps the person's edits: saving against a stale version reports the conflict.
@@ -534,13 +607,10 @@ class PipelinePage(pn.viewable.Viewer):
     def refresh(self) -> None:
         """Redraw the board from the database (its true state)."""
         self.board.columns = self.model.columns()
-        if not self.quick_add.stage.options:
-            self.quick_add.stage.options = [s["stage"] for s in self.model.stages()]
 
     def show_message(self, text: str, kind: str = "warning") -> None:
-        self.message.alert_type = kind
-        self.message.object = html.escape(text)
-        self.message.visible = True
+        self.message.param.update(alert_type=kind, object=html.escape(text), visible=True)
+        self._show("message")
 
     # ---------------------------------------------------------- actions
     def handle(self, msg: dict[str, Any]) -> None:
@@ -550,11 +620,11 @@ class PipelinePage(pn.viewable.Viewer):
             if kind == "move":
                 self.request_move(msg)
             elif kind == "open":
-                _attach(self.form_slot, self.form)
+                self._show("form")
                 self.form.deal_id = int(msg["id"])
                 self.form.load()
             elif kind == "add":
-                _attach(self.quick_add_slot, self.quick_add)
+                self._show("quick_add")
                 self.quick_add.focus_stage(msg["stage"])
                 self.quick_add.title.focus = True
             elif kind == "more":
@@ -567,7 +637,7 @@ class PipelinePage(pn.viewable.Viewer):
     def request_move(self, msg: dict[str, Any]) -> None:
         stage = self.model.stage(msg["stage"])
         if stage["status"] in ("won", "lost"):
-            _attach(self.dialog_slot, self.dialog)
+            self._show("dialog")
             self.dialog.ask(self.model.deal(int(msg["id"])), msg, stage)
             return
         self.move(int(msg["id"]), stage["stage"], msg.get("version"))
@@ -586,7 +656,8 @@ class PipelinePage(pn.viewable.Viewer):
             self.show_message(str(error), "danger")
             self.refresh()
             return False
-        self.message.param.update(visible=False, alert_type="warning")  # no hidden "danger" left behind
+        if self._built("message"):  # no hidden "danger" left behind
+            self.message.param.update(visible=False, alert_type="warning")
         return True
 
     def _export(self) -> io.BytesIO:
@@ -596,55 +667,7 @@ class PipelinePage(pn.viewable.Viewer):
 
     # ------------------------------------------------------------- view
     def __panel__(self) -> pn.viewable.Viewable:
-        filters = pn.Row(
-            self.pipeline_select,
-            self.mine,
-            self.owner,
-            self.organization,
-            self.more_filters,
-            sizing_mode="stretch_width",
-        )
-        board_tab = pn.Column(
-            filters,
-            self.more_filters_slot,
-            pn.Row(self.add_deal, self.quick_add_slot, self.download),
-            self.message,
-            self.dialog_slot,
-            self.board,
-            self.form_slot,
-            sizing_mode="stretch_width",
-            name="Board",
-        )
-        forecast = pn.param.ParamFunction(
-            pn.bind(
-                self.forecast.view,
-                self.workspace.param.revision,
-                self.model.param.pipeline,
-                self.model.param.owner,
-                self.model.param.organization,
-                self.model.param.close_from,
-                self.model.param.close_to,
-                self.model.param.min_amount,
-            ),
-            lazy=True,
-            name="Forecast",
-        )
-        return pn.Column(
-            pn.pane.Markdown("## Pipeline"),
-            pn.Tabs(
-                board_tab,
-                forecast,
-                pn.param.ParamFunction(lambda: self.settings, lazy=True, name="Stages"),
-                dynamic=True,
-                sizing_mode="stretch_width",
-            ),
-            sizing_mode="stretch_width",
-        )
-
-
-def _attach(slot: pn.Column, component: pn.viewable.Viewer) -> None:
-    if not slot.objects:
-        slot.objects = [component]
+        return self.layout
 
 
 def deals_section(workspace: Workspace, table: str, record_id: int) -> pn.viewable.Viewable:

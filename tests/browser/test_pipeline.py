@@ -119,7 +119,7 @@ def test_two_sessions_see_each_others_moves(browser, served_demo):
 
 def test_forecast_renders(page, served_demo):
     open_board(page, served_demo)
-    page.locator(".bk-tab", has_text="Forecast").click()
+    page.get_by_role("button", name="Forecast", exact=True).click()
     expect(page.get_by_text("Win rate")).to_be_visible()
     expect(page.get_by_text("Weighted pipeline", exact=True).first).to_be_visible()
     expect(page.locator("canvas").first).to_be_visible()
