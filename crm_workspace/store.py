@@ -189,7 +189,7 @@ class Store:
 
     # ---------------------------------------------------------- transactions
     @contextlib.contextmanager
-    def transaction(self, *, savepoints: bool = True) -> Iterator[sqlite_utils.Database]:
+    def transaction(self, *, savepoints: bool = True, cache_kib: int | None = None) -> Iterator[sqlite_utils.Database]:
         """One atomic unit of writes; nested calls become savepoints.
 
         Takes SQLite's write lock up front, so a concurrent writer waits on the
@@ -200,6 +200,10 @@ class Store:
         copies every page a savepoint modifies into its sub-journal, which made
         large nested writes several times slower. A write error inside must be
         left to abort the whole transaction, not caught and carried on from.
+
+        ``cache_kib`` lowers the page-cache ceiling of this write transaction below
+        ``WRITE_CACHE_KIB`` (for a caller already holding much in memory); it
+        applies to the outermost transaction only.
         """
         db = self.db
         local = self.pool._local
@@ -214,17 +218,17 @@ class Store:
             return
         local.flat = not savepoints
         try:
-            yield from self._outer_transaction(db)
+            yield from self._outer_transaction(db, min(cache_kib or WRITE_CACHE_KIB, WRITE_CACHE_KIB))
         finally:
             local.flat = False
 
-    def _outer_transaction(self, db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    def _outer_transaction(self, db: sqlite_utils.Database, cache_kib: int) -> Iterator[sqlite_utils.Database]:
         with self.pool.write_lock:
             try:
                 db.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
                 raise _translate(error) from error
-            db.conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
+            db.conn.execute(f"PRAGMA cache_size = -{cache_kib}")
             self.pool._local.transaction = object()
             try:
                 try:

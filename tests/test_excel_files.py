@@ -145,3 +145,26 @@ def test_formula_cells_use_cached_value(tmp_path, workspace):
     prepared = importer.prepare(workspace, path)
     # openpyxl writes no cached value: the formula cell reads as empty, never as formula text
     assert prepared.table.rows[0][1] in ("", None)
+
+
+def test_a_sheet_away_from_a1_keeps_its_rows_and_columns_and_shares_repeated_text(tmp_path, workspace):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row, values in enumerate(
+        [["First Name", "Last Name", "Email"], ["Ana", "Silva", "ana@example.com"], ["Bo", "Silva", "bo@x"]], start=3
+    ):
+        for column, value in enumerate(values, start=3):  # starts at C3
+            sheet.cell(row, column, value)
+    book.save(tmp_path / "c3.xlsx")
+    table = open_book(tmp_path / "c3.xlsx").table()
+    assert (table.header_row, table.headers[:2]) == (2, ["Column 1", "Column 2"])
+    assert table.headers[2:] == ["First Name", "Last Name", "Email"] and table.row_numbers == [4, 5]
+    assert table.rows[0][3] is table.rows[1][3]  # "Silva" is held once
+    prepared = importer.prepare(workspace, tmp_path / "c3.xlsx")
+    plan = importer.plan_import(workspace, prepared.table, "contacts", prepared.mapping)
+    prepared.table.rows.clear()  # `crm import` lets the sheet go before writing: the rejects need none of it
+    assert plan.rejects_frame().values.tolist() == [
+        [5, "", "", "Bo", "Silva", "bo@x", "Email: not an email address: 'bo@x'"]
+    ]

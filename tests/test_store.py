@@ -365,3 +365,21 @@ def test_settings_round_trip_and_lifecycle_stages(workspace: Workspace):
     assert workspace.lifecycle_stages() == ["lead", "customer", "churned"]
     with pytest.raises(ValidationError):
         workspace.store.insert("contacts", {"last_name": "X", "lifecycle_stage": "subscriber"})
+
+
+def test_a_transaction_can_lower_its_page_cache_and_gives_it_back(workspace: Workspace):
+    from crm_workspace.store import READ_CACHE_KIB, WRITE_CACHE_KIB
+
+    store = workspace.store
+
+    def cache() -> int:
+        return -store.conn.execute("PRAGMA cache_size").fetchone()[0]
+
+    with store.transaction():
+        assert cache() == WRITE_CACHE_KIB
+    with store.transaction(savepoints=False, cache_kib=8_000):
+        store.insert("organizations", {"name": "A"})
+        assert cache() == 8_000
+    with store.transaction(cache_kib=WRITE_CACHE_KIB * 4):
+        assert cache() == WRITE_CACHE_KIB  # a ceiling to lower, never to raise
+    assert cache() == READ_CACHE_KIB

@@ -25,7 +25,8 @@ def normalize_email(value: str) -> str:
     """The email in lower case, or ValueError with a message a person can act on (syntax only, no DNS)."""
     text = value.strip()
     if _SIMPLE_EMAIL.fullmatch(text):
-        return text.lower()
+        lowered = text.lower()
+        return text if lowered == text else lowered  # the same object when unchanged: imports hold 100ks
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -46,7 +47,8 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
         return text
     if not phonenumbers.is_possible_number(number):
         return text
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return text if formatted == text else formatted
 
 
 def validate(workspace: Any, table: str, record: dict, before: dict | None) -> dict[str, str] | None:

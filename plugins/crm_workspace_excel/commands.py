@@ -79,6 +79,8 @@ def import_command(
             workspace, save_recipe, prepared.entity, prepared.mapping, sheet=table.sheet, on_duplicate=on_duplicate
         )
         click.echo(f"saved mapping recipe '{save_recipe}'", err=True)
+    # The plan holds what the write needs (records, rejected rows' cells): let the sheet go first.
+    del prepared, table
     if dry_run:
         click.echo(f"dry run — would import: {plan.summary()}")
         for line in plan.details(limit=50):
