@@ -122,10 +122,10 @@ class App(pn.viewable.Viewer):
             options={f"{p.icon} {p.title}": name for name, p in self._pages.items()},
             value=ws.page,
             orientation="vertical",
-            button_type="light",
-            button_style="outline",
+            color="light",
+            variant="outline",
             sizing_mode="stretch_width",
-            name="Navigation",
+            label="Navigation",
         )
         self.nav.param.watch(self._navigate, "value")
         self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")

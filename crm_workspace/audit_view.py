@@ -82,13 +82,13 @@ class AuditPage(pn.viewable.Viewer):
             )
         model = self.model
         filters = pn.Row(
-            pn.widgets.TextInput.from_param(model.param.table, name="Table", placeholder="contacts", width=150),
-            pn.widgets.TextInput.from_param(model.param.record_id, name="Record id", width=100),
-            pn.widgets.TextInput.from_param(model.param.user, name="User", width=120),
-            pn.widgets.TextInput.from_param(model.param.since, name="Since (ISO date)", width=150),
+            pn.widgets.TextInput.from_param(model.param.table, label="Table", placeholder="contacts", width=150),
+            pn.widgets.TextInput.from_param(model.param.record_id, label="Record id", width=100),
+            pn.widgets.TextInput.from_param(model.param.user, label="User", width=120),
+            pn.widgets.TextInput.from_param(model.param.since, label="Since (ISO date)", width=150),
         )
-        previous = pn.widgets.Button(name="◀ Newer", width=90)
-        following = pn.widgets.Button(name="Older ▶", width=90)
+        previous = pn.widgets.Button(label="◀ Newer", width=90)
+        following = pn.widgets.Button(label="Older ▶", width=90)
         previous.on_click(lambda _e: setattr(model, "page", max(0, model.page - 1)))
         following.on_click(lambda _e: setattr(model, "page", model.page + 1))
         for name in ("table", "record_id", "user", "since"):

@@ -126,7 +126,7 @@ def test_page_text_reads_tables_and_bound_functions():
     import panel as pn
 
     frame = pd.DataFrame({"name": ["Ada"], "score": [42]})
-    layout = pn.Column("# Title", pn.bind(lambda: pn.widgets.Tabulator(frame)), pn.widgets.TextInput(name="Search"))
+    layout = pn.Column("# Title", pn.bind(lambda: pn.widgets.Tabulator(frame)), pn.widgets.TextInput(label="Search"))
     text = page_text(layout)
     assert "# Title" in text and "Ada" in text and "42" in text and "Search" in text
 

@@ -28,14 +28,14 @@ class ImportPage(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.model = ImportModel(workspace=self.workspace)
-        self.upload = pn.widgets.FileInput(accept=".xlsx,.xlsm,.xls,.ods,.csv", name="Spreadsheet", multiple=False)
+        self.upload = pn.widgets.FileInput(accept=".xlsx,.xlsm,.xls,.ods,.csv", label="Spreadsheet", multiple=False)
         self.upload.param.watch(self._uploaded, "value")
-        self.sheet = pn.widgets.Select.from_param(self.model.param.sheet, name="Sheet", width=220)
-        self.header = pn.widgets.IntInput.from_param(self.model.param.header_row, name="Header row", width=120)
-        self.entity = pn.widgets.Select.from_param(self.model.param.entity, name="Import as", width=160)
-        self.on_duplicate = pn.widgets.Select.from_param(self.model.param.on_duplicate, name="On duplicate", width=140)
-        self.dry_button = pn.widgets.Button(name="Dry run", button_type="primary", width=120)
-        self.import_button = pn.widgets.Button(name="Import", button_type="success", width=120)
+        self.sheet = pn.widgets.Select.from_param(self.model.param.sheet, label="Sheet", width=220)
+        self.header = pn.widgets.IntInput.from_param(self.model.param.header_row, label="Header row", width=120)
+        self.entity = pn.widgets.Select.from_param(self.model.param.entity, label="Import as", width=160)
+        self.on_duplicate = pn.widgets.Select.from_param(self.model.param.on_duplicate, label="On duplicate", width=140)
+        self.dry_button = pn.widgets.Button(label="Dry run", color="primary", width=120)
+        self.import_button = pn.widgets.Button(label="Import", color="success", width=120)
         self.dry_button.on_click(lambda _e: self._dry_run())
         self.import_button.on_click(self._import)
         self.progress = pn.indicators.Progress(value=0, max=100, width=300, visible=False, name="Import progress")
@@ -43,18 +43,18 @@ class ImportPage(pn.viewable.Viewer):
             callback=self._rejects_file,
             filename="rejects.xlsx",
             label="Download rejects",
-            button_type="warning",
+            color="warning",
             visible=False,
             width=200,
         )
         self.recipe_name = pn.widgets.TextInput(placeholder="recipe name", width=160)
-        self.save_recipe = pn.widgets.Button(name="Save mapping", width=130)
+        self.save_recipe = pn.widgets.Button(label="Save mapping", width=130)
         self.save_recipe.on_click(lambda _e: self._save_recipe())
-        self.batch_select = pn.widgets.Select(name="Batch", options=[], width=260)
-        self.undo_button = pn.widgets.Button(name="Undo batch", button_type="danger", width=120)
+        self.batch_select = pn.widgets.Select(label="Batch", options=[], width=260)
+        self.undo_button = pn.widgets.Button(label="Undo batch", color="danger", width=120)
         self.undo_button.on_click(lambda _e: self._undo())
         self.undo_message = pn.pane.Markdown("")
-        self.export_entity = pn.widgets.Select(name="Export", options=list(ENTITIES), width=160)
+        self.export_entity = pn.widgets.Select(label="Export", options=list(ENTITIES), width=160)
         self.export_button = pn.widgets.FileDownload(
             callback=self._export_file, filename="contacts.xlsx", label="Download .xlsx", width=180
         )
@@ -153,7 +153,7 @@ class ImportPage(pn.viewable.Viewer):
         for header in table.headers:
             current = self.model.mapping.get(header) or SKIP
             select = pn.widgets.Select(
-                name=header, options=options, value=current if current in options else SKIP, width=190
+                label=header, options=options, value=current if current in options else SKIP, width=190
             )
             select.param.watch(lambda e, h=header: self.model.set_field(h, None if e.new == SKIP else e.new), "value")
             widgets.append(select)

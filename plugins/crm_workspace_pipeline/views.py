@@ -59,16 +59,16 @@ class DealForm(pn.viewable.Viewer):
         super().__init__(**params)
         self._version: int | None = None
         self.inputs = {
-            "title": pn.widgets.TextInput(name="Title"),
-            "amount": pn.widgets.TextInput(name="Amount"),
-            "currency": pn.widgets.TextInput(name="Currency", width=90),
-            "probability": pn.widgets.TextInput(name="Probability % (blank = stage default)"),
-            "expected_close": pn.widgets.TextInput(name="Expected close (YYYY-MM-DD)"),
-            "owner": pn.widgets.TextInput(name="Owner"),
+            "title": pn.widgets.TextInput(label="Title"),
+            "amount": pn.widgets.TextInput(label="Amount"),
+            "currency": pn.widgets.TextInput(label="Currency", width=90),
+            "probability": pn.widgets.TextInput(label="Probability % (blank = stage default)"),
+            "expected_close": pn.widgets.TextInput(label="Expected close (YYYY-MM-DD)"),
+            "owner": pn.widgets.TextInput(label="Owner"),
         }
         self.errors = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
-        self.save_button = pn.widgets.Button(name="Save deal", button_type="primary")
-        self.close_button = pn.widgets.Button(name="Close")
+        self.save_button = pn.widgets.Button(label="Save deal", color="primary")
+        self.close_button = pn.widgets.Button(label="Close")
         self.save_button.on_click(self._save)
         self.close_button.on_click(lambda _e: self.param.update(deal_id=None))
         self.header = pn.pane.Markdown("")
@@ -147,12 +147,12 @@ class CloseDialog(pn.viewable.Viewer):
         self.page = page
         self.pending: dict[str, Any] | None = None
         self.title = pn.pane.Markdown("")
-        self.reason = pn.widgets.Select(name="Lost reason", options=["", *LOST_REASONS])
-        self.details = pn.widgets.TextInput(name="Details (optional, or your own reason)")
-        self.date = pn.widgets.TextInput(name="Closed on (YYYY-MM-DD)")
+        self.reason = pn.widgets.Select(label="Lost reason", options=["", *LOST_REASONS])
+        self.details = pn.widgets.TextInput(label="Details (optional, or your own reason)")
+        self.date = pn.widgets.TextInput(label="Closed on (YYYY-MM-DD)")
         self.error = pn.pane.Alert("", alert_type="warning", visible=False)
-        self.confirm = pn.widgets.Button(name="Confirm", button_type="primary")
-        self.cancel = pn.widgets.Button(name="Cancel")
+        self.confirm = pn.widgets.Button(label="Confirm", color="primary")
+        self.cancel = pn.widgets.Button(label="Cancel")
         self.confirm.on_click(self._confirm)
         self.cancel.on_click(self._cancel)
         self.layout = pn.Card(
@@ -183,7 +183,7 @@ class CloseDialog(pn.viewable.Viewer):
         self.details.value = ""
         self.date.value = today_iso()
         self.reason.visible = self.details.visible = lost
-        self.date.name = "Lost on (YYYY-MM-DD)" if lost else "Won on (YYYY-MM-DD)"
+        self.date.label = "Lost on (YYYY-MM-DD)" if lost else "Won on (YYYY-MM-DD)"
         self.error.visible = False
         self.layout.visible = True
 
@@ -223,10 +223,10 @@ class QuickAdd(pn.viewable.Viewer):
     def __init__(self, page: PipelinePage, **params: Any):
         super().__init__(**params)
         self.page = page
-        self.stage = pn.widgets.Select(name="Stage", options=self._stages(), width=160)
-        self.title = pn.widgets.TextInput(name="New deal title", placeholder="e.g. Analytics — EMEA")
-        self.amount = pn.widgets.TextInput(name="Amount", width=120)
-        self.add = pn.widgets.Button(name="Add deal", button_type="primary", align="end")
+        self.stage = pn.widgets.Select(label="Stage", options=self._stages(), width=160)
+        self.title = pn.widgets.TextInput(label="New deal title", placeholder="e.g. Analytics — EMEA")
+        self.amount = pn.widgets.TextInput(label="Amount", width=120)
+        self.add = pn.widgets.Button(label="Add deal", color="primary", align="end")
         self.add.on_click(self._add)
         page.model.param.watch(lambda _e: setattr(self.stage, "options", self._stages()), "pipeline")
         self.layout = pn.Row(self.stage, self.title, self.amount, self.add)
@@ -258,11 +258,11 @@ class MoreFilters(pn.viewable.Viewer):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self.close_from = pn.widgets.DatePicker(name="Close from", width=130)
-        self.close_to = pn.widgets.DatePicker(name="Close to", width=130)
-        self.min_amount = pn.widgets.FloatInput(name="Min amount", value=None, width=110)
-        self.rotting = pn.widgets.Checkbox(name="Rotting only", value=False, align="end")
-        self.sort = pn.widgets.Select(name="Sort cards by", options=list(SORTS), width=150)
+        self.close_from = pn.widgets.DatePicker(label="Close from", width=130)
+        self.close_to = pn.widgets.DatePicker(label="Close to", width=130)
+        self.min_amount = pn.widgets.FloatInput(label="Min amount", value=None, width=110)
+        self.rotting = pn.widgets.Checkbox(label="Rotting only", value=False, align="end")
+        self.sort = pn.widgets.Select(label="Sort cards by", options=list(SORTS), width=150)
         self.layout = pn.Row(
             self.close_from, self.close_to, self.min_amount, self.rotting, self.sort, sizing_mode="stretch_width"
         )
@@ -387,17 +387,17 @@ class StageSettings(pn.viewable.Viewer):
         super().__init__(**params)
         self.page = page
         self.table = pn.pane.HTML("")
-        self.stage = pn.widgets.Select(name="Stage", options=[])
-        self.label = pn.widgets.TextInput(name="Label")
-        self.position = pn.widgets.IntInput(name="Order", value=0)
-        self.probability = pn.widgets.TextInput(name="Default probability %")
-        self.status = pn.widgets.Select(name="Status", options=["open", "won", "lost"])
-        self.rot_days = pn.widgets.TextInput(name="Rots after (days, blank = never)")
-        self.save = pn.widgets.Button(name="Save stage", button_type="primary", align="end")
-        self.new_stage = pn.widgets.TextInput(name="New stage name")
-        self.add_stage = pn.widgets.Button(name="Add stage", align="end")
-        self.new_pipeline = pn.widgets.TextInput(name="New pipeline name")
-        self.add_pipeline = pn.widgets.Button(name="Create pipeline (copy of this one)", align="end")
+        self.stage = pn.widgets.Select(label="Stage", options=[])
+        self.label = pn.widgets.TextInput(label="Label")
+        self.position = pn.widgets.IntInput(label="Order", value=0)
+        self.probability = pn.widgets.TextInput(label="Default probability %")
+        self.status = pn.widgets.Select(label="Status", options=["open", "won", "lost"])
+        self.rot_days = pn.widgets.TextInput(label="Rots after (days, blank = never)")
+        self.save = pn.widgets.Button(label="Save stage", color="primary", align="end")
+        self.new_stage = pn.widgets.TextInput(label="New stage name")
+        self.add_stage = pn.widgets.Button(label="Add stage", align="end")
+        self.new_pipeline = pn.widgets.TextInput(label="New pipeline name")
+        self.add_pipeline = pn.widgets.Button(label="Create pipeline (copy of this one)", align="end")
         self.stage.param.watch(lambda _e: self._fill(), "value")
         self.save.on_click(self._save)
         self.add_stage.on_click(self._add_stage)
@@ -487,22 +487,22 @@ class PipelinePage(pn.viewable.Viewer):
             for r in ws.query("SELECT DISTINCT owner FROM deals WHERE owner IS NOT NULL ORDER BY 1 LIMIT 200")
         ]
         self.pipeline_select = pn.widgets.Select(
-            name="Pipeline", options=self.model.pipelines(), value="default", width=140
+            label="Pipeline", options=self.model.pipelines(), value="default", width=140
         )
-        self.mine = pn.widgets.Checkbox(name="My deals", value=False, align="end")
-        self.owner = pn.widgets.Select(name="Owner", options=["", *owners], width=120)
-        self.organization = pn.widgets.TextInput(name="Organization", placeholder="name contains", width=160)
+        self.mine = pn.widgets.Checkbox(label="My deals", value=False, align="end")
+        self.owner = pn.widgets.Select(label="Owner", options=["", *owners], width=120)
+        self.organization = pn.widgets.TextInput(label="Organization", placeholder="name contains", width=160)
         for widget in (self.pipeline_select, self.mine, self.owner, self.organization):
             widget.param.watch(self._apply_filters, "value")
-        self.more_filters = pn.widgets.Button(name="More filters", button_type="light", align="end")
+        self.more_filters = pn.widgets.Button(label="More filters", color="light", align="end")
         self.more_filters.on_click(self._toggle_more_filters)
-        self.add_deal = pn.widgets.Button(name="+ Add deal", button_type="primary", align="end")
+        self.add_deal = pn.widgets.Button(label="+ Add deal", color="primary", align="end")
         self.add_deal.on_click(lambda _e: self._show("quick_add"))
         self.download = pn.widgets.FileDownload(
             callback=self._export,
             filename="pipeline.xlsx",
             label="Export board to Excel",
-            button_type="default",
+            color="default",
             align="end",
         )
         self.toolbar = pn.Row(
@@ -518,7 +518,7 @@ class PipelinePage(pn.viewable.Viewer):
         self.board_view = pn.Column(self.toolbar, self.board, sizing_mode="stretch_width")
         self._shown = {"toolbar", "board"}
         self.view_switch = pn.widgets.RadioButtonGroup(
-            options=["Board", "Forecast", "Stages"], value="Board", button_type="light", name="View"
+            options=["Board", "Forecast", "Stages"], value="Board", color="light", label="View"
         )
         self.view_switch.param.watch(self._switch_view, "value")
         self.layout = pn.Column(

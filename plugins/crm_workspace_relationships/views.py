@@ -364,7 +364,7 @@ class RelationshipMap(pn.viewable.Viewer):
         orgs = ws.store.query("SELECT id, name FROM organizations ORDER BY name COLLATE NOCASE LIMIT 5000")
         self.organization = pn.widgets.Select(
             width=270,
-            name="Organization",
+            label="Organization",
             options={"(all)": None, **{f"{o['name']} #{o['id']}": o["id"] for o in orgs}},
         )
         self.kinds = pn.widgets.MultiChoice(width=270, label="Relationship kinds", options=list(model.KINDS))
