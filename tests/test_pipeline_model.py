@@ -268,3 +268,23 @@ def test_cli_board_forecast_and_move(ws):
     result = runner.invoke(cli, ["--db", path, "pipeline", "move", str(alpha["id"]), "lost", "--reason", "price"])
     assert result.exit_code == 0 and "now in lost" in result.output
     assert deal(ws, "Alpha")["lost_reason"] == "price"
+
+
+def test_sessions_showing_the_same_board_share_one_computation_until_the_data_changes(ws, tmp_path):
+    from crm_workspace import Workspace
+    from crm_workspace.testing import make_workspace
+
+    ana, ben = PipelineModel(workspace=ws.as_user("ana")), PipelineModel(workspace=ws.as_user("ben"))
+    first = ana.board()
+    assert ben.board() is first  # same data, same filters: computed once
+    assert json.loads(first[1]) == first[0] and first[0] == ana.columns()
+    ben.owner = "ben"
+    assert ben.board() is not first and ben.board()[0] != first[0]  # another filter, another board
+    other = Workspace.open(ws.path, user="carol", builtins_only=True)  # another connection commits
+    other.store.insert("deals", {"title": "Epsilon", "stage": "qualification", "amount": 10})
+    other.close()
+    after = ana.board()
+    assert after is not first and any(c["title"] == "Epsilon" for c in after[0][0]["cards"])
+    elsewhere = make_workspace(tmp_path / "elsewhere.db")  # another database never shares a board
+    assert PipelineModel(workspace=elsewhere).board()[0][0]["deals"] == 0
+    elsewhere.close()

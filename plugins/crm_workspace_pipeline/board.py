@@ -56,13 +56,13 @@ class Board(JSComponent):
 
     @property
     def columns(self) -> list[dict[str, Any]]:
-        """The columns drawn (PipelineModel.columns())."""
+        """The columns drawn (PipelineModel.columns()); read-only, shared with other sessions."""
         return self._columns
 
-    @columns.setter
-    def columns(self, value: list[dict[str, Any]]) -> None:
-        self._columns = value
-        self.payload = json.dumps(value, default=str, separators=(",", ":"))
+    def show(self, columns: list[dict[str, Any]], payload: str | None = None) -> None:
+        """Draw ``columns``; ``payload`` is their JSON when already made (PipelineModel.board())."""
+        self._columns = columns
+        self.payload = json.dumps(columns, default=str, separators=(",", ":")) if payload is None else payload
 
     def _handle_msg(self, msg: Any) -> None:
         if self._on_message is not None and isinstance(msg, dict):

@@ -10,6 +10,9 @@ dashboard shows.
 from __future__ import annotations
 
 import contextlib
+import json
+import threading
+from collections import OrderedDict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +128,28 @@ def validate_deal(workspace: Workspace, record: dict, before: dict | None) -> di
 def _need_reason(record: dict, errors: dict) -> None:
     if _blank(record.get("lost_reason")):
         errors["lost_reason"] = f"a lost deal needs a reason (one of: {', '.join(LOST_REASONS)}, or your own words)"
+
+
+#: Boards drawn lately, shared by every session of the process: after a move, twenty people
+#: looking at the same board need its queries and its JSON once, not twenty times.
+_BOARDS: OrderedDict[tuple, tuple[list[dict[str, Any]], str]] = OrderedDict()
+_BOARDS_LOCK = threading.Lock()
+BOARDS_KEPT = 64
+
+
+#: what, besides the data and the clock, decides a board (``shown`` too, made hashable)
+BOARD_PARAMS = (
+    "pipeline",
+    "owner",
+    "organization_id",
+    "organization",
+    "close_from",
+    "close_to",
+    "min_amount",
+    "rotting_only",
+    "sort",
+    "page_size",
+)
 
 
 # --------------------------------------------------------------------- model
@@ -274,6 +299,35 @@ class PipelineModel(param.Parameterized):
                 }
             )
         return columns
+
+    def board(self) -> tuple[list[dict[str, Any]], str]:
+        """``columns()`` and their JSON for the board, from the process-wide cache when another
+        session asked for the same board of the same data within the same minute.
+
+        The key is this thread's connection (the object: its data version counts the
+        commits of every other connection, in any process) with that data version,
+        every filter, and the minute: "days in stage", rotting and overdue move with the clock.
+        """
+        store = self.store
+        key = (
+            store.conn,
+            store.data_version(),
+            self.as_of or utcnow()[:16],
+            *(getattr(self, name) for name in BOARD_PARAMS),
+            tuple(sorted(self.shown.items())),
+        )
+        with _BOARDS_LOCK:
+            found = _BOARDS.get(key)
+            if found is not None:
+                _BOARDS.move_to_end(key)
+                return found
+        columns = self.columns()
+        found = (columns, json.dumps(columns, default=str, separators=(",", ":")))
+        with _BOARDS_LOCK:
+            _BOARDS[key] = found
+            while len(_BOARDS) > BOARDS_KEPT:
+                _BOARDS.popitem(last=False)
+        return found
 
     def load_more(self, stage: str) -> None:
         self.shown = {**self.shown, stage: int(self.shown.get(stage, 0)) + self.page_size}

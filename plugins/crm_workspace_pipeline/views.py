@@ -606,7 +606,7 @@ class PipelinePage(pn.viewable.Viewer):
 
     def refresh(self) -> None:
         """Redraw the board from the database (its true state)."""
-        self.board.columns = self.model.columns()
+        self.board.show(*self.model.board())
 
     def show_message(self, text: str, kind: str = "warning") -> None:
         self.message.param.update(alert_type=kind, object=html.escape(text), visible=True)
