@@ -114,7 +114,7 @@ export function render({ model, el }) {
     header.appendChild(add)
     node.appendChild(header)
     const totals = text("div", "pl-totals")
-    totals.appendChild(text("span", "pl-count", `${column.deals} deals`))
+    totals.appendChild(text("span", "pl-count", `${column.deals} ${column.deals === 1 ? "deal" : "deals"}`))
     totals.appendChild(text("span", "pl-sum", column.amount_text))
     totals.appendChild(text("span", "pl-weighted", `weighted ${column.weighted_text}`))
     node.appendChild(totals)
