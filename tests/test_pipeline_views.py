@@ -127,8 +127,17 @@ def test_the_add_button_of_a_column_opens_quick_add_on_that_stage(page):
 def test_forecast_and_stages_views_replace_the_board(page):
     page.view_switch.value = "Forecast"
     assert page.layout[2] is page.forecast
-    assert any("Win rate" in pane.object for pane in page.forecast.select(pn.pane.HTML))
+    assert any("Open pipeline" in pane.object and "600" in pane.object for pane in page.forecast.select(pn.pane.HTML))
+    page.workspace.store.insert("deals", {"title": "Bigger", "stage": "proposal", "amount": 5000})
+    page.workspace.poll()  # what the session's 1 s poll does
+    assert any("5,600" in pane.object for pane in page.forecast.select(pn.pane.HTML))  # redrawn while shown
     page.view_switch.value = "Stages"
     assert page.settings.table in page.layout[2] and "qualification" in page.settings.table.object
     page.view_switch.value = "Board"
     assert page.layout[2] is page.board_view
+    drawn = page.forecast.objects[0]
+    page.workspace.store.insert("deals", {"title": "Hidden", "stage": "proposal", "amount": 1})
+    page.workspace.poll()
+    assert page.forecast.objects[0] is drawn  # not redrawn while hidden
+    page.view_switch.value = "Forecast"
+    assert any("5,601" in pane.object for pane in page.forecast.select(pn.pane.HTML))

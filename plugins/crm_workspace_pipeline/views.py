@@ -17,20 +17,7 @@ from crm_workspace.errors import ConflictError, CrmError, ValidationError
 from crm_workspace.schema import LOST_REASONS
 
 from .board import Board
-from .model import SORTS, PipelineModel, parse_date, today_iso
-
-FILTER_PARAMS = (
-    "pipeline",
-    "owner",
-    "organization_id",
-    "organization",
-    "close_from",
-    "close_to",
-    "min_amount",
-    "rotting_only",
-    "sort",
-    "shown",
-)
+from .model import BOARD_PARAMS, SORTS, PipelineModel, parse_date, today_iso
 
 
 def notify(kind: str, message: str) -> None:
@@ -524,7 +511,7 @@ class PipelinePage(pn.viewable.Viewer):
         self.layout = pn.Column(
             pn.pane.Markdown("## Pipeline"), self.view_switch, self.board_view, sizing_mode="stretch_width"
         )
-        self.model.param.watch(lambda _e: self.refresh(), list(FILTER_PARAMS))
+        self.model.param.watch(lambda _e: self.refresh(), [*BOARD_PARAMS, "shown"])
         ws.param.watch(self._on_revision, "revision")
         self.refresh()
 
@@ -554,25 +541,13 @@ class PipelinePage(pn.viewable.Viewer):
         return StageSettings(self)
 
     @functools.cached_property
-    def forecast(self) -> pn.param.ParamFunction:
-        """The forecast, redrawn when the data or the filters change (only while it is shown)."""
-        model = self.model
-        return pn.param.ParamFunction(
-            pn.bind(
-                Forecast(model=model).view,
-                self.workspace.param.revision,
-                model.param.pipeline,
-                model.param.owner,
-                model.param.organization,
-                model.param.close_from,
-                model.param.close_to,
-                model.param.min_amount,
-            ),
-            sizing_mode="stretch_width",
-        )
+    def forecast(self) -> pn.Column:
+        """The forecast view, drawn when shown and redrawn only while shown (its charts cost)."""
+        return pn.Column(sizing_mode="stretch_width")
 
-    def _built(self, part: str) -> bool:
-        return part in vars(self)
+    def _draw_forecast(self) -> pn.Column:
+        self.forecast.objects = [Forecast(model=self.model).view()]
+        return self.forecast
 
     def _show(self, part: str) -> None:
         """Put a part of the board view in its place (made on first use)."""
@@ -587,7 +562,7 @@ class PipelinePage(pn.viewable.Viewer):
             self.more.layout.visible = not self.more.layout.visible
 
     def _switch_view(self, event: param.parameterized.Event) -> None:
-        views = {"Board": lambda: self.board_view, "Forecast": lambda: self.forecast, "Stages": lambda: self.settings}
+        views = {"Board": lambda: self.board_view, "Forecast": self._draw_forecast, "Stages": lambda: self.settings}
         self.layout[2] = views[event.new]()
 
     # ------------------------------------------------------------ state
@@ -605,8 +580,10 @@ class PipelinePage(pn.viewable.Viewer):
         self.refresh()
 
     def refresh(self) -> None:
-        """Redraw the board from the database (its true state)."""
+        """Redraw the board from the database (its true state), and the forecast if shown."""
         self.board.show(*self.model.board())
+        if self.view_switch.value == "Forecast":
+            self._draw_forecast()
 
     def show_message(self, text: str, kind: str = "warning") -> None:
         self.message.param.update(alert_type=kind, object=html.escape(text), visible=True)
