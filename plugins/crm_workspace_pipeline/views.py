@@ -549,6 +549,9 @@ class PipelinePage(pn.viewable.Viewer):
         self.forecast.objects = [Forecast(model=self.model).view()]
         return self.forecast
 
+    def _built(self, part: str) -> bool:
+        return part in vars(self)
+
     def _show(self, part: str) -> None:
         """Put a part of the board view in its place (made on first use)."""
         if part not in self._shown:
