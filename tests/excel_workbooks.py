@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -130,6 +131,34 @@ def zip_bomb(path: Path) -> Path:
         for item in src.infolist():
             out.writestr(item, src.read(item.filename))
         out.writestr("xl/media/padding.bin", b"\0" * (64 * 1024 * 1024))
+    return path
+
+
+def forged_sizes(path: Path, declared: int) -> Path:
+    """A workbook whose sheet claims ``declared`` bytes in the zip directory but inflates to 64 MB."""
+    plain = path.with_suffix(".plain.xlsx")
+    simple(plain, ["First Name", "Last Name"], [["a", "b"]])
+    member = "xl/worksheets/sheet1.xml"
+    sheet = (
+        b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        b'2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+        + b"A" * (64 * 1024 * 1024)
+        + b"</t></is></c></row></sheetData></worksheet>"
+    )
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            out.writestr(item.filename, sheet if item.filename == member else src.read(item.filename))
+    raw = bytearray(path.read_bytes())
+    name = member.encode()
+    # the uncompressed size: at +22 of the local header (PK 3 4), at +24 of the directory entry (PK 1 2)
+    for signature, name_length_at, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        at = raw.find(signature)
+        while at >= 0:
+            length = struct.unpack_from("<H", raw, at + name_length_at)[0]
+            if raw[at + name_at : at + name_at + length] == name:
+                struct.pack_into("<I", raw, at + size_at, declared)
+            at = raw.find(signature, at + 4)
+    path.write_bytes(bytes(raw))
     return path
 
 

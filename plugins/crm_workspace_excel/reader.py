@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -173,8 +174,11 @@ def _open_zip(path: Path | None, data: bytes | None, name: str) -> Book:
                 )
         for member in members:
             if member.filename.endswith((".xml", ".rels", ".vml")):
-                with archive.open(member) as handle:
-                    start = handle.read(4096)
+                try:
+                    with archive.open(member) as handle:
+                        start = handle.read(4096)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # e.g. a size the data belies
+                    raise UnreadableFile(f"{name} is a damaged zip/xlsx file ({error})") from error
                 if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
                     raise UnreadableFile(
                         f"{name} contains XML entity declarations ({member.filename}): refused as unsafe"
