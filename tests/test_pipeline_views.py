@@ -133,6 +133,11 @@ def test_forecast_and_stages_views_replace_the_board(page):
     assert any("5,600" in pane.object for pane in page.forecast.select(pn.pane.HTML))  # redrawn while shown
     page.view_switch.value = "Stages"
     assert page.settings.table in page.layout[2] and "qualification" in page.settings.table.object
+    settings = page.settings
+    assert (settings.stage.value, settings.label.value) == ("qualification", "Qualification")  # one is chosen
+    assert "<td style='padding:2px 8px'>0</td>" in settings.table.object  # its position 0, not a blank
+    settings.stage.value = "lost"
+    assert (settings.status.value, settings.probability.value) == ("lost", "0")
     page.view_switch.value = "Board"
     assert page.layout[2] is page.board_view
     drawn = page.forecast.objects[0]

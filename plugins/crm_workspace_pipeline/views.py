@@ -25,12 +25,14 @@ def notify(kind: str, message: str) -> None:
         getattr(pn.state.notifications, kind)(message, duration=8000)
 
 
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)  # 0 is a value (the first stage's position)
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>"
-        + "".join(f"<td style='padding:2px 8px'>{html.escape(str(r.get(c) or ''))}</td>" for c in columns)
-        + "</tr>"
+        "<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>"
         for r in rows
     )
     return f"<table style='border-collapse:collapse;font-size:13px'><tr>{head}</tr>{body}</table>"
@@ -393,17 +395,17 @@ class StageSettings(pn.viewable.Viewer):
     def refresh(self) -> None:
         stages = self.page.model.stages()
         self.table.object = _table(stages, ["position", "stage", "label", "probability", "status", "rot_days"])
-        current = self.stage.value
-        self.stage.options = [s["stage"] for s in stages]
-        if current in self.stage.options:
-            self._fill()
+        names = [s["stage"] for s in stages]
+        current = self.stage.value if self.stage.value in names else (names[0] if names else None)
+        self.stage.param.update(options=names, value=current)
+        self._fill()
 
     def _fill(self) -> None:
         for s in self.page.model.stages():
             if s["stage"] == self.stage.value:
                 self.label.value = s["label"] or ""
                 self.position.value = int(s["position"] or 0)
-                self.probability.value = f"{s['probability']:g}"
+                self.probability.value = "" if s["probability"] is None else f"{s['probability']:g}"
                 self.status.value = s["status"]
                 self.rot_days.value = "" if s["rot_days"] is None else str(s["rot_days"])
 
