@@ -163,7 +163,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 OPEN_STAGES = ("qualification", "needs_analysis", "proposal")
 
 
-async def card_moves(port: int, sessions: int, movers: int, moves: int) -> tuple[list[float], list[str], int] | None:
+async def card_moves(
+    port: int, sessions: int, movers: int, moves: int, db: Path | None = None
+) -> tuple[list[float], list[str], int] | None:
     """``sessions`` sessions on the board: ``movers`` real browser pages move ``moves`` cards each
     (keyboard, one column right), while the others stay connected as protocol clients that
     receive every change, as open browser tabs do.
@@ -220,7 +222,11 @@ async def card_moves(port: int, sessions: int, movers: int, moves: int) -> tuple
                         )
                         times.append(time.perf_counter() - started)
                     except Exception as error:
-                        errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+                        where = _stage_in(db, card_id) if db else "?"
+                        errors.append(
+                            f"{type(error).__name__} moving deal {card_id} from {stage} (the database has it in"
+                            f" {where}): {str(error)[:160]}"
+                        )
 
             await asyncio.gather(*(mover(i, page) for i, page in enumerate(pages)))
             await asyncio.sleep(2)  # the last change reaches the idle sessions (1 s poll)
@@ -234,6 +240,15 @@ async def card_moves(port: int, sessions: int, movers: int, moves: int) -> tuple
             await browser.close()
 
 
+def _stage_in(db: Path, deal_id: int) -> str:
+    """Where the database has a deal: tells a move the server never got from a board not redrawn."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        row = conn.execute("SELECT stage FROM deals WHERE id = ?", [deal_id]).fetchone()
+    return row[0] if row else "no row"
+
+
 def measure(db: Path, num_procs: int, page: str, sessions: int, movers: int = 2, moves: int = 0) -> dict:
     server = Served(db, num_procs)
     moved = None
@@ -243,7 +258,7 @@ def measure(db: Path, num_procs: int, page: str, sessions: int, movers: int = 2,
         times, errors = asyncio.run(round_of(server.port, page, sessions))
         wall = time.perf_counter() - started
         if moves:
-            moved = asyncio.run(card_moves(server.port, sessions, movers, moves))
+            moved = asyncio.run(card_moves(server.port, sessions, movers, moves, db))
     finally:
         server.stop()
     result = {

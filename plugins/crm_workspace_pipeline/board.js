@@ -154,10 +154,15 @@ export function render({ model, el }) {
       return
     }
     redrawAfterDrag = false
+    // a card moved by the keyboard keeps the focus in its new column; any other focused card
+    // keeps it too when someone else's change redraws the board (else the next key is lost)
+    const active = el.getRootNode().activeElement
+    const focused = active && active.classList && active.classList.contains("pl-card") ? active.dataset.id : null
     const columns = JSON.parse(model.payload || "[]")
     board.replaceChildren(...columns.map((column) => makeColumn(column, columns)))
-    if (focusAfterDraw !== null) {
-      const target = board.querySelector(`.pl-card[data-id="${Number(focusAfterDraw)}"]`)
+    const wanted = focusAfterDraw !== null ? focusAfterDraw : focused
+    if (wanted !== null) {
+      const target = board.querySelector(`.pl-card[data-id="${Number(wanted)}"]`)
       if (target) {
         target.focus()
         focusAfterDraw = null

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,10 +58,10 @@ class Board(JSComponent):
         """The columns drawn (PipelineModel.columns()); read-only, shared with other sessions."""
         return self._columns
 
-    def show(self, columns: list[dict[str, Any]], payload: str | None = None) -> None:
-        """Draw ``columns``; ``payload`` is their JSON when already made (PipelineModel.board())."""
+    def show(self, columns: list[dict[str, Any]], payload: str) -> None:
+        """Draw ``columns``, sent to board.js as ``payload``, their JSON (PipelineModel.board())."""
         self._columns = columns
-        self.payload = json.dumps(columns, default=str, separators=(",", ":")) if payload is None else payload
+        self.payload = payload
 
     def _handle_msg(self, msg: Any) -> None:
         if self._on_message is not None and isinstance(msg, dict):

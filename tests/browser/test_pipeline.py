@@ -78,6 +78,18 @@ def test_keyboard_moves_a_card(page, served_demo):
     assert wait_for_db(served_demo, deal_id, "stage", "proposal")["stage"] == "proposal"
 
 
+def test_a_focused_card_keeps_the_focus_when_someone_elses_change_redraws_the_board(page, served_demo):
+    open_board(page, served_demo)
+    card, deal_id = first_card(page, "needs_analysis")
+    card.focus()
+    other = Workspace.open(served_demo.db, user="ben")
+    added = other.store.insert("deals", {"title": "Added elsewhere", "stage": "qualification", "amount": 1})
+    other.close()
+    expect(page.locator(f'.pl-card[data-id="{added["id"]}"]')).to_be_visible()  # the board was redrawn
+    page.keyboard.press("ArrowRight")  # still on the same card: the key is not lost
+    assert wait_for_db(served_demo, deal_id, "stage", "proposal")["stage"] == "proposal"
+
+
 def test_drop_on_lost_needs_a_reason(page, served_demo):
     open_board(page, served_demo)
     card, deal_id = first_card(page, "negotiation")
