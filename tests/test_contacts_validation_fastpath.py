@@ -22,7 +22,8 @@ def test_simple_email_fast_path_only_takes_what_email_validator_accepts_unchange
 
 
 def test_the_fast_path_refuses_what_email_validator_refuses():
-    for address in ("x..y@a.com", "a@localhost", "a@foo.test", "a@-a.com", "a@1.23", ".a@b.com"):
+    refused = ("x..y@a.com", "a@localhost", "a@foo.test", "a@-a.com", "a@1.23", ".a@b.com", "a@00--0.com")
+    for address in (*refused, "a@ab--cd.de"):  # "--" third and fourth is kept for punycode-like labels
         assert not _SIMPLE_EMAIL.fullmatch(address)
         try:
             validate_email(address, check_deliverability=False)

@@ -9,10 +9,11 @@ DEFAULT_REGION = "DE"
 
 # Plain ASCII addresses that email-validator always accepts unchanged (apart from case):
 # checked by this regex in ~1 µs instead of ~50 µs, so bulk imports stay fast. Anything
-# else (Unicode, quoted parts, punycode, special-use domains) goes to email-validator.
+# else (Unicode, quoted parts, punycode or any label with "--" third and fourth, special-use
+# domains) goes to email-validator.
 _SIMPLE_EMAIL = re.compile(
     r"(?=.{6,254}$)(?=[^@]{1,64}@)[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*"
-    r"@(?:(?!-)(?!xn--)[a-z0-9-]{1,63}(?<!-)\.)+(?!(?:arpa|invalid|local|localhost|onion|test)$)[a-z]{2,63}",
+    r"@(?:(?!-)(?![a-z0-9]{2}--)[a-z0-9-]{1,63}(?<!-)\.)+(?!(?:arpa|invalid|local|localhost|onion|test)$)[a-z]{2,63}",
     re.IGNORECASE,
 )
 
