@@ -81,12 +81,14 @@ def page_text(obj: Any) -> str:
     import panel as pn
 
     parts: list[str] = []
-    seen: set[int] = set()
+    # visited objects by id, kept alive: the walk makes temporary objects (bound functions'
+    # results), and a freed one's id may be reused by the next, which was then skipped
+    seen: dict[int, Any] = {}
 
     def walk(item: Any, depth: int = 0) -> None:
         if item is None or depth > 50 or id(item) in seen:
             return
-        seen.add(id(item))
+        seen[id(item)] = item
         if isinstance(item, str):
             parts.append(item)
             return

@@ -131,6 +131,22 @@ def test_page_text_reads_tables_and_bound_functions():
     assert "# Title" in text and "Ada" in text and "42" in text and "Search" in text
 
 
+def test_page_text_reads_every_bound_function_of_a_page():
+    import gc
+
+    import panel as pn
+
+    shown = pn.widgets.Checkbox(label="shown")
+    for attempt in range(60):  # the results of bound functions are temporary: their ids get reused
+        layout = pn.Column(
+            *[pn.bind(lambda _shown, k=k: pn.Column(pn.pane.Markdown(f"part {k}")), shown) for k in range(6)]
+        )
+        text = page_text(layout)
+        assert all(f"part {k}" in text for k in range(6)), f"attempt {attempt}: {text!r}"
+        if attempt % 7 == 0:
+            gc.collect()
+
+
 def test_home_lists_every_data_view_for_analysts(ws: Workspace):
     from crm_workspace.app import Home
 
