@@ -94,14 +94,13 @@ def build_workbook(path: Path, rows: int, existing_emails: list[str]) -> None:
 def raw_floor(book: Path, db: Path) -> float:
     """Seconds to read the sheet with calamine and INSERT its rows raw, 500 a statement, one transaction."""
     import python_calamine
-
-    from crm_workspace.store import READ_CACHE_KIB
+    from crm_workspace_excel.importer import IMPORT_CACHE_KIB
 
     columns = ["first_name", "last_name", "email", "phone", "title", "lifecycle_stage", "stakeholder_type"]
     columns += ["source", "owner", "created_at", "notes"]
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB * 3}")  # ~96 MB, as the import's transaction
+    conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")  # as the import's transaction
     start = time.perf_counter()
     data = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Contacts").to_python()
     values = [

@@ -551,9 +551,6 @@ class PipelinePage(pn.viewable.Viewer):
         self.forecast.objects = [Forecast(model=self.model).view()]
         return self.forecast
 
-    def _built(self, part: str) -> bool:
-        return part in vars(self)
-
     def _show(self, part: str) -> None:
         """Put a part of the board view in its place (made on first use)."""
         if part not in self._shown:
@@ -561,7 +558,7 @@ class PipelinePage(pn.viewable.Viewer):
             self.board_view.objects = [getattr(self, p) for p in self.PARTS if p in self._shown]
 
     def _toggle_more_filters(self, _event: Any = None) -> None:
-        if not self._built("more"):
+        if "more" not in self._shown:
             self._show("more")
         else:
             self.more.layout.visible = not self.more.layout.visible
@@ -638,7 +635,7 @@ class PipelinePage(pn.viewable.Viewer):
             self.show_message(str(error), "danger")
             self.refresh()
             return False
-        if self._built("message"):  # no hidden "danger" left behind
+        if "message" in self._shown:  # no hidden "danger" left behind
             self.message.param.update(visible=False, alert_type="warning")
         return True
 
