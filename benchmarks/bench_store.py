@@ -19,7 +19,7 @@ from pathlib import Path
 from common import report
 
 from crm_workspace import Workspace
-from crm_workspace.store import WRITE_CACHE_KIB
+from crm_workspace.data.store import WRITE_CACHE_KIB
 
 N = 100_000
 FIELDS = ("first_name", "last_name", "email", "phone", "title", "stakeholder_type", "lifecycle_stage", "owner")

@@ -27,7 +27,7 @@ def large_workspace_path(contacts: int, **sizes: int) -> Path:
     Built with the demo generator (``crm init --demo --contacts N ...``); safe when
     several benchmarks ask for the same size at once (a file lock).
     """
-    from crm_workspace.demo import DemoSize, generate
+    from crm_workspace.services.demo import DemoSize, generate
     from crm_workspace.workspace import Workspace
 
     DATA.mkdir(parents=True, exist_ok=True)

@@ -25,10 +25,10 @@ def _import_sqlite_utils_without_pandas() -> None:
 
 _import_sqlite_utils_without_pandas()
 
-from .errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError  # noqa: E402
-from .hookspecs import hookimpl  # noqa: E402
-from .types import Change, Metric, Page, RecordSection  # noqa: E402
-from .workspace import Workspace  # noqa: E402
+from crm_workspace.errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError  # noqa: E402
+from crm_workspace.hookspecs import hookimpl  # noqa: E402
+from crm_workspace.types import Change, Metric, Page, RecordSection  # noqa: E402
+from crm_workspace.workspace import Workspace  # noqa: E402
 
 __all__ = [
     "Change",

@@ -1,3 +1,3 @@
-from .cli import main
+from crm_workspace.cli import main
 
 main()

@@ -9,7 +9,9 @@ import math
 from datetime import datetime
 from typing import Any
 
-from . import hookimpl, privacy, schema
+from crm_workspace import hookimpl
+from crm_workspace.data import schema
+from crm_workspace.services import privacy
 
 
 def _blank(value: Any) -> bool:
@@ -125,15 +127,15 @@ def _validate_relationship(workspace, record: dict, before: dict | None, errors:
 
 @hookimpl
 def crm_dashboards(workspace) -> list:
-    """The audit trail page, listed for admins only (crm_workspace/audit_view.py)."""
-    from . import security
-    from .types import Page
+    """The audit trail page, listed for admins only (crm_workspace/web/audit_view.py)."""
+    from crm_workspace.data import permissions
+    from crm_workspace.types import Page
 
-    if not security.is_admin(workspace):
+    if not permissions.is_admin(workspace):
         return []
 
     def view(ws):
-        from .audit_view import audit_page
+        from crm_workspace.web.audit_view import audit_page
 
         return audit_page(ws)
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # imported for annotations only: the core starts without them
     import pandas
     import sqlite_utils
 
-    from .types import Change, Metric, Page, RecordSection
-    from .workspace import Workspace
+    from crm_workspace.types import Change, Metric, Page, RecordSection
+    from crm_workspace.workspace import Workspace
 
 hookspec = pluggy.HookspecMarker("crm_workspace")
 hookimpl = pluggy.HookimplMarker("crm_workspace")

@@ -20,8 +20,8 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
+from crm_workspace import hookspecs
+from crm_workspace.errors import PluginError
 
 PROJECT = "crm_workspace"
 DISTRIBUTION = "crm-workspace"

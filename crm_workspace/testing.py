@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .workspace import Workspace
+from crm_workspace.workspace import Workspace
 
 
 def make_workspace(
@@ -38,7 +38,7 @@ def make_workspace(
     for plugin in plugins:
         ws.register(plugin)
     if demo:
-        from .demo import DemoSize, generate
+        from crm_workspace.services.demo import DemoSize, generate
 
         generate(ws, DemoSize.for_contacts(contacts), seed=seed)
     return ws

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from crm_workspace.workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import param
 import pluggy
 
-from . import plugins as plugin_system
-from . import schema
-from .errors import CrmError, NotFound, PluginError
-from .store import Pool, Store, utcnow
-from .types import Metric, Page, PluginInfo, RecordSection
+from crm_workspace import plugins as plugin_system
+from crm_workspace.data import schema
+from crm_workspace.data.store import Pool, Store, utcnow
+from crm_workspace.errors import CrmError, NotFound, PluginError
+from crm_workspace.types import Metric, Page, PluginInfo, RecordSection
 
 if TYPE_CHECKING:
     import pandas
@@ -218,7 +218,7 @@ class Workspace(param.Parameterized):
         return {row["name"] for row in rows}
 
     def _set_plugin_state(self, name: str, enabled: bool) -> None:
-        from .security import require_admin
+        from crm_workspace.data.permissions import require_admin
 
         require_admin(self, "enable or disable plugins")
         with self.store.transaction() as db:
@@ -397,7 +397,7 @@ class Workspace(param.Parameterized):
     # -------------------------------------------------------------- views
     def dashboard(self, name: str) -> Any:
         """The Panel object of one module's page; displays inline in Jupyter."""
-        from .app import render_page
+        from crm_workspace.web.app import render_page
 
         for page in self.pages():
             if page.name == name:
@@ -407,7 +407,7 @@ class Workspace(param.Parameterized):
 
     def app(self) -> Any:
         """The whole workspace app: a layout inline, a template when served."""
-        from .app import App
+        from crm_workspace.web.app import App
 
         return App(workspace=self)
 
@@ -467,6 +467,6 @@ def _unknown_hook_message(error: pluggy.PluginValidationError) -> str:
 
 
 def _core_rules() -> Any:
-    from . import core_rules
+    from crm_workspace import core_rules
 
     return core_rules

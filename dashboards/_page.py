@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import panel as pn
 
-from crm_workspace import auth
-from crm_workspace.app import base_workspace, configure, error_card, session_workspace
+from crm_workspace.web import auth
+from crm_workspace.web.app import base_workspace, configure, error_card, session_workspace
 from crm_workspace.workspace import Workspace
 
 HEADER = "#1f4e79"

@@ -14,7 +14,7 @@ import pytest
 
 from crm_workspace import hookspecs
 from crm_workspace.cli import cli
-from crm_workspace.scaffold import documented_hook_reference, hook_names, hook_reference
+from crm_workspace.cli.scaffold import documented_hook_reference, hook_names, hook_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -23,7 +23,7 @@ README = ROOT / "README.md"
 
 def test_hook_reference_matches_hookspecs():
     assert documented_hook_reference(GUIDE) == hook_reference(), (
-        "docs/plugins.md is out of date: run `python -m crm_workspace.scaffold --write-docs docs/plugins.md`"
+        "docs/plugins.md is out of date: run `python -m crm_workspace.cli.scaffold --write-docs docs/plugins.md`"
     )
 
 

@@ -21,7 +21,7 @@ from excel_workbooks import (
 )
 from openpyxl import load_workbook
 
-from crm_workspace.export import write_xlsx
+from crm_workspace.services.export import write_xlsx
 
 
 def _csv_renamed(path):

@@ -3,7 +3,7 @@
 import pandas as pd
 from openpyxl import load_workbook
 
-from crm_workspace.export import to_xlsx_bytes, write_xlsx
+from crm_workspace.services.export import to_xlsx_bytes, write_xlsx
 
 
 def test_export_types_layout_and_formula_neutralisation(tmp_path):

@@ -148,7 +148,7 @@ def test_page_text_reads_every_bound_function_of_a_page():
 
 
 def test_home_lists_every_data_view_for_analysts(ws: Workspace):
-    from crm_workspace.app import Home
+    from crm_workspace.web.app import Home
 
     with registered(ws, Scores(), name="scores"):
         text = page_text(Home(workspace=ws))

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_workspace import core_rules, schema
+from crm_workspace import core_rules
+from crm_workspace.data import schema
 from crm_workspace.errors import CrmError, ValidationError
 from crm_workspace.workspace import Workspace
 
@@ -193,10 +194,12 @@ def _websocket_status(port: int) -> int:
 def test_login_required_when_users_have_passwords(demo_db):
     from helpers import Server
 
-    from crm_workspace import security
+    from crm_workspace.data import permissions
 
     conn = sqlite3.connect(demo_db)
-    conn.execute("UPDATE users SET password_hash = ? WHERE username = 'ben'", [security.hash_password("ben-secret-1")])
+    conn.execute(
+        "UPDATE users SET password_hash = ? WHERE username = 'ben'", [permissions.hash_password("ben-secret-1")]
+    )
     conn.commit()
     conn.close()
     server = Server(demo_db)
@@ -228,7 +231,7 @@ def test_login_required_when_users_have_passwords(demo_db):
         # sessions expire: a correctly signed cookie older than the session lifetime is refused
         import tornado.web
 
-        from crm_workspace.auth import SESSION_HOURS
+        from crm_workspace.web.auth import SESSION_HOURS
 
         key = secret.read_text().strip()
         for age_hours, expected in ((SESSION_HOURS + 1, 302), (0, 200)):
@@ -253,7 +256,7 @@ def test_loud_warning_when_listening_beyond_loopback_without_login(demo_db):
     import io
     from contextlib import redirect_stderr
 
-    from crm_workspace.server import _auth_options
+    from crm_workspace.web.server import _auth_options
 
     stream = io.StringIO()
     with redirect_stderr(stream):

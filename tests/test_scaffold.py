@@ -14,7 +14,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from crm_workspace.cli import cli
-from crm_workspace.scaffold import Names, new_plugin
+from crm_workspace.cli.scaffold import Names, new_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 CRM = str(Path(sys.executable).with_name("crm"))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from crm_workspace import security
 from crm_workspace.cli import cli
+from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, PermissionDenied, ValidationError
 from crm_workspace.workspace import Workspace
 
@@ -86,12 +86,12 @@ def test_passwords_are_argon2_hashes_and_never_in_the_audit_trail(demo_db):
     conn = sqlite3.connect(demo_db)
     stored = conn.execute("SELECT password_hash FROM users WHERE username = 'ben'").fetchone()[0]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
-    assert security.verify_password(stored, "correct horse")
-    assert not security.verify_password(stored, "wrong horse")
+    assert permissions.verify_password(stored, "correct horse")
+    assert not permissions.verify_password(stored, "wrong horse")
     audit = " ".join(r[0] for r in conn.execute("SELECT changes FROM audit_log WHERE table_name = 'users'"))
     assert "argon2" not in audit and "<redacted>" in audit
     with pytest.raises(CrmError, match="8 characters"):
-        security.hash_password("short")
+        permissions.hash_password("short")
 
 
 # -------------------------------------------------------------------- CLI
@@ -214,7 +214,7 @@ def test_audit_page_is_listed_for_admins_only_and_filters_in_sql(ws):
     assert "audit" in [p.name for p in ws.pages()]
     assert "audit" not in [p.name for p in ws.as_user("eve").pages()]
     assert "audit" not in [p.name for p in ws.as_user("ben").pages()]
-    from crm_workspace.audit_view import AuditModel, AuditPage
+    from crm_workspace.web.audit_view import AuditModel, AuditPage
 
     ws.as_user("chloe").store.update("contacts", 7, {"title": "Audited"})
     model = AuditModel(workspace=ws, user="chloe", table="contacts", record_id="7")

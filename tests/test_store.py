@@ -368,7 +368,7 @@ def test_settings_round_trip_and_lifecycle_stages(workspace: Workspace):
 
 
 def test_a_transaction_can_lower_its_page_cache_and_gives_it_back(workspace: Workspace):
-    from crm_workspace.store import READ_CACHE_KIB, WRITE_CACHE_KIB
+    from crm_workspace.data.store import READ_CACHE_KIB, WRITE_CACHE_KIB
 
     store = workspace.store
 

@@ -14,7 +14,7 @@ import unicodedata
 from typing import Any
 
 from crm_workspace import ConflictError, CrmError, NotFound, Workspace
-from crm_workspace.store import utcnow
+from crm_workspace.data.store import utcnow
 
 MERGEABLE_FIELDS = (
     "first_name",

@@ -15,7 +15,7 @@ from typing import Any
 import param
 
 from crm_workspace import Workspace
-from crm_workspace.store import utcnow
+from crm_workspace.data.store import utcnow
 
 from .search import CONTACT_WEIGHTS, ORG_WEIGHTS, RANK_WINDOW, fts_query
 
@@ -354,7 +354,7 @@ def log_activity(
     owner: str | None = None,
 ) -> dict:
     """Log a call/email/meeting/note (or create a task) on a contact or organization."""
-    from crm_workspace.demo import CHANNEL_OF
+    from crm_workspace.services.demo import CHANNEL_OF
 
     record = {
         "kind": kind,

@@ -16,7 +16,7 @@ import panel as pn
 import param
 
 from crm_workspace import ConflictError, CrmError, ValidationError, Workspace
-from crm_workspace.schema import ACTIVITY_KINDS, CHANNELS, STAKEHOLDER_TYPES
+from crm_workspace.data.schema import ACTIVITY_KINDS, CHANNELS, STAKEHOLDER_TYPES
 
 from . import merge, model
 
@@ -312,7 +312,7 @@ class ContactListView(pn.viewable.Viewer):
         ]
 
     def _export(self):
-        from crm_workspace.export import to_xlsx_bytes
+        from crm_workspace.services.export import to_xlsx_bytes
 
         frame = self.workspace.df(
             "contacts.list",
@@ -465,7 +465,7 @@ class OrganizationsPage(pn.viewable.Viewer):
         ]
 
     def _export(self):
-        from crm_workspace.export import to_xlsx_bytes
+        from crm_workspace.services.export import to_xlsx_bytes
 
         frame = self.workspace.df("contacts.organizations", limit=100_000, **self.filters())
         return io.BytesIO(to_xlsx_bytes(frame, "Organizations"))
@@ -537,7 +537,7 @@ class ActivityLogger(pn.viewable.Viewer):
         self.buttons = pn.Row(*buttons)
 
     def _start(self, kind: str) -> None:
-        from crm_workspace.demo import CHANNEL_OF
+        from crm_workspace.services.demo import CHANNEL_OF
 
         self.kind = kind
         self.subject.value = {"task": "Follow up"}.get(kind, kind.capitalize())

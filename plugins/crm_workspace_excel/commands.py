@@ -180,7 +180,7 @@ def imports_recipes(ctx):
 @click.pass_context
 def export_command(ctx, entity, file):
     """Export a table (contacts, organizations, deals, ...) to an Excel workbook."""
-    from crm_workspace.export import write_xlsx
+    from crm_workspace.services.export import write_xlsx
 
     from .exporting import export_frame
 

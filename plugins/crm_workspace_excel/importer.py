@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from crm_workspace import CrmError, NotFound
-from crm_workspace.schema import DEAL_STAGES, DEAL_STATUSES, STAKEHOLDER_TYPES
-from crm_workspace.store import utcnow
+from crm_workspace.data.schema import DEAL_STAGES, DEAL_STATUSES, STAKEHOLDER_TYPES
+from crm_workspace.data.store import utcnow
 
 from . import normalize as nz
 from .mapping import ENTITIES, FIELDS
@@ -914,12 +914,12 @@ def importable_fields(workspace, entity: str) -> list[str]:
 
 
 def write_rejects(plan: Plan, path: str | Path) -> Path:
-    from crm_workspace.export import write_xlsx
+    from crm_workspace.services.export import write_xlsx
 
     return write_xlsx(plan.rejects_frame(), path, sheet_name="Rejected rows")
 
 
 def rejects_bytes(plan: Plan) -> bytes:
-    from crm_workspace.export import to_xlsx_bytes
+    from crm_workspace.services.export import to_xlsx_bytes
 
     return to_xlsx_bytes(plan.rejects_frame(), sheet_name="Rejected rows")

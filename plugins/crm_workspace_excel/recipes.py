@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from crm_workspace import NotFound
-from crm_workspace.store import utcnow
+from crm_workspace.data.store import utcnow
 
 migrations = sqlite_utils.Migrations("crm_workspace.excel")
 

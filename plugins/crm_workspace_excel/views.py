@@ -95,7 +95,7 @@ class ImportPage(pn.viewable.Viewer):
         return io.BytesIO(self.model.rejects_bytes())
 
     def _export_file(self):
-        from crm_workspace.export import to_xlsx_bytes
+        from crm_workspace.services.export import to_xlsx_bytes
 
         from .exporting import export_frame
 

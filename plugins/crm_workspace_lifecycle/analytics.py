@@ -201,7 +201,7 @@ def _customer_stage(ws) -> str:
 
 
 def _now() -> str:
-    from crm_workspace.store import utcnow
+    from crm_workspace.data.store import utcnow
 
     return utcnow()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from crm_workspace import Metric, Page, RecordSection, hookimpl
-from crm_workspace.schema import DEAL_STAGES
+from crm_workspace.data.schema import DEAL_STAGES
 
 migrations = sqlite_utils.Migrations("crm_workspace.pipeline")
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.data.schema import DEAL_STATUSES, LOST_REASONS
+from crm_workspace.data.store import utcnow
 from crm_workspace.errors import NotFound, ValidationError
-from crm_workspace.schema import DEAL_STATUSES, LOST_REASONS
-from crm_workspace.store import utcnow
 
 if TYPE_CHECKING:
     import pandas

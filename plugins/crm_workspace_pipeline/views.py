@@ -13,8 +13,8 @@ from bokeh.models import ColumnDataSource, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from crm_workspace import Workspace
+from crm_workspace.data.schema import LOST_REASONS
 from crm_workspace.errors import ConflictError, CrmError, ValidationError
-from crm_workspace.schema import LOST_REASONS
 
 from .board import Board
 from .model import BOARD_PARAMS, SORTS, PipelineModel, parse_date, today_iso
@@ -640,7 +640,7 @@ class PipelinePage(pn.viewable.Viewer):
         return True
 
     def _export(self) -> io.BytesIO:
-        from crm_workspace.export import to_xlsx_bytes
+        from crm_workspace.services.export import to_xlsx_bytes
 
         return io.BytesIO(to_xlsx_bytes(self.model.cards_frame(), "Pipeline"))
 

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from crm_workspace import NotFound, schema
+from crm_workspace import NotFound
+from crm_workspace.data import schema
 
 if TYPE_CHECKING:
     from crm_workspace import Workspace

@@ -16,7 +16,8 @@ from typing import Any
 import panel as pn
 import param
 
-from crm_workspace import CrmError, Workspace, schema
+from crm_workspace import CrmError, Workspace
+from crm_workspace.data import schema
 
 from . import model
 

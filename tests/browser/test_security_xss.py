@@ -105,12 +105,12 @@ def test_xss_payloads_are_shown_as_text_on_every_page(page, xss_server):
 
 
 def test_login_page_then_a_viewer_sees_no_admin_page(page, tmp_path, demo_template):
-    from crm_workspace import security
+    from crm_workspace.data import permissions
 
     path = tmp_path / "crm.db"
     shutil.copy(demo_template, path)
     ws = Workspace.open(path, user="ana", builtins_only=True)
-    ws.store.update("users", "eve", {"password_hash": security.hash_password("eve-password")})
+    ws.store.update("users", "eve", {"password_hash": permissions.hash_password("eve-password")})
     ws.close()
     server = Server(path)
     try:
@@ -134,12 +134,12 @@ def test_a_viewer_moving_a_deal_on_the_board_is_refused(page, tmp_path, demo_tem
     """A logged-in viewer's write through a dashboard is refused by the Store, shown as a message."""
     import sqlite3
 
-    from crm_workspace import security
+    from crm_workspace.data import permissions
 
     path = tmp_path / "crm.db"
     shutil.copy(demo_template, path)
     ws = Workspace.open(path, user="ana", builtins_only=True)
-    ws.store.update("users", "eve", {"password_hash": security.hash_password("eve-password")})
+    ws.store.update("users", "eve", {"password_hash": permissions.hash_password("eve-password")})
     ws.close()
     server = Server(path)
     try:

@@ -13,9 +13,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from . import security
-from .admin_cli import describe
-from .workspace import Workspace
+from crm_workspace.cli.admin import describe
+from crm_workspace.data import permissions
+from crm_workspace.workspace import Workspace
 
 PAGE_SIZE = 50
 
@@ -75,7 +75,7 @@ class AuditPage(pn.viewable.Viewer):
         self.model = AuditModel(workspace=self.workspace)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        if not security.is_admin(self.workspace):
+        if not permissions.is_admin(self.workspace):
             return pn.pane.Alert(
                 f"Only admins can read the audit trail ({html.escape(self.workspace.user)} is not one).",
                 alert_type="warning",

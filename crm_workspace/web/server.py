@@ -8,7 +8,7 @@ import sys
 
 import panel as pn
 
-from .app import base_workspace, configure, session_app
+from crm_workspace.web.app import base_workspace, configure, session_app
 
 
 def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
@@ -42,8 +42,8 @@ def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
 
 
 def _auth_options(db_path: str, address: str) -> dict:
-    """Login backed by the users table when some user has a password (crm_workspace/auth.py)."""
-    from . import auth
+    """Login backed by the users table when some user has a password (crm_workspace/web/auth.py)."""
+    from crm_workspace.web import auth
 
     if auth.login_required(db_path):
         os.environ["CRM_LOGIN"] = "1"

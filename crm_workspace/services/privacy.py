@@ -29,13 +29,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFound, PermissionDenied
-from .plugins import call_strict
-from .store import utcnow
-from .types import Change
+from crm_workspace.data.store import utcnow
+from crm_workspace.errors import NotFound, PermissionDenied
+from crm_workspace.plugins import call_strict
+from crm_workspace.types import Change
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from crm_workspace.workspace import Workspace
 
 CONSENTED_SQL = "marketing_consent = 1"
 ERASED = "[erased]"
@@ -126,7 +126,7 @@ def export(workspace: Workspace, email: str, directory: str | Path = ".") -> tup
     """Write ``<stem>.json`` and ``<stem>.xlsx`` of everything about the person; returns both paths."""
     import pandas as pd
 
-    from .export import write_xlsx
+    from crm_workspace.services.export import write_xlsx
 
     data = gather(workspace, email)
     cid = data["contact"][0]["id"]
@@ -183,9 +183,9 @@ def _replace_ci(text: str, old: str, new: str) -> str:
 
 def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Path:
     """Anonymize the person everywhere (history included) in one transaction; returns the receipt path."""
-    from . import schema, security
+    from crm_workspace.data import permissions, schema
 
-    if not security.is_admin(workspace):
+    if not permissions.is_admin(workspace):
         raise PermissionDenied(f"only an admin may erase a person's data ({workspace.user} is not one)")
     store = workspace.store
     conn = store.conn

@@ -17,9 +17,9 @@ import panel as pn
 import param
 from panel.io.callbacks import PeriodicCallback
 
-from .errors import CrmError
-from .types import Page
-from .workspace import Workspace
+from crm_workspace.errors import CrmError
+from crm_workspace.types import Page
+from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from . import security
+from crm_workspace.data import permissions
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def check_login(db_path: str, username: str, password: str) -> bool:
         ).fetchone()
     finally:
         conn.close()
-    return bool(row) and security.verify_password(row[0], password)
+    return bool(row) and permissions.verify_password(row[0], password)
 
 
 def may_log_in(db_path: str, username: str) -> bool:
@@ -85,7 +85,7 @@ def login_required(db_path: str) -> bool:
         return False
     conn = _connect(db_path)
     try:
-        return security.login_enabled(conn)
+        return permissions.login_enabled(conn)
     finally:
         conn.close()
 

@@ -1,7 +1,7 @@
 """Admin commands: users and roles, the audit trail, privacy, backup and restore.
 
-Added to the root ``crm`` group by crm_workspace/cli.py. Permissions are not
-checked here but in the Store (crm_workspace/security.py), so a viewer is
+Added to the root ``crm`` group by crm_workspace/cli/__init__.py. Permissions are not
+checked here but in the Store (crm_workspace/data/permissions.py), so a viewer is
 refused the same way here, in a notebook and in a dashboard.
 """
 
@@ -14,18 +14,18 @@ from typing import Any
 
 import click
 
-from . import security
-from .errors import CrmError, NotFound
+from crm_workspace.data import permissions
+from crm_workspace.errors import CrmError, NotFound
 
 
 def _ws(ctx: click.Context):
-    from .cli import open_workspace
+    from crm_workspace.cli import open_workspace
 
     return open_workspace(ctx, create=False)
 
 
 def _db(ctx: click.Context) -> Path:
-    from .cli import _db_path
+    from crm_workspace.cli import _db_path
 
     return Path(_db_path(ctx))
 
@@ -45,12 +45,12 @@ def _on_off(value: str) -> bool:
 # ------------------------------------------------------------------ users
 @click.group()
 def users() -> None:
-    """Users and roles (admin, member, viewer); see crm_workspace/security.py."""
+    """Users and roles (admin, member, viewer); see crm_workspace/data/permissions.py."""
 
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(security.ROLES), default="member", show_default=True)
+@click.option("--role", type=click.Choice(permissions.ROLES), default="member", show_default=True)
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--email")
 @click.option("--password/--no-password", default=True, show_default=True, help="Ask for a login password.")
@@ -66,7 +66,7 @@ def users_add(
     password_stdin: bool,
 ) -> None:
     """Add a user (with a login password unless --no-password)."""
-    from .store import utcnow
+    from crm_workspace.data.store import utcnow
 
     ws = _ws(ctx)
     if ws.store.query("SELECT 1 FROM users WHERE username = ?", [username]):
@@ -80,7 +80,7 @@ def users_add(
         "created_at": utcnow(),
     }
     if password or password_stdin:
-        record["password_hash"] = security.hash_password(_read_password(password_stdin))
+        record["password_hash"] = permissions.hash_password(_read_password(password_stdin))
     ws.store.insert("users", record)
     click.echo(f"added {username} ({role}){' with a login password' if 'password_hash' in record else ''}")
 
@@ -115,7 +115,7 @@ def _admins_left(ws, without: str) -> int:
 
 @users.command("set-role")
 @click.argument("username")
-@click.argument("role", type=click.Choice(security.ROLES))
+@click.argument("role", type=click.Choice(permissions.ROLES))
 @click.pass_context
 def users_set_role(ctx: click.Context, username: str, role: str) -> None:
     """Change a user's role."""
@@ -136,7 +136,7 @@ def users_passwd(ctx: click.Context, username: str, password_stdin: bool, clear:
     """Set (or --clear) a user's login password; stored as an argon2 hash."""
     ws = _ws(ctx)
     ws.store.get("users", username)
-    value = None if clear else security.hash_password(_read_password(password_stdin))
+    value = None if clear else permissions.hash_password(_read_password(password_stdin))
     ws.store.update("users", username, {"password_hash": value})
     click.echo(f"password of {username} {'cleared' if clear else 'changed'}")
 
@@ -227,7 +227,7 @@ def describe(row: dict[str, Any]) -> str:
 def audit(ctx: click.Context, record: str | None, by_user: str | None, since: str | None, limit: int, as_json: bool):
     """The audit trail: every change, who, when, before and after (admins only)."""
     ws = _ws(ctx)
-    security.require_admin(ws, "read the audit trail")
+    permissions.require_admin(ws, "read the audit trail")
     rows = audit_rows(ws, record=record, user=by_user, since=since, limit=limit)
     for row in rows:
         if as_json:
@@ -253,10 +253,10 @@ def privacy() -> None:
 @click.pass_context
 def privacy_export(ctx: click.Context, email: str, out_dir: str) -> None:
     """Everything held about the person with EMAIL, as JSON and Excel."""
-    from . import privacy as privacy_module
+    from crm_workspace.services import privacy as privacy_module
 
     ws = _ws(ctx)
-    security.require_admin(ws, "export a person's data")
+    permissions.require_admin(ws, "export a person's data")
     json_path, xlsx_path = privacy_module.export(ws, email, out_dir)
     click.echo(f"wrote {json_path} and {xlsx_path}")
 
@@ -268,7 +268,7 @@ def privacy_export(ctx: click.Context, email: str, out_dir: str) -> None:
 @click.pass_context
 def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -> None:
     """Anonymize the person with EMAIL everywhere, history included; writes a receipt."""
-    from . import privacy as privacy_module
+    from crm_workspace.services import privacy as privacy_module
 
     ws = _ws(ctx)
     contact = privacy_module.find_contact(ws, email)
@@ -284,7 +284,7 @@ def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -
 @click.pass_context
 def backup_command(ctx: click.Context, file: str) -> None:
     """Copy the workspace to FILE (online backup: safe while serving)."""
-    from .backup import backup as run
+    from crm_workspace.services.backup import backup as run
 
     db = _db(ctx)
     if not db.is_file():
@@ -299,7 +299,7 @@ def backup_command(ctx: click.Context, file: str) -> None:
 @click.pass_context
 def restore_command(ctx: click.Context, file: str, yes: bool) -> None:
     """Replace the workspace with the backup FILE (the current one is kept aside)."""
-    from .backup import check_workspace, restore
+    from crm_workspace.services.backup import check_workspace, restore
 
     db = _db(ctx)
     check_workspace(file)

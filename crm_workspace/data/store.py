@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from . import schema, security
-from .errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
-from .plugins import call_strict, strict_caller
-from .types import Change
+from crm_workspace.data import permissions, schema
+from crm_workspace.errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
+from crm_workspace.plugins import call_strict, strict_caller
+from crm_workspace.types import Change
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from crm_workspace.workspace import Workspace
 
 #: How long a writer waits for another writer's lock before giving up (``$CRM_BUSY_TIMEOUT``).
 BUSY_TIMEOUT_S = float(os.environ.get("CRM_BUSY_TIMEOUT", "10"))
@@ -442,7 +442,7 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Apply ``(id, changes, expected_version)`` updates in one transaction."""
         self._refuse_append_only_write(table, "update")
-        perms = security.permissions(self.workspace)
+        perms = permissions.permissions(self.workspace)
         columns = self.columns(table)
         pk = self.primary_key(table)
         versioned = "version" in columns
@@ -509,7 +509,7 @@ class Store:
 
     def delete_many(self, table: str, deletions: Iterable[tuple[Any, int | None]]) -> list[dict[str, Any]]:
         self._refuse_append_only_write(table, "delete")
-        perms = security.permissions(self.workspace)
+        perms = permissions.permissions(self.workspace)
         pk = self.primary_key(table)
         now, user, context = utcnow(), self.workspace.user, self._current_context()
         removed, recorded = [], []
@@ -534,8 +534,8 @@ class Store:
             raise CrmError(f"{table} is append-only: {action} refused")
 
     def _authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
-        """Refuse the insert if the acting user's role forbids it (see crm_workspace/security.py)."""
-        perms = security.permissions(self.workspace)
+        """Refuse the insert if the acting user's role forbids it (see crm_workspace/data/permissions.py)."""
+        perms = permissions.permissions(self.workspace)
         if not perms.enforced:
             return records
         if table != "settings":

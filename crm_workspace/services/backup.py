@@ -15,7 +15,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import CrmError, NotFound
+from crm_workspace.errors import CrmError, NotFound
 
 _REQUIRED_TABLES = {"users", "contacts", "organizations", "deals", "activities", "audit_log", "settings"}
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import click
 
-from . import plugins as plugin_system
-from .admin_cli import register as _register_admin_commands
-from .errors import CrmError, PluginError
+from crm_workspace import plugins as plugin_system
+from crm_workspace.cli.admin import register as _register_admin_commands
+from crm_workspace.errors import CrmError, PluginError
 
 
 class CrmGroup(click.Group):
@@ -89,7 +89,7 @@ def _disabled_plugins(path: str) -> set[str]:
 
 def open_workspace(ctx: click.Context, *, create: bool = False):
     """The Workspace for this invocation (honours ``--db`` and ``--user``)."""
-    from .workspace import Workspace
+    from crm_workspace.workspace import Workspace
 
     root = ctx.find_root()
     obj = root.ensure_object(dict)
@@ -137,7 +137,7 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
     if not demo:
         click.echo(f"workspace ready: {path}")
         return
-    from .demo import DemoSize, generate
+    from crm_workspace.services.demo import DemoSize, generate
 
     size = DemoSize.for_contacts(sizes.pop("contacts") or 300, **sizes)
     generate(workspace, size, seed=seed, progress=lambda step: click.echo(f"  {step} ✓", err=True))
@@ -160,7 +160,7 @@ def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: in
     os.environ["CRM_DB"] = str(Path(path).resolve())
     if ctx.find_root().params.get("user"):
         os.environ["CRM_USER"] = ctx.find_root().params["user"]
-    from .server import serve as run
+    from crm_workspace.web.server import serve as run
 
     run(port=port, address=address, show=show, num_procs=num_procs)
 
@@ -209,13 +209,13 @@ def plugins_disable(ctx: click.Context, name: str) -> None:
 )
 def plugins_new(name: str, directory: str) -> None:
     """Scaffold a pip-installable plugin package NAME (entry point, page, migration, metric, test)."""
-    from .scaffold import new_plugin
+    from crm_workspace.cli.scaffold import new_plugin
 
     root = new_plugin(name, directory)
     click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
 
 
-_register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/admin_cli.py)
+_register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
 
 
 def main() -> None:

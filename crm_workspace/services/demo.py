@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import schema
-from .plugins import call_strict
+from crm_workspace.data import schema
+from crm_workspace.plugins import call_strict
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from crm_workspace.workspace import Workspace
 
 FIRST = [
     "Ana",

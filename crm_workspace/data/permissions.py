@@ -26,7 +26,7 @@ Who is checked (the decision, and why):
 - Why unknown users are not refused by default: the CLI and notebooks hold the
   database file itself, so file permissions are the real boundary there; the
   roles stop mistakes and shape what a named colleague can do. In the **served
-  app** the boundary is the login (crm_workspace/auth.py): once any user has a
+  app** the boundary is the login (crm_workspace/web/auth.py): once any user has a
   password, every browser session is a logged-in, known user, checked by role.
 
 Writes made with raw SQL (``store.conn.execute``) bypass these checks like they
@@ -38,10 +38,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import CrmError, PermissionDenied
+from crm_workspace.errors import CrmError, PermissionDenied
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from crm_workspace.workspace import Workspace
 
 ROLES = ("admin", "member", "viewer")
 #: Tables only admins may write.

@@ -1,0 +1,1 @@
+"""Services the shells and plugins share: privacy, backup, demo data, export."""

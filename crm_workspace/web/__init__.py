@@ -1,0 +1,1 @@
+"""The served app: the template and navigation, login, the audit page."""
