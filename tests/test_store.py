@@ -103,6 +103,19 @@ def test_insert_audit_holds_given_and_default_fields_with_secrets_redacted(works
     assert bodies[2]["password_hash"] == "<redacted>" and "secret" not in rows[2]["changes"]
 
 
+def test_bulk_insert_fills_the_defaults_of_fields_a_record_leaves_out(workspace: Workspace):
+    ids = workspace.store.insert_many(
+        "deals", [{"title": "x", "currency": "USD"}, {"title": "y"}, {"title": "z", "status": "won"}]
+    )
+    rows = {r["title"]: r for r in workspace.query("SELECT title, currency, status FROM deals")}
+    assert rows["x"]["currency"] == "USD" and rows["y"]["currency"] == "EUR" and rows["z"]["currency"] == "EUR"
+    assert rows["x"]["status"] == rows["y"]["status"] == "open" and rows["z"]["status"] == "won"
+    audit = workspace.query("SELECT row_id, changes FROM audit_log WHERE table_name = 'deals' ORDER BY id")
+    after = {r["row_id"]: json.loads(r["changes"])["after"] for r in audit}
+    assert after[str(ids[1])]["currency"] == "EUR" and after[str(ids[0])]["currency"] == "USD"
+    assert sorted(int(i) for i in after) == sorted(ids)
+
+
 def test_update_many_mixes_fields_and_sees_its_own_earlier_changes(workspace: Workspace):
     ids = workspace.store.insert_many(
         "contacts", [{"first_name": f"P{i}", "email": f"p{i}@example.com"} for i in range(3)]

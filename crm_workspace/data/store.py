@@ -354,7 +354,8 @@ class Store:
                     next_id = max(next_id, int(row["id"]) + 1)
         names = sorted({name for row in rows for name in row})
         try:
-            self._insert_rows(table, names, rows)
+            for shape, group in _by_shape(rows).items():
+                self._insert_rows(table, list(shape), group)
         except sqlite3.Error as error:
             raise _translate(error, table) from error
         ids = [row.get(pk) for row in rows]
@@ -620,6 +621,25 @@ def _audit_json(change: Change) -> str:
     if change.context:
         body["context"] = change.context
     return _AUDIT_ENCODER.encode(body)
+
+
+def _by_shape(rows: list[dict]) -> dict[tuple[str, ...], list[dict]]:
+    """Rows grouped by the fields they give, in first-seen order.
+
+    One INSERT names one column list; a row written with a column it did not give
+    would store NULL there instead of the schema's default. A batch of one shape
+    (the usual case) stays one group.
+    """
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    last_keys: Any = None
+    last_group: list[dict] = []
+    for row in rows:
+        keys = row.keys()
+        if keys != last_keys:
+            last_keys = keys
+            last_group = groups.setdefault(tuple(sorted(keys)), [])
+        last_group.append(row)
+    return groups
 
 
 def _chunks(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
