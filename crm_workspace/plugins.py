@@ -126,6 +126,25 @@ def strict_caller(pm: pluggy.PluginManager, hook_name: str) -> Callable[..., lis
     return call
 
 
+class WorkspaceHooks:
+    """The Store's write-path hooks (crm_workspace/data/actor.py), called with ``workspace=``."""
+
+    def __init__(self, pm: pluggy.PluginManager, workspace: Any):
+        self.pm = pm
+        self.workspace = workspace
+
+    def validator(self) -> Callable[..., list[Any]]:
+        call = strict_caller(self.pm, "crm_validate_record")
+        workspace = self.workspace
+        return lambda **kwargs: call(workspace=workspace, **kwargs)
+
+    def listens_to_changes(self) -> bool:
+        return bool(self.pm.hook.crm_record_changed.get_hookimpls())
+
+    def record_changed(self, changes: list[Any]) -> None:
+        call_strict(self.pm, "crm_record_changed", workspace=self.workspace, changes=changes)
+
+
 def _culprit(caller: Any, error: BaseException) -> str:
     codes = {
         impl.function.__code__: impl.plugin_name

@@ -8,7 +8,6 @@ same database connections and plugins.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ import param
 import pluggy
 
 from crm_workspace import plugins as plugin_system
-from crm_workspace.data import schema
+from crm_workspace.data import permissions, schema
+from crm_workspace.data.actor import Actor
 from crm_workspace.data.store import Pool, Store, utcnow
 from crm_workspace.errors import CrmError, NotFound, PluginError
 from crm_workspace.types import Metric, Page, PluginInfo, RecordSection
@@ -67,8 +67,13 @@ class Workspace(param.Parameterized):
     def __init__(self, shared: _Shared, *, user: str, **params: Any):
         super().__init__(user=user, **params)
         self._shared = shared
-        self.store = Store(shared.pool, self)
+        self.store = Store(shared.pool, self._actor(user))
         self._seen_version: tuple[int, int] | None = None
+        self.param.watch(lambda event: setattr(self.store, "actor", self._actor(event.new)), "user")
+
+    def _actor(self, user: str) -> Actor:
+        """The Store's actor: this user, hooks called with ``workspace=self``, views told of commits."""
+        return Actor(user, hooks=plugin_system.WorkspaceHooks(self._shared.pm, self), on_commit=self.changed)
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -218,9 +223,7 @@ class Workspace(param.Parameterized):
         return {row["name"] for row in rows}
 
     def _set_plugin_state(self, name: str, enabled: bool) -> None:
-        from crm_workspace.data.permissions import require_admin
-
-        require_admin(self, "enable or disable plugins")
+        permissions.require_admin(self.store, "enable or disable plugins")
         with self.store.transaction() as db:
             db["plugin_state"].upsert({"name": name, "enabled": int(enabled), "changed_at": utcnow()}, pk="name")
 
@@ -368,27 +371,12 @@ class Workspace(param.Parameterized):
     def setting(self, key: str, default: Any = None) -> Any:
         """A workspace setting (JSON in the ``settings`` table), or ``default``.
 
-        Validation asks for settings once per written row, so all settings are
-        read in one query and cached until any connection commits.
+        Read through the Store's one settings cache (crm_workspace/data/settings.py).
         """
-        token = self.store.data_version()
-        cached = self.__dict__.get("_settings_cache")
-        if cached is None or cached[0] != token:
-            values = {row["key"]: row["value"] for row in self.store.query("SELECT key, value FROM settings")}
-            cached = self.__dict__["_settings_cache"] = (token, values)
-        encoded = cached[1].get(key)
-        return default if encoded is None else json.loads(encoded)
+        return self.store.settings.get(key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
-        encoded = json.dumps(value)
-        try:
-            with self.store.transaction():
-                if self.store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
-                    self.store.update("settings", key, {"value": encoded})
-                else:
-                    self.store.insert("settings", {"key": key, "value": encoded})
-        finally:
-            self.__dict__.pop("_settings_cache", None)
+        self.store.settings.set(key, value)
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""

@@ -396,3 +396,17 @@ def test_a_transaction_can_lower_its_page_cache_and_gives_it_back(workspace: Wor
     with store.transaction(cache_kib=WRITE_CACHE_KIB * 4):
         assert cache() == WRITE_CACHE_KIB  # a ceiling to lower, never to raise
     assert cache() == READ_CACHE_KIB
+
+
+def test_a_store_writes_as_an_actor_without_a_workspace(workspace: Workspace):
+    from crm_workspace.data.actor import Actor
+    from crm_workspace.data.store import Pool, Store
+
+    commits = []
+    store = Store(Pool(workspace.path), Actor("script", on_commit=lambda: commits.append(1)))
+    row = store.insert("organizations", {"name": "Bare"})
+    assert row["updated_by"] == "script" and commits == [1]
+    assert store.scalar("SELECT user FROM audit_log WHERE row_id = ?", [str(row["id"])]) == "script"
+    store.settings.set("answer", 42)
+    assert store.settings.get("answer") == 42 and workspace.setting("answer") == 42
+    store.pool.close()

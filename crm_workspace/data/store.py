@@ -19,17 +19,15 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
-from crm_workspace.data import permissions, schema
+from crm_workspace.data import schema
+from crm_workspace.data.actor import Actor
+from crm_workspace.data.settings import Settings
 from crm_workspace.errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
-from crm_workspace.plugins import call_strict, strict_caller
 from crm_workspace.types import Change
-
-if TYPE_CHECKING:
-    from crm_workspace.workspace import Workspace
 
 #: How long a writer waits for another writer's lock before giving up (``$CRM_BUSY_TIMEOUT``).
 BUSY_TIMEOUT_S = float(os.environ.get("CRM_BUSY_TIMEOUT", "10"))
@@ -99,13 +97,15 @@ class Pool:
 class Store:
     """The only way data is written. Reads are plain SQL through ``query``/``db``.
 
-    A Store belongs to a Workspace (for its hooks and acting user); Workspaces
-    made with ``as_user`` share one Pool.
+    A Store writes as an ``Actor`` (crm_workspace/data/actor.py): the acting
+    user, their permissions, the write-path hooks and what to do after a commit.
+    Several Stores (a Workspace's ``as_user`` copies) share one Pool.
     """
 
-    def __init__(self, pool: Pool, workspace: Workspace):
+    def __init__(self, pool: Pool, actor: Actor | str):
         self.pool = pool
-        self.workspace = workspace
+        self.actor = Actor(actor) if isinstance(actor, str) else actor
+        self.settings = Settings(self)
         self._columns: dict[str, dict[str, str]] = {}
         self._defaults: dict[str, set[str]] = {}
 
@@ -247,7 +247,7 @@ class Store:
                 self.pool._local.transaction = None
                 db.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
             self.pool.local_writes += 1
-        self.workspace.changed()
+        self.actor.on_commit()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -324,12 +324,13 @@ class Store:
         with self.transaction():
             for chunk in _chunks(records, batch_size):
                 ids.extend(self._insert_chunk(table, chunk, audit=audit, events=events, validate=validate))
+            self._forget_settings(table)
         return ids
 
     def _insert_chunk(self, table: str, records: list[dict], *, audit: bool, events: bool, validate: bool) -> list[Any]:
         columns = self.columns(table)
         pk = self.primary_key(table)
-        now, user = utcnow(), self.workspace.user
+        now, user = utcnow(), self.actor.user
         versioned = "version" in columns
         check = self._validator(table) if validate else None
         rows = []
@@ -362,7 +363,7 @@ class Store:
         context = self._current_context()
         if audit:
             self._audit_inserts(table, set(names), ids, user, now, context)
-        if events and self.workspace.pm.hook.crm_record_changed.get_hookimpls():
+        if events and self.actor.hooks.listens_to_changes():
             blank = dict.fromkeys(columns)
             changes = [Change(table, row.get(pk), "insert", None, {**blank, **row}, user, now, context) for row in rows]
             self._announce(changes)
@@ -443,11 +444,11 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Apply ``(id, changes, expected_version)`` updates in one transaction."""
         self._refuse_append_only_write(table, "update")
-        perms = permissions.permissions(self.workspace)
+        perms = self.actor.permissions(self)
         columns = self.columns(table)
         pk = self.primary_key(table)
         versioned = "version" in columns
-        now, user, context = utcnow(), self.workspace.user, self._current_context()
+        now, user, context = utcnow(), self.actor.user, self._current_context()
         results, recorded = [], []
         check = self._validator(table)
         pending: dict[tuple[str, ...], list[tuple[Any, dict]]] = {}  # written a statement per few hundred rows
@@ -488,6 +489,7 @@ class Store:
                 results.append(after)
                 recorded.append(Change(table, row_id, "update", before, after, user, now, context))
             flush()
+            self._forget_settings(table)
             self._record(recorded)
         return results
 
@@ -510,9 +512,9 @@ class Store:
 
     def delete_many(self, table: str, deletions: Iterable[tuple[Any, int | None]]) -> list[dict[str, Any]]:
         self._refuse_append_only_write(table, "delete")
-        perms = permissions.permissions(self.workspace)
+        perms = self.actor.permissions(self)
         pk = self.primary_key(table)
-        now, user, context = utcnow(), self.workspace.user, self._current_context()
+        now, user, context = utcnow(), self.actor.user, self._current_context()
         removed, recorded = [], []
         with self.transaction():
             for row_id, expected in deletions:
@@ -526,6 +528,7 @@ class Store:
                     raise CrmError(f"{table} #{row_id} cannot be deleted: other records still refer to it") from error
                 removed.append(before)
                 recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
+            self._forget_settings(table)
             self._record(recorded)
         return removed
 
@@ -536,7 +539,7 @@ class Store:
 
     def _authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
         """Refuse the insert if the acting user's role forbids it (see crm_workspace/data/permissions.py)."""
-        perms = permissions.permissions(self.workspace)
+        perms = self.actor.permissions(self)
         if not perms.enforced:
             return records
         if table != "settings":
@@ -546,6 +549,11 @@ class Store:
         for record in records:
             perms.check(table, "insert", None, record)
         return records
+
+    def _forget_settings(self, table: str) -> None:
+        """A write to the settings table is seen by the next read, even inside this transaction."""
+        if table == "settings":
+            self.settings.forget()
 
     def _check_columns(self, table: str, record: dict, columns: dict[str, str]) -> None:
         unknown = [name for name in record if name not in columns]
@@ -560,12 +568,11 @@ class Store:
         as the importer does before it writes anything. A plugin that raises gives
         a ``PluginError`` naming it.
         """
-        call = strict_caller(self.workspace.pm, "crm_validate_record")
-        workspace = self.workspace
+        call = self.actor.hooks.validator()
 
         def check(record: dict, before: dict | None) -> dict[str, str]:
             errors: dict[str, str] = {}
-            for result in call(workspace=workspace, table=table, record=record, before=before):
+            for result in call(table=table, record=record, before=before):
                 for field, message in result.items():
                     errors.setdefault(field, message)
             return errors
@@ -593,7 +600,7 @@ class Store:
         self._announce(changes)
 
     def _announce(self, changes: list[Change]) -> None:
-        call_strict(self.workspace.pm, "crm_record_changed", workspace=self.workspace, changes=changes)
+        self.actor.hooks.record_changed(changes)
 
 
 _UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
