@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,9 @@ import param
 import pluggy
 
 from crm_workspace import plugins as plugin_system
-from crm_workspace.data import permissions, schema
+from crm_workspace.data import schema
 from crm_workspace.data.actor import Actor
-from crm_workspace.data.store import Pool, Store, utcnow
+from crm_workspace.data.store import Pool, Store
 from crm_workspace.errors import CrmError, NotFound, PluginError
 from crm_workspace.types import Metric, Page, PluginInfo, RecordSection
 
@@ -50,10 +50,7 @@ class _Shared:
     """What every ``as_user`` copy of one workspace shares."""
 
     pool: Pool
-    pm: pluggy.PluginManager
-    entry_points: dict[str, plugin_system.EntryPointPlugin] = field(default_factory=dict)
-    load_errors: dict[str, PluginError] = field(default_factory=dict)
-    migrated: set[str] = field(default_factory=set)
+    host: plugin_system.PluginHost
 
 
 class Workspace(param.Parameterized):
@@ -73,7 +70,7 @@ class Workspace(param.Parameterized):
 
     def _actor(self, user: str) -> Actor:
         """The Store's actor: this user, hooks called with ``workspace=self``, views told of commits."""
-        return Actor(user, hooks=plugin_system.WorkspaceHooks(self._shared.pm, self), on_commit=self.changed)
+        return Actor(user, hooks=plugin_system.WorkspaceHooks(self._shared.host.pm, self), on_commit=self.changed)
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -99,11 +96,13 @@ class Workspace(param.Parameterized):
             raise NotFound(f"no workspace at {path} (create one with `crm init --db {path}`)")
         if path.exists():
             _check_sqlite_header(path)
-        shared = _Shared(pool=Pool(path), pm=plugin_system.make_plugin_manager())
+        shared = _Shared(pool=Pool(path), host=plugin_system.PluginHost())
         workspace = cls(shared, user=user or default_user())
-        shared.pm.register(_core_rules(), name="core")
+        shared.host.pm.register(_core_rules(), name="core")
         if load_plugins:
-            workspace._load_entry_points(builtins_only)
+            shared.host.load_installed(
+                disabled=plugin_system.disabled_plugins(workspace.store), builtins_only=builtins_only
+            )
         workspace.migrate()
         return workspace
 
@@ -117,7 +116,7 @@ class Workspace(param.Parameterized):
 
     @property
     def pm(self) -> pluggy.PluginManager:
-        return self._shared.pm
+        return self._shared.host.pm
 
     def close(self) -> None:
         self._shared.pool.close()
@@ -126,138 +125,73 @@ class Workspace(param.Parameterized):
         return f"<Workspace {self.path!r} as {self.user!r}>"
 
     # ----------------------------------------------------------- plugins
-    def _load_entry_points(self, builtins_only: bool) -> None:
-        disabled = self._disabled_names()
-        for ep in plugin_system.discover(builtins_only):
-            self._shared.entry_points[ep.name] = ep
-            if ep.name not in disabled:
-                self._load_one(ep)
-
-    def _load_one(self, ep: plugin_system.EntryPointPlugin) -> None:
-        try:
-            plugin = plugin_system.load(ep)
-        except Exception as error:
-            self._shared.load_errors[ep.name] = PluginError(ep.name, "import", error)
-            return
-        try:
-            self.register(plugin, name=ep.name)
-        except PluginError as error:
-            self._shared.load_errors[ep.name] = error
-
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object or module (for example a class defined in a notebook cell).
 
         Its migrations are applied at once and every open view refreshes.
-        Misspelled hook names and wrong hook arguments raise a ``PluginError``
-        naming the plugin, and the plugin is left unregistered.
+        Misspelled hook names, wrong hook arguments and a failing migration raise
+        a ``PluginError`` naming the plugin, and the plugin is left unregistered.
         """
-        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-        if self.pm.has_plugin(name):
-            self.pm.unregister(name=name)
-        try:
-            self.pm.register(plugin, name=name)
-        except (pluggy.PluginValidationError, ValueError) as error:
-            raise PluginError(name, "register", error) from error
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as error:
-            self.pm.unregister(name=name)
-            raise PluginError(name, "register", _unknown_hook_message(error)) from error
-        self._shared.load_errors.pop(name, None)
+        host = self._shared.host
+        name = host.register(plugin, name)
         self.migrate()
         self.changed()
+        if name in host.failed:
+            raise host.failed[name]
         return name
 
     def unregister(self, name: str) -> None:
         """Remove a registered plugin; its recorded problems go with it."""
-        self._shared.load_errors.pop(name, None)
-        if self.pm.has_plugin(name):
-            self.pm.unregister(name=name)
+        if self._shared.host.unregister(name):
             self.changed()
 
     def plugins(self) -> list[PluginInfo]:
-        """Every installed or registered plugin: name, version, enabled, hooks."""
-        infos = []
-        seen = set()
-        for name, ep in self._shared.entry_points.items():
-            plugin = self.pm.get_plugin(name)
-            hooks = plugin_system.hooks_of(self.pm, plugin) if plugin is not None else ()
-            infos.append(PluginInfo(name, ep.version, plugin is not None, ep.builtin, hooks, ep.distribution))
-            seen.add(name)
-        for name, plugin in self.pm.list_name_plugin():
-            if name in seen or name == "core":
-                continue
-            infos.append(PluginInfo(name, "", True, False, plugin_system.hooks_of(self.pm, plugin), "(registered)"))
-        return infos
+        """Every installed or registered plugin: name, version, enabled (or why it failed), hooks."""
+        return self._shared.host.infos()
 
     def plugin_errors(self) -> list[PluginError]:
-        return list(self._shared.load_errors.values())
+        return list(self._shared.host.errors.values())
 
     def enable(self, name: str) -> None:
         """Enable an installed plugin; the choice is kept in the database."""
-        ep = self._entry_point(name)
-        self._set_plugin_state(name, True)
+        host = self._shared.host
+        ep = host.entry_point(name)
+        plugin_system.set_plugin_state(self.store, name, True)
         if not self.pm.has_plugin(name):
-            self._load_one(ep)
-            if name in self._shared.load_errors:
-                raise self._shared.load_errors[name]
+            host.load(ep)
+            self.migrate()
+            self.changed()
+            if name in host.failed:
+                raise host.failed[name]
 
     def disable(self, name: str) -> None:
         """Disable an installed plugin; the choice is kept in the database."""
-        self._entry_point(name)
-        self._set_plugin_state(name, False)
+        self._shared.host.entry_point(name)
+        plugin_system.set_plugin_state(self.store, name, False)
         self.unregister(name)
 
-    def _entry_point(self, name: str) -> plugin_system.EntryPointPlugin:
-        ep = self._shared.entry_points.get(name)
-        if ep is None:
-            known = ", ".join(sorted(self._shared.entry_points)) or "none"
-            raise NotFound(f"no plugin named '{name}' is installed (installed: {known})")
-        return ep
-
-    def _disabled_names(self) -> set[str]:
-        try:
-            rows = self.store.query("SELECT name FROM plugin_state WHERE enabled = 0")
-        except CrmError:
-            return set()  # a new database: nothing disabled yet
-        return {row["name"] for row in rows}
-
-    def _set_plugin_state(self, name: str, enabled: bool) -> None:
-        permissions.require_admin(self.store, "enable or disable plugins")
-        with self.store.transaction() as db:
-            db["plugin_state"].upsert({"name": name, "enabled": int(enabled), "changed_at": utcnow()}, pk="name")
-
     def migrate(self) -> None:
-        """Apply pending migrations: the core's, then every plugin's named set."""
-        sets = []
-        for name, result, error in plugin_system.call_each(self.pm, "crm_migrations"):
-            if error is not None:
-                self._shared.load_errors[name] = error
-            elif result is not None:
-                sets.append((name, result))
-        todo = [m for _name, m in sets if m.name not in self._shared.migrated]
-        if schema.migrations.name not in self._shared.migrated:
+        """Apply pending migrations: the core's, then every plugin's named set.
+
+        A plugin whose migrations fail is unregistered and reported as failed.
+        """
+        host = self._shared.host
+        if schema.migrations.name not in host.migrated:
             self.store.migrate([])
-            self._shared.migrated.add(schema.migrations.name)
-        for name, migrations in sets:
-            if migrations not in todo:
+            host.migrated.add(schema.migrations.name)
+        for name, migrations in host.collect("crm_migrations"):
+            if migrations.name in host.migrated:
                 continue
             try:
                 self.store.migrate([migrations])
             except Exception as error:
-                self._shared.load_errors[name] = PluginError(name, "crm_migrations", error)
+                host.fail(PluginError(name, "crm_migrations", error))
             else:
-                self._shared.migrated.add(migrations.name)
+                host.migrated.add(migrations.name)
 
     # --------------------------------------------------------- collecting
     def _collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        results = []
-        for name, result, error in plugin_system.call_each(self.pm, hook, **kwargs):
-            if error is not None:
-                self._shared.load_errors[name] = error
-            elif result is not None:
-                results.append((name, result))
-        return results
+        return self._shared.host.collect(hook, **kwargs)
 
     def pages(self) -> list[Page]:
         """Every enabled plugin's dashboard pages, in navigation order; duplicates skipped."""
@@ -267,7 +201,7 @@ class Workspace(param.Parameterized):
             for page in contributed:
                 if page.name in pages:
                     owner = pages[page.name].plugin
-                    self._shared.load_errors[plugin] = PluginError(
+                    self._shared.host.errors[plugin] = PluginError(
                         plugin, "crm_dashboards", ValueError(f"page name '{page.name}' is already taken by '{owner}'")
                     )
                     continue
@@ -444,14 +378,6 @@ def _check_sqlite_header(path: Path) -> None:
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error) or "malformed" in str(error):
             raise CrmError(f"{path} is not a crm-workspace database (not an SQLite file)") from error
-
-
-def _unknown_hook_message(error: pluggy.PluginValidationError) -> str:
-    message = str(error)
-    match = re.search(r"unknown hook '([^']+)'", message)
-    if match:
-        return f"unknown hook '{match.group(1)}' (misspelled? see crm_workspace/hookspecs.py)"
-    return message
 
 
 def _core_rules() -> Any:

@@ -25,9 +25,9 @@ def _ws(ctx: click.Context):
 
 
 def _db(ctx: click.Context) -> Path:
-    from crm_workspace.cli import _db_path
+    from crm_workspace.cli import db_path
 
-    return Path(_db_path(ctx))
+    return Path(db_path(ctx))
 
 
 def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
