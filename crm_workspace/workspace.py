@@ -318,20 +318,12 @@ class Workspace(param.Parameterized):
 
     # -------------------------------------------------------------- views
     def dashboard(self, name: str) -> Any:
-        """The Panel object of one module's page; displays inline in Jupyter."""
-        from crm_workspace.web.app import render_page
-
-        for page in self.pages():
-            if page.name == name:
-                return render_page(self, page)
-        names = ", ".join(p.name for p in self.pages())
-        raise NotFound(f"no dashboard named '{name}' (available: {names})")
+        """The Panel object of one page (a module's, or the app's own); displays inline in Jupyter."""
+        return _ui().dashboard(self, name)
 
     def app(self) -> Any:
         """The whole workspace app: a layout inline, a template when served."""
-        from crm_workspace.web.app import App
-
-        return App(workspace=self)
+        return _ui().app(self)
 
     def open_page(self, name: str, **args: Any) -> None:
         """Navigate the served app (or an inline app) to a page, e.g. a contact record."""
@@ -353,6 +345,17 @@ class Workspace(param.Parameterized):
                 self.revision += 1
                 return True
         return False
+
+
+#: The module that draws a workspace (``app(ws)``, ``dashboard(ws, name)``). Named, not imported:
+#: like pandas' plotting backend, the facade asks for the shell above it only when a view is wanted.
+UI_BACKEND = "crm_workspace.web.app"
+
+
+def _ui() -> Any:
+    import importlib
+
+    return importlib.import_module(UI_BACKEND)
 
 
 def _with_plugin(item: Any, plugin: str) -> Any:

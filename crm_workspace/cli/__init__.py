@@ -19,6 +19,8 @@ import click
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace.cli.admin import register as _register_admin_commands
+from crm_workspace.cli.context import db_path, open_workspace
+from crm_workspace.cli.context import warn as _warn
 from crm_workspace.errors import CrmError
 
 
@@ -59,22 +61,6 @@ class CrmGroup(click.Group):
             raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from error
 
 
-_warned: set[str] = set()
-
-
-def _warn(error: Exception) -> None:
-    """One line on stderr per distinct problem (commands and the workspace load the same plugins)."""
-    if str(error) not in _warned:
-        _warned.add(str(error))
-        click.echo(f"warning: {error}", err=True)
-
-
-def db_path(ctx: click.Context) -> str:
-    """The workspace file of this invocation: ``--db``, else ``$CRM_DB``, else ``./crm.db``."""
-    root = ctx.find_root()
-    return root.params.get("db") or os.environ.get("CRM_DB") or "crm.db"
-
-
 def _disabled_plugins(path: str) -> set[str]:
     """The plugins disabled in the workspace at ``path``, read without creating it."""
     if not Path(path).is_file():
@@ -86,21 +72,6 @@ def _disabled_plugins(path: str) -> set[str]:
         return plugin_system.disabled_plugins(store)
     finally:
         store.pool.close()
-
-
-def open_workspace(ctx: click.Context, *, create: bool = False):
-    """The Workspace for this invocation (honours ``--db`` and ``--user``)."""
-    from crm_workspace.workspace import Workspace
-
-    root = ctx.find_root()
-    obj = root.ensure_object(dict)
-    if "workspace" not in obj:
-        workspace = Workspace.open(db_path(ctx), user=root.params.get("user"), create=create)
-        for error in workspace.plugin_errors():
-            _warn(error)
-        obj["workspace"] = workspace
-        ctx.call_on_close(workspace.close)
-    return obj["workspace"]
 
 
 @click.group(cls=CrmGroup)
@@ -215,6 +186,8 @@ def plugins_new(name: str, directory: str) -> None:
     root = new_plugin(name, directory)
     click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
 
+
+__all__ = ["cli", "db_path", "main", "open_workspace"]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
 

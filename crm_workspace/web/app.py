@@ -17,14 +17,18 @@ import panel as pn
 import param
 from panel.io.callbacks import PeriodicCallback
 
-from crm_workspace.errors import CrmError
+from crm_workspace.data import permissions
+from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
+from crm_workspace.web.audit_view import audit_page
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 1000
 HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="🏠", order=0, plugin="core")
+#: The app's own admin page (crm_workspace/web/audit_view.py), beside the plugins' pages.
+AUDIT = Page("audit", "Audit trail", view=audit_page, icon="🛡️", order=900, extensions=("tabulator",), plugin="core")
 CSS = """
 .crm-kpi {border: 1px solid #e3e6ea; border-radius: 8px; padding: 12px 16px; min-width: 190px; background: white;}
 .crm-kpi .label {color: #5f6b7a; font-size: 13px;}
@@ -53,6 +57,37 @@ def render_page(workspace: Workspace, page: Page) -> Any:
         return error_card(
             f"The {page.title} page (plugin '{page.plugin}') failed to load", f"{type(error).__name__}: {error}"
         )
+
+
+def shell_pages(workspace: Workspace) -> list[Page]:
+    """The app's own pages, not a plugin's: the audit trail, for admins only."""
+    return [AUDIT] if permissions.is_admin(workspace.store) else []
+
+
+def app_pages(workspace: Workspace) -> list[Page]:
+    """Every page the app lists (home aside): the plugins' and its own, in navigation order.
+
+    A plugin's page of the same name as one of the app's keeps its place.
+    """
+    pages = {page.name: page for page in workspace.pages()}
+    for page in shell_pages(workspace):
+        pages.setdefault(page.name, page)
+    return sorted(pages.values(), key=lambda p: (p.order, p.name))
+
+
+def dashboard(workspace: Workspace, name: str) -> Any:
+    """The Panel object of one page (``Workspace.dashboard``); displays inline in Jupyter."""
+    pages = app_pages(workspace)
+    for page in pages:
+        if page.name == name:
+            return render_page(workspace, page)
+    names = ", ".join(p.name for p in pages)
+    raise NotFound(f"no dashboard named '{name}' (available: {names})")
+
+
+def app(workspace: Workspace) -> App:
+    """The whole app over ``workspace`` (``Workspace.app``): a layout inline, a template when served."""
+    return App(workspace=workspace)
 
 
 def kpi_card(label: str, value: str, sql: str = "", help: str = "") -> pn.pane.HTML:
@@ -114,7 +149,7 @@ class App(pn.viewable.Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         ws = self.workspace
-        self._pages = {page.name: page for page in [HOME, *ws.pages()]}
+        self._pages = {page.name: page for page in [HOME, *app_pages(ws)]}
         if ws.page not in self._pages:
             ws.page = "home"
         self._rendered: dict[str, Any] = {}
@@ -205,7 +240,7 @@ def session_workspace(path: str | None = None) -> Workspace:
 
 def configure(workspace: Workspace) -> None:
     """Load the extensions every page needs and route callback errors to notifications."""
-    extensions = sorted({ext for page in workspace.pages() for ext in page.extensions} | {"tabulator"})
+    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions} | {"tabulator"})
     pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
 
 
