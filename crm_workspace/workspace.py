@@ -1,15 +1,18 @@
 """Workspace: the one object a notebook, a dashboard or the CLI holds.
 
-It owns a Store (the database), a plugin manager (the modules) and the acting
-user. ``ws.as_user(name)`` gives each served session its own Workspace over the
-same database connections and plugins.
+It owns a Store (the database, crm_workspace/data/), a plugin host (the modules,
+crm_workspace/plugins.py) and the acting user, and is a thin facade over them:
+what plugins contribute is gathered in crm_workspace/registry.py, ``df``'s SQL is
+built in crm_workspace/data/query.py, settings live in crm_workspace/data/settings.py,
+and the views are drawn by the web shell (``UI_BACKEND``). ``ws.as_user(name)``
+gives each served session its own Workspace over the same database connections
+and plugins.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +21,8 @@ import param
 import pluggy
 
 from crm_workspace import plugins as plugin_system
+from crm_workspace import registry
+from crm_workspace.data import query as table_query
 from crm_workspace.data import schema
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.store import Pool, Store
@@ -28,7 +33,6 @@ if TYPE_CHECKING:
     import pandas
 
 DEFAULT_DB = "crm.db"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def default_path() -> str:
@@ -190,66 +194,26 @@ class Workspace(param.Parameterized):
                 host.migrated.add(migrations.name)
 
     # --------------------------------------------------------- collecting
-    def _collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        return self._shared.host.collect(hook, **kwargs)
-
     def pages(self) -> list[Page]:
         """Every enabled plugin's dashboard pages, in navigation order; duplicates skipped."""
-        pages: dict[str, Page] = {}
-        # in registration order (built-ins first): the first plugin to claim a name keeps it
-        for plugin, contributed in reversed(self._collect("crm_dashboards", workspace=self)):
-            for page in contributed:
-                if page.name in pages:
-                    owner = pages[page.name].plugin
-                    self._shared.host.errors[plugin] = PluginError(
-                        plugin, "crm_dashboards", ValueError(f"page name '{page.name}' is already taken by '{owner}'")
-                    )
-                    continue
-                pages[page.name] = _with_plugin(page, plugin)
-        return sorted(pages.values(), key=lambda p: (p.order, p.name))
+        return registry.pages(self._shared.host, self)
 
     def metrics(self) -> list[Metric]:
         """KPI cards from every plugin's ``crm_metrics``."""
-        return [
-            _with_plugin(metric, plugin)
-            for plugin, metrics in self._collect("crm_metrics", workspace=self)
-            for metric in metrics
-        ]
+        return registry.metrics(self._shared.host, self)
 
     def record_sections(self, table: str, record_id: int) -> list[RecordSection]:
-        sections = [
-            _with_plugin(section, plugin)
-            for plugin, found in self._collect("crm_record_sections", workspace=self, table=table, record_id=record_id)
-            for section in found
-        ]
-        return sorted(sections, key=lambda s: s.order)
+        return registry.record_sections(self._shared.host, self, table, record_id)
 
     def data_views(self) -> dict[str, Any]:
-        views: dict[str, Any] = {}
-        for _plugin, found in self._collect("crm_data_views", workspace=self):
-            views.update(found)
-        return views
+        return registry.data_views(self._shared.host, self)
 
     def views(self) -> pandas.DataFrame:
         """Every named DataFrame view ``ws.df(name, **filters)`` accepts: name, plugin, description."""
-        import inspect
-
-        import pandas as pd
-
-        rows = [
-            {"name": name, "plugin": plugin, "description": (inspect.getdoc(fn) or "").split("\n")[0]}
-            for plugin, found in self._collect("crm_data_views", workspace=self)
-            for name, fn in found.items()
-        ]
-        return pd.DataFrame(rows, columns=["name", "plugin", "description"]).sort_values("name", ignore_index=True)
+        return registry.views_frame(self._shared.host, self)
 
     def field_aliases(self) -> dict[str, dict[str, list[str]]]:
-        merged: dict[str, dict[str, list[str]]] = {}
-        for _plugin, aliases in self._collect("crm_field_aliases"):
-            for entity, fields in aliases.items():
-                for name, names in fields.items():
-                    merged.setdefault(entity, {}).setdefault(name, []).extend(names)
-        return merged
+        return registry.field_aliases(self._shared.host)
 
     # ------------------------------------------------------------- reads
     def df(self, source: str, **params: Any) -> pandas.DataFrame:
@@ -262,22 +226,12 @@ class Workspace(param.Parameterized):
         """
         import pandas as pd
 
-        views = self.data_views() if "." in source and " " not in source else {}
+        views = self.data_views() if table_query.is_view_name(source) else {}
         if source in views:
             return views[source](**params)
-        if _IDENTIFIER.fullmatch(source):
-            self.store.columns(source)  # NotFound for an unknown table
-            columns = params.pop("columns", None)
-            sql = "SELECT {} FROM [{}]".format(", ".join(f"[{c}]" for c in columns) if columns else "*", source)
-            if where := params.pop("where", None):
-                sql += f" WHERE {where}"
-            if order_by := params.pop("order_by", None):
-                sql += f" ORDER BY {order_by}"
-            if (limit := params.pop("limit", None)) is not None:
-                sql += f" LIMIT {int(limit)}"
-                if (offset := params.pop("offset", None)) is not None:
-                    sql += f" OFFSET {int(offset)}"
-        elif "." in source and " " not in source:
+        if table_query.is_table_name(source):
+            sql = table_query.table_select(self.store, source, params)
+        elif table_query.is_view_name(source):
             raise NotFound(f"no view named '{source}' (views: {', '.join(sorted(views)) or 'none'})")
         else:
             sql = source
@@ -291,15 +245,7 @@ class Workspace(param.Parameterized):
 
     def search(self, query: str, limit: int = 20) -> pandas.DataFrame:
         """Search every module (names, emails, organizations, ...) for ``query``."""
-        import pandas as pd
-
-        frames = [frame for _p, frame in self._collect("crm_search", workspace=self, query=query, limit=limit)]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame(columns=["type", "id", "title", "subtitle", "rank"])
-        return (
-            pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
-        )
+        return registry.search(self._shared.host, self, query, limit)
 
     # ---------------------------------------------------------- settings
     def setting(self, key: str, default: Any = None) -> Any:
@@ -356,12 +302,6 @@ def _ui() -> Any:
     import importlib
 
     return importlib.import_module(UI_BACKEND)
-
-
-def _with_plugin(item: Any, plugin: str) -> Any:
-    from dataclasses import replace
-
-    return item if item.plugin else replace(item, plugin=plugin)
 
 
 def _check_sqlite_header(path: Path) -> None:
