@@ -8,7 +8,6 @@ non-zero exit, never a traceback; plugins add commands through
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 import time
@@ -19,7 +18,7 @@ import click
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace.cli.admin import register as _register_admin_commands
-from crm_workspace.cli.context import db_path, open_workspace
+from crm_workspace.cli.context import acting_user, db_path, open_workspace
 from crm_workspace.cli.context import warn as _warn
 from crm_workspace.errors import CrmError
 
@@ -127,14 +126,12 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
 @click.pass_context
 def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
     """Serve every enabled module's dashboard."""
-    path = db_path(ctx)
     open_workspace(ctx).close()  # refuse a missing database; migrate before any session opens it
-    os.environ["CRM_DB"] = str(Path(path).resolve())
-    if ctx.find_root().params.get("user"):
-        os.environ["CRM_USER"] = ctx.find_root().params["user"]
+    from crm_workspace.web.app import ServeConfig
     from crm_workspace.web.server import serve as run
 
-    run(port=port, address=address, show=show, num_procs=num_procs)
+    config = ServeConfig(path=str(Path(db_path(ctx)).resolve()), user=acting_user(ctx))
+    run(config, port=port, address=address, show=show, num_procs=num_procs)
 
 
 @cli.group()

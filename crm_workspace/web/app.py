@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import panel as pn
@@ -36,6 +37,23 @@ CSS = """
 .crm-kpi details {font-size: 11px; color: #5f6b7a;}
 .crm-kpi pre {white-space: pre-wrap; max-width: 320px;}
 """
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What the server tells the app it serves: which workspace, acting as whom, behind a login or not.
+
+    ``crm serve`` builds one from its options; ``panel serve dashboards/...`` files
+    use ``from_environment`` ($CRM_DB, the user-facing default, else ./crm.db).
+    """
+
+    path: str = "crm.db"
+    user: str | None = None
+    login: bool = False
+
+    @classmethod
+    def from_environment(cls) -> ServeConfig:
+        return cls(path=os.environ.get("CRM_DB") or "crm.db")
 
 
 def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
@@ -145,6 +163,7 @@ class App(pn.viewable.Viewer):
     """The whole workspace: navigation from the plugins' pages, one page at a time."""
 
     workspace = param.ClassSelector(class_=Workspace)
+    login = param.Boolean(default=False, doc="Served behind a login: the badge offers to log out.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -184,7 +203,7 @@ class App(pn.viewable.Viewer):
         self.main.objects = [self._render(event.new)]
 
     def user_badge(self) -> pn.pane.HTML:
-        logout = " · <a href='./logout'>log out</a>" if os.environ.get("CRM_LOGIN") and pn.state.user else ""
+        logout = " · <a href='./logout'>log out</a>" if self.login and pn.state.user else ""
         return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -218,17 +237,17 @@ def _notify_error(error: Exception) -> None:
         pn.state.notifications.error(message, duration=8000)
 
 
-def base_workspace(path: str | None = None) -> Workspace:
-    """The process-wide workspace the served sessions share (opened once)."""
-    key = ("crm_workspace", path or os.environ.get("CRM_DB") or "crm.db")
+def base_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
+    """The process-wide workspace the served sessions share (opened once per file and user)."""
+    key = ("crm_workspace", path or ServeConfig.from_environment().path, user)
     if key not in pn.state.cache:
-        pn.state.cache[key] = Workspace.open(key[1])
+        pn.state.cache[key] = Workspace.open(key[1], user=user)
     return pn.state.cache[key]
 
 
-def session_workspace(path: str | None = None) -> Workspace:
+def session_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
     """This browser session's Workspace, acting as the logged-in (or default) user."""
-    base = base_workspace(path)
+    base = base_workspace(path, user=user)
     user = pn.state.user or base.user
     ws = base.as_user(user)
     if pn.state.curdoc is not None:
@@ -244,10 +263,11 @@ def configure(workspace: Workspace) -> None:
     pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
 
 
-def session_app(path: str | None = None) -> pn.viewable.Viewable:
+def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
-    ws = session_workspace(path)
+    config = config or ServeConfig.from_environment()
+    ws = session_workspace(config.path, user=config.user)
     requested = (pn.state.session_args.get("page") or [b""])[0].decode(errors="replace")
     if requested:  # build the asked-for page first, not the home page and then that page
         ws.page = requested
-    return App(workspace=ws).template()
+    return App(workspace=ws, login=config.login).template()
