@@ -1,20 +1,108 @@
-"""Reading the audit trail: filtered entries, and one line a person reads per change.
+"""The audit trail: the rows the Store writes for every change, and reading them back.
 
-The trail itself is written by the Store (crm_workspace/data/store.py); the CLI's
-``crm audit`` and the served audit page both read it through here.
+The Store (crm_workspace/data/store.py) calls ``record_inserts`` and
+``record_changes`` inside each write's transaction; the CLI's ``crm audit`` and
+the served audit page read the trail through ``audit_rows``, ``count_entries``,
+``page_of_entries`` and ``describe_change``.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.errors import CrmError
 
 if TYPE_CHECKING:
     from crm_workspace.data.store import Store
+    from crm_workspace.types import Change
 
 _STAMPS = ("created_at", "updated_at", "updated_by")
+_UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
+#: Columns whose values never reach the audit trail, even hashed.
+REDACTED = frozenset({"password_hash"})
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+#: one encoder for every audit row (json.dumps with options builds a new encoder per call)
+_AUDIT_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+# ------------------------------------------------------------------ writing
+def record_inserts(
+    conn: sqlite3.Connection,
+    table: str,
+    pk: str,
+    fields: list[str],
+    ids: list[Any],
+    *,
+    user: str,
+    now: str,
+    context: dict[str, Any],
+) -> None:
+    """The audit rows of inserted records, built by SQLite from the stored rows.
+
+    ``after`` holds ``fields`` (those any record of the batch gave plus those the
+    schema filled with a default), secrets redacted, and the write's context. One
+    statement: JSON-encoding each row in Python was a third of a bulk insert's time.
+    """
+
+    def pairs(group: list[str]) -> str:
+        return ", ".join(
+            f"'{c}', " + (f"CASE WHEN [{c}] IS NOT NULL THEN '<redacted>' END" if c in REDACTED else f"[{c}]")
+            for c in group
+        )
+
+    after = f"json_object({pairs(fields[:60])})"
+    for start in range(60, len(fields), 60):  # SQLite functions take at most 127 arguments
+        after = f"json_patch({after}, json_object({pairs(fields[start : start + 60])}))"
+    body = f"json_object('after', {after}, 'context', json(:context))" if context else f"json_object('after', {after})"
+    conn.execute(
+        "INSERT INTO audit_log (at, user, table_name, row_id, action, changes)"
+        f" SELECT :at, :user, :table, CAST([{pk}] AS TEXT), 'insert', {body}"
+        f" FROM [{table}] WHERE [{pk}] IN (SELECT value FROM json_each(:ids))",
+        {
+            "at": now,
+            "user": user,
+            "table": table,
+            "ids": json.dumps(ids, default=_json_default),
+            "context": _AUDIT_ENCODER.encode(context),
+        },
+    )
+
+
+def record_changes(conn: sqlite3.Connection, changes: list[Change]) -> None:
+    """The audit rows of updates and deletes: before and after of the fields that changed."""
+    conn.executemany(
+        "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
+        ((c.at, c.user, c.table, str(c.id), c.action, _audit_json(c)) for c in changes),
+    )
+
+
+def _audit_json(change: Change) -> str:
+    if change.action == "insert":
+        body: dict[str, Any] = {"after": {k: v for k, v in change.after.items() if v is not None}}
+    elif change.action == "delete":
+        body = {"before": change.before}
+    else:
+        names = [k for k in change.after if k not in _UNSTAMPED and change.changed(k)]
+        body = {
+            "before": {k: change.before.get(k) for k in names},
+            "after": {k: change.after.get(k) for k in names},
+        }
+    for part in ("before", "after"):  # secrets never reach the audit trail, even hashed
+        if body.get(part) and REDACTED & body[part].keys():
+            body[part] = {k: ("<redacted>" if k in REDACTED and v else v) for k, v in body[part].items()}
+    if change.context:
+        body["context"] = change.context
+    return _AUDIT_ENCODER.encode(body)
+
+
+# ------------------------------------------------------------------ reading
 
 
 def audit_rows(

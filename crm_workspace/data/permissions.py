@@ -35,6 +35,7 @@ bypass validation and the audit trail: plugins must write through the Store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,18 @@ class Permissions:
     @property
     def enforced(self) -> bool:
         return self.role is not None
+
+    def authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
+        """``records``, once this user may insert them into ``table`` (settings: checked by key)."""
+        if not self.enforced:
+            return records
+        if table != "settings":
+            self.check(table, "insert")
+            return records
+        records = list(records)
+        for record in records:
+            self.check(table, "insert", None, record)
+        return records
 
     def check(self, table: str, action: str, before: dict[str, Any] | None = None, record: dict | None = None) -> None:
         """Raise PermissionDenied if this user may not ``action`` (insert/update/delete) this row."""
