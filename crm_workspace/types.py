@@ -84,3 +84,4 @@ class PluginInfo:
     builtin: bool
     hooks: tuple[str, ...]
     distribution: str = ""
+    error: str = ""  # why it failed to load or migrate (then it is not enabled); "" when fine

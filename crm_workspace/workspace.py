@@ -1,17 +1,19 @@
 """Workspace: the one object a notebook, a dashboard or the CLI holds.
 
-It owns a Store (the database), a plugin manager (the modules) and the acting
-user. ``ws.as_user(name)`` gives each served session its own Workspace over the
-same database connections and plugins.
+It owns a Store (the database, crm_workspace/data/), a plugin host (the modules,
+crm_workspace/plugins.py) and the acting user, and is a thin facade over them:
+what plugins contribute is gathered in crm_workspace/registry.py, ``df``'s SQL is
+built in crm_workspace/data/query.py, settings live in crm_workspace/data/settings.py,
+and the views are drawn by the web shell (``UI_BACKEND``). ``ws.as_user(name)``
+gives each served session its own Workspace over the same database connections
+and plugins.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +21,11 @@ import param
 import pluggy
 
 from crm_workspace import plugins as plugin_system
+from crm_workspace import registry
+from crm_workspace.data import query as table_query
 from crm_workspace.data import schema
-from crm_workspace.data.store import Pool, Store, utcnow
+from crm_workspace.data.actor import Actor
+from crm_workspace.data.store import Pool, Store
 from crm_workspace.errors import CrmError, NotFound, PluginError
 from crm_workspace.types import Metric, Page, PluginInfo, RecordSection
 
@@ -28,7 +33,6 @@ if TYPE_CHECKING:
     import pandas
 
 DEFAULT_DB = "crm.db"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def default_path() -> str:
@@ -50,10 +54,7 @@ class _Shared:
     """What every ``as_user`` copy of one workspace shares."""
 
     pool: Pool
-    pm: pluggy.PluginManager
-    entry_points: dict[str, plugin_system.EntryPointPlugin] = field(default_factory=dict)
-    load_errors: dict[str, PluginError] = field(default_factory=dict)
-    migrated: set[str] = field(default_factory=set)
+    host: plugin_system.PluginHost
 
 
 class Workspace(param.Parameterized):
@@ -67,8 +68,13 @@ class Workspace(param.Parameterized):
     def __init__(self, shared: _Shared, *, user: str, **params: Any):
         super().__init__(user=user, **params)
         self._shared = shared
-        self.store = Store(shared.pool, self)
+        self.store = Store(shared.pool, self._actor(user))
         self._seen_version: tuple[int, int] | None = None
+        self.param.watch(lambda event: setattr(self.store, "actor", self._actor(event.new)), "user")
+
+    def _actor(self, user: str) -> Actor:
+        """The Store's actor: this user, hooks called with ``workspace=self``, views told of commits."""
+        return Actor(user, hooks=plugin_system.WorkspaceHooks(self._shared.host.pm, self), on_commit=self.changed)
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -94,11 +100,13 @@ class Workspace(param.Parameterized):
             raise NotFound(f"no workspace at {path} (create one with `crm init --db {path}`)")
         if path.exists():
             _check_sqlite_header(path)
-        shared = _Shared(pool=Pool(path), pm=plugin_system.make_plugin_manager())
+        shared = _Shared(pool=Pool(path), host=plugin_system.PluginHost())
         workspace = cls(shared, user=user or default_user())
-        shared.pm.register(_core_rules(), name="core")
+        shared.host.pm.register(_core_rules(), name="core")
         if load_plugins:
-            workspace._load_entry_points(builtins_only)
+            shared.host.load_installed(
+                disabled=plugin_system.disabled_plugins(workspace.store), builtins_only=builtins_only
+            )
         workspace.migrate()
         return workspace
 
@@ -112,7 +120,7 @@ class Workspace(param.Parameterized):
 
     @property
     def pm(self) -> pluggy.PluginManager:
-        return self._shared.pm
+        return self._shared.host.pm
 
     def close(self) -> None:
         self._shared.pool.close()
@@ -121,198 +129,91 @@ class Workspace(param.Parameterized):
         return f"<Workspace {self.path!r} as {self.user!r}>"
 
     # ----------------------------------------------------------- plugins
-    def _load_entry_points(self, builtins_only: bool) -> None:
-        disabled = self._disabled_names()
-        for ep in plugin_system.discover(builtins_only):
-            self._shared.entry_points[ep.name] = ep
-            if ep.name not in disabled:
-                self._load_one(ep)
-
-    def _load_one(self, ep: plugin_system.EntryPointPlugin) -> None:
-        try:
-            plugin = plugin_system.load(ep)
-        except Exception as error:
-            self._shared.load_errors[ep.name] = PluginError(ep.name, "import", error)
-            return
-        try:
-            self.register(plugin, name=ep.name)
-        except PluginError as error:
-            self._shared.load_errors[ep.name] = error
-
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object or module (for example a class defined in a notebook cell).
 
         Its migrations are applied at once and every open view refreshes.
-        Misspelled hook names and wrong hook arguments raise a ``PluginError``
-        naming the plugin, and the plugin is left unregistered.
+        Misspelled hook names, wrong hook arguments and a failing migration raise
+        a ``PluginError`` naming the plugin, and the plugin is left unregistered.
         """
-        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-        if self.pm.has_plugin(name):
-            self.pm.unregister(name=name)
-        try:
-            self.pm.register(plugin, name=name)
-        except (pluggy.PluginValidationError, ValueError) as error:
-            raise PluginError(name, "register", error) from error
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as error:
-            self.pm.unregister(name=name)
-            raise PluginError(name, "register", _unknown_hook_message(error)) from error
-        self._shared.load_errors.pop(name, None)
+        host = self._shared.host
+        name = host.register(plugin, name)
         self.migrate()
         self.changed()
+        if name in host.failed:
+            raise host.failed[name]
         return name
 
     def unregister(self, name: str) -> None:
         """Remove a registered plugin; its recorded problems go with it."""
-        self._shared.load_errors.pop(name, None)
-        if self.pm.has_plugin(name):
-            self.pm.unregister(name=name)
+        if self._shared.host.unregister(name):
             self.changed()
 
     def plugins(self) -> list[PluginInfo]:
-        """Every installed or registered plugin: name, version, enabled, hooks."""
-        infos = []
-        seen = set()
-        for name, ep in self._shared.entry_points.items():
-            plugin = self.pm.get_plugin(name)
-            hooks = plugin_system.hooks_of(self.pm, plugin) if plugin is not None else ()
-            infos.append(PluginInfo(name, ep.version, plugin is not None, ep.builtin, hooks, ep.distribution))
-            seen.add(name)
-        for name, plugin in self.pm.list_name_plugin():
-            if name in seen or name == "core":
-                continue
-            infos.append(PluginInfo(name, "", True, False, plugin_system.hooks_of(self.pm, plugin), "(registered)"))
-        return infos
+        """Every installed or registered plugin: name, version, enabled (or why it failed), hooks."""
+        return self._shared.host.infos()
 
     def plugin_errors(self) -> list[PluginError]:
-        return list(self._shared.load_errors.values())
+        return list(self._shared.host.errors.values())
 
     def enable(self, name: str) -> None:
         """Enable an installed plugin; the choice is kept in the database."""
-        ep = self._entry_point(name)
-        self._set_plugin_state(name, True)
+        host = self._shared.host
+        ep = host.entry_point(name)
+        plugin_system.set_plugin_state(self.store, name, True)
         if not self.pm.has_plugin(name):
-            self._load_one(ep)
-            if name in self._shared.load_errors:
-                raise self._shared.load_errors[name]
+            host.load(ep)
+            self.migrate()
+            self.changed()
+            if name in host.failed:
+                raise host.failed[name]
 
     def disable(self, name: str) -> None:
         """Disable an installed plugin; the choice is kept in the database."""
-        self._entry_point(name)
-        self._set_plugin_state(name, False)
+        self._shared.host.entry_point(name)
+        plugin_system.set_plugin_state(self.store, name, False)
         self.unregister(name)
 
-    def _entry_point(self, name: str) -> plugin_system.EntryPointPlugin:
-        ep = self._shared.entry_points.get(name)
-        if ep is None:
-            known = ", ".join(sorted(self._shared.entry_points)) or "none"
-            raise NotFound(f"no plugin named '{name}' is installed (installed: {known})")
-        return ep
-
-    def _disabled_names(self) -> set[str]:
-        try:
-            rows = self.store.query("SELECT name FROM plugin_state WHERE enabled = 0")
-        except CrmError:
-            return set()  # a new database: nothing disabled yet
-        return {row["name"] for row in rows}
-
-    def _set_plugin_state(self, name: str, enabled: bool) -> None:
-        from crm_workspace.data.permissions import require_admin
-
-        require_admin(self, "enable or disable plugins")
-        with self.store.transaction() as db:
-            db["plugin_state"].upsert({"name": name, "enabled": int(enabled), "changed_at": utcnow()}, pk="name")
-
     def migrate(self) -> None:
-        """Apply pending migrations: the core's, then every plugin's named set."""
-        sets = []
-        for name, result, error in plugin_system.call_each(self.pm, "crm_migrations"):
-            if error is not None:
-                self._shared.load_errors[name] = error
-            elif result is not None:
-                sets.append((name, result))
-        todo = [m for _name, m in sets if m.name not in self._shared.migrated]
-        if schema.migrations.name not in self._shared.migrated:
+        """Apply pending migrations: the core's, then every plugin's named set.
+
+        A plugin whose migrations fail is unregistered and reported as failed.
+        """
+        host = self._shared.host
+        if schema.migrations.name not in host.migrated:
             self.store.migrate([])
-            self._shared.migrated.add(schema.migrations.name)
-        for name, migrations in sets:
-            if migrations not in todo:
+            host.migrated.add(schema.migrations.name)
+        for name, migrations in host.collect("crm_migrations"):
+            if migrations.name in host.migrated:
                 continue
             try:
                 self.store.migrate([migrations])
             except Exception as error:
-                self._shared.load_errors[name] = PluginError(name, "crm_migrations", error)
+                host.fail(PluginError(name, "crm_migrations", error))
             else:
-                self._shared.migrated.add(migrations.name)
+                host.migrated.add(migrations.name)
 
     # --------------------------------------------------------- collecting
-    def _collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        results = []
-        for name, result, error in plugin_system.call_each(self.pm, hook, **kwargs):
-            if error is not None:
-                self._shared.load_errors[name] = error
-            elif result is not None:
-                results.append((name, result))
-        return results
-
     def pages(self) -> list[Page]:
         """Every enabled plugin's dashboard pages, in navigation order; duplicates skipped."""
-        pages: dict[str, Page] = {}
-        # in registration order (built-ins first): the first plugin to claim a name keeps it
-        for plugin, contributed in reversed(self._collect("crm_dashboards", workspace=self)):
-            for page in contributed:
-                if page.name in pages:
-                    owner = pages[page.name].plugin
-                    self._shared.load_errors[plugin] = PluginError(
-                        plugin, "crm_dashboards", ValueError(f"page name '{page.name}' is already taken by '{owner}'")
-                    )
-                    continue
-                pages[page.name] = _with_plugin(page, plugin)
-        return sorted(pages.values(), key=lambda p: (p.order, p.name))
+        return registry.pages(self._shared.host, self)
 
     def metrics(self) -> list[Metric]:
         """KPI cards from every plugin's ``crm_metrics``."""
-        return [
-            _with_plugin(metric, plugin)
-            for plugin, metrics in self._collect("crm_metrics", workspace=self)
-            for metric in metrics
-        ]
+        return registry.metrics(self._shared.host, self)
 
     def record_sections(self, table: str, record_id: int) -> list[RecordSection]:
-        sections = [
-            _with_plugin(section, plugin)
-            for plugin, found in self._collect("crm_record_sections", workspace=self, table=table, record_id=record_id)
-            for section in found
-        ]
-        return sorted(sections, key=lambda s: s.order)
+        return registry.record_sections(self._shared.host, self, table, record_id)
 
     def data_views(self) -> dict[str, Any]:
-        views: dict[str, Any] = {}
-        for _plugin, found in self._collect("crm_data_views", workspace=self):
-            views.update(found)
-        return views
+        return registry.data_views(self._shared.host, self)
 
     def views(self) -> pandas.DataFrame:
         """Every named DataFrame view ``ws.df(name, **filters)`` accepts: name, plugin, description."""
-        import inspect
-
-        import pandas as pd
-
-        rows = [
-            {"name": name, "plugin": plugin, "description": (inspect.getdoc(fn) or "").split("\n")[0]}
-            for plugin, found in self._collect("crm_data_views", workspace=self)
-            for name, fn in found.items()
-        ]
-        return pd.DataFrame(rows, columns=["name", "plugin", "description"]).sort_values("name", ignore_index=True)
+        return registry.views_frame(self._shared.host, self)
 
     def field_aliases(self) -> dict[str, dict[str, list[str]]]:
-        merged: dict[str, dict[str, list[str]]] = {}
-        for _plugin, aliases in self._collect("crm_field_aliases"):
-            for entity, fields in aliases.items():
-                for name, names in fields.items():
-                    merged.setdefault(entity, {}).setdefault(name, []).extend(names)
-        return merged
+        return registry.field_aliases(self._shared.host)
 
     # ------------------------------------------------------------- reads
     def df(self, source: str, **params: Any) -> pandas.DataFrame:
@@ -325,22 +226,12 @@ class Workspace(param.Parameterized):
         """
         import pandas as pd
 
-        views = self.data_views() if "." in source and " " not in source else {}
+        views = self.data_views() if table_query.is_view_name(source) else {}
         if source in views:
             return views[source](**params)
-        if _IDENTIFIER.fullmatch(source):
-            self.store.columns(source)  # NotFound for an unknown table
-            columns = params.pop("columns", None)
-            sql = "SELECT {} FROM [{}]".format(", ".join(f"[{c}]" for c in columns) if columns else "*", source)
-            if where := params.pop("where", None):
-                sql += f" WHERE {where}"
-            if order_by := params.pop("order_by", None):
-                sql += f" ORDER BY {order_by}"
-            if (limit := params.pop("limit", None)) is not None:
-                sql += f" LIMIT {int(limit)}"
-                if (offset := params.pop("offset", None)) is not None:
-                    sql += f" OFFSET {int(offset)}"
-        elif "." in source and " " not in source:
+        if table_query.is_table_name(source):
+            sql = table_query.table_select(self.store, source, params)
+        elif table_query.is_view_name(source):
             raise NotFound(f"no view named '{source}' (views: {', '.join(sorted(views)) or 'none'})")
         else:
             sql = source
@@ -354,41 +245,18 @@ class Workspace(param.Parameterized):
 
     def search(self, query: str, limit: int = 20) -> pandas.DataFrame:
         """Search every module (names, emails, organizations, ...) for ``query``."""
-        import pandas as pd
-
-        frames = [frame for _p, frame in self._collect("crm_search", workspace=self, query=query, limit=limit)]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame(columns=["type", "id", "title", "subtitle", "rank"])
-        return (
-            pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
-        )
+        return registry.search(self._shared.host, self, query, limit)
 
     # ---------------------------------------------------------- settings
     def setting(self, key: str, default: Any = None) -> Any:
         """A workspace setting (JSON in the ``settings`` table), or ``default``.
 
-        Validation asks for settings once per written row, so all settings are
-        read in one query and cached until any connection commits.
+        Read through the Store's one settings cache (crm_workspace/data/settings.py).
         """
-        token = self.store.data_version()
-        cached = self.__dict__.get("_settings_cache")
-        if cached is None or cached[0] != token:
-            values = {row["key"]: row["value"] for row in self.store.query("SELECT key, value FROM settings")}
-            cached = self.__dict__["_settings_cache"] = (token, values)
-        encoded = cached[1].get(key)
-        return default if encoded is None else json.loads(encoded)
+        return self.store.settings.get(key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
-        encoded = json.dumps(value)
-        try:
-            with self.store.transaction():
-                if self.store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
-                    self.store.update("settings", key, {"value": encoded})
-                else:
-                    self.store.insert("settings", {"key": key, "value": encoded})
-        finally:
-            self.__dict__.pop("_settings_cache", None)
+        self.store.settings.set(key, value)
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""
@@ -396,20 +264,12 @@ class Workspace(param.Parameterized):
 
     # -------------------------------------------------------------- views
     def dashboard(self, name: str) -> Any:
-        """The Panel object of one module's page; displays inline in Jupyter."""
-        from crm_workspace.web.app import render_page
-
-        for page in self.pages():
-            if page.name == name:
-                return render_page(self, page)
-        names = ", ".join(p.name for p in self.pages())
-        raise NotFound(f"no dashboard named '{name}' (available: {names})")
+        """The Panel object of one page (a module's, or the app's own); displays inline in Jupyter."""
+        return _ui().dashboard(self, name)
 
     def app(self) -> Any:
         """The whole workspace app: a layout inline, a template when served."""
-        from crm_workspace.web.app import App
-
-        return App(workspace=self)
+        return _ui().app(self)
 
     def open_page(self, name: str, **args: Any) -> None:
         """Navigate the served app (or an inline app) to a page, e.g. a contact record."""
@@ -433,10 +293,15 @@ class Workspace(param.Parameterized):
         return False
 
 
-def _with_plugin(item: Any, plugin: str) -> Any:
-    from dataclasses import replace
+#: The module that draws a workspace (``app(ws)``, ``dashboard(ws, name)``). Named, not imported:
+#: like pandas' plotting backend, the facade asks for the shell above it only when a view is wanted.
+UI_BACKEND = "crm_workspace.web.app"
 
-    return item if item.plugin else replace(item, plugin=plugin)
+
+def _ui() -> Any:
+    import importlib
+
+    return importlib.import_module(UI_BACKEND)
 
 
 def _check_sqlite_header(path: Path) -> None:
@@ -456,14 +321,6 @@ def _check_sqlite_header(path: Path) -> None:
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error) or "malformed" in str(error):
             raise CrmError(f"{path} is not a crm-workspace database (not an SQLite file)") from error
-
-
-def _unknown_hook_message(error: pluggy.PluginValidationError) -> str:
-    message = str(error)
-    match = re.search(r"unknown hook '([^']+)'", message)
-    if match:
-        return f"unknown hook '{match.group(1)}' (misspelled? see crm_workspace/hookspecs.py)"
-    return message
 
 
 def _core_rules() -> Any:

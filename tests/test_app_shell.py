@@ -21,3 +21,25 @@ def test_sessions_have_their_own_page_and_user(demo_workspace: Workspace):
     other.open_page("pipeline")
     assert demo_workspace.page == "home" and other.user == "ben"
     assert other.store.pool is demo_workspace.store.pool
+
+
+def test_serve_passes_its_options_to_the_app_not_through_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from click.testing import CliRunner
+
+    from crm_workspace.cli import cli
+    from crm_workspace.web import server
+    from crm_workspace.web.app import ServeConfig
+
+    db = tmp_path / "crm.db"
+    Workspace.open(db, builtins_only=True).close()
+    seen = {}
+    monkeypatch.setattr(server, "serve", lambda config, **options: seen.update(config=config, **options))
+    monkeypatch.delenv("CRM_DB", raising=False)
+    monkeypatch.delenv("CRM_USER", raising=False)
+    before = dict(os.environ)
+    result = CliRunner().invoke(cli, ["--db", str(db), "--user", "ana", "serve", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert seen["config"] == ServeConfig(path=str(db.resolve()), user="ana") and seen["port"] == 0
+    assert dict(os.environ) == before

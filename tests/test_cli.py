@@ -71,6 +71,16 @@ def test_plugins_disable_enable_persist(tmp_path):
     )
 
 
+def test_an_unknown_allow_listed_plugin_is_one_clear_line(tmp_path):
+    db = str(tmp_path / "crm.db")
+    crm("--db", db, "init")
+    result = crm("--db", db, "plugins", "list", env={"CRM_PLUGINS": "pipeline,nosuch"})
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "'nosuch'" in line and "not installed" in line
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["pipeline"]
+
+
 def test_missing_database_is_one_clear_line(tmp_path):
     missing = tmp_path / "nope.db"
     assert_clean_error(crm("--db", str(missing), "plugins", "list"), "no workspace at", "crm init")

@@ -207,3 +207,83 @@ def test_every_hook_is_documented_and_tested():
     for name in names:
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"{name} has no docstring"
         assert f"def {name}(" in tests, f"no test implements {name}"
+
+
+class MetricsWrapper:
+    """A cross-cutting wrapper around every plugin's metrics: adds one card."""
+
+    @hookimpl(wrapper=True)
+    def crm_metrics(self, workspace):
+        results = yield
+        return [*results, [Metric("wrapped", "Wrapped", 1)]]
+
+
+def test_a_wrapper_hookimpl_works_and_hook_calls_are_traced(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CRM_TRACE_HOOKS", "1")
+    ws = make_workspace(tmp_path / "crm.db", plugins=(MetricsWrapper(), RaisesEverywhere()))
+    metrics = {m.key: m for m in ws.metrics()}
+    assert metrics["wrapped"].plugin == "MetricsWrapper"
+    assert {m.plugin for m in metrics.values()} > {"MetricsWrapper"}  # the others' cards still come
+    assert "metrics exploded" in str({e.plugin: e for e in ws.plugin_errors()}["RaisesEverywhere"])
+    ws.store.insert("organizations", {"name": "Traced"})
+    traced = capsys.readouterr().err
+    for hook in ("crm_metrics", "crm_validate_record", "crm_record_changed"):
+        assert hook in traced, hook
+
+
+class FailingMigration:
+    @hookimpl
+    def crm_migrations(self):
+        broken = sqlite_utils.Migrations("crm_workspace.failing")
+
+        @broken()
+        def m001_explode(db):
+            raise RuntimeError("migration exploded")
+
+        return broken
+
+    @hookimpl
+    def crm_dashboards(self, workspace):
+        return [Page("failing", "Failing", lambda ws: "never shown")]
+
+
+def test_a_plugin_whose_migration_fails_is_failed_and_its_pages_unused(workspace: Workspace):
+    with pytest.raises(PluginError, match="failed in crm_migrations: RuntimeError: migration exploded"):
+        workspace.register(FailingMigration(), name="failing")
+    assert "failing" not in [p.name for p in workspace.pages()]
+    info = {p.name: p for p in workspace.plugins()}["failing"]
+    assert not info.enabled and "migration exploded" in info.error
+    assert "failing" in {e.plugin for e in workspace.plugin_errors()}
+
+
+def test_cli_and_workspace_agree_that_a_plugin_failed_to_import(tmp_path, monkeypatch):
+    from crm_workspace.cli import cli
+
+    real_load = plugin_system.load
+
+    def load(ep):
+        if ep.name == "lifecycle":
+            raise ImportError("No module named 'lifecycle_dependency'")
+        return real_load(ep)
+
+    monkeypatch.setattr(plugin_system, "load", load)
+    db = tmp_path / "crm.db"
+    ws = Workspace.open(db, builtins_only=True)
+    info = {p.name: p for p in ws.plugins()}["lifecycle"]
+    assert not info.enabled and "lifecycle_dependency" in info.error
+    assert "lifecycle" not in [p.name for p in ws.pages()]
+    ws.close()
+    monkeypatch.setattr(cli, "_plugins_loaded", False)
+    result = CliRunner().invoke(cli, ["--db", str(db), "plugins", "list"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.startswith("lifecycle"))
+    assert " failed " in line
+    assert result.stderr.count("lifecycle_dependency") == 1  # one warning, not one per loader
+
+
+def test_an_unknown_name_in_the_allow_list_is_said(monkeypatch, tmp_path):
+    monkeypatch.setenv("CRM_PLUGINS", "pipeline,nosuch")
+    ws = Workspace.open(tmp_path / "crm.db", builtins_only=True)
+    (error,) = ws.plugin_errors()
+    assert str(error).startswith("plugin 'nosuch' failed in CRM_PLUGINS: not installed (installed: contacts, ")
+    assert [p.name for p in ws.plugins()] == ["pipeline"]

@@ -211,10 +211,19 @@ def test_backup_and_restore(demo_db, tmp_path):
 
 
 def test_audit_page_is_listed_for_admins_only_and_filters_in_sql(ws):
-    assert "audit" in [p.name for p in ws.pages()]
-    assert "audit" not in [p.name for p in ws.as_user("eve").pages()]
-    assert "audit" not in [p.name for p in ws.as_user("ben").pages()]
+    from crm_workspace.errors import NotFound
+    from crm_workspace.testing import page_text
     from crm_workspace.web.audit_view import AuditModel, AuditPage
+
+    assert "audit" in ws.app().nav.options.values()  # the app's own page, beside the plugins'
+    assert "Every change: who, when, before and after" in page_text(ws.dashboard("audit"))
+    ws.page = "audit"  # as ?page=audit asks
+    assert ws.app().nav.value == "audit"
+    ws.page = "home"
+    for user in ("eve", "ben"):
+        assert "audit" not in ws.as_user(user).app().nav.options.values()
+        with pytest.raises(NotFound):
+            ws.as_user(user).dashboard("audit")
 
     ws.as_user("chloe").store.update("contacts", 7, {"title": "Audited"})
     model = AuditModel(workspace=ws, user="chloe", table="contacts", record_id="7")

@@ -103,6 +103,19 @@ def test_insert_audit_holds_given_and_default_fields_with_secrets_redacted(works
     assert bodies[2]["password_hash"] == "<redacted>" and "secret" not in rows[2]["changes"]
 
 
+def test_bulk_insert_fills_the_defaults_of_fields_a_record_leaves_out(workspace: Workspace):
+    ids = workspace.store.insert_many(
+        "deals", [{"title": "x", "currency": "USD"}, {"title": "y"}, {"title": "z", "status": "won"}]
+    )
+    rows = {r["title"]: r for r in workspace.query("SELECT title, currency, status FROM deals")}
+    assert rows["x"]["currency"] == "USD" and rows["y"]["currency"] == "EUR" and rows["z"]["currency"] == "EUR"
+    assert rows["x"]["status"] == rows["y"]["status"] == "open" and rows["z"]["status"] == "won"
+    audit = workspace.query("SELECT row_id, changes FROM audit_log WHERE table_name = 'deals' ORDER BY id")
+    after = {r["row_id"]: json.loads(r["changes"])["after"] for r in audit}
+    assert after[str(ids[1])]["currency"] == "EUR" and after[str(ids[0])]["currency"] == "USD"
+    assert sorted(int(i) for i in after) == sorted(ids)
+
+
 def test_update_many_mixes_fields_and_sees_its_own_earlier_changes(workspace: Workspace):
     ids = workspace.store.insert_many(
         "contacts", [{"first_name": f"P{i}", "email": f"p{i}@example.com"} for i in range(3)]
@@ -383,3 +396,17 @@ def test_a_transaction_can_lower_its_page_cache_and_gives_it_back(workspace: Wor
     with store.transaction(cache_kib=WRITE_CACHE_KIB * 4):
         assert cache() == WRITE_CACHE_KIB  # a ceiling to lower, never to raise
     assert cache() == READ_CACHE_KIB
+
+
+def test_a_store_writes_as_an_actor_without_a_workspace(workspace: Workspace):
+    from crm_workspace.data.actor import Actor
+    from crm_workspace.data.store import Pool, Store
+
+    commits = []
+    store = Store(Pool(workspace.path), Actor("script", on_commit=lambda: commits.append(1)))
+    row = store.insert("organizations", {"name": "Bare"})
+    assert row["updated_by"] == "script" and commits == [1]
+    assert store.scalar("SELECT user FROM audit_log WHERE row_id = ?", [str(row["id"])]) == "script"
+    store.settings.set("answer", 42)
+    assert store.settings.get("answer") == 42 and workspace.setting("answer") == 42
+    store.pool.close()

@@ -8,8 +8,6 @@ non-zero exit, never a traceback; plugins add commands through
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import sys
 import time
@@ -20,7 +18,9 @@ import click
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace.cli.admin import register as _register_admin_commands
-from crm_workspace.errors import CrmError, PluginError
+from crm_workspace.cli.context import acting_user, db_path, open_workspace
+from crm_workspace.cli.context import warn as _warn
+from crm_workspace.errors import CrmError
 
 
 class CrmGroup(click.Group):
@@ -32,18 +32,11 @@ class CrmGroup(click.Group):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        disabled = _disabled_plugins(_db_path(ctx))
-        pm = plugin_system.make_plugin_manager()
-        for ep in plugin_system.discover():
-            if ep.name in disabled:
-                continue
-            try:
-                pm.register(plugin_system.load(ep), name=ep.name)
-            except Exception as error:
-                _warn(PluginError(ep.name, "import", error))
-        for _name, _result, error in plugin_system.call_each(pm, "crm_register_commands", cli=self):
-            if error is not None:
-                _warn(error)
+        host = plugin_system.PluginHost()  # the Workspace's host, without opening (or creating) the workspace
+        host.load_installed(disabled=_disabled_plugins(db_path(ctx)))
+        host.collect("crm_register_commands", cli=self)
+        for error in host.errors.values():
+            _warn(error)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands(ctx)
@@ -67,39 +60,17 @@ class CrmGroup(click.Group):
             raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from error
 
 
-def _warn(error: Exception) -> None:
-    click.echo(f"warning: {error}", err=True)
-
-
-def _db_path(ctx: click.Context) -> str:
-    root = ctx.find_root()
-    return root.params.get("db") or os.environ.get("CRM_DB") or "crm.db"
-
-
 def _disabled_plugins(path: str) -> set[str]:
+    """The plugins disabled in the workspace at ``path``, read without creating it."""
     if not Path(path).is_file():
         return set()
+    from crm_workspace.data.store import Pool, Store
+
+    store = Store(Pool(path), "crm")
     try:
-        # closing(): sqlite3's own context manager commits but never closes the connection
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            return {row[0] for row in conn.execute("SELECT name FROM plugin_state WHERE enabled = 0")}
-    except sqlite3.Error:
-        return set()
-
-
-def open_workspace(ctx: click.Context, *, create: bool = False):
-    """The Workspace for this invocation (honours ``--db`` and ``--user``)."""
-    from crm_workspace.workspace import Workspace
-
-    root = ctx.find_root()
-    obj = root.ensure_object(dict)
-    if "workspace" not in obj:
-        workspace = Workspace.open(_db_path(ctx), user=root.params.get("user"), create=create)
-        for error in workspace.plugin_errors():
-            _warn(error)
-        obj["workspace"] = workspace
-        ctx.call_on_close(workspace.close)
-    return obj["workspace"]
+        return plugin_system.disabled_plugins(store)
+    finally:
+        store.pool.close()
 
 
 @click.group(cls=CrmGroup)
@@ -126,7 +97,7 @@ def cli(db: str | None, user: str | None) -> None:
 @click.pass_context
 def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | None) -> None:
     """Create (or migrate) a workspace database; --demo fills it with sample data."""
-    path = Path(_db_path(ctx))
+    path = Path(db_path(ctx))
     if demo and path.exists():
         if not force:
             raise click.ClickException(f"{path} already exists; use --force to replace it with demo data")
@@ -155,14 +126,12 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
 @click.pass_context
 def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
     """Serve every enabled module's dashboard."""
-    path = _db_path(ctx)
     open_workspace(ctx).close()  # refuse a missing database; migrate before any session opens it
-    os.environ["CRM_DB"] = str(Path(path).resolve())
-    if ctx.find_root().params.get("user"):
-        os.environ["CRM_USER"] = ctx.find_root().params["user"]
+    from crm_workspace.web.app import ServeConfig
     from crm_workspace.web.server import serve as run
 
-    run(port=port, address=address, show=show, num_procs=num_procs)
+    config = ServeConfig(path=str(Path(db_path(ctx)).resolve()), user=acting_user(ctx))
+    run(config, port=port, address=address, show=show, num_procs=num_procs)
 
 
 @cli.group()
@@ -178,7 +147,7 @@ def plugins_list(ctx: click.Context) -> None:
     rows = workspace.plugins()
     width = max((len(p.name) for p in rows), default=4)
     for info in rows:
-        state = "enabled " if info.enabled else "disabled"
+        state = "failed  " if info.error else "enabled " if info.enabled else "disabled"
         origin = "built-in" if info.builtin else info.distribution
         hooks = ", ".join(h.removeprefix("crm_") for h in info.hooks) or "-"
         click.echo(f"{info.name:<{width}}  {info.version or '-':<8}  {state}  {origin:<14}  {hooks}")
@@ -214,6 +183,8 @@ def plugins_new(name: str, directory: str) -> None:
     root = new_plugin(name, directory)
     click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
 
+
+__all__ = ["cli", "db_path", "main", "open_workspace"]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
 

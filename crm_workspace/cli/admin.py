@@ -10,24 +10,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from crm_workspace.cli.context import db_path, open_workspace
 from crm_workspace.data import permissions
+from crm_workspace.data.audit import audit_rows, describe_change
 from crm_workspace.errors import CrmError, NotFound
 
+if TYPE_CHECKING:
+    from crm_workspace.workspace import Workspace
 
-def _ws(ctx: click.Context):
-    from crm_workspace.cli import open_workspace
 
+def _ws(ctx: click.Context) -> Workspace:
     return open_workspace(ctx, create=False)
 
 
 def _db(ctx: click.Context) -> Path:
-    from crm_workspace.cli import _db_path
-
-    return Path(_db_path(ctx))
+    return Path(db_path(ctx))
 
 
 def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
@@ -170,53 +171,6 @@ def users_policy(ctx: click.Context, members_edit_all: str | None, require_known
 
 
 # ------------------------------------------------------------------ audit
-def audit_rows(
-    ws, *, record: str | None = None, user: str | None = None, since: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
-    """Audit entries, newest first, filtered by ``table:id``, user and start date."""
-    where, params = [], []
-    if record:
-        table, _, row_id = record.partition(":")
-        if not row_id:
-            raise CrmError("--record takes TABLE:ID, e.g. contacts:12")
-        where.append("table_name = ? AND row_id = ?")
-        params += [table, row_id]
-    if user:
-        where.append("user = ?")
-        params.append(user)
-    if since:
-        where.append("at >= ?")
-        params.append(since)
-    sql = "SELECT * FROM audit_log" + (f" WHERE {' AND '.join(where)}" if where else "")
-    sql += " ORDER BY id DESC LIMIT ?"
-    return ws.store.query(sql, [*params, int(limit)])
-
-
-def describe(row: dict[str, Any]) -> str:
-    """One line: what changed, before → after."""
-    try:
-        body = json.loads(row["changes"] or "{}")
-    except ValueError:
-        return str(row["changes"])
-    if not isinstance(body, dict):
-        return str(body)
-    before, after = body.get("before") or {}, body.get("after") or {}
-    if row["action"] == "update":
-        parts = [f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in after]
-    elif row["action"] == "insert":
-        parts = [
-            f"{k}={v!r}"
-            for k, v in after.items()
-            if v is not None and k not in ("created_at", "updated_at", "updated_by")
-        ]
-    elif row["action"] == "delete":
-        parts = [f"was {before.get('name') or before.get('title') or before.get('email') or ''}".rstrip()]
-    else:
-        parts = [json.dumps(body, ensure_ascii=False)]
-    text = "; ".join(parts)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 @click.command("audit")
 @click.option("--record", help="TABLE:ID, e.g. contacts:12")
 @click.option("--user", "by_user", help="Changes by this user.")
@@ -227,15 +181,15 @@ def describe(row: dict[str, Any]) -> str:
 def audit(ctx: click.Context, record: str | None, by_user: str | None, since: str | None, limit: int, as_json: bool):
     """The audit trail: every change, who, when, before and after (admins only)."""
     ws = _ws(ctx)
-    permissions.require_admin(ws, "read the audit trail")
-    rows = audit_rows(ws, record=record, user=by_user, since=since, limit=limit)
+    permissions.require_admin(ws.store, "read the audit trail")
+    rows = audit_rows(ws.store, record=record, user=by_user, since=since, limit=limit)
     for row in rows:
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:
             click.echo(
                 f"{row['at']}  {row['user'] or '-':<10} {row['action']:<6} {row['table_name']}:{row['row_id']}  "
-                f"{describe(row)}"
+                f"{describe_change(row)}"
             )
     if not rows:
         click.echo("no audit entries match", err=True)
@@ -256,7 +210,7 @@ def privacy_export(ctx: click.Context, email: str, out_dir: str) -> None:
     from crm_workspace.services import privacy as privacy_module
 
     ws = _ws(ctx)
-    permissions.require_admin(ws, "export a person's data")
+    permissions.require_admin(ws.store, "export a person's data")
     json_path, xlsx_path = privacy_module.export(ws, email, out_dir)
     click.echo(f"wrote {json_path} and {xlsx_path}")
 

@@ -35,13 +35,14 @@ bypass validation and the audit trail: plugins must write through the Store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.errors import CrmError, PermissionDenied
 
 if TYPE_CHECKING:
-    from crm_workspace.workspace import Workspace
+    from crm_workspace.data.store import Store
 
 ROLES = ("admin", "member", "viewer")
 #: Tables only admins may write.
@@ -64,6 +65,18 @@ class Permissions:
     @property
     def enforced(self) -> bool:
         return self.role is not None
+
+    def authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
+        """``records``, once this user may insert them into ``table`` (settings: checked by key)."""
+        if not self.enforced:
+            return records
+        if table != "settings":
+            self.check(table, "insert")
+            return records
+        records = list(records)
+        for record in records:
+            self.check(table, "insert", None, record)
+        return records
 
     def check(self, table: str, action: str, before: dict[str, Any] | None = None, record: dict | None = None) -> None:
         """Raise PermissionDenied if this user may not ``action`` (insert/update/delete) this row."""
@@ -95,10 +108,13 @@ class Permissions:
 _INACTIVE = "inactive"
 
 
-def permissions(workspace: Workspace) -> Permissions:
-    """The acting user's permissions, read from the users table and settings now."""
-    store = workspace.store
-    user = workspace.user
+def _store(holder: Any) -> Store:
+    """The Store of ``holder``: a Store, or anything holding one as ``.store`` (a Workspace)."""
+    return getattr(holder, "store", holder)
+
+
+def from_users_table(store: Store, user: str) -> Permissions:
+    """``user``'s permissions, read from the users table and settings now (the Actor's default)."""
     try:
         rows = store.query("SELECT role, active FROM users WHERE username = ?", [user])
     except CrmError:  # before the core migration ran
@@ -107,42 +123,36 @@ def permissions(workspace: Workspace) -> Permissions:
         role = rows[0]["role"] if rows[0]["active"] not in (0, "0") else _INACTIVE
         edit_all = True
         if role == "member":
-            edit_all = bool(_setting(workspace, "members_edit_all", True))
+            edit_all = bool(store.settings.get("members_edit_all", True))
         return Permissions(user, role, edit_all)
-    if _setting(workspace, "require_known_users", False) and store.scalar("SELECT count(*) FROM users"):
+    if store.settings.get("require_known_users", False) and store.scalar("SELECT count(*) FROM users"):
         return Permissions(user, "unknown user")
     return Permissions(user, None)
 
 
-def _setting(workspace: Workspace, key: str, default: Any) -> Any:
-    import json
-
-    rows = workspace.store.query("SELECT value FROM settings WHERE key = ?", [key])
-    if not rows:
-        return default
-    try:
-        return json.loads(rows[0]["value"])
-    except (TypeError, ValueError):
-        return default
+def permissions(holder: Store | Any) -> Permissions:
+    """The acting user's permissions (of a Store, or of a Workspace's Store), read now."""
+    store = _store(holder)
+    return store.actor.permissions(store)
 
 
-def role_of(workspace: Workspace, user: str | None = None) -> str | None:
+def role_of(holder: Store | Any, user: str | None = None) -> str | None:
     """The role of ``user`` (default: the acting user) or None if not a (active) user."""
-    rows = workspace.store.query(
-        "SELECT role FROM users WHERE username = ? AND coalesce(active, 1) != 0", [user or workspace.user]
+    store = _store(holder)
+    rows = store.query(
+        "SELECT role FROM users WHERE username = ? AND coalesce(active, 1) != 0", [user or store.actor.user]
     )
     return rows[0]["role"] if rows else None
 
 
-def is_admin(workspace: Workspace) -> bool:
+def is_admin(holder: Store | Any) -> bool:
     """True for an admin, and for an unrestricted unknown user (see the module docstring)."""
-    perms = permissions(workspace)
-    return perms.role in (None, "admin")
+    return permissions(holder).role in (None, "admin")
 
 
-def require_admin(workspace: Workspace, what: str) -> None:
-    if not is_admin(workspace):
-        raise PermissionDenied(f"only an admin may {what} ({workspace.user} is not one)")
+def require_admin(holder: Store | Any, what: str) -> None:
+    if not is_admin(holder):
+        raise PermissionDenied(f"only an admin may {what} ({_store(holder).actor.user} is not one)")
 
 
 # --------------------------------------------------------------- passwords

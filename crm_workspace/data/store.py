@@ -1,48 +1,31 @@
-"""The SQLite store: connections, migrations, and every write.
+"""The SQLite store: migrations, transactions, and every write.
 
-One SQLite file in WAL mode shared by served sessions (threads), several
-processes and notebooks. Each thread gets its own connection; writes in this
-process are serialised by a lock and take SQLite's write lock up front
-(``BEGIN IMMEDIATE``) so concurrent writers queue on the busy timeout instead
-of failing. Every write runs, in one transaction: validation hooks → the write
-with ``version`` checked and bumped → ``audit_log`` → ``crm_record_changed``.
+Connections (one per thread, over one WAL file) come from a Pool
+(crm_workspace/data/pool.py). Writes in this process are serialised by the
+Pool's lock and take SQLite's write lock up front (``BEGIN IMMEDIATE``) so
+concurrent writers queue on the busy timeout instead of failing. Every write
+runs, in one transaction: validation hooks → the write with ``version`` checked
+and bumped → ``audit_log`` (crm_workspace/data/audit.py) → ``crm_record_changed``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
-from crm_workspace.data import permissions, schema
+from crm_workspace.data import audit as audit_trail
+from crm_workspace.data import schema, statements
+from crm_workspace.data.actor import Actor
+from crm_workspace.data.pool import BUSY_TIMEOUT_S, READ_CACHE_KIB, WRITE_CACHE_KIB, Pool
+from crm_workspace.data.settings import Settings
 from crm_workspace.errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
-from crm_workspace.plugins import call_strict, strict_caller
 from crm_workspace.types import Change
-
-if TYPE_CHECKING:
-    from crm_workspace.workspace import Workspace
-
-#: How long a writer waits for another writer's lock before giving up (``$CRM_BUSY_TIMEOUT``).
-BUSY_TIMEOUT_S = float(os.environ.get("CRM_BUSY_TIMEOUT", "10"))
-
-#: Page cache of a connection while it reads (KiB).
-READ_CACHE_KIB = 32_000
-#: Page cache ceiling while a connection holds a write transaction (KiB, ``$CRM_WRITE_CACHE_MB``).
-#: A bulk write (an import, 100k contacts) dirties ~1.2 KiB of pages per contact
-#: with indexes, FTS and audit; when they no longer fit, SQLite spills them to the
-#: WAL mid-transaction and every later page lookup searches that growing WAL, which
-#: made 100k-row writes 2-5x slower. The cache grows only as pages are touched and
-#: shrinks back to ``READ_CACHE_KIB`` at commit.
-WRITE_CACHE_KIB = int(float(os.environ.get("CRM_WRITE_CACHE_MB", "256")) * 1024)
 
 
 def utcnow() -> str:
@@ -50,62 +33,18 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _json_default(value: Any) -> str:
-    return str(value)
-
-
-class Pool:
-    """Per-thread connections to one database file, and the in-process write lock."""
-
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._local = threading.local()
-        self.write_lock = threading.RLock()
-        self.local_writes = 0
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-
-    def connect(self) -> sqlite_utils.Database:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=BUSY_TIMEOUT_S,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                conn.execute("PRAGMA foreign_keys = ON")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
-            except sqlite3.DatabaseError as error:
-                raise CrmError(f"cannot open workspace database {self.path}: {error}") from error
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(conn)
-        return db
-
-    def close(self) -> None:
-        with self._all_lock:
-            for conn in self._all:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._all.clear()
-        self._local = threading.local()
-
-
 class Store:
     """The only way data is written. Reads are plain SQL through ``query``/``db``.
 
-    A Store belongs to a Workspace (for its hooks and acting user); Workspaces
-    made with ``as_user`` share one Pool.
+    A Store writes as an ``Actor`` (crm_workspace/data/actor.py): the acting
+    user, their permissions, the write-path hooks and what to do after a commit.
+    Several Stores (a Workspace's ``as_user`` copies) share one Pool.
     """
 
-    def __init__(self, pool: Pool, workspace: Workspace):
+    def __init__(self, pool: Pool, actor: Actor | str):
         self.pool = pool
-        self.workspace = workspace
+        self.actor = Actor(actor) if isinstance(actor, str) else actor
+        self.settings = Settings(self)
         self._columns: dict[str, dict[str, str]] = {}
         self._defaults: dict[str, set[str]] = {}
 
@@ -164,15 +103,8 @@ class Store:
         return self._columns[key]["pk"]
 
     def data_version(self) -> tuple[int, int] | object:
-        """A token that changes whenever any connection, in any process, commits.
-
-        Inside a write transaction nobody else can commit, so the token is that
-        transaction's own (no query per call: validation asks for every row).
-        """
-        token = getattr(self.pool._local, "transaction", None)
-        if token is not None:
-            return token
-        return (self.scalar("PRAGMA data_version"), self.pool.local_writes)
+        """A token that changes whenever any connection, in any process, commits (see ``Pool.data_version``)."""
+        return self.pool.data_version(self.conn)
 
     # ------------------------------------------------------------ migrations
     def migrate(self, migration_sets: Iterable[sqlite_utils.Migrations]) -> None:
@@ -247,54 +179,23 @@ class Store:
                 self.pool._local.transaction = None
                 db.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
             self.pool.local_writes += 1
-        self.workspace.changed()
+        self.actor.on_commit()
 
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
         """Reads inside see the database as of one moment; for planning over many rows.
 
         Settings are read once for the whole snapshot instead of checked per row.
         Writing inside is refused (a read transaction cannot safely become a write).
         """
-        conn = self.conn
-        if conn.in_transaction:
-            yield
-            return
-        conn.execute("BEGIN")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts at the first read
-        self.pool._local.transaction = self.pool._local.snapshot = object()
-        try:
-            yield
-        finally:
-            self.pool._local.transaction = self.pool._local.snapshot = None
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        return self.pool.snapshot(self.conn)
 
-    @contextlib.contextmanager
-    def context(self, **info: Any) -> Iterator[None]:
+    def context(self, **info: Any) -> contextlib.AbstractContextManager[None]:
         """Tag every write inside with ``info`` (in Change.context and the audit row).
 
         The importer uses ``store.context(import_batch=id)`` so undo can find its
         writes.
         """
-        stack = self._context_stack()
-        stack.append(info)
-        try:
-            yield
-        finally:
-            stack.pop()
-
-    def _context_stack(self) -> list[dict]:
-        local = self.pool._local
-        if not hasattr(local, "context"):
-            local.context = []
-        return local.context
-
-    def _current_context(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for info in self._context_stack():
-            merged.update(info)
-        return merged
+        return self.pool.context(**info)
 
     # ---------------------------------------------------------------- writes
     def insert(self, table: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -319,17 +220,18 @@ class Store:
         data that is not a user's change (the demo and benchmark generators).
         """
         self._refuse_append_only_write(table, "insert")
-        records = self._authorize_inserts(table, records)
+        records = self.actor.permissions(self).authorize_inserts(table, records)
         ids: list[Any] = []
         with self.transaction():
-            for chunk in _chunks(records, batch_size):
+            for chunk in statements.chunks(records, batch_size):
                 ids.extend(self._insert_chunk(table, chunk, audit=audit, events=events, validate=validate))
+            self._forget_settings(table)
         return ids
 
     def _insert_chunk(self, table: str, records: list[dict], *, audit: bool, events: bool, validate: bool) -> list[Any]:
         columns = self.columns(table)
         pk = self.primary_key(table)
-        now, user = utcnow(), self.workspace.user
+        now, user = utcnow(), self.actor.user
         versioned = "version" in columns
         check = self._validator(table) if validate else None
         rows = []
@@ -354,79 +256,21 @@ class Store:
                     next_id = max(next_id, int(row["id"]) + 1)
         names = sorted({name for row in rows for name in row})
         try:
-            self._insert_rows(table, names, rows)
+            for shape, group in statements.by_shape(rows).items():
+                statements.insert_rows(self.conn, table, list(shape), group)
         except sqlite3.Error as error:
             raise _translate(error, table) from error
         ids = [row.get(pk) for row in rows]
-        context = self._current_context()
+        context = self.pool.current_context()
         if audit:
-            self._audit_inserts(table, set(names), ids, user, now, context)
-        if events and self.workspace.pm.hook.crm_record_changed.get_hookimpls():
+            defaulted = self._defaulted(table)
+            fields = [c for c in columns if c in names or c in defaulted]
+            audit_trail.record_inserts(self.conn, table, pk, fields, ids, user=user, now=now, context=context)
+        if events and self.actor.hooks.listens_to_changes():
             blank = dict.fromkeys(columns)
             changes = [Change(table, row.get(pk), "insert", None, {**blank, **row}, user, now, context) for row in rows]
             self._announce(changes)
         return ids
-
-    def _insert_rows(self, table: str, names: list[str], rows: list[dict]) -> None:
-        """Insert with many rows per statement (``VALUES (...), (...), ...``).
-
-        Each statement on a table with constraints and triggers opens a
-        statement savepoint, and FTS5 writes its pending index to disk at every
-        savepoint: one row per statement (``executemany``) made the contacts
-        search index cost ~80 µs a row; a few hundred rows per statement, ~10 µs.
-        """
-        if not names:
-            for _row in rows:
-                self.conn.execute(f"INSERT INTO [{table}] DEFAULT VALUES")
-            return
-        per_statement = self._rows_per_statement(len(names))
-        one = "(" + ", ".join("?" * len(names)) + ")"
-        head = "INSERT INTO [{}] ({}) VALUES ".format(table, ", ".join(f"[{n}]" for n in names))
-        full = head + ", ".join([one] * per_statement)
-        for start in range(0, len(rows), per_statement):
-            part = rows[start : start + per_statement]
-            sql = full if len(part) == per_statement else head + ", ".join([one] * len(part))
-            self.conn.execute(sql, [row.get(n) for row in part for n in names])
-
-    def _rows_per_statement(self, values_per_row: int) -> int:
-        return max(1, min(500, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // values_per_row))
-
-    def _audit_inserts(self, table: str, names: set[str], ids: list[Any], user: str, now: str, context: dict) -> None:
-        """The audit rows of inserted records, built by SQLite from the stored rows.
-
-        ``after`` holds the fields any record of the batch gave plus those the
-        schema filled with a default (the others are null), secrets redacted,
-        and the write's context. One statement: JSON-encoding each row in
-        Python was a third of a bulk insert's time.
-        """
-        pk = self.primary_key(table)
-        defaulted = self._defaulted(table)
-        fields = [c for c in self.columns(table) if c in names or c in defaulted]
-
-        def pairs(group: list[str]) -> str:
-            return ", ".join(
-                f"'{c}', " + (f"CASE WHEN [{c}] IS NOT NULL THEN '<redacted>' END" if c in _REDACTED else f"[{c}]")
-                for c in group
-            )
-
-        after = f"json_object({pairs(fields[:60])})"
-        for start in range(60, len(fields), 60):  # SQLite functions take at most 127 arguments
-            after = f"json_patch({after}, json_object({pairs(fields[start : start + 60])}))"
-        body = (
-            f"json_object('after', {after}, 'context', json(:context))" if context else f"json_object('after', {after})"
-        )
-        self.conn.execute(
-            "INSERT INTO audit_log (at, user, table_name, row_id, action, changes)"
-            f" SELECT :at, :user, :table, CAST([{pk}] AS TEXT), 'insert', {body}"
-            f" FROM [{table}] WHERE [{pk}] IN (SELECT value FROM json_each(:ids))",
-            {
-                "at": now,
-                "user": user,
-                "table": table,
-                "ids": json.dumps(ids, default=_json_default),
-                "context": _AUDIT_ENCODER.encode(context),
-            },
-        )
 
     def update(self, table: str, row_id: Any, changes: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
         """Update one record; returns the stored row.
@@ -442,11 +286,11 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Apply ``(id, changes, expected_version)`` updates in one transaction."""
         self._refuse_append_only_write(table, "update")
-        perms = permissions.permissions(self.workspace)
+        perms = self.actor.permissions(self)
         columns = self.columns(table)
         pk = self.primary_key(table)
         versioned = "version" in columns
-        now, user, context = utcnow(), self.workspace.user, self._current_context()
+        now, user, context = utcnow(), self.actor.user, self.pool.current_context()
         results, recorded = [], []
         check = self._validator(table)
         pending: dict[tuple[str, ...], list[tuple[Any, dict]]] = {}  # written a statement per few hundred rows
@@ -455,7 +299,7 @@ class Store:
         def flush() -> None:
             try:
                 for names, group in pending.items():
-                    self._update_rows(table, pk, names, group)
+                    statements.update_rows(self.conn, table, pk, names, group)
             except sqlite3.Error as error:
                 raise _translate(error, table) from error
             pending.clear()
@@ -487,21 +331,9 @@ class Store:
                 results.append(after)
                 recorded.append(Change(table, row_id, "update", before, after, user, now, context))
             flush()
+            self._forget_settings(table)
             self._record(recorded)
         return results
-
-    def _update_rows(self, table: str, pk: str, names: tuple[str, ...], group: list[tuple[Any, dict]]) -> None:
-        """``UPDATE ... FROM (VALUES ...)``: many rows a statement, for the reason in ``_insert_rows``."""
-        per_statement = self._rows_per_statement(len(names) + 1)
-        assignments = ", ".join(f"[{name}] = v.column{i + 2}" for i, name in enumerate(names))
-        one = "(" + ", ".join("?" * (len(names) + 1)) + ")"
-        for start in range(0, len(group), per_statement):
-            part = group[start : start + per_statement]
-            self.conn.execute(
-                f"UPDATE [{table}] SET {assignments} FROM (VALUES {', '.join([one] * len(part))}) AS v"
-                f" WHERE [{table}].[{pk}] = v.column1",
-                [value for row_id, stamped in part for value in (row_id, *(stamped[n] for n in names))],
-            )
 
     def delete(self, table: str, row_id: Any, *, version: int | None = None) -> dict[str, Any]:
         """Delete one record (checked against ``version`` when given); returns what it was."""
@@ -509,9 +341,9 @@ class Store:
 
     def delete_many(self, table: str, deletions: Iterable[tuple[Any, int | None]]) -> list[dict[str, Any]]:
         self._refuse_append_only_write(table, "delete")
-        perms = permissions.permissions(self.workspace)
+        perms = self.actor.permissions(self)
         pk = self.primary_key(table)
-        now, user, context = utcnow(), self.workspace.user, self._current_context()
+        now, user, context = utcnow(), self.actor.user, self.pool.current_context()
         removed, recorded = [], []
         with self.transaction():
             for row_id, expected in deletions:
@@ -525,6 +357,7 @@ class Store:
                     raise CrmError(f"{table} #{row_id} cannot be deleted: other records still refer to it") from error
                 removed.append(before)
                 recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
+            self._forget_settings(table)
             self._record(recorded)
         return removed
 
@@ -533,18 +366,10 @@ class Store:
         if table == "audit_log" or (table in schema.APPEND_ONLY and action != "insert"):
             raise CrmError(f"{table} is append-only: {action} refused")
 
-    def _authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
-        """Refuse the insert if the acting user's role forbids it (see crm_workspace/data/permissions.py)."""
-        perms = permissions.permissions(self.workspace)
-        if not perms.enforced:
-            return records
-        if table != "settings":
-            perms.check(table, "insert")
-            return records
-        records = list(records)
-        for record in records:
-            perms.check(table, "insert", None, record)
-        return records
+    def _forget_settings(self, table: str) -> None:
+        """A write to the settings table is seen by the next read, even inside this transaction."""
+        if table == "settings":
+            self.settings.forget()
 
     def _check_columns(self, table: str, record: dict, columns: dict[str, str]) -> None:
         unknown = [name for name in record if name not in columns]
@@ -559,12 +384,11 @@ class Store:
         as the importer does before it writes anything. A plugin that raises gives
         a ``PluginError`` naming it.
         """
-        call = strict_caller(self.workspace.pm, "crm_validate_record")
-        workspace = self.workspace
+        call = self.actor.hooks.validator()
 
         def check(record: dict, before: dict | None) -> dict[str, str]:
             errors: dict[str, str] = {}
-            for result in call(workspace=workspace, table=table, record=record, before=before):
+            for result in call(table=table, record=record, before=before):
                 for field, message in result.items():
                     errors.setdefault(field, message)
             return errors
@@ -585,52 +409,11 @@ class Store:
         """Audit rows for updates and deletes (inserts: ``_audit_inserts``), then announce them."""
         if not changes:
             return
-        self.conn.executemany(
-            "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
-            ((c.at, c.user, c.table, str(c.id), c.action, _audit_json(c)) for c in changes),
-        )
+        audit_trail.record_changes(self.conn, changes)
         self._announce(changes)
 
     def _announce(self, changes: list[Change]) -> None:
-        call_strict(self.workspace.pm, "crm_record_changed", workspace=self.workspace, changes=changes)
-
-
-_UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
-_REDACTED = frozenset({"password_hash"})
-
-
-#: one encoder for every audit row (json.dumps with options builds a new encoder per call)
-_AUDIT_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
-
-
-def _audit_json(change: Change) -> str:
-    if change.action == "insert":
-        body: dict[str, Any] = {"after": {k: v for k, v in change.after.items() if v is not None}}
-    elif change.action == "delete":
-        body = {"before": change.before}
-    else:
-        names = [k for k in change.after if k not in _UNSTAMPED and change.changed(k)]
-        body = {
-            "before": {k: change.before.get(k) for k in names},
-            "after": {k: change.after.get(k) for k in names},
-        }
-    for part in ("before", "after"):  # secrets never reach the audit trail, even hashed
-        if body.get(part) and _REDACTED & body[part].keys():
-            body[part] = {k: ("<redacted>" if k in _REDACTED and v else v) for k, v in body[part].items()}
-    if change.context:
-        body["context"] = change.context
-    return _AUDIT_ENCODER.encode(body)
-
-
-def _chunks(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    chunk: list[dict] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        self.actor.hooks.record_changed(changes)
 
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")

@@ -11,20 +11,25 @@ from __future__ import annotations
 import html
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import panel as pn
 import param
 from panel.io.callbacks import PeriodicCallback
 
-from crm_workspace.errors import CrmError
+from crm_workspace.data import permissions
+from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
+from crm_workspace.web.audit_view import audit_page
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 1000
 HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="🏠", order=0, plugin="core")
+#: The app's own admin page (crm_workspace/web/audit_view.py), beside the plugins' pages.
+AUDIT = Page("audit", "Audit trail", view=audit_page, icon="🛡️", order=900, extensions=("tabulator",), plugin="core")
 CSS = """
 .crm-kpi {border: 1px solid #e3e6ea; border-radius: 8px; padding: 12px 16px; min-width: 190px; background: white;}
 .crm-kpi .label {color: #5f6b7a; font-size: 13px;}
@@ -32,6 +37,23 @@ CSS = """
 .crm-kpi details {font-size: 11px; color: #5f6b7a;}
 .crm-kpi pre {white-space: pre-wrap; max-width: 320px;}
 """
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What the server tells the app it serves: which workspace, acting as whom, behind a login or not.
+
+    ``crm serve`` builds one from its options; ``panel serve dashboards/...`` files
+    use ``from_environment`` ($CRM_DB, the user-facing default, else ./crm.db).
+    """
+
+    path: str = "crm.db"
+    user: str | None = None
+    login: bool = False
+
+    @classmethod
+    def from_environment(cls) -> ServeConfig:
+        return cls(path=os.environ.get("CRM_DB") or "crm.db")
 
 
 def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
@@ -53,6 +75,37 @@ def render_page(workspace: Workspace, page: Page) -> Any:
         return error_card(
             f"The {page.title} page (plugin '{page.plugin}') failed to load", f"{type(error).__name__}: {error}"
         )
+
+
+def shell_pages(workspace: Workspace) -> list[Page]:
+    """The app's own pages, not a plugin's: the audit trail, for admins only."""
+    return [AUDIT] if permissions.is_admin(workspace.store) else []
+
+
+def app_pages(workspace: Workspace) -> list[Page]:
+    """Every page the app lists (home aside): the plugins' and its own, in navigation order.
+
+    A plugin's page of the same name as one of the app's keeps its place.
+    """
+    pages = {page.name: page for page in workspace.pages()}
+    for page in shell_pages(workspace):
+        pages.setdefault(page.name, page)
+    return sorted(pages.values(), key=lambda p: (p.order, p.name))
+
+
+def dashboard(workspace: Workspace, name: str) -> Any:
+    """The Panel object of one page (``Workspace.dashboard``); displays inline in Jupyter."""
+    pages = app_pages(workspace)
+    for page in pages:
+        if page.name == name:
+            return render_page(workspace, page)
+    names = ", ".join(p.name for p in pages)
+    raise NotFound(f"no dashboard named '{name}' (available: {names})")
+
+
+def app(workspace: Workspace) -> App:
+    """The whole app over ``workspace`` (``Workspace.app``): a layout inline, a template when served."""
+    return App(workspace=workspace)
 
 
 def kpi_card(label: str, value: str, sql: str = "", help: str = "") -> pn.pane.HTML:
@@ -110,11 +163,12 @@ class App(pn.viewable.Viewer):
     """The whole workspace: navigation from the plugins' pages, one page at a time."""
 
     workspace = param.ClassSelector(class_=Workspace)
+    login = param.Boolean(default=False, doc="Served behind a login: the badge offers to log out.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
         ws = self.workspace
-        self._pages = {page.name: page for page in [HOME, *ws.pages()]}
+        self._pages = {page.name: page for page in [HOME, *app_pages(ws)]}
         if ws.page not in self._pages:
             ws.page = "home"
         self._rendered: dict[str, Any] = {}
@@ -149,7 +203,7 @@ class App(pn.viewable.Viewer):
         self.main.objects = [self._render(event.new)]
 
     def user_badge(self) -> pn.pane.HTML:
-        logout = " · <a href='./logout'>log out</a>" if os.environ.get("CRM_LOGIN") and pn.state.user else ""
+        logout = " · <a href='./logout'>log out</a>" if self.login and pn.state.user else ""
         return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -183,17 +237,17 @@ def _notify_error(error: Exception) -> None:
         pn.state.notifications.error(message, duration=8000)
 
 
-def base_workspace(path: str | None = None) -> Workspace:
-    """The process-wide workspace the served sessions share (opened once)."""
-    key = ("crm_workspace", path or os.environ.get("CRM_DB") or "crm.db")
+def base_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
+    """The process-wide workspace the served sessions share (opened once per file and user)."""
+    key = ("crm_workspace", path or ServeConfig.from_environment().path, user)
     if key not in pn.state.cache:
-        pn.state.cache[key] = Workspace.open(key[1])
+        pn.state.cache[key] = Workspace.open(key[1], user=user)
     return pn.state.cache[key]
 
 
-def session_workspace(path: str | None = None) -> Workspace:
+def session_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
     """This browser session's Workspace, acting as the logged-in (or default) user."""
-    base = base_workspace(path)
+    base = base_workspace(path, user=user)
     user = pn.state.user or base.user
     ws = base.as_user(user)
     if pn.state.curdoc is not None:
@@ -205,14 +259,15 @@ def session_workspace(path: str | None = None) -> Workspace:
 
 def configure(workspace: Workspace) -> None:
     """Load the extensions every page needs and route callback errors to notifications."""
-    extensions = sorted({ext for page in workspace.pages() for ext in page.extensions} | {"tabulator"})
+    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions} | {"tabulator"})
     pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
 
 
-def session_app(path: str | None = None) -> pn.viewable.Viewable:
+def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
-    ws = session_workspace(path)
+    config = config or ServeConfig.from_environment()
+    ws = session_workspace(config.path, user=config.user)
     requested = (pn.state.session_args.get("page") or [b""])[0].decode(errors="replace")
     if requested:  # build the asked-for page first, not the home page and then that page
         ws.page = requested
-    return App(workspace=ws).template()
+    return App(workspace=ws, login=config.login).template()

@@ -1,7 +1,7 @@
 """The admin-only audit page: every change, who, when, before and after (paged in SQL).
 
-Registered by the core rules plugin (crm_workspace/core_rules.py) for admins
-only; a non-admin who reaches it anyway sees a refusal, never the trail.
+One of the app's own pages (crm_workspace/web/app.py), listed for admins only;
+a non-admin who reaches it anyway sees a refusal, never the trail.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from crm_workspace.cli.admin import describe
-from crm_workspace.data import permissions
+from crm_workspace.data import audit, permissions
 from crm_workspace.workspace import Workspace
 
 PAGE_SIZE = 50
@@ -30,27 +29,15 @@ class AuditModel(param.Parameterized):
     since = param.String(default="")
     page = param.Integer(default=0, bounds=(0, None))
 
-    def _where(self) -> tuple[str, list[Any]]:
-        where, params = [], []
-        for column, value in (("table_name", self.table), ("row_id", self.record_id), ("user", self.user)):
-            if value.strip():
-                where.append(f"{column} = ?")
-                params.append(value.strip())
-        if self.since.strip():
-            where.append("at >= ?")
-            params.append(self.since.strip())
-        return (" WHERE " + " AND ".join(where)) if where else "", params
+    def _filters(self) -> dict[str, str]:
+        return {"table": self.table, "record_id": self.record_id, "user": self.user, "since": self.since}
 
     def total(self) -> int:
-        where, params = self._where()
-        return self.workspace.store.scalar(f"SELECT count(*) FROM audit_log{where}", params)
+        return audit.count_entries(self.workspace.store, **self._filters())
 
     def rows(self) -> pd.DataFrame:
-        where, params = self._where()
-        rows = self.workspace.store.query(
-            f"SELECT id, at, user, action, table_name, row_id, changes FROM audit_log{where}"
-            " ORDER BY id DESC LIMIT ? OFFSET ?",
-            [*params, PAGE_SIZE, self.page * PAGE_SIZE],
+        rows = audit.page_of_entries(
+            self.workspace.store, **self._filters(), limit=PAGE_SIZE, offset=self.page * PAGE_SIZE
         )
         return pd.DataFrame(
             [
@@ -59,7 +46,7 @@ class AuditModel(param.Parameterized):
                     "user": r["user"],
                     "action": r["action"],
                     "record": f"{r['table_name']}:{r['row_id']}",
-                    "change": describe(r),
+                    "change": audit.describe_change(r),
                 }
                 for r in rows
             ],
@@ -75,7 +62,7 @@ class AuditPage(pn.viewable.Viewer):
         self.model = AuditModel(workspace=self.workspace)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        if not permissions.is_admin(self.workspace):
+        if not permissions.is_admin(self.workspace.store):
             return pn.pane.Alert(
                 f"Only admins can read the audit trail ({html.escape(self.workspace.user)} is not one).",
                 alert_type="warning",

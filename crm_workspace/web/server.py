@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import sys
 
 import panel as pn
 
-from crm_workspace.web.app import base_workspace, configure, session_app
+from crm_workspace.web.app import ServeConfig, base_workspace, configure, session_app
 
 
-def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
-    workspace = base_workspace()
-    auth_options = _auth_options(workspace.path, address)
+def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs: int = 1) -> None:
+    """Serve the app over ``config.path``; sessions get ``config`` (with ``login`` set when one is required)."""
+    workspace = base_workspace(config.path, user=config.user)
+    auth_options = _auth_options(workspace.path, address, config.user)
+    config = dataclasses.replace(config, login="auth_provider" in auth_options)
     configure(workspace)
     # SQLite connections must not cross a fork (--num-procs): close them; each process reopens lazily.
     workspace.close()
@@ -28,8 +31,12 @@ def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
     os.environ.setdefault("BOKEH_VALIDATE_DOC", "false")
     origins = [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     print(f"crm-workspace serving on http://{'localhost' if address == '127.0.0.1' else address}:{port}", flush=True)
+
+    def app() -> pn.viewable.Viewable:
+        return session_app(config)
+
     pn.serve(
-        {"/": session_app},
+        {"/": app},
         port=port,
         address=address,
         show=show,
@@ -41,19 +48,18 @@ def serve(*, port: int, address: str, show: bool, num_procs: int = 1) -> None:
     )
 
 
-def _auth_options(db_path: str, address: str) -> dict:
+def _auth_options(db_path: str, address: str, user: str | None = None) -> dict:
     """Login backed by the users table when some user has a password (crm_workspace/web/auth.py)."""
     from crm_workspace.web import auth
 
     if auth.login_required(db_path):
-        os.environ["CRM_LOGIN"] = "1"
         print(f"login required (users with passwords in {db_path}); sessions last {auth.SESSION_HOURS:g} h", flush=True)
         return {"auth_provider": auth.make_provider(db_path), "cookie_secret": auth.cookie_secret(db_path)}
     if address not in ("127.0.0.1", "localhost", "::1"):
         bar = "!" * 78
         print(
             f"{bar}\nWARNING: serving on {address} WITHOUT LOGIN: anyone who can reach this address can read,\n"
-            f"change and erase the CRM data, acting as '{os.environ.get('CRM_USER') or 'the server user'}'.\n"
+            f"change and erase the CRM data, acting as '{user or 'the server user'}'.\n"
             f"Give users passwords first: crm users add NAME --role admin (or crm users passwd NAME).\n{bar}",
             file=sys.stderr,
             flush=True,

@@ -1,0 +1,60 @@
+"""Workspace settings: JSON values in the ``settings`` table, read through one cache.
+
+Validation asks for settings once per written row and permissions at every
+write, so all settings are read in one query and kept until any connection
+commits (the Store's ``data_version`` token changes) or this Store writes the
+``settings`` table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from crm_workspace.errors import CrmError
+
+if TYPE_CHECKING:
+    from crm_workspace.data.store import Store
+
+
+class Settings:
+    """The settings of one Store, cached until the data changes."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._cache: tuple[Any, dict[str, str]] | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The setting ``key`` decoded from JSON, or ``default`` (also before the core migration ran)."""
+        token = self._store.data_version()
+        cached = self._cache
+        if cached is None or cached[0] != token:
+            try:
+                rows = self._store.query("SELECT key, value FROM settings")
+            except CrmError:  # no settings table yet
+                return default
+            cached = self._cache = (token, {row["key"]: row["value"] for row in rows})
+        encoded = cached[1].get(key)
+        if encoded is None:
+            return default
+        try:
+            return json.loads(encoded)
+        except (TypeError, ValueError):
+            return default
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` as JSON under ``key`` (through the Store: checked, audited)."""
+        store = self._store
+        encoded = json.dumps(value)
+        try:
+            with store.transaction():
+                if store.query("SELECT 1 FROM settings WHERE key = ?", [key]):
+                    store.update("settings", key, {"value": encoded})
+                else:
+                    store.insert("settings", {"key": key, "value": encoded})
+        finally:
+            self.forget()
+
+    def forget(self) -> None:
+        """Drop the cache (the Store calls this when it writes the settings table)."""
+        self._cache = None

@@ -1,0 +1,99 @@
+"""What the enabled plugins contribute, gathered: pages, metrics, record sections, views, aliases, search.
+
+The Workspace's collecting methods are these functions over its plugin host
+(crm_workspace/plugins.py). Every hook is called through the host, so a plugin
+that raises loses only its own contribution and is reported by name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from crm_workspace.errors import PluginError
+from crm_workspace.types import Metric, Page, RecordSection
+
+if TYPE_CHECKING:
+    import pandas
+
+    from crm_workspace.plugins import PluginHost
+
+
+def _with_plugin(item: Any, plugin: str) -> Any:
+    return item if item.plugin else replace(item, plugin=plugin)
+
+
+def pages(host: PluginHost, workspace: Any) -> list[Page]:
+    """Every enabled plugin's dashboard pages, in navigation order; a name taken twice is reported."""
+    found: dict[str, Page] = {}
+    # in registration order (built-ins first): the first plugin to claim a name keeps it
+    for plugin, contributed in reversed(host.collect("crm_dashboards", workspace=workspace)):
+        for page in contributed:
+            if page.name in found:
+                owner = found[page.name].plugin
+                taken = ValueError(f"page name '{page.name}' is already taken by '{owner}'")
+                host.errors[plugin] = PluginError(plugin, "crm_dashboards", taken)
+                continue
+            found[page.name] = _with_plugin(page, plugin)
+    return sorted(found.values(), key=lambda p: (p.order, p.name))
+
+
+def metrics(host: PluginHost, workspace: Any) -> list[Metric]:
+    """KPI cards from every plugin's ``crm_metrics``."""
+    return [
+        _with_plugin(metric, plugin)
+        for plugin, contributed in host.collect("crm_metrics", workspace=workspace)
+        for metric in contributed
+    ]
+
+
+def record_sections(host: PluginHost, workspace: Any, table: str, record_id: int) -> list[RecordSection]:
+    """Sections other plugins add to a record's page, in their order."""
+    sections = [
+        _with_plugin(section, plugin)
+        for plugin, found in host.collect("crm_record_sections", workspace=workspace, table=table, record_id=record_id)
+        for section in found
+    ]
+    return sorted(sections, key=lambda s: s.order)
+
+
+def data_views(host: PluginHost, workspace: Any) -> dict[str, Any]:
+    """Named DataFrame views by name (``ws.df(name)``)."""
+    views: dict[str, Any] = {}
+    for _plugin, found in host.collect("crm_data_views", workspace=workspace):
+        views.update(found)
+    return views
+
+
+def views_frame(host: PluginHost, workspace: Any) -> pandas.DataFrame:
+    """Every named view: name, plugin, the first line of its docstring."""
+    import pandas as pd
+
+    rows = [
+        {"name": name, "plugin": plugin, "description": (inspect.getdoc(fn) or "").split("\n")[0]}
+        for plugin, found in host.collect("crm_data_views", workspace=workspace)
+        for name, fn in found.items()
+    ]
+    return pd.DataFrame(rows, columns=["name", "plugin", "description"]).sort_values("name", ignore_index=True)
+
+
+def field_aliases(host: PluginHost) -> dict[str, dict[str, list[str]]]:
+    """Import header aliases by entity and field, every plugin's merged."""
+    merged: dict[str, dict[str, list[str]]] = {}
+    for _plugin, aliases in host.collect("crm_field_aliases"):
+        for entity, fields in aliases.items():
+            for name, names in fields.items():
+                merged.setdefault(entity, {}).setdefault(name, []).extend(names)
+    return merged
+
+
+def search(host: PluginHost, workspace: Any, query: str, limit: int) -> pandas.DataFrame:
+    """Every module's hits for ``query``, best first."""
+    import pandas as pd
+
+    frames = [frame for _p, frame in host.collect("crm_search", workspace=workspace, query=query, limit=limit)]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["type", "id", "title", "subtitle", "rank"])
+    return pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
