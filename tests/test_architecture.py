@@ -120,6 +120,8 @@ def imports_of(module: str) -> tuple[Import, ...]:
 
 def imports_in(module: str, source: str, *, is_package: bool = False) -> tuple[Import, ...]:
     found: list[Import] = []
+    tree = ast.parse(source)
+    constants = module_constants(tree)
 
     def visit(node: ast.AST, module_level: bool) -> None:
         if isinstance(node, ast.If) and is_type_checking(node.test):
@@ -129,12 +131,42 @@ def imports_in(module: str, source: str, *, is_package: bool = False) -> tuple[I
         if isinstance(node, ast.Import | ast.ImportFrom):
             imported = targets(module, node, is_package)
             found.extend(Import(module, target, node.lineno, module_level) for target in imported)
+        if (name := dynamic_import(node, constants)) is not None:
+            found.append(Import(module, nearest_module(name), node.lineno, module_level))
         inner = module_level and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
         for child in ast.iter_child_nodes(node):
             visit(child, inner)
 
-    visit(ast.parse(source), True)
+    visit(tree, True)
     return tuple(found)
+
+
+def module_constants(tree: ast.Module) -> dict[str, str]:
+    """The module's top-level ``NAME = "text"`` assignments."""
+    constants = {}
+    for node in tree.body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            names = node.targets if isinstance(node, ast.Assign) else [node.target]
+            constants.update({target.id: value.value for target in names if isinstance(target, ast.Name)})
+    return constants
+
+
+def dynamic_import(node: ast.AST, constants: dict[str, str]) -> str | None:
+    """The module ``importlib.import_module(...)`` or ``__import__(...)`` imports, when written in the source.
+
+    A module named in a string is still imported: an upward import hidden in one is still upward.
+    """
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    function = node.func
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    if name not in ("import_module", "__import__"):
+        return None
+    argument = node.args[0]
+    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+        return argument.value
+    return constants.get(argument.id) if isinstance(argument, ast.Name) else None
 
 
 def internal_imports() -> list[Import]:
@@ -215,7 +247,7 @@ def test_the_scan_sees_the_project():
     assert "crm_workspace.errors" in store_imports
 
 
-def test_the_scan_counts_function_imports_resolves_relative_ones_and_skips_type_checking():
+def test_the_scan_counts_function_and_dynamic_imports_resolves_relative_ones_and_skips_type_checking():
     source = """
 import typing
 from typing import TYPE_CHECKING
@@ -231,9 +263,12 @@ else:
 if typing.TYPE_CHECKING:
     import panel
 
+UI = "crm_workspace.web.app"
+
 def later():
     from crm_workspace import Page
     import pandas as pd
+    importlib.import_module(UI)
 """
     found = {(imp.target, imp.module_level) for imp in imports_in("crm_workspace.data.store", source)}
     assert found == {
@@ -244,6 +279,7 @@ def later():
         ("json", True),
         ("crm_workspace", False),
         ("pandas", False),
+        ("crm_workspace.web.app", False),
     }
     in_package = imports_in("crm_workspace.data", "from . import store\nfrom .store import Store", is_package=True)
     assert [imp.target for imp in in_package] == ["crm_workspace.data.store", "crm_workspace.data.store"]
