@@ -13,14 +13,26 @@ Also: ``registered(ws, plugin)`` (register for a ``with`` block), ``page_text(ob
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import itertools
+import os
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from crm_workspace.workspace import Workspace
+
+#: Migrated (and demo-filled) databases this process made, by what they were made from.
+_TEMPLATES: dict[tuple[Any, ...], Path] = {}
+_NUMBERS = itertools.count()
 
 
 def make_workspace(
@@ -33,7 +45,33 @@ def make_workspace(
     seed: int = 42,
     contacts: int = 300,
 ) -> Workspace:
-    """Open a fresh workspace at ``path``: built-in modules (or none), extra plugins, demo data."""
+    """Open a workspace at ``path``: built-in modules (or none), extra plugins, demo data.
+
+    A new file starts as a copy of a template that this process migrated (and filled, for
+    ``demo``) once, so a suite pays for migrations and demo data once per worker, not per
+    test. The copy is a new file of its own; ``plugins`` are registered on it (their
+    migrations run then) and, when there are any, the demo data is generated with them.
+    """
+    path = Path(path)
+    if path.exists():
+        return _build(path, demo=demo, builtins=builtins, plugins=plugins, user=user, seed=seed, contacts=contacts)
+    demo_in_template = demo and not plugins  # plugins may react to the demo's writes: generate with them
+    template = _template(builtins=builtins, demo=(seed, contacts, user) if demo_in_template else None)
+    shutil.copyfile(template, path)
+    return _build(
+        path,
+        demo=demo and not demo_in_template,
+        builtins=builtins,
+        plugins=plugins,
+        user=user,
+        seed=seed,
+        contacts=contacts,
+    )
+
+
+def _build(
+    path: Path, *, demo: bool, builtins: bool, plugins: tuple[Any, ...], user: str, seed: int, contacts: int
+) -> Workspace:
     ws = Workspace.open(path, user=user, builtins_only=True, load_plugins=builtins)
     for plugin in plugins:
         ws.register(plugin)
@@ -42,6 +80,55 @@ def make_workspace(
 
         generate(ws, DemoSize.for_contacts(contacts), seed=seed)
     return ws
+
+
+def _template(*, builtins: bool, demo: tuple[int, int, str] | None) -> Path:
+    """A closed, checkpointed database to copy: made on first use, again when the migrations differ."""
+    key = (builtins, demo, os.environ.get("CRM_PLUGINS"), _migration_names(builtins))
+    template = _TEMPLATES.get(key)
+    if template is None or not template.exists():
+        template = _template_dir() / f"template-{next(_NUMBERS)}.db"
+        seed, contacts, user = demo or (0, 0, "tester")
+        _build(
+            template, demo=demo is not None, builtins=builtins, plugins=(), user=user, seed=seed, contacts=contacts
+        ).close()
+        conn = sqlite3.connect(template)  # the last connection to close folds the WAL into the file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        _TEMPLATES[key] = template
+    return template
+
+
+def _migration_names(builtins: bool) -> tuple[str, ...]:
+    """Every migration a new workspace applies (the core's, the loaded built-ins'): a template's key."""
+    from importlib.metadata import EntryPoint
+
+    from crm_workspace.data import schema
+
+    sets: list[Any] = [schema.migrations]
+    for value in _builtin_plugins(os.environ.get("CRM_PLUGINS")) if builtins else ():
+        try:
+            sets.append(EntryPoint(name="", value=value, group="").load().crm_migrations())
+        except Exception:
+            sets.append(None)  # no migrations, or a failing plugin: the workspace reports it
+    empty = sqlite_utils.Database(memory=True)
+    return tuple(f"{s.name}:{m.name}" for s in sets if s is not None for m in s.pending(empty))
+
+
+@functools.cache
+def _builtin_plugins(allow_list: str | None) -> tuple[str, ...]:
+    """The built-in entry points' values under ``$CRM_PLUGINS``, found once per process (a slow scan)."""
+    from crm_workspace import plugins as plugin_host
+
+    return tuple(ep.module for ep in plugin_host.discover(builtins_only=True))
+
+
+@functools.cache
+def _template_dir() -> Path:
+    """This process's folder of templates (one per pytest-xdist worker), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="crm-workspace-templates-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 @pytest.fixture
