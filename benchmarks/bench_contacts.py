@@ -27,7 +27,7 @@ def prepared(contacts: int, **sizes: int) -> Path:
     source = large_workspace_path(contacts, **sizes)
     target = DATA / f"contacts-fts-c{contacts}.db"
     if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-        from crm_workspace.workspace import Workspace
+        from crm_workspace import Workspace
 
         partial = target.with_suffix(".partial")
         shutil.copy(source, partial)
@@ -43,7 +43,7 @@ def prepared(contacts: int, **sizes: int) -> Path:
 def bench_search() -> None:
     from crm_workspace_contacts.search import search_contacts
 
-    from crm_workspace.workspace import Workspace
+    from crm_workspace import Workspace
 
     ws = Workspace.open(prepared(1_000_000, deals=1000, activities=100000, relationships=1000), user="bench")
     like = (
@@ -70,7 +70,7 @@ def bench_search() -> None:
 def bench_first_page() -> None:
     from crm_workspace_contacts import model
 
-    from crm_workspace.workspace import Workspace
+    from crm_workspace import Workspace
 
     small = Workspace.open(prepared(1000), user="bench")
     large = Workspace.open(prepared(1_000_000, deals=1000, activities=100000, relationships=1000), user="bench")
@@ -89,7 +89,7 @@ def bench_record_page() -> None:
     import panel as pn
     from crm_workspace_contacts.views import ContactRecord
 
-    from crm_workspace.workspace import Workspace
+    from crm_workspace import Workspace
 
     path = DATA / "contacts-record-500.db"
     shutil.copy(prepared(1000), path)

@@ -28,7 +28,7 @@ def workspace_with_events(total: int) -> Path:
     path = DATA / f"lifecycle-c1000000-e{total}.db"
     if path.exists():
         return path
-    from crm_workspace.workspace import Workspace
+    from crm_workspace import Workspace
 
     source = large_workspace_path(1_000_000, deals=1000, activities=100_000, relationships=1000)
     partial = path.with_suffix(".partial")
@@ -95,7 +95,7 @@ def baseline(path: Path, stages: list[str]):
 def main(total: int = 5_000_000) -> None:
     from crm_workspace_lifecycle import analytics
 
-    from crm_workspace.workspace import Workspace
+    from crm_workspace import Workspace
 
     start = time.perf_counter()
     path = workspace_with_events(total)

@@ -21,7 +21,7 @@ from benchmarks.common import large_workspace_path, peak_rss_mb, report, timeit
 
 
 def open_copy(source: Path, directory: Path, name: str):
-    from crm_workspace.workspace import Workspace
+    from crm_workspace import Workspace
 
     target = directory / name
     shutil.copy(source, target)

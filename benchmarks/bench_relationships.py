@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from crm_workspace_relationships import model
 
 from benchmarks.common import fmt_seconds, large_workspace_path, peak_rss_mb, report, timeit
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 SIZE_10K = {"organizations": 2_000, "deals": 2_000, "activities": 10_000, "relationships": 50_000}
 

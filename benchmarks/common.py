@@ -27,8 +27,8 @@ def large_workspace_path(contacts: int, **sizes: int) -> Path:
     Built with the demo generator (``crm init --demo --contacts N ...``); safe when
     several benchmarks ask for the same size at once (a file lock).
     """
+    from crm_workspace import Workspace
     from crm_workspace.services.demo import DemoSize, generate
-    from crm_workspace.workspace import Workspace
 
     DATA.mkdir(parents=True, exist_ok=True)
     tag = "-".join([f"c{contacts}", *(f"{k[0]}{v}" for k, v in sorted(sizes.items()))])

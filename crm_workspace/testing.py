@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 #: Migrated (and demo-filled) databases this process made, by what they were made from.
 _TEMPLATES: dict[tuple[Any, ...], Path] = {}

@@ -4,7 +4,7 @@ It owns a Store (the database, crm_workspace/data/), a plugin host (the modules,
 crm_workspace/plugins.py) and the acting user, and is a thin facade over them:
 what plugins contribute is gathered in crm_workspace/registry.py, ``df``'s SQL is
 built in crm_workspace/data/query.py, settings live in crm_workspace/data/settings.py,
-and the views are drawn by the web shell (``UI_BACKEND``). ``ws.as_user(name)``
+and the views are drawn by the web shell, for ``crm_workspace.notebook.Workspace``. ``ws.as_user(name)``
 gives each served session its own Workspace over the same database connections
 and plugins.
 """
@@ -263,14 +263,6 @@ class Workspace(param.Parameterized):
         return list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES))
 
     # -------------------------------------------------------------- views
-    def dashboard(self, name: str) -> Any:
-        """The Panel object of one page (a module's, or the app's own); displays inline in Jupyter."""
-        return _ui().dashboard(self, name)
-
-    def app(self) -> Any:
-        """The whole workspace app: a layout inline, a template when served."""
-        return _ui().app(self)
-
     def open_page(self, name: str, **args: Any) -> None:
         """Navigate the served app (or an inline app) to a page, e.g. a contact record."""
         self.param.update(page=name, page_args=args)
@@ -291,17 +283,6 @@ class Workspace(param.Parameterized):
                 self.revision += 1
                 return True
         return False
-
-
-#: The module that draws a workspace (``app(ws)``, ``dashboard(ws, name)``). Named, not imported:
-#: like pandas' plotting backend, the facade asks for the shell above it only when a view is wanted.
-UI_BACKEND = "crm_workspace.web.app"
-
-
-def _ui() -> Any:
-    import importlib
-
-    return importlib.import_module(UI_BACKEND)
 
 
 def _check_sqlite_header(path: Path) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import panel as pn
 
+from crm_workspace import Workspace
 from crm_workspace.web import auth
 from crm_workspace.web.app import base_workspace, configure, error_card, session_workspace
-from crm_workspace.workspace import Workspace
 
 HEADER = "#1f4e79"
 

@@ -26,9 +26,11 @@ CORE = ROOT / "crm_workspace"
 PLUGINS = ROOT / "plugins"
 MAX_LINES = 450
 
-LAYERS = ("ground", "data", "host", "services", "shells", "plugins")
+LAYERS = ("ground", "data", "host", "services", "shells", "facade", "plugins")
 GROUND = {"errors", "types", "hookspecs"}
-SHELLS = {"cli", "web", "testing", "__main__"}
+SHELLS = {"cli", "web", "__main__"}
+#: the public face above the shells: the package root, the notebook Workspace, test helpers
+FACADE = {"notebook", "testing"}
 #: what crm_workspace/data/ (and the ground under it) must never import: the data layer serves
 #: scripts, notebooks and the CLI, none of which should pay for (or depend on) a UI
 UI_LIBRARIES = {"panel", "bokeh", "param", "click"}
@@ -69,7 +71,7 @@ def layer(module: str) -> str:
     if parts[0] != "crm_workspace":
         return "plugins"
     if len(parts) == 1:
-        return "host"  # the facade: it re-exports Workspace, so nothing below host may import it
+        return "facade"  # the package root re-exports the notebook Workspace: nothing in the core imports it
     if parts[1] in GROUND:
         return "ground"
     if parts[1] == "data":
@@ -78,6 +80,8 @@ def layer(module: str) -> str:
         return "services"
     if parts[1] in SHELLS:
         return "shells"
+    if parts[1] in FACADE:
+        return "facade"
     return "host"
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.services.backup import backup, restore
-from crm_workspace.workspace import Workspace
 
 
 def _subjects(path: Path) -> set[str]:
@@ -46,9 +46,7 @@ def test_restore_with_four_writers_loses_no_acknowledged_commit(demo_db: Path, t
     stop = threading.Event()
     acknowledged: list[str] = []
     errors: list[str] = []
-    writers = [
-        threading.Thread(target=_writer, args=(demo_db, str(n), stop, acknowledged, errors)) for n in range(4)
-    ]
+    writers = [threading.Thread(target=_writer, args=(demo_db, str(n), stop, acknowledged, errors)) for n in range(4)]
     for thread in writers:
         thread.start()
     deadline = time.monotonic() + 30

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm_workspace import CrmError, hookimpl
+from crm_workspace import CrmError, Workspace, hookimpl
 from crm_workspace.errors import ValidationError
 from crm_workspace.testing import assert_no_plugin_errors, page_text
-from crm_workspace.workspace import Workspace
 
 
 def events(ws, contact_id):

@@ -20,10 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_workspace import core_rules
+from crm_workspace import Workspace, core_rules
 from crm_workspace.data import schema
 from crm_workspace.errors import CrmError, ValidationError
-from crm_workspace.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +41,7 @@ def _python(code: str, *args: str, **kwargs) -> subprocess.Popen:
 # ------------------------------------------------------------- SIGKILL
 KILLED_WRITER = """
 import sys
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 ws = Workspace.open(sys.argv[1], user="ana", builtins_only=True)
 
@@ -85,7 +84,7 @@ def test_sigkill_during_a_large_insert_leaves_all_or_nothing(demo_db):
 CONCURRENT_WRITER = """
 import json, random, sys, time
 from crm_workspace.errors import ConflictError, DatabaseLocked
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 path, name, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 ws = Workspace.open(path, user=name, builtins_only=True)

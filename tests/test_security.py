@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from crm_workspace import Workspace
 from crm_workspace.cli import cli
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, PermissionDenied, ValidationError
-from crm_workspace.workspace import Workspace
 
 CRM = str(Path(sys.executable).with_name("crm"))
 

@@ -7,7 +7,7 @@ from crm_workspace_contacts.search import search_contacts
 from helpers import open_page
 from playwright.sync_api import expect
 
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 SEARCH = "name, email, phone, organization…"
 

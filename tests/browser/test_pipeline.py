@@ -10,7 +10,7 @@ import pytest
 from helpers import open_page
 from playwright.sync_api import expect
 
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 COLUMN = 'section.pl-column[data-stage="{}"]'
 

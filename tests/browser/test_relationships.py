@@ -7,7 +7,7 @@ from crm_workspace_relationships import model
 from helpers import open_page
 from playwright.sync_api import expect
 
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 # the screen position of the most isolated contact node (so a click hits it and nothing else)
 FIND_NODE = """() => {

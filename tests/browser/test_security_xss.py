@@ -13,7 +13,7 @@ import shutil
 import pytest
 from helpers import Server, open_page
 
-from crm_workspace.workspace import Workspace
+from crm_workspace import Workspace
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
