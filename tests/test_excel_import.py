@@ -122,7 +122,7 @@ def test_amounts(value, expected):
 def test_phones_emails_and_na():
     assert normalize.phone(4930123456.0, "DE") == "+4930123456"
     assert normalize.phone(493012345678.0) == "+493012345678"  # a float that lost its "+"
-    assert normalize.phone("(212) 555-0123") == "+12125550123"
+    assert normalize.phone("(212) 555-0123", "US") == "+12125550123"
     assert normalize.phone("+44 20 7946 0958") == "+442079460958"
     assert normalize.phone("ask reception") == "ask reception"  # kept, never lost
     assert normalize.email("  Ana@Example.COM ") == "ana@example.com"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_workspace import CrmError, NotFound
+from crm_workspace.data import fields
 from crm_workspace.data.schema import DEAL_STAGES, DEAL_STATUSES, STAKEHOLDER_TYPES
 from crm_workspace.data.store import utcnow
 
@@ -198,21 +199,10 @@ def _domain(value: Any) -> str | None:
     return raw.removeprefix("www.") or None
 
 
-def _currency(value: Any) -> str | None:
-    raw = nz.text(value)
-    if raw is None:
-        return None
-    if raw in nz.CURRENCY_SYMBOLS:
-        return nz.CURRENCY_SYMBOLS[raw]
-    if len(raw) == 3 and raw.isalpha():
-        return raw.upper()
-    raise nz.BadValue(f"not a currency code: {raw!r}")
-
-
 def converters(workspace, entity: str) -> dict[str, Callable[[Any], Any]]:
     """Field kind → normalizer for one import (choices bound to this workspace's vocabulary)."""
     stages = tuple(workspace.lifecycle_stages())
-    region = str(workspace.setting("default_phone_region", "DE") or "DE").upper()  # as the contacts module
+    region = fields.phone_region(workspace)  # read once per import
     deal_stages = tuple(s for s, _p, _st in DEAL_STAGES)
     return {
         "text": nz.text,
@@ -225,7 +215,7 @@ def converters(workspace, entity: str) -> dict[str, Callable[[Any], Any]]:
         "date": nz.date_value,
         "percent": nz.percent,
         "domain": _domain,
-        "currency": _currency,
+        "currency": nz.currency,
         "stakeholder_type": lambda v: nz.choice(v, STAKEHOLDER_TYPES, STAKEHOLDER_SYNONYMS),
         "lifecycle_stage": lambda v: nz.choice(v, stages, LIFECYCLE_SYNONYMS),
         "stage": lambda v: nz.choice(v, deal_stages, STAGE_SYNONYMS),
@@ -582,7 +572,7 @@ def _day_first(rows: list[list[Any]], column: int) -> bool:
     for values in rows:
         value = values[column]
         if isinstance(value, str):
-            match = nz._NUMERIC_DATE.match(value.strip())
+            match = fields.NUMERIC_DATE.match(value.strip())
             if match and len(match.group(1)) <= 2 and int(match.group(1)) > 12:
                 return True
     return False
