@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from crm_workspace_excel.importer import plan_import, prepare
+from crm_workspace_excel.plan import plan_import
+from crm_workspace_excel.prepare import prepare
 from excel_workbooks import simple
 from hypothesis import given, settings
 from hypothesis import strategies as st
