@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -127,37 +128,43 @@ def normalize_phone(value: str | float, region: str = DEFAULT_PHONE_REGION) -> s
 def is_e164(text: str) -> bool:
     """Whether ``text`` is exactly what ``normalize_phone`` makes of it: a possible number in E.164.
 
-    Exact without phonenumbers' parser: a known country code, a national number of a
-    possible length for it that phonenumbers would not shorten by a national prefix.
+    Exact without phonenumbers' parser (~1 µs): a known country code, a national number
+    of a possible length for it that phonenumbers would not shorten by a national prefix.
     """
     if not _E164.fullmatch(text):
         return False
-    for size in (1, 2, 3):  # country codes are prefix-free
-        rule = _country_rule(text[1 : 1 + size])
-        if rule is not None:
+    rules = _COUNTRY_RULES
+    for end in (2, 3, 4):  # country codes are prefix-free: at most one length is a code
+        code = text[1:end]
+        rule = rules.get(code)
+        if rule is None:
+            rule = rules[code] = _country_rule(code)
+        if rule:
             lengths, national_prefix = rule
-            national = text[1 + size :]
-            return len(national) in lengths and not (national_prefix and national_prefix.match(national))
+            national = text[end:]
+            return len(national) in lengths and not (national_prefix and national_prefix(national))
     return False
 
 
-@lru_cache(maxsize=512)
-def _country_rule(code: str) -> tuple[frozenset[int], re.Pattern | None] | None:
-    """(possible national lengths, national prefix pattern) of a country calling code, or None."""
+#: country calling code → (possible national lengths, national prefix matcher), or False: not a code
+_COUNTRY_RULES: dict[str, Any] = {}
+
+
+def _country_rule(code: str) -> tuple[frozenset[int], Callable[[str], Any] | None] | bool:
     import phonenumbers
 
     number = int(code)
     if number not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-        return None
+        return False
     region = phonenumbers.region_code_for_country_code(number)
     meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(number, region)
     if meta is None or meta.general_desc is None:
-        return None
+        return False
     lengths = tuple(meta.general_desc.possible_length or ())
     if not lengths or lengths[0] == -1:
-        return None
+        return False
     prefix = meta.national_prefix_for_parsing
-    return frozenset(lengths), re.compile(prefix) if prefix else None
+    return frozenset(lengths), re.compile(prefix).match if prefix else None
 
 
 @lru_cache(maxsize=64)
