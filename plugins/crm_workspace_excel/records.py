@@ -15,6 +15,7 @@ from crm_workspace.data import fields
 from crm_workspace.data.schema import DEAL_STAGES, DEAL_STATUSES, STAKEHOLDER_TYPES
 
 from . import normalize as nz
+from .normalize import BadValue
 from .reader import Table
 
 LIFECYCLE_SYNONYMS = {
@@ -71,8 +72,6 @@ STAGE_STATUS = {stage: status for stage, _p, status in DEAL_STAGES}
 STAGE_PROBABILITY = {stage: float(p) for stage, p, _s in DEAL_STAGES}
 #: Kinds whose value goes somewhere other than one field of the record.
 SPECIAL_KINDS = ("amount", "full_name", "organization", "contact", "custom")
-#: Distinct values remembered per column (stages, owners, companies repeat; emails do not).
-MEMO_LIMIT = 250_000
 
 
 @dataclass(slots=True)
@@ -118,66 +117,71 @@ def to_rows(
     convert: dict[str, Callable[[Any], Any]],
     plan,
 ) -> list[Row]:
-    """The rows with a mapped value, as records; bad cells go to ``plan.rejects`` and ``plan.problems``."""
-    columns = []
-    for i, header in enumerate(table.headers):
-        name = mapping.get(header)
-        if name:
-            kind = kinds[name]
-            fn = convert[kind]
-            if kind == "date" and any(fields.is_day_first(values[i]) for values in table.rows):
-                fn = _date_day_first
-            columns.append((i, header, name, kind, fn))
-    # one memo per plain column: each distinct value is normalized once
-    memos = [(i, header, name, fn, {}) for i, header, name, kind, fn in columns if kind not in SPECIAL_KINDS]
-    special = [column for column in columns if column[3] in SPECIAL_KINDS]
-    out: list[Row] = []
+    """The rows with a mapped value, as records; bad cells go to ``plan.rejects`` and ``plan.problems``.
+
+    Column by column: each distinct value of a column is normalized once (stages,
+    owners, companies repeat), and the records are filled a column at a time, so
+    the sheet is never held twice.
+    """
+    rows = [Row(index, {}) for index in range(len(table.rows))]
+    bad: dict[int, list[str]] = {}
     problems = plan.problems
-    BadValue = nz.BadValue
-    miss = object()
-    for index, values in enumerate(table.rows):
-        record: dict[str, Any] = {}
-        errors = None
-        for i, header, name, fn, memo in memos:
-            value = values[i]
-            if value is None or value == "":
-                continue
-            key = value if value.__class__ is str else (value.__class__, value)
-            result = memo.get(key, miss)
-            if result is miss:
-                try:
-                    result = fn(value)
-                except BadValue as error:
-                    result = error
-                if len(memo) < MEMO_LIMIT:
-                    memo[key] = result
-            if result.__class__ is BadValue:
-                errors = errors or []
-                errors.append(f"{header}: {result}")
-                problems[(index, header)] = str(result)
-            elif result is not None:
-                record[name] = result
-        row = Row(index, record)
-        for i, header, name, kind, fn in special:
-            value = values[i]
-            if value is None or value == "":
-                continue
-            try:
-                value = fn(value)
-            except BadValue as error:
-                errors = errors or []
-                errors.append(f"{header}: {error}")
-                problems[(index, header)] = str(error)
-                continue
-            _place(row, header, name, kind, value)
-        if errors:
-            plan.rejects.append((index, "; ".join(errors)))
-            continue
-        if not record and row.org_name is None and row.contact_ref is None and not row.custom:
-            plan.skipped.append((index, "no mapped values"))
-            continue
-        out.append(row)
+    columns = [
+        (i, header, name, kinds[name]) for i, header in enumerate(table.headers) if (name := mapping.get(header))
+    ]
+    plain = [column for column in columns if column[3] not in SPECIAL_KINDS]
+    special = [column for column in columns if column[3] in SPECIAL_KINDS]
+    for i, header, name, kind in [*plain, *special]:
+        results, failed = _convert_column([values[i] for values in table.rows], convert[kind], kind)
+        if failed:
+            for index, result in enumerate(results):
+                if result.__class__ is BadValue:
+                    bad.setdefault(index, []).append(f"{header}: {result}")
+                    problems[(index, header)] = str(result)
+                    results[index] = None
+        if kind in SPECIAL_KINDS:
+            for row, result in zip(rows, results, strict=True):
+                if result is not None:
+                    _place(row, header, name, kind, result)
+        else:
+            for row, result in zip(rows, results, strict=True):
+                if result is not None:
+                    row.record[name] = result
+    out: list[Row] = []
+    for row in rows:
+        if row.index in bad:
+            plan.rejects.append((row.index, "; ".join(bad[row.index])))
+        elif not row.record and row.org_name is None and row.contact_ref is None and not row.custom:
+            plan.skipped.append((row.index, "no mapped values"))
+        else:
+            out.append(row)
     return out
+
+
+def _convert_column(cells: list[Any], fn: Callable[[Any], Any], kind: str) -> tuple[list[Any], bool]:
+    """``fn`` of every cell (a ``BadValue`` where it refused one), computed once per distinct value."""
+    distinct = dict.fromkeys(cells)
+    classes = {value.__class__ for value in distinct}
+    if bool in classes or (int in classes and float in classes):  # True == 1 == 1.0 as keys: one by one
+        keys = [(value.__class__, value) for value in cells]
+        distinct = dict(zip(keys, cells, strict=True))
+    else:
+        keys = cells
+        distinct = {value: value for value in distinct}
+    if kind == "date" and any(fields.is_day_first(value) for value in distinct.values()):
+        fn = _date_day_first
+    converted: dict[Any, Any] = {}
+    failed = False
+    for key, value in distinct.items():
+        if value is None or value == "":
+            converted[key] = None
+            continue
+        try:
+            converted[key] = fn(value)
+        except BadValue as error:
+            converted[key] = error
+            failed = True
+    return list(map(converted.__getitem__, keys)), failed
 
 
 def _place(row: Row, header: str, name: str, kind: str, value: Any) -> None:
