@@ -214,6 +214,14 @@ class ImportModel(param.Parameterized):
     def rejects_bytes(self) -> bytes:
         return rejects_bytes(self.plan) if self.plan is not None else b""
 
+    def export_bytes(self, entity: str) -> bytes:
+        """``entity`` as an .xlsx workbook, names instead of ids (what ``crm export`` writes)."""
+        from crm_workspace.services.export import to_xlsx_bytes
+
+        from .exporting import export_frame
+
+        return to_xlsx_bytes(export_frame(self.workspace, entity), sheet_name=entity)
+
     def save_recipe(self, name: str) -> None:
         from . import recipes
 
