@@ -94,7 +94,7 @@ def build_workbook(path: Path, rows: int, existing_emails: list[str]) -> None:
 def raw_floor(book: Path, db: Path) -> float:
     """Seconds to read the sheet with calamine and INSERT its rows raw, 500 a statement, one transaction."""
     import python_calamine
-    from crm_workspace_excel.importer import IMPORT_CACHE_KIB
+    from crm_workspace_excel.execute import IMPORT_CACHE_KIB
 
     columns = ["first_name", "last_name", "email", "phone", "title", "lifecycle_stage", "stakeholder_type"]
     columns += ["source", "owner", "created_at", "notes"]
@@ -122,7 +122,10 @@ def raw_floor(book: Path, db: Path) -> float:
 
 
 def main(rows: int = 100_000) -> None:
-    from crm_workspace_excel import importer
+    from crm_workspace_excel.execute import execute
+    from crm_workspace_excel.plan import plan_import
+    from crm_workspace_excel.prepare import prepare
+    from crm_workspace_excel.rejects import write_rejects
 
     from crm_workspace import Workspace
 
@@ -142,13 +145,13 @@ def main(rows: int = 100_000) -> None:
         shutil.copy(source_db, db)
         ws = Workspace.open(db, user="bench", builtins_only=True)
         start = time.perf_counter()
-        prepared = importer.prepare(ws, book, entity="contacts")
-        plan = importer.plan_import(ws, prepared.table, "contacts", prepared.mapping, "update", file_name=book.name)
+        prepared = prepare(ws, book, entity="contacts")
+        plan = plan_import(ws, prepared.table, "contacts", prepared.mapping, "update", file_name=book.name)
         t_plan = time.perf_counter() - start
         del prepared  # as `crm import` does: the plan keeps what the write needs
-        importer.execute(ws, plan)
+        execute(ws, plan)
         if plan.rejects:
-            importer.write_rejects(plan, tmp / "rejects.xlsx")
+            write_rejects(plan, tmp / "rejects.xlsx")
         ours = time.perf_counter() - start
         counts = plan.counts
         ws.close()
@@ -194,4 +197,8 @@ def main(rows: int = 100_000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rows", nargs="?", type=int, default=100_000, help="data rows of the workbook (100000)")
+    main(parser.parse_args().rows)

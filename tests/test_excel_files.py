@@ -6,8 +6,11 @@ import resource
 import time
 
 import pytest
-from crm_workspace_excel import importer
+from crm_workspace_excel import rejects
+from crm_workspace_excel.execute import execute
 from crm_workspace_excel.exporting import export_frame
+from crm_workspace_excel.plan import plan_import
+from crm_workspace_excel.prepare import prepare
 from crm_workspace_excel.reader import UnreadableFile, open_book
 from excel_workbooks import (
     dimension_bomb,
@@ -66,7 +69,7 @@ def test_bad_files_one_clear_line_database_untouched(tmp_path, workspace, name):
     audit = workspace.store.scalar("SELECT count(*) FROM audit_log")
     started = time.perf_counter()
     with pytest.raises(UnreadableFile) as info:
-        importer.prepare(workspace, path)
+        prepare(workspace, path)
     assert time.perf_counter() - started < 5
     assert message in str(info.value) and "\n" not in str(info.value)
     assert workspace.store.scalar("SELECT count(*) FROM audit_log") == audit
@@ -88,31 +91,31 @@ def test_zip_bomb_refused_without_inflating(tmp_path, make):
 
 def test_million_row_dimension_claim_imports_quickly(tmp_path, workspace):
     path = dimension_bomb(tmp_path / "dim.xlsx")
-    prepared = importer.prepare(workspace, path)
+    prepared = prepare(workspace, path)
     assert len(prepared.table.rows) == 10
-    plan = importer.plan_import(workspace, prepared.table, "contacts", prepared.mapping)
-    importer.execute(workspace, plan)
+    plan = plan_import(workspace, prepared.table, "contacts", prepared.mapping)
+    execute(workspace, plan)
     assert workspace.store.scalar("SELECT count(*) FROM contacts") == 10
 
 
 def test_csv_file_imports(tmp_path, workspace):
     path = tmp_path / "people.csv"
     path.write_text("First Name;Last Name;E-mail\nZoë;Ünal;ZOE@example.com\n", encoding="utf-8")
-    prepared = importer.prepare(workspace, path)
-    plan = importer.plan_import(workspace, prepared.table, prepared.entity, prepared.mapping)
+    prepared = prepare(workspace, path)
+    plan = plan_import(workspace, prepared.table, prepared.entity, prepared.mapping)
     assert plan.creates[0].record == {"first_name": "Zoë", "last_name": "Ünal", "email": "zoe@example.com"}
 
 
 def test_sheet_option(tmp_path, workspace):
     path = messy_contacts(tmp_path / "m.xlsx")
     with pytest.raises(Exception, match="no sheet named 'Nope'"):
-        importer.prepare(workspace, path, sheet="Nope")
+        prepare(workspace, path, sheet="Nope")
 
 
 def test_export_is_typed_safe_and_round_trips(tmp_path, workspace):
     path = messy_contacts(tmp_path / "m.xlsx")
-    prepared = importer.prepare(workspace, path)
-    importer.execute(workspace, importer.plan_import(workspace, prepared.table, "contacts", prepared.mapping))
+    prepared = prepare(workspace, path)
+    execute(workspace, plan_import(workspace, prepared.table, "contacts", prepared.mapping))
     eva_id = workspace.store.scalar("SELECT id FROM contacts WHERE first_name = 'Eva'")
     workspace.store.update("contacts", eva_id, {"notes": "=cmd|' /C calc'!A0", "title": "+1 (guru)"})
     frame = export_frame(workspace, "contacts")
@@ -126,17 +129,17 @@ def test_export_is_typed_safe_and_round_trips(tmp_path, workspace):
     assert eva[header.index("title")].data_type == "s"
     assert eva[header.index("created_at")].is_date
     # the export re-imports cleanly: nothing rejected, nothing changed, same emails
-    again = importer.prepare(workspace, out)
+    again = prepare(workspace, out)
     assert again.entity == "contacts" and again.mapping["organization"] == "organization"
-    plan = importer.plan_import(workspace, again.table, "contacts", again.mapping)
+    plan = plan_import(workspace, again.table, "contacts", again.mapping)
     assert plan.rejects == [] and plan.creates == [] and plan.updates == []
     assert len(plan.unchanged) == len(frame)
     # and into an empty workspace it recreates the same contacts and organizations
     from crm_workspace.testing import make_workspace
 
     fresh = make_workspace(tmp_path / "fresh.db")
-    prepared = importer.prepare(fresh, out)
-    importer.execute(fresh, importer.plan_import(fresh, prepared.table, "contacts", prepared.mapping))
+    prepared = prepare(fresh, out)
+    execute(fresh, plan_import(fresh, prepared.table, "contacts", prepared.mapping))
     assert (
         export_frame(fresh, "contacts")
         .drop(columns=["id", "updated_at"])
@@ -147,7 +150,7 @@ def test_export_is_typed_safe_and_round_trips(tmp_path, workspace):
 
 def test_formula_cells_use_cached_value(tmp_path, workspace):
     path = simple(tmp_path / "f.xlsx", ["First Name", "Last Name", "Email"], [["Ana", '="Gar"&"cía"', "a@example.com"]])
-    prepared = importer.prepare(workspace, path)
+    prepared = prepare(workspace, path)
     # openpyxl writes no cached value: the formula cell reads as empty, never as formula text
     assert prepared.table.rows[0][1] in ("", None)
 
@@ -167,9 +170,9 @@ def test_a_sheet_away_from_a1_keeps_its_rows_and_columns_and_shares_repeated_tex
     assert (table.header_row, table.headers[:2]) == (2, ["Column 1", "Column 2"])
     assert table.headers[2:] == ["First Name", "Last Name", "Email"] and table.row_numbers == [4, 5]
     assert table.rows[0][3] is table.rows[1][3]  # "Silva" is held once
-    prepared = importer.prepare(workspace, tmp_path / "c3.xlsx")
-    plan = importer.plan_import(workspace, prepared.table, "contacts", prepared.mapping)
+    prepared = prepare(workspace, tmp_path / "c3.xlsx")
+    plan = plan_import(workspace, prepared.table, "contacts", prepared.mapping)
     prepared.table.rows.clear()  # `crm import` lets the sheet go before writing: the rejects need none of it
-    assert plan.rejects_frame().values.tolist() == [
+    assert rejects.frame(plan).values.tolist() == [
         [5, "", "", "Bo", "Silva", "bo@x", "Email: not an email address: 'bo@x'"]
     ]

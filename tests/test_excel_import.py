@@ -7,8 +7,13 @@ import io
 import json
 
 import pytest
-from crm_workspace_excel import importer, normalize
+from crm_workspace_excel import normalize
+from crm_workspace_excel.batches import undo
+from crm_workspace_excel.execute import custom_fields, execute
+from crm_workspace_excel.plan import plan_import
+from crm_workspace_excel.prepare import prepare
 from crm_workspace_excel.reader import open_book
+from crm_workspace_excel.rejects import write_rejects
 from excel_workbooks import deals, messy_contacts, simple
 from openpyxl import load_workbook
 
@@ -16,10 +21,8 @@ from crm_workspace import CrmError
 
 
 def run(ws, path, entity=None, on_duplicate="update", **kwargs):
-    prepared = importer.prepare(ws, path, entity=entity, **kwargs)
-    plan = importer.plan_import(
-        ws, prepared.table, prepared.entity, prepared.mapping, on_duplicate, file_name=path.name
-    )
+    prepared = prepare(ws, path, entity=entity, **kwargs)
+    plan = plan_import(ws, prepared.table, prepared.entity, prepared.mapping, on_duplicate, file_name=path.name)
     return prepared, plan
 
 
@@ -122,7 +125,7 @@ def test_amounts(value, expected):
 def test_phones_emails_and_na():
     assert normalize.phone(4930123456.0, "DE") == "+4930123456"
     assert normalize.phone(493012345678.0) == "+493012345678"  # a float that lost its "+"
-    assert normalize.phone("(212) 555-0123") == "+12125550123"
+    assert normalize.phone("(212) 555-0123", "US") == "+12125550123"
     assert normalize.phone("+44 20 7946 0958") == "+442079460958"
     assert normalize.phone("ask reception") == "ask reception"  # kept, never lost
     assert normalize.email("  Ana@Example.COM ") == "ana@example.com"
@@ -148,7 +151,7 @@ def test_messy_import_end_to_end(tmp_path, workspace):
     reasons = dict((plan.row_number(i), r) for i, r in plan.rejects)
     assert "not an email address" in reasons[5]
     assert "first or last name" in reasons[10]
-    batch = importer.execute(workspace, plan)
+    batch = execute(workspace, plan)
     ana = workspace.store.query("SELECT * FROM contacts WHERE email = 'ana@example.com'")[0]
     assert ana["first_name"] == "Ana" and ana["last_name"] == "García-López"  # later duplicate merged in
     assert ana["phone"] == "+4930123456"  # a float that lost its "+" (default region DE)
@@ -171,7 +174,7 @@ def test_messy_import_end_to_end(tmp_path, workspace):
 
 def test_rejects_workbook_has_original_row_and_reason(tmp_path, workspace):
     _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
-    path = importer.write_rejects(plan, tmp_path / "rejects.xlsx")
+    path = write_rejects(plan, tmp_path / "rejects.xlsx")
     sheet = load_workbook(path).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("Row", "First Name", "Last Name", "Email Address") and rows[0][-1] == "Reason"
@@ -195,7 +198,7 @@ def test_duplicates_against_database(tmp_path, workspace):
     assert len(plan.updates) == 1
     _row, _id, changes, before = plan.updates[0]
     assert changes == {"last_name": "New"} and before == {"last_name": "Old"}  # empty cells keep values
-    importer.execute(workspace, plan)
+    execute(workspace, plan)
     assert workspace.store.scalar("SELECT count(*) FROM contacts WHERE lower(email) = 'ana@example.com'") == 1
     assert workspace.store.query("SELECT last_name, title FROM contacts WHERE email = 'ana@example.com'") == [
         {"last_name": "New", "title": "CTO"}
@@ -210,7 +213,7 @@ def test_dry_run_writes_nothing_and_matches_the_import(tmp_path, workspace):
     lines = "\n".join(plan.details())
     assert "update contacts" in lines and "last_name: 'Old' → 'Novak'" in lines
     expected = plan.counts
-    importer.execute(workspace, plan)
+    execute(workspace, plan)
     assert counts(workspace)["contacts"] == before["contacts"] + expected["created"]
 
 
@@ -228,7 +231,7 @@ def test_failure_half_way_leaves_database_untouched(tmp_path, workspace):
 
     workspace.register(Boom(), name="boom")
     with pytest.raises(CrmError):
-        importer.execute(workspace, plan)
+        execute(workspace, plan)
     assert counts(workspace) == before
     assert workspace.store.scalar("SELECT count(*) FROM import_batches") == 0
 
@@ -240,7 +243,7 @@ def test_deals_link_organization_and_contact(tmp_path, workspace):
     assert plan.entity == "deals"
     reasons = [r for _i, r in plan.rejects]
     assert any("not an amount" in r for r in reasons) and any("no contact matches" in r for r in reasons)
-    importer.execute(workspace, plan)
+    execute(workspace, plan)
     rows = workspace.store.query(
         "SELECT d.title, d.amount, d.currency, d.stage, d.status, d.probability, d.expected_close, o.name AS org,"
         " c.email FROM deals d JOIN organizations o ON o.id = d.organization_id JOIN contacts c ON c.id = d.contact_id"
@@ -288,27 +291,27 @@ def test_undo_restores_and_deletes(tmp_path, workspace):
     old = workspace.store.insert("contacts", {"first_name": "Eva", "last_name": "Old", "email": "eva@example.com"})
     before = counts(workspace)
     _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
-    batch = importer.execute(workspace, plan)
+    batch = execute(workspace, plan)
     assert workspace.store.get("contacts", old["id"])["last_name"] == "Novak"
-    result = importer.undo(workspace, batch)
+    result = undo(workspace, batch)
     assert result == {"deleted": 8, "restored": 1}  # 5 contacts + 3 organizations; Eva restored
     after = counts(workspace)
     assert (after["contacts"], after["organizations"]) == (before["contacts"], before["organizations"])
     assert workspace.store.get("contacts", old["id"])["last_name"] == "Old"
     with pytest.raises(CrmError, match="already undone"):
-        importer.undo(workspace, batch)
+        undo(workspace, batch)
     with pytest.raises(CrmError, match="no import batch"):
-        importer.undo(workspace, "nope")
+        undo(workspace, "nope")
 
 
 def test_undo_refuses_after_later_edits(tmp_path, workspace):
     _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))
-    batch = importer.execute(workspace, plan)
+    batch = execute(workspace, plan)
     chloe = workspace.store.query("SELECT id, version FROM contacts WHERE email = 'chloe@example.com'")[0]
     workspace.store.update("contacts", chloe["id"], {"title": "CEO"}, version=chloe["version"])
     before = counts(workspace)
     with pytest.raises(CrmError, match=r"1 of its records were changed since \(contacts #\d+ "):
-        importer.undo(workspace, batch)
+        undo(workspace, batch)
     assert counts(workspace) == before
 
 
@@ -318,7 +321,7 @@ def test_recipes(tmp_path, workspace):
     path = simple(tmp_path / "r.xlsx", ["Who", "Mail"], [["Ana Lopez", "a@example.com"]])
     prepared, _ = run(workspace, path, entity="contacts", map_options=["Who=full_name", "Mail=email"])
     recipes.save(workspace, "monthly", "contacts", prepared.mapping, sheet="Sheet1", on_duplicate="skip")
-    again = importer.prepare(workspace, path, recipe=recipes.load(workspace, "monthly"))
+    again = prepare(workspace, path, recipe=recipes.load(workspace, "monthly"))
     assert again.mapping == {"Who": "full_name", "Mail": "email"} and again.entity == "contacts"
     with pytest.raises(CrmError, match="no mapping recipe named 'nope'"):
         recipes.load(workspace, "nope")
@@ -332,20 +335,20 @@ def test_unmapped_columns_kept_as_custom_fields(tmp_path, workspace):
     )
     prepared, plan = run(workspace, path, map_options=["Shoe Size=custom", "Twitter=custom"])
     assert prepared.mapping["Shoe Size"] == "custom" and prepared.mapping["Twitter"] == "custom"
-    batch = importer.execute(workspace, plan)
+    batch = execute(workspace, plan)
     ana = workspace.store.scalar("SELECT id FROM contacts WHERE email = 'ana@example.com'")
     bo = workspace.store.scalar("SELECT id FROM contacts WHERE email = 'bo@example.com'")
-    assert importer.custom_fields(workspace, "contacts", ana) == {"Shoe Size": "38", "Twitter": "@ana"}
-    assert importer.custom_fields(workspace, "contacts", bo) == {"Twitter": "@bo"}
+    assert custom_fields(workspace, "contacts", ana) == {"Shoe Size": "38", "Twitter": "@ana"}
+    assert custom_fields(workspace, "contacts", bo) == {"Twitter": "@bo"}
     # a second import updates the kept value; undo puts it back
     path = simple(tmp_path / "d.xlsx", ["Email", "Twitter"], [["ana@example.com", "@ana_new"]])
     _, plan = run(workspace, path, entity="contacts", map_options=["Twitter=custom"])
     assert len(plan.updates) == 1
-    second = importer.execute(workspace, plan)
-    assert importer.custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana_new"
-    importer.undo(workspace, second)
-    assert importer.custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana"
-    importer.undo(workspace, batch)
+    second = execute(workspace, plan)
+    assert custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana_new"
+    undo(workspace, second)
+    assert custom_fields(workspace, "contacts", ana)["Twitter"] == "@ana"
+    undo(workspace, batch)
     assert workspace.store.scalar("SELECT count(*) FROM excel_custom_fields") == 0
 
 

@@ -58,7 +58,9 @@ def test_notebook_session_and_another_user_are_recorded_with_their_name(workspac
 
 
 def test_import_path_records_every_imported_stage(workspace, tmp_path):
-    from crm_workspace_excel import importer
+    from crm_workspace_excel.execute import execute
+    from crm_workspace_excel.plan import plan_import
+    from crm_workspace_excel.prepare import prepare
     from openpyxl import Workbook
 
     book = Workbook()
@@ -68,9 +70,9 @@ def test_import_path_records_every_imported_stage(workspace, tmp_path):
     sheet.append(["Ben", "Okafor", "ben@example.com", "lead"])
     path = tmp_path / "people.xlsx"
     book.save(path)
-    prepared = importer.prepare(workspace, path, entity="contacts")
-    plan = importer.plan_import(workspace, prepared.table, prepared.entity, prepared.mapping, "update")
-    importer.execute(workspace, plan)
+    prepared = prepare(workspace, path, entity="contacts")
+    plan = plan_import(workspace, prepared.table, prepared.entity, prepared.mapping, "update")
+    execute(workspace, plan)
     rows = workspace.query(
         "SELECT c.email, e.from_stage, e.to_stage FROM lifecycle_events e JOIN contacts c ON c.id = e.contact_id"
         " ORDER BY c.email"

@@ -39,13 +39,17 @@ def import_command(
     ctx, file, entity, sheet, header_row, map_options, dry_run, on_duplicate, recipe, save_recipe, rejects_path
 ):
     """Import a spreadsheet (.xlsx, .xlsm, .xls, .ods, .csv) of contacts, organizations or deals."""
-    from . import importer, recipes
+    from . import recipes
+    from .execute import execute
+    from .plan import plan_import
+    from .prepare import prepare
+    from .rejects import write_rejects
 
     if not file.exists():
         raise CrmError(f"no such file: {file}")
     workspace = open_workspace(ctx, create=True)
     saved = recipes.load(workspace, recipe) if recipe else None
-    prepared = importer.prepare(
+    prepared = prepare(
         workspace,
         file,
         entity=entity,
@@ -65,7 +69,7 @@ def import_command(
     mapped = ", ".join(f"{h} → {f}" for h, f in prepared.mapping.items() if f)
     unmapped = [h for h, f in prepared.mapping.items() if not f]
     click.echo(f"mapping: {mapped}" + (f" · not imported: {', '.join(unmapped)}" if unmapped else ""), err=True)
-    plan = importer.plan_import(
+    plan = plan_import(
         workspace,
         table,
         prepared.entity,
@@ -100,7 +104,7 @@ def import_command(
             seen[0] = done
 
     try:
-        batch_id = importer.execute(workspace, plan, progress=progress)
+        batch_id = execute(workspace, plan, progress=progress)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -108,7 +112,7 @@ def import_command(
     click.echo(f"batch: {batch_id}  (undo with `crm imports undo {batch_id}`)")
     if plan.rejects:
         target = rejects_path or _rejects_path(file, batch_id)
-        written = importer.write_rejects(plan, target)
+        written = write_rejects(plan, target)
         click.echo(f"rejects: {written}")
         for line in [line for line in plan.details(limit=10) if "rejected" in line]:
             click.echo(line, err=True)
@@ -136,7 +140,7 @@ def imports():
 @click.pass_context
 def imports_list(ctx, limit):
     """The import batches, newest first."""
-    from .importer import list_batches
+    from .batches import list_batches
 
     rows = list_batches(open_workspace(ctx, create=True), limit)
     if not rows:
@@ -155,7 +159,7 @@ def imports_list(ctx, limit):
 @click.pass_context
 def imports_undo(ctx, batch):
     """Undo one import batch: delete what it created, restore what it updated."""
-    from .importer import undo
+    from .batches import undo
 
     result = undo(open_workspace(ctx, create=True), batch)
     click.echo(f"undone {batch}: {result['deleted']:,} records deleted, {result['restored']:,} restored")

@@ -6,6 +6,10 @@ import re
 from typing import Any
 
 ENTITIES = ("contacts", "organizations", "deals")
+#: Mapping target that keeps a column as a custom field (stored in excel_custom_fields, named by its header).
+CUSTOM = "custom"
+#: Columns no spreadsheet sets: ids (linked by name instead) and the store's bookkeeping.
+SYSTEM_COLUMNS = frozenset({"id", "organization_id", "contact_id", "updated_at", "updated_by", "version"})
 
 #: Fields a person may map a column to, per entity, and the kind of value each holds.
 #: ``organization``/``contact``/``full_name`` are virtual: resolved to ids or split.
@@ -212,6 +216,16 @@ ALIASES: dict[str, dict[str, list[str]]] = {
 }
 
 
+def added_columns(workspace, entity: str) -> list[str]:
+    """Columns of ``entity`` that plugins added (importable as text), beyond ``FIELDS``."""
+    return [c for c in workspace.store.columns(entity) if c not in FIELDS[entity] and c not in SYSTEM_COLUMNS]
+
+
+def importable_fields(workspace, entity: str) -> list[str]:
+    """Every field a column of an ``entity`` sheet may be mapped to."""
+    return [*FIELDS[entity], *added_columns(workspace, entity), CUSTOM]
+
+
 def key(header: str) -> str:
     """Headers match ignoring case, spaces and punctuation."""
     return re.sub(r"[^0-9a-z]+", "", header.casefold())
@@ -265,7 +279,7 @@ def parse_map_options(
     options: tuple[str, ...] | list[str], headers: list[str], entity: str, extra_fields: list[str] = ()
 ) -> dict[str, str | None]:
     """``HEADER=field`` options (``HEADER=`` or ``HEADER=-`` skips a column) → overrides, checked."""
-    fields = set(FIELDS[entity]) | set(extra_fields) | {"custom"}
+    fields = set(FIELDS[entity]) | set(extra_fields) | {CUSTOM}
     by_key = {key(h): h for h in headers}
     overrides: dict[str, str | None] = {}
     from crm_workspace import CrmError

@@ -1,4 +1,4 @@
-"""The import page's state: params over the importer, no widgets (views.py draws them)."""
+"""The import page's state: params over the import steps, no widgets (views.py draws them)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import param
 
 from crm_workspace import CrmError, Workspace
 
-from . import importer
-from .mapping import ENTITIES
+from .batches import list_batches
+from .batches import undo as undo_batch
+from .execute import execute
+from .mapping import ENTITIES, FIELDS, importable_fields
+from .plan import DUPLICATE_MODES, Plan, plan_import
+from .prepare import file_sha256, prepare
 from .reader import Table
+from .rejects import rejects_bytes
 
 PREVIEW_ROWS = 20
 
@@ -23,7 +28,7 @@ class ImportModel(param.Parameterized):
     sheet = param.Selector(default=None, objects=[])
     header_row = param.Integer(default=1, bounds=(1, None), doc="1-based row number of the header")
     entity = param.Selector(default="contacts", objects=list(ENTITIES))
-    on_duplicate = param.Selector(default="update", objects=list(importer.DUPLICATE_MODES))
+    on_duplicate = param.Selector(default="update", objects=list(DUPLICATE_MODES))
     mapping = param.Dict(default={})
     table = param.ClassSelector(class_=Table, default=None)
     plan = param.Parameter(default=None, doc="The last dry run's plan")
@@ -46,7 +51,7 @@ class ImportModel(param.Parameterized):
         self._reset_results()
         self.error = ""
         try:
-            prepared = importer.prepare(self.workspace, data, name=name)
+            prepared = prepare(self.workspace, data, name=name)
         except CrmError as error:
             self.error = str(error)
             self._book = None
@@ -99,14 +104,12 @@ class ImportModel(param.Parameterized):
     def _guess(self) -> None:
         from .mapping import guess
 
-        extra = [
-            f for f in importer.importable_fields(self.workspace, self.entity) if f not in importer.FIELDS[self.entity]
-        ]
+        extra = [f for f in importable_fields(self.workspace, self.entity) if f not in FIELDS[self.entity]]
         self.mapping = guess(self.table.headers, self.entity, self.workspace.field_aliases(), extra)
         self._preview()
 
     def fields(self) -> list[str]:
-        return importer.importable_fields(self.workspace, self.entity)
+        return importable_fields(self.workspace, self.entity)
 
     def set_field(self, header: str, field: str | None) -> None:
         """Map one column to a field (None skips it); a field is used by one column only."""
@@ -133,7 +136,7 @@ class ImportModel(param.Parameterized):
             self.table.row_numbers[:PREVIEW_ROWS],
         )
         try:
-            self.preview_plan = importer.plan_import(self.workspace, head, self.entity, self.mapping, self.on_duplicate)
+            self.preview_plan = plan_import(self.workspace, head, self.entity, self.mapping, self.on_duplicate)
         except CrmError as error:
             self.error = str(error)
             self.preview_plan = None
@@ -144,20 +147,20 @@ class ImportModel(param.Parameterized):
         self.batch_id = ""
         self.progress = 0
 
-    def dry_run(self) -> importer.Plan | None:
+    def dry_run(self) -> Plan | None:
         if self.table is None:
             self.error = "upload a spreadsheet first"
             return None
         self.error = ""
         try:
-            plan = importer.plan_import(
+            plan = plan_import(
                 self.workspace,
                 self.table,
                 self.entity,
                 self.mapping,
                 self.on_duplicate,
                 file_name=self.file_name,
-                sha256=importer.file_sha256(self._data or b""),
+                sha256=file_sha256(self._data or b""),
             )
         except CrmError as error:
             self.error = str(error)
@@ -166,7 +169,7 @@ class ImportModel(param.Parameterized):
         self.dry_run_done = True
         return plan
 
-    def write(self, plan: importer.Plan) -> None:
+    def write(self, plan: Plan) -> None:
         """The write step alone (safe to run in a worker thread): progress is its only param change."""
         self._written, self._failure = None, None
 
@@ -174,7 +177,7 @@ class ImportModel(param.Parameterized):
             self.progress = int(100 * done / max(total, 1))
 
         try:
-            self._written = importer.execute(self.workspace, plan, progress=progress)
+            self._written = execute(self.workspace, plan, progress=progress)
         except CrmError as error:
             self._failure = str(error)
 
@@ -198,7 +201,7 @@ class ImportModel(param.Parameterized):
             self.progress = int(100 * done / max(total, 1))
 
         try:
-            self.batch_id = importer.execute(self.workspace, plan, progress=progress)
+            self.batch_id = execute(self.workspace, plan, progress=progress)
         except CrmError as error:
             self.error = str(error)
             return None
@@ -209,7 +212,15 @@ class ImportModel(param.Parameterized):
         return self.batch_id
 
     def rejects_bytes(self) -> bytes:
-        return importer.rejects_bytes(self.plan) if self.plan is not None else b""
+        return rejects_bytes(self.plan) if self.plan is not None else b""
+
+    def export_bytes(self, entity: str) -> bytes:
+        """``entity`` as an .xlsx workbook, names instead of ids (what ``crm export`` writes)."""
+        from crm_workspace.services.export import to_xlsx_bytes
+
+        from .exporting import export_frame
+
+        return to_xlsx_bytes(export_frame(self.workspace, entity), sheet_name=entity)
 
     def save_recipe(self, name: str) -> None:
         from . import recipes
@@ -244,7 +255,7 @@ class ImportModel(param.Parameterized):
 
     # ---------------------------------------------------------- batches
     def batches(self) -> list[dict]:
-        return importer.list_batches(self.workspace, 100)
+        return list_batches(self.workspace, 100)
 
     def undo(self, batch_id: str) -> dict[str, int]:
-        return importer.undo(self.workspace, batch_id)
+        return undo_batch(self.workspace, batch_id)

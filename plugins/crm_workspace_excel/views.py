@@ -95,12 +95,7 @@ class ImportPage(pn.viewable.Viewer):
         return io.BytesIO(self.model.rejects_bytes())
 
     def _export_file(self):
-        from crm_workspace.services.export import to_xlsx_bytes
-
-        from .exporting import export_frame
-
-        entity = self.export_entity.value
-        return io.BytesIO(to_xlsx_bytes(export_frame(self.workspace, entity), sheet_name=entity))
+        return io.BytesIO(self.model.export_bytes(self.export_entity.value))
 
     def _save_recipe(self) -> None:
         try:
