@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 import pytest
-from crm_workspace_relationships import model
+from crm_workspace_relationships import editing, queries
 from crm_workspace_relationships.views import RelationshipEditor, RelationshipMap
 
 
@@ -16,13 +16,13 @@ def small(workspace):
         f"contacts:{workspace.store.insert('contacts', {'first_name': n, 'organization_id': acme})['id']}"
         for n in names
     ]
-    model.add_relationship(workspace, nodes[0], nodes[1], "works_with", 5)
-    model.add_relationship(workspace, nodes[1], nodes[2], "influences", 4)
+    editing.add_relationship(workspace, nodes[0], nodes[1], "works_with", 5)
+    editing.add_relationship(workspace, nodes[1], nodes[2], "influences", 4)
     return workspace, nodes
 
 
 def _bokeh(view):
-    return view._map().object
+    return view.map._map().object
 
 
 def test_map_draws_the_filtered_graph(small):
@@ -48,25 +48,26 @@ def test_tap_opens_the_side_panel_and_the_contact_page(small):
     view = RelationshipMap(workspace=ws)
     pn.panel(view)
     _bokeh(view)
-    view._on_tap("indices", [], [view._nodes.index(nodes[1])])
-    assert view.selected == nodes[1]
-    side = view._side()
-    html_text = view._record().object
+    view.map._on_tap("indices", [], [view.map._nodes.index(nodes[1])])
+    assert view.model.selected == nodes[1]
+    side = view.side._side()
+    html_text = view.side._record().object
     assert "&lt;img src=x" in html_text and "<img" not in html_text
     button = side.objects[1]
     button.clicks += 1
-    assert ws.page == "contacts" and ws.page_args == {"id": model.parse_node(nodes[1])[1]}
+    assert ws.page == "contacts" and ws.page_args == {"id": queries.parse_node(nodes[1])[1]}
 
 
 def test_introduction_path_is_listed_and_drawn(small):
     ws, nodes = small
     view = RelationshipMap(workspace=ws)
     pn.panel(view)
-    view.origin.set(nodes[0])
-    view.selected = nodes[2]
-    view.reach.clicks += 1
-    assert view.path == [nodes[0], nodes[1], nodes[2]]
-    listing = view._path_view().object
+    view.path_finder.origin.set(nodes[0])
+    assert view.model.origin == nodes[0]
+    view.model.selected = nodes[2]
+    view.path_finder.reach.clicks += 1
+    assert view.model.path == [nodes[0], nodes[1], nodes[2]]
+    listing = view.path_finder.listing().object
     assert "Introduction path" in listing and "&lt;img" in listing and "Cid" in listing
     fig = _bokeh(view)
     assert any(r.name == "path-edges" for r in fig.renderers)
@@ -104,7 +105,7 @@ def test_editor_adds_edits_removes_and_shows_errors(small):
 
 def test_contact_page_section_and_notebook_dashboard(small):
     ws, nodes = small
-    sections = ws.record_sections("contacts", model.parse_node(nodes[0])[1])
+    sections = ws.record_sections("contacts", queries.parse_node(nodes[0])[1])
     assert [s.title for s in sections if s.plugin == "relationships"] == ["Relationships"]
     editor = next(s for s in sections if s.plugin == "relationships").view()
     assert "works with" in editor._list().object
@@ -112,3 +113,4 @@ def test_contact_page_section_and_notebook_dashboard(small):
         s.plugin != "relationships" for s in ws.record_sections("deals", 1)
     )
     assert isinstance(ws.dashboard("relationships"), pn.viewable.Viewable)
+
