@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import panel as pn
 import pytest
 from crm_workspace_relationships import editing, queries
-from crm_workspace_relationships.views import RelationshipEditor, RelationshipMap
+from crm_workspace_relationships.views import OrgChartView, RelationshipEditor, RelationshipMap
 
 
 @pytest.fixture
@@ -114,3 +117,53 @@ def test_contact_page_section_and_notebook_dashboard(small):
     )
     assert isinstance(ws.dashboard("relationships"), pn.viewable.Viewable)
 
+
+def test_filter_widgets_are_bound_to_the_model(small):
+    ws, _nodes = small
+    view = RelationshipMap(workspace=ws)
+    view.min_strength.value = 5  # widget -> model
+    assert view.model.min_strength == 5
+    view.model.kinds = ["influences"]  # model -> widget
+    assert view.kinds.value == ["influences"]
+    acme = view.organization.options["Acme #1"]
+    view.organization.value = acme
+    assert view.model.filters().organization_id == acme
+    assert view.chart.param.organization_id.objects == list(view.organization.options.values())
+
+
+def test_found_node_recenters_a_neighbourhood_map(small):
+    ws, nodes = small
+    ws.store.insert("contacts", {"first_name": "Far away"})
+    view = RelationshipMap(workspace=ws)
+    view.model.param.update(ego=True, hops=1)
+    view.find._input.value_input = "Cid"  # typing searches; the one match is chosen
+    assert view.find.value == nodes[2] and view.model.selected == nodes[2]
+    drawn = next(r for r in _bokeh(view).renderers if r.name == "relationship-graph")
+    assert set(drawn.node_renderer.data_source.data["index"]) == {nodes[1], nodes[2], "organizations:1"}
+    view.find._input.value_input = "zzz"
+    assert list(view.find._matches.options) == ["(no match)"] and view.find._matches.visible
+
+
+def test_org_chart_button_opens_the_chart_tab(small):
+    ws, nodes = small
+    editing.add_relationship(ws, nodes[2], nodes[0], "reports_to", 3)
+    view = RelationshipMap(workspace=ws)
+    view.__panel__()
+    view.model.selected = "organizations:1"
+    button = view.side._side().objects[1]
+    assert button.label == "Show org chart"
+    button.clicks += 1
+    assert view.tabs.active == 2 and view.chart.organization_id == 1
+    chart = OrgChartView(model=view.chart).chart().object
+    assert "Cid" in chart and chart.index("Ann") < chart.index("Cid")  # Cid reports to Ann
+
+
+def test_view_modules_hold_no_sql():
+    import crm_workspace_relationships.views as package
+
+    folder = Path(package.__file__).parent
+    for path in folder.glob("*.py"):
+        source = path.read_text()
+        for pattern in (r"\bSELECT\b", r"\bINSERT\s+INTO\b", r"\bUPDATE\s+\w+\s+SET\b", r"\bDELETE\s+FROM\b"):
+            assert not re.search(pattern, source), f"{path.name} holds SQL ({pattern})"
+        assert ".store." not in source and ".query(" not in source, f"{path.name} queries the store"
