@@ -167,6 +167,7 @@ class EditorModel(param.Parameterized):
             self.param.update(kind=row["kind"], strength=row["strength"] or 3, notes=row["notes"])
 
     def _reload(self) -> None:
+        """After a write: the rows as stored now; the form holds no version until it loads again."""
         self.rows = {r["id"]: r for r in queries.relationships_of(self.workspace, self.node)}
         self.loaded = None
 

@@ -18,7 +18,8 @@ class NodePicker(pn.viewable.Viewer):
     search = param.Callable(doc="text -> [{'node', 'name', 'detail'}, ...]")
     value = param.String(default=None, allow_None=True)
     label = param.String(default="Find")
-    text = param.String(default="", doc="what the user typed")
+    text = param.String(default="", doc="the text in the box (entered, or set by ``set``)")
+    query = param.String(default="", doc="what is searched: the text as typed, or as entered")
     match = param.Selector(default=None, objects=[None], allow_None=True, doc="the chosen match")
 
     @classmethod
@@ -35,14 +36,19 @@ class NodePicker(pn.viewable.Viewer):
         self._input = pn.widgets.TextInput.from_param(
             self.param.text, name=self.label, placeholder="type a name…", sizing_mode="stretch_width"
         )
-        self._input.link(self, value_input="text")  # search while typing, not only on Enter
+        # search while typing, not only on Enter (typing never writes back into the box)
+        self._input.link(self, value_input="query")
         self._matches = pn.widgets.Select.from_param(
-            self.param.match, name="", sizing_mode="stretch_width", visible=self.param.text.rx.pipe(bool)
+            self.param.match, name="", sizing_mode="stretch_width", visible=self.param.query.rx.pipe(bool)
         )
 
     @param.depends("text", watch=True)
+    def _entered(self) -> None:
+        self.query = self.text
+
+    @param.depends("query", watch=True)
     def _search(self) -> None:
-        rows = self.search(self.text or "")
+        rows = self.search(self.query or "")
         options = {f"{r['name']} — {r['detail']}" if r["detail"] else r["name"]: r["node"] for r in rows}
         self.param.match.objects = {"(choose)": None, **options} if options else {"(no match)": None}
         if len(options) == 1:
