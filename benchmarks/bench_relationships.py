@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crm_workspace_relationships import model
+from crm_workspace_relationships import layout, network, queries
 
 from benchmarks.common import fmt_seconds, large_workspace_path, peak_rss_mb, report, timeit
 from crm_workspace import Workspace
@@ -31,28 +31,28 @@ def open_copy(source: Path, tmp: Path) -> Workspace:
 def cold(ws: Workspace, *, exact: bool = False) -> dict[str, float]:
     """Build, lay out and analyse from scratch; seconds per phase."""
     times = {}
-    model.clear_cache()
+    network.clear_cache()
     start = time.perf_counter()
-    graph = model.build_graph(ws)
+    graph = network.build_graph(ws)
     times["build"] = time.perf_counter() - start
     start = time.perf_counter()
-    pos = model.compute_layout(graph)
+    pos = layout.compute_layout(graph)
     times["layout"] = time.perf_counter() - start
-    st = model.GraphState(model.signature(ws), graph, pos, dict(graph.degree()))
-    samples = model.BETWEENNESS_SAMPLES
+    st = network.GraphState(queries.signature(ws), graph, pos, dict(graph.degree()))
+    samples = network.BETWEENNESS_SAMPLES
     if exact:
-        model.BETWEENNESS_SAMPLES = len(graph)
+        network.BETWEENNESS_SAMPLES = len(graph)
     try:
         start = time.perf_counter()
-        model.connectors(st)
+        network.connectors(st)
         times["connectors"] = time.perf_counter() - start
     finally:
-        model.BETWEENNESS_SAMPLES = samples
+        network.BETWEENNESS_SAMPLES = samples
     start = time.perf_counter()
-    model.single_threaded_deals(ws)
-    model.inferred_ties(ws)
-    model.isolated(ws)
-    model.isolated_count(ws)
+    queries.single_threaded_deals(ws)
+    queries.inferred_ties(ws)
+    queries.isolated(ws)
+    queries.isolated_count(ws)
     times["deals+inferred+isolated"] = time.perf_counter() - start
     times["total"] = sum(times.values())
     return times
@@ -62,9 +62,9 @@ def ego_view(ws: Workspace, center: str) -> int:
     """What the map does server-side for one filtered ego view: cached state, filter, cap, figure."""
     from crm_workspace_relationships.views import map_figure
 
-    st = model.state(ws)
-    sub = model.filtered(st.graph, model.Filters(center=center, hops=2, min_strength=2))
-    nodes, _capped = model.capped(sub, st)
+    st = network.state(ws)
+    sub = network.filtered(st.graph, network.Filters(center=center, hops=2, min_strength=2))
+    nodes, _capped = network.capped(sub, st)
     map_figure(st, sub, nodes, [])
     return len(nodes)
 
@@ -73,10 +73,10 @@ def ego_view_rebuilding(ws: Workspace, center: str) -> int:
     """Baseline: the same view, building the graph and its layout from SQL every time."""
     from crm_workspace_relationships.views import map_figure
 
-    graph = model.build_graph(ws)
-    st = model.GraphState((), graph, model.compute_layout(graph), dict(graph.degree()))
-    sub = model.filtered(graph, model.Filters(center=center, hops=2, min_strength=2))
-    nodes, _capped = model.capped(sub, st)
+    graph = network.build_graph(ws)
+    st = network.GraphState((), graph, layout.compute_layout(graph), dict(graph.degree()))
+    sub = network.filtered(graph, network.Filters(center=center, hops=2, min_strength=2))
+    nodes, _capped = network.capped(sub, st)
     map_figure(st, sub, nodes, [])
     return len(nodes)
 
@@ -102,10 +102,10 @@ def main() -> None:
         print(f"  10k ({nodes:,} nodes, {edges:,} relationships) phases:", end=" ")
         print(", ".join(f"{k} {fmt_seconds(v)}" for k, v in big.items()))
         # every later view reuses the cached graph, layout and connectors
-        model.clear_cache()
-        st = model.state(ws)
-        model.connectors(st)
-        warm = timeit(lambda: (model.connectors(model.state(ws)), model.single_threaded_deals(ws)), repeat=5)
+        network.clear_cache()
+        st = network.state(ws)
+        network.connectors(st)
+        warm = timeit(lambda: (network.connectors(network.state(ws)), queries.single_threaded_deals(ws)), repeat=5)
         report(
             "relationships_analysis_cached_10k",
             warm["p50"],
@@ -113,8 +113,8 @@ def main() -> None:
             "cold build + layout + analysis",
         )
         center = "contacts:17"
-        model.clear_cache()
-        model.state(ws)  # the first view pays for the build and the layout once
+        network.clear_cache()
+        network.state(ws)  # the first view pays for the build and the layout once
         shown = ego_view(ws, center)
         cached = timeit(lambda: ego_view(ws, center), repeat=5)
         rebuilt = timeit(lambda: ego_view_rebuilding(ws, center), repeat=2, warmup=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import crm_workspace_relationships as rel
 import pytest
-from crm_workspace_relationships import model
+from crm_workspace_relationships import editing, layout, network, org_chart, queries
 
 from crm_workspace import NotFound, ValidationError
 
@@ -22,11 +22,11 @@ def org(ws, name: str) -> int:
 
 
 def tie(ws, a: str, b: str, strength: int = 3, kind: str = "works_with") -> dict:
-    return model.add_relationship(ws, a, b, kind, strength)
+    return editing.add_relationship(ws, a, b, kind, strength)
 
 
 def cid(node: str) -> int:
-    return model.parse_node(node)[1]
+    return queries.parse_node(node)[1]
 
 
 def test_path_prefers_strong_ties(workspace):
@@ -34,7 +34,7 @@ def test_path_prefers_strong_ties(workspace):
     tie(workspace, a, b, strength=1)  # direct but weak: cost 5
     tie(workspace, a, c, strength=5)  # two strong ties: cost 1 + 1
     tie(workspace, c, b, strength=5)
-    steps = model.introduction_path(model.state(workspace).graph, a, b)
+    steps = network.introduction_path(network.state(workspace).graph, a, b)
     assert [s["to"] for s in steps] == [c, b]
     assert [s["strength"] for s in steps] == [5, 5]
     frame = workspace.df("relationships.path", origin=a, target=b)
@@ -45,12 +45,12 @@ def test_path_prefers_strong_ties(workspace):
 
 def test_path_errors(workspace):
     a, b = person(workspace, "A"), person(workspace, "B")
-    graph = model.state(workspace).graph
+    full = network.state(workspace).graph
     with pytest.raises(NotFound, match="no introduction path"):
-        model.introduction_path(graph, a, b)
+        network.introduction_path(full, a, b)
     with pytest.raises(NotFound, match="not on the map"):
-        model.introduction_path(graph, a, "contacts:999")
-    assert model.introduction_path(graph, a, a) == []
+        network.introduction_path(full, a, "contacts:999")
+    assert network.introduction_path(full, a, a) == []
 
 
 def test_connectors_and_articulation_points_on_a_known_graph(workspace):
@@ -58,9 +58,9 @@ def test_connectors_and_articulation_points_on_a_known_graph(workspace):
     a, b, c, d, e = (person(workspace, n) for n in "ABCDE")
     for x, y in ((a, b), (b, c), (c, d), (c, e), (d, e)):
         tie(workspace, x, y)
-    st = model.state(workspace)
-    assert model.articulation_points(st.graph) == {b, c}
-    rows = model.connectors(st)
+    st = network.state(workspace)
+    assert network.articulation_points(st.graph) == {b, c}
+    rows = network.connectors(st)
     assert [r["node"] for r in rows[:2]] == [c, b]
     assert rows[0]["betweenness"] == pytest.approx(4 / 6, abs=1e-4)  # pairs through c: a-d, a-e, b-d, b-e of 6
     assert {r["node"] for r in rows if r["cut"]} == {b, c}
@@ -73,10 +73,10 @@ def test_isolated_stakeholders(workspace):
     a, b = person(workspace, "A", acme), person(workspace, "B", acme)
     lonely = person(workspace, "Lonely", acme)
     tie(workspace, a, b)
-    names = [r["name"] for r in model.isolated(workspace)]
+    names = [r["name"] for r in queries.isolated(workspace)]
     assert names == ["Lonely"]  # membership of an organization is not a relationship
-    assert model.isolated_count(workspace) == 1
-    assert lonely in model.state(workspace).graph
+    assert queries.isolated_count(workspace) == 1
+    assert lonely in network.state(workspace).graph
 
 
 def test_single_threaded_deals(workspace):
@@ -87,10 +87,10 @@ def test_single_threaded_deals(workspace):
     lone = workspace.store.insert("deals", {"title": "Cold deal", "organization_id": other, "status": "open"})
     workspace.store.insert("deals", {"title": "Won deal", "organization_id": acme, "status": "won"})
     tie(workspace, p1, p2)  # inside Acme: not a thread
-    found = {r["title"]: r for r in model.single_threaded_deals(workspace)}
+    found = {r["title"]: r for r in queries.single_threaded_deals(workspace)}
     assert found["Big deal"]["threads"] == 0 and found["Cold deal"]["threads"] == 0
     tie(workspace, p1, outsider)
-    found = {r["title"]: r for r in model.single_threaded_deals(workspace)}
+    found = {r["title"]: r for r in queries.single_threaded_deals(workspace)}
     assert found["Big deal"]["threads"] == 1
     assert found["Big deal"]["thread_contact"] == "P1"
     assert found["Cold deal"]["threads"] == 1  # Out is Other's only thread, through P1
@@ -119,12 +119,12 @@ def test_inferred_ties_from_shared_activities(workspace):
             {"kind": "call", "contact_id": cid(e), "organization_id": acme, "occurred_at": "2026-03-01T09:00:00Z"},
         ],
     )
-    pairs = {(r["source_name"], r["target_name"]) for r in model.inferred_ties(workspace)}
+    pairs = {(r["source_name"], r["target_name"]) for r in queries.inferred_ties(workspace)}
     assert pairs == {("A", "B"), ("C", "D")}
-    suggestion = next(r for r in model.inferred_ties(workspace) if r["source_name"] == "A")
-    made = model.accept_inferred(workspace, suggestion["source_id"], suggestion["target_id"], suggestion["shared"])
+    suggestion = next(r for r in queries.inferred_ties(workspace) if r["source_name"] == "A")
+    made = editing.accept_inferred(workspace, suggestion["source_id"], suggestion["target_id"], suggestion["shared"])
     assert (made["kind"], made["strength"]) == ("works_with", 2)
-    assert {(r["source_name"], r["target_name"]) for r in model.inferred_ties(workspace)} == {("C", "D")}
+    assert {(r["source_name"], r["target_name"]) for r in queries.inferred_ties(workspace)} == {("C", "D")}
     assert workspace.store.scalar("SELECT count(*) FROM audit_log WHERE table_name = 'relationships'") == 1
 
 
@@ -139,14 +139,14 @@ def test_org_chart_tree(workspace):
     tie(workspace, eng, vp, kind="reports_to")
     tie(workspace, ceo, eng, kind="reports_to")  # a cycle: refused where it closes
     tie(workspace, solo, outside, kind="reports_to")  # outside the organization: ignored
-    roots = model.org_chart(workspace, acme)
+    roots = org_chart.org_chart(workspace, acme)
     names = {r["name"]: r for r in roots}
     assert set(names) == {"Ceo", "Solo"}
     assert names["Ceo"]["title"] == "CEO"
     assert [c["name"] for c in names["Ceo"]["children"]] == ["Vp"]
     assert [c["name"] for c in names["Ceo"]["children"][0]["children"]] == ["Eng"]
     with pytest.raises(NotFound):
-        model.org_chart(workspace, 999)
+        org_chart.org_chart(workspace, 999)
 
 
 def test_org_chart_html_escapes_names(workspace):
@@ -154,7 +154,7 @@ def test_org_chart_html_escapes_names(workspace):
 
     acme = org(workspace, "Acme")
     person(workspace, "<script>alert(1)</script>", acme, title="<b>boss</b>")
-    text = org_chart_html(model.org_chart(workspace, acme))
+    text = org_chart_html(org_chart.org_chart(workspace, acme))
     assert "<script>" not in text and "&lt;script&gt;" in text and "&lt;b&gt;boss" in text
 
 
@@ -173,24 +173,24 @@ def test_validation_errors(workspace):
     tie(workspace, b, a)  # the other direction is another relationship
     other = tie(workspace, a, b, kind="influences")
     with pytest.raises(ValidationError, match="already exists"):
-        model.update_relationship(workspace, other["id"], {"kind": "works_with"}, other["version"])
-    model.update_relationship(workspace, first["id"], {"strength": 5, "notes": "close"}, first["version"])
+        editing.update_relationship(workspace, other["id"], {"kind": "works_with"}, other["version"])
+    editing.update_relationship(workspace, first["id"], {"strength": 5, "notes": "close"}, first["version"])
     assert workspace.store.scalar("SELECT count(*) FROM relationships") == 3
 
 
 def test_cache_rebuilds_when_data_changes(workspace):
     a, b = person(workspace, "A"), person(workspace, "B")
-    first = model.state(workspace)
-    assert model.state(workspace) is first
+    first = network.state(workspace)
+    assert network.state(workspace) is first
     assert first.graph.number_of_edges() == 0
     row = tie(workspace, a, b, strength=4)
-    second = model.state(workspace)
+    second = network.state(workspace)
     assert second is not first and second.graph[a][b]["strength"] == 4
-    model.update_relationship(workspace, row["id"], {"strength": 2}, row["version"])
-    assert model.state(workspace).graph[a][b]["strength"] == 2
-    model.delete_relationship(workspace, row["id"], row["version"] + 1)
-    assert not model.state(workspace).graph.has_edge(a, b)
-    assert set(model.state(workspace).pos) == {a, b}
+    editing.update_relationship(workspace, row["id"], {"strength": 2}, row["version"])
+    assert network.state(workspace).graph[a][b]["strength"] == 2
+    editing.delete_relationship(workspace, row["id"], row["version"] + 1)
+    assert not network.state(workspace).graph.has_edge(a, b)
+    assert set(network.state(workspace).pos) == {a, b}
 
 
 def test_filters_ego_and_public_graph(workspace):
@@ -230,27 +230,31 @@ def test_cap_keeps_the_most_connected(workspace):
     spokes = [person(workspace, f"S{i}") for i in range(6)]
     for s in spokes:
         tie(workspace, hub, s)
-    st = model.state(workspace)
-    nodes, capped = model.capped(st.graph, st, limit=3, keep=[spokes[5]])
+    st = network.state(workspace)
+    nodes, capped = network.capped(st.graph, st, limit=3, keep=[spokes[5]])
     assert capped and len(nodes) == 3 and hub in nodes and spokes[5] in nodes
-    assert model.capped(st.graph, st, limit=10) == (list(st.graph), False)
+    assert network.capped(st.graph, st, limit=10) == (list(st.graph), False)
 
 
 def test_search_nodes_is_plain_text(workspace):
     org(workspace, "100% Acme_Labs")
     person(workspace, "Zoë")
-    assert [r["name"] for r in model.search_nodes(workspace, "zo")] == ["Zoë"] or model.search_nodes(workspace, "Zo")
-    assert [r["node"] for r in model.search_nodes(workspace, "100%")] == ["organizations:1"]
-    assert model.search_nodes(workspace, "%") == [] or all("%" in r["name"] for r in model.search_nodes(workspace, "%"))
-    assert model.search_nodes(workspace, "") == []
+    assert [r["name"] for r in queries.search_nodes(workspace, "zo")] == ["Zoë"] or queries.search_nodes(
+        workspace, "Zo"
+    )
+    assert [r["node"] for r in queries.search_nodes(workspace, "100%")] == ["organizations:1"]
+    assert queries.search_nodes(workspace, "%") == [] or all(
+        "%" in r["name"] for r in queries.search_nodes(workspace, "%")
+    )
+    assert queries.search_nodes(workspace, "") == []
 
 
 def test_large_layout_is_complete_and_deterministic(workspace, monkeypatch):
-    monkeypatch.setattr(model, "SPRING_LIMIT", 3)
+    monkeypatch.setattr(layout, "SPRING_LIMIT", 3)
     acme, other = org(workspace, "Acme"), org(workspace, "Other")
     nodes = [person(workspace, f"P{i}", acme if i % 3 else other if i % 2 else None) for i in range(12)]
     tie(workspace, nodes[0], nodes[1])
-    graph = model.build_graph(workspace)
-    first, second = model.compute_layout(graph), model.compute_layout(graph)
-    assert set(first) == set(graph) and first == second
+    built = network.build_graph(workspace)
+    first, second = layout.compute_layout(built), layout.compute_layout(built)
+    assert set(first) == set(built) and first == second
     assert len({(round(x, 6), round(y, 6)) for x, y in first.values()}) == len(first)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import panel as pn
 import pytest
-from crm_workspace_relationships import model
-from crm_workspace_relationships.views import RelationshipEditor, RelationshipMap
+from crm_workspace_relationships import editing, queries
+from crm_workspace_relationships.views import OrgChartView, RelationshipEditor, RelationshipMap
 
 
 @pytest.fixture
@@ -16,13 +19,13 @@ def small(workspace):
         f"contacts:{workspace.store.insert('contacts', {'first_name': n, 'organization_id': acme})['id']}"
         for n in names
     ]
-    model.add_relationship(workspace, nodes[0], nodes[1], "works_with", 5)
-    model.add_relationship(workspace, nodes[1], nodes[2], "influences", 4)
+    editing.add_relationship(workspace, nodes[0], nodes[1], "works_with", 5)
+    editing.add_relationship(workspace, nodes[1], nodes[2], "influences", 4)
     return workspace, nodes
 
 
 def _bokeh(view):
-    return view._map().object
+    return view.map._map().object
 
 
 def test_map_draws_the_filtered_graph(small):
@@ -48,25 +51,26 @@ def test_tap_opens_the_side_panel_and_the_contact_page(small):
     view = RelationshipMap(workspace=ws)
     pn.panel(view)
     _bokeh(view)
-    view._on_tap("indices", [], [view._nodes.index(nodes[1])])
-    assert view.selected == nodes[1]
-    side = view._side()
-    html_text = view._record().object
+    view.map._on_tap("indices", [], [view.map._nodes.index(nodes[1])])
+    assert view.model.selected == nodes[1]
+    side = view.side._side()
+    html_text = view.side._record().object
     assert "&lt;img src=x" in html_text and "<img" not in html_text
     button = side.objects[1]
     button.clicks += 1
-    assert ws.page == "contacts" and ws.page_args == {"id": model.parse_node(nodes[1])[1]}
+    assert ws.page == "contacts" and ws.page_args == {"id": queries.parse_node(nodes[1])[1]}
 
 
 def test_introduction_path_is_listed_and_drawn(small):
     ws, nodes = small
     view = RelationshipMap(workspace=ws)
     pn.panel(view)
-    view.origin.set(nodes[0])
-    view.selected = nodes[2]
-    view.reach.clicks += 1
-    assert view.path == [nodes[0], nodes[1], nodes[2]]
-    listing = view._path_view().object
+    view.path_finder.origin.set(nodes[0])
+    assert view.model.origin == nodes[0]
+    view.model.selected = nodes[2]
+    view.path_finder.reach.clicks += 1
+    assert view.model.path == [nodes[0], nodes[1], nodes[2]]
+    listing = view.path_finder.listing().object
     assert "Introduction path" in listing and "&lt;img" in listing and "Cid" in listing
     fig = _bokeh(view)
     assert any(r.name == "path-edges" for r in fig.renderers)
@@ -104,7 +108,7 @@ def test_editor_adds_edits_removes_and_shows_errors(small):
 
 def test_contact_page_section_and_notebook_dashboard(small):
     ws, nodes = small
-    sections = ws.record_sections("contacts", model.parse_node(nodes[0])[1])
+    sections = ws.record_sections("contacts", queries.parse_node(nodes[0])[1])
     assert [s.title for s in sections if s.plugin == "relationships"] == ["Relationships"]
     editor = next(s for s in sections if s.plugin == "relationships").view()
     assert "works with" in editor._list().object
@@ -112,3 +116,54 @@ def test_contact_page_section_and_notebook_dashboard(small):
         s.plugin != "relationships" for s in ws.record_sections("deals", 1)
     )
     assert isinstance(ws.dashboard("relationships"), pn.viewable.Viewable)
+
+
+def test_filter_widgets_are_bound_to_the_model(small):
+    ws, _nodes = small
+    view = RelationshipMap(workspace=ws)
+    view.min_strength.value = 5  # widget -> model
+    assert view.model.min_strength == 5
+    view.model.kinds = ["influences"]  # model -> widget
+    assert view.kinds.value == ["influences"]
+    acme = view.organization.options["Acme #1"]
+    view.organization.value = acme
+    assert view.model.filters().organization_id == acme
+    assert view.chart.param.organization_id.objects == list(view.organization.options.values())
+
+
+def test_found_node_recenters_a_neighbourhood_map(small):
+    ws, nodes = small
+    ws.store.insert("contacts", {"first_name": "Far away"})
+    view = RelationshipMap(workspace=ws)
+    view.model.param.update(ego=True, hops=1)
+    view.find._input.value_input = "Cid"  # typing searches; the one match is chosen
+    assert view.find.value == nodes[2] and view.model.selected == nodes[2]
+    drawn = next(r for r in _bokeh(view).renderers if r.name == "relationship-graph")
+    assert set(drawn.node_renderer.data_source.data["index"]) == {nodes[1], nodes[2], "organizations:1"}
+    view.find._input.value_input = "zzz"
+    assert list(view.find._matches.options) == ["(no match)"] and view.find._matches.visible
+
+
+def test_org_chart_button_opens_the_chart_tab(small):
+    ws, nodes = small
+    editing.add_relationship(ws, nodes[2], nodes[0], "reports_to", 3)
+    view = RelationshipMap(workspace=ws)
+    view.__panel__()
+    view.model.selected = "organizations:1"
+    button = view.side._side().objects[1]
+    assert button.label == "Show org chart"
+    button.clicks += 1
+    assert view.tabs.active == 2 and view.chart.organization_id == 1
+    chart = OrgChartView(model=view.chart).chart().object
+    assert "Cid" in chart and chart.index("Ann") < chart.index("Cid")  # Cid reports to Ann
+
+
+def test_view_modules_hold_no_sql():
+    import crm_workspace_relationships.views as package
+
+    folder = Path(package.__file__).parent
+    for path in folder.glob("*.py"):
+        source = path.read_text()
+        for pattern in (r"\bSELECT\b", r"\bINSERT\s+INTO\b", r"\bUPDATE\s+\w+\s+SET\b", r"\bDELETE\s+FROM\b"):
+            assert not re.search(pattern, source), f"{path.name} holds SQL ({pattern})"
+        assert ".store." not in source and ".query(" not in source, f"{path.name} queries the store"

@@ -16,12 +16,12 @@ __all__ = ["graph"]
 
 
 def graph(workspace, **filters):
-    """The relationship graph as a ``networkx.Graph`` with the map's filters (see ``model.graph``).
+    """The relationship graph as a ``networkx.Graph`` with the map's filters (see ``network.graph``).
 
     Filters: ``stakeholder_types``, ``organization_id``, ``kinds``, ``min_strength``,
     ``center`` (e.g. ``"contacts:12"``) and ``hops``. Nodes carry ``x``/``y`` from the cached layout.
     """
-    from .model import graph as build  # networkx loads on first use: the CLI stays fast
+    from .network import graph as build  # networkx loads on first use: the CLI stays fast
 
     return build(workspace, **filters)
 
@@ -46,7 +46,7 @@ def crm_metrics(workspace):
 def crm_validate_record(workspace, table, record, before):
     if table != "relationships":
         return None
-    from .model import duplicate_message
+    from .editing import duplicate_message
 
     return duplicate_message(workspace, record, before)
 
@@ -66,6 +66,6 @@ def crm_record_sections(workspace, table, record_id):
 
 @hookimpl
 def crm_data_views(workspace):
-    from . import views_data
+    from . import frames
 
-    return views_data.data_views(workspace)
+    return frames.data_views(workspace)

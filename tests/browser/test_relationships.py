@@ -3,7 +3,7 @@ side panel, the introduction path to a demo target is listed and drawn, hostile 
 
 from __future__ import annotations
 
-from crm_workspace_relationships import model
+from crm_workspace_relationships import editing, network
 from helpers import open_page
 from playwright.sync_api import expect
 
@@ -84,10 +84,10 @@ def test_map_renders_and_a_click_on_a_node_opens_the_side_panel(page, served_dem
 def test_introduction_path_is_shown_for_a_demo_target(page, served_demo):
     ws = Workspace.open(served_demo.db, builtins_only=True)
     try:
-        graph = model.state(ws).graph
+        full = network.state(ws).graph
         origin, target = "contacts:1", "contacts:250"
-        steps = model.introduction_path(graph, origin, target)
-        name = graph.nodes
+        steps = network.introduction_path(full, origin, target)
+        name = full.nodes
         origin_option = f"{name[origin]['name']} — {name[origin]['organization']}"
         target_option = f"{name[target]['name']} — {name[target]['organization']}"
     finally:
@@ -109,7 +109,7 @@ def test_hostile_names_render_as_text(page, served_demo):
     ws = Workspace.open(served_demo.db, builtins_only=True, user="ana")
     try:
         row = ws.store.insert("contacts", {"first_name": "<b>Bold</b>", "last_name": "<script>x()</script>"})
-        model.add_relationship(ws, f"contacts:{row['id']}", "contacts:1", "introduced", 4)
+        editing.add_relationship(ws, f"contacts:{row['id']}", "contacts:1", "introduced", 4)
     finally:
         ws.close()
     open_map(page, served_demo)

@@ -1,0 +1,81 @@
+"""The Relationships page: filters, the map and its side panel, the path finder, analysis, org charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+
+from crm_workspace import Workspace
+
+from ..model import AnalysisModel, MapModel, OrgChartModel
+from .analysis import AnalysisView
+from .common import text
+from .map import MapView, SidePanel
+from .org_chart import OrgChartView
+from .path import PathFinder
+from .picker import NodePicker
+
+ORG_CHART_TAB = 2
+
+
+class RelationshipMap(pn.viewable.Viewer):
+    """The page: one ``MapModel`` drives the filters, the map, the side panel and the path finder."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+    model = param.ClassSelector(class_=MapModel)
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        if self.model is None:
+            self.model = MapModel(workspace=self.workspace)
+        m = self.model
+        self.types = pn.widgets.MultiChoice.from_param(m.param.stakeholder_types, width=270)
+        self.organization = pn.widgets.Select.from_param(m.param.organization_id, width=270)
+        self.kinds = pn.widgets.MultiChoice.from_param(m.param.kinds, width=270)
+        self.min_strength = pn.widgets.IntSlider.from_param(m.param.min_strength, width=270)
+        self.ego = pn.widgets.Checkbox.from_param(m.param.ego, width=270)
+        self.hops = pn.widgets.IntSlider.from_param(m.param.hops, width=270)
+        self.find = NodePicker(search=m.search, label="Search the map")
+        pn.bind(m.find, self.find.param.value, watch=True)
+        self.path_finder = PathFinder(model=m)
+        self.map = MapView(model=m)
+        self.side = SidePanel(model=m, show_chart=self.show_chart)
+        self.chart = OrgChartModel(workspace=self.workspace, organizations=m.organizations)
+        self.status = pn.pane.Markdown(m.param.status.rx.pipe(text), sizing_mode="stretch_width")
+        self.tabs: pn.Tabs | None = None
+
+    def show_chart(self, organization_id: int) -> None:
+        """Open the org chart tab on this organization."""
+        self.chart.organization_id = organization_id
+        if self.tabs is not None:
+            self.tabs.active = ORG_CHART_TAB
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        controls = pn.Column(
+            self.find,
+            self.types,
+            self.organization,
+            self.kinds,
+            self.min_strength,
+            self.ego,
+            self.hops,
+            pn.layout.Divider(),
+            self.path_finder.controls(),
+            width=300,
+        )
+        map_tab = pn.Row(
+            controls,
+            pn.Column(self.status, self.map, self.path_finder.listing, sizing_mode="stretch_width"),
+            pn.Column(self.side, width=340, css_classes=["rel-side"]),
+            sizing_mode="stretch_width",
+        )
+        self.tabs = pn.Tabs(
+            ("Map", map_tab),
+            ("Analysis", AnalysisView(model=AnalysisModel(workspace=self.workspace))),
+            ("Org chart", OrgChartView(model=self.chart)),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
+        return pn.Column("## Stakeholder relationship map", self.tabs, sizing_mode="stretch_width")
