@@ -6,7 +6,6 @@ the audit trail. Any failure writes nothing.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -74,16 +73,14 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             done += len(chunk)
             if progress:
                 progress(done, total)
-        defaults = _column_defaults(store, plan.entity)
         entity_ids: list[Any] = []
         for start in range(0, len(plan.creates), CHUNK):
-            # A bulk insert names every column: say the defaults, in copies made a chunk at a
-            # time (adding keys to 300k planned records would grow each of them for good).
+            # copies made a chunk at a time: adding keys to 300k planned records would grow them for good
             chunk = []
             for row in plan.creates[start : start + CHUNK]:
-                record = {**defaults, **row.record}
-                if row.org_name is not None and "organization_id" not in row.record:
-                    record["organization_id"] = org_ids.get(nz.org_key(row.org_name))
+                record = row.record
+                if row.org_name is not None and "organization_id" not in record:
+                    record = {**record, "organization_id": org_ids.get(nz.org_key(row.org_name))}
                 chunk.append(record)
             # every record was validated by the same hooks while planning (rejects need per-row answers)
             entity_ids.extend(store.insert_many(plan.entity, chunk, validate=False))
@@ -143,21 +140,3 @@ def custom_fields(workspace, table: str, row_id: int) -> dict[str, str]:
         "SELECT name, value FROM excel_custom_fields WHERE table_name = ? AND row_id = ? ORDER BY name", [table, row_id]
     )
     return {r["name"]: r["value"] for r in rows}
-
-
-def _column_defaults(store, table: str) -> dict[str, Any]:
-    """The SQL defaults of ``table``'s columns: a bulk insert names every column, so it says them.
-
-    A stopgap until the Store fills defaults in ``insert_many`` itself.
-    """
-    defaults = {}
-    for _cid, name, _type, _notnull, default, _pk in store.conn.execute(f"PRAGMA table_info([{table}])"):
-        if default is None or name in ("version", "created_at", "updated_at", "updated_by"):
-            continue
-        try:
-            defaults[name] = json.loads(default.replace("'", '"')) if default[:1] in "'0123456789-" else None
-        except ValueError:
-            continue
-        if defaults[name] is None:
-            del defaults[name]
-    return defaults
