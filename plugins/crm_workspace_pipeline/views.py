@@ -17,7 +17,9 @@ from crm_workspace.data.schema import LOST_REASONS
 from crm_workspace.errors import ConflictError, CrmError, ValidationError
 
 from .board import Board
-from .model import BOARD_PARAMS, SORTS, PipelineModel, parse_date, today_iso
+from .filters import BOARD_PARAMS, SORTS
+from .model import PipelineModel
+from .values import parse_date, today_iso
 
 
 def notify(kind: str, message: str) -> None:
