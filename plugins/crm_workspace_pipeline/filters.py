@@ -32,7 +32,7 @@ LAST_TOUCH = (
 ROT_DAYS = "(SELECT s.rot_days FROM pipeline_stages s WHERE s.pipeline = d.pipeline AND s.stage = d.stage)"
 ROTTING = f"(d.status = 'open' AND {ROT_DAYS} IS NOT NULL AND julianday(:as_of) - julianday({LAST_TOUCH}) > {ROT_DAYS})"
 
-#: the filters: changing one starts every column at its first page again
+#: the filters: changing one (or the order) starts every column at its first page again
 FILTERS = (
     "pipeline",
     "mine",
@@ -68,8 +68,13 @@ class PipelineFilters(param.Parameterized):
     shown = param.Dict(default={}, doc="Cards shown per stage beyond the first page ('load more').")
     as_of = param.String(default=None, allow_None=True, doc="'Now' for rotting and overdue (tests, replays).")
 
-    @param.depends(*FILTERS, "sort", watch=True)
-    def _first_page_again(self) -> None:
+    def first_page_again(self) -> None:
+        """Show each column's first page only, as after a change of filters or order.
+
+        Called by the page that changes them, not watched here: a watcher costs every
+        model ~2 ms to make (param copies each watched parameter per instance), and
+        data views, commands and benchmarks make one per call.
+        """
         if self.shown:
             self.shown = {}
 

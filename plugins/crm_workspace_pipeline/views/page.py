@@ -14,7 +14,7 @@ from crm_workspace import Workspace
 from crm_workspace.errors import ConflictError, CrmError
 
 from ..board import Board
-from ..filters import BOARD_PARAMS
+from ..filters import BOARD_PARAMS, FILTERS
 from ..model import PipelineModel
 from .close_dialog import CloseDialog
 from .common import bound, notify
@@ -145,6 +145,10 @@ class PipelinePage(pn.viewable.Viewer):
         self.layout[2] = views[self.view]()
 
     # ------------------------------------------------------------ state
+    @param.depends(*(f"model.{name}" for name in (*FILTERS, "sort")), watch=True)
+    def _first_page_again(self) -> None:
+        self.model.first_page_again()
+
     @param.depends(*(f"model.{name}" for name in (*BOARD_PARAMS, "shown")), "workspace.revision", watch=True)
     def refresh(self) -> None:
         """Redraw the board from the database (its true state), and the forecast if shown.
