@@ -320,3 +320,22 @@ def test_settings_card_saves_stages_and_shows_the_refusal(workspace):
     from crm_workspace_lifecycle.rules import rules
 
     assert rules(workspace)["churn_risk"]["months"] == 2
+
+
+def test_page_filters_are_bound_to_the_model_and_views_hold_no_sql(workspace):
+    import re
+    from datetime import date
+    from pathlib import Path
+
+    import crm_workspace_lifecycle.views as views
+    from crm_workspace_lifecycle.views import LifecyclePage
+
+    contact = add_contact(workspace, "lead", owner="ana")["id"]
+    page = LifecyclePage(workspace=workspace)
+    assert page.model.contact_id == page._contact.value == contact  # the latest stage change's contact
+    page._start.value = date(2020, 1, 1)
+    assert page.model.start == date(2020, 1, 1)
+    page.model.owner = "ana"
+    assert page._owner.value == "ana"
+    text = Path(views.__file__).read_text()
+    assert not re.search(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b", text)

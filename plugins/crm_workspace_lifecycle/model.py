@@ -38,6 +38,11 @@ class LifecycleModel(param.Parameterized):
         rows = self.workspace.query("SELECT DISTINCT owner FROM contacts WHERE owner IS NOT NULL ORDER BY owner")
         return [r["owner"] for r in rows]
 
+    def latest_contact(self) -> int | None:
+        """The contact whose stage changed last: the journey a page opens with."""
+        rows = self.workspace.query("SELECT contact_id FROM lifecycle_events ORDER BY at DESC, id DESC LIMIT 1")
+        return rows[0]["contact_id"] if rows else None
+
     def funnel(self) -> pd.DataFrame:
         return analytics.funnel(self.workspace, **self.filters)
 

@@ -210,6 +210,73 @@ def journey_figure(frame):
     return fig
 
 
+class LifecycleSettings(pn.viewable.Viewer):
+    """The stages (one per line) and the automatic rules, as params the inputs are bound to."""
+
+    model = param.ClassSelector(class_=LifecycleModel)
+    stages = param.String(default="", doc="The stages in order, one per line.")
+    won_deal = param.Boolean(default=True, label="A won deal makes its contact a customer")
+    meeting = param.Boolean(default=True, label="A logged meeting makes a lead (or earlier) sales-qualified")
+    churn_risk = param.Boolean(default=True, label="Flag customers with no activity as churn risks")
+    months = param.Integer(default=6, bounds=(1, 60), label="Months without activity")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        config = self.model.rules()
+        self.param.update(
+            stages="\n".join(self.model.stages()),
+            won_deal=config["won_deal"]["enabled"],
+            meeting=config["meeting"]["enabled"],
+            churn_risk=config["churn_risk"]["enabled"],
+            months=config["churn_risk"]["months"],
+        )
+        self.message = pn.Column()
+        self.save_stages = pn.widgets.Button(label="Save stages", color="primary")
+        self.save_stages.on_click(self._save_stages)
+        self.save_rules = pn.widgets.Button(label="Save rules", color="primary")
+        self.save_rules.on_click(self._save_rules)
+        stages = pn.widgets.TextAreaInput.from_param(
+            self.param.stages, name="Stages, in order (one per line)", height=200, width=300, description=None
+        )
+        rules = [pn.widgets.Checkbox.from_param(self.param[name]) for name in ("won_deal", "meeting", "churn_risk")]
+        months = pn.widgets.IntInput.from_param(self.param.months, width=180)
+        self.layout = pn.Card(
+            pn.Row(pn.Column(stages, self.save_stages), pn.Column(*rules, months, self.save_rules)),
+            self.message,
+            title="Settings: stages and automatic rules",
+            collapsed=True,
+            sizing_mode="stretch_width",
+        )
+
+    def _say(self, text: str, kind: str) -> None:
+        self.message[:] = [pn.pane.Alert(html.escape(text), alert_type=kind)]
+
+    def _save_stages(self, _event=None) -> None:
+        try:
+            saved = self.model.set_stages(self.stages.splitlines())
+        except CrmError as error:
+            self._say(str(error), "danger")
+            return
+        self._say(f"Saved {len(saved)} stages.", "success")
+
+    def _save_rules(self, _event=None) -> None:
+        try:
+            self.model.set_rules(
+                {
+                    "won_deal": {"enabled": self.won_deal},
+                    "meeting": {"enabled": self.meeting},
+                    "churn_risk": {"enabled": self.churn_risk, "months": self.months},
+                }
+            )
+        except CrmError as error:
+            self._say(str(error), "danger")
+            return
+        self._say("Rules saved.", "success")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.layout
+
+
 class LifecyclePage(pn.viewable.Viewer):
     """The whole lifecycle page; every section refreshes on ``workspace.revision`` and the filters."""
 
@@ -217,20 +284,16 @@ class LifecyclePage(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.model = LifecycleModel.last_year(self.workspace)
-        self._owner = pn.widgets.Select(label="Owner", options=["", *self.model.owners()], value="", width=160)
-        self._start = pn.widgets.DatePicker(label="From", value=self.model.start, width=150)
-        self._end = pn.widgets.DatePicker(label="To", value=self.model.end, width=150)
-        self._contact = pn.widgets.IntInput(label="Journey of contact #", value=self._default_contact(), width=160)
-        self._start.link(self.model, value="start")
-        self._end.link(self.model, value="end")
-        self._owner.link(self.model, value="owner")
-        self._contact.link(self.model, value="contact_id")
-        self.model.contact_id = self._contact.value
-
-    def _default_contact(self):
-        row = self.workspace.query("SELECT contact_id FROM lifecycle_events ORDER BY at DESC, id DESC LIMIT 1")
-        return row[0]["contact_id"] if row else None
+        self.model = model = LifecycleModel.last_year(self.workspace)
+        model.contact_id = model.latest_contact()
+        self._owner = pn.widgets.Select.from_param(
+            model.param.owner, options=["", *model.owners()], name="Owner", width=160, description=None
+        )
+        self._start = pn.widgets.DatePicker.from_param(model.param.start, name="From", width=150, description=None)
+        self._end = pn.widgets.DatePicker.from_param(model.param.end, name="To", width=150, description=None)
+        self._contact = pn.widgets.IntInput.from_param(
+            model.param.contact_id, name="Journey of contact #", width=160, description=None
+        )
 
     def _deps(self):
         m = self.model
@@ -333,55 +396,7 @@ class LifecyclePage(pn.viewable.Viewer):
         )
 
     def _settings(self) -> pn.viewable.Viewable:
-        stages = pn.widgets.TextAreaInput(
-            label="Stages, in order (one per line)", value="\n".join(self.model.stages()), height=200, width=300
-        )
-        config = self.model.rules()
-        won = pn.widgets.Checkbox(label="A won deal makes its contact a customer", value=config["won_deal"]["enabled"])
-        meeting = pn.widgets.Checkbox(
-            label="A logged meeting makes a lead (or earlier) sales-qualified", value=config["meeting"]["enabled"]
-        )
-        churn = pn.widgets.Checkbox(
-            label="Flag customers with no activity as churn risks", value=config["churn_risk"]["enabled"]
-        )
-        months = pn.widgets.IntInput(
-            label="Months without activity", value=config["churn_risk"]["months"], start=1, end=60, width=180
-        )
-        message = pn.Column()
-
-        def save_stages(_event):
-            try:
-                saved = self.model.set_stages(stages.value.splitlines())
-            except CrmError as error:
-                message[:] = [pn.pane.Alert(html.escape(str(error)), alert_type="danger")]
-                return
-            message[:] = [pn.pane.Alert(f"Saved {len(saved)} stages.", alert_type="success")]
-
-        def save_rules(_event):
-            try:
-                self.model.set_rules(
-                    {
-                        "won_deal": {"enabled": won.value},
-                        "meeting": {"enabled": meeting.value},
-                        "churn_risk": {"enabled": churn.value, "months": months.value},
-                    }
-                )
-            except CrmError as error:
-                message[:] = [pn.pane.Alert(html.escape(str(error)), alert_type="danger")]
-                return
-            message[:] = [pn.pane.Alert("Rules saved.", alert_type="success")]
-
-        save_s = pn.widgets.Button(label="Save stages", color="primary")
-        save_s.on_click(save_stages)
-        save_r = pn.widgets.Button(label="Save rules", color="primary")
-        save_r.on_click(save_rules)
-        return pn.Card(
-            pn.Row(pn.Column(stages, save_s), pn.Column(won, meeting, churn, months, save_r)),
-            message,
-            title="Settings: stages and automatic rules",
-            collapsed=True,
-            sizing_mode="stretch_width",
-        )
+        return LifecycleSettings(model=self.model).__panel__()
 
     def __panel__(self):
         deps = self._deps()

@@ -154,7 +154,7 @@ def crm_register_commands(cli):
 def crm_validate_record(workspace, table, record, before):
     if table != "deals":
         return None
-    from .model import validate_deal
+    from .stages import validate_deal
 
     return validate_deal(workspace, record, before)
 

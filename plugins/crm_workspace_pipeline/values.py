@@ -1,0 +1,39 @@
+"""Small value rules the pipeline's models and views share: blank text, today, ISO dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import param
+
+from crm_workspace.data.store import utcnow
+
+
+def blank(value: Any) -> bool:
+    """None or text with nothing but spaces: a field left empty."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def today_iso() -> str:
+    return utcnow()[:10]
+
+
+def parse_date(text: str | None) -> str | None:
+    """``YYYY-MM-DD`` (a longer ISO time is cut to its day), None for blank; ValueError otherwise."""
+    if blank(text):
+        return None
+    return date.fromisoformat(str(text).strip()[:10]).isoformat()
+
+
+class Day(param.CalendarDate):
+    """A calendar date that also takes its ISO text ("2030-02-01"), as notebooks and data views pass it.
+
+    A date picker binds to it directly (``DatePicker.from_param``) and SQL gets ``isoformat()``.
+    """
+
+    @param.parameterized.instance_descriptor
+    def __set__(self, obj: Any, val: Any) -> None:
+        if isinstance(val, str):
+            val = None if blank(val) else date.fromisoformat(val.strip()[:10])
+        super().__set__(obj, val)
