@@ -42,6 +42,9 @@ CONTACT_FORM_FIELDS = (
     "owner",
     "notes",
 )
+#: Record sections (by key) that show in full what this page would otherwise list briefly.
+DEALS_SECTION = "pipeline.deals"
+RELATIONSHIPS_SECTION = "relationships.list"
 ORG_FORM_FIELDS = ("name", "domain", "industry", "city", "country", "phone", "website", "owner")
 
 
@@ -653,10 +656,10 @@ class _Record(pn.viewable.Viewer):
 
     def _own_deals_and_relationships(self):
         """This module's short lists, unless another plugin's section already shows them in full."""
-        covered = {section.title for section in self.workspace.record_sections(self.table, self.record_id)}
+        covered = {section.key for section in self.workspace.record_sections(self.table, self.record_id)}
         parts = [
-            None if "Deals" in covered else self._deals(),
-            None if "Relationships" in covered else self._related(),
+            None if DEALS_SECTION in covered else self._deals(),
+            None if RELATIONSHIPS_SECTION in covered else self._related(),
         ]
         parts = [part for part in parts if part is not None]
         return pn.Column(*parts) if parts else pn.pane.Markdown("In the Deals and Relationships sections below.")
