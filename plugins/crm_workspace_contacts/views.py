@@ -58,7 +58,7 @@ def _notify(message: str, kind: str = "error") -> None:
 
 
 def _users(ws: Workspace) -> list[str]:
-    return [r["username"] for r in ws.query("SELECT username FROM users WHERE active = 1 ORDER BY username")]
+    return model.active_users(ws)
 
 
 def _fields_table(pairs: list[tuple[str, Any]]) -> str:
@@ -289,7 +289,7 @@ class ContactListView(pn.viewable.Viewer):
         self.next.disabled = len(rows) < model.PAGE_SIZE
         org_id = self.model.organization_id
         if org_id:
-            name = self.workspace.store.scalar("SELECT name FROM organizations WHERE id = ?", [org_id]) or f"#{org_id}"
+            name = model.organization_name(self.workspace, org_id) or f"#{org_id}"
             clear = pn.widgets.Button(label=f"Organization: {name} ✕", color="light")
             clear.on_click(lambda _e: self.set_organization(None))
             self.org_chip.objects = [clear]
@@ -389,13 +389,7 @@ class OrganizationsPage(pn.viewable.Viewer):
         self.search = pn.widgets.TextInput(label="Search", placeholder="name, domain, city…", width=300)
         self.industry = pn.widgets.Select(
             label="Industry",
-            options=[ANY]
-            + [
-                r["industry"]
-                for r in self.workspace.query(
-                    "SELECT DISTINCT industry FROM organizations WHERE industry IS NOT NULL ORDER BY 1 LIMIT 200"
-                )
-            ],
+            options=[ANY, *model.industries(self.workspace)],
             width=160,
         )
         self.owner = pn.widgets.Select(label="Owner", options=[ANY, *_users(self.workspace)], width=120)
@@ -540,12 +534,10 @@ class ActivityLogger(pn.viewable.Viewer):
         self.buttons = pn.Row(*buttons)
 
     def _start(self, kind: str) -> None:
-        from crm_workspace.services.demo import CHANNEL_OF
-
         self.kind = kind
         self.subject.value = {"task": "Follow up"}.get(kind, kind.capitalize())
         self.body.value = ""
-        self.channel.value = CHANNEL_OF.get(kind, "phone")
+        self.channel.value = model.default_channel(kind) or "phone"
         task = kind == "task"
         self.due.visible = task
         self.owner.visible = task
@@ -690,11 +682,7 @@ class ContactRecord(_Record):
             self.row = row = self.workspace.store.get("contacts", self.record_id)
         except CrmError as error:
             return pn.pane.Alert(E(str(error)), alert_type="warning")
-        org = None
-        if row.get("organization_id"):
-            org = self.workspace.store.query(
-                "SELECT id, name FROM organizations WHERE id = ?", [row["organization_id"]]
-            )
+        org = model.organization_of(self.workspace, row)
         pairs = [
             ("Title", row.get("title")),
             ("Email", row.get("email")),
@@ -712,8 +700,8 @@ class ContactRecord(_Record):
             pn.pane.HTML(_fields_table(pairs), stylesheets=[CSS]),
         ]
         if org:
-            link = pn.widgets.Button(label=f"🏢 {org[0]['name']}", color="light")
-            link.on_click(lambda _e, i=org[0]["id"]: self.workspace.open_page("contacts", org=i))
+            link = pn.widgets.Button(label=f"🏢 {org['name']}", color="light")
+            link.on_click(lambda _e, i=org["id"]: self.workspace.open_page("contacts", org=i))
             items.insert(1, link)
         return pn.Column(*items)
 
@@ -775,11 +763,7 @@ class OrganizationRecord(_Record):
 
     @param.depends("workspace.revision")
     def _people(self):
-        people = self.workspace.query(
-            "SELECT id, first_name, last_name, title, email FROM contacts WHERE organization_id = ?"
-            " ORDER BY last_name, first_name LIMIT 100",
-            [self.record_id],
-        )
+        people = model.people_of(self.workspace, self.record_id)
         buttons = []
         for p in people:
             b = pn.widgets.Button(label=f"{_name(p)} — {p['title'] or ''}", color="light")
