@@ -1,17 +1,13 @@
-"""The contacts model in one import: lists (queries.py), record data (records.py), page state.
+"""The contacts model in one import: queries, records, page state and drafts.
 
-``from crm_workspace_contacts import model`` keeps working for notebooks, scripts and
-the data views; the parts live in their own modules by what they do.
+Lists live in queries.py, one record's data in records.py, the pages' state in
+state.py and edits in progress in drafts.py; ``from crm_workspace_contacts import
+model`` keeps working for notebooks, scripts and the data views.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import param
-
-from crm_workspace import Workspace
-
+from .drafts import ActivityDraft, ContactDraft, MergeReview, OrganizationDraft, RecordDraft
 from .queries import (
     CONTACT_COLUMNS,
     CONTACT_SORTS,
@@ -48,6 +44,7 @@ from .records import (
     tags_of,
     timeline,
 )
+from .state import ContactListModel, DuplicatesModel, OrganizationListModel, RecordModel
 
 __all__ = [
     "ACTIVITY_ICONS",
@@ -58,7 +55,15 @@ __all__ = [
     "ORG_COLUMNS",
     "ORG_SORTS",
     "PAGE_SIZE",
+    "ActivityDraft",
+    "ContactDraft",
     "ContactListModel",
+    "DuplicatesModel",
+    "MergeReview",
+    "OrganizationDraft",
+    "OrganizationListModel",
+    "RecordDraft",
+    "RecordModel",
     "active_users",
     "all_tags",
     "consent_fields",
@@ -84,46 +89,3 @@ __all__ = [
     "tags_of",
     "timeline",
 ]
-
-
-class ContactListModel(param.Parameterized):
-    """The contact list's state: filters, sort and page (a view binds widgets to it)."""
-
-    workspace = param.ClassSelector(class_=Workspace)
-    search = param.String(default="")
-    stakeholder_type = param.String(default="")
-    lifecycle_stage = param.String(default="")
-    owner = param.String(default="")
-    organization_id = param.Integer(default=None, allow_None=True)
-    tag = param.String(default="")
-    touched_after = param.String(default="")
-    touched_before = param.String(default="")
-    sort = param.String(default="")
-    descending = param.Boolean(default=False)
-    page = param.Integer(default=0, bounds=(0, None))
-
-    def filters(self) -> dict[str, Any]:
-        names = (
-            "search",
-            "stakeholder_type",
-            "lifecycle_stage",
-            "owner",
-            "organization_id",
-            "tag",
-            "touched_after",
-            "touched_before",
-        )
-        return {name: getattr(self, name) for name in names if getattr(self, name) not in (None, "")}
-
-    def rows(self) -> list[dict]:
-        return list_contacts(
-            self.workspace,
-            sort=self.sort or None,
-            descending=self.descending,
-            limit=PAGE_SIZE,
-            offset=self.page * PAGE_SIZE,
-            **self.filters(),
-        )
-
-    def count(self) -> int:
-        return count_contacts(self.workspace, **self.filters())
