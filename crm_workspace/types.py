@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,12 +49,25 @@ class Metric:
 
 @dataclass(frozen=True)
 class RecordSection:
-    """A section another plugin adds to a record page."""
+    """A section another plugin adds to a record page.
+
+    ``key`` names what the section shows, stably across translations and retitling
+    (``"pipeline.deals"``, ``"relationships.list"``): a page that would otherwise show
+    the same thing itself asks for the key, never the title. Left empty, it is derived
+    as ``"<plugin>.<title as a slug>"`` once the plugin is known, so no two plugins'
+    sections share a key by accident.
+    """
 
     title: str
     view: Callable[[], Any]
     order: int = 100
     plugin: str = ""
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key and self.plugin:
+            slug = "-".join(re.findall(r"[a-z0-9]+", self.title.lower())) or "section"
+            object.__setattr__(self, "key", f"{self.plugin}.{slug}")
 
 
 @dataclass(frozen=True)

@@ -191,4 +191,4 @@ def crm_record_sections(workspace, table, record_id):
 
         return deals_section(workspace, table, int(record_id))
 
-    return [RecordSection("Deals", view, order=30)]
+    return [RecordSection("Deals", view, order=30, key="pipeline.deals")]

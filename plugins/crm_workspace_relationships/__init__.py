@@ -61,7 +61,7 @@ def crm_record_sections(workspace, table, record_id):
 
         return RelationshipEditor(workspace=workspace, node=f"contacts:{int(record_id)}", show_open=False)
 
-    return [RecordSection("Relationships", view, order=40)]
+    return [RecordSection("Relationships", view, order=40, key="relationships.list")]
 
 
 @hookimpl

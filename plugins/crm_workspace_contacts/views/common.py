@@ -1,0 +1,42 @@
+"""What the contacts pages share: the stylesheet, escaping, a person's name, notifications."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+
+E = html.escape
+#: the label of "no filter" in a filter's choices (its value is "")
+ANY = "(any)"
+CSS = """
+.crm-tl {border-left: 3px solid #c9d3df; margin: 0 0 8px 6px; padding: 2px 10px;}
+.crm-tl .meta {color: #5f6b7a; font-size: 12px;}
+.crm-tag {display: inline-block; border-radius: 9px; padding: 0 7px; margin-right: 4px; font-size: 11px;
+          background: #eef2f7; color: #334;}
+.crm-tag.sales {background: #e3f0ff;} .crm-tag.marketing {background: #fdeee0;} .crm-tag.service {background: #e5f6e9;}
+.crm-fields td {padding: 2px 12px 2px 0; vertical-align: top;} .crm-fields td:first-child {color: #5f6b7a;}
+"""
+
+
+def name_of(row: dict) -> str:
+    """A contact's display name, or its id when it has none."""
+    return f"{row.get('first_name') or ''} {row.get('last_name') or ''}".strip() or f"#{row.get('id')}"
+
+
+def notify(message: str, kind: str = "error") -> None:
+    """A toast in a served page; nothing in a notebook or a test."""
+    if pn.state.notifications is not None:
+        getattr(pn.state.notifications, kind)(message, duration=6000)
+
+
+def fields_table(pairs: list[tuple[str, Any]]) -> str:
+    """Label/value pairs as an HTML table, every value escaped."""
+    rows = "".join(f"<tr><td>{E(k)}</td><td>{E('' if v is None else str(v))}</td></tr>" for k, v in pairs)
+    return f"<table class='crm-fields'>{rows}</table>"
+
+
+def choices_with_any(values: list[str]) -> dict[str, str]:
+    """A filter's options: "(any)" (no filter, value "") then each value."""
+    return {ANY: "", **{value: value for value in values}}

@@ -1,0 +1,152 @@
+"""The contact list: search as you type, filters, sort, paging in SQL, export, a new contact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from crm_workspace import Workspace
+
+from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
+from ..state import ContactListModel
+from .common import E, choices_with_any
+from .forms import RecordForm
+
+
+class ContactListView(pn.viewable.Viewer):
+    """Contacts list: every filter widget is bound to a ``ContactListModel`` param."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+    model = param.ClassSelector(class_=ContactListModel, doc="The list's state; made from the workspace.")
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        if self.model is None:
+            self.model = ContactListModel(workspace=self.workspace)
+        model = self.model
+        self.search = pn.widgets.TextInput.from_param(
+            model.param.search,
+            onkeyup=True,  # results follow the keystrokes
+            label="Search",
+            placeholder="name, email, phone, organization…",
+            width=320,
+        )
+        self.type_w = pn.widgets.Select.from_param(
+            model.param.stakeholder_type,
+            label="Stakeholder type",
+            options=choices_with_any(model.type_choices()),
+            width=150,
+        )
+        self.stage_w = pn.widgets.Select.from_param(
+            model.param.lifecycle_stage,
+            label="Lifecycle stage",
+            options=choices_with_any(model.stage_choices()),
+            width=160,
+        )
+        self.owner_w = pn.widgets.Select.from_param(
+            model.param.owner, label="Owner", options=choices_with_any(model.owner_choices()), width=110
+        )
+        self.tag_w = pn.widgets.Select.from_param(
+            model.param.tag, label="Tag", options=choices_with_any(model.tag_choices()), width=130
+        )
+        self.after_w = pn.widgets.DatePicker.from_param(model.param.touched_after, label="Touched after", width=130)
+        self.before_w = pn.widgets.DatePicker.from_param(
+            model.param.touched_before, label="Not touched since", width=130
+        )
+        self.sort_w = pn.widgets.Select.from_param(
+            model.param.sort,
+            label="Sort by",
+            options={"relevance / last name": "", **{k: k for k in CONTACT_SORTS}},
+            width=150,
+        )
+        self.desc_w = pn.widgets.Checkbox.from_param(model.param.descending, label="descending")
+        self.prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self.next = pn.widgets.Button(label="Next ▶", width=110)
+        self.prev.on_click(lambda _e: model.previous_page())
+        self.next.on_click(lambda _e: model.next_page())
+        self.new = pn.widgets.Button(label="➕ New contact", color="primary", width=140)
+        self.new.on_click(lambda _e: self._show_form())
+        self.export = pn.widgets.FileDownload(
+            callback=self._export, filename="contacts.xlsx", label="⬇ Export to Excel", color="light", width=160
+        )
+        self.form_area = pn.Column()
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=CONTACT_COLUMNS),
+            show_index=False,
+            disabled=True,
+            pagination=None,
+            sizing_mode="stretch_width",
+            height=560,
+            selectable=False,
+        )
+        self.table.on_click(self._open)
+        self.status = pn.pane.Markdown("")
+        self.org_chip = pn.Column()  # empty, it takes no room (a ParamMethod showing None leaves a gap)
+        model.param.watch(self._show, ["rows", "total", "error"])
+        model.param.watch(self._show_org_chip, "organization_id")
+        model.load()
+
+    def set_organization(self, org_id: int | None) -> None:
+        """Narrow the list to one organization's people (None: everyone)."""
+        self.model.organization_id = org_id
+
+    def refresh(self) -> None:
+        self.model.load()
+
+    def _show(self, *_events: Any) -> None:
+        model = self.model
+        if model.error:
+            self.status.object = E(model.error)
+            return
+        rows = model.rows
+        self.table.value = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
+        first = model.page * PAGE_SIZE
+        self.status.object = f"**{model.summary('contacts')}** — showing {first + 1 if rows else 0}–{first + len(rows)}"
+        self.prev.disabled = not model.has_previous
+        self.next.disabled = not model.has_next
+
+    def _show_org_chip(self, *_events: Any) -> None:
+        name = self.model.organization_name()
+        if not name:
+            self.org_chip.objects = []
+            return
+        clear = pn.widgets.Button(label=f"Organization: {name} ✕", color="light")
+        clear.on_click(lambda _e: self.set_organization(None))
+        self.org_chip.objects = [clear]
+
+    def _open(self, event: Any) -> None:
+        try:
+            row = self.table.value.iloc[event.row]
+        except IndexError:  # a click on a row the next keystroke already replaced
+            return
+        self.workspace.open_page("contacts", id=int(row["id"]))
+
+    def _show_form(self) -> None:
+        def done(row: dict | None) -> None:
+            self.form_area.objects = []
+            if row:
+                self.workspace.open_page("contacts", id=int(row["id"]))
+
+        self.form_area.objects = [
+            pn.pane.Markdown("### New contact"),
+            RecordForm(workspace=self.workspace, on_done=done),
+        ]
+
+    def _export(self):
+        return self.model.to_xlsx()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(pn.pane.Markdown("## Contacts"), self.new, self.export),
+            self.form_area,
+            pn.Row(self.search, self.sort_w, self.desc_w),
+            pn.Row(self.type_w, self.stage_w, self.owner_w, self.tag_w, self.after_w, self.before_w),
+            self.org_chip,
+            self.status,
+            self.table,
+            pn.Row(self.prev, self.next),
+            sizing_mode="stretch_width",
+        )

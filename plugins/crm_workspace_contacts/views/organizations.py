@@ -1,0 +1,107 @@
+"""The "organizations" page: search, filters, sort, paging in SQL, export, a new organization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from crm_workspace import Workspace
+
+from ..queries import ORG_COLUMNS
+from ..state import OrganizationListModel
+from .common import E, choices_with_any
+from .forms import RecordForm
+
+
+class OrganizationsPage(pn.viewable.Viewer):
+    """Organizations list: every filter widget is bound to an ``OrganizationListModel`` param."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+    model = param.ClassSelector(class_=OrganizationListModel, doc="The list's state; made from the workspace.")
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        if self.model is None:
+            self.model = OrganizationListModel(workspace=self.workspace)
+        model = self.model
+        self.search = pn.widgets.TextInput.from_param(
+            model.param.search, onkeyup=True, label="Search", placeholder="name, domain, city…", width=300
+        )
+        self.industry = pn.widgets.Select.from_param(
+            model.param.industry, label="Industry", options=choices_with_any(model.industry_choices()), width=160
+        )
+        self.owner = pn.widgets.Select.from_param(
+            model.param.owner, label="Owner", options=choices_with_any(model.owner_choices()), width=120
+        )
+        self.sort = pn.widgets.Select.from_param(model.param.sort, label="Sort by", width=120)
+        self.desc = pn.widgets.Checkbox.from_param(model.param.descending, label="descending")
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=ORG_COLUMNS),
+            show_index=False,
+            disabled=True,
+            sizing_mode="stretch_width",
+            height=520,
+            selectable=False,
+        )
+        self.table.on_click(self._open)
+        self.status = pn.pane.Markdown()
+        self.new = pn.widgets.Button(label="➕ New organization", color="primary", width=170)
+        self.new.on_click(lambda _e: self._show_form())
+        self.form_area = pn.Column()
+        self.prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self.next = pn.widgets.Button(label="Next ▶", width=110)
+        self.prev.on_click(lambda _e: model.previous_page())
+        self.next.on_click(lambda _e: model.next_page())
+        self.export = pn.widgets.FileDownload(
+            callback=self._export, filename="organizations.xlsx", label="⬇ Export to Excel", width=160
+        )
+        model.param.watch(self._show, ["rows", "total", "error"])
+        model.load()
+
+    def refresh(self) -> None:
+        self.model.load()
+
+    def _show(self, *_events: Any) -> None:
+        model = self.model
+        if model.error:
+            self.status.object = E(model.error)
+            return
+        self.table.value = pd.DataFrame(model.rows, columns=ORG_COLUMNS)
+        self.status.object = f"**{model.summary('organizations')}** — page {model.page + 1}"
+        self.prev.disabled = not model.has_previous
+        self.next.disabled = not model.has_next
+
+    def _open(self, event: Any) -> None:
+        try:
+            row = self.table.value.iloc[event.row]
+        except IndexError:  # a click on a row the next keystroke already replaced
+            return
+        self.workspace.open_page("contacts", org=int(row["id"]))
+
+    def _show_form(self) -> None:
+        def done(row: dict | None) -> None:
+            self.form_area.objects = []
+            if row:
+                self.workspace.open_page("contacts", org=int(row["id"]))
+
+        self.form_area.objects = [
+            pn.pane.Markdown("### New organization"),
+            RecordForm(workspace=self.workspace, table="organizations", on_done=done),
+        ]
+
+    def _export(self):
+        return self.model.to_xlsx()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(pn.pane.Markdown("## Organizations"), self.new, self.export),
+            self.form_area,
+            pn.Row(self.search, self.industry, self.owner, self.sort, self.desc),
+            self.status,
+            self.table,
+            pn.Row(self.prev, self.next),
+            sizing_mode="stretch_width",
+        )

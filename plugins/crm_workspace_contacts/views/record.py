@@ -1,0 +1,223 @@
+"""Record pages: a contact's or an organization's details, one timeline, and other modules' sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+
+from crm_workspace import CrmError, Workspace
+
+from ..state import RecordModel
+from .activities import ActivityLogger
+from .common import CSS, E, fields_table, name_of
+from .forms import RecordForm
+
+
+def timeline_html(items: list[dict]) -> str:
+    """Touchpoints as HTML, newest first as given, every piece of user text escaped."""
+    if not items:
+        return "<p>No touchpoints yet.</p>"
+    out = []
+    for item in items:
+        tags = "".join(f"<span class='crm-tag {E(t)}'>{E(t)}</span>" for t in (item["function"], item["channel"]) if t)
+        body = f"<div>{E(item['body'])}</div>" if item["body"] else ""
+        out.append(
+            f"<div class='crm-tl crm-tl-{E(item['source'])}'><div class='meta'>{E((item['at'] or '')[:16].replace('T', ' '))}"
+            f" · {E(item['kind'])} · {E(item['by'])} {tags}</div>"
+            f"<div>{item['icon']} <b>{E(item['subject'])}</b></div>{body}</div>"
+        )
+    return "".join(out)
+
+
+def deals_html(deals: list[dict]) -> str:
+    rows = "".join(
+        f"<tr><td>{E(d['title'] or '')}</td><td>{E(d['stage'] or '')}</td>"
+        f"<td style='text-align:right'>{d['amount'] or 0:,.0f} {E(d['currency'] or '')}</td>"
+        f"<td>{E(d['status'] or '')}</td><td>{E(d['expected_close'] or '')}</td></tr>"
+        for d in deals
+    )
+    return (
+        "<table class='crm-fields'><tr><td>deal</td><td>stage</td><td>amount</td><td>status</td><td>close</td></tr>"
+        f"{rows}</table>"
+    )
+
+
+def related_html(rows: list[dict]) -> str:
+    text = "".join(
+        f"<li>{E(r['kind'] or '')} {E(r['direction'])} <b>{E(r['other'] or '')}</b> ({E(r['other_type'])})</li>"
+        for r in rows[:100]
+    )
+    return f"<ul>{text}</ul>"
+
+
+class _Record(pn.viewable.Viewer):
+    """What both record pages share: edit, log an activity, timeline, short lists, sections."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+    record_id = param.Integer()
+    model = param.ClassSelector(class_=RecordModel, doc="The page's data; made from workspace and record_id.")
+    table = "contacts"
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        if self.model is None:
+            self.model = RecordModel(workspace=self.workspace, table=self.table, record_id=self.record_id)
+        self.row = self.model.row()  # NotFound shows at the page
+        self.edit_area = pn.Column()
+        self.edit = pn.widgets.Button(label="✏️ Edit", width=90)
+        self.edit.on_click(lambda _e: self._show_edit())
+        self.logger = ActivityLogger(workspace=self.workspace, table=self.table, record_id=self.record_id)
+        self.more = pn.widgets.Button(label="Show more", color="light", width=120)
+        self.more.on_click(lambda _e: self.model.show_more())
+
+    def _show_edit(self) -> None:
+        def done(_row: dict | None) -> None:
+            self.edit_area.objects = []
+
+        self.edit_area.objects = [
+            RecordForm(workspace=self.workspace, table=self.table, record_id=self.record_id, on_done=done)
+        ]
+
+    @param.depends("workspace.revision", "model.timeline_limit")
+    def _timeline(self) -> pn.viewable.Viewable:
+        items = self.model.timeline()
+        return pn.Column(
+            pn.pane.HTML(timeline_html(items), stylesheets=[CSS], sizing_mode="stretch_width"),
+            self.more if len(items) >= self.model.timeline_limit else None,
+            sizing_mode="stretch_width",
+        )
+
+    @param.depends("workspace.revision")
+    def _deals_view(self) -> pn.viewable.Viewable:
+        """This module's short lists, unless another plugin's section already shows them in full."""
+        show_deals, show_related = self.model.short_lists()
+        parts = []
+        if show_deals:
+            deals = self.model.deals()
+            parts.append(pn.pane.HTML(deals_html(deals), stylesheets=[CSS]) if deals else pn.pane.Markdown("No deals."))
+        if show_related:
+            related = self.model.related()
+            parts.append(pn.pane.HTML(related_html(related)) if related else pn.pane.Markdown("No relationships."))
+        return pn.Column(*parts) if parts else pn.pane.Markdown("In the Deals and Relationships sections below.")
+
+    def _sections(self) -> list[pn.viewable.Viewable]:
+        out = []
+        for section in self.model.sections():
+            try:
+                out.append(pn.Card(section.view(), title=section.title, collapsed=False, sizing_mode="stretch_width"))
+            except Exception as error:
+                out.append(pn.pane.Alert(E(f"Section {section.title} ({section.plugin}) failed: {error}")))
+        return out
+
+    def _back(self, label: str = "◀ All contacts", page: str = "contacts") -> pn.widgets.Button:
+        back = pn.widgets.Button(label=label, color="light", width=140)
+        back.on_click(lambda _e: self.workspace.open_page(page))
+        return back
+
+    def _layout(self, back: pn.widgets.Button, *left: Any) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(back, self.edit),
+            self.edit_area,
+            pn.Row(
+                pn.Column(*left, width=480),
+                pn.Column("### Timeline", self.logger, self._timeline, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
+            *self._sections(),
+            sizing_mode="stretch_width",
+        )
+
+
+class ContactRecord(_Record):
+    """A contact's page: details, lifecycle, deals, relationships, tasks and one timeline."""
+
+    table = "contacts"
+
+    @param.depends("workspace.revision")
+    def _details(self) -> pn.viewable.Viewable:
+        try:
+            self.row = row = self.model.row()
+        except CrmError as error:
+            return pn.pane.Alert(E(str(error)), alert_type="warning")
+        pairs = [
+            ("Title", row.get("title")),
+            ("Email", row.get("email")),
+            ("Phone", row.get("phone")),
+            ("Owner", row.get("owner")),
+            ("Stakeholder type", row.get("stakeholder_type")),
+            ("Lifecycle stage", row.get("lifecycle_stage")),
+            ("Tags", ", ".join(self.model.tags())),
+            ("Notes", row.get("notes")),
+            ("Version", row.get("version")),
+        ]
+        pairs += [(c.replace("_", " ").capitalize(), row.get(c)) for c in self.model.consent_fields()]
+        items: list[Any] = [
+            pn.pane.HTML(f"<h2 class='crm-record-title'>{E(name_of(row))}</h2>"),
+            pn.pane.HTML(fields_table(pairs), stylesheets=[CSS]),
+        ]
+        org = self.model.organization_of(row)
+        if org:
+            link = pn.widgets.Button(label=f"🏢 {org['name']}", color="light")
+            link.on_click(lambda _e, i=org["id"]: self.workspace.open_page("contacts", org=i))
+            items.insert(1, link)
+        return pn.Column(*items)
+
+    @param.depends("workspace.revision")
+    def _lifecycle(self) -> pn.viewable.Viewable:
+        events = self.model.lifecycle()
+        if not events:
+            return pn.pane.Markdown("No lifecycle history.")
+        text = "".join(
+            f"<li>{E((e['at'] or '')[:10])}: {E(e['from_stage'] or '—')} → <b>{E(e['to_stage'])}</b>"
+            f" ({E(e['by'] or '')})</li>"
+            for e in events
+        )
+        return pn.pane.HTML(f"<ul>{text}</ul>")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout(
+            self._back(), self._details, "### Lifecycle", self._lifecycle, "### Deals & relationships", self._deals_view
+        )
+
+
+class OrganizationRecord(_Record):
+    """An organization's page: details, its people, deals and timeline."""
+
+    table = "organizations"
+
+    @param.depends("workspace.revision")
+    def _details(self) -> pn.viewable.Viewable:
+        try:
+            row = self.model.row()
+        except CrmError as error:
+            return pn.pane.Alert(E(str(error)), alert_type="warning")
+        pairs = [
+            (k.capitalize(), row.get(k)) for k in ("domain", "industry", "city", "country", "phone", "website", "owner")
+        ]
+        return pn.Column(
+            pn.pane.HTML(f"<h2 class='crm-record-title'>{E(row['name'])}</h2>"),
+            pn.pane.HTML(fields_table(pairs), stylesheets=[CSS]),
+        )
+
+    @param.depends("workspace.revision")
+    def _people(self) -> pn.viewable.Viewable:
+        buttons = []
+        for p in self.model.people():
+            b = pn.widgets.Button(label=f"{name_of(p)} — {p['title'] or ''}", color="light")
+            b.on_click(lambda _e, i=p["id"]: self.workspace.open_page("contacts", id=i))
+            buttons.append(b)
+        all_people = pn.widgets.Button(label="All people in the contact list ▶", color="light")
+        all_people.on_click(lambda _e: self.workspace.open_page("contacts", organization_id=self.record_id))
+        return pn.Column(*buttons, all_people)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout(
+            self._back("◀ Organizations", "organizations"),
+            self._details,
+            "### People",
+            self._people,
+            "### Deals & relationships",
+            self._deals_view,
+        )
