@@ -27,8 +27,8 @@ _import_sqlite_utils_without_pandas()
 
 from crm_workspace.errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError  # noqa: E402
 from crm_workspace.hookspecs import hookimpl  # noqa: E402
-from crm_workspace.notebook import Workspace  # noqa: E402
 from crm_workspace.types import Change, Metric, Page, RecordSection  # noqa: E402
+from crm_workspace.workspace import Workspace  # noqa: E402
 
 __all__ = [
     "Change",
@@ -45,3 +45,13 @@ __all__ = [
     "hookimpl",
 ]
 __version__ = "0.1.0"
+
+
+def _web_ui():
+    """The web shell draws a workspace's pages; imported only when a page is wanted (Panel is slow to load)."""
+    from crm_workspace.web import app
+
+    return app
+
+
+Workspace.ui_backend = _web_ui  # the facade hands the core its UI: the core imports no shell

@@ -4,7 +4,7 @@ It owns a Store (the database, crm_workspace/data/), a plugin host (the modules,
 crm_workspace/plugins.py) and the acting user, and is a thin facade over them:
 what plugins contribute is gathered in crm_workspace/registry.py, ``df``'s SQL is
 built in crm_workspace/data/query.py, settings live in crm_workspace/data/settings.py,
-and the views are drawn by the web shell, for ``crm_workspace.notebook.Workspace``. ``ws.as_user(name)``
+and the views are drawn by the UI backend the package root gives it (``ui_backend``). ``ws.as_user(name)``
 gives each served session its own Workspace over the same database connections
 and plugins.
 """
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import param
 import pluggy
@@ -64,6 +65,11 @@ class Workspace(param.Parameterized):
     revision = param.Integer(default=0, doc="Bumped whenever the data changes; views depend on it to refresh.")
     page = param.String(default="home", doc="The page the served app shows.")
     page_args = param.Dict(default={}, doc="Arguments of the page, e.g. {'id': 12}.")
+
+    #: What draws pages for ``dashboard()`` and ``app()``: a callable returning a module with
+    #: ``dashboard(ws, name)`` and ``app(ws)``. Given by the layer above (the package root hands it
+    #: the web shell), so this core class knows no UI and imports none.
+    ui_backend: ClassVar[Callable[[], Any] | None] = None
 
     def __init__(self, shared: _Shared, *, user: str, **params: Any):
         super().__init__(user=user, **params)
@@ -263,6 +269,19 @@ class Workspace(param.Parameterized):
         return list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES))
 
     # -------------------------------------------------------------- views
+    def dashboard(self, name: str) -> Any:
+        """The Panel object of one page (a module's, or the app's own); displays inline in Jupyter."""
+        return self._ui().dashboard(self, name)
+
+    def app(self) -> Any:
+        """The whole workspace app: a layout inline, a template when served."""
+        return self._ui().app(self)
+
+    def _ui(self) -> Any:
+        if Workspace.ui_backend is None:
+            raise CrmError("no UI backend: import crm_workspace (the package) to draw pages")
+        return Workspace.ui_backend()
+
     def open_page(self, name: str, **args: Any) -> None:
         """Navigate the served app (or an inline app) to a page, e.g. a contact record."""
         self.param.update(page=name, page_args=args)

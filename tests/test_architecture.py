@@ -29,8 +29,8 @@ MAX_LINES = 450
 LAYERS = ("ground", "data", "host", "services", "shells", "facade", "plugins")
 GROUND = {"errors", "types", "hookspecs"}
 SHELLS = {"cli", "web", "__main__"}
-#: the public face above the shells: the package root, the notebook Workspace, test helpers
-FACADE = {"notebook", "testing"}
+#: the public face above the shells: the package root (it hands the core Workspace its UI), test helpers
+FACADE = {"testing"}
 #: what crm_workspace/data/ (and the ground under it) must never import: the data layer serves
 #: scripts, notebooks and the CLI, none of which should pay for (or depend on) a UI
 UI_LIBRARIES = {"panel", "bokeh", "param", "click"}
@@ -71,7 +71,7 @@ def layer(module: str) -> str:
     if parts[0] != "crm_workspace":
         return "plugins"
     if len(parts) == 1:
-        return "facade"  # the package root re-exports the notebook Workspace: nothing in the core imports it
+        return "facade"  # the package root gives the core Workspace its UI backend: nothing in the core imports it
     if parts[1] in GROUND:
         return "ground"
     if parts[1] == "data":
