@@ -12,6 +12,7 @@ and plugins.
 from __future__ import annotations
 
 import getpass
+import shlex
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,7 @@ class Workspace(param.Parameterized):
         if path.is_dir():
             raise CrmError(f"{path} is a directory, not a workspace database")
         if not path.exists() and not create:
-            raise NotFound(f"no workspace at {path} (create one with `crm init --db {path}`)")
+            raise NotFound(f"no workspace at {path} (create one with `crm init --db {shlex.quote(str(path))}`)")
         if path.exists():
             _check_sqlite_header(path)
         shared = _Shared(pool=Pool(path), host=plugin_system.PluginHost())

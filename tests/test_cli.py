@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -143,3 +145,40 @@ def test_admin_commands_do_not_import_panel_or_bokeh(tmp_path, args):
         crm("--db", db, "init")
     result = subprocess.run([sys.executable, "-c", code, "--db", db, *args], capture_output=True, text=True)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_db_and_user_are_accepted_after_the_subcommand_at_any_depth(tmp_path):
+    db = str(tmp_path / "after.db")
+    assert crm("init", "--db", db).returncode == 0
+    assert crm("plugins", "disable", "pipeline", "--db", db, "--user", "ana").returncode == 0
+    listing = crm("plugins", "list", "--json", "--db", db)
+    assert listing.returncode == 0, listing.stderr
+    assert "pipeline" not in {p["name"] for p in json.loads(listing.stdout) if p["enabled"]}
+    assert crm("plugins", "enable", "pipeline", f"--db={db}").returncode == 0
+    assert crm("imports", "list", "--db", db).returncode == 0  # a plugin's group, found in that file
+    with sqlite3.connect(db) as conn:
+        users = {row[0] for row in conn.execute("SELECT user FROM audit_log WHERE table_name = 'plugin_state'")}
+    assert users <= {"ana"}
+
+
+def test_the_no_workspace_message_suggests_commands_that_work(tmp_path):
+    missing = tmp_path / "my crm.db"
+    result = crm("imports", "list", "--db", str(missing))
+    assert_clean_error(result, "no workspace at", "crm init --db")
+    assert not missing.exists()
+    suggested = shlex.split(result.stderr.split("`")[1])
+    assert crm(*suggested[1:]).returncode == 0 and missing.exists()
+    other = tmp_path / "other.db"
+    assert crm("--db", str(other), "init").returncode == 0 and other.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["imports", "list"], ["imports", "recipes"], ["import", "{file}"], ["export", "contacts", "{tmp}/out.xlsx"]],
+)
+def test_a_mistyped_db_never_creates_a_workspace(tmp_path, args):
+    (tmp_path / "people.csv").write_text("name,email\nAna Lopez,ana@example.com\n")
+    typo = tmp_path / "crm.bd"
+    argv = [a.format(file=tmp_path / "people.csv", tmp=tmp_path) for a in args]
+    assert_clean_error(crm("--db", str(typo), *argv), f"no workspace at {typo}")
+    assert not typo.exists()

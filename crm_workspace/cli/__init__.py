@@ -28,12 +28,17 @@ class CrmGroup(click.Group):
 
     _plugins_loaded = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["crm.argv"] = list(args)  # `--db` may follow the subcommand: plugins load from that file
+        return super().parse_args(ctx, args)
+
     def _load_plugin_commands(self, ctx: click.Context) -> None:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
         host = plugin_system.PluginHost()  # the Workspace's host, without opening (or creating) the workspace
-        host.load_installed(disabled=_disabled_plugins(db_path(ctx)))
+        path = _option_in(ctx.meta.get("crm.argv", []), "--db") or db_path(ctx)
+        host.load_installed(disabled=_disabled_plugins(path))
         host.collect("crm_register_commands", cli=self)
         for error in host.errors.values():
             _warn(error)
@@ -47,7 +52,7 @@ class CrmGroup(click.Group):
         if command is None:
             self._load_plugin_commands(ctx)
             command = super().get_command(ctx, name)
-        return command
+        return with_global_options(command) if command is not None else None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -56,8 +61,54 @@ class CrmGroup(click.Group):
             raise click.ClickException(str(error)) from error
         except sqlite3.Error as error:
             raise click.ClickException(f"database error: {error}") from error
+        except BrokenPipeError:  # `crm ... | head`: the reader has all it wants
+            sys.stderr.close()
+            raise click.exceptions.Exit(0) from None
         except OSError as error:
             raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from error
+
+
+def _remember_global(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        ctx.find_root().params[param.name] = value
+    return value
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    """Accept ``--db`` and ``--user`` after ``command`` too, at any depth (``crm imports list --db x.db``).
+
+    A command with an option of the same name keeps its own (``crm audit --user``
+    filters by author; give the acting user before the subcommand).
+    """
+    if getattr(command, "_crm_global_options", False):
+        return command
+    command._crm_global_options = True  # type: ignore[attr-defined]
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    for flag, kind, text in (
+        ("--db", click.Path(dir_okay=False), "Workspace database (as `crm --db`)."),
+        ("--user", None, "Act as this user (as `crm --user`)."),
+    ):
+        if flag not in taken:
+            command.params.append(
+                click.Option([flag], type=kind, expose_value=False, callback=_remember_global, help=text)
+            )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_global_options(sub)
+    return command
+
+
+def _option_in(args: list[str], flag: str) -> str | None:
+    """The last value given to ``flag`` anywhere in ``args``."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == flag and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+    return found
 
 
 def _disabled_plugins(path: str) -> set[str]:

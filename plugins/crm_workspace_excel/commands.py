@@ -47,7 +47,7 @@ def import_command(
 
     if not file.exists():
         raise CrmError(f"no such file: {file}")
-    workspace = open_workspace(ctx, create=True)
+    workspace = open_workspace(ctx)
     saved = recipes.load(workspace, recipe) if recipe else None
     prepared = prepare(
         workspace,
@@ -142,7 +142,7 @@ def imports_list(ctx, limit):
     """The import batches, newest first."""
     from .batches import list_batches
 
-    rows = list_batches(open_workspace(ctx, create=True), limit)
+    rows = list_batches(open_workspace(ctx), limit)
     if not rows:
         click.echo("no imports yet")
         return
@@ -161,7 +161,7 @@ def imports_undo(ctx, batch):
     """Undo one import batch: delete what it created, restore what it updated."""
     from .batches import undo
 
-    result = undo(open_workspace(ctx, create=True), batch)
+    result = undo(open_workspace(ctx), batch)
     click.echo(f"undone {batch}: {result['deleted']:,} records deleted, {result['restored']:,} restored")
 
 
@@ -171,7 +171,7 @@ def imports_recipes(ctx):
     """Saved mapping recipes."""
     from .recipes import list_all
 
-    rows = list_all(open_workspace(ctx, create=True))
+    rows = list_all(open_workspace(ctx))
     if not rows:
         click.echo("no saved recipes (save one with `crm import FILE --save-recipe NAME`)")
     for row in rows:
@@ -190,7 +190,7 @@ def export_command(ctx, entity, file):
 
     if file.suffix.lower() not in (".xlsx", ".xlsm"):
         raise CrmError(f"{file}: export writes .xlsx files (name it {file.with_suffix('.xlsx').name})")
-    workspace = open_workspace(ctx, create=True)
+    workspace = open_workspace(ctx)
     frame = export_frame(workspace, entity)
     write_xlsx(frame, file, sheet_name=entity)
     click.echo(f"exported {len(frame):,} {entity} to {file}")
