@@ -80,7 +80,8 @@ def test_an_unknown_allow_listed_plugin_is_one_clear_line(tmp_path):
     assert result.returncode == 0 and "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
     assert "'nosuch'" in line and "not installed" in line
-    assert [line.split()[0] for line in result.stdout.splitlines()] == ["pipeline"]
+    listed = crm("--db", db, "plugins", "list", "--json", env={"CRM_PLUGINS": "pipeline,nosuch"})
+    assert [p["name"] for p in json.loads(listed.stdout)] == ["pipeline"]
 
 
 def test_missing_database_is_one_clear_line(tmp_path):

@@ -20,6 +20,7 @@ from crm_workspace import plugins as plugin_system
 from crm_workspace.cli.admin import register as _register_admin_commands
 from crm_workspace.cli.context import acting_user, db_path, open_workspace
 from crm_workspace.cli.context import warn as _warn
+from crm_workspace.cli.output import emit, output_options
 from crm_workspace.errors import CrmError
 
 
@@ -191,17 +192,28 @@ def plugins() -> None:
 
 
 @plugins.command("list")
+@output_options
 @click.pass_context
-def plugins_list(ctx: click.Context) -> None:
+def plugins_list(ctx: click.Context, fmt: str) -> None:
     """The installed plugins, their version, enabled or not, and their hooks."""
-    workspace = open_workspace(ctx)
-    rows = workspace.plugins()
-    width = max((len(p.name) for p in rows), default=4)
-    for info in rows:
-        state = "failed  " if info.error else "enabled " if info.enabled else "disabled"
-        origin = "built-in" if info.builtin else info.distribution
-        hooks = ", ".join(h.removeprefix("crm_") for h in info.hooks) or "-"
-        click.echo(f"{info.name:<{width}}  {info.version or '-':<8}  {state}  {origin:<14}  {hooks}")
+    rows = [
+        {
+            "name": info.name,
+            "version": info.version,
+            "state": "failed" if info.error else "enabled" if info.enabled else "disabled",
+            "enabled": bool(info.enabled and not info.error),
+            "origin": "built-in" if info.builtin else info.distribution,
+            "hooks": [h.removeprefix("crm_") for h in info.hooks],
+            "error": str(info.error) if info.error else None,
+        }
+        for info in open_workspace(ctx).plugins()
+    ]
+    columns = ["name", "version", "state", "origin", "hooks"]
+    if fmt != "table":
+        columns = [*columns[:3], "enabled", *columns[3:], "error"]
+    elif any(row["error"] for row in rows):
+        columns.append("error")
+    emit(rows, columns, fmt, empty="no plugins installed")
 
 
 @plugins.command("enable")

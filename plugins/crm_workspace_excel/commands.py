@@ -9,6 +9,7 @@ import click
 
 from crm_workspace import CrmError
 from crm_workspace.cli import open_workspace
+from crm_workspace.cli.output import emit, output_options
 
 from .mapping import ENTITIES
 
@@ -137,21 +138,15 @@ def imports():
 
 @imports.command("list")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@output_options
 @click.pass_context
-def imports_list(ctx, limit):
+def imports_list(ctx, limit, fmt):
     """The import batches, newest first."""
     from .batches import list_batches
 
     rows = list_batches(open_workspace(ctx), limit)
-    if not rows:
-        click.echo("no imports yet")
-        return
-    for row in rows:
-        click.echo(
-            f"{row['id']}  {row['at']}  {row['user'] or '-':<10} {row['entity'] or '-':<13} "
-            f"created {row['created'] or 0:>6}  updated {row['updated'] or 0:>6}  skipped {row['skipped'] or 0:>6}  "
-            f"rejected {row['rejected'] or 0:>6}  {row['status']:<7} {row['file_name'] or ''}"
-        )
+    columns = ["id", "at", "user", "entity", "created", "updated", "skipped", "rejected", "status", "file_name"]
+    emit(rows, columns if fmt == "table" else None, fmt, empty="no imports yet")
 
 
 @imports.command("undo")
@@ -166,16 +161,15 @@ def imports_undo(ctx, batch):
 
 
 @imports.command("recipes")
+@output_options
 @click.pass_context
-def imports_recipes(ctx):
+def imports_recipes(ctx, fmt):
     """Saved mapping recipes."""
     from .recipes import list_all
 
     rows = list_all(open_workspace(ctx))
-    if not rows:
-        click.echo("no saved recipes (save one with `crm import FILE --save-recipe NAME`)")
-    for row in rows:
-        click.echo(f"{row['name']}  {row['entity']}  sheet={row['sheet'] or '-'}  on-duplicate={row['on_duplicate']}")
+    empty = "no saved recipes (save one with `crm import FILE --save-recipe NAME`)"
+    emit(rows, ["name", "entity", "sheet", "on_duplicate"] if fmt == "table" else None, fmt, empty=empty)
 
 
 @click.command("export")
