@@ -21,6 +21,7 @@ from crm_workspace.cli.admin import register as _register_admin_commands
 from crm_workspace.cli.context import acting_user, db_path, open_workspace
 from crm_workspace.cli.context import warn as _warn
 from crm_workspace.cli.output import emit, output_options
+from crm_workspace.cli.progress import progress
 from crm_workspace.errors import CrmError
 
 
@@ -163,7 +164,15 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
     from crm_workspace.services.demo import DemoSize, generate
 
     size = DemoSize.for_contacts(sizes.pop("contacts") or 300, **sizes)
-    generate(workspace, size, seed=seed, progress=lambda step: click.echo(f"  {step} ✓", err=True))
+    steps = ["users", "organizations", "contacts", "deals", "activities", "relationships", "plugins"]
+    with progress("demo data: users", len(steps), unit="steps") as bar:
+
+        def step_done(step: str) -> None:
+            done = steps.index(step) + 1 if step in steps else bar.done or 0
+            bar.relabel(f"demo data: {steps[done] if done < len(steps) else 'done'}")
+            bar.update(done)
+
+        generate(workspace, size, seed=seed, progress=step_done)
     click.echo(
         f"demo workspace ready: {path} — {size.organizations:,} organizations, {size.contacts:,} contacts, "
         f"{size.deals:,} deals, {size.activities:,} activities ({time.perf_counter() - started:.1f} s)"

@@ -8,12 +8,11 @@ stderr is not a terminal (a pipe, a log file, a test) nothing is printed.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from types import TracebackType
 from typing import IO
-
-import click
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 REDRAW_S = 0.2
@@ -46,7 +45,7 @@ class Progress:
         self.total = total
         self.done: int | None = None
         self.unit = unit
-        self.stream = stream or click.get_text_stream("stderr")
+        self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._started = time.monotonic()
         self._stop = threading.Event()
