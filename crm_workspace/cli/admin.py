@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm_workspace.cli.context import db_path, open_workspace
+from crm_workspace.cli.context import db_path, open_workspace, refuse_overwrite
 from crm_workspace.cli.dates import parse_when
 from crm_workspace.cli.output import emit, output_options
 from crm_workspace.data import permissions
@@ -241,14 +241,16 @@ def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -
 # ---------------------------------------------------------------- backups
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.pass_context
-def backup_command(ctx: click.Context, file: str) -> None:
+def backup_command(ctx: click.Context, file: str, force: bool) -> None:
     """Copy the workspace to FILE (online backup: safe while serving)."""
     from crm_workspace.services.backup import backup as run
 
     db = _db(ctx)
     if not db.is_file():
         raise NotFound(f"no workspace at {db}")
+    refuse_overwrite(file, force)
     target = run(db, file)
     click.echo(f"backed up {db} to {target} ({target.stat().st_size:,} bytes)")
 
