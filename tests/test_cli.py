@@ -198,3 +198,37 @@ def test_a_mistyped_db_never_creates_a_workspace(tmp_path, args):
     argv = [a.format(file=tmp_path / "people.csv", tmp=tmp_path) for a in args]
     assert_clean_error(crm("--db", str(typo), *argv), f"no workspace at {typo}")
     assert not typo.exists()
+
+
+def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path):
+    foreign = tmp_path / "app.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO orders VALUES (1, 9.5)")
+    conn.close()
+    before = foreign.read_bytes()
+    for args in (["plugins", "list"], ["imports", "list"], ["init"], ["users", "list"]):
+        assert_clean_error(crm("--db", str(foreign), *args), "not a crm-workspace", "orders")
+    assert foreign.read_bytes() == before  # still in rollback-journal mode, no table added
+    assert not Path(f"{foreign}-wal").exists()
+
+
+def test_a_workspace_from_a_newer_crm_workspace_is_refused(tmp_path):
+    db = tmp_path / "crm.db"
+    assert crm("--db", str(db), "init").returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('crm_workspace.core', 'm099_from_the_future', '2030-01-01')"
+        )
+    conn.close()
+    assert_clean_error(crm("--db", str(db), "plugins", "list"), "made by a newer crm-workspace", "m099_from_the_future")
+
+
+def test_an_empty_file_is_a_workspace_only_after_init(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert_clean_error(crm("--db", str(empty), "imports", "list"), "no workspace at")
+    assert empty.stat().st_size == 0
+    assert crm("--db", str(empty), "init").returncode == 0
+    assert crm("--db", str(empty), "imports", "list").returncode == 0
