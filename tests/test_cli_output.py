@@ -98,3 +98,20 @@ def test_audit_since_yesterday_finds_todays_changes_and_refuses_nonsense(demo_db
     assert json.loads(run(demo_db, "audit", "--since", "2 days ago", "--user", "ben", "--json").stdout)
     refused = run(demo_db, "audit", "--since", "someday")
     assert refused.exit_code == 1 and "cannot read the date 'someday'" in refused.output
+
+
+def test_views_show_their_parameters_and_description(demo_db):
+    from crm_workspace import Workspace
+
+    ws = Workspace.open(demo_db, builtins_only=True)
+    try:
+        views = ws.views().set_index("name")
+        assert list(views.columns) == ["plugin", "parameters", "description"]
+        timeline = views.loc["contacts.timeline"]
+        assert timeline["parameters"].startswith("id (required)") and timeline["description"]
+        assert views.loc["contacts.duplicates", "parameters"] == "limit=200"
+        with pytest.raises(CrmError, match=r"view 'contacts.timeline' takes id \(required\)"):
+            ws.df("contacts.timeline")
+        assert len(ws.df("contacts.timeline", id=1)) > 0
+    finally:
+        ws.close()
