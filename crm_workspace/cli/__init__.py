@@ -18,8 +18,9 @@ import click
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace.cli.admin import register as _register_admin_commands
-from crm_workspace.cli.context import acting_user, db_path, open_workspace
+from crm_workspace.cli.context import acting_user, db_path, open_workspace, refuse_overwrite
 from crm_workspace.cli.context import warn as _warn
+from crm_workspace.cli.dates import parse_day, parse_when
 from crm_workspace.cli.output import emit, output_options
 from crm_workspace.cli.progress import progress
 from crm_workspace.errors import CrmError
@@ -256,7 +257,18 @@ def plugins_new(name: str, directory: str) -> None:
     click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
 
 
-__all__ = ["cli", "db_path", "main", "open_workspace"]
+__all__ = [
+    "cli",
+    "db_path",
+    "emit",
+    "main",
+    "open_workspace",
+    "output_options",
+    "parse_day",
+    "parse_when",
+    "progress",
+    "refuse_overwrite",
+]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
 

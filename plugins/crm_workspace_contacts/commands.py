@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crm_workspace.cli.output import emit, output_options
+from crm_workspace.cli import emit, output_options
 
 
 def register(cli: click.Group) -> None:

@@ -7,10 +7,7 @@ from pathlib import Path
 import click
 
 from crm_workspace import CrmError
-from crm_workspace.cli import open_workspace
-from crm_workspace.cli.context import refuse_overwrite
-from crm_workspace.cli.output import emit, output_options
-from crm_workspace.cli.progress import progress
+from crm_workspace.cli import emit, open_workspace, output_options, progress, refuse_overwrite
 
 from .mapping import ENTITIES
 

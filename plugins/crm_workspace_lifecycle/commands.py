@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crm_workspace.cli.output import emit, output_options
+from crm_workspace.cli import emit, output_options
 
 VIEWS = ("funnel", "time_in_stage", "stuck", "cohorts", "flow", "journey", "adoption", "data_quality", "churn_risk")
 
@@ -26,7 +26,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def show(ctx, view, start, end, owner, contact, fmt):
         """Print one view (the same numbers as the dashboard and ws.df('lifecycle.VIEW'))."""
-        from crm_workspace.cli.dates import parse_day
+        from crm_workspace.cli import parse_day
 
         from . import analytics, metrics
 
