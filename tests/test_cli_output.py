@@ -115,3 +115,26 @@ def test_views_show_their_parameters_and_description(demo_db):
         assert len(ws.df("contacts.timeline", id=1)) > 0
     finally:
         ws.close()
+
+
+def test_emit_turns_frame_values_into_plain_json_and_cells(capsys):
+    import numpy as np
+    import pandas as pd
+
+    from crm_workspace.cli.output import emit
+
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([1, None], dtype="Int64"),
+            "at": [pd.Timestamp("2026-01-01"), pd.NaT],
+            "amount": [np.float64(57500.0), np.nan],
+            "tags": [["a", "b"], None],
+        }
+    )
+    emit(frame, None, "json")
+    assert json.loads(capsys.readouterr().out) == [
+        {"n": 1, "at": "2026-01-01T00:00:00", "amount": 57500.0, "tags": ["a", "b"]},
+        {"n": None, "at": None, "amount": None, "tags": None},
+    ]
+    emit(frame, None, "csv")
+    assert capsys.readouterr().out.splitlines() == ["n,at,amount,tags", '1,2026-01-01T00:00:00,57500,"a, b"', ",,,"]

@@ -41,15 +41,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
     if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
+        return None if value != value else value.isoformat()  # pandas NaT is a datetime too
     if hasattr(value, "item"):  # numpy and pandas scalars
         try:
             return _plain(value.item())
         except (ValueError, TypeError):
             pass
-    if value != value:  # pandas NaT, NA
-        return None
-    return str(value)
+    try:
+        missing = bool(value != value)  # pandas NaT
+    except TypeError:  # pandas NA: its comparisons are NA, whose truth is an error
+        missing = True
+    return None if missing else str(value)
 
 
 def _cell(value: Any) -> str:
