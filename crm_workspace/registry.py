@@ -7,11 +7,12 @@ that raises loses only its own contribution and is reported by name.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from crm_workspace.errors import PluginError
+from crm_workspace.errors import CrmError, PluginError
 from crm_workspace.types import Metric, Page, RecordSection
 
 if TYPE_CHECKING:
@@ -59,23 +60,67 @@ def record_sections(host: PluginHost, workspace: Any, table: str, record_id: int
 
 
 def data_views(host: PluginHost, workspace: Any) -> dict[str, Any]:
-    """Named DataFrame views by name (``ws.df(name)``)."""
+    """Named DataFrame views by name (``ws.df(name)``); wrong arguments are one clear error."""
     views: dict[str, Any] = {}
     for _plugin, found in host.collect("crm_data_views", workspace=workspace):
-        views.update(found)
+        views.update({name: _checked(name, fn) for name, fn in found.items()})
     return views
 
 
+def _checked(name: str, fn: Any) -> Any:
+    """``fn``, refusing arguments its signature does not take with a line naming the ones it does."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return fn
+
+    @functools.wraps(fn)
+    def view(*args: Any, **params: Any) -> Any:
+        try:
+            signature.bind(*args, **params)
+        except TypeError as error:
+            takes = view_parameters(fn) or "no parameters"
+            raise CrmError(f"view '{name}' takes {takes} ({error})") from None
+        return fn(*args, **params)
+
+    return view
+
+
+def view_parameters(fn: Any) -> str:
+    """A view's parameters as a person reads them: ``id (required), table='contacts', limit=100``."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    shown = []
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            continue
+        if parameter.kind is parameter.VAR_KEYWORD:
+            shown.append(f"**{parameter.name}")
+        elif parameter.default is parameter.empty:
+            shown.append(f"{parameter.name} (required)")
+        else:
+            shown.append(f"{parameter.name}={parameter.default!r}")
+    return ", ".join(shown)
+
+
 def views_frame(host: PluginHost, workspace: Any) -> pandas.DataFrame:
-    """Every named view: name, plugin, the first line of its docstring."""
+    """Every named view: name, plugin, the parameters it takes, the first line of its docstring."""
     import pandas as pd
 
     rows = [
-        {"name": name, "plugin": plugin, "description": (inspect.getdoc(fn) or "").split("\n")[0]}
+        {
+            "name": name,
+            "plugin": plugin,
+            "parameters": view_parameters(fn),
+            "description": (inspect.getdoc(fn) or "").split("\n")[0],
+        }
         for plugin, found in host.collect("crm_data_views", workspace=workspace)
         for name, fn in found.items()
     ]
-    return pd.DataFrame(rows, columns=["name", "plugin", "description"]).sort_values("name", ignore_index=True)
+    columns = ["name", "plugin", "parameters", "description"]
+    return pd.DataFrame(rows, columns=columns).sort_values("name", ignore_index=True)
 
 
 def field_aliases(host: PluginHost) -> dict[str, dict[str, list[str]]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import param
 import pluggy
+import sqlite_utils
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace import registry
@@ -102,10 +104,11 @@ class Workspace(param.Parameterized):
         path = Path(path or default_path())
         if path.is_dir():
             raise CrmError(f"{path} is a directory, not a workspace database")
+        missing = NotFound(f"no workspace at {path} (create one with `crm init --db {shlex.quote(str(path))}`)")
         if not path.exists() and not create:
-            raise NotFound(f"no workspace at {path} (create one with `crm init --db {path}`)")
-        if path.exists():
-            _check_sqlite_header(path)
+            raise missing
+        if path.exists() and not _check_workspace_file(path) and not create:
+            raise missing  # an empty SQLite file: only `crm init` (create=True) makes it a workspace
         shared = _Shared(pool=Pool(path), host=plugin_system.PluginHost())
         workspace = cls(shared, user=user or default_user())
         shared.host.pm.register(_core_rules(), name="core")
@@ -304,7 +307,14 @@ class Workspace(param.Parameterized):
         return False
 
 
-def _check_sqlite_header(path: Path) -> None:
+def _check_workspace_file(path: Path) -> bool:
+    """Whether ``path`` is already a workspace (False: an empty database); refuse anything else untouched.
+
+    Checked before the first write: migrating, or merely switching to WAL, would
+    change a foreign SQLite file (an app's database given by mistake) even when
+    opening then fails; a workspace from a newer crm-workspace would be written
+    by code that does not know its schema.
+    """
     # Asked through SQLite, never open()/close(): closing a plain descriptor drops every
     # POSIX lock this process holds on the file, SQLite connections' included, and then
     # another process closing its last connection deletes the live WAL (lost commits).
@@ -315,12 +325,35 @@ def _check_sqlite_header(path: Path) -> None:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            conn.execute("PRAGMA schema_version").fetchone()
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            applied = set()
+            if "_sqlite_migrations" in tables:
+                applied = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [schema.migrations.name]
+                    )
+                }
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error) or "malformed" in str(error):
             raise CrmError(f"{path} is not a crm-workspace database (not an SQLite file)") from error
+        raise CrmError(f"cannot open {path}: {error}") from error
+    tables = {t for t in tables if not t.startswith("sqlite_")}
+    if not tables:
+        return False
+    if not applied:
+        shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+        raise CrmError(f"{path} is an SQLite database but not a crm-workspace (tables: {shown}); left untouched")
+    known = {m.name for m in schema.migrations.pending(sqlite_utils.Database(memory=True))}  # all, by name
+    unknown = applied - known
+    if unknown:
+        raise CrmError(
+            f"{path}: this workspace was made by a newer crm-workspace (unknown migrations: "
+            f"{', '.join(sorted(unknown))}); upgrade crm-workspace to open it"
+        )
+    return True
 
 
 def _core_rules() -> Any:

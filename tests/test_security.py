@@ -127,8 +127,9 @@ def test_audit_command_filters(demo_db, ws):
     assert result.exit_code == 0
     assert "ben" in result.output and "Head of Audit" in result.output and "update" in result.output
     by_user = run(demo_db, "audit", "--user", "ben", "--since", "2000-01-01", "--json")
-    rows = [json.loads(line) for line in by_user.output.splitlines() if line.startswith("{")]
+    rows = json.loads(by_user.stdout)
     assert rows and all(r["user"] == "ben" for r in rows)
+    assert all(isinstance(r["changes"], dict) for r in rows)  # an object, not JSON text inside JSON
 
 
 # ---------------------------------------------------------------- privacy

@@ -18,8 +18,11 @@ import click
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace.cli.admin import register as _register_admin_commands
-from crm_workspace.cli.context import acting_user, db_path, open_workspace
+from crm_workspace.cli.context import acting_user, db_path, open_workspace, refuse_overwrite
 from crm_workspace.cli.context import warn as _warn
+from crm_workspace.cli.dates import parse_day, parse_when
+from crm_workspace.cli.output import emit, output_options
+from crm_workspace.cli.progress import progress
 from crm_workspace.errors import CrmError
 
 
@@ -28,12 +31,17 @@ class CrmGroup(click.Group):
 
     _plugins_loaded = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["crm.argv"] = list(args)  # `--db` may follow the subcommand: plugins load from that file
+        return super().parse_args(ctx, args)
+
     def _load_plugin_commands(self, ctx: click.Context) -> None:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
         host = plugin_system.PluginHost()  # the Workspace's host, without opening (or creating) the workspace
-        host.load_installed(disabled=_disabled_plugins(db_path(ctx)))
+        path = _option_in(ctx.meta.get("crm.argv", []), "--db") or db_path(ctx)
+        host.load_installed(disabled=_disabled_plugins(path))
         host.collect("crm_register_commands", cli=self)
         for error in host.errors.values():
             _warn(error)
@@ -47,7 +55,7 @@ class CrmGroup(click.Group):
         if command is None:
             self._load_plugin_commands(ctx)
             command = super().get_command(ctx, name)
-        return command
+        return with_global_options(command) if command is not None else None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -56,8 +64,54 @@ class CrmGroup(click.Group):
             raise click.ClickException(str(error)) from error
         except sqlite3.Error as error:
             raise click.ClickException(f"database error: {error}") from error
+        except BrokenPipeError:  # `crm ... | head`: the reader has all it wants
+            sys.stderr.close()
+            raise click.exceptions.Exit(0) from None
         except OSError as error:
             raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from error
+
+
+def _remember_global(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        ctx.find_root().params[param.name] = value
+    return value
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    """Accept ``--db`` and ``--user`` after ``command`` too, at any depth (``crm imports list --db x.db``).
+
+    A command with an option of the same name keeps its own (``crm audit --user``
+    filters by author; give the acting user before the subcommand).
+    """
+    if getattr(command, "_crm_global_options", False):
+        return command
+    command._crm_global_options = True  # type: ignore[attr-defined]
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    for flag, kind, text in (
+        ("--db", click.Path(dir_okay=False), "Workspace database (as `crm --db`)."),
+        ("--user", None, "Act as this user (as `crm --user`)."),
+    ):
+        if flag not in taken:
+            command.params.append(
+                click.Option([flag], type=kind, expose_value=False, callback=_remember_global, help=text)
+            )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_global_options(sub)
+    return command
+
+
+def _option_in(args: list[str], flag: str) -> str | None:
+    """The last value given to ``flag`` anywhere in ``args``."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == flag and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+    return found
 
 
 def _disabled_plugins(path: str) -> set[str]:
@@ -111,7 +165,15 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
     from crm_workspace.services.demo import DemoSize, generate
 
     size = DemoSize.for_contacts(sizes.pop("contacts") or 300, **sizes)
-    generate(workspace, size, seed=seed, progress=lambda step: click.echo(f"  {step} ✓", err=True))
+    steps = ["users", "organizations", "contacts", "deals", "activities", "relationships", "plugins"]
+    with progress("demo data: users", len(steps), unit="steps") as bar:
+
+        def step_done(step: str) -> None:
+            done = steps.index(step) + 1 if step in steps else bar.done or 0
+            bar.relabel(f"demo data: {steps[done] if done < len(steps) else 'done'}")
+            bar.update(done)
+
+        generate(workspace, size, seed=seed, progress=step_done)
     click.echo(
         f"demo workspace ready: {path} — {size.organizations:,} organizations, {size.contacts:,} contacts, "
         f"{size.deals:,} deals, {size.activities:,} activities ({time.perf_counter() - started:.1f} s)"
@@ -140,17 +202,28 @@ def plugins() -> None:
 
 
 @plugins.command("list")
+@output_options
 @click.pass_context
-def plugins_list(ctx: click.Context) -> None:
+def plugins_list(ctx: click.Context, fmt: str) -> None:
     """The installed plugins, their version, enabled or not, and their hooks."""
-    workspace = open_workspace(ctx)
-    rows = workspace.plugins()
-    width = max((len(p.name) for p in rows), default=4)
-    for info in rows:
-        state = "failed  " if info.error else "enabled " if info.enabled else "disabled"
-        origin = "built-in" if info.builtin else info.distribution
-        hooks = ", ".join(h.removeprefix("crm_") for h in info.hooks) or "-"
-        click.echo(f"{info.name:<{width}}  {info.version or '-':<8}  {state}  {origin:<14}  {hooks}")
+    rows = [
+        {
+            "name": info.name,
+            "version": info.version,
+            "state": "failed" if info.error else "enabled" if info.enabled else "disabled",
+            "enabled": bool(info.enabled and not info.error),
+            "origin": "built-in" if info.builtin else info.distribution,
+            "hooks": [h.removeprefix("crm_") for h in info.hooks],
+            "error": str(info.error) if info.error else None,
+        }
+        for info in open_workspace(ctx).plugins()
+    ]
+    columns = ["name", "version", "state", "origin", "hooks"]
+    if fmt != "table":
+        columns = [*columns[:3], "enabled", *columns[3:], "error"]
+    elif any(row["error"] for row in rows):
+        columns.append("error")
+    emit(rows, columns, fmt, empty="no plugins installed")
 
 
 @plugins.command("enable")
@@ -184,7 +257,18 @@ def plugins_new(name: str, directory: str) -> None:
     click.echo(f"created {root}\nnext: pip install -e {root} && crm plugins list")
 
 
-__all__ = ["cli", "db_path", "main", "open_workspace"]
+__all__ = [
+    "cli",
+    "db_path",
+    "emit",
+    "main",
+    "open_workspace",
+    "output_options",
+    "parse_day",
+    "parse_when",
+    "progress",
+    "refuse_overwrite",
+]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm_workspace.cli.context import db_path, open_workspace
+from crm_workspace.cli.context import db_path, open_workspace, refuse_overwrite
+from crm_workspace.cli.dates import parse_when
+from crm_workspace.cli.output import emit, output_options
 from crm_workspace.data import permissions
 from crm_workspace.data.audit import audit_rows, describe_change
 from crm_workspace.errors import CrmError, NotFound
@@ -87,25 +89,20 @@ def users_add(
 
 
 @users.command("list")
+@output_options
 @click.pass_context
-def users_list(ctx: click.Context) -> None:
+def users_list(ctx: click.Context, fmt: str) -> None:
     """Every user: role, active, login password set or not."""
     ws = _ws(ctx)
     rows = ws.store.query(
         "SELECT username, display_name, email, role, active, password_hash IS NOT NULL AS login"
         " FROM users ORDER BY username"
     )
-    if not rows:
-        click.echo("no users yet (everyone may write; add an admin with `crm users add NAME --role admin`)")
-        return
-    width = max(len(r["username"]) for r in rows)
-    for r in rows:
-        state = "active" if r["active"] not in (0, "0") else "inactive"
-        login = "password" if r["login"] else "no login"
-        click.echo(
-            f"{r['username']:<{width}}  {r['role']:<6}  {state:<8}  {login:<8}  "
-            f"{r['display_name'] or ''}  {r['email'] or ''}".rstrip()
-        )
+    for row in rows:
+        row["active"] = row["active"] not in (0, "0")
+        row["login"] = bool(row["login"])
+    empty = "no users yet (everyone may write; add an admin with `crm users add NAME --role admin`)"
+    emit(rows, ["username", "role", "active", "login", "display_name", "email"], fmt, empty=empty)
 
 
 def _admins_left(ws, without: str) -> int:
@@ -173,26 +170,35 @@ def users_policy(ctx: click.Context, members_edit_all: str | None, require_known
 # ------------------------------------------------------------------ audit
 @click.command("audit")
 @click.option("--record", help="TABLE:ID, e.g. contacts:12")
-@click.option("--user", "by_user", help="Changes by this user.")
-@click.option("--since", help="From this date or time (ISO, UTC), e.g. 2026-01-31.")
+@click.option("--user", "by_user", help="Changes by this user (act as someone with `crm --user NAME audit`).")
+@click.option("--since", help="From this time: 2026-01-31, today, yesterday, 3d, 12h, '2 weeks ago' (UTC).")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of text.")
+@output_options
 @click.pass_context
-def audit(ctx: click.Context, record: str | None, by_user: str | None, since: str | None, limit: int, as_json: bool):
+def audit(ctx: click.Context, record: str | None, by_user: str | None, since: str | None, limit: int, fmt: str):
     """The audit trail: every change, who, when, before and after (admins only)."""
     ws = _ws(ctx)
     permissions.require_admin(ws.store, "read the audit trail")
+    since = parse_when(since) if since else None
     rows = audit_rows(ws.store, record=record, user=by_user, since=since, limit=limit)
     for row in rows:
-        if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        else:
-            click.echo(
-                f"{row['at']}  {row['user'] or '-':<10} {row['action']:<6} {row['table_name']}:{row['row_id']}  "
-                f"{describe_change(row)}"
-            )
-    if not rows:
-        click.echo("no audit entries match", err=True)
+        row["record"] = f"{row['table_name']}:{row['row_id']}"
+        row["change"] = describe_change(row)
+        row["changes"] = _decoded(row.get("changes"))
+    if fmt == "table":
+        emit(rows, ["at", "user", "action", "record", "change"], fmt, empty="no audit entries match")
+    else:
+        emit(rows, [c for c in rows[0] if c not in ("record", "change")] if rows else [], fmt)
+
+
+def _decoded(value: Any) -> Any:
+    """A JSON column as the object it holds (nested in --json output, not a string inside JSON)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 # ---------------------------------------------------------------- privacy
@@ -235,14 +241,16 @@ def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -
 # ---------------------------------------------------------------- backups
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.pass_context
-def backup_command(ctx: click.Context, file: str) -> None:
+def backup_command(ctx: click.Context, file: str, force: bool) -> None:
     """Copy the workspace to FILE (online backup: safe while serving)."""
     from crm_workspace.services.backup import backup as run
 
     db = _db(ctx)
     if not db.is_file():
         raise NotFound(f"no workspace at {db}")
+    refuse_overwrite(file, force)
     target = run(db, file)
     click.echo(f"backed up {db} to {target} ({target.stat().st_size:,} bytes)")
 

@@ -24,6 +24,12 @@ def warn(error: Exception | str) -> None:
         click.echo(f"warning: {error}", err=True)
 
 
+def refuse_overwrite(path: str | os.PathLike, force: bool) -> None:
+    """Refuse to replace an existing file unless ``--force`` was given (one clear line)."""
+    if not force and os.path.lexists(path):
+        raise click.ClickException(f"{path} already exists; use --force to overwrite it")
+
+
 def db_path(ctx: click.Context) -> str:
     """The workspace file of this invocation: ``--db``, else ``$CRM_DB``, else ``./crm.db``."""
     root = ctx.find_root()

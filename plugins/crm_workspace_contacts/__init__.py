@@ -74,20 +74,25 @@ def crm_data_views(workspace):
     from . import merge, model
 
     def contacts_list(**filters):
+        """Contacts with their organization: the Contacts page's filters, sort, descending, limit, offset."""
         filters.setdefault("limit", None)
         return pd.DataFrame(model.list_contacts(workspace, **filters), columns=model.CONTACT_COLUMNS)
 
     def organizations_list(**filters):
+        """Organizations: the Organizations page's filters, sort, descending, limit, offset."""
         filters.setdefault("limit", None)
         return pd.DataFrame(model.list_organizations(workspace, **filters))
 
-    def timeline(table="contacts", id=None, limit=100):
+    def timeline(id, table="contacts", limit=100):
+        """Every touchpoint of the contact (or ``table`` row) with ``id``, newest first."""
         return pd.DataFrame(model.timeline(workspace, table, int(id), limit))
 
     def tasks(user=None, days_ahead=7):
+        """Open tasks of ``user`` due within ``days_ahead`` days, overdue ones included, soonest first."""
         return pd.DataFrame(model.my_tasks(workspace, user, days_ahead))
 
     def duplicates(limit=200):
+        """Pairs of contacts that may be the same person: a, b, reason, score (0-100), best first."""
         return pd.DataFrame(merge.find_duplicates(workspace, limit))
 
     return {

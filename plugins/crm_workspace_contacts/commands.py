@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from crm_workspace.cli import emit, output_options
+
 
 def register(cli: click.Group) -> None:
     from crm_workspace.cli import open_workspace
@@ -15,19 +17,21 @@ def register(cli: click.Group) -> None:
     @contacts.command("search")
     @click.argument("text")
     @click.option("--limit", default=20, show_default=True)
+    @output_options
     @click.pass_context
-    def search(ctx, text, limit):
+    def search(ctx, text, limit, fmt):
         """Search contacts and organizations (as ws.search(TEXT))."""
-        frame = open_workspace(ctx).search(text, limit=limit)
-        click.echo(frame.to_string(index=False) if len(frame) else "no matches")
+        emit(open_workspace(ctx).search(text, limit=limit), None, fmt, empty="no matches")
 
     @contacts.command("duplicates")
     @click.option("--limit", default=50, show_default=True)
+    @output_options
     @click.pass_context
-    def duplicates(ctx, limit):
+    def duplicates(ctx, limit, fmt):
         """Possible duplicate contacts with their score."""
-        frame = open_workspace(ctx).df("contacts.duplicates", limit=limit)
-        click.echo(frame.to_string(index=False) if len(frame) else "no possible duplicates")
+        from .merge import find_duplicates
+
+        emit(find_duplicates(open_workspace(ctx), limit), None, fmt, empty="no possible duplicates")
 
     @contacts.command("merge")
     @click.argument("winner", type=int)

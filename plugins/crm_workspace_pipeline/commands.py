@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from crm_workspace.cli import emit, output_options
+
 
 def register(cli: click.Group) -> None:
     from crm_workspace.cli import open_workspace
@@ -15,20 +17,26 @@ def register(cli: click.Group) -> None:
     @pipeline.command("board")
     @click.option("--pipeline", "name", default="default", show_default=True)
     @click.option("--owner", default=None, help="Only this owner's deals.")
+    @output_options
     @click.pass_context
-    def board(ctx, name, owner):
+    def board(ctx, name, owner, fmt):
         """Deals, total and weighted amount per stage (as ws.df('pipeline.board'))."""
-        frame = open_workspace(ctx).df("pipeline.board", pipeline=name, owner=owner)
-        click.echo(frame[["stage", "status", "deals", "amount", "weighted"]].to_string(index=False))
+        from .model import PipelineModel  # the model's rows, not ws.df: no pandas, no other plugin's views
+
+        rows = PipelineModel(workspace=open_workspace(ctx), pipeline=name, owner=owner).totals()
+        emit(rows, ["stage", "status", "deals", "amount", "weighted"], fmt, empty=f"no stages in pipeline '{name}'")
 
     @pipeline.command("forecast")
     @click.option("--by", type=click.Choice(["month", "owner"]), default="month", show_default=True)
     @click.option("--pipeline", "name", default="default", show_default=True)
+    @output_options
     @click.pass_context
-    def forecast(ctx, by, name):
+    def forecast(ctx, by, name, fmt):
         """Open pipeline by expected-close month or by owner, with weighted amounts."""
-        frame = open_workspace(ctx).df(f"pipeline.forecast_by_{by}", pipeline=name)
-        click.echo(frame.to_string(index=False) if len(frame) else "no open deals")
+        from .model import PipelineModel
+
+        model = PipelineModel(workspace=open_workspace(ctx), pipeline=name)
+        emit(getattr(model, f"forecast_by_{by}")(), None, fmt, empty="no open deals")
 
     @pipeline.command("move")
     @click.argument("deal_id", type=int)
