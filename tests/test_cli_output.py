@@ -14,9 +14,6 @@ from crm_workspace.cli import cli
 from crm_workspace.cli.dates import parse_when
 from crm_workspace.errors import CrmError
 
-#: plugin models take ``crm_workspace.Workspace`` (the notebook class) while every shell opens the core one
-MODEL_CLASS = "PipelineModel's ClassSelector refuses the core Workspace the CLI opens (open on main)"
-
 LISTS = [
     ["plugins", "list"],
     ["users", "list"],
@@ -25,10 +22,8 @@ LISTS = [
     ["imports", "recipes"],
     ["contacts", "search", "ana"],
     ["contacts", "duplicates", "--limit", "5"],
-    pytest.param(["pipeline", "board"], marks=pytest.mark.xfail(raises=ValueError, reason=MODEL_CLASS)),
-    pytest.param(
-        ["pipeline", "forecast", "--by", "owner"], marks=pytest.mark.xfail(raises=ValueError, reason=MODEL_CLASS)
-    ),
+    ["pipeline", "board"],
+    ["pipeline", "forecast", "--by", "owner"],
     ["lifecycle", "show", "funnel"],
     ["lifecycle", "stages"],
 ]
