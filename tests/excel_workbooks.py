@@ -197,3 +197,28 @@ def _rewrite(source: Path, target: Path, member: str, change) -> None:
             if item.filename == member:
                 data = change(data)
             out.writestr(item, data)
+
+
+def far_corner(path: Path, last_cell: str = "XFD1048576", *, prefixed: bool = False) -> Path:
+    """A header, one row, and one cell at ``last_cell``: 1.5 KB that spans the whole grid.
+
+    calamine makes one dense grid from A1 to the last cell (XFD1048576: 17 billion cells,
+    512 GiB). ``prefixed`` writes the sheet with an ``x:`` namespace prefix and cells
+    without addresses, the way a scan for ``<c r="`` would not see them.
+    """
+    plain = path.with_suffix(".plain.xlsx")
+    simple(plain, ["First Name", "Last Name", "Email"], [["Ana", "Silva", "ana@example.com"]])
+    row = int(re.sub(r"^[A-Z]+", "", last_cell))
+    stray = f'<row r="{row}"><c r="{last_cell}" t="inlineStr"><is><t>stray</t></is></c></row>'.encode()
+
+    def change(xml: bytes) -> bytes:
+        xml = xml.replace(b"</sheetData>", stray + b"</sheetData>")
+        if prefixed:
+            xml = re.sub(rb"<(/?)(?=[a-zA-Z])", rb"<\1x:", xml).replace(
+                b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="
+            )
+            xml = re.sub(rb'(<x:c) r="[A-Z]+2"', rb"\1", xml)  # the data row's cells by position only
+        return xml
+
+    _rewrite(plain, path, "xl/worksheets/sheet1.xml", change)
+    return path

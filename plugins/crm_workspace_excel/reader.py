@@ -2,7 +2,9 @@
 
 Every file is checked before a parser sees it (size, type by content, zip member
 sizes, XML doctype declarations, encryption), then read with python-calamine
-(.xlsx/.xlsm/.xls/.ods) or the csv module. Then: which sheet holds the data,
+(.xlsx/.xlsm/.xls/.ods) in a sandboxed child process (``sandbox.py``; sheets whose
+grid is far larger than their cells are read cell by cell, ``extent.py``), or with
+the csv module. Then: which sheet holds the data,
 which row is the header, which rows are titles, blanks and footers.
 """
 
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
+import weakref
 import zipfile
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -140,7 +144,7 @@ def open_book(source: str | Path | bytes, name: str | None = None) -> Book:
         raw = data if data is not None else path.read_bytes()
         if ENCRYPTED_MARK in raw:
             raise UnreadableFile(f"{name} is password-protected: open it in Excel, remove the password, save, retry")
-        return _open_calamine(path, data, name)
+        return _open_calamine(path, data, name, size)
     raw = data if data is not None else path.read_bytes()
     if suffix in (".csv", ".txt", ".tsv") or (suffix == "" and _looks_like_text(raw)):
         return _open_csv(raw, name)
@@ -183,56 +187,64 @@ def _open_zip(path: Path | None, data: bytes | None, name: str) -> Book:
                     raise UnreadableFile(
                         f"{name} contains XML entity declarations ({member.filename}): refused as unsafe"
                     )
-    return _open_calamine(path, data, name)
+    return _open_calamine(path, data, name, total, xlsx=is_xlsx)
 
 
-def _open_calamine(path: Path | None, data: bytes | None, name: str) -> Book:
-    import python_calamine as pc
+def _open_calamine(
+    path: Path | None, data: bytes | None, name: str, workbook_bytes: int, *, xlsx: bool = False
+) -> Book:
+    """A workbook whose every parse runs in a sandboxed child (see ``sandbox.py``).
 
+    An upload is spilled to a private temporary file that lives as long as the Book.
+    """
+    from . import sandbox
+
+    spilled = None
+    if path is None:
+        handle, spilled = tempfile.mkstemp(prefix="crm-upload-", suffix=Path(name).suffix.lower()[:8])
+        with os.fdopen(handle, "wb") as out:
+            out.write(data or b"")
+        path = Path(spilled)
     try:
-        workbook = (
-            pc.CalamineWorkbook.from_path(str(path))
-            if data is None
-            else pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        )
-    except pc.PasswordError as error:
-        raise UnreadableFile(f"{name} is password-protected: remove the password and retry") from error
-    except Exception as error:  # calamine raises its own error types for damaged files
-        raise UnreadableFile(f"{name} cannot be read as a spreadsheet: {_first_line(error)}") from error
-    sheets = []
-    for meta in workbook.sheets_metadata:
-        kind = str(meta.typ).rsplit(".", 1)[-1]
-        if kind not in ("WorkSheet", "Worksheet"):
-            continue
-        sheets.append(SheetInfo(meta.name, str(meta.visible).rsplit(".", 1)[-1] == "Visible"))
+        listed = sandbox.run("sheets", path, workbook_bytes)
+    except sandbox.ParseFailed as error:
+        if spilled:
+            os.unlink(spilled)
+        if error.kind == "password":
+            raise UnreadableFile(f"{name} is password-protected: remove the password and retry") from error
+        if error.kind in ("memory", "timeout", "crash"):
+            raise UnreadableFile(f"this spreadsheet could not be read: {error} ({name})") from error
+        raise UnreadableFile(f"{name} cannot be read as a spreadsheet: {error}") from error
+    sheets = [SheetInfo(sheet, visible) for sheet, visible in listed]
     if not sheets:
+        if spilled:
+            os.unlink(spilled)
         raise UnreadableFile(f"{name} has no worksheets")
 
     def load(sheet: str) -> tuple[list[list[Any]], list]:
         try:
-            data_sheet = workbook.get_sheet_by_name(sheet)
-            rows = _compact_rows(data_sheet.iter_rows(), data_sheet.start[1] if data_sheet.start else 0)
-            merged = data_sheet.merged_cell_ranges or []
-        except Exception as error:
-            raise UnreadableFile(f"{name}: sheet '{sheet}' cannot be read: {_first_line(error)}") from error
-        return rows, merged
+            try:
+                return sandbox.run("load", path, workbook_bytes, sheet, "auto")
+            except sandbox.ParseFailed as error:
+                if error.kind != "memory" or not xlsx:
+                    raise
+                # the grid was far larger than the cells: read them one by one instead
+                return sandbox.run("load", path, workbook_bytes, sheet, "cells")
+        except sandbox.ParseFailed as error:
+            if error.kind in ("memory", "timeout", "crash"):
+                raise UnreadableFile(
+                    f"this spreadsheet could not be read: {error} ({name}, sheet '{sheet}')"
+                ) from error
+            raise UnreadableFile(f"{name}: sheet '{sheet}' cannot be read: {error}") from error
 
-    return Book(name, sheets, load)
+    book = Book(name, sheets, load)
+    if spilled:
+        weakref.finalize(book, _unlink, spilled)
+    return book
 
 
-def _compact_rows(cells: Iterable[list[Any]], first_column: int = 0) -> list[list[Any]]:
-    """The sheet's rows, row by row (never two copies of the sheet), each repeated text kept once.
-
-    A CRM export repeats most of its text (companies, stages, owners, countries, titles):
-    sharing one string object per distinct value keeps a 300k-row sheet in about half
-    the memory. ``first_column`` puts back the empty columns left of the used range.
-    """
-    distinct: dict[str, str] = {}
-    keep = distinct.setdefault
-    rows = [[keep(v, v) if v.__class__ is str else v for v in row] for row in cells]
-    if first_column:
-        rows = [[""] * first_column + row for row in rows]
-    return rows
+def _unlink(path: str) -> None:
+    Path(path).unlink(missing_ok=True)
 
 
 def _open_csv(raw: bytes, name: str) -> Book:
