@@ -194,3 +194,27 @@ def test_headers_are_never_written_as_live_formulas(tmp_path, workspace):
     out = write_xlsx(pd.DataFrame({"@SUM(1)": [1], "+cmd": ["x"]}), tmp_path / "e.xlsx")
     assert [(c.value, c.data_type) for c in load_workbook(out).active[1]] == [("@SUM(1)", "s"), ("+cmd", "s")]
 
+
+def test_a_csv_field_over_128_kib_imports_and_a_runaway_field_is_one_line(tmp_path, workspace):
+    notes = "x" * 300_000
+    path = tmp_path / "long.csv"
+    path.write_text(f'First Name,Last Name,Email,Notes\nAna,Silva,ana@example.com,"{notes}"\n', encoding="utf-8")
+    prepared = prepare(workspace, path)
+    assert prepared.table.rows[0][3] == notes
+    path.write_text('First Name,Last Name\nAna,"' + "y" * 2_000_000 + "\n", encoding="utf-8")  # a quote left open
+    with pytest.raises(UnreadableFile) as info:
+        prepare(workspace, path)
+    assert "line 2 has a field longer than 1,024 KiB" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_csv_with_a_byte_order_mark_is_decoded_by_it(tmp_path, workspace, encoding):
+    text = "First Name;Last Name;E-mail\nZoë;Ünal;ZOE@example.com\n"
+    raw = text.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = b"\xfe\xff" + raw
+    path = tmp_path / "people.csv"
+    path.write_bytes(raw)
+    prepared = prepare(workspace, path)
+    assert prepared.table.headers == ["First Name", "Last Name", "E-mail"]
+    assert prepared.table.rows == [["Zoë", "Ünal", "ZOE@example.com"]]

@@ -31,6 +31,16 @@ MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
 #: A member this much larger than its compressed size is a decompression bomb.
 MAX_RATIO = 200
 MAX_CSV_ROWS = 2_000_000
+#: Longest CSV field accepted (the csv module's default, 128 KiB, is a traceback past it).
+MAX_CSV_FIELD = 1024 * 1024
+#: Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -248,22 +258,28 @@ def _unlink(path: str) -> None:
 
 
 def _open_csv(raw: bytes, name: str) -> Book:
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    text = _decode(raw)
     sample = text[:20_000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
     rows: list[list[Any]] = []
-    for row in csv.reader(io.StringIO(text), dialect):
-        rows.append(row)
-        if len(rows) > MAX_CSV_ROWS:
-            raise UnreadableFile(f"{name} has more than {MAX_CSV_ROWS:,} rows")
+    if csv.field_size_limit() < MAX_CSV_FIELD:
+        csv.field_size_limit(MAX_CSV_FIELD)
+    lines = csv.reader(io.StringIO(text), dialect)
+    try:
+        for row in lines:
+            rows.append(row)
+            if len(rows) > MAX_CSV_ROWS:
+                raise UnreadableFile(f"{name} has more than {MAX_CSV_ROWS:,} rows")
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise UnreadableFile(
+                f"{name}: line {lines.line_num} has a field longer than {csv.field_size_limit() // 1024:,} KiB: "
+                "is it really a CSV file (or is a quote left open)?"
+            ) from error
+        raise UnreadableFile(f"{name}: line {lines.line_num} cannot be read as CSV: {_first_line(error)}") from error
     width = max((len(r) for r in rows), default=0)
     for row in rows:
         if len(row) < width:
@@ -272,7 +288,22 @@ def _open_csv(raw: bytes, name: str) -> Book:
     return Book(name, [SheetInfo(sheet)], lambda _sheet: (rows, []))
 
 
+def _decode(raw: bytes) -> str:
+    """The text of a CSV file: by its byte-order mark (UTF-8/16/32) if it has one, else UTF-8 or cp1252."""
+    for mark, encoding in BOMS:
+        if raw.startswith(mark):
+            return raw.decode(encoding, errors="replace")
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
 def _looks_like_text(raw: bytes) -> bool:
+    if raw.startswith(tuple(mark for mark, _ in BOMS)):
+        return True
     sample = raw[:4096]
     if b"\x00" in sample:
         return False
@@ -286,7 +317,7 @@ def _looks_like_text(raw: bytes) -> bool:
 
 
 def _looks_like_csv(raw: bytes) -> bool:
-    lines = raw[:4096].splitlines()[:5]
+    lines = _decode(raw[:4096]).encode("utf-8", "replace").splitlines()[:5]
     return len(lines) >= 2 and all(line.count(b",") >= 1 or line.count(b";") >= 1 for line in lines)
 
 
