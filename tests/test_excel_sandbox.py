@@ -64,7 +64,7 @@ def test_a_parser_abort_is_one_line_and_the_caller_lives_on(tmp_path):
     path = far_corner(tmp_path / "corner.xlsx", "XFD1048576")
     started = time.perf_counter()
     with pytest.raises(sandbox.ParseFailed) as info:  # calamine itself, no scan: it aborts (512 GiB)
-        sandbox.run("load", path, path.stat().st_size, "Sheet1", "calamine")
+        sandbox.run("load", path, path.stat().st_size, "calamine", "Sheet1")
     assert time.perf_counter() - started < 5
     assert info.value.kind == "memory" and "\n" not in str(info.value)
     assert _peak_child_mb() < 300
@@ -106,3 +106,20 @@ def test_cell_by_cell_reads_what_calamine_reads(tmp_path):
     width = max(len(r) for r in dense[0])
     assert [(r + [""] * width)[:width] for r in rows] == [(r + [""] * width)[:width] for r in dense[0]]
     assert sorted(merged) == sorted(tuple(map(tuple, m)) for m in dense[1])
+
+
+def test_choosing_among_sheets_parses_them_in_one_child(tmp_path, monkeypatch):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for index, title in enumerate(["East", "West", "North"]):
+        sheet = book.active if index == 0 else book.create_sheet()
+        sheet.title = title
+        for row in range(index + 2):
+            sheet.append([f"a{row}", f"b{row}", f"c{row}"])
+    book.save(tmp_path / "regions.xlsx")
+    calls = []
+    real = sandbox.run
+    monkeypatch.setattr(sandbox, "run", lambda *args: calls.append(args[0]) or real(*args))
+    assert open_book(tmp_path / "regions.xlsx").default_sheet() == "North"
+    assert calls == ["sheets", "load"]

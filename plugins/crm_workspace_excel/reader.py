@@ -94,8 +94,14 @@ class Book:
         if sheet not in self._cache:
             if sheet not in self.sheet_names:
                 raise CrmError(f"no sheet named '{sheet}' in {self.name} (sheets: {', '.join(self.sheet_names)})")
-            self._cache[sheet] = self._loader(sheet)
+            self._cache[sheet] = self._loader([sheet])[0]
         return self._cache[sheet]
+
+    def _prefetch(self, sheets: list[str]) -> None:
+        """Load several sheets at once (one parse child for all of them)."""
+        missing = [name for name in sheets if name not in self._cache]
+        if len(missing) > 1:
+            self._cache.update(zip(missing, self._loader(missing), strict=True))
 
     def default_sheet(self) -> str:
         """The sheet that looks most like data: visible, not instructions, most filled rows."""
@@ -103,6 +109,7 @@ class Book:
         candidates = candidates or [s.name for s in self.sheets if s.visible] or self.sheet_names
         if len(candidates) == 1:
             return candidates[0]
+        self._prefetch(candidates)
         best, best_score = candidates[0], -1.0
         for name in candidates:
             rows, _ = self.cells(name)
@@ -231,21 +238,20 @@ def _open_calamine(
             os.unlink(spilled)
         raise UnreadableFile(f"{name} has no worksheets")
 
-    def load(sheet: str) -> tuple[list[list[Any]], list]:
+    def load(wanted: list[str]) -> list[tuple[list[list[Any]], list]]:
         try:
             try:
-                return sandbox.run("load", path, workbook_bytes, sheet, "auto")
+                return sandbox.run("load", path, workbook_bytes, "auto", *wanted)
             except sandbox.ParseFailed as error:
                 if error.kind != "memory" or not xlsx:
                     raise
                 # the grid was far larger than the cells: read them one by one instead
-                return sandbox.run("load", path, workbook_bytes, sheet, "cells")
+                return sandbox.run("load", path, workbook_bytes, "cells", *wanted)
         except sandbox.ParseFailed as error:
+            which = ", ".join(f"'{sheet}'" for sheet in wanted)
             if error.kind in ("memory", "timeout", "crash"):
-                raise UnreadableFile(
-                    f"this spreadsheet could not be read: {error} ({name}, sheet '{sheet}')"
-                ) from error
-            raise UnreadableFile(f"{name}: sheet '{sheet}' cannot be read: {error}") from error
+                raise UnreadableFile(f"this spreadsheet could not be read: {error} ({name}, sheet {which})") from error
+            raise UnreadableFile(f"{name}: sheet {which} cannot be read: {error}") from error
 
     book = Book(name, sheets, load)
     if spilled:
@@ -285,7 +291,7 @@ def _open_csv(raw: bytes, name: str) -> Book:
         if len(row) < width:
             row.extend([""] * (width - len(row)))
     sheet = Path(name).stem or "csv"
-    return Book(name, [SheetInfo(sheet)], lambda _sheet: (rows, []))
+    return Book(name, [SheetInfo(sheet)], lambda _sheets: [(rows, [])])
 
 
 def _decode(raw: bytes) -> str:

@@ -61,7 +61,10 @@ def memory_limit(workbook_bytes: int) -> int:
 
 
 def run(operation: str, path: Path, workbook_bytes: int, *arguments: str) -> Any:
-    """Run ``operation`` ("sheets" or "load") on ``path`` in a child; its result, or ParseFailed.
+    """Run ``operation`` on ``path`` in a child; its result, or ParseFailed.
+
+    ``run("sheets", ...)``: (name, visible) of the worksheets; ``run("load", ..., mode, *sheets)``:
+    (rows, merged ranges) of each sheet (``mode`` as in ``_load``).
 
     The rows are unpickled while the child is still writing them (the two overlap), and
     its stderr goes to a file, so that neither side waits on a full pipe.
@@ -130,7 +133,8 @@ def child_main(arguments: list[str]) -> None:
         if operation == "sheets":
             result: tuple[str, Any] = ("ok", _sheets(path))
         else:
-            result = ("ok", _load(path, rest[0], rest[1]))
+            mode, *sheets = rest
+            result = ("ok", [_load(path, sheet, mode) for sheet in sheets])
     except SheetRefused as error:
         result = ("refused", str(error))
     except MemoryError:
