@@ -23,7 +23,7 @@ from crm_workspace_excel.extent import read_cells, scan
 from crm_workspace_excel.plan import plan_import
 from crm_workspace_excel.prepare import prepare
 from crm_workspace_excel.reader import UnreadableFile, open_book
-from excel_workbooks import far_corner, messy_contacts, simple
+from excel_workbooks import far_corner, messy_contacts, ods_far_corner, simple
 
 CORNERS = ["XFD1048576", "T1048576", "AZ1048576"]
 
@@ -123,3 +123,14 @@ def test_choosing_among_sheets_parses_them_in_one_child(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "run", lambda *args: calls.append(args[0]) or real(*args))
     assert open_book(tmp_path / "regions.xlsx").default_sheet() == "North"
     assert calls == ["sheets", "load"]
+
+
+@pytest.mark.parametrize("make", [lambda p: far_corner(p.with_suffix(".xlsx"), "XFE1048577"), ods_far_corner])
+def test_a_grid_beyond_excels_is_one_line_quickly(tmp_path, workspace, make):
+    path = make(tmp_path / "beyond.ods")
+    started = time.perf_counter()
+    with pytest.raises(UnreadableFile) as info:
+        prepare(workspace, path)
+    assert time.perf_counter() - started < 5 and _peak_child_mb() < 300
+    message = str(info.value)
+    assert "\n" not in message and ("outside Excel's grid" in message or "Cell limit exceeded" in message)
