@@ -317,7 +317,7 @@ class _SheetReader:
 
 
 def _position(ref: str) -> tuple[int, int]:
-    match = REF.match(ref.strip().replace("$", ""))
+    match = REF.match(ref.strip().replace("$", "").upper())
     if not match:
         raise SheetRefused(f"a cell address is not valid: {ref[:20]!r}")
     row, column = int(match[2]) - 1, column_index(match[1])

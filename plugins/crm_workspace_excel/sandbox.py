@@ -16,6 +16,7 @@ taken over by a malformed file cannot make the parent run code.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -71,7 +72,7 @@ def run(operation: str, path: Path, workbook_bytes: int, *arguments: str) -> Any
     """
     limit = memory_limit(workbook_bytes)
     command = [sys.executable, "-I", "-c", _BOOTSTRAP, str(Path(__file__).parent)]
-    command += [operation, str(path), str(limit), *arguments]
+    command += [operation, str(path), str(limit), json.dumps(list(arguments))]  # sheet names: any text
     env = {**os.environ, "RUST_BACKTRACE": "0"}
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, env=env)
@@ -82,7 +83,7 @@ def run(operation: str, path: Path, workbook_bytes: int, *arguments: str) -> Any
             with child.stdout:
                 try:
                     status, payload = _SafeUnpickler(child.stdout).load()
-                except (EOFError, pickle.UnpicklingError, ValueError, TypeError):
+                except Exception:  # nothing, or not a pickle of rows: the child's exit code says why
                     status, payload = None, None
             code = child.wait()
         finally:
@@ -123,7 +124,8 @@ def child_main(arguments: list[str]) -> None:
     """Entry point of the child: set the limits, run one operation, pickle the result to stdout."""
     import resource
 
-    operation, path, limit, *rest = arguments
+    operation, path, limit, packed = arguments
+    rest = json.loads(packed)
     resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
     resource.setrlimit(resource.RLIMIT_CPU, (TIMEOUT_SECONDS, TIMEOUT_SECONDS + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
