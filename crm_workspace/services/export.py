@@ -2,7 +2,8 @@
 
 Every export in the product (a list, a board, a table, a rejects workbook, a
 privacy export) goes through here, so spreadsheet formula injection is handled
-once: text starting with ``=``, ``+``, ``-`` or ``@`` is written as a text cell,
+once: text starting with ``=``, ``+``, ``-`` or ``@`` (a header as much as a value: an
+import's headers come from a file someone else wrote) is written as a text cell,
 never as a formula.
 """
 
@@ -53,7 +54,6 @@ def _as_date(column: str, value: Any) -> Any:
 
 def write_sheet(workbook: Any, frame: pandas.DataFrame, sheet_name: str = "Sheet1") -> Any:
     """Add ``frame`` as a sheet: header row, typed cells, widths, frozen header, autofilter."""
-    from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -62,6 +62,7 @@ def write_sheet(workbook: Any, frame: pandas.DataFrame, sheet_name: str = "Sheet
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+        _as_text(cell)
     widths = [len(c) for c in columns]
     for row in frame.itertuples(index=False, name=None):
         values = [_as_date(columns[i], _cell_value(v)) for i, v in enumerate(row)]
@@ -69,9 +70,7 @@ def write_sheet(workbook: Any, frame: pandas.DataFrame, sheet_name: str = "Sheet
         for i, value in enumerate(values):
             if isinstance(value, str):
                 if value.startswith(FORMULA_PREFIXES):
-                    cell = sheet.cell(row=sheet.max_row, column=i + 1)
-                    cell.data_type = TYPE_STRING  # stored as text: never evaluated
-                    cell.quotePrefix = True
+                    _as_text(sheet.cell(row=sheet.max_row, column=i + 1))
                 widths[i] = max(widths[i], min(MAX_WIDTH, len(value)))
             elif value is not None:
                 widths[i] = max(widths[i], min(MAX_WIDTH, len(str(value))))
@@ -90,6 +89,15 @@ def write_sheet(workbook: Any, frame: pandas.DataFrame, sheet_name: str = "Sheet
     if columns:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, sheet.max_row)}"
     return sheet
+
+
+def _as_text(cell: Any) -> None:
+    """A cell whose text looks like a formula is stored as text: never evaluated."""
+    from openpyxl.cell.cell import TYPE_STRING
+
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
+        cell.data_type = TYPE_STRING
+        cell.quotePrefix = True
 
 
 def _sheet_title(name: str) -> str:

@@ -2,7 +2,9 @@
 
 Every file is checked before a parser sees it (size, type by content, zip member
 sizes, XML doctype declarations, encryption), then read with python-calamine
-(.xlsx/.xlsm/.xls/.ods) or the csv module. Then: which sheet holds the data,
+(.xlsx/.xlsm/.xls/.ods) in a sandboxed child process (``sandbox.py``; sheets whose
+grid is far larger than their cells are read cell by cell, ``extent.py``), or with
+the csv module. Then: which sheet holds the data,
 which row is the header, which rows are titles, blanks and footers.
 """
 
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
+import weakref
 import zipfile
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -27,6 +31,16 @@ MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
 #: A member this much larger than its compressed size is a decompression bomb.
 MAX_RATIO = 200
 MAX_CSV_ROWS = 2_000_000
+#: Longest CSV field accepted (the csv module's default, 128 KiB, is a traceback past it).
+MAX_CSV_FIELD = 1024 * 1024
+#: Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -80,8 +94,14 @@ class Book:
         if sheet not in self._cache:
             if sheet not in self.sheet_names:
                 raise CrmError(f"no sheet named '{sheet}' in {self.name} (sheets: {', '.join(self.sheet_names)})")
-            self._cache[sheet] = self._loader(sheet)
+            self._cache[sheet] = self._loader([sheet])[0]
         return self._cache[sheet]
+
+    def _prefetch(self, sheets: list[str]) -> None:
+        """Load several sheets at once (one parse child for all of them)."""
+        missing = [name for name in sheets if name not in self._cache]
+        if len(missing) > 1:
+            self._cache.update(zip(missing, self._loader(missing), strict=True))
 
     def default_sheet(self) -> str:
         """The sheet that looks most like data: visible, not instructions, most filled rows."""
@@ -89,6 +109,7 @@ class Book:
         candidates = candidates or [s.name for s in self.sheets if s.visible] or self.sheet_names
         if len(candidates) == 1:
             return candidates[0]
+        self._prefetch(candidates)
         best, best_score = candidates[0], -1.0
         for name in candidates:
             rows, _ = self.cells(name)
@@ -140,7 +161,7 @@ def open_book(source: str | Path | bytes, name: str | None = None) -> Book:
         raw = data if data is not None else path.read_bytes()
         if ENCRYPTED_MARK in raw:
             raise UnreadableFile(f"{name} is password-protected: open it in Excel, remove the password, save, retry")
-        return _open_calamine(path, data, name)
+        return _open_calamine(path, data, name, size)
     raw = data if data is not None else path.read_bytes()
     if suffix in (".csv", ".txt", ".tsv") or (suffix == "" and _looks_like_text(raw)):
         return _open_csv(raw, name)
@@ -183,84 +204,112 @@ def _open_zip(path: Path | None, data: bytes | None, name: str) -> Book:
                     raise UnreadableFile(
                         f"{name} contains XML entity declarations ({member.filename}): refused as unsafe"
                     )
-    return _open_calamine(path, data, name)
+    return _open_calamine(path, data, name, total, xlsx=is_xlsx)
 
 
-def _open_calamine(path: Path | None, data: bytes | None, name: str) -> Book:
-    import python_calamine as pc
+def _open_calamine(
+    path: Path | None, data: bytes | None, name: str, workbook_bytes: int, *, xlsx: bool = False
+) -> Book:
+    """A workbook whose every parse runs in a sandboxed child (see ``sandbox.py``).
 
+    An upload is spilled to a private temporary file that lives as long as the Book.
+    """
+    from . import sandbox
+
+    spilled = None
+    if path is None:
+        handle, spilled = tempfile.mkstemp(prefix="crm-upload-", suffix=Path(name).suffix.lower()[:8])
+        with os.fdopen(handle, "wb") as out:
+            out.write(data or b"")
+        path = Path(spilled)
     try:
-        workbook = (
-            pc.CalamineWorkbook.from_path(str(path))
-            if data is None
-            else pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        )
-    except pc.PasswordError as error:
-        raise UnreadableFile(f"{name} is password-protected: remove the password and retry") from error
-    except Exception as error:  # calamine raises its own error types for damaged files
-        raise UnreadableFile(f"{name} cannot be read as a spreadsheet: {_first_line(error)}") from error
-    sheets = []
-    for meta in workbook.sheets_metadata:
-        kind = str(meta.typ).rsplit(".", 1)[-1]
-        if kind not in ("WorkSheet", "Worksheet"):
-            continue
-        sheets.append(SheetInfo(meta.name, str(meta.visible).rsplit(".", 1)[-1] == "Visible"))
+        listed = sandbox.run("sheets", path, workbook_bytes)
+    except sandbox.ParseFailed as error:
+        if spilled:
+            os.unlink(spilled)
+        if error.kind == "password":
+            raise UnreadableFile(f"{name} is password-protected: remove the password and retry") from error
+        if error.kind in ("memory", "timeout", "crash"):
+            raise UnreadableFile(f"this spreadsheet could not be read: {error} ({name})") from error
+        raise UnreadableFile(f"{name} cannot be read as a spreadsheet: {error}") from error
+    sheets = [SheetInfo(sheet, visible) for sheet, visible in listed]
     if not sheets:
+        if spilled:
+            os.unlink(spilled)
         raise UnreadableFile(f"{name} has no worksheets")
 
-    def load(sheet: str) -> tuple[list[list[Any]], list]:
+    def load(wanted: list[str]) -> list[tuple[list[list[Any]], list]]:
         try:
-            data_sheet = workbook.get_sheet_by_name(sheet)
-            rows = _compact_rows(data_sheet.iter_rows(), data_sheet.start[1] if data_sheet.start else 0)
-            merged = data_sheet.merged_cell_ranges or []
-        except Exception as error:
-            raise UnreadableFile(f"{name}: sheet '{sheet}' cannot be read: {_first_line(error)}") from error
-        return rows, merged
+            try:
+                return sandbox.run("load", path, workbook_bytes, "auto", *wanted)
+            except sandbox.ParseFailed as error:
+                if error.kind != "memory" or not xlsx:
+                    raise
+                # the grid was far larger than the cells: read them one by one instead
+                return sandbox.run("load", path, workbook_bytes, "cells", *wanted)
+        except sandbox.ParseFailed as error:
+            which = ", ".join(f"'{sheet}'" for sheet in wanted)
+            if error.kind in ("memory", "timeout", "crash"):
+                raise UnreadableFile(f"this spreadsheet could not be read: {error} ({name}, sheet {which})") from error
+            raise UnreadableFile(f"{name}: sheet {which} cannot be read: {error}") from error
 
-    return Book(name, sheets, load)
+    book = Book(name, sheets, load)
+    if spilled:
+        weakref.finalize(book, _unlink, spilled)
+    return book
 
 
-def _compact_rows(cells: Iterable[list[Any]], first_column: int = 0) -> list[list[Any]]:
-    """The sheet's rows, row by row (never two copies of the sheet), each repeated text kept once.
-
-    A CRM export repeats most of its text (companies, stages, owners, countries, titles):
-    sharing one string object per distinct value keeps a 300k-row sheet in about half
-    the memory. ``first_column`` puts back the empty columns left of the used range.
-    """
-    distinct: dict[str, str] = {}
-    keep = distinct.setdefault
-    rows = [[keep(v, v) if v.__class__ is str else v for v in row] for row in cells]
-    if first_column:
-        rows = [[""] * first_column + row for row in rows]
-    return rows
+def _unlink(path: str) -> None:
+    Path(path).unlink(missing_ok=True)
 
 
 def _open_csv(raw: bytes, name: str) -> Book:
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    text = _decode(raw)
     sample = text[:20_000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
     rows: list[list[Any]] = []
-    for row in csv.reader(io.StringIO(text), dialect):
-        rows.append(row)
-        if len(rows) > MAX_CSV_ROWS:
-            raise UnreadableFile(f"{name} has more than {MAX_CSV_ROWS:,} rows")
+    if csv.field_size_limit() < MAX_CSV_FIELD:
+        csv.field_size_limit(MAX_CSV_FIELD)
+    lines = csv.reader(io.StringIO(text), dialect)
+    try:
+        for row in lines:
+            rows.append(row)
+            if len(rows) > MAX_CSV_ROWS:
+                raise UnreadableFile(f"{name} has more than {MAX_CSV_ROWS:,} rows")
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise UnreadableFile(
+                f"{name}: line {lines.line_num} has a field longer than {csv.field_size_limit() // 1024:,} KiB: "
+                "is it really a CSV file (or is a quote left open)?"
+            ) from error
+        raise UnreadableFile(f"{name}: line {lines.line_num} cannot be read as CSV: {_first_line(error)}") from error
     width = max((len(r) for r in rows), default=0)
     for row in rows:
         if len(row) < width:
             row.extend([""] * (width - len(row)))
     sheet = Path(name).stem or "csv"
-    return Book(name, [SheetInfo(sheet)], lambda _sheet: (rows, []))
+    return Book(name, [SheetInfo(sheet)], lambda _sheets: [(rows, [])])
+
+
+def _decode(raw: bytes) -> str:
+    """The text of a CSV file: by its byte-order mark (UTF-8/16/32) if it has one, else UTF-8 or cp1252."""
+    for mark, encoding in BOMS:
+        if raw.startswith(mark):
+            return raw.decode(encoding, errors="replace")
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
 
 
 def _looks_like_text(raw: bytes) -> bool:
+    if raw.startswith(tuple(mark for mark, _ in BOMS)):
+        return True
     sample = raw[:4096]
     if b"\x00" in sample:
         return False
@@ -274,7 +323,7 @@ def _looks_like_text(raw: bytes) -> bool:
 
 
 def _looks_like_csv(raw: bytes) -> bool:
-    lines = raw[:4096].splitlines()[:5]
+    lines = _decode(raw[:4096]).encode("utf-8", "replace").splitlines()[:5]
     return len(lines) >= 2 and all(line.count(b",") >= 1 or line.count(b";") >= 1 for line in lines)
 
 

@@ -54,3 +54,31 @@ def test_upload_map_dry_run_import_rejects_undo(page, served_demo, tmp_path):
     page.get_by_text(re.compile(r"^Undone \S+: 2 deleted, 0 restored")).wait_for()
     assert ws.store.scalar("SELECT count(*) FROM contacts WHERE email LIKE '%@example.org'") == 0
     ws.close()
+
+
+def test_a_viewer_uploading_a_hostile_workbook_cannot_take_the_server_down(page, browser, demo_template, tmp_path):
+    """Cells at the grid's far corner used to abort `crm serve` for everyone (calamine: 512 GiB)."""
+    import shutil
+
+    from conftest import Server
+    from excel_workbooks import far_corner
+
+    db = tmp_path / "crm.db"
+    shutil.copy(demo_template, db)
+    server = Server(db, env={"CRM_USER": "eve"})  # eve is a viewer in the demo
+    try:
+        open_page(page, server, "excel")
+        upload = page.locator("input[type=file]")
+        upload.set_input_files(str(far_corner(tmp_path / "corner.xlsx", "XFD1048576")))
+        page.get_by_text("header on row").wait_for()  # read cell by cell: its real rows, no 512 GiB grid
+        page.get_by_text("Ana", exact=True).first.wait_for()
+        upload.set_input_files(str(far_corner(tmp_path / "beyond.xlsx", "XFE1048577")))
+        page.get_by_text("lies outside Excel's grid").first.wait_for()  # one clear line
+        other = browser.new_page()
+        try:
+            open_page(other, server, "home")  # another session is still served
+        finally:
+            other.close()
+        assert server.process.poll() is None
+    finally:
+        server.stop()
