@@ -351,4 +351,7 @@ def test_lockout_counts_each_username_and_each_address(demo_db):
     assert waits[-1] > 0  # many names from one address: the address is locked
     assert auth.reserve_attempt(db, "chloe", "10.0.0.4") == 0
     auth.login_succeeded(db, "chloe", "10.0.0.4")
-    assert sqlite3.connect(demo_db).execute("SELECT 1 FROM login_failures WHERE key = 'user:chloe'").fetchall() == []
+    chloe_key = auth.failure_keys("chloe", "10.0.0.4")[0]
+    assert sqlite3.connect(demo_db).execute("SELECT 1 FROM login_failures WHERE key = ?", [chloe_key]).fetchall() == []
+    stored = " ".join(r[0] for r in sqlite3.connect(demo_db).execute("SELECT key FROM login_failures"))
+    assert "ben" not in stored and "10.0.0" not in stored  # a mistyped name may be a password: hashed

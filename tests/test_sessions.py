@@ -19,6 +19,7 @@ import pytest
 from helpers import Server
 
 from crm_workspace.data import permissions
+from crm_workspace.web import auth
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +133,7 @@ def test_forty_parallel_guesses_get_at_most_five_tries(server):
     status, location, _ = login(server, "chloe", "chloe-secret-1")  # even the right password waits now
     assert status == 302 and error_of(location).startswith("Too many failed logins")
     failures = sqlite3.connect(server.db).execute(
-        "SELECT failures, locked_until FROM login_failures WHERE key = ?", ["user:chloe"]
+        "SELECT failures, locked_until FROM login_failures WHERE key = ?", [auth.failure_keys("chloe", "")[0]]
     )
     count, locked_until = failures.fetchone()
     assert count == 5 and locked_until > time.time() + 60

@@ -263,11 +263,14 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 
 
 def login_enabled(conn: Any) -> bool:
-    """True when at least one active user has a password: the served app then requires login."""
+    """True when any user has a password: the served app then requires login.
+
+    Disabled users count too (fail closed): disabling the only user with a password
+    does not open the served app to anonymous visitors.
+    """
     try:
         row = conn.execute(
-            "SELECT 1 FROM users WHERE password_hash IS NOT NULL AND password_hash != '' "
-            "AND coalesce(active, 1) != 0 LIMIT 1"
+            "SELECT 1 FROM users WHERE password_hash IS NOT NULL AND password_hash != '' LIMIT 1"
         ).fetchone()
     except Exception:
         return False

@@ -1,7 +1,7 @@
 """Login for the served app, backed by the workspace's users table.
 
-``crm serve`` always installs this login; it is *required* as soon as one active
-user has a password (``crm users add NAME`` or ``crm users passwd NAME``), asked at
+``crm serve`` always installs this login; it is *required* as soon as any user
+(even a disabled one: fail closed) has a password (``crm users add NAME`` or ``crm users passwd NAME``), asked at
 every request, so a password given while the server runs takes effect at once (and
 open anonymous sessions lose access within a second, crm_workspace/web/app.py).
 
@@ -116,7 +116,7 @@ def may_log_in(db_path: str, username: str) -> bool:
 
 
 def login_required(db_path: str) -> bool:
-    """True when the served app must ask for a login (some active user has a password), now."""
+    """True when the served app must ask for a login (some user has a password), now."""
     if not Path(db_path).is_file():
         return False
     conn = _connect(db_path)
@@ -188,8 +188,9 @@ def _lock_seconds(key: str, failures: int) -> float:
     return min(LOCK_MAX_S, LOCK_BASE_S * 2 ** (failures - threshold))
 
 
-def _keys(username: str, address: str) -> list[str]:
-    return [f"user:{username.casefold()[:128]}", f"address:{address}"]
+def failure_keys(username: str, address: str) -> list[str]:
+    """The ``login_failures`` keys of a name and an address: hashed, since a mistyped name may be a password."""
+    return [f"user:{_token_hash(username.casefold())[:32]}", f"address:{_token_hash(address)[:32]}"]
 
 
 def reserve_attempt(db_path: str, username: str, address: str) -> float:
@@ -199,10 +200,11 @@ def reserve_attempt(db_path: str, username: str, address: str) -> float:
     attempts already sees the lock the 5th set.
     """
     now = time.time()
-    keys = _keys(username, address)
+    keys = failure_keys(username, address)
     conn = _connect(db_path, write=True)
     try:
         conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM login_failures WHERE max(last_at, locked_until) < ?", [now - FAILURE_MEMORY_S])
         rows = {
             key: conn.execute(
                 "SELECT failures, last_at, locked_until FROM login_failures WHERE key = ?", [key]
@@ -231,7 +233,7 @@ def reserve_attempt(db_path: str, username: str, address: str) -> float:
 
 def login_succeeded(db_path: str, username: str, address: str) -> None:
     """Forget the username's failures, and take this attempt back from the address's count."""
-    user_key, address_key = _keys(username, address)
+    user_key, address_key = failure_keys(username, address)
     conn = _connect(db_path, write=True)
     try:
         conn.execute("DELETE FROM login_failures WHERE key = ?", [user_key])
