@@ -22,6 +22,7 @@ from panel.io.callbacks import PeriodicCallback
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
+from crm_workspace.web import auth
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.workspace import Workspace
 
@@ -164,7 +165,7 @@ class App(pn.viewable.Viewer):
     """The whole workspace: navigation from the plugins' pages, one page at a time."""
 
     workspace = param.ClassSelector(class_=Workspace)
-    login = param.Boolean(default=False, doc="Served behind a login: the badge offers to log out.")
+    login = param.Boolean(default=False, doc="Served with the login installed: a logged-in badge offers to log out.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -289,8 +290,6 @@ class SessionGuard:
         self._callback: PeriodicCallback | None = None
 
     def current(self) -> str | None:
-        from crm_workspace.web import auth
-
         ws = self.workspace
         if self.logged_in:
             if not auth.session_active(ws.path, self.token, ws.user):
@@ -326,14 +325,12 @@ def open_session(path: str | None = None, *, user: str | None = None) -> tuple[W
     The session acts as its logged-in user only with a live server-side session
     (crm_workspace/web/auth.py); otherwise as the server's user.
     """
-    from crm_workspace.web import auth
-
     base = base_workspace(path, user=user)
     token = auth.session_token(pn.state.cookies or {}) if pn.state.curdoc is not None else None
     logged_in = bool(pn.state.user and token and auth.session_user(base.path, token) == pn.state.user)
     ws = base.as_user(pn.state.user if logged_in else base.user)
     guard = SessionGuard(ws, token=token, logged_in=logged_in)
-    if pn.state.curdoc is not None:
+    if pn.state.curdoc is not None and guard.state is not None:
         ws.poll()
         guard.start()
     return ws, guard
