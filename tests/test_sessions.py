@@ -122,6 +122,15 @@ def test_unknown_usernames_take_as_long_as_known_ones(server):
     assert abs(gap) < max(0.5 * statistics.median(verify_s), 0.05), (known, unknown, verify_s)
 
 
+def test_a_new_password_ends_the_users_sessions(server):
+    status, _, set_cookies = login(server, "dev", "dev-secret-1")
+    cookies = cookie_header(set_cookies)
+    assert status == 302 and request(server, cookies=cookies)[0] == 200
+    set_password(server.db, "dev", "dev-secret-2")
+    status, location, _ = request(server, cookies=cookies)
+    assert status == 302 and "login" in location
+
+
 def test_forty_parallel_guesses_get_at_most_five_tries(server):
     set_password(server.db, "chloe", "chloe-secret-1")
     with ThreadPoolExecutor(40) as pool:

@@ -285,10 +285,18 @@ def m003_login_sessions_and_lockout(db: Database) -> None:
     """Server-side login sessions (revoked at logout) and failed-login counters (lockout), shared by processes.
 
     Sessions hold a SHA-256 of the cookie's random token, never the token: reading the
-    table does not let anyone take a session over.
+    table does not let anyone take a session over; and a fingerprint of the password
+    hash at login, so a new or cleared password ends every session of that user.
     """
     db["login_sessions"].create(
-        {"token_hash": str, "username": str, "created_at": float, "expires_at": float, "revoked_at": float},
+        {
+            "token_hash": str,
+            "username": str,
+            "password_fingerprint": str,
+            "created_at": float,
+            "expires_at": float,
+            "revoked_at": float,
+        },
         pk="token_hash",
         not_null={"username", "created_at", "expires_at"},
     )

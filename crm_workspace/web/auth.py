@@ -11,7 +11,8 @@ open anonymous sessions lose access within a second, crm_workspace/web/app.py).
 - A login starts a **server-side session**: a random token in a signed cookie, its
   SHA-256 in ``login_sessions`` with an expiry (``$CRM_SESSION_HOURS``, default 12).
   Every request (page and websocket) needs a live, unrevoked session of a user who
-  is still active with a password; **logout revokes** it, so a replayed cookie is refused.
+  is still active with the password of the login (a new or cleared password ends
+  every session); **logout revokes** it, so a replayed cookie is refused.
 - **Lockout**: every attempt is first counted as a failure, per username and per
   address, in ``login_failures`` (shared by every server process); from the 5th
   failure in a row for a name (the 20th for an address), further attempts are refused
@@ -131,16 +132,22 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _fingerprint(password_hash: str) -> str:
+    return _token_hash(password_hash)[:32]
+
+
 def start_session(db_path: str, username: str) -> str:
     """A new session of ``username``: its token for the cookie (the table keeps only a hash)."""
     token = secrets.token_urlsafe(32)
     now = time.time()
     conn = _connect(db_path, write=True)
     try:
+        stored = conn.execute("SELECT password_hash FROM users WHERE username = ?", [username]).fetchone()
         conn.execute("DELETE FROM login_sessions WHERE expires_at < ?", [now - 86_400])
         conn.execute(
-            "INSERT INTO login_sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            [_token_hash(token), username, now, now + SESSION_HOURS * 3600],
+            "INSERT INTO login_sessions (token_hash, username, password_fingerprint, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [_token_hash(token), username, _fingerprint(stored[0] or ""), now, now + SESSION_HOURS * 3600],
         )
     finally:
         conn.close()
@@ -148,25 +155,29 @@ def start_session(db_path: str, username: str) -> str:
 
 
 def session_user(db_path: str, token: str | None) -> str | None:
-    """The user of a live (unexpired, unrevoked) session, or None."""
+    """The user of a live session: unexpired, not revoked, the user active with the password of the login."""
     if not token:
         return None
     conn = _connect(db_path)
     try:
         row = conn.execute(
-            "SELECT username FROM login_sessions WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?",
+            "SELECT s.username, s.password_fingerprint, u.password_hash FROM login_sessions s"
+            " JOIN users u ON u.username = s.username AND coalesce(u.active, 1) != 0"
+            " WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
             [_token_hash(token), time.time()],
         ).fetchone()
     except sqlite3.OperationalError:  # before the migration: no sessions at all
         return None
     finally:
         conn.close()
-    return row[0] if row else None
+    if not row or not row[2] or row[1] != _fingerprint(row[2]):
+        return None  # removed, disabled, password changed or cleared since the login
+    return row[0]
 
 
 def session_active(db_path: str, token: str | None, username: str) -> bool:
-    """True while ``token`` is a live session of ``username``, who may still log in."""
-    return session_user(db_path, token) == username and may_log_in(db_path, username)
+    """True while ``token`` is a live session of ``username``."""
+    return session_user(db_path, token) == username
 
 
 def revoke_session(db_path: str, token: str | None) -> None:
