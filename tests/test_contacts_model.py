@@ -304,7 +304,9 @@ def test_cli_search_duplicates_merge_undo(demo_db):
     crm = str(Path(sys.executable).with_name("crm"))
 
     def run(*args):
-        return subprocess.run([crm, "--db", str(demo_db), "contacts", *args], capture_output=True, text=True)
+        return subprocess.run(
+            [crm, "--db", str(demo_db), "--user", "ana", "contacts", *args], capture_output=True, text=True
+        )
 
     assert "José" in run("search", 'jose"').stdout
     assert "same phone" in run("duplicates").stdout

@@ -69,15 +69,23 @@ def test_ownership_enforced_when_members_edit_all_is_off(ws):
     ws.store.update("deals", theirs, {"amount": 2})  # admins edit everything
 
 
-def test_unknown_users_unrestricted_unless_required_known(ws):
-    stranger = ws.as_user("tester")
-    stranger.store.update("contacts", 2, {"title": "Fine"})
-    ws.set_setting("require_known_users", True)
-    with pytest.raises(PermissionDenied):
+def test_unknown_removed_and_disabled_users_have_no_rights(ws):
+    stranger = ws.as_user("mallory")  # never added: no rights once the workspace has users
+    with pytest.raises(PermissionDenied, match="not a user"):
         stranger.store.update("contacts", 2, {"title": "Refused"})
+    assert not permissions.has_access(stranger) and not permissions.is_admin(stranger)
+    ben = ws.as_user("ben")
+    ben.store.update("contacts", 2, {"title": "Fine"})
+    ws.store.delete("users", "ben")  # removed: the deleted name is an unknown user, refused at once
+    with pytest.raises(PermissionDenied, match="not a user"):
+        ben.store.update("contacts", 2, {"title": "Removed"})
     ws.store.update("users", "dev", {"active": 0})
+    dev = ws.as_user("dev")
+    with pytest.raises(PermissionDenied, match="disabled"):
+        dev.store.update("contacts", 2, {"title": "Inactive"})
     with pytest.raises(PermissionDenied):
-        ws.as_user("dev").store.update("contacts", 2, {"title": "Inactive"})
+        dev.store.update("users", "dev", {"display_name": "Still me"})  # not even their own account
+    assert ws.store.get("contacts", 2)["title"] == "Fine"
 
 
 def test_passwords_are_argon2_hashes_and_never_in_the_audit_trail(demo_db):
@@ -96,6 +104,7 @@ def test_passwords_are_argon2_hashes_and_never_in_the_audit_trail(demo_db):
 
 # -------------------------------------------------------------------- CLI
 def test_users_commands(demo_db):
+    assert run(demo_db, "users", "set-role", "tester", "member").exit_code == 0  # the demo's builder, an admin too
     assert run(demo_db, "users", "add", "zoe", "--role", "viewer", "--no-password").exit_code == 0
     assert "zoe" in run(demo_db, "users", "list").output
     assert run(demo_db, "users", "set-role", "zoe", "member").exit_code == 0
@@ -248,3 +257,102 @@ def test_marketing_audience_respects_consent(ws):
     audience = ws.df("privacy.marketing_audience")
     assert 4 in set(audience["id"]) and 5 not in set(audience["id"])
     assert audience.loc[audience["id"] == 4, "consent_source"].item() == "newsletter form"
+
+
+# ------------------------------------------- default deny, sessions, login (issue 16, item 3)
+def test_setup_mode_lasts_until_the_first_user_who_must_be_an_admin(tmp_path):
+    db = tmp_path / "fresh.db"
+    fresh = Workspace.open(db, user="tester", builtins_only=True)
+    assert permissions.is_admin(fresh)  # no users yet: setup mode, the local user may do everything
+    fresh.store.insert("organizations", {"name": "Setup Ltd"})
+    refused = run(db, "users", "add", "zoe", "--role", "viewer", "--no-password", user="tester")
+    assert refused.exit_code != 0 and "first user must be an admin" in refused.output
+    assert run(db, "users", "add", "ana", "--role", "admin", "--no-password", user="tester").exit_code == 0
+    with pytest.raises(PermissionDenied, match="not a user"):  # setup mode ended: tester is nobody now
+        fresh.store.insert("organizations", {"name": "Too late Ltd"})
+    fresh.as_user("ana").store.insert("organizations", {"name": "Ana's Ltd"})
+    removed = run(db, "users", "remove", "ana", user="ana")
+    assert removed.exit_code != 0 and "last admin" in removed.output  # no way back to setup mode by accident
+    fresh.close()
+
+
+def test_crm_init_and_the_demo_make_the_acting_user_the_first_admin(tmp_path):
+    plain, demo = tmp_path / "plain.db", tmp_path / "demo.db"
+    assert run(plain, "init", user="olga").exit_code == 0
+    assert run(demo, "init", "--demo", "--contacts", "30", user="olga").exit_code == 0
+    for db in (plain, demo):
+        rows = sqlite3.connect(db).execute("SELECT role, active FROM users WHERE username = 'olga'").fetchall()
+        assert rows == [("admin", 1)], db
+    assert run(plain, "users", "add", "ben", "--no-password", user="olga").exit_code == 0
+    assert run(plain, "users", "add", "mallory", "--no-password", user="stranger").exit_code != 0
+
+
+@pytest.mark.parametrize("name", ["", " ", "two words", "tab\there", "bell\x07", "new\nline", "x" * 65])
+def test_users_add_refuses_empty_and_blank_names_in_one_line(demo_db, name):
+    result = run(demo_db, "users", "add", name, "--no-password")
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "username" in lines[0] and "Traceback" not in result.output
+    assert sqlite3.connect(demo_db).execute("SELECT count(*) FROM users WHERE username = ?", [name]).fetchone()[0] == 0
+
+
+def test_role_lookups_are_cached_but_never_stale(ws):
+    ben = ws.as_user("ben")
+    first = permissions.permissions(ben)
+    assert permissions.permissions(ben) is first  # no commit since: no query
+    conn = sqlite3.connect(ws.path)  # another connection, as another process would
+    conn.execute("UPDATE users SET role = 'viewer' WHERE username = 'ben'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(PermissionDenied, match="viewer"):
+        ben.store.update("contacts", 3, {"title": "Demoted"})
+
+
+def test_a_session_loses_access_within_a_tick_when_its_user_is_removed_or_demoted(ws):
+    from crm_workspace.testing import page_text
+    from crm_workspace.web.app import App, SessionGuard
+
+    chloe = ws.as_user("chloe")
+    ws.store.update("users", "chloe", {"role": "admin"})
+    guard = SessionGuard(chloe, token=None, logged_in=False)
+    app = App(workspace=chloe)
+    guard.listeners.append(app.apply_access)
+    assert guard.state == "admin" and "audit" in app.nav.options.values()
+    ws.store.update("users", "chloe", {"role": "member"})
+    guard.tick()
+    assert guard.state == "member" and "audit" not in app.nav.options.values()  # demoted: pages rebuilt
+    ws.store.delete("users", "chloe")
+    guard.tick()
+    assert guard.state is None
+    assert "No access" in page_text(app.main) and not app.nav.visible
+    ws.store.insert("users", {"username": "chloe", "role": "admin"})
+    guard.tick()
+    assert guard.state is None  # lost for good: a new page load (and login) is needed
+
+
+def test_an_open_anonymous_session_loses_access_when_a_login_becomes_required(ws):
+    from crm_workspace.web.app import SessionGuard
+
+    guard = SessionGuard(ws, token=None, logged_in=False)
+    assert guard.state == "admin"
+    ws.store.update("users", "ben", {"password_hash": permissions.hash_password("ben-secret-1")})
+    guard.tick()
+    assert guard.state is None
+
+
+def test_lockout_counts_each_username_and_each_address(demo_db):
+    from crm_workspace.web import auth
+
+    Workspace.open(demo_db, user="ana", builtins_only=True).close()  # migrated
+    db = str(demo_db)
+    waits = [auth.reserve_attempt(db, "ben", "10.0.0.1") for _ in range(8)]
+    assert waits[:5] == [0] * 5 and all(w > 0 for w in waits[5:])  # the 5th failure locks the name
+    assert auth.reserve_attempt(db, "ben", "10.0.0.2") > 0  # from any address
+    waits = [auth.reserve_attempt(db, f"user{i}", "10.0.0.3") for i in range(auth.ADDRESS_LOCK_AFTER_FAILURES + 3)]
+    assert waits[-1] > 0  # many names from one address: the address is locked
+    assert auth.reserve_attempt(db, "chloe", "10.0.0.4") == 0
+    auth.login_succeeded(db, "chloe", "10.0.0.4")
+    chloe_key = auth.failure_keys("chloe", "10.0.0.4")[0]
+    assert sqlite3.connect(demo_db).execute("SELECT 1 FROM login_failures WHERE key = ?", [chloe_key]).fetchall() == []
+    stored = " ".join(r[0] for r in sqlite3.connect(demo_db).execute("SELECT key FROM login_failures"))
+    assert "ben" not in stored and "10.0.0" not in stored  # a mistyped name may be a password: hashed

@@ -160,6 +160,10 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
     started = time.perf_counter()
     workspace = open_workspace(ctx, create=True)
     if not demo:
+        from crm_workspace.data.permissions import bootstrap_admin
+
+        if bootstrap_admin(workspace.store, workspace.user):  # ends setup mode: unknown users get no rights
+            click.echo(f"{workspace.user} is the workspace's first admin (crm users add NAME for others)")
         click.echo(f"workspace ready: {path}")
         return
     from crm_workspace.services.demo import DemoSize, generate

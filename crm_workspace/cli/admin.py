@@ -71,9 +71,13 @@ def users_add(
     """Add a user (with a login password unless --no-password)."""
     from crm_workspace.data.store import utcnow
 
+    permissions.check_username(username)
     ws = _ws(ctx)
     if ws.store.query("SELECT 1 FROM users WHERE username = ?", [username]):
         raise CrmError(f"user '{username}' already exists")
+    first = not ws.store.query("SELECT 1 FROM users LIMIT 1")
+    if first and role != "admin":
+        raise CrmError("the first user must be an admin (--role admin): once a user exists, others have no rights")
     record: dict[str, Any] = {
         "username": username,
         "display_name": display_name or username,
@@ -86,6 +90,8 @@ def users_add(
         record["password_hash"] = permissions.hash_password(_read_password(password_stdin))
     ws.store.insert("users", record)
     click.echo(f"added {username} ({role}){' with a login password' if 'password_hash' in record else ''}")
+    if first and username != ws.user:
+        click.echo(f"setup mode ended: only users may act now (--user {username} or CRM_USER={username})", err=True)
 
 
 @users.command("list")
@@ -101,7 +107,7 @@ def users_list(ctx: click.Context, fmt: str) -> None:
     for row in rows:
         row["active"] = row["active"] not in (0, "0")
         row["login"] = bool(row["login"])
-    empty = "no users yet (everyone may write; add an admin with `crm users add NAME --role admin`)"
+    empty = "no users yet: setup mode, everyone may write (add an admin: `crm users add NAME --role admin`)"
     emit(rows, ["username", "role", "active", "login", "display_name", "email"], fmt, empty=empty)
 
 
@@ -146,7 +152,7 @@ def users_remove(ctx: click.Context, username: str) -> None:
     """Remove a user (their records keep their owner name; the audit trail keeps their changes)."""
     ws = _ws(ctx)
     user = ws.store.get("users", username)
-    if user["role"] == "admin" and not _admins_left(ws, username) and ws.store.scalar("SELECT count(*) FROM users") > 1:
+    if user["role"] == "admin" and not _admins_left(ws, username):  # else: setup mode again, or no admin at all
         raise CrmError(f"{username} is the last admin; make someone else admin first")
     ws.store.delete("users", username)
     click.echo(f"removed {username}")
@@ -154,17 +160,13 @@ def users_remove(ctx: click.Context, username: str) -> None:
 
 @users.command("policy")
 @click.option("--members-edit-all", type=click.Choice(["on", "off"]), help="Members may edit every record (on).")
-@click.option("--require-known-users", type=click.Choice(["on", "off"]), help="Refuse writes by unknown users.")
 @click.pass_context
-def users_policy(ctx: click.Context, members_edit_all: str | None, require_known_users: str | None) -> None:
-    """Show or change the access policy (admins only)."""
+def users_policy(ctx: click.Context, members_edit_all: str | None) -> None:
+    """Show or change the access policy (admins only); unknown and disabled users never have rights."""
     ws = _ws(ctx)
     if members_edit_all is not None:
         ws.set_setting("members_edit_all", _on_off(members_edit_all))
-    if require_known_users is not None:
-        ws.set_setting("require_known_users", _on_off(require_known_users))
     click.echo(f"members_edit_all: {'on' if ws.setting('members_edit_all', True) else 'off'}")
-    click.echo(f"require_known_users: {'on' if ws.setting('require_known_users', False) else 'off'}")
 
 
 # ------------------------------------------------------------------ audit

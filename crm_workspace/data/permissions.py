@@ -11,23 +11,26 @@ Roles (``users.role``):
   ``users``, ``plugin_state`` or the security settings.
 - **viewer** — reads only: every write is refused.
 
-Who is checked (the decision, and why):
+Who is checked — default deny (the decision, and why):
 
-- Enforcement applies to an **acting user who is in the users table**. Such a
-  user is checked by role; an inactive one (``active = 0``) may write nothing.
-- An acting user who is **not** in the users table (a notebook's ``tester``, a
-  script's OS login, a fresh workspace before its first ``crm users add``) is
-  unrestricted, unless the setting ``require_known_users`` is ``true`` and at
-  least one user exists: then such a user is refused every write (a viewer).
-  Adding the first admin does **not** turn this on by itself — an admin opts in
-  with ``crm settings``-style ``ws.set_setting("require_known_users", True)``
-  (or ``crm users require-known on``), so existing notebooks and scripts keep
-  working until the team decides otherwise.
-- Why unknown users are not refused by default: the CLI and notebooks hold the
-  database file itself, so file permissions are the real boundary there; the
-  roles stop mistakes and shape what a named colleague can do. In the **served
-  app** the boundary is the login (crm_workspace/web/auth.py): once any user has a
-  password, every browser session is a logged-in, known user, checked by role.
+- **Setup mode**: while the users table is empty (a brand-new workspace, a
+  notebook's or a test's fresh file), the local acting user is unrestricted, as
+  an admin: whoever holds a fresh file owns it anyway. ``crm init`` and the demo
+  add the acting user as the first admin, and ``crm users add`` refuses a first
+  user who is not an admin, so setup mode ends with the first user.
+- As soon as **one user exists**, rights come only from the users table: a user
+  who is not in it (never added, or removed) and a disabled one (``active = 0``)
+  have **no rights at all** — every write is refused, and the served app shows
+  them nothing (``has_access``). Removing every user is the only way back to
+  setup mode, and ``crm users remove`` refuses to remove the last admin.
+- The role is read at every write, through a cache keyed on SQLite's
+  ``data_version`` (any commit, in any process, invalidates it): a removed,
+  disabled or demoted user loses rights at their next action, and a served
+  session re-checks once a second (crm_workspace/web/app.py).
+- On the host the CLI and notebooks hold the database file itself, so file
+  permissions are the real boundary there; the roles stop mistakes and shape what
+  a named colleague can do. In the **served app** the boundary is the login
+  (crm_workspace/web/auth.py).
 
 Writes made with raw SQL (``store.conn.execute``) bypass these checks like they
 bypass validation and the audit trail: plugins must write through the Store.
@@ -35,8 +38,11 @@ bypass validation and the audit trail: plugins must write through the Store.
 
 from __future__ import annotations
 
+import unicodedata
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.errors import CrmError, PermissionDenied
@@ -46,7 +52,7 @@ if TYPE_CHECKING:
 
 ROLES = ("admin", "member", "viewer")
 #: Tables only admins may write.
-ADMIN_TABLES = frozenset({"users", "plugin_state"})
+ADMIN_TABLES = frozenset({"users", "plugin_state", "login_sessions", "login_failures"})
 #: Settings only admins may write.
 SECURITY_SETTINGS = frozenset({"members_edit_all", "require_known_users", "session_hours"})
 #: Tables whose rows members may not write (append-only ones are refused by the Store anyway).
@@ -54,17 +60,28 @@ _SKIP = frozenset({"audit_log"})
 _OWN_ACCOUNT = frozenset({"password_hash", "display_name", "email"})
 
 
+#: Roles that grant nothing: a disabled user, and one who is not (or no longer) in the users table.
+_INACTIVE = "inactive"
+_UNKNOWN = "unknown"
+NO_RIGHTS = frozenset({_INACTIVE, _UNKNOWN})
+
+
 @dataclass(frozen=True)
 class Permissions:
     """What the acting user may write, decided once per Store call."""
 
     user: str
-    role: str | None  # None: unrestricted (unknown user, no enforcement)
+    role: str | None  # None: setup mode (no users yet), unrestricted
     edit_all: bool = True
 
     @property
     def enforced(self) -> bool:
         return self.role is not None
+
+    @property
+    def has_access(self) -> bool:
+        """False for an unknown, removed or disabled user: no rights at all, not even to read in the app."""
+        return self.role not in NO_RIGHTS
 
     def authorize_inserts(self, table: str, records: Iterable[dict]) -> Iterable[dict]:
         """``records``, once this user may insert them into ``table`` (settings: checked by key)."""
@@ -80,10 +97,14 @@ class Permissions:
 
     def check(self, table: str, action: str, before: dict[str, Any] | None = None, record: dict | None = None) -> None:
         """Raise PermissionDenied if this user may not ``action`` (insert/update/delete) this row."""
-        if self.role is None or self.role == "admin" or table in _SKIP:
+        if self.role is None or self.role == "admin":
+            return
+        if not self.has_access:
+            raise PermissionDenied(self._no_rights(f"{action} {table}"))
+        if table in _SKIP:
             return
         own = table == "users" and action == "update" and (before or {}).get("username") == self.user
-        if own and set(record or {}) <= _OWN_ACCOUNT and self.role != _INACTIVE:
+        if own and set(record or {}) <= _OWN_ACCOUNT:
             return  # anyone active may change their own password, name and email
         if self.role != "member":
             what = "a viewer" if self.role == "viewer" else f"'{self.role}'"
@@ -104,8 +125,10 @@ class Permissions:
                 f"or unowned records (setting members_edit_all is off)"
             )
 
-
-_INACTIVE = "inactive"
+    def _no_rights(self, what: str) -> str:
+        if self.role == _INACTIVE:
+            return f"{self.user} is disabled and has no rights ({what} refused)"
+        return f"{self.user} is not a user of this workspace and has no rights ({what} refused)"
 
 
 def _store(holder: Any) -> Store:
@@ -113,27 +136,54 @@ def _store(holder: Any) -> Store:
     return getattr(holder, "store", holder)
 
 
+# ------------------------------------------------------- role lookup (sec-auth)
+#: Per Store: (data_version token, user, Permissions). Any commit in any process changes
+#: the token, so a cached role is never stale; between commits a lookup costs one PRAGMA.
+_role_cache: weakref.WeakKeyDictionary[Any, tuple[Any, str, Permissions]] = weakref.WeakKeyDictionary()
+
+
 def from_users_table(store: Store, user: str) -> Permissions:
-    """``user``'s permissions, read from the users table and settings now (the Actor's default)."""
+    """``user``'s permissions, read from the users table and settings (the Actor's default).
+
+    Default deny: with at least one user in the table, a user not in it, or disabled,
+    has no rights; with none, the workspace is in setup mode (see the module docstring).
+    """
+    try:
+        token = store.data_version()
+    except Exception:  # a closed or broken connection: decide afresh (and fail there)
+        token = object()
+    cached = _role_cache.get(store)
+    if cached is not None and cached[0] == token and cached[1] == user:
+        return cached[2]
+    found = _read_permissions(store, user)
+    _role_cache[store] = (token, user, found)
+    return found
+
+
+def _read_permissions(store: Store, user: str) -> Permissions:
     try:
         rows = store.query("SELECT role, active FROM users WHERE username = ?", [user])
-    except CrmError:  # before the core migration ran
+        if not rows:
+            setup_mode = not store.query("SELECT 1 FROM users LIMIT 1")
+            return Permissions(user, None if setup_mode else _UNKNOWN)
+    except CrmError:  # before the core migration ran: setup mode
         return Permissions(user, None)
-    if rows:
-        role = rows[0]["role"] if rows[0]["active"] not in (0, "0") else _INACTIVE
-        edit_all = True
-        if role == "member":
-            edit_all = bool(store.settings.get("members_edit_all", True))
-        return Permissions(user, role, edit_all)
-    if store.settings.get("require_known_users", False) and store.scalar("SELECT count(*) FROM users"):
-        return Permissions(user, "unknown user")
-    return Permissions(user, None)
+    role = rows[0]["role"] if rows[0]["active"] not in (0, "0") else _INACTIVE
+    edit_all = True
+    if role == "member":
+        edit_all = bool(store.settings.get("members_edit_all", True))
+    return Permissions(user, role, edit_all)
 
 
 def permissions(holder: Store | Any) -> Permissions:
-    """The acting user's permissions (of a Store, or of a Workspace's Store), read now."""
+    """The acting user's permissions (of a Store, or of a Workspace's Store), never stale."""
     store = _store(holder)
     return store.actor.permissions(store)
+
+
+def has_access(holder: Store | Any) -> bool:
+    """True unless the acting user is unknown, removed or disabled (then: no rights, nothing shown)."""
+    return permissions(holder).has_access
 
 
 def role_of(holder: Store | Any, user: str | None = None) -> str | None:
@@ -146,13 +196,38 @@ def role_of(holder: Store | Any, user: str | None = None) -> str | None:
 
 
 def is_admin(holder: Store | Any) -> bool:
-    """True for an admin, and for an unrestricted unknown user (see the module docstring)."""
+    """True for an admin, and for anyone in setup mode (no users yet; see the module docstring)."""
     return permissions(holder).role in (None, "admin")
 
 
 def require_admin(holder: Store | Any, what: str) -> None:
     if not is_admin(holder):
         raise PermissionDenied(f"only an admin may {what} ({_store(holder).actor.user} is not one)")
+
+
+def bootstrap_admin(store: Store, user: str) -> bool:
+    """End setup mode: make ``user`` the first admin when the users table is empty (``crm init``, the demo)."""
+    if store.query("SELECT 1 FROM users LIMIT 1"):
+        return False
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    store.insert("users", {"username": user, "display_name": user, "role": "admin", "active": 1, "created_at": now})
+    return True
+
+
+#: Usernames: 1-64 characters, none of them whitespace or control characters.
+_MAX_USERNAME = 64
+
+
+def check_username(username: str) -> str:
+    """``username`` if usable as a login and an audit name; else CrmError with one clear line."""
+    if not username:
+        raise CrmError("a username may not be empty")
+    if len(username) > _MAX_USERNAME:
+        raise CrmError(f"a username has at most {_MAX_USERNAME} characters")
+    bad = next((c for c in username if c.isspace() or unicodedata.category(c).startswith("C")), None)
+    if bad is not None:
+        raise CrmError(f"a username may not contain spaces or control characters (found {bad!r})")
+    return username
 
 
 # --------------------------------------------------------------- passwords
@@ -188,11 +263,14 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 
 
 def login_enabled(conn: Any) -> bool:
-    """True when at least one active user has a password: the served app then requires login."""
+    """True when any user has a password: the served app then requires login.
+
+    Disabled users count too (fail closed): disabling the only user with a password
+    does not open the served app to anonymous visitors.
+    """
     try:
         row = conn.execute(
-            "SELECT 1 FROM users WHERE password_hash IS NOT NULL AND password_hash != '' "
-            "AND coalesce(active, 1) != 0 LIMIT 1"
+            "SELECT 1 FROM users WHERE password_hash IS NOT NULL AND password_hash != '' LIMIT 1"
         ).fetchone()
     except Exception:
         return False

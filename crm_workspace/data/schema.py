@@ -278,3 +278,32 @@ def m002_passwords_and_consent(db: Database) -> None:
     db["contacts"].add_column("marketing_consent", int)  # 1 given, 0 withdrawn, NULL never asked
     db["contacts"].add_column("consent_at", str)
     db["contacts"].add_column("consent_source", str)
+
+
+@migrations()
+def m003_login_sessions_and_lockout(db: Database) -> None:
+    """Server-side login sessions (revoked at logout) and failed-login counters (lockout), shared by processes.
+
+    Sessions hold a SHA-256 of the cookie's random token, never the token: reading the
+    table does not let anyone take a session over; and a fingerprint of the password
+    hash at login, so a new or cleared password ends every session of that user.
+    """
+    db["login_sessions"].create(
+        {
+            "token_hash": str,
+            "username": str,
+            "password_fingerprint": str,
+            "created_at": float,
+            "expires_at": float,
+            "revoked_at": float,
+        },
+        pk="token_hash",
+        not_null={"username", "created_at", "expires_at"},
+    )
+    db["login_sessions"].create_index(["username"])
+    db["login_failures"].create(
+        {"key": str, "failures": int, "last_at": float, "locked_until": float},
+        pk="key",
+        not_null={"failures", "last_at"},
+        defaults={"failures": 0, "locked_until": 0},
+    )

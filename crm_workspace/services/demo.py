@@ -501,6 +501,11 @@ def generate(
     # Generated rows are not user changes (no audit, no events); large sizes also
     # skip validation, which dominates their cost and cannot fail on generated data.
     bulk = {"audit": False, "events": False, "validate": size.contacts <= 5_000}
+    # The acting user becomes the first admin when the demo is the workspace's first data,
+    # ending setup mode (crm_workspace/data/permissions.py): unknown users have no rights.
+    users = USERS
+    if workspace.user not in {u for u, _n, _r in USERS} and not store.query("SELECT 1 FROM users LIMIT 1"):
+        users = (*USERS, (workspace.user, workspace.user, "admin"))
     steps = [
         (
             "users",
@@ -512,7 +517,7 @@ def generate(
                     "email": f"{u}@crm.example",
                     "created_at": _iso(gen.start),
                 }
-                for u, n, r in USERS
+                for u, n, r in users
             ),
         ),
         ("organizations", gen.organizations),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from panel.io.callbacks import PeriodicCallback
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
+from crm_workspace.web import auth
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.workspace import Workspace
 
@@ -163,7 +165,7 @@ class App(pn.viewable.Viewer):
     """The whole workspace: navigation from the plugins' pages, one page at a time."""
 
     workspace = param.ClassSelector(class_=Workspace)
-    login = param.Boolean(default=False, doc="Served behind a login: the badge offers to log out.")
+    login = param.Boolean(default=False, doc="Served with the login installed: a logged-in badge offers to log out.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -184,6 +186,22 @@ class App(pn.viewable.Viewer):
         self.nav.param.watch(self._navigate, "value")
         self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")
         ws.param.watch(self._show, "page")
+
+    def apply_access(self, state: str | None) -> None:
+        """The session's user lost access (nothing is shown from now on) or changed role (pages rebuilt)."""
+        ws = self.workspace
+        self._rendered = {}
+        if state is None:
+            self._pages = {}
+            self.nav.visible = False
+            self.main.objects = [access_ended()]
+            return
+        self._pages = {page.name: page for page in [HOME, *app_pages(ws)]}
+        self.nav.options = {f"{p.icon} {p.title}": name for name, p in self._pages.items()}
+        if ws.page not in self._pages:
+            ws.page = "home"
+        self.nav.value = ws.page
+        self.main.objects = [self._render(ws.page)]
 
     def _render(self, name: str) -> Any:
         if name not in self._rendered:
@@ -237,6 +255,15 @@ def _notify_error(error: Exception) -> None:
         pn.state.notifications.error(message, duration=8000)
 
 
+def access_ended() -> pn.pane.Alert:
+    """What a session without rights shows instead of any data."""
+    return error_card(
+        "No access",
+        "This session has no rights: the user was removed or disabled, logged out, or a login is now required. "
+        "Reload the page to log in.",
+    )
+
+
 def base_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
     """The process-wide workspace the served sessions share (opened once per file and user)."""
     key = ("crm_workspace", path or ServeConfig.from_environment().path, user)
@@ -245,16 +272,73 @@ def base_workspace(path: str | None = None, *, user: str | None = None) -> Works
     return pn.state.cache[key]
 
 
+class SessionGuard:
+    """Re-checks a served session's user once a second (default deny, crm_workspace/data/permissions.py).
+
+    The session loses access at once, for good, when its user is removed or disabled,
+    when its login session is revoked (logout) or expires, or when a login becomes
+    required and the session has none; a change of role rebuilds what it may see.
+    ``state`` is the role (``"setup"`` with no users yet), or None: no access.
+    """
+
+    def __init__(self, workspace: Workspace, *, token: str | None, logged_in: bool):
+        self.workspace = workspace
+        self.token = token
+        self.logged_in = logged_in
+        self.listeners: list[Callable[[str | None], None]] = []
+        self.state = self.current()
+        self._callback: PeriodicCallback | None = None
+
+    def current(self) -> str | None:
+        ws = self.workspace
+        if self.logged_in:
+            if not auth.session_active(ws.path, self.token, ws.user):
+                return None
+        elif auth.login_required(ws.path):
+            return None
+        found = permissions.permissions(ws.store)
+        return (found.role or "setup") if found.has_access else None
+
+    def start(self) -> None:
+        # background: not a user's action, so not counted in Panel's process-wide "busy" state
+        self._callback = PeriodicCallback(callback=self.tick, period=POLL_MS, background=True)
+        self._callback.start()
+
+    def tick(self) -> None:
+        """Once a second: refresh views if the data changed, and apply any change of access."""
+        if self.state is None:
+            return
+        self.workspace.poll()
+        state = self.current()
+        if state == self.state:
+            return
+        self.state = state
+        if state is None and self._callback is not None:
+            self._callback.stop()
+        for listener in self.listeners:
+            listener(state)
+
+
+def open_session(path: str | None = None, *, user: str | None = None) -> tuple[Workspace, SessionGuard]:
+    """This browser session's Workspace and its guard.
+
+    The session acts as its logged-in user only with a live server-side session
+    (crm_workspace/web/auth.py); otherwise as the server's user.
+    """
+    base = base_workspace(path, user=user)
+    token = auth.session_token(pn.state.cookies or {}) if pn.state.curdoc is not None else None
+    logged_in = bool(pn.state.user and token and auth.session_user(base.path, token) == pn.state.user)
+    ws = base.as_user(pn.state.user if logged_in else base.user)
+    guard = SessionGuard(ws, token=token, logged_in=logged_in)
+    if pn.state.curdoc is not None and guard.state is not None:
+        ws.poll()
+        guard.start()
+    return ws, guard
+
+
 def session_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
     """This browser session's Workspace, acting as the logged-in (or default) user."""
-    base = base_workspace(path, user=user)
-    user = pn.state.user or base.user
-    ws = base.as_user(user)
-    if pn.state.curdoc is not None:
-        ws.poll()
-        # background: not a user's action, so not counted in Panel's process-wide "busy" state
-        PeriodicCallback(callback=ws.poll, period=POLL_MS, background=True).start()
-    return ws
+    return open_session(path, user=user)[0]
 
 
 def configure(workspace: Workspace) -> None:
@@ -266,8 +350,12 @@ def configure(workspace: Workspace) -> None:
 def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
     config = config or ServeConfig.from_environment()
-    ws = session_workspace(config.path, user=config.user)
+    ws, guard = open_session(config.path, user=config.user)
+    if guard.state is None:
+        return pn.template.FastListTemplate(title="crm-workspace", main=[access_ended()], header_background="#1f4e79")
     requested = (pn.state.session_args.get("page") or [b""])[0].decode(errors="replace")
     if requested:  # build the asked-for page first, not the home page and then that page
         ws.page = requested
-    return App(workspace=ws, login=config.login).template()
+    app = App(workspace=ws, login=config.login)
+    guard.listeners.append(app.apply_access)
+    return app.template()

@@ -16,7 +16,7 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
     """Serve the app over ``config.path``; sessions get ``config`` (with ``login`` set when one is required)."""
     workspace = base_workspace(config.path, user=config.user)
     auth_options = _auth_options(workspace.path, address, config.user)
-    config = dataclasses.replace(config, login="auth_provider" in auth_options)
+    config = dataclasses.replace(config, login=True)  # the login may become required while serving
     configure(workspace)
     # SQLite connections must not cross a fork (--num-procs): close them; each process reopens lazily.
     workspace.close()
@@ -49,19 +49,23 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
 
 
 def _auth_options(db_path: str, address: str, user: str | None = None) -> dict:
-    """Login backed by the users table when some user has a password (crm_workspace/web/auth.py)."""
+    """The login backed by the users table (crm_workspace/web/auth.py), always installed.
+
+    It asks for a login only while some active user has a password, checked at every
+    request: a password given while the server runs takes effect without a restart.
+    """
     from crm_workspace.web import auth
 
+    options = {"auth_provider": auth.make_provider(db_path), "cookie_secret": auth.cookie_secret(db_path)}
     if auth.login_required(db_path):
         print(f"login required (users with passwords in {db_path}); sessions last {auth.SESSION_HOURS:g} h", flush=True)
-        return {"auth_provider": auth.make_provider(db_path), "cookie_secret": auth.cookie_secret(db_path)}
-    if address not in ("127.0.0.1", "localhost", "::1"):
+    elif address not in ("127.0.0.1", "localhost", "::1"):
         bar = "!" * 78
         print(
             f"{bar}\nWARNING: serving on {address} WITHOUT LOGIN: anyone who can reach this address can read,\n"
-            f"change and erase the CRM data, acting as '{user or 'the server user'}'.\n"
-            f"Give users passwords first: crm users add NAME --role admin (or crm users passwd NAME).\n{bar}",
+            f"change and erase the CRM data, acting as '{user or 'the server user'}', until a user has a password.\n"
+            f"Give users passwords: crm users add NAME --role admin (or crm users passwd NAME).\n{bar}",
             file=sys.stderr,
             flush=True,
         )
-    return {}
+    return options
