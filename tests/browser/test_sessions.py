@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import sys
 import time
 
 from helpers import Server, open_page
@@ -30,24 +29,10 @@ def wait_for_stage(db, deal_id: int, stage: str, timeout: float = 10) -> str:
     return stage_of(db, deal_id)
 
 
-def serve_command(db, port: int) -> list[str]:
-    """``crm serve``, with the served sessions' Workspace being ``crm_workspace.Workspace``.
-
-    Workaround, to drop once fixed outside this test: the served app opens the base
-    ``crm_workspace.workspace.Workspace`` while the pipeline page's params insist on the
-    notebook subclass ``crm_workspace.Workspace``, so the board does not render when served.
-    """
-    code = (
-        "import sys, crm_workspace, crm_workspace.web.app as app; app.Workspace = crm_workspace.Workspace; "
-        "from crm_workspace.cli import cli; cli(sys.argv[1:])"
-    )
-    return [sys.executable, "-c", code, "--db", str(db), "serve", "--port", str(port)]
-
-
 def test_a_removed_users_open_session_can_no_longer_move_a_card(page, tmp_path, demo_template):
     db = tmp_path / "crm.db"
     shutil.copy(demo_template, db)
-    server = Server(db, env={"CRM_USER": "ben"}, command=lambda port: serve_command(db, port))  # a member
+    server = Server(db, env={"CRM_USER": "ben"})  # a member
     try:
         page.set_viewport_size({"width": 1900, "height": 900})
         open_page(page, server, "pipeline")
