@@ -9,7 +9,7 @@ from .mapping import ALIASES
 
 @hookimpl
 def crm_migrations():
-    from .recipes import migrations
+    from .schema import migrations
 
     return migrations
 

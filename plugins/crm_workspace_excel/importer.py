@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crm_workspace_pipeline.schema import DEAL_STAGES, DEAL_STATUSES
+
 from crm_workspace import CrmError, NotFound
-from crm_workspace.data.schema import DEAL_STAGES, DEAL_STATUSES, STAKEHOLDER_TYPES
+from crm_workspace.data.schema import STAKEHOLDER_TYPES
 from crm_workspace.data.store import utcnow
 
 from . import normalize as nz

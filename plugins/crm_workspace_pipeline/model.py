@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import param
 
 from crm_workspace import Workspace
-from crm_workspace.data.schema import DEAL_STATUSES, LOST_REASONS
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import NotFound, ValidationError
+
+from .schema import DEAL_STATUSES, LOST_REASONS
 
 if TYPE_CHECKING:
     import pandas

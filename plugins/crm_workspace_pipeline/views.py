@@ -13,11 +13,11 @@ from bokeh.models import ColumnDataSource, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from crm_workspace import Workspace
-from crm_workspace.data.schema import LOST_REASONS
 from crm_workspace.errors import ConflictError, CrmError, ValidationError
 
 from .board import Board
 from .model import BOARD_PARAMS, SORTS, PipelineModel, parse_date, today_iso
+from .schema import LOST_REASONS
 
 
 def notify(kind: str, message: str) -> None:

@@ -27,6 +27,13 @@ def graph(workspace, **filters):
 
 
 @hookimpl
+def crm_migrations():
+    from .schema import migrations
+
+    return migrations
+
+
+@hookimpl
 def crm_dashboards(workspace):
     def view(ws):
         from .views import RelationshipMap

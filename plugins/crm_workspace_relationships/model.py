@@ -31,12 +31,14 @@ import networkx as nx
 from crm_workspace import NotFound
 from crm_workspace.data import schema
 
+from .schema import RELATIONSHIP_KINDS
+
 if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 ORGANIZATION = "organization"
 NODE_TYPES = (*schema.STAKEHOLDER_TYPES, ORGANIZATION)
-KINDS = schema.RELATIONSHIP_KINDS
+KINDS = RELATIONSHIP_KINDS
 MEMBER_STRENGTH = 3
 MAX_NODES = 1_500
 #: graphs up to this size get a real force-directed layout (networkx's dense solver);

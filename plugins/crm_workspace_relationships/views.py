@@ -17,9 +17,8 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
-from crm_workspace.data import schema
 
-from . import model
+from . import model, schema
 
 PALETTE = {
     "customer": "#1f77b4",
