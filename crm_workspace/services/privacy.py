@@ -1,10 +1,9 @@
 """Privacy (GDPR/CCPA): marketing consent, a person's data export, and erasure.
 
-- **Consent** lives on the contact: ``marketing_consent`` (1 given, 0 withdrawn,
-  NULL never asked), ``consent_at`` (set to now when consent changes and no date
-  is given) and ``consent_source`` (web form, event, import ...). Validated by
-  the core rules through ``validate_consent``. Lists meant for marketing filter
-  with ``CONSENTED_SQL``.
+- **Consent** lives on the contact (``marketing_consent``, ``consent_at``,
+  ``consent_source``), validated with the core tables' rules
+  (``crm_workspace.core_rules.validate_consent``); lists meant for marketing
+  filter with ``core_rules.CONSENTED_SQL``.
 - **Export** (``crm privacy export EMAIL``): everything held about the person —
   the contact, their organization's name, activities, deals, relationships,
   lifecycle history and every audit entry about those records — as JSON and as
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,37 +35,8 @@ from crm_workspace.types import Change
 if TYPE_CHECKING:
     from crm_workspace.workspace import Workspace
 
-CONSENTED_SQL = "marketing_consent = 1"
 ERASED = "[erased]"
 _PERSONAL = ("first_name", "last_name", "email", "phone", "title", "notes", "source", "consent_source")
-_TRUE = {"1", "true", "yes", "y", "given", "opt-in", "opt_in"}
-_FALSE = {"0", "false", "no", "n", "withdrawn", "opt-out", "opt_out"}
-
-
-def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
-    """Normalize ``marketing_consent`` to 1/0/None and stamp ``consent_at`` when it changes."""
-    if "marketing_consent" in record:
-        value = record["marketing_consent"]
-        if value is None or (isinstance(value, str) and not value.strip()):
-            record["marketing_consent"] = None
-        elif isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
-            record["marketing_consent"] = int(value)
-        elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            record["marketing_consent"] = int(value.strip().lower() in _TRUE)
-        else:
-            errors["marketing_consent"] = f"must be yes/no (1/0), not {value!r}"
-            return
-        changed = before is None or before.get("marketing_consent") != record["marketing_consent"]
-        if changed and record["marketing_consent"] is not None and not record.get("consent_at"):
-            record["consent_at"] = utcnow()
-    if record.get("consent_at") not in (None, ""):
-        text = str(record["consent_at"]).strip()
-        try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            errors["consent_at"] = f"must be an ISO date (YYYY-MM-DD), not {record['consent_at']!r}"
-        else:
-            record["consent_at"] = text
 
 
 # ----------------------------------------------------------------- gather
@@ -334,21 +303,3 @@ def _scrub_fields(body: Any, replacements: dict[str, Any], secrets: list[str]) -
                     if values.get(field) not in (None, ""):
                         values[field] = replacement
     return body
-
-
-_AUDIENCE = ("id", "first_name", "last_name", "email", "lifecycle_stage", "consent_at", "consent_source")
-
-
-def marketing_audience(workspace: Workspace, limit: int | None = None, offset: int = 0) -> Any:
-    """Contacts who gave marketing consent (and not withdrew it): the only ones to market to."""
-    import pandas as pd
-
-    sql = (
-        f"SELECT {', '.join(_AUDIENCE)} FROM contacts"
-        f" WHERE {CONSENTED_SQL} AND email IS NOT NULL AND email != '' ORDER BY id"
-    )
-    params: list[Any] = []
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params = [int(limit), int(offset)]
-    return pd.DataFrame(workspace.store.query(sql, params), columns=list(_AUDIENCE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm_workspace import Page, hookimpl
+from crm_workspace.data import checks
 
 from . import rules as _rules
 from .schema import migrations
@@ -15,9 +16,18 @@ def crm_migrations():
 
 @hookimpl
 def crm_validate_record(workspace, table, record, before):
-    if table == "lifecycle_events" and before is None:
-        return _rules.validate_event(workspace, record)
-    return None
+    """An event's time (on insert), then stages the workspace knows."""
+    if table != "lifecycle_events":
+        return None
+    errors = (_rules.validate_event(workspace, record) if before is None else None) or {}
+    checks.strip_text(record)
+    stages = workspace.lifecycle_stages()
+    fields: dict[str, str] = {}
+    checks.choice(record, "to_stage", stages, fields)
+    checks.choice(record, "from_stage", stages, fields)
+    for field, message in fields.items():
+        errors.setdefault(field, message)
+    return errors or None
 
 
 @hookimpl

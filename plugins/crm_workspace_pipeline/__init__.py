@@ -55,9 +55,9 @@ def crm_register_commands(cli):
 def crm_validate_record(workspace, table, record, before):
     if table != "deals":
         return None
-    from .model import validate_deal
+    from .rules import validate
 
-    return validate_deal(workspace, record, before)
+    return validate(workspace, record, before)
 
 
 @hookimpl

@@ -53,9 +53,9 @@ def crm_metrics(workspace):
 def crm_validate_record(workspace, table, record, before):
     if table != "relationships":
         return None
-    from .model import duplicate_message
+    from .rules import validate
 
-    return duplicate_message(workspace, record, before)
+    return validate(workspace, record, before)
 
 
 @hookimpl
