@@ -110,11 +110,16 @@ def crm_register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def crm_demo_data(workspace: Workspace, seed: int, scale: float) -> None:
+def crm_demo_data(workspace: Workspace, seed: int, scale: float, size: dict[str, int], today: str) -> None:
     """Add this plugin's share of the demo data, after the core tables are filled.
 
-    ``seed`` makes it deterministic; ``scale`` is the size relative to the
-    standard demo (1.0 = 300 contacts). Write through ``workspace.store``.
+    ``seed`` makes it deterministic (draw from your own ``random.Random``, e.g.
+    seeded ``seed + n``); ``scale`` is the size relative to the standard demo
+    (1.0 = 300 contacts); ``size`` holds the rows asked for by table (``contacts``,
+    ``organizations``, ``activities``, and the modules' ``deals``,
+    ``relationships``); ``today`` is the ISO time the demo treats as now. Write
+    through ``workspace.store`` (``crm_workspace.services.demo.bulk(size)`` gives
+    the ``insert_many`` options of generated rows).
     """
 
 
@@ -146,3 +151,4 @@ def crm_record_sections(workspace: Workspace, table: str, record_id: int) -> lis
     relationship map adds "Relationships" to a contact, the pipeline its deals).
     Return ``None`` for tables you have nothing to say about.
     """
+

@@ -44,6 +44,8 @@ LIFECYCLE_STAGES = (
 
 ACTIVITY_KINDS = ("call", "email", "meeting", "note", "task")
 CHANNELS = ("phone", "email", "web", "social", "in_person")
+#: The channel an activity of each kind usually goes through (a form's default).
+CHANNEL_OF = {"call": "phone", "email": "email", "meeting": "in_person", "note": "web", "task": "phone"}
 ROLES = ("admin", "member", "viewer")
 
 #: Core tables nobody may update or delete through the Store. A plugin makes its own

@@ -354,7 +354,7 @@ def log_activity(
     owner: str | None = None,
 ) -> dict:
     """Log a call/email/meeting/note (or create a task) on a contact or organization."""
-    from crm_workspace.services.demo import CHANNEL_OF
+    from crm_workspace.data.schema import CHANNEL_OF
 
     record = {
         "kind": kind,

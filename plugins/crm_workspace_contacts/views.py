@@ -537,7 +537,7 @@ class ActivityLogger(pn.viewable.Viewer):
         self.buttons = pn.Row(*buttons)
 
     def _start(self, kind: str) -> None:
-        from crm_workspace.services.demo import CHANNEL_OF
+        from crm_workspace.data.schema import CHANNEL_OF
 
         self.kind = kind
         self.subject.value = {"task": "Follow up"}.get(kind, kind.capitalize())

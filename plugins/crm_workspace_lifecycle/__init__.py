@@ -41,6 +41,14 @@ def crm_record_changed(workspace, changes):
 
 
 @hookimpl
+def crm_demo_data(workspace, seed, size, today):
+    """Every contact's history up to its current stage."""
+    from .demo import add_demo_history
+
+    add_demo_history(workspace, seed, size, today)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from .commands import register
 

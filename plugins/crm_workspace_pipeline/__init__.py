@@ -45,6 +45,14 @@ def crm_metrics(workspace):
 
 
 @hookimpl
+def crm_demo_data(workspace, seed, size, today):
+    """Deals across every stage (half as many as contacts), and activities linked to them."""
+    from .demo import add_demo_deals
+
+    add_demo_deals(workspace, seed, size, today)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from .commands import register
 

@@ -59,6 +59,14 @@ def crm_validate_record(workspace, table, record, before):
 
 
 @hookimpl
+def crm_demo_data(workspace, seed, size):
+    """Two relationships for every three contacts."""
+    from .demo import add_demo_relationships
+
+    add_demo_relationships(workspace, seed, size)
+
+
+@hookimpl
 def crm_record_sections(workspace, table, record_id):
     if table != "contacts":
         return None
