@@ -1,7 +1,8 @@
 """The core tables' rules, written as a plugin like any other.
 
 Validation of the shared tables' vocabulary (and of marketing consent on
-contacts) and the consented audience view. Modules validate and declare their own tables through the same hooks.
+contacts), the personal data the core tables hold, and the consented audience
+view. Modules validate and declare their own tables through the same hooks.
 """
 
 from __future__ import annotations
@@ -12,9 +13,23 @@ from typing import Any
 from crm_workspace import hookimpl
 from crm_workspace.data import checks, schema
 from crm_workspace.data.store import utcnow
+from crm_workspace.types import PersonalData
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
 CONSENTED_SQL = "marketing_consent = 1"
+#: A contact's own fields that hold their personal data (erased by ``crm privacy erase``).
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "notes",
+    "source",
+    "consent_source",
+    "marketing_consent",
+    "consent_at",
+)
 _TRUE = {"1", "true", "yes", "y", "given", "opt-in", "opt_in"}
 _FALSE = {"0", "false", "no", "n", "withdrawn", "opt-out", "opt_out"}
 
@@ -72,6 +87,15 @@ def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[s
             errors["consent_at"] = f"must be an ISO date (YYYY-MM-DD), not {record['consent_at']!r}"
         else:
             record["consent_at"] = text
+
+
+@hookimpl
+def crm_personal_data(workspace) -> list[PersonalData]:
+    """The contact's own row, and the text of their activities."""
+    return [
+        PersonalData("contacts", "id", CONTACT_FIELDS, title="contact"),
+        PersonalData("activities", "contact_id", ("subject", "body")),
+    ]
 
 
 _AUDIENCE = ("id", "first_name", "last_name", "email", "lifecycle_stage", "consent_at", "consent_source")

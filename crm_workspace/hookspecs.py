@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported for annotations only: the core starts without them
     import pandas
     import sqlite_utils
 
-    from crm_workspace.types import Change, Metric, Page, RecordSection
+    from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection
     from crm_workspace.workspace import Workspace
 
 hookspec = pluggy.HookspecMarker("crm_workspace")
@@ -152,3 +152,17 @@ def crm_record_sections(workspace: Workspace, table: str, record_id: int) -> lis
     Return ``None`` for tables you have nothing to say about.
     """
 
+
+@hookspec
+def crm_personal_data(workspace: Workspace) -> list[PersonalData] | None:
+    """Declare the columns of this plugin's tables that hold a person's data.
+
+    Return ``PersonalData(table, contact_column, fields)`` objects: the rows of
+    ``table`` whose ``contact_column`` is a contact's id belong to that person.
+    ``crm privacy export`` includes those rows; ``crm privacy erase`` anonymises
+    their ``fields`` (text becomes ``[erased]``, anything else ``NULL``) and
+    scrubs the same fields from the audit rows of those records, then names the
+    table in its receipt. Declare every table you add that holds personal data:
+    what is not declared is not erased. A plugin that raises here stops the
+    export or erasure (a receipt must not claim what was skipped).
+    """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Page, hookimpl
+from crm_workspace import Page, PersonalData, hookimpl
 from crm_workspace.data import checks
 
 from . import rules as _rules
@@ -94,3 +94,9 @@ def crm_data_views(workspace):
         "lifecycle.data_quality": bind(metrics.data_quality, metrics.data_quality.__doc__),
         "lifecycle.churn_risk": bind(metrics.churn_risk, metrics.churn_risk.__doc__),
     }
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """The contact's stage history: exported; kept on erasure (stages and times are not personal)."""
+    return [PersonalData("lifecycle_events", "contact_id", title="lifecycle_history")]

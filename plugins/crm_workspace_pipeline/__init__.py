@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, RecordSection, hookimpl
+from crm_workspace import Metric, Page, PersonalData, RecordSection, hookimpl
 
 from .schema import migrations
 
@@ -101,3 +101,9 @@ def crm_record_sections(workspace, table, record_id):
         return deals_section(workspace, table, int(record_id))
 
     return [RecordSection("Deals", view, order=30)]
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """A contact's deals: exported whole; on erasure amounts and stages stay (forecasts), their name leaves titles."""
+    return [PersonalData("deals", "contact_id")]

@@ -10,7 +10,7 @@ Analyst access::
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, RecordSection, hookimpl
+from crm_workspace import Metric, Page, PersonalData, RecordSection, hookimpl
 
 __all__ = ["graph"]
 
@@ -84,3 +84,12 @@ def crm_data_views(workspace):
     from . import views_data
 
     return views_data.data_views(workspace)
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """Relationships at either end of which the contact stands: their notes are personal."""
+    return [
+        PersonalData("relationships", "source_id", ("notes",), where="source_type = 'contacts'"),
+        PersonalData("relationships", "target_id", ("notes",), where="target_type = 'contacts'"),
+    ]
