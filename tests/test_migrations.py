@@ -120,3 +120,18 @@ def test_a_new_workspace_has_the_tables_and_columns_of_an_old_one(old_file: Path
         conn.execute("INSERT INTO activities (kind, deal_id) VALUES ('call', 999999)")
     with sqlite3.connect(new_file) as conn, pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
         conn.execute("DELETE FROM deals WHERE id = (SELECT deal_id FROM activities WHERE deal_id IS NOT NULL LIMIT 1)")
+
+
+def test_unique_errors_take_the_message_declared_with_the_schema(workspace: Workspace, monkeypatch):
+    from crm_workspace.data import schema
+
+    contact = workspace.store.insert("contacts", {"last_name": "Tagged"})
+    workspace.store.insert("contact_tags", {"contact_id": contact["id"], "tag": "vip"})
+    with pytest.raises(ValidationError) as generic:
+        workspace.store.insert("contact_tags", {"contact_id": contact["id"], "tag": "vip"})
+    assert set(generic.value.errors.values()) == {"must be unique; this value is already used"}
+    both = "contact_tags.contact_id, contact_tags.tag"
+    monkeypatch.setitem(schema.UNIQUE_MESSAGES, both, "this contact already has this tag")
+    with pytest.raises(ValidationError) as declared:
+        workspace.store.insert("contact_tags", {"contact_id": contact["id"], "tag": "vip"})
+    assert declared.value.errors == {"contact_id": "this contact already has this tag"}

@@ -52,6 +52,21 @@ ROLES = ("admin", "member", "viewer")
 #: tables append-only with ``append_only(db, table)``: the triggers are the declaration.
 APPEND_ONLY = ("audit_log",)
 
+#: What a person is told when a write breaks a unique index, keyed by what SQLite
+#: names in the error: ``"table.column"`` (``"t.a, t.b"`` for several columns), or
+#: ``"index 'name'"`` for an index on an expression. The Store's error
+#: translation reads it; plugins add theirs with ``unique_message``.
+UNIQUE_MESSAGES: dict[str, str] = {}
+
+
+def unique_message(constraint: str, message: str) -> None:
+    """Declare the message for breaking ``constraint`` (e.g. ``"contacts.email"``)."""
+    UNIQUE_MESSAGES[constraint] = message
+
+
+unique_message("contacts.email", "another contact already has this email address")
+
+
 def append_only(db: Database, table: str) -> None:
     """Refuse every UPDATE and DELETE on ``table``, even in raw SQL (idempotent)."""
     for action in ("UPDATE", "DELETE"):
