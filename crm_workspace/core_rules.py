@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crm_workspace import hookimpl
 from crm_workspace.data import checks, schema
 from crm_workspace.data.store import utcnow
+from crm_workspace.hookspecs import hookimpl
 from crm_workspace.types import PersonalData
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
