@@ -1,148 +1,122 @@
-"""Validation of the core tables' own vocabulary, written as a plugin like any other.
+"""The core tables' rules, written as a plugin like any other.
 
-Modules add their own rules (email syntax, phone formats) through the same hook.
+Validation of the shared tables' vocabulary (and of marketing consent on
+contacts), the personal data the core tables hold, and the consented audience
+view. Modules validate and declare their own tables through the same hooks.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
-from crm_workspace import hookimpl
-from crm_workspace.data import schema
-from crm_workspace.services import privacy
+from crm_workspace.data import checks, schema
+from crm_workspace.data.store import utcnow
+from crm_workspace.hookspecs import hookimpl
+from crm_workspace.types import PersonalData
 
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _number(record: dict, field: str, errors: dict, *, low: float | None = None, high: float | None = None) -> None:
-    if field not in record:  # a partial update that does not touch this field
-        return
-    value = record[field]
-    if _blank(value):
-        record[field] = None
-        return
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        errors[field] = f"must be a number, not {value!r}"
-        return
-    if math.isnan(number) or math.isinf(number):
-        errors[field] = "must be a finite number"
-    elif low is not None and number < low:
-        errors[field] = f"must be at least {low:g}"
-    elif high is not None and number > high:
-        errors[field] = f"must be at most {high:g}"
-    else:
-        record[field] = number
-
-
-def _choice(record: dict, field: str, allowed: tuple | list, errors: dict) -> None:
-    if field in record and not _blank(record[field]) and record[field] not in allowed:
-        errors[field] = f"unknown value {record[field]!r} (allowed: {', '.join(allowed)})"
-
-
-def _date(record: dict, field: str, errors: dict) -> None:
-    value = record.get(field)
-    if _blank(value):
-        if field in record:
-            record[field] = None
-        return
-    text = str(value).strip()
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        errors[field] = f"must be an ISO date (YYYY-MM-DD), not {value!r}"
-        return
-    record[field] = text
-
-
-def _required(record: dict, before: dict | None, field: str, errors: dict) -> None:
-    if (before is None or field in record) and _blank(record.get(field)):
-        errors[field] = "is required"
+#: The filter of every list meant for marketing: consent given and not withdrawn.
+CONSENTED_SQL = "marketing_consent = 1"
+#: A contact's own fields that hold their personal data (erased by ``crm privacy erase``).
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "notes",
+    "source",
+    "consent_source",
+    "marketing_consent",
+    "consent_at",
+)
+_TRUE = {"1", "true", "yes", "y", "given", "opt-in", "opt_in"}
+_FALSE = {"0", "false", "no", "n", "withdrawn", "opt-out", "opt_out"}
 
 
 @hookimpl(trylast=True)
 def crm_validate_record(workspace, table: str, record: dict, before: dict | None) -> dict[str, str] | None:
     errors: dict[str, str] = {}
-    for key, value in list(record.items()):
-        if isinstance(value, str) and key not in ("body", "notes", "changes", "value"):
-            record[key] = value.strip()
+    checks.strip_text(record)
     if table == "organizations":
-        _required(record, before, "name", errors)
+        checks.required(record, before, "name", errors)
     elif table == "contacts":
-        if before is None and _blank(record.get("first_name")) and _blank(record.get("last_name")):
+        if before is None and checks.blank(record.get("first_name")) and checks.blank(record.get("last_name")):
             errors["last_name"] = "a contact needs a first or last name"
-        _choice(record, "stakeholder_type", schema.STAKEHOLDER_TYPES, errors)
-        if "lifecycle_stage" in record and not _blank(record["lifecycle_stage"]):
-            _choice(record, "lifecycle_stage", workspace.lifecycle_stages(), errors)
-        privacy.validate_consent(record, before, errors)
-    elif table == "deals":
-        _required(record, before, "title", errors)
-        _number(record, "amount", errors, low=0)
-        _number(record, "probability", errors, low=0, high=100)
-        _choice(record, "status", schema.DEAL_STATUSES, errors)
-        _date(record, "expected_close", errors)
-        _date(record, "closed_at", errors)
+        checks.choice(record, "stakeholder_type", schema.STAKEHOLDER_TYPES, errors)
+        if "lifecycle_stage" in record and not checks.blank(record["lifecycle_stage"]):
+            checks.choice(record, "lifecycle_stage", workspace.lifecycle_stages(), errors)
+        validate_consent(record, before, errors)
     elif table == "activities":
-        _required(record, before, "kind", errors)
-        _choice(record, "kind", schema.ACTIVITY_KINDS, errors)
-        _choice(record, "channel", schema.CHANNELS, errors)
-        _date(record, "occurred_at", errors)
-        _date(record, "due_at", errors)
-    elif table == "relationships":
-        _validate_relationship(workspace, record, before, errors)
+        checks.required(record, before, "kind", errors)
+        checks.choice(record, "kind", schema.ACTIVITY_KINDS, errors)
+        checks.choice(record, "channel", schema.CHANNELS, errors)
+        checks.date(record, "occurred_at", errors)
+        checks.date(record, "due_at", errors)
     elif table == "users":
-        _choice(record, "role", schema.ROLES, errors)
-    elif table == "lifecycle_events":
-        stages = workspace.lifecycle_stages()
-        _choice(record, "to_stage", stages, errors)
-        _choice(record, "from_stage", stages, errors)
+        checks.choice(record, "role", schema.ROLES, errors)
     return errors or None
 
 
-def _validate_relationship(workspace, record: dict, before: dict | None, errors: dict) -> None:
-    merged = {**(before or {}), **record}
-    if "strength" in record:
-        strength = record["strength"]
-        if isinstance(strength, float) and strength.is_integer():
-            strength = record["strength"] = int(strength)
-        if not isinstance(strength, int) or isinstance(strength, bool) or not 1 <= strength <= 5:
-            errors["strength"] = f"must be a whole number from 1 to 5, not {strength!r}"
-    for end in ("source", "target"):
-        kind = merged.get(f"{end}_type")
-        if kind not in ("contacts", "organizations"):
-            errors[f"{end}_type"] = "must be 'contacts' or 'organizations'"
-            continue
-        row_id = merged.get(f"{end}_id")
-        if not workspace.store.query(f"SELECT 1 FROM [{kind}] WHERE id = ?", [row_id]):
-            errors[f"{end}_id"] = f"{kind} #{row_id} does not exist"
-    if (merged.get("source_type"), merged.get("source_id")) == (merged.get("target_type"), merged.get("target_id")):
-        errors["target_id"] = "a record cannot have a relationship with itself"
-    _choice(record, "kind", schema.RELATIONSHIP_KINDS, errors)
+def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
+    """Normalize ``marketing_consent`` to 1/0/None and stamp ``consent_at`` when it changes.
+
+    Consent lives on the contact: ``marketing_consent`` (1 given, 0 withdrawn,
+    NULL never asked), ``consent_at`` (now, when consent changes and no date is
+    given) and ``consent_source`` (web form, event, import ...).
+    """
+    if "marketing_consent" in record:
+        value = record["marketing_consent"]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            record["marketing_consent"] = None
+        elif isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
+            record["marketing_consent"] = int(value)
+        elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            record["marketing_consent"] = int(value.strip().lower() in _TRUE)
+        else:
+            errors["marketing_consent"] = f"must be yes/no (1/0), not {value!r}"
+            return
+        changed = before is None or before.get("marketing_consent") != record["marketing_consent"]
+        if changed and record["marketing_consent"] is not None and not record.get("consent_at"):
+            record["consent_at"] = utcnow()
+    if record.get("consent_at") not in (None, ""):
+        text = str(record["consent_at"]).strip()
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            errors["consent_at"] = f"must be an ISO date (YYYY-MM-DD), not {record['consent_at']!r}"
+        else:
+            record["consent_at"] = text
 
 
 @hookimpl
-def crm_dashboards(workspace) -> list:
-    """The audit trail page, listed for admins only (crm_workspace/web/audit_view.py)."""
-    from crm_workspace.data import permissions
-    from crm_workspace.types import Page
+def crm_personal_data(workspace) -> list[PersonalData]:
+    """The contact's own row, and the text of their activities."""
+    return [
+        PersonalData("contacts", "id", CONTACT_FIELDS, title="contact"),
+        PersonalData("activities", "contact_id", ("subject", "body")),
+    ]
 
-    if not permissions.is_admin(workspace):
-        return []
 
-    def view(ws):
-        from crm_workspace.web.audit_view import audit_page
+_AUDIENCE = ("id", "first_name", "last_name", "email", "lifecycle_stage", "consent_at", "consent_source")
 
-        return audit_page(ws)
 
-    return [Page("audit", "Audit trail", view=view, icon="🛡️", order=900, extensions=("tabulator",))]
+def marketing_audience(workspace, limit: int | None = None, offset: int = 0) -> Any:
+    """Contacts who gave marketing consent (and not withdrew it): the only ones to market to."""
+    import pandas as pd
+
+    sql = (
+        f"SELECT {', '.join(_AUDIENCE)} FROM contacts"
+        f" WHERE {CONSENTED_SQL} AND email IS NOT NULL AND email != '' ORDER BY id"
+    )
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [int(limit), int(offset)]
+    return pd.DataFrame(workspace.store.query(sql, params), columns=list(_AUDIENCE))
 
 
 @hookimpl
 def crm_data_views(workspace) -> dict:
     """``ws.df("privacy.marketing_audience")``: contacts with marketing consent given."""
-    return {"privacy.marketing_audience": lambda **filters: privacy.marketing_audience(workspace, **filters)}
+    return {"privacy.marketing_audience": lambda **filters: marketing_audience(workspace, **filters)}

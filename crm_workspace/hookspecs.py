@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported for annotations only: the core starts without them
     import pandas
     import sqlite_utils
 
-    from crm_workspace.types import Change, Metric, Page, RecordSection
+    from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection
     from crm_workspace.workspace import Workspace
 
 hookspec = pluggy.HookspecMarker("crm_workspace")
@@ -110,11 +110,16 @@ def crm_register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def crm_demo_data(workspace: Workspace, seed: int, scale: float) -> None:
+def crm_demo_data(workspace: Workspace, seed: int, scale: float, size: dict[str, int], today: str) -> None:
     """Add this plugin's share of the demo data, after the core tables are filled.
 
-    ``seed`` makes it deterministic; ``scale`` is the size relative to the
-    standard demo (1.0 = 300 contacts). Write through ``workspace.store``.
+    ``seed`` makes it deterministic (draw from your own ``random.Random``, e.g.
+    seeded ``seed + n``); ``scale`` is the size relative to the standard demo
+    (1.0 = 300 contacts); ``size`` holds the rows asked for by table (``contacts``,
+    ``organizations``, ``activities``, and the modules' ``deals``,
+    ``relationships``); ``today`` is the ISO time the demo treats as now. Write
+    through ``workspace.store`` (``crm_workspace.services.demo.bulk(size)`` gives
+    the ``insert_many`` options of generated rows).
     """
 
 
@@ -145,4 +150,19 @@ def crm_record_sections(workspace: Workspace, table: str, record_id: int) -> lis
     Lets one module show its part of a record on another module's page (the
     relationship map adds "Relationships" to a contact, the pipeline its deals).
     Return ``None`` for tables you have nothing to say about.
+    """
+
+
+@hookspec
+def crm_personal_data(workspace: Workspace) -> list[PersonalData] | None:
+    """Declare the columns of this plugin's tables that hold a person's data.
+
+    Return ``PersonalData(table, contact_column, fields)`` objects: the rows of
+    ``table`` whose ``contact_column`` is a contact's id belong to that person.
+    ``crm privacy export`` includes those rows; ``crm privacy erase`` anonymises
+    their ``fields`` (text becomes ``[erased]``, anything else ``NULL``) and
+    scrubs the same fields from the audit rows of those records, then names the
+    table in its receipt. Declare every table you add that holds personal data:
+    what is not declared is not erased. A plugin that raises here stops the
+    export or erasure (a receipt must not claim what was skipped).
     """

@@ -71,6 +71,27 @@ class RecordSection:
 
 
 @dataclass(frozen=True)
+class PersonalData:
+    """Where a plugin keeps a person's data: ``table`` rows whose ``contact_column`` is the contact's id.
+
+    ``fields`` are the columns privacy erasure anonymises (and scrubs from the
+    audit trail); export includes the whole rows. ``where`` narrows the rows
+    with an SQL condition when the column is not always a contact's id (e.g.
+    ``"source_type = 'contacts'"``); ``title`` names them in the export (the
+    table's name by default). See ``crm_personal_data``.
+    """
+
+    table: str
+    contact_column: str
+    fields: tuple[str, ...] = ()
+    where: str = ""
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.fields))
+
+
+@dataclass(frozen=True)
 class Change:
     """One record written through the Store: what it was and what it became."""
 

@@ -1,10 +1,17 @@
 """The core tables, their vocabulary and the core migration set.
 
-Plugins add tables and columns through their own named migration sets; these
-are the tables every plugin may rely on (see DESIGN.md).
+The core owns the shared tables every plugin may rely on (users, organizations,
+contacts, activities, audit_log, settings, plugin_state; see DESIGN.md). Modules
+create their own tables (deals, relationships, lifecycle_events, import_batches,
+...) in their named migration sets with ``ensure_table``; workspaces made before
+0.2 got those four from the core's ``m001``, which ``ensure_table`` accepts.
+The default lifecycle stages stay here because ``contacts.lifecycle_stage`` is a
+core column the core validates; the lifecycle plugin only records the moves.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlite_utils
 from sqlite_utils.db import Database
@@ -35,39 +42,61 @@ LIFECYCLE_STAGES = (
     "churned",
 )
 
-#: Default sales pipeline: (stage, default probability %, status it implies).
-DEAL_STAGES = (
-    ("qualification", 10, "open"),
-    ("needs_analysis", 25, "open"),
-    ("proposal", 50, "open"),
-    ("negotiation", 75, "open"),
-    ("won", 100, "won"),
-    ("lost", 0, "lost"),
-)
-LOST_REASONS = ("price", "competitor", "no budget", "no decision", "timing", "product fit")
-
 ACTIVITY_KINDS = ("call", "email", "meeting", "note", "task")
 CHANNELS = ("phone", "email", "web", "social", "in_person")
-DEAL_STATUSES = ("open", "won", "lost")
+#: The channel an activity of each kind usually goes through (a form's default).
+CHANNEL_OF = {"call": "phone", "email": "email", "meeting": "in_person", "note": "web", "task": "phone"}
 ROLES = ("admin", "member", "viewer")
-RELATIONSHIP_KINDS = (
-    "reports_to",
-    "works_with",
-    "influences",
-    "introduced",
-    "partner_of",
-    "supplier_of",
-    "investor_in",
-    "advisor_to",
-    "media_contact",
-    "member_of",
-)
 
-#: Tables whose rows carry created_at/updated_at/version and are written with
-#: optimistic locking.
-VERSIONED = ("organizations", "contacts", "deals", "activities", "relationships")
-#: Tables nobody may update or delete through the Store.
-APPEND_ONLY = ("audit_log", "lifecycle_events")
+#: Core tables nobody may update or delete through the Store. A plugin makes its own
+#: tables append-only with ``append_only(db, table)``: the triggers are the declaration.
+APPEND_ONLY = ("audit_log",)
+
+#: What a person is told when a write breaks a unique index, keyed by what SQLite
+#: names in the error: ``"table.column"`` (``"t.a, t.b"`` for several columns), or
+#: ``"index 'name'"`` for an index on an expression. The Store's error
+#: translation reads it; plugins add theirs with ``unique_message``.
+UNIQUE_MESSAGES: dict[str, str] = {}
+
+
+def unique_message(constraint: str, message: str) -> None:
+    """Declare the message for breaking ``constraint`` (e.g. ``"contacts.email"``)."""
+    UNIQUE_MESSAGES[constraint] = message
+
+
+unique_message("contacts.email", "another contact already has this email address")
+
+
+def append_only(db: Database, table: str) -> None:
+    """Refuse every UPDATE and DELETE on ``table``, even in raw SQL (idempotent)."""
+    for action in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )
+
+
+def ensure_table(
+    db: Database, name: str, columns: dict[str, Any], indexes: tuple[str, ...] = (), **options: Any
+) -> None:
+    """Create table ``name`` as described, or complete the one an older core migration made.
+
+    Workspaces made before a module owned its table already have it (the core's
+    ``m001`` created it): then only missing columns are added and indexes created
+    if absent, so such a file opens unchanged. ``options`` are those of
+    ``Table.create`` (pk, not_null, defaults, foreign_keys).
+    """
+    table = db[name]
+    if not table.exists():
+        table.create(columns, **options)
+    else:
+        have = set(table.columns_dict)
+        for column, kind in columns.items():
+            if column not in have:
+                table.add_column(column, kind)
+    for sql in indexes:
+        db.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+
 
 migrations = sqlite_utils.Migrations("crm_workspace.core")
 
@@ -76,6 +105,7 @@ _STAMPS = {"created_at": str, "updated_at": str, "updated_by": str, "version": i
 
 @migrations()
 def m001_core_tables(db: Database) -> None:
+    """The shared tables. ``activities.deal_id`` has no foreign key here: deals belong to the pipeline."""
     db["users"].create(
         {
             "username": str,
@@ -126,32 +156,6 @@ def m001_core_tables(db: Database) -> None:
         foreign_keys=[("organization_id", "organizations", "id")],
         defaults={"version": 1, "stakeholder_type": "prospect"},
     )
-    db["deals"].create(
-        {
-            "id": int,
-            "title": str,
-            "organization_id": int,
-            "contact_id": int,
-            "stage": str,
-            "amount": float,
-            "currency": str,
-            "probability": float,
-            "expected_close": str,
-            "status": str,
-            "lost_reason": str,
-            "closed_at": str,
-            "source": str,
-            "owner": str,
-            **_STAMPS,
-        },
-        pk="id",
-        foreign_keys=[
-            ("organization_id", "organizations", "id"),
-            ("contact_id", "contacts", "id"),
-        ],
-        not_null={"title"},
-        defaults={"version": 1, "status": "open", "currency": "EUR"},
-    )
     db["activities"].create(
         {
             "id": int,
@@ -172,38 +176,9 @@ def m001_core_tables(db: Database) -> None:
         foreign_keys=[
             ("contact_id", "contacts", "id"),
             ("organization_id", "organizations", "id"),
-            ("deal_id", "deals", "id"),
         ],
         not_null={"kind"},
         defaults={"version": 1, "done": 0},
-    )
-    db["relationships"].create(
-        {
-            "id": int,
-            "source_type": str,
-            "source_id": int,
-            "target_type": str,
-            "target_id": int,
-            "kind": str,
-            "strength": int,
-            "notes": str,
-            **_STAMPS,
-        },
-        pk="id",
-        not_null={"source_type", "source_id", "target_type", "target_id", "kind"},
-        defaults={"version": 1, "strength": 3},
-    )
-    db["lifecycle_events"].create(
-        {
-            "id": int,
-            "contact_id": int,
-            "from_stage": str,
-            "to_stage": str,
-            "at": str,
-            "by": str,
-        },
-        pk="id",
-        not_null={"contact_id", "to_stage", "at"},
     )
     db["audit_log"].create(
         {
@@ -214,22 +189,6 @@ def m001_core_tables(db: Database) -> None:
             "row_id": str,
             "action": str,
             "changes": str,
-        },
-        pk="id",
-    )
-    db["import_batches"].create(
-        {
-            "id": str,
-            "at": str,
-            "user": str,
-            "file_name": str,
-            "sha256": str,
-            "entity": str,
-            "created": int,
-            "updated": int,
-            "skipped": int,
-            "rejected": int,
-            "status": str,
         },
         pk="id",
     )
@@ -246,29 +205,17 @@ def m001_core_tables(db: Database) -> None:
         "CREATE INDEX idx_contacts_owner ON contacts(owner)",
         "CREATE INDEX idx_contacts_type ON contacts(stakeholder_type)",
         "CREATE INDEX idx_organizations_name ON organizations(name COLLATE NOCASE)",
-        "CREATE INDEX idx_deals_stage ON deals(status, stage)",
-        "CREATE INDEX idx_deals_org ON deals(organization_id)",
-        "CREATE INDEX idx_deals_contact ON deals(contact_id)",
-        "CREATE INDEX idx_deals_owner ON deals(owner)",
         "CREATE INDEX idx_activities_contact ON activities(contact_id, occurred_at)",
         "CREATE INDEX idx_activities_org ON activities(organization_id, occurred_at)",
         "CREATE INDEX idx_activities_deal ON activities(deal_id, occurred_at)",
         "CREATE INDEX idx_activities_due ON activities(owner, done, due_at)",
-        "CREATE INDEX idx_relationships_source ON relationships(source_type, source_id)",
-        "CREATE INDEX idx_relationships_target ON relationships(target_type, target_id)",
-        "CREATE INDEX idx_lifecycle_contact ON lifecycle_events(contact_id, at)",
-        "CREATE INDEX idx_lifecycle_at ON lifecycle_events(at)",
         "CREATE INDEX idx_audit_record ON audit_log(table_name, row_id)",
         "CREATE INDEX idx_audit_at ON audit_log(at)",
         "CREATE INDEX idx_audit_user ON audit_log(user, at)",
     ):
         db.execute(sql)
     for table in APPEND_ONLY:
-        for action in ("UPDATE", "DELETE"):
-            db.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
+        append_only(db, table)
 
 
 @migrations()

@@ -428,9 +428,14 @@ def _translate(error: sqlite3.Error, table: str = "") -> CrmError:
         )
     match = _UNIQUE.search(message)
     if match:
-        if match.group("index") == "idx_contacts_email" or match.group("cols") == "contacts.email":
-            return ValidationError("contacts", {"email": "another contact already has this email address"})
-        fields = [c.split(".")[-1] for c in (match.group("cols") or match.group("index") or "").split(", ")]
+        # SQLite names the columns ("contacts.email"), or the index when it is on an expression
+        constraint = match.group("cols") or f"index '{match.group('index')}'"
+        columns = (match.group("cols") or match.group("index") or "").split(", ")
+        owner = columns[0].split(".")[0] if match.group("cols") else table
+        fields = [c.split(".")[-1] for c in columns]
+        declared = schema.UNIQUE_MESSAGES.get(constraint)
+        if declared:
+            return ValidationError(owner or "record", {fields[0]: declared})
         return ValidationError(table or "record", {f: "must be unique; this value is already used" for f in fields})
     if "FOREIGN KEY constraint failed" in message:
         return ValidationError(table or "record", {"reference": "points to a record that does not exist"})

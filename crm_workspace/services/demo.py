@@ -1,17 +1,19 @@
 """Deterministic demo data: a believable small company, or a large one for benchmarks.
 
 The standard demo (scale 1.0) is ~50 organizations, 300 contacts of every
-stakeholder type and lifecycle stage, 150 deals, 1,500 activities over 18
-months, 200 relationships, the lifecycle history and a few users. Rows are
-generated lazily and streamed into the Store in chunks, so a million contacts
-need bounded memory. Plugins add their share through ``crm_demo_data``.
+stakeholder type and lifecycle stage, 1,500 activities over 18 months and a few
+users: the core tables, written here. Each module adds its share through
+``crm_demo_data`` (the pipeline 150 deals, the relationship map 200
+relationships, the lifecycle tracker every contact's history), with the helpers
+below. Rows are generated lazily and streamed into the Store in chunks, so a
+million contacts need bounded memory.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -215,7 +217,6 @@ SUBJECTS = {
     "note": ("Budget confirmed", "Champion identified", "Competitor in play", "Prefers email", "Expansion potential"),
     "task": ("Send contract", "Prepare demo", "Call back", "Update forecast", "Schedule QBR"),
 }
-CHANNEL_OF = {"call": "phone", "email": "email", "meeting": "in_person", "note": "web", "task": "phone"}
 MONTHS = 18
 
 
@@ -242,7 +243,8 @@ class DemoSize:
         return cls(**size)
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """A time as the demo writes it: ISO-8601 UTC to the second."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -274,7 +276,7 @@ class _Generator:
             name = f"{head} {tail}" + (f" {serial + 1}" if serial else "")
             domain = name.lower().replace("'", "").replace(" ", "") + ".example"
             city, country = rng.choice(CITIES)
-            created = _iso(self.when())
+            created = iso(self.when())
             self.org_domains.append(domain)
             self.org_created.append(created)
             yield {
@@ -324,68 +326,7 @@ class _Generator:
                 "lifecycle_stage": stage,
                 "source": rng.choice(("website", "referral", "event", "outbound", "partner", "import")),
                 "owner": rng.choice(self.owners),
-                "created_at": _iso(created),
-            }
-
-    def lifecycle_events(self, current_stages: list[str | None]) -> Iterator[dict]:
-        """Each contact's path to its current stage, with times in order."""
-        rng = self.rng
-        forward = schema.LIFECYCLE_STAGES[:-1]
-        for contact_id in range(1, self.size.contacts + 1):
-            current = current_stages[contact_id - 1]
-            if current is None:
-                continue
-            if current == "churned":
-                path = [*forward[: forward.index("customer") + 1], "churned"]
-            else:
-                path = list(forward[: forward.index(current) + 1])
-            start = rng.randrange(0, min(2, len(path)))  # some enter as leads directly
-            path = [s for j, s in enumerate(path) if j >= start and (j == len(path) - 1 or rng.random() > 0.15)]
-            moment = self.contact_created[contact_id - 1]
-            previous = None
-            step = max(1, int((self.today - moment).total_seconds() / (len(path) + 1)))
-            for stage in path:
-                yield {
-                    "contact_id": contact_id,
-                    "from_stage": previous,
-                    "to_stage": stage,
-                    "at": _iso(moment),
-                    "by": rng.choice(self.owners),
-                }
-                previous = stage
-                moment += timedelta(seconds=rng.randrange(step // 3, step))
-
-    def deals(self) -> Iterator[dict]:
-        rng = self.rng
-        stages = schema.DEAL_STAGES
-        weights = (14, 12, 12, 8, 30, 24)
-        for i in range(1, self.size.deals + 1):
-            contact = rng.randrange(1, self.size.contacts + 1)
-            org = self.contact_org[contact - 1]
-            stage, probability, status = rng.choices(stages, weights)[0]
-            created = self.when()
-            close = created + timedelta(days=rng.randrange(20, 150))
-            closed_at = _iso(min(close, self.today)) if status != "open" else None
-            if status == "open" and rng.random() < 0.7:
-                close = self.today + timedelta(days=rng.randrange(-20, 180))
-            amount = round(rng.lognormvariate(9.5, 0.8), -2)
-            yield {
-                "id": i,
-                "title": f"{rng.choice(('Platform', 'Analytics', 'Support', 'Expansion', 'Pilot', 'Renewal'))}"
-                f" — {rng.choice(('Q1', 'Q2', 'Q3', 'Q4', 'EMEA', 'team', 'phase 2'))} #{i}",
-                "organization_id": org,
-                "contact_id": contact,
-                "stage": stage,
-                "amount": amount,
-                "currency": "EUR",
-                "probability": probability,
-                "expected_close": close.date().isoformat(),
-                "status": status,
-                "lost_reason": rng.choice(schema.LOST_REASONS) if status == "lost" else None,
-                "closed_at": closed_at,
-                "source": rng.choice(("website", "referral", "event", "outbound", "partner")),
-                "owner": rng.choice(self.owners),
-                "created_at": _iso(created),
+                "created_at": iso(created),
             }
 
     def activities(self) -> Iterator[dict]:
@@ -395,12 +336,11 @@ class _Generator:
             kind = rng.choices(kinds, (30, 30, 15, 15, 10))[0]
             contact = rng.randrange(1, self.size.contacts + 1)
             occurred = self.when(self.contact_created[contact - 1])
-            deal = rng.randrange(1, self.size.deals + 1) if rng.random() < 0.3 else None
             due = done = None
             if kind == "task":
                 due_moment = occurred + timedelta(days=rng.randrange(1, 21))
                 done = 1 if due_moment < self.today - timedelta(days=3) or rng.random() < 0.3 else 0
-                due = _iso(due_moment)
+                due = iso(due_moment)
             yield {
                 "id": i,
                 "kind": kind,
@@ -415,61 +355,15 @@ class _Generator:
                         "Will decide next month.",
                     )
                 ),
-                "channel": CHANNEL_OF[kind] if rng.random() > 0.2 else rng.choice(schema.CHANNELS),
+                "channel": schema.CHANNEL_OF[kind] if rng.random() > 0.2 else rng.choice(schema.CHANNELS),
                 "contact_id": contact,
                 "organization_id": self.contact_org[contact - 1],
-                "deal_id": deal,
-                "occurred_at": _iso(occurred),
+                "deal_id": None,  # the pipeline links some activities to its deals
+                "occurred_at": iso(occurred),
                 "due_at": due,
                 "done": done or 0,
                 "owner": rng.choice(self.owners),
-                "created_at": _iso(occurred),
-            }
-
-    def relationships(self) -> Iterator[dict]:
-        rng = self.rng
-        n_contacts, n_orgs = self.size.contacts, self.size.organizations
-        by_org: dict[int, list[int]] = {}
-        for contact_id, org in enumerate(self.contact_org, start=1):
-            by_org.setdefault(org, []).append(contact_id)
-        seen: set[tuple] = set()
-        made = 0
-        attempts = 0
-        while made < self.size.relationships and attempts < self.size.relationships * 20:
-            attempts += 1
-            kind = rng.choices(
-                schema.RELATIONSHIP_KINDS,
-                (30, 20, 12, 10, 5, 5, 4, 5, 4, 5),
-            )[0]
-            if kind in ("reports_to", "works_with"):
-                org = rng.randrange(1, n_orgs + 1)
-                people = by_org.get(org, [])
-                if len(people) < 2:
-                    continue
-                a, b = rng.sample(people, 2)
-                if kind == "reports_to":
-                    a, b = max(a, b), min(a, b)  # report upwards to the earlier hire: no cycles
-                ends = ("contacts", a, "contacts", b)
-            elif kind in ("partner_of", "supplier_of"):
-                a, b = rng.sample(range(1, n_orgs + 1), 2)
-                ends = ("organizations", a, "organizations", b)
-            elif kind in ("investor_in", "advisor_to", "member_of"):
-                ends = ("contacts", rng.randrange(1, n_contacts + 1), "organizations", rng.randrange(1, n_orgs + 1))
-            else:
-                a, b = rng.sample(range(1, n_contacts + 1), 2)
-                ends = ("contacts", a, "contacts", b)
-            key = (*ends, kind)
-            if key in seen:
-                continue
-            seen.add(key)
-            made += 1
-            yield {
-                "source_type": ends[0],
-                "source_id": ends[1],
-                "target_type": ends[2],
-                "target_id": ends[3],
-                "kind": kind,
-                "strength": rng.choices((1, 2, 3, 4, 5), (10, 20, 35, 25, 10))[0],
+                "created_at": iso(occurred),
             }
 
 
@@ -490,61 +384,79 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in plain.lower() if ch.isalnum())
 
 
+def bulk(size: Mapping[str, int]) -> dict[str, bool]:
+    """``insert_many`` options for generated rows, for the core and plugins alike.
+
+    Generated rows are not user changes (no audit, no events); large sizes also
+    skip validation, which dominates their cost and cannot fail on generated data.
+    """
+    return {"audit": False, "events": False, "validate": size["contacts"] <= 5_000}
+
+
+def demo_today(today: str | datetime | None = None) -> datetime:
+    """The moment the demo treats as now: ``today`` at 09:00 UTC, else the last 09:00 UTC that has passed.
+
+    Never a moment still to come: before 09:00 a demo dated 09:00 today had lifecycle events
+    in the future, which validation refuses (``crm init --demo`` failed between 00:00 and 09:00).
+    """
+    if isinstance(today, str):
+        today = datetime.fromisoformat(today)
+    if today is not None:
+        return today.replace(hour=9, minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC)
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    return nine if nine <= now else nine - timedelta(days=1)
+
+
 def generate(
     workspace: Workspace, size: DemoSize | None = None, *, seed: int = 42, today: datetime | None = None, progress=None
 ) -> DemoSize:
-    """Fill an empty workspace with demo data (core tables, then every plugin's share)."""
+    """Fill an empty workspace with demo data: the core tables, then every plugin's share.
+
+    Plugins receive the sizes asked for (``size``: rows per table, e.g. ``deals``)
+    and the demo's ``today`` through ``crm_demo_data``.
+    """
     size = size or DemoSize.for_contacts()
-    today = (today or datetime.now(UTC)).replace(hour=9, minute=0, second=0, microsecond=0)
+    today = demo_today(today)
     gen = _Generator(size, seed, today)
     store = workspace.store
-    # Generated rows are not user changes (no audit, no events); large sizes also
-    # skip validation, which dominates their cost and cannot fail on generated data.
-    bulk = {"audit": False, "events": False, "validate": size.contacts <= 5_000}
+    sizes = asdict(size)
+    options = bulk(sizes)
     # The acting user becomes the first admin when the demo is the workspace's first data,
     # ending setup mode (crm_workspace/data/permissions.py): unknown users have no rights.
-    users = USERS
+    people = USERS
     if workspace.user not in {u for u, _n, _r in USERS} and not store.query("SELECT 1 FROM users LIMIT 1"):
-        users = (*USERS, (workspace.user, workspace.user, "admin"))
-    steps = [
-        (
-            "users",
-            lambda: (
-                {
-                    "username": u,
-                    "display_name": n,
-                    "role": r,
-                    "email": f"{u}@crm.example",
-                    "created_at": _iso(gen.start),
-                }
-                for u, n, r in users
-            ),
-        ),
-        ("organizations", gen.organizations),
-        ("contacts", gen.contacts),
-        ("deals", gen.deals),
-        ("activities", gen.activities),
-        ("relationships", gen.relationships),
-    ]
+        people = (*USERS, (workspace.user, workspace.user, "admin"))
+    users = (
+        {"username": u, "display_name": n, "role": r, "email": f"{u}@crm.example", "created_at": iso(gen.start)}
+        for u, n, r in people
+    )
+    steps = [("organizations", gen.organizations), ("contacts", gen.contacts), ("activities", gen.activities)]
     with store.transaction(savepoints=False):  # all or nothing: see Store.transaction
+        existing = {r["username"] for r in store.query("SELECT username FROM users")}
+        store.insert_many("users", (r for r in users if r["username"] not in existing), **options)
+        if progress:
+            progress("users")
         for table, rows in steps:
-            if table == "users":
-                existing = {r["username"] for r in store.query("SELECT username FROM users")}
-                store.insert_many(table, (r for r in rows() if r["username"] not in existing), **bulk)
-            else:
-                store.insert_many(table, rows(), **bulk)
+            store.insert_many(table, rows(), **options)
             if progress:
                 progress(table)
-        stages = [r[0] for r in store.conn.execute("SELECT lifecycle_stage FROM contacts ORDER BY id")]
-        store.insert_many("lifecycle_events", gen.lifecycle_events(stages), **bulk)
         # The adoption metrics read the audit trail: give each logged activity its audit row.
         store.conn.execute(
             "INSERT INTO audit_log (at, user, table_name, row_id, action, changes)"
             " SELECT occurred_at, owner, 'activities', id, 'insert', '{\"demo\": true}' FROM activities"
             " WHERE occurred_at <= ?",
-            [_iso(today)],
+            [iso(today)],
         )
-        call_strict(workspace.pm, "crm_demo_data", workspace=workspace, seed=seed, scale=size.contacts / 300)
+        call_strict(
+            workspace.pm,
+            "crm_demo_data",
+            workspace=workspace,
+            seed=seed,
+            scale=size.contacts / 300,
+            size=sizes,
+            today=iso(today),
+        )
         if progress:
             progress("plugins")
     return size

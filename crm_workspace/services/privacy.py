@@ -1,73 +1,76 @@
-"""Privacy (GDPR/CCPA): marketing consent, a person's data export, and erasure.
+"""Privacy (GDPR/CCPA): a person's data export, and erasure, across every plugin.
 
-- **Consent** lives on the contact: ``marketing_consent`` (1 given, 0 withdrawn,
-  NULL never asked), ``consent_at`` (set to now when consent changes and no date
-  is given) and ``consent_source`` (web form, event, import ...). Validated by
-  the core rules through ``validate_consent``. Lists meant for marketing filter
-  with ``CONSENTED_SQL``.
-- **Export** (``crm privacy export EMAIL``): everything held about the person —
-  the contact, their organization's name, activities, deals, relationships,
-  lifecycle history and every audit entry about those records — as JSON and as
-  an Excel workbook (one sheet per kind, written by ``export.write_xlsx``, so
-  text starting with ``=`` is never a formula).
+What counts as a person's data is declared by the plugins that keep it
+(``crm_personal_data``: ``PersonalData(table, contact_column, fields)``), the
+core included (the contact's own row, their activities). Nothing here names a
+module's table, so a plugin installed tomorrow is covered the day it declares.
+
+- **Consent** lives on the contact (``marketing_consent``, ``consent_at``,
+  ``consent_source``), validated with the core tables' rules
+  (``crm_workspace.core_rules.validate_consent``); lists meant for marketing
+  filter with ``core_rules.CONSENTED_SQL``.
+- **Export** (``crm privacy export EMAIL``): the contact, their organization's
+  name, every declared table's rows about them and every audit entry about
+  those records — as JSON and as an Excel workbook (one sheet per kind, written
+  by ``export.write_xlsx``, so text starting with ``=`` is never a formula).
 - **Erasure** (``crm privacy erase EMAIL``): in ONE transaction the contact is
-  anonymized (names become "Erased person", contact details and notes cleared),
-  the text of their activities and relationship notes is cleared, their email
-  is replaced in every text column of every table, and their audit history is
-  scrubbed (the append-only triggers are dropped and recreated inside that
-  transaction, so a failure leaves them in place). Row ids, stages, dates,
-  amounts and kinds stay, so counts, funnels and forecasts (anonymous
-  aggregates) are unchanged. A receipt JSON lists what was erased, without the
-  erased values; an audit row records that an erasure happened.
+  anonymized (names become "Erased person", the declared fields cleared), the
+  declared fields of every declared row are erased (text becomes ``[erased]``,
+  anything else NULL) and the person's email, phone and name are replaced in
+  the other text of those rows, their email in every text column of every
+  table, and the audit history of those records is scrubbed the same way.
+  Append-only triggers are dropped and recreated inside that transaction, so a
+  failure leaves them in place. Row ids, stages, dates, amounts and kinds stay,
+  so counts, funnels and forecasts (anonymous aggregates) are unchanged. A
+  receipt JSON names every table touched, without the erased values; an audit
+  row records that an erasure happened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.store import utcnow
-from crm_workspace.errors import NotFound, PermissionDenied
+from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 from crm_workspace.plugins import call_strict
-from crm_workspace.types import Change
+from crm_workspace.types import Change, PersonalData
 
 if TYPE_CHECKING:
     from crm_workspace.workspace import Workspace
 
-CONSENTED_SQL = "marketing_consent = 1"
 ERASED = "[erased]"
-_PERSONAL = ("first_name", "last_name", "email", "phone", "title", "notes", "source", "consent_source")
-_TRUE = {"1", "true", "yes", "y", "given", "opt-in", "opt_in"}
-_FALSE = {"0", "false", "no", "n", "withdrawn", "opt-out", "opt_out"}
 
 
-def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
-    """Normalize ``marketing_consent`` to 1/0/None and stamp ``consent_at`` when it changes."""
-    if "marketing_consent" in record:
-        value = record["marketing_consent"]
-        if value is None or (isinstance(value, str) and not value.strip()):
-            record["marketing_consent"] = None
-        elif isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
-            record["marketing_consent"] = int(value)
-        elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            record["marketing_consent"] = int(value.strip().lower() in _TRUE)
-        else:
-            errors["marketing_consent"] = f"must be yes/no (1/0), not {value!r}"
-            return
-        changed = before is None or before.get("marketing_consent") != record["marketing_consent"]
-        if changed and record["marketing_consent"] is not None and not record.get("consent_at"):
-            record["consent_at"] = utcnow()
-    if record.get("consent_at") not in (None, ""):
-        text = str(record["consent_at"]).strip()
-        try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            errors["consent_at"] = f"must be an ISO date (YYYY-MM-DD), not {record['consent_at']!r}"
-        else:
-            record["consent_at"] = text
+# ---------------------------------------------------------- declarations
+def declarations(workspace: Workspace) -> list[PersonalData]:
+    """Every enabled plugin's ``PersonalData``, for the tables this workspace has."""
+    found: list[PersonalData] = []
+    for result in call_strict(workspace.pm, "crm_personal_data", workspace=workspace):
+        for item in result:
+            if not isinstance(item, PersonalData):
+                raise CrmError(f"crm_personal_data must return PersonalData objects, not {item!r}")
+            found.append(item)
+    tables = {r["name"] for r in workspace.store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [d for d in found if d.table in tables]
+
+
+def _is_subject(item: PersonalData) -> bool:
+    return item.table == "contacts" and item.contact_column == "id"
+
+
+def _select(item: PersonalData, columns: str = "*") -> str:
+    where = f"[{item.contact_column}] = ?" + (f" AND ({item.where})" if item.where else "")
+    return f"SELECT {columns} FROM [{item.table}] WHERE {where}"
+
+
+def _rows(workspace: Workspace, item: PersonalData, contact_id: int) -> list[dict[str, Any]]:
+    order = " ORDER BY id" if "id" in workspace.store.columns(item.table) else ""
+    return workspace.store.query(_select(item) + order, [contact_id])
 
 
 # ----------------------------------------------------------------- gather
@@ -78,41 +81,30 @@ def find_contact(workspace: Workspace, email: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _ids(rows: list[dict]) -> list[str]:
-    return [str(r["id"]) for r in rows]
-
-
 def gather(workspace: Workspace, email: str) -> dict[str, list[dict[str, Any]]]:
     """Everything held about the person with ``email``, by kind (lists of rows)."""
-    q = workspace.store.query
     contact = find_contact(workspace, email)
     cid = contact["id"]
-    org = q("SELECT id, name FROM organizations WHERE id = ?", [contact.get("organization_id")])
-    activities = q("SELECT * FROM activities WHERE contact_id = ? ORDER BY occurred_at, id", [cid])
-    deals = q("SELECT * FROM deals WHERE contact_id = ? ORDER BY id", [cid])
-    relationships = q(
-        "SELECT * FROM relationships WHERE (source_type = 'contacts' AND source_id = ?)"
-        " OR (target_type = 'contacts' AND target_id = ?) ORDER BY id",
-        [cid, cid],
-    )
-    lifecycle = q("SELECT * FROM lifecycle_events WHERE contact_id = ? ORDER BY at, id", [cid])
-    audit = _audit_rows(workspace, cid, activities, deals, relationships)
-    return {
-        "contact": [contact],
-        "organization": org,
-        "activities": activities,
-        "deals": deals,
-        "relationships": relationships,
-        "lifecycle_history": lifecycle,
-        "audit_entries": audit,
-    }
+    org = workspace.store.query("SELECT id, name FROM organizations WHERE id = ?", [contact.get("organization_id")])
+    data: dict[str, list[dict[str, Any]]] = {"contact": [contact], "organization": org}
+    records: dict[str, set[str]] = {"contacts": {str(cid)}}
+    for item in declarations(workspace):
+        if _is_subject(item):
+            continue
+        rows = data.setdefault(item.title or item.table, [])
+        for row in _rows(workspace, item, cid):
+            if row not in rows:  # one row may match two declarations (either end of a link)
+                rows.append(row)
+            if "id" in row:
+                records.setdefault(item.table, set()).add(str(row["id"]))
+    data["audit_entries"] = _audit_rows(workspace, records)
+    return data
 
 
-def _audit_rows(workspace: Workspace, cid: int, activities, deals, relationships) -> list[dict[str, Any]]:
-    wanted = [("contacts", [str(cid)]), ("activities", _ids(activities)), ("relationships", _ids(relationships))]
-    wanted.append(("deals", _ids(deals)))
+def _audit_rows(workspace: Workspace, records: dict[str, set[str]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for table, ids in wanted:
+    for table, id_set in records.items():
+        ids = sorted(id_set)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows += workspace.store.query(
@@ -152,46 +144,46 @@ def export(workspace: Workspace, email: str, directory: str | Path = ".") -> tup
             frame["changes"] = frame["changes"].map(
                 lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
             )
-        sheets[kind] = frame
+        sheets[kind[:31]] = frame  # Excel's limit on a sheet name
     xlsx_path = write_xlsx(sheets, stem.with_suffix(".xlsx"))
     return json_path, xlsx_path
 
 
 # ------------------------------------------------------------------ erase
-def _scrub(value: Any, secrets: list[str], personal_keys: bool) -> Any:
-    """``value`` with every secret string replaced; personal fields of a contact nulled."""
+def _scrub(value: Any, secrets: list[str], personal_keys: Iterable[str] = ()) -> Any:
+    """``value`` with every secret string replaced; ``personal_keys`` of a dict nulled."""
+    keys = frozenset(personal_keys)
     if isinstance(value, dict):
-        return {
-            k: (None if personal_keys and k in _PERSONAL and v not in (None, "") else _scrub(v, secrets, personal_keys))
-            for k, v in value.items()
-        }
+        return {k: (None if k in keys and v not in (None, "") else _scrub(v, secrets, keys)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(v, secrets, personal_keys) for v in value]
+        return [_scrub(v, secrets, keys) for v in value]
     if isinstance(value, str):
         for secret in secrets:
             if secret and secret.lower() in value.lower():
-                value = _replace_ci(value, secret, ERASED)
+                value = re.sub(re.escape(secret), ERASED, value, flags=re.IGNORECASE)
         return value
     return value
 
 
-def _replace_ci(text: str, old: str, new: str) -> str:
-    import re
-
-    return re.sub(re.escape(old), new, text, flags=re.IGNORECASE)
+def _erased(value: Any) -> Any:
+    """What an erased field holds: ``[erased]`` for text that was there, NULL for anything else."""
+    if value in (None, ""):
+        return value
+    return ERASED if isinstance(value, str) else None
 
 
 def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Path:
     """Anonymize the person everywhere (history included) in one transaction; returns the receipt path."""
-    from crm_workspace.data import permissions, schema
+    from crm_workspace.data import permissions
 
     if not permissions.is_admin(workspace):
         raise PermissionDenied(f"only an admin may erase a person's data ({workspace.user} is not one)")
     store = workspace.store
     conn = store.conn
-    data = gather(workspace, email)
-    contact = data["contact"][0]
+    declared = declarations(workspace)
+    contact = find_contact(workspace, email)
     cid = contact["id"]
+    contact_fields = [f for d in declared if _is_subject(d) for f in d.fields if f in store.columns("contacts")]
     full_name = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p)
     secrets = [s for s in (contact.get("email"), contact.get("phone"), full_name) if s and len(str(s)) >= 3]
     secrets.sort(key=len, reverse=True)
@@ -200,16 +192,13 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
         "erased_at": now,
         "erased_by": workspace.user,
         "contact_id": cid,
-        "fields_cleared": [f for f in _PERSONAL if contact.get(f) not in (None, "")],
-        "activities_scrubbed": [r["id"] for r in data["activities"]],
-        "relationships_scrubbed": [r["id"] for r in data["relationships"]],
-        "deals_kept_anonymous": [r["id"] for r in data["deals"]],
-        "lifecycle_events_kept": len(data["lifecycle_history"]),
+        "fields_cleared": [f for f in contact_fields if contact.get(f) not in (None, "")],
+        "tables": {},
         "audit_entries_scrubbed": 0,
         "other_cells_scrubbed": {},
     }
-    anonymous = {f: None for f in _PERSONAL}
-    anonymous.update(first_name="Erased", last_name="person", marketing_consent=None, consent_at=None)
+    anonymous: dict[str, Any] = {f: None for f in contact_fields}
+    anonymous.update(first_name="Erased", last_name="person")
     anonymous = {k: v for k, v in anonymous.items() if k in store.columns("contacts")}
     secure_delete = conn.execute("PRAGMA secure_delete").fetchone()[0]
     conn.execute("PRAGMA secure_delete = ON")  # overwrite the old values in the file, not just unlink them
@@ -219,22 +208,12 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
             f"UPDATE contacts SET {assignments}, updated_at = ?, updated_by = ?, version = version + 1 WHERE id = ?",
             [*anonymous.values(), now, workspace.user, cid],
         )
-        conn.execute(
-            "UPDATE activities SET subject = CASE WHEN subject IS NULL THEN NULL ELSE ? END, body = NULL,"
-            " version = version + 1, updated_at = ? WHERE contact_id = ?",
-            [ERASED, now, cid],
-        )
-        conn.execute(
-            "UPDATE relationships SET notes = NULL, version = version + 1, updated_at = ?"
-            " WHERE (source_type = 'contacts' AND source_id = ?) OR (target_type = 'contacts' AND target_id = ?)",
-            [now, cid, cid],
-        )
-        for row in data["deals"]:
-            title = _scrub(row["title"], secrets, False)
-            if title != row["title"]:
-                conn.execute("UPDATE deals SET title = ? WHERE id = ?", [title, row["id"]])
+        audited: dict[tuple[str, str], tuple[str, ...]] = {("contacts", str(cid)): tuple(contact_fields)}
+        for item in declared:
+            if not _is_subject(item):
+                _erase_rows(workspace, item, cid, secrets, now, receipt["tables"], audited)
         receipt["other_cells_scrubbed"] = _scrub_everywhere(conn, contact.get("email"))
-        receipt["audit_entries_scrubbed"] = _scrub_audit(conn, data, secrets, schema.APPEND_ONLY)
+        receipt["audit_entries_scrubbed"] = _scrub_audit(conn, audited, secrets)
         conn.execute(
             "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
             [now, workspace.user, "contacts", str(cid), "erase", json.dumps({"privacy_erasure": True})],
@@ -257,8 +236,65 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
     return path
 
 
+def _erase_rows(
+    workspace: Workspace,
+    item: PersonalData,
+    cid: int,
+    secrets: list[str],
+    now: str,
+    tables: dict[str, dict[str, Any]],
+    audited: dict[tuple[str, str], tuple[str, ...]],
+) -> None:
+    """Erase ``item.fields`` of the person's rows in ``item.table`` and their secrets from its other text."""
+    conn = workspace.store.conn
+    columns = workspace.store.columns(item.table)
+    unknown = [f for f in item.fields if f not in columns]
+    if unknown:
+        raise CrmError(f"personal data of {item.table} names no such column: {', '.join(unknown)}")
+    rows = [dict(zip(("_rowid_", *columns), r, strict=True)) for r in conn.execute(_select(item, "rowid, *"), [cid])]
+    entry = tables.setdefault(item.table, {"rows": [], "fields_erased": list(item.fields)})
+    stamps = [s for s in ("updated_at", "version") if s in columns and s not in item.fields]
+    with _lifted_append_only(conn, item.table, enabled=bool(rows)):
+        for row in rows:
+            rowid = row.pop("_rowid_")
+            changes = {f: _erased(row[f]) for f in item.fields if _erased(row[f]) != row[f]}
+            for column, value in row.items():
+                if column not in changes and isinstance(value, str):
+                    scrubbed = _scrub(value, secrets)
+                    if scrubbed != value:
+                        changes[column] = scrubbed
+            if changes:
+                stamp = {"updated_at": now, "version": (row.get("version") or 0) + 1}
+                changes.update({s: stamp[s] for s in stamps})
+                sets = ", ".join(f"[{c}] = ?" for c in changes)
+                conn.execute(f"UPDATE [{item.table}] SET {sets} WHERE rowid = ?", [*changes.values(), rowid])
+            key = row.get("id", rowid)
+            if key not in entry["rows"]:
+                entry["rows"].append(key)
+            if "id" in row:
+                audited[(item.table, str(row["id"]))] = tuple(item.fields)
+
+
+@contextlib.contextmanager
+def _lifted_append_only(conn: Any, table: str, *, enabled: bool = True):
+    """Drop ``table``'s append-only triggers for the block, recreate them after (inside the caller's transaction)."""
+    triggers = []
+    if enabled:
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND sql LIKE '%append-only%'",
+            [table],
+        ).fetchall()
+    for name, _sql in triggers:
+        conn.execute(f"DROP TRIGGER [{name}]")
+    try:
+        yield
+    finally:
+        for _name, sql in triggers:
+            conn.execute(sql)
+
+
 def _scrub_everywhere(conn: Any, email: str | None) -> dict[str, int]:
-    """Replace the email in every text column of every ordinary table (plugins' tables too)."""
+    """Replace the email in every text column of every ordinary table (undeclared ones too)."""
     if not email:
         return {}
     counts: dict[str, int] = {}
@@ -274,81 +310,48 @@ def _scrub_everywhere(conn: Any, email: str | None) -> dict[str, int]:
         if any(table.startswith(f"{v}_") for v in virtual):
             continue  # an FTS index's shadow table: its triggers follow the content table
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])") if (r[2] or "").upper() in ("TEXT", "")]
-        for column in columns:
-            cursor = conn.execute(
-                f"UPDATE [{table}] SET [{column}] = replace([{column}], ?, ?) WHERE [{column}] LIKE ?",
-                [email, ERASED, f"%{email}%"],
-            )
-            if cursor.rowcount:
-                counts[f"{table}.{column}"] = cursor.rowcount
+        with _lifted_append_only(conn, table):
+            for column in columns:
+                cursor = conn.execute(
+                    f"UPDATE [{table}] SET [{column}] = replace([{column}], ?, ?) WHERE [{column}] LIKE ?",
+                    [email, ERASED, f"%{email}%"],
+                )
+                if cursor.rowcount:
+                    counts[f"{table}.{column}"] = cursor.rowcount
     return counts
 
 
-def _scrub_audit(conn: Any, data: dict, secrets: list[str], append_only: tuple[str, ...]) -> int:
-    """Rewrite the person's audit entries with the triggers lifted, inside the caller's transaction."""
-    triggers = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
-    ).fetchall()
-    for name, _sql in triggers:
-        conn.execute(f"DROP TRIGGER [{name}]")
+def _scrub_audit(conn: Any, records: dict[tuple[str, str], tuple[str, ...]], secrets: list[str]) -> int:
+    """Rewrite the audit entries of ``records`` (their declared fields erased) and any entry naming a secret."""
     count = 0
-    try:
-        personal = {("contacts", str(data["contact"][0]["id"]))}
-        personal |= {("activities", str(r["id"])) for r in data["activities"]}
-        personal |= {("relationships", str(r["id"])) for r in data["relationships"]}
+    with _lifted_append_only(conn, "audit_log"):
         rows = conn.execute("SELECT id, table_name, row_id, changes FROM audit_log").fetchall()
         like = [s.lower() for s in secrets]
         for row_id, table, record_id, changes in rows:
-            mine = (table, record_id) in personal
-            if not mine and not any(s in (changes or "").lower() for s in like):
+            fields = records.get((table, record_id))
+            if fields is None and not any(s in (changes or "").lower() for s in like):
                 continue
             try:
                 body = json.loads(changes) if changes else {}
             except ValueError:
                 body = changes
-            if mine and table == "contacts":
-                scrubbed = _scrub(body, secrets, True)
-            elif mine and table == "activities":
-                scrubbed = _scrub_fields(body, {"subject": ERASED, "body": None}, secrets)
-            elif mine and table == "relationships":
-                scrubbed = _scrub_fields(body, {"notes": None}, secrets)
+            if table == "contacts" and fields is not None:
+                scrubbed = _scrub(body, secrets, fields)
             else:
-                scrubbed = _scrub(body, secrets, False)
+                scrubbed = _scrub_fields(_scrub(body, secrets), fields or ())
             text = json.dumps(scrubbed, ensure_ascii=False) if not isinstance(scrubbed, str) else scrubbed
             if text != changes:
                 conn.execute("UPDATE audit_log SET changes = ? WHERE id = ?", [text, row_id])
                 count += 1
-    finally:
-        for _name, sql in triggers:
-            conn.execute(sql)
     return count
 
 
-def _scrub_fields(body: Any, replacements: dict[str, Any], secrets: list[str]) -> Any:
-    body = _scrub(body, secrets, False)
+def _scrub_fields(body: Any, fields: tuple[str, ...]) -> Any:
     if isinstance(body, dict):
         for part in ("before", "after"):
             values = body.get(part)
             if isinstance(values, dict):
-                for field, replacement in replacements.items():
-                    if values.get(field) not in (None, ""):
-                        values[field] = replacement
+                for field in fields:
+                    if field in values:
+                        values[field] = _erased(values[field])
     return body
-
-
-_AUDIENCE = ("id", "first_name", "last_name", "email", "lifecycle_stage", "consent_at", "consent_source")
-
-
-def marketing_audience(workspace: Workspace, limit: int | None = None, offset: int = 0) -> Any:
-    """Contacts who gave marketing consent (and not withdrew it): the only ones to market to."""
-    import pandas as pd
-
-    sql = (
-        f"SELECT {', '.join(_AUDIENCE)} FROM contacts"
-        f" WHERE {CONSENTED_SQL} AND email IS NOT NULL AND email != '' ORDER BY id"
-    )
-    params: list[Any] = []
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params = [int(limit), int(offset)]
-    return pd.DataFrame(workspace.store.query(sql, params), columns=list(_AUDIENCE))

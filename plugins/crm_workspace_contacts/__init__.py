@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from crm_workspace import Metric, Page, hookimpl
+from crm_workspace import Metric, Page, PersonalData, hookimpl
 
 from .db import migrations
 
@@ -146,3 +146,14 @@ def crm_demo_data(workspace, seed, scale):
 def crm_metrics(workspace):
     sql = "SELECT count(*) FROM contacts"
     return [Metric("contacts", "Contacts", workspace.store.scalar(sql), sql=sql, page="contacts")]
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """A contact's tags, and the merge log's copy of a contact merged into or out of another."""
+    merged = "table_name = 'contacts'"
+    return [
+        PersonalData("contact_tags", "contact_id"),
+        PersonalData("merge_log", "winner_id", ("details",), where=merged),
+        PersonalData("merge_log", "loser_id", ("details",), where=merged),
+    ]

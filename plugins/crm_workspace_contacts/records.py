@@ -183,7 +183,7 @@ def people_of(workspace: Workspace, organization_id: int, limit: int = 100) -> l
 # ------------------------------------------------------- activities, tasks
 def default_channel(kind: str) -> str | None:
     """The channel an activity of this kind usually goes through (a call: phone)."""
-    from crm_workspace.services.demo import CHANNEL_OF
+    from crm_workspace.data.schema import CHANNEL_OF
 
     return CHANNEL_OF.get(kind)
 

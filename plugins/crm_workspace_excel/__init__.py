@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from crm_workspace import Page, hookimpl
+from crm_workspace import Page, PersonalData, hookimpl
 
 from .mapping import ALIASES
 
 
 @hookimpl
 def crm_migrations():
-    from .recipes import migrations
+    from .schema import migrations
 
     return migrations
 
@@ -34,3 +34,9 @@ def crm_dashboards(workspace):
         return ImportPage(workspace=ws)
 
     return [Page("excel", "Import / export", view, icon="📥", order=50, extensions=("tabulator",))]
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """Values of spreadsheet columns kept as custom fields of a contact."""
+    return [PersonalData("excel_custom_fields", "row_id", ("value",), where="table_name = 'contacts'")]

@@ -17,7 +17,7 @@ from crm_workspace import CrmError
 from . import normalize as nz
 from .mapping import CUSTOM, ENTITIES, FIELDS, added_columns
 from .reader import Table
-from .records import Row, converters, deal_defaults, to_rows
+from .records import Row, converters, deal_defaults, deal_stages, to_rows
 
 DUPLICATE_MODES = ("update", "skip", "create")
 
@@ -158,7 +158,8 @@ class Planner:
     def _build(self) -> Plan:
         plan = self.plan
         entity = self.entity
-        rows = to_rows(self.table, self.mapping, self.kinds, converters(self.ws), plan)
+        stages_of_deals = deal_stages(self.ws) if entity == "deals" else {}
+        rows = to_rows(self.table, self.mapping, self.kinds, converters(self.ws, stages_of_deals), plan)
         org_ids = self._org_ids() if entity != "organizations" or rows else {}
         # keys and existing matches
         existing: dict[Any, int] = {}
@@ -202,7 +203,7 @@ class Planner:
                         plan.rejects.append((row.index, f"no contact matches {row.contact_ref!r} (by email or name)"))
                         continue
                     record["contact_id"] = found
-                deal_defaults(record)
+                deal_defaults(record, stages_of_deals)
             key = self._key(row, org_ids)
             if mode == "create" and isinstance(key, tuple) and key[0] == "name":
                 key = None  # two people may share a name: only an email makes a contact a duplicate

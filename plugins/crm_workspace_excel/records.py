@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_workspace.data import fields
-from crm_workspace.data.schema import DEAL_STAGES, DEAL_STATUSES, STAKEHOLDER_TYPES
+from crm_workspace.data.schema import STAKEHOLDER_TYPES
+from crm_workspace.errors import CrmError
 
 from . import normalize as nz
 from .normalize import BadValue
@@ -68,8 +69,6 @@ STATUS_SYNONYMS = {
     "in_progress": "open",
     "pending": "open",
 }
-STAGE_STATUS = {stage: status for stage, _p, status in DEAL_STAGES}
-STAGE_PROBABILITY = {stage: float(p) for stage, p, _s in DEAL_STAGES}
 #: Kinds whose value goes somewhere other than one field of the record.
 SPECIAL_KINDS = ("amount", "full_name", "organization", "contact", "custom")
 
@@ -85,11 +84,27 @@ class Row:
     custom: dict[str, str] | None = None  # header → value of columns kept as custom fields
 
 
-def converters(workspace) -> dict[str, Callable[[Any], Any]]:
+def deal_stages(workspace) -> dict[str, tuple[float | None, str]]:
+    """The default pipeline's stages → (probability, status), as the pipeline plugin keeps them.
+
+    Read from its ``pipeline_stages`` table (the stages a team configured), so the importer
+    knows the pipeline's vocabulary without importing the pipeline plugin. Empty without it.
+    """
+    try:
+        rows = workspace.store.query(
+            "SELECT stage, probability, status FROM pipeline_stages WHERE pipeline = 'default' ORDER BY position"
+        )
+    except CrmError:  # no pipeline plugin: no deals table either
+        return {}
+    return {row["stage"]: (row["probability"], row["status"]) for row in rows}
+
+
+def converters(workspace, stages_of_deals: dict[str, tuple[float | None, str]]) -> dict[str, Callable[[Any], Any]]:
     """Field kind → normalizer for one import (choices bound to this workspace's vocabulary)."""
     stages = tuple(workspace.lifecycle_stages())
     region = fields.phone_region(workspace)  # read once per import
-    deal_stages = tuple(s for s, _p, _st in DEAL_STAGES)
+    deal_stages = tuple(stages_of_deals)
+    statuses = tuple(dict.fromkeys(("open", "won", "lost", *(status for _p, status in stages_of_deals.values()))))
     return {
         "text": nz.text,
         "full_name": nz.text,
@@ -106,7 +121,7 @@ def converters(workspace) -> dict[str, Callable[[Any], Any]]:
         "stakeholder_type": lambda v: nz.choice(v, STAKEHOLDER_TYPES, STAKEHOLDER_SYNONYMS),
         "lifecycle_stage": lambda v: nz.choice(v, stages, LIFECYCLE_SYNONYMS),
         "stage": lambda v: nz.choice(v, deal_stages, STAGE_SYNONYMS),
-        "status": lambda v: nz.choice(v, DEAL_STATUSES, STATUS_SYNONYMS),
+        "status": lambda v: nz.choice(v, statuses, STATUS_SYNONYMS),
     }
 
 
@@ -223,12 +238,13 @@ def split_name(value: str) -> tuple[str | None, str | None]:
     return " ".join(parts[:-1]), parts[-1]
 
 
-def deal_defaults(record: dict) -> None:
+def deal_defaults(record: dict, stages_of_deals: dict[str, tuple[float | None, str]]) -> None:
     """A deal's status and probability follow from its stage unless the sheet says."""
     stage = record.get("stage")
     if stage:
-        record.setdefault("status", STAGE_STATUS.get(stage, "open"))
-        record.setdefault("probability", STAGE_PROBABILITY.get(stage))
+        probability, status = stages_of_deals.get(stage, (None, "open"))
+        record.setdefault("status", status)
+        record.setdefault("probability", None if probability is None else float(probability))
 
 
 def _domain(value: Any) -> str | None:

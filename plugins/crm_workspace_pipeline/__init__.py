@@ -2,108 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite_utils
+from crm_workspace import Metric, Page, PersonalData, RecordSection, hookimpl
 
-from crm_workspace import Metric, Page, RecordSection, hookimpl
-from crm_workspace.data.schema import DEAL_STAGES
-
-migrations = sqlite_utils.Migrations("crm_workspace.pipeline")
-
-#: Default days without a stage change or activity after which an open deal rots.
-DEFAULT_ROT_DAYS = {"qualification": 14, "needs_analysis": 14, "proposal": 21, "negotiation": 21}
-
-
-@migrations()
-def m001_pipeline_stages(db):
-    db["pipeline_stages"].insert_all(
-        [
-            {"pipeline": "default", "stage": stage, "position": i, "probability": probability, "status": status}
-            for i, (stage, probability, status) in enumerate(DEAL_STAGES)
-        ],
-        pk=("pipeline", "stage"),
-    )
-
-
-@migrations()
-def m002_configurable_stages(db):
-    """Stages get an id (so the Store can write them), a label and a rot limit; deals get a pipeline."""
-    db.execute("ALTER TABLE pipeline_stages RENAME TO _pipeline_stages_v1")
-    db["pipeline_stages"].create(
-        {
-            "id": int,
-            "pipeline": str,
-            "stage": str,
-            "label": str,
-            "position": int,
-            "probability": float,
-            "status": str,
-            "rot_days": int,
-        },
-        pk="id",
-        not_null={"pipeline", "stage", "status"},
-        defaults={"status": "open", "position": 0, "probability": 0},
-    )
-    old = db.execute("SELECT pipeline, stage, position, probability, status FROM _pipeline_stages_v1").fetchall()
-    db["pipeline_stages"].insert_all(
-        {
-            "pipeline": pipeline,
-            "stage": stage,
-            "label": stage.replace("_", " ").capitalize(),
-            "position": position,
-            "probability": probability,
-            "status": status,
-            "rot_days": DEFAULT_ROT_DAYS.get(stage, 21 if status == "open" else None),
-        }
-        for pipeline, stage, position, probability, status in old
-    )
-    db.execute("DROP TABLE _pipeline_stages_v1")
-    db.execute("CREATE UNIQUE INDEX idx_pipeline_stages_key ON pipeline_stages(pipeline, stage)")
-
-    deals = db["deals"]
-    deals.add_column("pipeline", str, not_null_default="default")
-    deals.add_column("stage_changed_at", str)
-    deals.add_column("probability_manual", int, not_null_default=0)
-    db.execute("UPDATE deals SET stage_changed_at = coalesce(closed_at, created_at) WHERE stage_changed_at IS NULL")
-    db.execute("CREATE INDEX idx_deals_board ON deals(pipeline, stage, expected_close, id)")
-
-    # Column header totals of the unfiltered board, kept exact by triggers on every
-    # write (Store writes and bulk loads alike): the board at 200k deals reads six rows.
-    db["pipeline_totals"].create(
-        {"pipeline": str, "stage": str, "deals": int, "amount": float, "weighted": float},
-        pk=("pipeline", "stage"),
-        defaults={"deals": 0, "amount": 0, "weighted": 0},
-    )
-    db.execute(
-        "INSERT INTO pipeline_totals (pipeline, stage, deals, amount, weighted)"
-        " SELECT pipeline, coalesce(stage, ''), count(*), total(amount), total(amount * probability / 100.0)"
-        " FROM deals GROUP BY pipeline, coalesce(stage, '')"
-    )
-    add = (
-        "INSERT OR IGNORE INTO pipeline_totals (pipeline, stage) VALUES (NEW.pipeline, coalesce(NEW.stage, ''));"
-        " UPDATE pipeline_totals SET deals = deals + 1, amount = amount + coalesce(NEW.amount, 0),"
-        " weighted = weighted + coalesce(NEW.amount, 0) * coalesce(NEW.probability, 0) / 100.0"
-        " WHERE pipeline = NEW.pipeline AND stage = coalesce(NEW.stage, '');"
-    )
-    remove = (
-        " UPDATE pipeline_totals SET deals = deals - 1, amount = amount - coalesce(OLD.amount, 0),"
-        " weighted = weighted - coalesce(OLD.amount, 0) * coalesce(OLD.probability, 0) / 100.0"
-        " WHERE pipeline = OLD.pipeline AND stage = coalesce(OLD.stage, '');"
-    )
-    db.execute(f"CREATE TRIGGER pipeline_totals_insert AFTER INSERT ON deals BEGIN {add} END")
-    db.execute(f"CREATE TRIGGER pipeline_totals_delete AFTER DELETE ON deals BEGIN {remove} END")
-    db.execute(
-        "CREATE TRIGGER pipeline_totals_update AFTER UPDATE OF pipeline, stage, amount, probability ON deals"
-        f" BEGIN {remove} {add} END"
-    )
-
-
-@migrations()
-def m003_covering_index(db):
-    """Filtered totals and forecasts scan this index instead of the table (no row lookups)."""
-    db.execute(
-        "CREATE INDEX idx_deals_pipeline_cover ON deals(pipeline, stage, status, owner, expected_close,"
-        " amount, probability, organization_id)"
-    )
+from .schema import migrations
 
 
 @hookimpl
@@ -144,6 +45,14 @@ def crm_metrics(workspace):
 
 
 @hookimpl
+def crm_demo_data(workspace, seed, size, today):
+    """Deals across every stage (half as many as contacts), and activities linked to them."""
+    from .demo import add_demo_deals
+
+    add_demo_deals(workspace, seed, size, today)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from .commands import register
 
@@ -154,9 +63,9 @@ def crm_register_commands(cli):
 def crm_validate_record(workspace, table, record, before):
     if table != "deals":
         return None
-    from .stages import validate_deal
+    from .rules import validate
 
-    return validate_deal(workspace, record, before)
+    return validate(workspace, record, before)
 
 
 @hookimpl
@@ -192,3 +101,9 @@ def crm_record_sections(workspace, table, record_id):
         return deals_section(workspace, table, int(record_id))
 
     return [RecordSection("Deals", view, order=30, key="pipeline.deals")]
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """A contact's deals: exported whole; on erasure amounts and stages stay (forecasts), their name leaves titles."""
+    return [PersonalData("deals", "contact_id")]

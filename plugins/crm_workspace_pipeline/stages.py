@@ -10,10 +10,10 @@ import contextlib
 from typing import Any
 
 from crm_workspace import Workspace
-from crm_workspace.data.schema import DEAL_STATUSES, LOST_REASONS
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import NotFound, ValidationError
 
+from .schema import DEAL_STATUSES, LOST_REASONS
 from .values import blank, today_iso
 
 #: what a stage setting may change

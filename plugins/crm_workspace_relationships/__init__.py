@@ -10,7 +10,7 @@ Analyst access::
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, RecordSection, hookimpl
+from crm_workspace import Metric, Page, PersonalData, RecordSection, hookimpl
 
 __all__ = ["graph"]
 
@@ -24,6 +24,13 @@ def graph(workspace, **filters):
     from .network import graph as build  # networkx loads on first use: the CLI stays fast
 
     return build(workspace, **filters)
+
+
+@hookimpl
+def crm_migrations():
+    from .schema import migrations
+
+    return migrations
 
 
 @hookimpl
@@ -46,9 +53,17 @@ def crm_metrics(workspace):
 def crm_validate_record(workspace, table, record, before):
     if table != "relationships":
         return None
-    from .editing import duplicate_message
+    from .rules import validate
 
-    return duplicate_message(workspace, record, before)
+    return validate(workspace, record, before)
+
+
+@hookimpl
+def crm_demo_data(workspace, seed, size):
+    """Two relationships for every three contacts."""
+    from .demo import add_demo_relationships
+
+    add_demo_relationships(workspace, seed, size)
 
 
 @hookimpl
@@ -69,3 +84,12 @@ def crm_data_views(workspace):
     from . import frames
 
     return frames.data_views(workspace)
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """Relationships at either end of which the contact stands: their notes are personal."""
+    return [
+        PersonalData("relationships", "source_id", ("notes",), where="source_type = 'contacts'"),
+        PersonalData("relationships", "target_id", ("notes",), where="target_type = 'contacts'"),
+    ]

@@ -33,13 +33,14 @@ from crm_workspace.data import schema
 from . import queries
 from .layout import compute_layout
 from .queries import node_key
+from .schema import RELATIONSHIP_KINDS
 
 if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 ORGANIZATION = "organization"
 NODE_TYPES = (*schema.STAKEHOLDER_TYPES, ORGANIZATION)
-KINDS = schema.RELATIONSHIP_KINDS
+KINDS = RELATIONSHIP_KINDS
 MEMBER_STRENGTH = 3
 MAX_NODES = 1_500
 #: betweenness centrality samples at most this many sources (exact on small graphs) ...

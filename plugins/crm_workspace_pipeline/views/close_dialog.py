@@ -9,8 +9,7 @@ from typing import Any
 import panel as pn
 import param
 
-from crm_workspace.data.schema import LOST_REASONS
-
+from ..schema import LOST_REASONS
 from ..values import parse_date, today_iso
 from .common import bound
 

@@ -8,10 +8,10 @@ from typing import Any
 import panel as pn
 import param
 
-from crm_workspace.data.schema import DEAL_STATUSES
 from crm_workspace.errors import CrmError
 
 from ..model import PipelineModel
+from ..schema import DEAL_STATUSES
 from .common import bound, html_table, notify
 
 
