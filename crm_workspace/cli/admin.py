@@ -91,17 +91,15 @@ def users_add(
 def users_list(ctx: click.Context) -> None:
     """Every user: role, active, login password set or not."""
     ws = _ws(ctx)
-    rows = ws.store.query(
-        "SELECT username, display_name, email, role, active, password_hash IS NOT NULL AS login"
-        " FROM users ORDER BY username"
-    )
+    rows = ws.store.query("SELECT username, display_name, email, role, active FROM users ORDER BY username")
+    with_password = ws.store.users_with_password()  # the hashes themselves read as NULL
     if not rows:
         click.echo("no users yet (everyone may write; add an admin with `crm users add NAME --role admin`)")
         return
     width = max(len(r["username"]) for r in rows)
     for r in rows:
         state = "active" if r["active"] not in (0, "0") else "inactive"
-        login = "password" if r["login"] else "no login"
+        login = "password" if r["username"] in with_password else "no login"
         click.echo(
             f"{r['username']:<{width}}  {r['role']:<6}  {state:<8}  {login:<8}  "
             f"{r['display_name'] or ''}  {r['email'] or ''}".rstrip()

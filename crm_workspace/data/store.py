@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -24,8 +24,17 @@ from crm_workspace.data import schema, statements
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.pool import BUSY_TIMEOUT_S, READ_CACHE_KIB, WRITE_CACHE_KIB, Pool
 from crm_workspace.data.settings import Settings
-from crm_workspace.errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
+from crm_workspace.errors import (
+    ConflictError,
+    CrmError,
+    DatabaseLocked,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from crm_workspace.types import Change
+
+T = TypeVar("T")
 
 
 def utcnow() -> str:
@@ -58,23 +67,99 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         return self.db.conn
 
-    def query(self, sql: str, params: Sequence | dict | None = None) -> list[dict[str, Any]]:
-        """Run a read query; rows as dicts."""
-        try:
-            cursor = self.conn.execute(sql, params or ())
-        except sqlite3.OperationalError as error:
-            raise _translate(error) from error
-        names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    def query(self, sql: str, params: Sequence | dict | None = None, *, as_actor: bool = False) -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts. It cannot write (crm_workspace/data/access.py).
+
+        ``as_actor=True`` applies the acting user's whole read policy (the audit log
+        for admins only): for SQL a person typed (``ws.query``); plugins' own reads
+        leave it off, password hashes read as NULL either way.
+        """
+
+        def run(conn: sqlite3.Connection, tag: str) -> list[dict[str, Any]]:
+            cursor = conn.execute(tag + sql, params or ())
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        return self.read(run, as_actor=as_actor)
 
     def scalar(self, sql: str, params: Sequence | dict | None = None) -> Any:
-        row = self.conn.execute(sql, params or ()).fetchone()
+        """The first column of the first row of a read query (None for no rows)."""
+
+        def run(conn: sqlite3.Connection, tag: str) -> Any:
+            row = conn.execute(tag + sql, params or ()).fetchone()
+            return row[0] if row else None
+
+        return self.read(run)
+
+    def read(self, run: Callable[[sqlite3.Connection, str], T], *, as_actor: bool = False) -> T:
+        """``run(conn, tag)`` as a policy read: no writes, no password hashes, and with
+        ``as_actor`` the audit log only for a user who may read it.
+
+        ``run`` must prefix every SQL text with ``tag`` (see access.py: the statement
+        cache). A refusal raises PermissionDenied in one line; other SQLite errors are
+        translated as before. The audit log is decided lazily: the role is looked up
+        only when a query of a non-admin actually touched it.
+        """
+        try:
+            return self._read_once(run, audit=not as_actor)
+        except _AuditRefused:
+            pass
+        if not self._may_read_audit():
+            raise PermissionDenied(f"only an admin may read the audit log ({self.actor.user} is not one)")
+        return self._read_once(run, audit=True)
+
+    def _read_once(self, run: Callable[[sqlite3.Connection, str], T], *, audit: bool) -> T:
+        with self.pool.reading(audit=audit) as scope:
+            try:
+                return run(self.conn, scope.tag)
+            except Exception as error:
+                if scope.refused is not None:
+                    raise PermissionDenied(
+                        f"queries are read-only: {scope.refused} refused (data changes only through the Store)"
+                    ) from error
+                if scope.refused_audit:
+                    raise _AuditRefused from error
+                if isinstance(error, sqlite3.OperationalError):
+                    raise _translate(error) from error
+                raise
+
+    def _may_read_audit(self) -> bool:
+        return self.actor.permissions(self).role in (None, "admin")
+
+    def password_hash(self, username: str) -> str | None:
+        """The stored password hash of an active user: for checking a login only.
+
+        Every other read sees ``users.password_hash`` as NULL (the read policy).
+        """
+        with self.pool.writing():
+            row = self.conn.execute(
+                "/*crm:auth*/ SELECT password_hash FROM users WHERE username = ? AND coalesce(active, 1) != 0",
+                [username],
+            ).fetchone()
         return row[0] if row else None
 
+    def users_with_password(self) -> set[str]:
+        """Usernames that have a login password (for listing users; the hashes stay hidden)."""
+        with self.pool.writing():
+            rows = self.conn.execute(
+                "/*crm:auth*/ SELECT username FROM users WHERE password_hash IS NOT NULL AND password_hash != ''"
+            ).fetchall()
+        return {row[0] for row in rows}
+
     def get(self, table: str, row_id: Any) -> dict[str, Any]:
-        """One row by primary key, or NotFound."""
+        """One row by primary key, or NotFound.
+
+        Read as a policy read, except inside the Store's own write: there the row
+        is the ``before`` of a change and must be whole (a password can be cleared).
+        """
         pk = self.primary_key(table)
-        rows = self.query(f"SELECT * FROM [{table}] WHERE [{pk}] = ?", [row_id])
+        sql = f"SELECT * FROM [{table}] WHERE [{pk}] = ?"
+        if self.pool.is_writing and getattr(self.pool._local, "read", None) is None:
+            cursor = self.conn.execute(sql, [row_id])
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        else:
+            rows = self.query(sql, [row_id])
         if not rows:
             raise NotFound(f"{table} #{row_id} does not exist")
         return rows[0]
@@ -112,7 +197,7 @@ class Store:
         db = self.db
         if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.conn.execute("PRAGMA journal_mode = WAL")
-        with self.pool.write_lock:
+        with self.pool.write_lock, self.pool.writing():
             schema.migrations.apply(db)
             for migrations in migration_sets:
                 migrations.apply(db)
@@ -155,7 +240,7 @@ class Store:
             local.flat = False
 
     def _outer_transaction(self, db: sqlite_utils.Database, cache_kib: int) -> Iterator[sqlite_utils.Database]:
-        with self.pool.write_lock:
+        with self.pool.write_lock, self.pool.writing():
             try:
                 db.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
@@ -212,21 +297,44 @@ class Store:
         audit: bool = True,
         events: bool = True,
         validate: bool = True,
+        validated: Validator | None = None,
         batch_size: int = 20_000,
     ) -> list[Any]:
         """Insert many records in one transaction (streamed in chunks); returns their ids.
 
-        ``audit``, ``events`` and ``validate`` may be turned off only for generated
-        data that is not a user's change (the demo and benchmark generators).
+        ``audit``, ``events`` and ``validate`` may be turned off only for rows that are
+        not a user's change: by an admin (the demo and benchmark generators), or by a
+        hook of a Store write (rows derived from an audited change, such as a
+        lifecycle event). Anyone else may skip validation only by handing over, as
+        ``validated``, the ``store.validator(table)`` that checked the records (the
+        importer validates while planning, to report every row's problems).
         """
         self._refuse_append_only_write(table, "insert")
-        records = self.actor.permissions(self).authorize_inserts(table, records)
+        perms = self.actor.permissions(self)
+        records = perms.authorize_inserts(table, records)
+        if not (audit and events and validate):
+            self._authorize_switches(perms, table, audit=audit, events=events, validated=validate or validated)
         ids: list[Any] = []
         with self.transaction():
             for chunk in statements.chunks(records, batch_size):
                 ids.extend(self._insert_chunk(table, chunk, audit=audit, events=events, validate=validate))
             self._forget_settings(table)
         return ids
+
+    def _authorize_switches(self, perms: Any, table: str, *, audit: bool, events: bool, validated: Any) -> None:
+        """PermissionDenied unless this caller may write without the audit trail, events or validation."""
+        if perms.role in (None, "admin") or getattr(self.pool._local, "announcing", 0):
+            return
+        if audit and events and (validated is True or self._proves(validated, table)):
+            return
+        off = [name for name, on in (("audit", audit), ("events", events), ("validate", validated)) if not on]
+        raise PermissionDenied(
+            f"only an admin may insert into {table} with {'/'.join(off) or 'validate'} turned off "
+            f"({self.actor.user} is not one; pass validated=store.validator(table) after checking the records)"
+        )
+
+    def _proves(self, token: Any, table: str) -> bool:
+        return isinstance(token, Validator) and token.table == table and token.user == self.actor.user
 
     def _insert_chunk(self, table: str, records: list[dict], *, audit: bool, events: bool, validate: bool) -> list[Any]:
         columns = self.columns(table)
@@ -376,24 +484,16 @@ class Store:
         if unknown:
             raise ValidationError(table, {name: f"no such field on {table}" for name in unknown})
 
-    def validator(self, table: str) -> Callable[[dict, dict | None], dict[str, str]]:
+    def validator(self, table: str) -> Validator:
         """Every plugin's ``crm_validate_record`` for records of ``table``, looked up once.
 
         The returned ``check(record, before)`` normalizes ``record`` in place and
         returns the problems by field (empty when valid): for checking many records,
         as the importer does before it writes anything. A plugin that raises gives
-        a ``PluginError`` naming it.
+        a ``PluginError`` naming it. Handing ``check`` back as ``insert_many(...,
+        validate=False, validated=check)`` skips the write path's second check.
         """
-        call = self.actor.hooks.validator()
-
-        def check(record: dict, before: dict | None) -> dict[str, str]:
-            errors: dict[str, str] = {}
-            for result in call(table=table, record=record, before=before):
-                for field, message in result.items():
-                    errors.setdefault(field, message)
-            return errors
-
-        return check
+        return Validator(table, self.actor.user, self.actor.hooks.validator())
 
     def _validator(self, table: str) -> Callable[[dict, dict | None], None]:
         """``validator`` that raises ValidationError with all problems: the write path's check."""
@@ -413,7 +513,32 @@ class Store:
         self._announce(changes)
 
     def _announce(self, changes: list[Change]) -> None:
-        self.actor.hooks.record_changed(changes)
+        local = self.pool._local
+        local.announcing = getattr(local, "announcing", 0) + 1
+        try:
+            self.actor.hooks.record_changed(changes)
+        finally:
+            local.announcing -= 1
+
+
+class Validator:
+    """``store.validator(table)``: checks records, and vouches for them afterwards (``validated=``)."""
+
+    def __init__(self, table: str, user: str, call: Callable[..., list[dict[str, str]]]):
+        self.table = table
+        self.user = user
+        self._call = call
+
+    def __call__(self, record: dict, before: dict | None) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        for result in self._call(table=self.table, record=record, before=before):
+            for field, message in result.items():
+                errors.setdefault(field, message)
+        return errors
+
+
+class _AuditRefused(Exception):
+    """A policy read touched the audit log before the reader's role was looked up."""
 
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
