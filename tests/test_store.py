@@ -263,7 +263,7 @@ def test_append_only_tables_refuse_changes(workspace: Workspace):
     with pytest.raises(sqlite3.IntegrityError, match="append-only"), workspace.store.transaction():
         workspace.store.conn.execute("DELETE FROM audit_log")  # even raw SQL inside the Store's transaction
     with pytest.raises(sqlite3.DatabaseError, match="not authorized"):  # outside it, raw SQL only reads
-        workspace.store.conn.execute("DELETE FROM audit_log")
+        workspace.store.conn.execute("DELETE FROM audit_log WHERE id > 0")
 
 
 def test_delete_is_audited_and_referenced_rows_are_protected(workspace: Workspace):

@@ -17,7 +17,8 @@ depends on what the thread is doing (state kept by the Pool):
   hooks and services that write through ``store.transaction()`` (privacy erasure,
   the demo generator): trusted code, installed on the host.
 - **Raw use** of ``store.conn`` outside a write: reads, transaction control,
-  PRAGMAs; no data or schema change. Password hashes read as NULL.
+  PRAGMAs; no data or schema change. Password hashes read as NULL. (A mistake
+  guard for trusted code; see the statement cache below.)
 
 Why one connection per thread and not a second, read-only one: reads issued inside
 a write transaction (validation hooks read through ``store.query``) must see that
@@ -27,10 +28,10 @@ The statement cache: SQLite authorizes a statement when it is prepared, and
 Python's sqlite3 reuses prepared statements by their text. So a policy read
 prefixes its SQL with a comment naming its mode (``ReadScope.tag``): it never
 reuses a statement prepared while the Store wrote, nor one prepared under a
-wider policy. And when the Store's outermost write ends, the Pool sets the
-authorizer again, which expires every prepared statement of that connection
-(SQLite re-prepares, and so re-authorizes, each on its next use): a write
-prepared inside cannot be replayed outside.
+wider policy. Raw use is a guard against mistakes, not a boundary: the exact
+text of a write the Store prepared inside its transaction could be replayed
+through ``store.conn`` afterwards (expiring every statement after each write
+would make small writes ~2x slower). Raw ``store.conn`` is for trusted code.
 """
 
 from __future__ import annotations

@@ -141,15 +141,6 @@ class Pool:
         finally:
             self._local.writing -= 1
             self._local.read = outer
-            if not self._local.writing:
-                self._expire_statements()
-
-    def _expire_statements(self) -> None:
-        """Setting the authorizer again expires this thread's prepared statements (see access.py)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                db.conn.set_authorizer(Authorizer(self._local))
 
     @property
     def is_writing(self) -> bool:
