@@ -69,6 +69,8 @@ def test_df_and_query_refuse_every_write_for_every_role(ws, demo_db, user):
         for read in (reader.df, reader.query, reader.store.query, reader.store.scalar):
             with pytest.raises(PermissionDenied, match=r"read-only|refused"):
                 read(sql)
+    with pytest.raises(CrmError, match="may not be modified"):  # SQLite itself refuses (no writable_schema)
+        reader.query("UPDATE sqlite_master SET sql = 'x' WHERE name = 'deals'")
     assert _fingerprint(demo_db) == before
 
 
@@ -147,6 +149,14 @@ def test_audit_log_is_for_admins_only_through_every_query_path(ws, demo_db, tmp_
         result = run(demo_db, "export", "SELECT * FROM audit_log", str(tmp_path / "a.xlsx"), user=user)
         assert result.exit_code != 0 and "only an admin" in result.output
     assert not (tmp_path / "a.xlsx").exists()
+
+
+def test_full_text_search_reads_for_every_role(ws):
+    """FTS5 asks the authorizer about sqlite_master on first use in a connection."""
+    for user in ("eve", "ben"):
+        ws.close()  # fresh connections: the first FTS5 query of each
+        hits = ws.as_user(user).search("jose")
+        assert len(hits) and hits["title"].str.contains("José").any()
 
 
 def test_views_and_record_pages_still_read(ws):

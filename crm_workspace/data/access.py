@@ -79,6 +79,12 @@ TABLE_PRAGMAS = frozenset(
 )
 #: SQL functions no connection may call (they reach outside the database).
 REFUSED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
+#: Tables SQLite's own machinery checks for UPDATE while a read prepares: FTS5's
+#: xConnect does so on first use in a connection. Harmless: without
+#: ``PRAGMA writable_schema`` (refused on every read) SQLite refuses to modify them.
+SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema"})
+#: PRAGMAs refused even to raw use outside a write (they can corrupt the file).
+DANGEROUS_PRAGMAS = frozenset({"writable_schema", "trusted_schema"})
 #: Columns that read as NULL on every policy read and raw use.
 HIDDEN_COLUMNS = frozenset({("users", "password_hash")})
 #: Tables only readers allowed by their policy may read.
@@ -143,11 +149,15 @@ class Authorizer:
             if (arg2 or "").lower() in REFUSED_FUNCTIONS:
                 return self._refuse(scope, f"the function {arg2}()")
             return sqlite3.SQLITE_OK
-        if action in _READS:
+        if action in _READS or (action == sqlite3.SQLITE_UPDATE and arg1 in SCHEMA_TABLES):
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA:
             name = (arg1 or "").lower()
-            if scope is None or (name in READ_PRAGMAS and arg2 is None) or name in TABLE_PRAGMAS:
+            if (
+                (scope is None and name not in DANGEROUS_PRAGMAS)
+                or (name in READ_PRAGMAS and arg2 is None)
+                or name in TABLE_PRAGMAS
+            ):
                 return sqlite3.SQLITE_OK
             return self._refuse(scope, f"PRAGMA {name}{'' if arg2 is None else ' = ' + arg2}")
         if scope is None and action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):

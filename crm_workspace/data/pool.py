@@ -62,10 +62,10 @@ class Pool:
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
-                conn.set_authorizer(Authorizer(self._local))
+                db = sqlite_utils.Database(conn, execute_plugins=False)  # sets its PRAGMAs
+                conn.set_authorizer(Authorizer(self._local))  # last: the setup above is the Pool's own
             except sqlite3.DatabaseError as error:
                 raise CrmError(f"cannot open workspace database {self.path}: {error}") from error
-            db = sqlite_utils.Database(conn, execute_plugins=False)
             self._local.db = db
             with self._all_lock:
                 self._all.append(conn)
