@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlite_utils
 
@@ -23,18 +23,17 @@ from crm_workspace.data import audit as audit_trail
 from crm_workspace.data import schema, statements
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.pool import BUSY_TIMEOUT_S, READ_CACHE_KIB, WRITE_CACHE_KIB, Pool
+from crm_workspace.data.reads import StoreReads
 from crm_workspace.data.settings import Settings
+from crm_workspace.data.validation import Validator
 from crm_workspace.errors import (
     ConflictError,
     CrmError,
     DatabaseLocked,
-    NotFound,
     PermissionDenied,
     ValidationError,
 )
 from crm_workspace.types import Change
-
-T = TypeVar("T")
 
 
 def utcnow() -> str:
@@ -42,8 +41,8 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store:
-    """The only way data is written. Reads are plain SQL through ``query``/``db``.
+class Store(StoreReads):
+    """The only way data is written. Reads (``query``, ``get``: crm_workspace/data/reads.py) cannot write.
 
     A Store writes as an ``Actor`` (crm_workspace/data/actor.py): the acting
     user, their permissions, the write-path hooks and what to do after a commit.
@@ -58,134 +57,8 @@ class Store:
         self._defaults: dict[str, set[str]] = {}
 
     # ----------------------------------------------------------------- reads
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's sqlite-utils Database: for reads and schema work."""
-        return self.pool.connect()
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        return self.db.conn
-
-    def query(self, sql: str, params: Sequence | dict | None = None, *, as_actor: bool = False) -> list[dict[str, Any]]:
-        """Run a read query; rows as dicts. It cannot write (crm_workspace/data/access.py).
-
-        ``as_actor=True`` applies the acting user's whole read policy (the audit log
-        for admins only): for SQL a person typed (``ws.query``); plugins' own reads
-        leave it off, password hashes read as NULL either way.
-        """
-
-        def run(conn: sqlite3.Connection, tag: str) -> list[dict[str, Any]]:
-            cursor = conn.execute(tag + sql, params or ())
-            names = [d[0] for d in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-        return self.read(run, as_actor=as_actor)
-
-    def scalar(self, sql: str, params: Sequence | dict | None = None) -> Any:
-        """The first column of the first row of a read query (None for no rows)."""
-
-        def run(conn: sqlite3.Connection, tag: str) -> Any:
-            row = conn.execute(tag + sql, params or ()).fetchone()
-            return row[0] if row else None
-
-        return self.read(run)
-
-    def read(self, run: Callable[[sqlite3.Connection, str], T], *, as_actor: bool = False) -> T:
-        """``run(conn, tag)`` as a policy read: no writes, no password hashes, and with
-        ``as_actor`` the audit log only for a user who may read it.
-
-        ``run`` must prefix every SQL text with ``tag`` (see access.py: the statement
-        cache). A refusal raises PermissionDenied in one line; other SQLite errors are
-        translated as before. The audit log is decided lazily: the role is looked up
-        only when a query of a non-admin actually touched it.
-        """
-        try:
-            return self._read_once(run, audit=not as_actor)
-        except _AuditRefused:
-            pass
-        if not self._may_read_audit():
-            raise PermissionDenied(f"only an admin may read the audit log ({self.actor.user} is not one)")
-        return self._read_once(run, audit=True)
-
-    def _read_once(self, run: Callable[[sqlite3.Connection, str], T], *, audit: bool) -> T:
-        with self.pool.reading(audit=audit) as scope:
-            try:
-                return run(self.conn, scope.tag)
-            except Exception as error:
-                if scope.refused is not None:
-                    raise PermissionDenied(
-                        f"queries are read-only: {scope.refused} refused (data changes only through the Store)"
-                    ) from error
-                if scope.refused_audit:
-                    raise _AuditRefused from error
-                if isinstance(error, sqlite3.OperationalError):
-                    raise _translate(error) from error
-                raise
-
-    def _may_read_audit(self) -> bool:
-        return self.actor.permissions(self).role in (None, "admin")
-
-    def password_hash(self, username: str) -> str | None:
-        """The stored password hash of an active user: for checking a login only.
-
-        Every other read sees ``users.password_hash`` as NULL (the read policy).
-        """
-        with self.pool.writing():
-            row = self.conn.execute(
-                "/*crm:auth*/ SELECT password_hash FROM users WHERE username = ? AND coalesce(active, 1) != 0",
-                [username],
-            ).fetchone()
-        return row[0] if row else None
-
-    def users_with_password(self) -> set[str]:
-        """Usernames that have a login password (for listing users; the hashes stay hidden)."""
-        with self.pool.writing():
-            rows = self.conn.execute(
-                "/*crm:auth*/ SELECT username FROM users WHERE password_hash IS NOT NULL AND password_hash != ''"
-            ).fetchall()
-        return {row[0] for row in rows}
-
-    def get(self, table: str, row_id: Any) -> dict[str, Any]:
-        """One row by primary key, or NotFound.
-
-        Read as a policy read, except inside the Store's own write: there the row
-        is the ``before`` of a change and must be whole (a password can be cleared).
-        """
-        pk = self.primary_key(table)
-        sql = f"SELECT * FROM [{table}] WHERE [{pk}] = ?"
-        if self.pool.is_writing and getattr(self.pool._local, "read", None) is None:
-            cursor = self.conn.execute(sql, [row_id])
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        else:
-            rows = self.query(sql, [row_id])
-        if not rows:
-            raise NotFound(f"{table} #{row_id} does not exist")
-        return rows[0]
-
-    def columns(self, table: str) -> dict[str, str]:
-        """Column name → declared type (cached; cleared by migrations)."""
-        if table not in self._columns:
-            info = self.conn.execute(f"PRAGMA table_info([{table}])").fetchall()
-            if not info:
-                raise NotFound(f"no table named '{table}'")
-            self._columns[table] = {row[1]: row[2] for row in info}
-        return self._columns[table]
-
-    def _defaulted(self, table: str) -> set[str]:
-        """Columns the schema fills with a default when an insert leaves them out (cached)."""
-        if table not in self._defaults:
-            info = self.conn.execute(f"PRAGMA table_info([{table}])").fetchall()
-            self._defaults[table] = {row[1] for row in info if row[4] is not None}
-        return self._defaults[table]
-
-    def primary_key(self, table: str) -> str:
-        # cached like columns(): asked once per row by get/update/delete
-        key = f"pk:{table}"
-        if key not in self._columns:
-            self._columns[key] = {"pk": self.db[table].pks[0]}
-        return self._columns[key]["pk"]
+    def _translate_error(self, error: sqlite3.Error) -> CrmError:
+        return _translate(error)
 
     def data_version(self) -> tuple[int, int] | object:
         """A token that changes whenever any connection, in any process, commits (see ``Pool.data_version``)."""
@@ -519,26 +392,6 @@ class Store:
             self.actor.hooks.record_changed(changes)
         finally:
             local.announcing -= 1
-
-
-class Validator:
-    """``store.validator(table)``: checks records, and vouches for them afterwards (``validated=``)."""
-
-    def __init__(self, table: str, user: str, call: Callable[..., list[dict[str, str]]]):
-        self.table = table
-        self.user = user
-        self._call = call
-
-    def __call__(self, record: dict, before: dict | None) -> dict[str, str]:
-        errors: dict[str, str] = {}
-        for result in self._call(table=self.table, record=record, before=before):
-            for field, message in result.items():
-                errors.setdefault(field, message)
-        return errors
-
-
-class _AuditRefused(Exception):
-    """A policy read touched the audit log before the reader's role was looked up."""
 
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
