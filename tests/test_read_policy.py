@@ -195,6 +195,22 @@ def test_a_member_may_skip_validation_only_with_the_validators_token(ws):
         ben.store.insert_many("contacts", [{"last_name": "X"}], validate=False, validated=check)
 
 
+def test_a_member_imports_a_spreadsheet(demo_db, tmp_path):
+    """The importer validates while planning and hands the validator back: members may import."""
+    sheet = tmp_path / "in.csv"
+    sheet.write_text("first_name,last_name,email\nZed,Zulu,zed@example.org\n", encoding="utf-8")
+    result = run(demo_db, "import", str(sheet), user="ben")
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(demo_db)
+    try:
+        assert conn.execute("SELECT updated_by FROM contacts WHERE email = 'zed@example.org'").fetchone() == ("ben",)
+        assert conn.execute("SELECT count(*) FROM audit_log WHERE user = 'ben' AND table_name = 'contacts'").fetchone()[
+            0
+        ]
+    finally:
+        conn.close()
+
+
 def test_a_member_moving_a_contact_still_records_its_lifecycle_event(ws):
     """Hooks of an audited write may write derived rows with the switches off."""
     ben = ws.as_user("ben")

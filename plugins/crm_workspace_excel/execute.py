@@ -51,7 +51,6 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
                     "status": "running",
                 }
             ],
-            events=False,
         )
         org_ids: dict[str, int] = {}
         if plan.new_orgs and plan.entity != "organizations":
