@@ -144,8 +144,8 @@ class Pool:
 
     @property
     def is_writing(self) -> bool:
-        """True while this thread runs inside the Store's write transaction (hooks included)."""
-        return bool(getattr(self._local, "writing", 0))
+        """True while this thread's statements may write: inside the Store's write, outside a policy read."""
+        return bool(getattr(self._local, "writing", 0)) and getattr(self._local, "read", None) is None
 
     @contextlib.contextmanager
     def context(self, **info: Any) -> Iterator[None]:

@@ -134,7 +134,7 @@ class StoreReads:
         """
         pk = self.primary_key(table)
         sql = f"SELECT * FROM [{table}] WHERE [{pk}] = ?"
-        if self.pool.is_writing and getattr(self.pool._local, "read", None) is None:
+        if self.pool.is_writing:
             cursor = self.conn.execute(sql, [row_id])
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
