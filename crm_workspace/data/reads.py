@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class StoreReads:
                 raise
 
     def _may_read_audit(self) -> bool:
-        return self.actor.permissions(self).role in (None, "admin")
+        return permissions.is_admin(self)  # the same rule as `crm audit` and the Audit trail page
 
     def password_hash(self, username: str) -> str | None:
         """The stored password hash of an active user: for checking a login only.
