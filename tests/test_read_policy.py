@@ -168,6 +168,8 @@ def test_views_and_record_pages_still_read(ws):
         except TypeError:
             continue  # a view with required arguments
     assert len(eve.df("contacts", limit=3)) == 3
+    assert eve.metrics()  # the adoption cards count audit rows: curated, for everyone
+    assert eve.record_sections("contacts", 1)  # the record's own history
 
 
 # ------------------------------------------------------------ write-path switches
