@@ -232,6 +232,9 @@ class Workspace(param.Parameterized):
         ``limit``, ``offset``, ``columns``; other keywords bind ``:name``
         parameters), a named view from a plugin (``ws.df("pipeline.forecast")``)
         or an SQL query with ``:name`` parameters.
+
+        Tables and SQL are read under the acting user's read policy (no writes, no
+        password hashes, the audit log for admins only: crm_workspace/data/access.py).
         """
         import pandas as pd
 
@@ -244,13 +247,18 @@ class Workspace(param.Parameterized):
             raise NotFound(f"no view named '{source}' (views: {', '.join(sorted(views)) or 'none'})")
         else:
             sql = source
-        try:
-            return pd.read_sql_query(sql, self.store.conn, params=params or None)
-        except Exception as error:  # pandas wraps sqlite errors in its own types
-            raise CrmError(f"query failed: {error}") from error
+
+        def run(conn: Any, tag: str) -> pandas.DataFrame:
+            try:
+                return pd.read_sql_query(tag + sql, conn, params=params or None)
+            except Exception as error:  # pandas wraps sqlite errors in its own types
+                raise CrmError(f"query failed: {error}") from error
+
+        return self.store.read(run, as_actor=True)
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        return self.store.query(sql, params)
+        """Rows of an SQL query as dicts; read-only, under the acting user's read policy."""
+        return self.store.query(sql, params, as_actor=True)
 
     def search(self, query: str, limit: int = 20) -> pandas.DataFrame:
         """Search every module (names, emails, organizations, ...) for ``query``."""

@@ -274,7 +274,8 @@ def test_log_activity_tasks_and_mark_done(ws):
 def test_consent_columns_shown_only_when_present(ws):
     before = model.consent_fields(ws)
     assert "first_name" not in before and "consent_sms_test" not in before
-    ws.store.db["contacts"].add_column("consent_sms_test", str)
+    with ws.store.transaction():  # raw schema changes only inside the Store's transaction
+        ws.store.db["contacts"].add_column("consent_sms_test", str)
     ws.store._columns.clear()
     assert model.consent_fields(ws) == [*before, "consent_sms_test"]
 

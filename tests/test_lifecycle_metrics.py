@@ -73,8 +73,9 @@ def test_stuck_lists_open_stays_before_customer_oldest_first(history):
     stuck = history.df("lifecycle.stuck", now="2026-03-01T00:00:00Z")
     # contact 1 is a customer now: not stuck. Contacts have no lifecycle_stage column set here
     assert stuck.empty
-    for contact, stage in ((2, "marketing_qualified"), (3, "subscriber"), (4, "subscriber")):
-        history.store.conn.execute("UPDATE contacts SET lifecycle_stage = ? WHERE id = ?", [stage, contact])
+    with history.store.transaction():  # raw SQL writes only inside the Store's transaction
+        for contact, stage in ((2, "marketing_qualified"), (3, "subscriber"), (4, "subscriber")):
+            history.store.conn.execute("UPDATE contacts SET lifecycle_stage = ? WHERE id = ?", [stage, contact])
     stuck = history.df("lifecycle.stuck", now="2026-03-01T00:00:00Z")
     assert list(stuck["contact_id"]) == [2, 3, 4]
     assert list(stuck["days"]) == [51.0, 19.0, 14.0]

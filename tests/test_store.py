@@ -260,8 +260,10 @@ def test_append_only_tables_refuse_changes(workspace: Workspace):
     workspace.store.insert("organizations", {"name": "Acme"})
     with pytest.raises(CrmError, match="append-only"):
         workspace.store.update("audit_log", 1, {"user": "mallory"})
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):  # even raw SQL
-        workspace.store.conn.execute("DELETE FROM audit_log")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"), workspace.store.transaction():
+        workspace.store.conn.execute("DELETE FROM audit_log")  # even raw SQL inside the Store's transaction
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized"):  # outside it, raw SQL only reads
+        workspace.store.conn.execute("DELETE FROM audit_log WHERE id > 0")
 
 
 def test_delete_is_audited_and_referenced_rows_are_protected(workspace: Workspace):

@@ -100,13 +100,11 @@ def users_add(
 def users_list(ctx: click.Context, fmt: str) -> None:
     """Every user: role, active, login password set or not."""
     ws = _ws(ctx)
-    rows = ws.store.query(
-        "SELECT username, display_name, email, role, active, password_hash IS NOT NULL AS login"
-        " FROM users ORDER BY username"
-    )
+    rows = ws.store.query("SELECT username, display_name, email, role, active FROM users ORDER BY username")
+    with_password = ws.store.users_with_password()  # the hashes themselves read as NULL
     for row in rows:
         row["active"] = row["active"] not in (0, "0")
-        row["login"] = bool(row["login"])
+        row["login"] = row["username"] in with_password
     empty = "no users yet: setup mode, everyone may write (add an admin: `crm users add NAME --role admin`)"
     emit(rows, ["username", "role", "active", "login", "display_name", "email"], fmt, empty=empty)
 

@@ -2,8 +2,10 @@
 
 One SQLite file in WAL mode is shared by served sessions (threads), several
 processes and notebooks. Each thread gets its own connection; what a thread is
-doing (a write transaction, a read snapshot, the write context) is kept here,
-beside its connection, and shared by every Store over this Pool.
+doing (a write transaction, a read snapshot, the write context, a policy read)
+is kept here, beside its connection, and shared by every Store over this Pool.
+Every connection carries the authorizer of crm_workspace/data/access.py: what a
+statement may do depends on that state (reads never write).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from crm_workspace.data.access import Authorizer, ReadScope
 from crm_workspace.errors import CrmError
 
 #: How long a writer waits for another writer's lock before giving up (``$CRM_BUSY_TIMEOUT``).
@@ -59,9 +62,10 @@ class Pool:
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+                db = sqlite_utils.Database(conn, execute_plugins=False)  # sets its PRAGMAs
+                conn.set_authorizer(Authorizer(self._local))  # last: the setup above is the Pool's own
             except sqlite3.DatabaseError as error:
                 raise CrmError(f"cannot open workspace database {self.path}: {error}") from error
-            db = sqlite_utils.Database(conn, execute_plugins=False)
             self._local.db = db
             with self._all_lock:
                 self._all.append(conn)
@@ -106,6 +110,42 @@ class Pool:
             self._local.transaction = self._local.snapshot = None
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def reading(self, *, audit: bool) -> Iterator[ReadScope]:
+        """Statements of this thread inside are policy reads (see crm_workspace/data/access.py).
+
+        Nested scopes only narrow: an inner scope reads the audit log only if the
+        outer one may. Run the SQL prefixed with the scope's ``tag``.
+        """
+        outer: ReadScope | None = getattr(self._local, "read", None)
+        scope = ReadScope(audit=audit and (outer is None or outer.audit))
+        self._local.read = scope
+        try:
+            yield scope
+        finally:
+            self._local.read = outer
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Statements of this thread inside are the Store's own: they may write.
+
+        Held for a Store write transaction and for migrations. A policy read opened
+        inside (``reading``) is still read-only.
+        """
+        outer = getattr(self._local, "read", None)
+        self._local.read = None
+        self._local.writing = getattr(self._local, "writing", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.writing -= 1
+            self._local.read = outer
+
+    @property
+    def is_writing(self) -> bool:
+        """True while this thread's statements may write: inside the Store's write, outside a policy read."""
+        return bool(getattr(self._local, "writing", 0)) and getattr(self._local, "read", None) is None
 
     @contextlib.contextmanager
     def context(self, **info: Any) -> Iterator[None]:

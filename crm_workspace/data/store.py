@@ -13,18 +13,26 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
 from crm_workspace.data import audit as audit_trail
-from crm_workspace.data import schema, statements
+from crm_workspace.data import permissions, schema, statements
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.pool import BUSY_TIMEOUT_S, READ_CACHE_KIB, WRITE_CACHE_KIB, Pool
+from crm_workspace.data.reads import StoreReads
 from crm_workspace.data.settings import Settings
-from crm_workspace.errors import ConflictError, CrmError, DatabaseLocked, NotFound, ValidationError
+from crm_workspace.data.validation import Validator
+from crm_workspace.errors import (
+    ConflictError,
+    CrmError,
+    DatabaseLocked,
+    PermissionDenied,
+    ValidationError,
+)
 from crm_workspace.types import Change
 
 
@@ -33,8 +41,8 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store:
-    """The only way data is written. Reads are plain SQL through ``query``/``db``.
+class Store(StoreReads):
+    """The only way data is written. Reads (``query``, ``get``: crm_workspace/data/reads.py) cannot write.
 
     A Store writes as an ``Actor`` (crm_workspace/data/actor.py): the acting
     user, their permissions, the write-path hooks and what to do after a commit.
@@ -49,58 +57,8 @@ class Store:
         self._defaults: dict[str, set[str]] = {}
 
     # ----------------------------------------------------------------- reads
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's sqlite-utils Database: for reads and schema work."""
-        return self.pool.connect()
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        return self.db.conn
-
-    def query(self, sql: str, params: Sequence | dict | None = None) -> list[dict[str, Any]]:
-        """Run a read query; rows as dicts."""
-        try:
-            cursor = self.conn.execute(sql, params or ())
-        except sqlite3.OperationalError as error:
-            raise _translate(error) from error
-        names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def scalar(self, sql: str, params: Sequence | dict | None = None) -> Any:
-        row = self.conn.execute(sql, params or ()).fetchone()
-        return row[0] if row else None
-
-    def get(self, table: str, row_id: Any) -> dict[str, Any]:
-        """One row by primary key, or NotFound."""
-        pk = self.primary_key(table)
-        rows = self.query(f"SELECT * FROM [{table}] WHERE [{pk}] = ?", [row_id])
-        if not rows:
-            raise NotFound(f"{table} #{row_id} does not exist")
-        return rows[0]
-
-    def columns(self, table: str) -> dict[str, str]:
-        """Column name → declared type (cached; cleared by migrations)."""
-        if table not in self._columns:
-            info = self.conn.execute(f"PRAGMA table_info([{table}])").fetchall()
-            if not info:
-                raise NotFound(f"no table named '{table}'")
-            self._columns[table] = {row[1]: row[2] for row in info}
-        return self._columns[table]
-
-    def _defaulted(self, table: str) -> set[str]:
-        """Columns the schema fills with a default when an insert leaves them out (cached)."""
-        if table not in self._defaults:
-            info = self.conn.execute(f"PRAGMA table_info([{table}])").fetchall()
-            self._defaults[table] = {row[1] for row in info if row[4] is not None}
-        return self._defaults[table]
-
-    def primary_key(self, table: str) -> str:
-        # cached like columns(): asked once per row by get/update/delete
-        key = f"pk:{table}"
-        if key not in self._columns:
-            self._columns[key] = {"pk": self.db[table].pks[0]}
-        return self._columns[key]["pk"]
+    def _translate_error(self, error: sqlite3.Error) -> CrmError:
+        return _translate(error)
 
     def data_version(self) -> tuple[int, int] | object:
         """A token that changes whenever any connection, in any process, commits (see ``Pool.data_version``)."""
@@ -112,7 +70,7 @@ class Store:
         db = self.db
         if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.conn.execute("PRAGMA journal_mode = WAL")
-        with self.pool.write_lock:
+        with self.pool.write_lock, self.pool.writing():
             schema.migrations.apply(db)
             for migrations in migration_sets:
                 migrations.apply(db)
@@ -155,7 +113,7 @@ class Store:
             local.flat = False
 
     def _outer_transaction(self, db: sqlite_utils.Database, cache_kib: int) -> Iterator[sqlite_utils.Database]:
-        with self.pool.write_lock:
+        with self.pool.write_lock, self.pool.writing():
             try:
                 db.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
@@ -212,21 +170,45 @@ class Store:
         audit: bool = True,
         events: bool = True,
         validate: bool = True,
+        validated: Validator | None = None,
         batch_size: int = 20_000,
     ) -> list[Any]:
         """Insert many records in one transaction (streamed in chunks); returns their ids.
 
-        ``audit``, ``events`` and ``validate`` may be turned off only for generated
-        data that is not a user's change (the demo and benchmark generators).
+        ``audit``, ``events`` and ``validate`` may be turned off only for rows that are
+        not a user's change: by an admin (the demo and benchmark generators), or by a
+        hook of a Store write (rows derived from an audited change, such as a
+        lifecycle event). Anyone else may skip validation only by handing over, as
+        ``validated``, the ``store.validator(table)`` that checked the records (the
+        importer validates while planning, to report every row's problems).
         """
         self._refuse_append_only_write(table, "insert")
         records = self.actor.permissions(self).authorize_inserts(table, records)
+        if not (audit and events and validate):
+            self._authorize_switches(table, audit=audit, events=events, validated=validate or validated)
         ids: list[Any] = []
         with self.transaction():
             for chunk in statements.chunks(records, batch_size):
                 ids.extend(self._insert_chunk(table, chunk, audit=audit, events=events, validate=validate))
             self._forget_settings(table)
         return ids
+
+    def _authorize_switches(self, table: str, *, audit: bool, events: bool, validated: Any) -> None:
+        """PermissionDenied unless this caller may write without the audit trail, events or validation."""
+        if getattr(self.pool._local, "announcing", 0):  # a hook deriving rows from an audited write
+            return
+        if audit and events and (validated is True or self._proves(validated, table)):
+            return
+        if permissions.is_admin(self):
+            return
+        off = [name for name, on in (("audit", audit), ("events", events), ("validate", validated)) if not on]
+        raise PermissionDenied(
+            f"only an admin may insert into {table} with {'/'.join(off) or 'validate'} turned off "
+            f"({self.actor.user} is not one; pass validated=store.validator(table) after checking the records)"
+        )
+
+    def _proves(self, token: Any, table: str) -> bool:
+        return isinstance(token, Validator) and token.table == table and token.user == self.actor.user
 
     def _insert_chunk(self, table: str, records: list[dict], *, audit: bool, events: bool, validate: bool) -> list[Any]:
         columns = self.columns(table)
@@ -376,24 +358,16 @@ class Store:
         if unknown:
             raise ValidationError(table, {name: f"no such field on {table}" for name in unknown})
 
-    def validator(self, table: str) -> Callable[[dict, dict | None], dict[str, str]]:
+    def validator(self, table: str) -> Validator:
         """Every plugin's ``crm_validate_record`` for records of ``table``, looked up once.
 
         The returned ``check(record, before)`` normalizes ``record`` in place and
         returns the problems by field (empty when valid): for checking many records,
         as the importer does before it writes anything. A plugin that raises gives
-        a ``PluginError`` naming it.
+        a ``PluginError`` naming it. Handing ``check`` back as ``insert_many(...,
+        validate=False, validated=check)`` skips the write path's second check.
         """
-        call = self.actor.hooks.validator()
-
-        def check(record: dict, before: dict | None) -> dict[str, str]:
-            errors: dict[str, str] = {}
-            for result in call(table=table, record=record, before=before):
-                for field, message in result.items():
-                    errors.setdefault(field, message)
-            return errors
-
-        return check
+        return Validator(table, self.actor.user, self.actor.hooks.validator())
 
     def _validator(self, table: str) -> Callable[[dict, dict | None], None]:
         """``validator`` that raises ValidationError with all problems: the write path's check."""
@@ -413,7 +387,12 @@ class Store:
         self._announce(changes)
 
     def _announce(self, changes: list[Change]) -> None:
-        self.actor.hooks.record_changed(changes)
+        local = self.pool._local
+        local.announcing = getattr(local, "announcing", 0) + 1
+        try:
+            self.actor.hooks.record_changed(changes)
+        finally:
+            local.announcing -= 1
 
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")

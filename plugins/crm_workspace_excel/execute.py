@@ -51,7 +51,6 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
                     "status": "running",
                 }
             ],
-            events=False,
         )
         org_ids: dict[str, int] = {}
         if plan.new_orgs and plan.entity != "organizations":
@@ -83,7 +82,8 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
                     record = {**record, "organization_id": org_ids.get(nz.org_key(row.org_name))}
                 chunk.append(record)
             # every record was validated by the same hooks while planning (rejects need per-row answers)
-            entity_ids.extend(store.insert_many(plan.entity, chunk, validate=False))
+            checked = store.validator(plan.entity)
+            entity_ids.extend(store.insert_many(plan.entity, chunk, validate=False, validated=checked))
             done += len(chunk)
             if progress:
                 progress(done, total)
