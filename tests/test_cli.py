@@ -165,13 +165,13 @@ def test_commands_that_serve_nothing_import_no_ui_pandas_or_networkx(tmp_path, a
 
 def test_db_and_user_are_accepted_after_the_subcommand_at_any_depth(tmp_path):
     db = str(tmp_path / "after.db")
-    assert crm("init", "--db", db).returncode == 0
+    assert crm("init", "--db", db, "--user", "ana").returncode == 0  # ana: the first admin
     assert crm("plugins", "disable", "pipeline", "--db", db, "--user", "ana").returncode == 0
-    listing = crm("plugins", "list", "--json", "--db", db)
+    listing = crm("plugins", "list", "--json", "--db", db, "--user", "ana")
     assert listing.returncode == 0, listing.stderr
     assert "pipeline" not in {p["name"] for p in json.loads(listing.stdout) if p["enabled"]}
-    assert crm("plugins", "enable", "pipeline", f"--db={db}").returncode == 0
-    assert crm("imports", "list", "--db", db).returncode == 0  # a plugin's group, found in that file
+    assert crm("plugins", "enable", "pipeline", f"--db={db}", "--user=ana").returncode == 0
+    assert crm("imports", "list", "--db", db, "--user", "ana").returncode == 0  # a plugin's group, found in that file
     with sqlite3.connect(db) as conn:
         users = {row[0] for row in conn.execute("SELECT user FROM audit_log WHERE table_name = 'plugin_state'")}
     assert users <= {"ana"}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -26,10 +28,40 @@ from crm_workspace_excel.reader import UnreadableFile, open_book
 from excel_workbooks import far_corner, messy_contacts, ods_far_corner, simple
 
 CORNERS = ["XFD1048576", "T1048576", "AZ1048576"]
+#: The goal is under 5 s (about 2 s measured on a quiet machine); the bound leaves room for a loaded
+#: 2-core CI machine and still fails the old code (an abort, or 36 s and 961 MB at T1048576).
+SECONDS = 10
 
 
-def _peak_child_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+_PARSE_AND_MEASURE = """
+import resource, sys
+from crm_workspace_excel import sandbox
+from crm_workspace_excel.reader import UnreadableFile, open_book
+path = sys.argv[1]
+try:
+    if sys.argv[2] == "calamine":
+        sandbox.run("load", path, int(sys.argv[3]), "calamine", "Sheet1")
+    else:
+        open_book(path).table()
+except (UnreadableFile, sandbox.ParseFailed):
+    pass
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def _peak_child_mb(path: Path, how: str = "reader") -> float:
+    """Peak memory of the parse child alone: measured in a fresh interpreter whose only child it is.
+
+    (This process's RUSAGE_CHILDREN also counts every other subprocess the suite started.)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSE_AND_MEASURE, str(path), how, str(path.stat().st_size)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return int(result.stdout.split()[-1]) / 1024
 
 
 @pytest.mark.parametrize(("corner", "prefixed"), [(c, False) for c in CORNERS] + [("XFD1048576", True)])
@@ -39,9 +71,9 @@ def test_a_far_corner_imports_its_real_rows_quickly_in_little_memory(tmp_path, w
     started = time.perf_counter()
     prepared = prepare(workspace, path)
     plan = plan_import(workspace, prepared.table, "contacts", prepared.mapping)
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < SECONDS
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before < 300
-    assert _peak_child_mb() < 300
+    assert _peak_child_mb(path) < 300
     assert prepared.table.headers == ["First Name", "Last Name", "Email"]
     assert prepared.table.rows[0] == ["Ana", "Silva", "ana@example.com"]
     execute(workspace, plan)
@@ -65,9 +97,9 @@ def test_a_parser_abort_is_one_line_and_the_caller_lives_on(tmp_path):
     started = time.perf_counter()
     with pytest.raises(sandbox.ParseFailed) as info:  # calamine itself, no scan: it aborts (512 GiB)
         sandbox.run("load", path, path.stat().st_size, "calamine", "Sheet1")
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < SECONDS
     assert info.value.kind == "memory" and "\n" not in str(info.value)
-    assert _peak_child_mb() < 300
+    assert _peak_child_mb(path, "calamine") < 300
 
 
 def test_a_parse_past_its_time_is_one_line(tmp_path, monkeypatch):
@@ -131,6 +163,6 @@ def test_a_grid_beyond_excels_is_one_line_quickly(tmp_path, workspace, make):
     started = time.perf_counter()
     with pytest.raises(UnreadableFile) as info:
         prepare(workspace, path)
-    assert time.perf_counter() - started < 5 and _peak_child_mb() < 300
+    assert time.perf_counter() - started < SECONDS and _peak_child_mb(path) < 300
     message = str(info.value)
     assert "\n" not in message and ("outside Excel's grid" in message or "Cell limit exceeded" in message)

@@ -70,7 +70,7 @@ def test_an_old_workspace_opens_with_every_table_column_index_trigger_and_row(ol
     assert {name: sql for name, sql in after["indexes"].items() if name in before["indexes"]} == before["indexes"]
     assert set(before["indexes"]) <= set(after["indexes"])
     assert {name: sql for name, sql in after["triggers"].items() if name in before["triggers"]} == before["triggers"]
-    assert counts_of(old_file) == rows
+    assert {t: n for t, n in counts_of(old_file).items() if t in rows} == rows  # new tables may be added
 
 
 def test_the_moved_tables_take_writes_in_an_old_workspace(old_file: Path):

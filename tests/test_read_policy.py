@@ -7,6 +7,7 @@ gives the audit log to admins only; only the Store writes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -128,8 +129,8 @@ def test_authentication_reads_the_hash_through_its_own_method(ws, demo_db):
     ws.store.update("users", "ben", {"password_hash": permissions.hash_password("correct horse")})
     assert permissions.verify_password(ws.store.password_hash("ben"), "correct horse")
     assert ws.store.password_hash("nobody") is None
-    result = run(demo_db, "users", "list")
-    assert "password" in next(line for line in result.output.splitlines() if line.startswith("ben"))
+    result = run(demo_db, "users", "list", "--json")
+    assert next(u for u in json.loads(result.output) if u["username"] == "ben")["login"] is True
     ws.store.update("users", "ben", {"password_hash": None})  # clearing still works: the Store sees the hash
     assert ws.store.password_hash("ben") is None
 
@@ -165,8 +166,8 @@ def test_views_and_record_pages_still_read(ws):
     for name in eve.data_views():
         try:
             eve.df(name)
-        except TypeError:
-            continue  # a view with required arguments
+        except (CrmError, TypeError) as error:
+            assert "missing" in str(error) and "argument" in str(error), error  # a view with required arguments
     assert len(eve.df("contacts", limit=3)) == 3
     assert eve.metrics()  # the adoption cards count audit rows: curated, for everyone
     assert eve.record_sections("contacts", 1)  # the record's own history

@@ -92,10 +92,10 @@ def test_insert_audit_holds_given_and_default_fields_with_secrets_redacted(works
     ids = workspace.store.insert_many(
         "contacts", [{"first_name": "Ana", "email": "ana@example.com"}, {"last_name": "Bo"}]
     )
-    workspace.store.insert("users", {"username": "root", "role": "admin", "password_hash": "$argon2$secret"})
+    workspace.store.insert("users", {"username": "tester", "role": "admin", "password_hash": "$argon2$secret"})
     rows = workspace.query("SELECT table_name, row_id, changes FROM audit_log ORDER BY id")
     bodies = [json.loads(r["changes"])["after"] for r in rows]
-    assert [r["row_id"] for r in rows] == [str(ids[0]), str(ids[1]), "root"]
+    assert [r["row_id"] for r in rows] == [str(ids[0]), str(ids[1]), "tester"]
     assert bodies[0]["first_name"] == "Ana" and bodies[0]["email"] == "ana@example.com"
     assert bodies[0]["stakeholder_type"] == "prospect"  # filled by the schema's default
     assert "notes" not in bodies[0] and bodies[0]["last_name"] is None  # notes: neither given nor defaulted
