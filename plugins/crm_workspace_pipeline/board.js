@@ -19,6 +19,55 @@ export function render({ model, el }) {
   let dragged = null
   let redrawAfterDrag = false
 
+  // Auto-scroll while dragging: near an edge of the board (left/right), of a column's card list
+  // (top/bottom) or of the window (top/bottom), the container scrolls, faster nearer the edge.
+  const EDGE = 60
+  const MAX_STEP = 18
+  let scrolling = null
+
+  function step(distance) {
+    return distance < EDGE ? Math.ceil((MAX_STEP * (EDGE - distance)) / EDGE) : 0
+  }
+
+  function edgeScroll(event) {
+    const box = board.getBoundingClientRect()
+    const x = step(box.right - event.clientX) - step(event.clientX - box.left)
+    const list = event.target && event.target.closest ? event.target.closest(".pl-cards") : null
+    let y = 0
+    if (list) {
+      const rect = list.getBoundingClientRect()
+      y = step(rect.bottom - event.clientY) - step(event.clientY - rect.top)
+    }
+    const page = step(window.innerHeight - event.clientY) - step(event.clientY)
+    return { x, y, list, page }
+  }
+
+  function autoScroll() {
+    if (!dragged || !scrolling) {
+      scrolling = null
+      return
+    }
+    if (scrolling.x) board.scrollLeft += scrolling.x
+    if (scrolling.y && scrolling.list) scrolling.list.scrollTop += scrolling.y
+    if (scrolling.page) window.scrollBy(0, scrolling.page)
+    requestAnimationFrame(autoScroll)
+  }
+
+  board.addEventListener("dragover", (event) => {
+    if (!dragged) return
+    const wanted = edgeScroll(event)
+    const moving = wanted.x || wanted.y || wanted.page
+    const running = scrolling !== null
+    scrolling = moving ? wanted : null
+    if (moving && !running) requestAnimationFrame(autoScroll)
+  })
+  board.addEventListener("dragleave", (event) => {
+    if (!board.contains(event.relatedTarget)) scrolling = null
+  })
+  board.addEventListener("drop", () => {
+    scrolling = null
+  })
+
   function send(msg) {
     model.send_msg(msg)
   }
@@ -74,6 +123,7 @@ export function render({ model, el }) {
     node.addEventListener("dragend", () => {
       node.classList.remove("pl-dragging")
       dragged = null
+      scrolling = null
       if (redrawAfterDrag) draw()
     })
     node.addEventListener("click", () => send({ type: "open", id: card.id }))
