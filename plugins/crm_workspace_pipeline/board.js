@@ -24,6 +24,7 @@ export function render({ model, el }) {
   const EDGE = 60
   const MAX_STEP = 18
   let scrolling = null
+  let scrollTimer = null
 
   function step(distance) {
     return distance < EDGE ? Math.ceil((MAX_STEP * (EDGE - distance)) / EDGE) : 0
@@ -42,31 +43,34 @@ export function render({ model, el }) {
     return { x, y, list, page }
   }
 
+  function stopScrolling() {
+    scrolling = null
+    if (scrollTimer !== null) clearInterval(scrollTimer)
+    scrollTimer = null
+  }
+
   function autoScroll() {
-    if (!dragged || !scrolling) {
-      scrolling = null
-      return
-    }
+    if (!dragged || !scrolling) return stopScrolling()
     if (scrolling.x) board.scrollLeft += scrolling.x
     if (scrolling.y && scrolling.list) scrolling.list.scrollTop += scrolling.y
     if (scrolling.page) window.scrollBy(0, scrolling.page)
-    requestAnimationFrame(autoScroll)
   }
 
+  // a timer, not requestAnimationFrame: Chromium may not paint frames during a drag session
   board.addEventListener("dragover", (event) => {
     if (!dragged) return
     const wanted = edgeScroll(event)
-    const moving = wanted.x || wanted.y || wanted.page
-    const running = scrolling !== null
-    scrolling = moving ? wanted : null
-    if (moving && !running) requestAnimationFrame(autoScroll)
+    if (!(wanted.x || wanted.y || wanted.page)) return stopScrolling()
+    scrolling = wanted
+    if (scrollTimer === null) {
+      autoScroll()
+      scrollTimer = setInterval(autoScroll, 16)
+    }
   })
   board.addEventListener("dragleave", (event) => {
-    if (!board.contains(event.relatedTarget)) scrolling = null
+    if (!board.contains(event.relatedTarget)) stopScrolling()
   })
-  board.addEventListener("drop", () => {
-    scrolling = null
-  })
+  board.addEventListener("drop", stopScrolling)
 
   function send(msg) {
     model.send_msg(msg)
@@ -123,7 +127,7 @@ export function render({ model, el }) {
     node.addEventListener("dragend", () => {
       node.classList.remove("pl-dragging")
       dragged = null
-      scrolling = null
+      stopScrolling()
       if (redrawAfterDrag) draw()
     })
     node.addEventListener("click", () => send({ type: "open", id: card.id }))

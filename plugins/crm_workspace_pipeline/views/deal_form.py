@@ -78,13 +78,12 @@ class DealForm(pn.viewable.Viewer):
             **text,
             "expected_close": bound(pn.widgets.DatePicker, self.param.expected_close, name=FIELDS["expected_close"]),
             "owner": bound(pn.widgets.AutocompleteInput, self.param.owner, name="Owner", options={}, **PICKER),
-            "organization_id": bound(
-                pn.widgets.AutocompleteInput, self.param.organization_id, name="Organization", options={}, **PICKER
-            ),
-            "contact_id": bound(
-                pn.widgets.AutocompleteInput, self.param.contact_id, name="Contact", options={}, **PICKER
-            ),
+            # ids, not text: the pickers set them only from a choice (see ``_picked``)
+            "organization_id": pn.widgets.AutocompleteInput(name="Organization", options={}, value=None, **PICKER),
+            "contact_id": pn.widgets.AutocompleteInput(name="Contact", options={}, value=None, **PICKER),
         }
+        for name in ("organization_id", "contact_id"):
+            self.inputs[name].param.watch(lambda event, name=name: self._picked(name, event.new), "value")
         for name in ("owner", "organization_id", "contact_id"):
             self.inputs[name].placeholder = "type to search"
         self.inputs["organization_id"].param.watch(self._search_organizations, "value_input")
@@ -125,15 +124,31 @@ class DealForm(pn.viewable.Viewer):
             options[f"{owner} (not on the team)"] = owner  # shown as saved; choosing it again is refused
         return options
 
+    def _picked(self, name: str, value: Any) -> None:
+        """A choice in the organization or contact picker (an id); text that chose nothing changes nothing."""
+        if value is None or value == "":
+            setattr(self, name, None)
+        elif isinstance(value, int):
+            setattr(self, name, value)
+
+    @param.depends("organization_id", "contact_id", watch=True)
+    def _show_picked(self) -> None:
+        for name in ("organization_id", "contact_id"):
+            picker, value = self.inputs[name], getattr(self, name)
+            if picker.value != value and (value is None or value in picker.options.values()):
+                picker.value = value
+
     def _search_organizations(self, event: param.parameterized.Event) -> None:
-        self.inputs["organization_id"].options = self.model.organization_choices(
-            event.new or "", current=self.organization_id
-        )
+        picker = self.inputs["organization_id"]
+        if event.new not in picker.options:  # a choice being made keeps the options it was made from
+            picker.options = self.model.organization_choices(event.new or "", current=self.organization_id)
 
     def _search_contacts(self, event: param.parameterized.Event) -> None:
-        self.inputs["contact_id"].options = self.model.contact_choices(
-            event.new or "", current=self.contact_id, organization_id=self.organization_id
-        )
+        picker = self.inputs["contact_id"]
+        if event.new not in picker.options:
+            picker.options = self.model.contact_choices(
+                event.new or "", current=self.contact_id, organization_id=self.organization_id
+            )
 
     # -------------------------------------------------------------- load
     @param.depends("deal_id", watch=True)
@@ -158,6 +173,7 @@ class DealForm(pn.viewable.Viewer):
             contact_id=deal["contact_id"],
             **{name: _text(deal.get(name)) for name in ("title", "amount", "currency", "probability")},
         )
+        self._show_picked()
         self.errors.visible = False
         self._draw_heading(deal)
         self.contacts.object = html_table(self.model.deal_contacts(self.deal_id), PERSON_COLUMNS)
