@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 
 import panel as pn
@@ -68,7 +69,7 @@ def test_won_dialog_takes_a_date(page):
     c = card(page, "proposal")
     page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "won"})
     assert not page.dialog.reason.visible
-    page.dialog.date.value = "2030-05-01"
+    page.dialog.date.value = datetime.date(2030, 5, 1)  # a date picker
     page.dialog._confirm()
     row = page.workspace.store.get("deals", c["id"])
     assert (row["status"], row["closed_at"]) == ("won", "2030-05-01")
@@ -231,7 +232,7 @@ def test_the_deal_form_picks_owner_organization_contact_and_date(page):
     form.inputs["contact_id"].value = ana["id"]
     owner.value = "ana"
     assert isinstance(form.inputs["expected_close"], pn.widgets.DatePicker)
-    form.inputs["expected_close"].value = __import__("datetime").date(2031, 5, 1)
+    form.inputs["expected_close"].value = datetime.date(2031, 5, 1)
     assert form._save()
     saved = store.get("deals", deal_id)
     assert (saved["owner"], saved["organization_id"], saved["contact_id"], saved["expected_close"]) == (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from crm_workspace.data.store import utcnow
 
 from .filters import BOARD_PARAMS, LAST_TOUCH, SORTS, PipelineFilters
-from .values import DEFAULT_CURRENCY, money
+from .values import DEFAULT_CURRENCY, day_text, money
 
 if TYPE_CHECKING:
     import pandas
@@ -192,7 +192,7 @@ def _card_for_js(card: dict[str, Any]) -> dict[str, Any]:
         "contact": card["contact"] or "",
         "amount": money(amount, card["currency"]),
         "owner": card["owner"] or "",
-        "expected_close": card["expected_close"] or "",
+        "expected_close": day_text(card["expected_close"]),
         "days_in_stage": card["days_in_stage"],
         "next_task": card["next_task"] or "",
         "rotting": card["rotting"],

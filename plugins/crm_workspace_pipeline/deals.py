@@ -148,17 +148,25 @@ class DealActions(PipelineFilters):
             raise ValidationError("deals", {"owner": f"{owner!r} is not on the team: choose a team member"})
 
     def deal_timeline(self, deal_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        """Activities on the deal, newest first, and the audit trail of its stage moves."""
-        return self.store.query(
-            "SELECT occurred_at AS at, kind, subject, owner AS who, due_at, done FROM activities"
-            " WHERE deal_id = :id AND coalesce(channel, '') != :moves"
-            " UNION ALL SELECT at, 'change', 'stage ' || coalesce(json_extract(changes, '$.before.stage'), '?')"
-            " || ' → ' || json_extract(changes, '$.after.stage'), user, NULL, NULL FROM audit_log"
+        """Activities on the deal, newest first, and its stage moves from the audit trail (stages by label)."""
+        rows = self.store.query(
+            "SELECT occurred_at AS at, kind, subject, owner AS who, due_at, done, NULL AS was, NULL AS now"
+            " FROM activities WHERE deal_id = :id AND coalesce(channel, '') != :moves"
+            " UNION ALL SELECT at, 'stage', NULL, user, NULL, NULL, json_extract(changes, '$.before.stage'),"
+            " json_extract(changes, '$.after.stage') FROM audit_log"
             " WHERE table_name = 'deals' AND row_id = CAST(:id AS TEXT)"
             " AND json_extract(changes, '$.after.stage') IS NOT NULL"
             " ORDER BY at DESC LIMIT :limit",
             {"id": deal_id, "limit": limit, "moves": MOVE_CHANNEL},
         )
+        pipeline = self.deal(deal_id)["pipeline"] if rows else None
+        labels = {s["stage"]: s["label"] or s["stage"] for s in stages_of(self.workspace, pipeline)} if rows else {}
+        for row in rows:
+            was, now = row.pop("was"), row.pop("now")
+            if row["kind"] == "stage":
+                now = labels.get(now, now)
+                row["subject"] = f"Created in {now}" if was is None else f"Moved {labels.get(was, was)} → {now}"
+        return rows
 
 
 def _person_label(display_name: str | None, username: str) -> str:

@@ -33,6 +33,16 @@ def money(amount: Any, currency: str | None = None) -> str:
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
 
 
+def day_text(iso: str | None) -> str:
+    """An ISO day as people read it on a card: "10 Jan 2030"; text that is no date stays as it is."""
+    if blank(iso):
+        return ""
+    try:
+        return date.fromisoformat(str(iso)[:10]).strftime("%-d %b %Y")
+    except ValueError:
+        return str(iso)
+
+
 def today_iso() -> str:
     return utcnow()[:10]
 
