@@ -287,3 +287,15 @@ def test_the_deal_timeline_reads_times_as_people_say_them():
     assert ago("2030-01-12T12:00:00Z", now) == "in 2 days" and ago("2029-06-01T00:00:00Z", now) == "1 Jun 2029"
     table = html_table([{"at": "2030-01-07T12:00:00Z", "kind": "note"}], {"at": "When", "kind": "What"})
     assert "title='2030-01-07T12:00:00Z'" in table and "When" in table and ">at<" not in table
+
+
+def test_a_deal_with_nobody_and_no_company_opens_with_empty_pickers(page):
+    deal = page.workspace.store.insert("deals", {"title": "Bare", "stage": "qualification"})
+    page.handle({"type": "open", "id": deal["id"]})
+    form = page.form
+    # the browser's empty input is "", never None (Bokeh refuses None for an autocomplete's value)
+    assert [form.inputs[n].value for n in ("owner", "organization_id", "contact_id")] == ["", "", ""]
+    form.title = "Bare 2"
+    assert form._save()
+    saved = page.workspace.store.get("deals", deal["id"])
+    assert (saved["title"], saved["owner"], saved["organization_id"]) == ("Bare 2", None, None)

@@ -63,7 +63,7 @@ class DealForm(pn.viewable.Viewer):
     currency = param.String(default="")
     probability = param.String(default="")
     expected_close = Day(default=None, allow_None=True)
-    owner = param.String(default=None, allow_None=True)
+    owner = param.String(default="", doc="The owner's username; blank for nobody (a picker's empty value).")
     organization_id = param.Integer(default=None, allow_None=True)
     contact_id = param.Integer(default=None, allow_None=True)
     conflict = param.ClassSelector(class_=ConflictError, default=None, allow_None=True, doc="A refused stale save.")
@@ -79,8 +79,8 @@ class DealForm(pn.viewable.Viewer):
             "expected_close": bound(pn.widgets.DatePicker, self.param.expected_close, name=FIELDS["expected_close"]),
             "owner": bound(pn.widgets.AutocompleteInput, self.param.owner, name="Owner", options={}, **PICKER),
             # ids, not text: the pickers set them only from a choice (see ``_picked``)
-            "organization_id": pn.widgets.AutocompleteInput(name="Organization", options={}, value=None, **PICKER),
-            "contact_id": pn.widgets.AutocompleteInput(name="Contact", options={}, value=None, **PICKER),
+            "organization_id": pn.widgets.AutocompleteInput(label="Organization", options={}, value="", **PICKER),
+            "contact_id": pn.widgets.AutocompleteInput(label="Contact", options={}, value="", **PICKER),
         }
         for name in ("organization_id", "contact_id"):
             self.inputs[name].param.watch(lambda event, name=name: self._picked(name, event.new), "value")
@@ -135,7 +135,10 @@ class DealForm(pn.viewable.Viewer):
     def _show_picked(self) -> None:
         for name in ("organization_id", "contact_id"):
             picker, value = self.inputs[name], getattr(self, name)
-            if picker.value != value and (value is None or value in picker.options.values()):
+            if value is None:
+                if picker.value not in ("", None):
+                    picker.value = ""  # the browser's empty input; Bokeh takes no None
+            elif picker.value != value and value in picker.options.values():
                 picker.value = value
 
     def _search_organizations(self, event: param.parameterized.Event) -> None:
@@ -168,7 +171,7 @@ class DealForm(pn.viewable.Viewer):
             version=deal["version"],
             conflict=None,
             expected_close=deal["expected_close"],
-            owner=deal["owner"],
+            owner=deal["owner"] or "",
             organization_id=deal["organization_id"],
             contact_id=deal["contact_id"],
             **{name: _text(deal.get(name)) for name in ("title", "amount", "currency", "probability")},
@@ -199,6 +202,7 @@ class DealForm(pn.viewable.Viewer):
         values = {name: getattr(self, name) for name in FIELDS}
         if values["expected_close"] is not None:
             values["expected_close"] = values["expected_close"].isoformat()
+        values["owner"] = values["owner"] or None
         return values
 
     def _show_errors(self, text: str) -> None:
