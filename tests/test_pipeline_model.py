@@ -288,3 +288,85 @@ def test_sessions_showing_the_same_board_share_one_computation_until_the_data_ch
     elsewhere = make_workspace(tmp_path / "elsewhere.db")  # another database never shares a board
     assert PipelineModel(workspace=elsewhere).board()[0][0]["deals"] == 0
     elsewhere.close()
+
+
+def test_the_forecast_by_month_shows_empty_months_as_zeros(ws):
+    ws.store.insert("deals", {"title": "Later", "stage": "proposal", "amount": 100, "expected_close": "2030-06-15"})
+    ws.store.insert("deals", {"title": "Undated", "stage": "proposal", "amount": 50})
+    frame = model(ws).forecast_by_month()
+    months = list(frame["month"])
+    assert months == ["2030-01", "2030-02", "2030-03", "2030-04", "2030-05", "2030-06", "no date"]
+    gap = frame.set_index("month").loc["2030-04"]
+    assert (gap["deals"], gap["amount"], gap["weighted"]) == (0, 0, 0)
+    assert frame.set_index("month").loc["2030-06", "deals"] == 1
+
+
+def test_a_deal_move_writes_a_note_on_its_contacts_timeline_in_the_same_transaction(ws):
+    m = model(ws)
+    alpha = deal(ws, "Alpha")
+    m.move(alpha["id"], "proposal", alpha["version"])
+    m.move(alpha["id"], "won", alpha["version"] + 1)
+    notes = ws.store.query(
+        "SELECT kind, subject, deal_id, organization_id, owner FROM activities WHERE contact_id = ? ORDER BY id",
+        [alpha["contact_id"]],
+    )
+    assert [n["kind"] for n in notes] == ["note", "note"]
+    assert "Alpha" in notes[0]["subject"] and "Qualification → Proposal" in notes[0]["subject"]
+    assert "Proposal → Won" in notes[1]["subject"]
+    assert notes[0]["deal_id"] == alpha["id"] and notes[0]["organization_id"] == alpha["organization_id"]
+    # a refused move (lost without a reason) writes no note either
+    with pytest.raises(ValidationError):
+        m.move(deal(ws, "Beta")["id"], "lost", deal(ws, "Beta")["version"])
+    assert ws.store.scalar("SELECT count(*) FROM activities WHERE deal_id = ?", [deal(ws, "Beta")["id"]]) == 0
+    # the deal's own timeline shows each move once (from the audit trail)
+    timeline = m.deal_timeline(alpha["id"])
+    assert {t["kind"] for t in timeline} == {"stage"}
+    subjects = sorted(t["subject"] for t in timeline)
+    assert subjects == ["Created in Qualification", "Moved Proposal → Won", "Moved Qualification → Proposal"]
+    # the contact's record timeline (the contacts module) shows them
+    contact_timeline = ws.df("contacts.timeline", id=alpha["contact_id"])
+    assert contact_timeline["subject"].str.contains("Proposal → Won").any()
+
+
+def test_the_people_on_a_deal_are_its_contact_and_those_active_on_it_not_the_whole_company(ws):
+    alpha = deal(ws, "Alpha")
+    ws.store.insert("contacts", {"first_name": "Bob", "last_name": "Idle", "organization_id": alpha["organization_id"]})
+    carl = ws.store.insert("contacts", {"first_name": "Carl", "last_name": "Met", "organization_id": None})
+    ws.store.insert(
+        "activities", {"kind": "meeting", "subject": "demo", "contact_id": carl["id"], "deal_id": alpha["id"]}
+    )
+    people = model(ws).deal_contacts(alpha["id"])
+    assert [p["first_name"] for p in people] == ["Ana", "Carl"]
+    assert people[0]["primary_contact"] == 1
+
+
+def test_the_owner_is_a_team_member_and_pickers_search_the_database(ws):
+    ws.store.insert("users", {"username": "ana", "display_name": "Ana Lee"})
+    ws.store.insert("users", {"username": "ben", "display_name": "Ben Ode", "active": 0})
+    m = model(ws)
+    assert m.owner_choices() == {"Ana Lee (ana)": "ana"}
+    gamma = deal(ws, "Gamma")
+    with pytest.raises(ValidationError) as refused:
+        m.save_deal(gamma["id"], {"owner": "nobody"}, gamma["version"])
+    assert "not on the team" in refused.value.errors["owner"]
+    assert deal(ws, "Gamma")["owner"] == "ana"
+    delta = deal(ws, "Delta")  # ben is not active any more: keeping him is fine, choosing him again is not
+    m.save_deal(delta["id"], {"owner": "ben", "title": "Delta 2"}, delta["version"])
+    globex = ws.store.query("SELECT id FROM organizations WHERE name = 'Globex'")[0]["id"]
+    assert m.organization_choices("glob") == {f"Globex (#{globex})": globex}
+    assert list(m.organization_choices("", current=globex, limit=0).values()) == [globex]
+    m.save_deal(gamma["id"], {"owner": "ana", "organization_id": globex}, gamma["version"])
+    card = m.deal_card(gamma["id"])
+    assert (card["organization"], card["stage_label"], card["contact"]) == ("Globex", "Proposal", "Ana Lee")
+    ana = m.contact_choices("lee")
+    assert list(ana.values()) == [deal(ws, "Gamma")["contact_id"]] and "Ana Lee" in next(iter(ana))
+
+
+def test_money_is_written_in_the_currency_as_people_read_it():
+    from crm_workspace_pipeline.values import money
+
+    assert money(57500.0, "EUR") == "€57,500"
+    assert money(57500.0) == "€57,500"
+    assert money(1200, "CHF") == "1,200 CHF"
+    assert money(-3.0, "USD") == "-$3"
+    assert money(None) == ""

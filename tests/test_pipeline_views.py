@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 
 import panel as pn
@@ -26,7 +27,7 @@ def card(page, stage):
 
 def test_board_columns_carry_totals_and_raw_text(page):
     first = page.board.columns[0]
-    assert (first["stage"], first["deals"], first["amount_text"]) == ("qualification", 2, "300")
+    assert (first["stage"], first["deals"], first["amount_text"]) == ("qualification", 2, "€300")
     assert first["cards"][0]["title"].startswith("<b>Deal")  # raw: board.js sets it with textContent
 
 
@@ -68,7 +69,7 @@ def test_won_dialog_takes_a_date(page):
     c = card(page, "proposal")
     page.handle({"type": "move", "id": c["id"], "version": c["version"], "stage": "won"})
     assert not page.dialog.reason.visible
-    page.dialog.date.value = "2030-05-01"
+    page.dialog.date.value = datetime.date(2030, 5, 1)  # a date picker
     page.dialog._confirm()
     row = page.workspace.store.get("deals", c["id"])
     assert (row["status"], row["closed_at"]) == ("won", "2030-05-01")
@@ -80,7 +81,7 @@ def test_deal_form_shows_field_messages(page):
     assert page.form.layout.visible
     page.form.inputs["amount"].value = "-3"
     page.form._save()
-    assert page.form.errors.visible and "amount" in page.form.errors.object
+    assert page.form.errors.visible and "Amount" in page.form.errors.object
     page.form.inputs["amount"].value = "250"
     page.form._save()
     assert page.workspace.store.get("deals", c["id"])["amount"] == 250
@@ -205,3 +206,96 @@ def test_no_sql_text_in_the_pipeline_views():
     for path in pathlib.Path(views.__file__).parent.glob("*.py"):
         text = path.read_text()
         assert not re.search(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b", text), path.name
+
+
+def open_form(page, stage="qualification"):
+    c = card(page, stage)
+    page.handle({"type": "open", "id": c["id"]})
+    return page.form, c["id"]
+
+
+def test_the_deal_form_picks_owner_organization_contact_and_date(page):
+    store = page.workspace.store
+    store.insert("users", {"username": "ana", "display_name": "Ana Lee"})
+    acme = store.insert("organizations", {"name": "Acme Corp"})
+    ana = store.insert("contacts", {"first_name": "Ana", "last_name": "Lee", "organization_id": acme["id"]})
+    form, deal_id = open_form(page)
+    assert form.layout.styles["position"] == "fixed"  # a panel over the board, not below it
+    owner = form.inputs["owner"]
+    assert isinstance(owner, pn.widgets.AutocompleteInput) and owner.restrict
+    assert "Ana Lee (ana)" in owner.options and "tester (not on the team)" in owner.options
+    organization = form.inputs["organization_id"]
+    organization.value_input = "acme"  # typing searches the database
+    assert organization.options == {f"Acme Corp (#{acme['id']})": acme["id"]}
+    organization.value = acme["id"]
+    form.inputs["contact_id"].value_input = "lee"
+    form.inputs["contact_id"].value = ana["id"]
+    owner.value = "ana"
+    assert isinstance(form.inputs["expected_close"], pn.widgets.DatePicker)
+    form.inputs["expected_close"].value = datetime.date(2031, 5, 1)
+    assert form._save()
+    saved = store.get("deals", deal_id)
+    assert (saved["owner"], saved["organization_id"], saved["contact_id"], saved["expected_close"]) == (
+        "ana",
+        acme["id"],
+        ana["id"],
+        "2031-05-01",
+    )
+    assert "Acme Corp" in form.heading.object and "€100" in form.heading.object
+    assert (
+        "Version" not in form.heading.object and "Ana" in form.contacts.object and "Job title" in form.contacts.object
+    )
+
+
+def test_an_owner_not_on_the_team_cannot_be_saved(page):
+    form, deal_id = open_form(page)
+    form.owner = "nobody"
+    assert not form._save()
+    assert form.errors.visible and "Owner" in form.errors.object and "not on the team" in form.errors.object
+    assert page.workspace.store.get("deals", deal_id)["owner"] == "tester"
+
+
+def test_a_deal_edit_conflict_keeps_both_versions(page):
+    form, deal_id = open_form(page)
+    store = page.workspace.store
+    form.title = "Mine"
+    form.amount = "900"
+    store.update("deals", deal_id, {"title": "Theirs"}, version=form.version)  # someone else saves first
+    assert not form._save()
+    assert form.title == "Mine" and form.amount == "900"  # what I typed is still there
+    text = form.conflict_view.objects[0].object
+    assert "Mine" in text and "Theirs" in text and "€900" in text
+    labels = [b.label for b in form.conflict_view.objects[1]]
+    assert labels == ["Overwrite with mine", "Keep theirs"]
+    assert form.overwrite_with_mine()
+    assert store.get("deals", deal_id)["title"] == "Mine" and form.conflict is None
+    form.title = "Mine again"
+    store.update("deals", deal_id, {"title": "Theirs again"}, version=form.version)
+    assert not form._save()
+    form.keep_theirs()
+    assert form.title == "Theirs again" and form.conflict is None and not form.conflict_view.objects
+    assert store.get("deals", deal_id)["title"] == "Theirs again"
+
+
+def test_the_deal_timeline_reads_times_as_people_say_them():
+    from datetime import UTC, datetime
+
+    from crm_workspace_pipeline.views.common import ago, html_table
+
+    now = datetime(2030, 1, 10, 12, tzinfo=UTC)
+    assert ago("2030-01-07T12:00:00Z", now) == "3 days ago" and ago("2030-01-10T11:59:30Z", now) == "just now"
+    assert ago("2030-01-12T12:00:00Z", now) == "in 2 days" and ago("2029-06-01T00:00:00Z", now) == "1 Jun 2029"
+    table = html_table([{"at": "2030-01-07T12:00:00Z", "kind": "note"}], {"at": "When", "kind": "What"})
+    assert "title='2030-01-07T12:00:00Z'" in table and "When" in table and ">at<" not in table
+
+
+def test_a_deal_with_nobody_and_no_company_opens_with_empty_pickers(page):
+    deal = page.workspace.store.insert("deals", {"title": "Bare", "stage": "qualification"})
+    page.handle({"type": "open", "id": deal["id"]})
+    form = page.form
+    # the browser's empty input is "", never None (Bokeh refuses None for an autocomplete's value)
+    assert [form.inputs[n].value for n in ("owner", "organization_id", "contact_id")] == ["", "", ""]
+    form.title = "Bare 2"
+    assert form._save()
+    saved = page.workspace.store.get("deals", deal["id"])
+    assert (saved["title"], saved["owner"], saved["organization_id"]) == ("Bare 2", None, None)

@@ -69,6 +69,17 @@ def crm_validate_record(workspace, table, record, before):
 
 
 @hookimpl
+def crm_record_changed(workspace, changes):
+    """A deal moved to another stage (won and lost too) leaves a note on its contact's timeline."""
+    from .deals import move_notes
+
+    notes = move_notes(workspace, changes)
+    if notes:
+        # derived from the validated, audited move, in its transaction: no re-validation, no second audit row
+        workspace.store.insert_many("activities", notes, audit=False, events=False, validate=False)
+
+
+@hookimpl
 def crm_data_views(workspace):
     from .model import PipelineModel
 

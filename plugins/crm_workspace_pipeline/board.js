@@ -19,6 +19,59 @@ export function render({ model, el }) {
   let dragged = null
   let redrawAfterDrag = false
 
+  // Auto-scroll while dragging: near an edge of the board (left/right), of a column's card list
+  // (top/bottom) or of the window (top/bottom), the container scrolls, faster nearer the edge.
+  const EDGE = 60
+  const MAX_STEP = 18
+  let scrolling = null
+  let scrollTimer = null
+
+  function step(distance) {
+    return distance < EDGE ? Math.ceil((MAX_STEP * (EDGE - distance)) / EDGE) : 0
+  }
+
+  function edgeScroll(event) {
+    const box = board.getBoundingClientRect()
+    const x = step(box.right - event.clientX) - step(event.clientX - box.left)
+    const list = event.target && event.target.closest ? event.target.closest(".pl-cards") : null
+    let y = 0
+    if (list) {
+      const rect = list.getBoundingClientRect()
+      y = step(rect.bottom - event.clientY) - step(event.clientY - rect.top)
+    }
+    const page = step(window.innerHeight - event.clientY) - step(event.clientY)
+    return { x, y, list, page }
+  }
+
+  function stopScrolling() {
+    scrolling = null
+    if (scrollTimer !== null) clearInterval(scrollTimer)
+    scrollTimer = null
+  }
+
+  function autoScroll() {
+    if (!dragged || !scrolling) return stopScrolling()
+    if (scrolling.x) board.scrollLeft += scrolling.x
+    if (scrolling.y && scrolling.list) scrolling.list.scrollTop += scrolling.y
+    if (scrolling.page) window.scrollBy(0, scrolling.page)
+  }
+
+  // a timer, not requestAnimationFrame: Chromium may not paint frames during a drag session
+  board.addEventListener("dragover", (event) => {
+    if (!dragged) return
+    const wanted = edgeScroll(event)
+    if (!(wanted.x || wanted.y || wanted.page)) return stopScrolling()
+    scrolling = wanted
+    if (scrollTimer === null) {
+      autoScroll()
+      scrollTimer = setInterval(autoScroll, 16)
+    }
+  })
+  board.addEventListener("dragleave", (event) => {
+    if (!board.contains(event.relatedTarget)) stopScrolling()
+  })
+  board.addEventListener("drop", stopScrolling)
+
   function send(msg) {
     model.send_msg(msg)
   }
@@ -74,6 +127,7 @@ export function render({ model, el }) {
     node.addEventListener("dragend", () => {
       node.classList.remove("pl-dragging")
       dragged = null
+      stopScrolling()
       if (redrawAfterDrag) draw()
     })
     node.addEventListener("click", () => send({ type: "open", id: card.id }))

@@ -12,8 +12,12 @@ from panel.custom import JSComponent
 CSS = """
 .pl-board {display: flex; gap: 10px; overflow-x: auto; align-items: flex-start; padding: 4px 2px 12px;
   font-family: inherit; font-size: 13px;}
-.pl-column {flex: 0 0 230px; background: #f4f6f8; border-radius: 8px; padding: 8px; min-height: 120px;
-  border: 2px solid transparent;}
+.pl-column {flex: 1 1 200px; min-width: 165px; max-width: 280px; background: #f4f6f8; border-radius: 8px;
+  padding: 8px; min-height: 120px; border: 2px solid transparent; box-sizing: border-box;}
+.pl-column.pl-won, .pl-column.pl-lost {flex: 0 0 136px; min-width: 136px;}
+.pl-column.pl-won .pl-card-who, .pl-column.pl-won .pl-card-meta, .pl-column.pl-won .pl-card-task,
+.pl-column.pl-lost .pl-card-who, .pl-column.pl-lost .pl-card-meta, .pl-column.pl-lost .pl-card-task,
+.pl-column.pl-won .pl-markers, .pl-column.pl-lost .pl-markers {display: none;}
 .pl-column.pl-over {border-color: #1f4e79; background: #e8f0f8;}
 .pl-column.pl-won .pl-title {color: #1b7f3b;}
 .pl-column.pl-lost .pl-title {color: #a4262c;}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from crm_workspace.data.store import utcnow
 
 from .filters import BOARD_PARAMS, LAST_TOUCH, SORTS, PipelineFilters
+from .values import DEFAULT_CURRENCY, day_text, money
 
 if TYPE_CHECKING:
     import pandas
@@ -90,6 +91,7 @@ class BoardQueries(PipelineFilters):
     def columns(self) -> list[dict[str, Any]]:
         """What the board draws: per stage its totals, its first cards and whether more exist."""
         columns = []
+        currency = self.workspace.setting("currency", DEFAULT_CURRENCY)
         for total in self.totals():
             shown = self.page_size + int(self.shown.get(total["stage"], 0))
             cards = self.cards(total["stage"], limit=shown)
@@ -103,8 +105,8 @@ class BoardQueries(PipelineFilters):
                     "deals": total["deals"],
                     "amount": total["amount"],
                     "weighted": total["weighted"],
-                    "amount_text": f"{total['amount']:,.0f}",
-                    "weighted_text": f"{total['weighted']:,.0f}",
+                    "amount_text": money(total["amount"], currency),
+                    "weighted_text": money(total["weighted"], currency),
                     "more": max(0, total["deals"] - len(cards)),
                     "cards": [_card_for_js(card) for card in cards],
                 }
@@ -188,9 +190,9 @@ def _card_for_js(card: dict[str, Any]) -> dict[str, Any]:
         "title": card["title"] or "",
         "organization": card["organization"] or "",
         "contact": card["contact"] or "",
-        "amount": f"{amount:,.0f} {card['currency'] or ''}".strip() if amount is not None else "",
+        "amount": money(amount, card["currency"]),
         "owner": card["owner"] or "",
-        "expected_close": card["expected_close"] or "",
+        "expected_close": day_text(card["expected_close"]),
         "days_in_stage": card["days_in_stage"],
         "next_task": card["next_task"] or "",
         "rotting": card["rotting"],

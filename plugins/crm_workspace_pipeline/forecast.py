@@ -26,13 +26,19 @@ class ForecastQueries(PipelineFilters):
         return f"{where} AND d.status = 'open'", params
 
     def forecast_by_month(self) -> pandas.DataFrame:
-        """``pipeline.forecast_by_month``: open deals by expected-close month: count, amount, weighted."""
+        """``pipeline.forecast_by_month``: open deals by expected-close month: count, amount, weighted.
+
+        Every month from the first to the last is a row (zeros where nothing closes), so a
+        chart's axis keeps time's spacing; deals with no date come last as "no date".
+        """
         where, params = self._open_where()
-        return self._frame(
-            "SELECT coalesce(substr(d.expected_close, 1, 7), 'no date') AS month, count(*) AS deals,"
-            " total(d.amount) AS amount, total(d.amount * d.probability / 100.0) AS weighted"
-            f" FROM deals d INDEXED BY idx_deals_pipeline_cover WHERE {where} GROUP BY 1 ORDER BY 1",
-            params,
+        return _every_month(
+            self._frame(
+                "SELECT coalesce(substr(d.expected_close, 1, 7), 'no date') AS month, count(*) AS deals,"
+                " total(d.amount) AS amount, total(d.amount * d.probability / 100.0) AS weighted"
+                f" FROM deals d INDEXED BY idx_deals_pipeline_cover WHERE {where} GROUP BY 1 ORDER BY 1",
+                params,
+            )
         )
 
     def forecast_by_owner(self) -> pandas.DataFrame:
@@ -100,3 +106,19 @@ class ForecastQueries(PipelineFilters):
         cursor = self.store.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return pd.DataFrame(cursor.fetchall(), columns=names)
+
+
+def _every_month(frame: pandas.DataFrame) -> pandas.DataFrame:
+    """``frame`` (one row per "YYYY-MM" month, "no date" last) with the months between its rows added as zeros."""
+    import pandas as pd
+
+    dated = frame[frame["month"] != "no date"]
+    if len(dated) < 2:
+        return frame
+    try:
+        months = pd.period_range(dated["month"].iloc[0], dated["month"].iloc[-1], freq="M").strftime("%Y-%m")
+    except ValueError:  # a month that is no date (bad text in expected_close): leave the rows as they are
+        return frame
+    filled = dated.set_index("month").reindex(months, fill_value=0).rename_axis("month").reset_index()
+    filled["deals"] = filled["deals"].astype(int)
+    return pd.concat([filled, frame[frame["month"] == "no date"]], ignore_index=True)

@@ -172,3 +172,103 @@ def test_more_filters_and_quick_add_from_a_column(page, served_demo):
         time.sleep(0.2)
     assert rows == [("proposal",)]
     expect(title).to_have_value("")  # the form is ready for the next deal
+
+
+def open_board_at_1400(page, server):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    open_page(page, server, "pipeline")
+    page.locator(COLUMN.format("qualification")).wait_for()
+
+
+def open_deal(page, stage: str = "qualification"):
+    """Click a card; the deal's form opens in a panel over the board, inside the window."""
+    card, deal_id = first_card(page, stage)
+    card.click()
+    form = page.locator(".pl-deal-form")
+    expect(form.get_by_text("Contacts on the deal")).to_be_visible(timeout=15_000)
+    box = form.bounding_box()
+    assert box["y"] >= 0 and box["y"] + 200 <= page.viewport_size["height"] and box["x"] + box["width"] <= 1400
+    return form, deal_id
+
+
+def pick(page, form, label: str, typed: str, choice: str) -> None:
+    """Type into a searchable picker until the wanted choice is offered, then click it."""
+    field = form.get_by_label(label, exact=True)
+    field.click()
+    field.fill("")
+    field.press_sequentially(typed, delay=120)
+    option = page.get_by_text(choice, exact=True)
+    option.wait_for(timeout=15_000)
+    option.click()
+
+
+def test_the_deal_screen_pickers_choose_an_owner_and_an_organization_and_save(page, served_demo):
+    open_board_at_1400(page, served_demo)
+    form, deal_id = open_deal(page)
+    expect(form).not_to_contain_text("Version")
+    ws = Workspace.open(served_demo.db, user="ana")
+    try:
+        org = ws.store.query(
+            "SELECT id, name FROM organizations WHERE id != ? ORDER BY id LIMIT 1",
+            [deal_row(served_demo, deal_id)["organization_id"] or 0],
+        )[0]
+    finally:
+        ws.close()
+    pick(page, form, "Owner", "Chlo", "Chloé Martin (chloe)")
+    pick(page, form, "Organization", org["name"][:5], f"{org['name']} (#{org['id']})")
+    form.get_by_role("button", name="Save deal").click()
+    row = wait_for_db(served_demo, deal_id, "organization_id", org["id"], timeout=15)
+    assert (row["owner"], row["organization_id"]) == ("chloe", org["id"])
+    # "nobody" cannot be chosen: the picker offers team members only
+    field = form.get_by_label("Owner", exact=True)
+    field.fill("nobody")
+    expect(page.get_by_text("nobody", exact=True)).to_have_count(0)
+
+
+def test_a_deal_edit_conflict_keeps_both_versions(page, served_demo):
+    open_board_at_1400(page, served_demo)
+    form, deal_id = open_deal(page, "needs_analysis")
+    title = form.get_by_label("Title", exact=True)
+    title.fill("Mine <b>typed</b>")
+    ws = Workspace.open(served_demo.db, user="ben")
+    try:
+        row = ws.store.get("deals", deal_id)
+        ws.store.update("deals", deal_id, {"title": "Theirs saved first"}, version=row["version"])
+    finally:
+        ws.close()
+    form.get_by_role("button", name="Save deal").click()
+    conflict = form.locator(".pl-conflict")
+    expect(conflict).to_contain_text("Theirs saved first", timeout=15_000)
+    expect(conflict).to_contain_text("Mine <b>typed</b>")  # what I typed, kept and shown as text
+    expect(title).to_have_value("Mine <b>typed</b>")
+    form.get_by_role("button", name="Overwrite with mine").click()
+    assert wait_for_db(served_demo, deal_id, "title", "Mine <b>typed</b>", timeout=15)["title"] == "Mine <b>typed</b>"
+
+
+def test_the_lost_column_is_within_a_1400_px_window_and_the_board_scrolls_while_dragging(page, served_demo):
+    open_board_at_1400(page, served_demo)
+    lost = page.locator(COLUMN.format("lost"))
+    lost.wait_for()
+    box = lost.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1400
+    # narrower: the board scrolls sideways when a dragged card nears its right edge
+    page.set_viewport_size({"width": 900, "height": 900})
+    board = page.locator(".pl-board")
+    page.wait_for_function("el => el.scrollWidth > el.clientWidth", arg=board.element_handle(), timeout=15_000)
+    card, _ = first_card(page, "qualification")
+    source = card.bounding_box()
+    edge = board.bounding_box()
+    page.mouse.move(source["x"] + 20, source["y"] + 15)
+    page.mouse.down()
+    page.mouse.move(source["x"] + 40, source["y"] + 25, steps=3)
+    near_edge = edge["x"] + edge["width"] - 12
+    page.mouse.move(near_edge, source["y"] + 40, steps=8)
+    # held near the edge (Chromium sends dragover as the pointer trembles), the board scrolls sideways
+    deadline = time.monotonic() + 15
+    scrolled = 0
+    while not scrolled and time.monotonic() < deadline:
+        for dx in (1, -1):
+            page.mouse.move(near_edge + dx, source["y"] + 40)
+        scrolled = board.evaluate("el => el.scrollLeft")
+    assert scrolled > 0
+    page.mouse.up()

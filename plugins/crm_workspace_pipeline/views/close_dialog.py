@@ -10,7 +10,7 @@ import panel as pn
 import param
 
 from ..schema import LOST_REASONS
-from ..values import parse_date, today_iso
+from ..values import Day, today_iso
 from .common import bound
 
 
@@ -24,7 +24,7 @@ class CloseDialog(pn.viewable.Viewer):
     pending = param.Dict(default=None, allow_None=True, doc="The move asked for: id, version, stage, status.")
     lost_reason = param.Selector(default="", objects=["", *LOST_REASONS])
     reason_details = param.String(default="", doc="Free text added to the reason, or the reason itself.")
-    closed_on = param.String(default="", doc="The day the deal was won or lost (YYYY-MM-DD).")
+    closed_on = Day(default=None, allow_None=True, doc="The day the deal was won or lost (today unless chosen).")
 
     def __init__(
         self,
@@ -40,7 +40,7 @@ class CloseDialog(pn.viewable.Viewer):
         self.details = bound(
             pn.widgets.TextInput, self.param.reason_details, name="Details (optional, or your own reason)"
         )
-        self.date = bound(pn.widgets.TextInput, self.param.closed_on, name="Closed on (YYYY-MM-DD)")
+        self.date = bound(pn.widgets.DatePicker, self.param.closed_on, name="Closed on")
         self.error = pn.pane.Alert("", alert_type="warning", visible=False)
         self.confirm = pn.widgets.Button(label="Confirm", color="primary")
         self.cancel = pn.widgets.Button(label="Cancel")
@@ -57,7 +57,16 @@ class CloseDialog(pn.viewable.Viewer):
             visible=False,
             collapsible=False,
             width=420,
-            styles={"border": "2px solid #1f4e79"},
+            # over the board where the card was dropped, not above it off-screen
+            styles={
+                "border": "2px solid #1f4e79",
+                "position": "fixed",
+                "top": "90px",
+                "left": "calc(50% - 210px)",
+                "z-index": "1001",
+                "background": "white",
+                "box-shadow": "0 8px 28px rgba(0, 0, 0, 0.18)",
+            },
         )
 
     def ask(self, deal: dict[str, Any], msg: dict[str, Any], stage: dict[str, Any]) -> None:
@@ -77,7 +86,7 @@ class CloseDialog(pn.viewable.Viewer):
         self.layout.title = f"Move to {stage['label']}"
         self.title.object = f"**{html.escape(deal['title'] or '')}** → {html.escape(stage['label'] or '')}"
         self.reason.visible = self.details.visible = lost
-        self.date.name = "Lost on (YYYY-MM-DD)" if lost else "Won on (YYYY-MM-DD)"
+        self.date.name = "Lost on" if lost else "Won on"
         self.error.visible = False
         self.layout.visible = True
 
@@ -94,11 +103,7 @@ class CloseDialog(pn.viewable.Viewer):
             if not reason:
                 self._refuse("Choose why the deal was lost (a reason from the list or your own words).")
                 return
-        try:
-            when = parse_date(self.closed_on)
-        except ValueError:
-            self._refuse(f"{html.escape(self.closed_on)!s} is not a date (YYYY-MM-DD).")
-            return
+        when = self.closed_on.isoformat() if self.closed_on else None  # none chosen: the store says today
         pending, self.pending = self.pending, None
         self.layout.visible = False
         self._on_move(pending["id"], pending["stage"], pending["version"], lost_reason=reason, won_date=when)

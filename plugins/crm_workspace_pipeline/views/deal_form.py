@@ -1,4 +1,5 @@
-"""A deal's full form: its fields (with messages at the field), the people on it, its timeline."""
+"""A deal's form, in a side panel over the board: pickers for owner, organization and contact, a date
+picker for the close, its people and timeline; a stale save shows both versions instead of losing either."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import param
 from crm_workspace.errors import ConflictError, CrmError, ValidationError
 
 from ..model import PipelineModel
-from .common import bound, html_table, notify
+from ..values import Day, blank, money
+from .common import PERSON_COLUMNS, TIMELINE_COLUMNS, bound, html_table, notify
 
 #: the form's fields, in order, with their labels (the deal's columns of the same names)
 FIELDS = {
@@ -19,9 +21,28 @@ FIELDS = {
     "amount": "Amount",
     "currency": "Currency",
     "probability": "Probability % (blank = stage default)",
-    "expected_close": "Expected close (YYYY-MM-DD)",
+    "expected_close": "Expected close",
     "owner": "Owner",
+    "organization_id": "Organization",
+    "contact_id": "Contact",
 }
+
+#: where the form opens: a panel at the right of the window, over the board, whatever the scroll
+DRAWER = {
+    "position": "fixed",
+    "top": "12px",
+    "right": "12px",
+    "max-height": "calc(100vh - 24px)",
+    "overflow-y": "auto",
+    "z-index": "1000",
+    "background": "white",
+    "border": "1px solid #dde2e8",
+    "border-radius": "8px",
+    "box-shadow": "0 8px 28px rgba(0, 0, 0, 0.18)",
+    "padding": "8px 12px",
+}
+
+PICKER = {"restrict": True, "search_strategy": "includes", "case_sensitive": False, "min_characters": 1}
 
 
 def _text(value: Any) -> str:
@@ -29,10 +50,9 @@ def _text(value: Any) -> str:
 
 
 class DealForm(pn.viewable.Viewer):
-    """The deal ``deal_id`` (none: hidden); its fields are text params the inputs are bound to.
-
-    Text, not numbers: what a person typed stays as typed and the store's validation
-    says at the field what is wrong with it.
+    """The deal ``deal_id`` (none: hidden). Title, amount and probability are text params, so what a
+    person typed stays as typed and validation says at the field what is wrong; owner, organization and
+    contact are chosen from the team and the database; the close date from a calendar.
     """
 
     model = param.ClassSelector(class_=PipelineModel)
@@ -42,82 +62,237 @@ class DealForm(pn.viewable.Viewer):
     amount = param.String(default="")
     currency = param.String(default="")
     probability = param.String(default="")
-    expected_close = param.String(default="")
-    owner = param.String(default="")
+    expected_close = Day(default=None, allow_None=True)
+    owner = param.String(default="", doc="The owner's username; blank for nobody (a picker's empty value).")
+    organization_id = param.Integer(default=None, allow_None=True)
+    contact_id = param.Integer(default=None, allow_None=True)
+    conflict = param.ClassSelector(class_=ConflictError, default=None, allow_None=True, doc="A refused stale save.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self.inputs = {
-            name: bound(
-                pn.widgets.TextInput, self.param[name], name=label, **({"width": 90} if name == "currency" else {})
-            )
-            for name, label in FIELDS.items()
+        text = {name: bound(pn.widgets.TextInput, self.param[name], name=FIELDS[name]) for name in ("title",)}
+        text["amount"] = bound(pn.widgets.TextInput, self.param.amount, name="Amount", width=150)
+        text["currency"] = bound(pn.widgets.TextInput, self.param.currency, name="Currency", width=80)
+        text["probability"] = bound(pn.widgets.TextInput, self.param.probability, name=FIELDS["probability"])
+        self.inputs: dict[str, pn.widgets.Widget] = {
+            **text,
+            "expected_close": bound(pn.widgets.DatePicker, self.param.expected_close, name=FIELDS["expected_close"]),
+            "owner": bound(pn.widgets.AutocompleteInput, self.param.owner, name="Owner", options={}, **PICKER),
+            # ids, not text: the pickers set them only from a choice (see ``_picked``)
+            "organization_id": pn.widgets.AutocompleteInput(label="Organization", options={}, value="", **PICKER),
+            "contact_id": pn.widgets.AutocompleteInput(label="Contact", options={}, value="", **PICKER),
         }
+        for name in ("organization_id", "contact_id"):
+            self.inputs[name].param.watch(lambda event, name=name: self._picked(name, event.new), "value")
+        for name in ("owner", "organization_id", "contact_id"):
+            self.inputs[name].placeholder = "type to search"
+        self.inputs["organization_id"].param.watch(self._search_organizations, "value_input")
+        self.inputs["contact_id"].param.watch(self._search_contacts, "value_input")
         self.errors = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
+        self.conflict_view = pn.Column(sizing_mode="stretch_width")
         self.save_button = pn.widgets.Button(label="Save deal", color="primary")
         self.close_button = pn.widgets.Button(label="Close")
         self.save_button.on_click(self._save)
         self.close_button.on_click(lambda _e: self.param.update(deal_id=None))
-        self.header = pn.pane.Markdown("")
+        self.heading = pn.pane.HTML("", sizing_mode="stretch_width")
         self.contacts = pn.pane.HTML("")
         self.timeline = pn.pane.HTML("")
-        self.layout = pn.Card(
-            self.header,
-            pn.Row(self.inputs["title"], self.inputs["amount"], self.inputs["currency"]),
-            pn.Row(self.inputs["probability"], self.inputs["expected_close"], self.inputs["owner"]),
+        self.loaded: dict[str, Any] = {}
+        self.layout = pn.Column(
+            self.heading,
+            self.inputs["title"],
+            pn.Row(self.inputs["amount"], self.inputs["currency"], self.inputs["expected_close"]),
+            pn.Row(self.inputs["owner"], self.inputs["probability"]),
+            pn.Row(self.inputs["organization_id"], self.inputs["contact_id"]),
             self.errors,
+            self.conflict_view,
             pn.Row(self.save_button, self.close_button),
-            pn.pane.Markdown("**Contacts on the deal**"),
+            pn.pane.HTML("<b>Contacts on the deal</b>"),
             self.contacts,
-            pn.pane.Markdown("**Timeline**"),
+            pn.pane.HTML("<b>Timeline</b>"),
             self.timeline,
-            title="Deal",
             visible=False,
-            sizing_mode="stretch_width",
-            collapsible=False,
+            width=680,
+            styles=DRAWER,
+            css_classes=["pl-deal-form"],
         )
 
+    # ------------------------------------------------------------ pickers
+    def _owner_options(self, owner: str | None) -> dict[str, Any]:
+        options = self.model.owner_choices()
+        if not blank(owner) and owner not in options.values():
+            options[f"{owner} (not on the team)"] = owner  # shown as saved; choosing it again is refused
+        return options
+
+    def _picked(self, name: str, value: Any) -> None:
+        """A choice in the organization or contact picker (an id); text that chose nothing changes nothing."""
+        if value is None or value == "":
+            setattr(self, name, None)
+        elif isinstance(value, int):
+            setattr(self, name, value)
+
+    @param.depends("organization_id", "contact_id", watch=True)
+    def _show_picked(self) -> None:
+        for name in ("organization_id", "contact_id"):
+            picker, value = self.inputs[name], getattr(self, name)
+            if value is None:
+                if picker.value not in ("", None):
+                    picker.value = ""  # the browser's empty input; Bokeh takes no None
+            elif picker.value != value and value in picker.options.values():
+                picker.value = value
+
+    def _search_organizations(self, event: param.parameterized.Event) -> None:
+        picker = self.inputs["organization_id"]
+        if event.new not in picker.options:  # a choice being made keeps the options it was made from
+            picker.options = self.model.organization_choices(event.new or "", current=self.organization_id)
+
+    def _search_contacts(self, event: param.parameterized.Event) -> None:
+        picker = self.inputs["contact_id"]
+        if event.new not in picker.options:
+            picker.options = self.model.contact_choices(
+                event.new or "", current=self.contact_id, organization_id=self.organization_id
+            )
+
+    # -------------------------------------------------------------- load
     @param.depends("deal_id", watch=True)
     def load(self) -> None:
         """Show the saved deal (its fields, people and timeline), or hide the form when there is none."""
         if self.deal_id is None:
             self.layout.visible = False
             return
-        deal = self.model.deal(self.deal_id)
-        self.param.update(version=deal["version"], **{name: _text(deal.get(name)) for name in FIELDS})
+        deal = self.model.deal_card(self.deal_id)
+        self.loaded = deal
+        self.inputs["owner"].options = self._owner_options(deal["owner"])
+        self.inputs["organization_id"].options = self.model.organization_choices(current=deal["organization_id"])
+        self.inputs["contact_id"].options = self.model.contact_choices(
+            current=deal["contact_id"], organization_id=deal["organization_id"]
+        )
+        self.param.update(
+            version=deal["version"],
+            conflict=None,
+            expected_close=deal["expected_close"],
+            owner=deal["owner"] or "",
+            organization_id=deal["organization_id"],
+            contact_id=deal["contact_id"],
+            **{name: _text(deal.get(name)) for name in ("title", "amount", "currency", "probability")},
+        )
+        self._show_picked()
         self.errors.visible = False
-        stage = f"{deal['stage']} · {deal['status']}"
+        self._draw_heading(deal)
+        self.contacts.object = html_table(self.model.deal_contacts(self.deal_id), PERSON_COLUMNS)
+        self.timeline.object = html_table(self.model.deal_timeline(self.deal_id), TIMELINE_COLUMNS)
+        self.layout.visible = True
+
+    def _draw_heading(self, deal: dict[str, Any]) -> None:
+        stage = deal.get("stage_label") or deal["stage"]
+        if deal["status"] != "open":
+            stage += f" · {deal['status']}"
         if deal.get("lost_reason"):
             stage += f" ({deal['lost_reason']})"
-        self.header.object = (
-            f"### {html.escape(deal['title'] or '')}\n\n{html.escape(stage)} · version {deal['version']}"
+        amount = money(deal["amount"], deal["currency"])
+        facts = " · ".join(html.escape(str(p)) for p in (stage, amount, deal.get("organization")) if p)
+        self.heading.object = (
+            f"<div style='font-size:18px;font-weight:600'>{html.escape(deal['title'] or '')}</div>"
+            f"<div style='color:#5f6b7a'>{facts}</div>"
         )
-        self.contacts.object = html_table(
-            self.model.deal_contacts(self.deal_id), ["first_name", "last_name", "title", "email", "phone"]
-        )
-        self.timeline.object = html_table(self.model.deal_timeline(self.deal_id), ["at", "kind", "subject", "who"])
-        self.layout.title = f"Deal #{self.deal_id}"
-        self.layout.visible = True
+
+    # -------------------------------------------------------------- save
+    def changes(self) -> dict[str, Any]:
+        """What the form would save: its fields as typed or chosen."""
+        values = {name: getattr(self, name) for name in FIELDS}
+        if values["expected_close"] is not None:
+            values["expected_close"] = values["expected_close"].isoformat()
+        values["owner"] = values["owner"] or None
+        return values
 
     def _show_errors(self, text: str) -> None:
         self.errors.param.update(object=text, visible=True)
 
-    def _save(self, _event: Any = None) -> None:
-        changes = {name: getattr(self, name) for name in FIELDS}
+    def _save(self, _event: Any = None, *, version: int | None = None) -> bool:
         try:
-            self.model.save_deal(self.deal_id, changes, self.version)
+            self.model.save_deal(self.deal_id, self.changes(), self.version if version is None else version)
         except ValidationError as error:
-            self._show_errors("\n".join(f"- **{html.escape(k)}**: {html.escape(v)}" for k, v in error.errors.items()))
-            return
+            self._show_errors(
+                "\n".join(f"- **{html.escape(FIELDS.get(k, k))}**: {html.escape(v)}" for k, v in error.errors.items())
+            )
+            return False
         except ConflictError as error:
-            self.load()
-            self._show_errors(html.escape(str(error)) + " — the form now shows the saved record.")
-            return
+            self.conflict = error  # the form keeps what was typed; both versions are shown
+            return False
         except CrmError as error:
             self._show_errors(html.escape(str(error)))
-            return
+            return False
         notify("success", "Deal saved")
         self.load()
+        return True
+
+    def overwrite_with_mine(self, _event: Any = None) -> bool:
+        """Save what this form holds over the other person's version (the one the conflict showed)."""
+        return self._save(version=self.conflict.theirs.get("version"))
+
+    def keep_theirs(self, _event: Any = None) -> None:
+        """Drop this form's edits and show the saved deal."""
+        self.load()
+
+    @param.depends("conflict", watch=True)
+    def _draw_conflict(self) -> None:
+        if self.conflict is None:
+            self.conflict_view.objects = []
+            return
+        theirs, mine = self.conflict.theirs, self.changes()
+        rows = "".join(
+            f"<tr><td>{html.escape(FIELDS[name])}</td><td>{html.escape(self._shown(name, self.loaded.get(name)))}</td>"
+            f"<td><b>{html.escape(self._shown(name, mine.get(name)))}</b></td>"
+            f"<td><b>{html.escape(self._shown(name, theirs.get(name)))}</b></td></tr>"
+            for name in FIELDS
+            if _differs(mine.get(name), self.loaded.get(name)) or _differs(theirs.get(name), self.loaded.get(name))
+        )
+        by = html.escape(str(theirs.get("updated_by") or "someone else"))
+        table = pn.pane.HTML(
+            f"<div class='pl-conflict' style='background:#fff4e5;border:1px solid #f0c27b;border-radius:6px;"
+            f"padding:8px'><b>{by} changed this deal since you opened it.</b> Nothing was saved yet."
+            "<table style='border-collapse:collapse;font-size:13px;margin-top:4px'>"
+            "<tr><th align='left'>Field</th><th align='left'>When you opened it</th><th align='left'>Yours</th>"
+            f"<th align='left'>Theirs (saved)</th></tr>{rows}</table></div>",
+            sizing_mode="stretch_width",
+        )
+        mine_button = pn.widgets.Button(label="Overwrite with mine", color="warning")
+        theirs_button = pn.widgets.Button(label="Keep theirs")
+        mine_button.on_click(self.overwrite_with_mine)
+        theirs_button.on_click(self.keep_theirs)
+        self.conflict_view.objects = [
+            table,
+            pn.Row(mine_button, theirs_button),
+        ]
+
+    def _shown(self, name: str, value: Any) -> str:
+        """A field's value as a person reads it: names for ids, money for amounts."""
+        if blank(value):
+            return ""
+        if name == "organization_id":
+            return next(iter(self.model.organization_choices(current=int(value), limit=0)), str(value))
+        if name == "contact_id":
+            return next(iter(self.model.contact_choices(current=int(value), limit=0)), str(value))
+        if name == "owner":
+            return next((k for k, v in self.model.owner_choices().items() if v == value), str(value))
+        if name == "amount":
+            try:
+                return money(float(value), self.currency or self.loaded.get("currency"))
+            except (TypeError, ValueError):
+                return str(value)
+        return _text(value)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.layout
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two values of a field differ as a person would see it (1 and "1", None and "")."""
+    return _text(a).strip() != _text(b).strip() and not (_number(a) == _number(b) is not None)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

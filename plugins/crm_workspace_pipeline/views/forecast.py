@@ -11,6 +11,20 @@ from bokeh.models import ColumnDataSource, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from ..model import PipelineModel
+from ..values import DEFAULT_CURRENCY, money
+
+#: the slipped deals' columns as a person reads them
+SLIPPED_TITLES = {
+    "deal_id": "Deal #",
+    "title": "Deal",
+    "owner": "Owner",
+    "stage": "Stage",
+    "was": "Was due",
+    "now": "Now due",
+    "days_slipped": "Days later",
+    "changed_at": "Changed",
+    "changed_by": "By",
+}
 
 
 class Forecast(pn.viewable.Viewer):
@@ -20,16 +34,17 @@ class Forecast(pn.viewable.Viewer):
 
     def _kpis(self) -> pn.viewable.Viewable:
         k = self.model.kpis()
+        currency = self.model.workspace.setting("currency", DEFAULT_CURRENCY)
 
         def fmt(value: Any, pattern: str) -> str:
             return "—" if value is None else pattern.format(value)
 
         cards = [
             ("Win rate", fmt(k["win_rate"], "{:.0%}")),
-            ("Average won deal", fmt(k["avg_deal_size"], "{:,.0f}")),
+            ("Average won deal", money(k["avg_deal_size"], currency) or "—"),
             ("Average sales cycle", fmt(k["avg_cycle_days"], "{:.0f} days")),
-            ("Open pipeline", fmt(k["open_amount"], "{:,.0f}")),
-            ("Weighted pipeline", fmt(k["weighted"], "{:,.0f}")),
+            ("Open pipeline", money(k["open_amount"], currency) or "—"),
+            ("Weighted pipeline", money(k["weighted"], currency) or "—"),
         ]
         return pn.FlexBox(
             *[
@@ -93,8 +108,15 @@ class Forecast(pn.viewable.Viewer):
         frame = self.model.slipped()
         if frame.empty:
             return pn.pane.Markdown("No slipped deals: no expected close date has been pushed later.")
+        frame = frame.assign(changed_at=frame["changed_at"].str.slice(0, 16).str.replace("T", " "))
         return pn.widgets.Tabulator(
-            frame, disabled=True, show_index=False, pagination="local", page_size=10, sizing_mode="stretch_width"
+            frame,
+            titles=SLIPPED_TITLES,
+            disabled=True,
+            show_index=False,
+            pagination="local",
+            page_size=10,
+            sizing_mode="stretch_width",
         )
 
     def view(self, *_args: Any) -> pn.viewable.Viewable:

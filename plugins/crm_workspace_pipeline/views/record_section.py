@@ -7,7 +7,18 @@ import panel as pn
 from crm_workspace import Workspace
 
 from ..deals import deals_of
+from ..values import money
 from .common import html_table
+
+DEAL_COLUMNS = {
+    "title": "Deal",
+    "stage": "Stage",
+    "status": "Status",
+    "amount": "Amount",
+    "probability": "Probability",
+    "expected_close": "Expected close",
+    "owner": "Owner",
+}
 
 
 def deals_section(workspace: Workspace, table: str, record_id: int) -> pn.viewable.Viewable:
@@ -16,7 +27,6 @@ def deals_section(workspace: Workspace, table: str, record_id: int) -> pn.viewab
     if not rows:
         return pn.pane.Markdown("No deals yet.")
     for row in rows:
-        row["amount"] = "" if row["amount"] is None else f"{row['amount']:,.0f} {row['currency'] or ''}"
-    return pn.pane.HTML(
-        html_table(rows, ["title", "stage", "status", "amount", "probability", "expected_close", "owner"])
-    )
+        row["amount"] = money(row["amount"], row["currency"])
+        row["probability"] = "" if row["probability"] is None else f"{row['probability']:g}%"
+    return pn.pane.HTML(html_table(rows, DEAL_COLUMNS))

@@ -16,7 +16,17 @@ from .common import bound, html_table, notify
 
 
 def _stages_table(stages: list[dict[str, Any]]) -> str:
-    return html_table(stages, ["position", "stage", "label", "probability", "status", "rot_days"])
+    return html_table(
+        stages,
+        {
+            "position": "Position",
+            "stage": "Key",
+            "label": "Label",
+            "probability": "Probability %",
+            "status": "Status",
+            "rot_days": "Rots after (days)",
+        },
+    )
 
 
 class StageForm(param.Parameterized):
