@@ -25,6 +25,17 @@ def name_of(row: dict) -> str:
     return f"{row.get('first_name') or ''} {row.get('last_name') or ''}".strip() or f"#{row.get('id')}"
 
 
+#: the tooltip of an edit control a read-only user sees disabled
+READ_ONLY_TIP = "Read-only: your role lets you view this record, not change it"
+
+
+def read_only(workspace: Any) -> bool:
+    """True when the acting user may change nothing (a viewer, an inactive user): hide or disable edits."""
+    from crm_workspace.data.permissions import permissions
+
+    return permissions(workspace).role not in (None, "admin", "member")
+
+
 def notify(message: str, kind: str = "error") -> None:
     """A toast in a served page; nothing in a notebook or a test."""
     if pn.state.notifications is not None:
