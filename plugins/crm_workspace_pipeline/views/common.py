@@ -11,6 +11,17 @@ import param
 WidgetT = TypeVar("WidgetT", bound=pn.widgets.Widget)
 
 
+#: the tooltip of an edit control a read-only user sees disabled
+READ_ONLY_TIP = "Read-only: your role lets you view deals, not change them"
+
+
+def read_only(workspace: Any) -> bool:
+    """True when the acting user may change nothing (a viewer, an inactive user): hide or disable edits."""
+    from crm_workspace.data.permissions import permissions
+
+    return permissions(workspace).role not in (None, "admin", "member")
+
+
 def notify(kind: str, message: str) -> None:
     """A toast in a served session (none in a notebook or a test)."""
     if pn.state.notifications is not None:

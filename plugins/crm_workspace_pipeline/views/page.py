@@ -17,7 +17,7 @@ from ..board import Board
 from ..filters import BOARD_PARAMS, FILTERS
 from ..model import PipelineModel
 from .close_dialog import CloseDialog
-from .common import bound, notify
+from .common import READ_ONLY_TIP, bound, notify, read_only
 from .deal_form import DealForm
 from .filters import MoreFilters
 from .forecast import Forecast
@@ -91,7 +91,15 @@ class PipelinePage(pn.viewable.Viewer):
         self.layout = pn.Column(
             pn.pane.Markdown("## Pipeline"), self.view_switch, self.board_view, sizing_mode="stretch_width"
         )
+        self._read_only()
         self.refresh()
+
+    def _read_only(self) -> None:
+        """A viewer sees the board, not controls that fail on save: no dragging, no adding."""
+        if not read_only(self.workspace):
+            return
+        self.board.readonly = True
+        self.add_deal.param.update(disabled=True, description=READ_ONLY_TIP)
 
     # ------------------------------------------------- parts made on first use
     @functools.cached_property
