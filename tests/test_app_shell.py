@@ -1,5 +1,7 @@
 """The app shell in Python (no server): navigation, record pages, error cards."""
 
+import panel as pn
+
 from crm_workspace import Workspace
 
 
@@ -76,3 +78,42 @@ def test_unknown_page_or_record_is_a_friendly_not_found(demo_workspace: Workspac
     assert "Contact not found" in app.main.objects[0].objects[0][0].object  # the page's body, then its card
     demo_workspace.open_page("organizations", id="x")
     assert "Organization not found" in app.main.objects[0].objects[0][0].object
+
+
+def test_without_login_the_app_acts_as_a_team_member_never_the_os_account(demo_workspace: Workspace):
+    from crm_workspace.web.identity import USER_COOKIE, chosen_member, who_are_you
+
+    store = demo_workspace.store
+    assert chosen_member(store, "ben", {}) == ("ben", False)  # crm serve --user ben
+    assert chosen_member(store, "root", {}) == (None, False)  # the OS account: ask who you are
+    assert chosen_member(store, "root", {USER_COOKIE: "chloe"}) == ("chloe", True)  # picked in this browser
+    assert chosen_member(store, None, {USER_COOKIE: "mallory"}) == (None, False)  # not on the team
+    picker = who_are_you(store)
+    assert "Who are you?" in picker[0].object
+    assert [label.split(" — ")[0] for label in picker[1].options] == ["ana", "ben", "chloe", "dev", "eve"]
+
+
+def test_a_workspace_without_users_keeps_its_configured_user(workspace: Workspace):
+    from crm_workspace.web.identity import chosen_member
+
+    assert chosen_member(workspace.store, "tester", {}) == ("tester", False)
+
+
+def test_a_viewer_sees_read_only_record_and_board(demo_workspace: Workspace):
+    from crm_workspace_contacts.views import ContactRecord, OrganizationRecord
+    from crm_workspace_pipeline.views import PipelinePage
+
+    viewer = demo_workspace.as_user("eve")
+    contact_id = viewer.store.scalar("SELECT min(id) FROM contacts")
+    org_id = viewer.store.scalar("SELECT min(id) FROM organizations")
+    for record in (
+        ContactRecord(workspace=viewer, record_id=contact_id),
+        OrganizationRecord(workspace=viewer, record_id=org_id),
+    ):
+        assert record.edit.disabled and "Read-only" in record.edit.description
+        assert isinstance(record.logger, pn.pane.Markdown)  # no activity logger to fail on save
+    board_page = PipelinePage(workspace=viewer)
+    assert board_page.board.readonly and board_page.add_deal.disabled
+    member = demo_workspace.as_user("ben")
+    assert not ContactRecord(workspace=member, record_id=contact_id).edit.disabled
+    assert not PipelinePage(workspace=member).board.readonly

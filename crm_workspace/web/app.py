@@ -21,6 +21,7 @@ from panel.io.callbacks import PeriodicCallback
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
+from crm_workspace.web import identity
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.web.router import Router, page_query, parse_query, session_query
 from crm_workspace.workspace import Workspace
@@ -180,6 +181,7 @@ class App(pn.viewable.Viewer):
 
     workspace = param.ClassSelector(class_=Workspace)
     login = param.Boolean(default=False, doc="Served behind a login: the badge offers to log out.")
+    switch_user = param.Boolean(default=False, doc="The user was picked in this browser: the badge offers to switch.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -237,7 +239,8 @@ class App(pn.viewable.Viewer):
 
     def user_badge(self) -> pn.pane.HTML:
         logout = " · <a href='./logout'>log out</a>" if self.login and pn.state.user else ""
-        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}")
+        switch = f" · {identity.SWITCH_LINK}" if self.switch_user else ""
+        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}{switch}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         if pn.state.served:
@@ -299,7 +302,14 @@ def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
     config = config or ServeConfig.from_environment()
     ws = session_workspace(config.path, user=config.user)
+    # no login: act as a team member (--user, else the one this browser picked), never the OS account
+    picked = False
+    if not pn.state.user:
+        member, picked = identity.chosen_member(ws.store, config.user, pn.state.cookies or {})
+        if member is None:
+            return identity.picker_template(ws.store)
+        ws.user = member
     # build the page the address names first (a reload, a shared link), not the home page and then that page
     page, args = parse_query(session_query(pn.state.session_args))
     ws.param.update(page=page, page_args=args)
-    return App(workspace=ws, login=config.login).template()
+    return App(workspace=ws, login=config.login, switch_user=picked).template()

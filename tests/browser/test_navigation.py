@@ -8,7 +8,11 @@ highlights the page's own entry. Who you are: a viewer sees read-only screens.
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
 
+import pytest
+from helpers import Server
 from playwright.sync_api import expect
 
 from crm_workspace import Workspace
@@ -96,3 +100,44 @@ def test_unknown_page_and_unknown_record_are_not_found_inside_the_app(page, serv
     expect(page.get_by_placeholder("name, email, phone, organization…")).to_be_visible(timeout=TIMEOUT)
     goto(page, served_demo, "?page=organizations&id=nope")
     expect(page.get_by_role("heading", name="Organization not found")).to_be_visible(timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def served_without_user(tmp_path_factory, demo_template) -> Iterator[Server]:
+    """The demo served with no --user and no $CRM_USER: the server's OS account is not on the team."""
+    path = tmp_path_factory.mktemp("nouser") / "crm.db"
+    shutil.copy(demo_template, path)
+    server = Server(path, env={"CRM_USER": ""})
+    yield server
+    server.stop()
+
+
+def test_first_visit_asks_who_you_are_and_a_viewer_sees_read_only_screens(page, served_without_user):
+    server = served_without_user
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Who are you?")).to_be_visible(timeout=TIMEOUT)
+    page.locator("select").select_option(label="eve — Eve Lindqvist (viewer)")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("👤 eve")).to_be_visible(timeout=TIMEOUT)
+    page.reload()  # remembered in this browser
+    expect(page.get_by_text("👤 eve")).to_be_visible(timeout=TIMEOUT)
+
+    contact = first(server, "SELECT * FROM contacts WHERE first_name IS NOT NULL ORDER BY id LIMIT 1")
+    goto(page, server, f"?page=contacts&id={contact['id']}")
+    expect(contact_heading(page, contact)).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("button", name="✏️ Edit")).to_be_disabled()
+    expect(page.get_by_role("button", name="📞 Log call")).to_have_count(0)
+
+    goto(page, server, "?page=pipeline")
+    card = page.locator(".pl-card").first
+    expect(card).to_be_visible(timeout=TIMEOUT)
+    expect(card).to_have_attribute("draggable", "false")
+    expect(page.get_by_role("button", name="+ Add deal")).to_be_disabled()
+    deal_id = int(card.get_attribute("data-id"))
+    before = first(server, f"SELECT stage, version FROM deals WHERE id = {deal_id}")
+    target = page.locator(f".pl-column:not([data-stage='{before['stage']}'])").first
+    card.drag_to(target)
+    card.focus()
+    page.keyboard.press("ArrowRight")  # the keyboard cannot move it either
+    expect(page.locator(f".pl-card[data-id='{deal_id}']")).to_have_attribute("data-stage", before["stage"])
+    assert first(server, f"SELECT stage, version FROM deals WHERE id = {deal_id}") == before
