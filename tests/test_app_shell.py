@@ -117,3 +117,18 @@ def test_a_viewer_sees_read_only_record_and_board(demo_workspace: Workspace):
     member = demo_workspace.as_user("ben")
     assert not ContactRecord(workspace=member, record_id=contact_id).edit.disabled
     assert not PipelinePage(workspace=member).board.readonly
+
+
+def test_a_deal_has_its_own_address_and_an_unknown_one_is_not_found(workspace):
+    from crm_workspace_pipeline.views import PipelinePage
+
+    deal_id = workspace.store.insert("deals", {"title": "Linked deal", "stage": "qualification", "amount": 10})["id"]
+    workspace.open_page("pipeline", deal=deal_id)  # a shared link or a reload
+    page = PipelinePage(workspace=workspace)
+    assert page.form.deal_id == deal_id and page.form.layout.visible
+    workspace.open_page("pipeline")  # Back
+    assert not page.form.layout.visible
+    page.handle({"type": "open", "id": deal_id})  # a click on the card
+    assert workspace.page_args == {"deal": deal_id}
+    workspace.open_page("pipeline", deal=999_999)
+    assert page.message.visible and "Deal not found" in page.message.object

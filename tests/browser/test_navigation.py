@@ -74,15 +74,24 @@ def test_deep_link_reload_back_and_forward(page, served_demo):
     expect(selected(page)).to_contain_text("Organizations")
 
 
-def test_pipeline_deep_link_and_menu(page, served_demo):
+def test_pipeline_and_a_deal_have_links(page, served_demo):
     goto(page, served_demo, "?page=pipeline")
-    expect(page.locator(".pl-card").first).to_be_visible(timeout=TIMEOUT)
+    card = page.locator(".pl-card").first
+    expect(card).to_be_visible(timeout=TIMEOUT)
     expect(selected(page)).to_contain_text("Pipeline")
+    deal_id = int(card.get_attribute("data-id"))
+    card.click()
+    expect(page).to_have_url(re.compile(rf"\?page=pipeline&deal={deal_id}$"), timeout=TIMEOUT)
+    expect(page.get_by_text(f"Deal #{deal_id}")).to_be_visible(timeout=TIMEOUT)
+    page.reload()  # the deal's link lands on the deal
+    expect(page.get_by_text(f"Deal #{deal_id}")).to_be_visible(timeout=TIMEOUT)
     page.get_by_role("button", name=re.compile("Contacts")).click()
     expect(page).to_have_url(re.compile(r"\?page=contacts$"), timeout=TIMEOUT)
     page.go_back()
-    expect(page.locator(".pl-card").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text(f"Deal #{deal_id}")).to_be_visible(timeout=TIMEOUT)
     expect(selected(page)).to_contain_text("Pipeline")
+    goto(page, served_demo, "?page=pipeline&deal=99999999")
+    expect(page.get_by_text("Deal not found")).to_be_visible(timeout=TIMEOUT)
 
 
 def test_unknown_page_and_unknown_record_are_not_found_inside_the_app(page, served_demo):

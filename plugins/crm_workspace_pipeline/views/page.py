@@ -93,6 +93,7 @@ class PipelinePage(pn.viewable.Viewer):
         )
         self._read_only()
         self.refresh()
+        self._follow_address()
 
     def _read_only(self) -> None:
         """A viewer sees the board, not controls that fail on save: no dragging, no adding."""
@@ -171,6 +172,25 @@ class PipelinePage(pn.viewable.Viewer):
         self.message.param.update(alert_type=kind, object=html.escape(text), visible=True)
         self._show("message")
 
+    # ------------------------------------------------------------ the address
+    @param.depends("workspace.page_args", watch=True)
+    def _follow_address(self) -> None:
+        """``?page=pipeline&deal=7`` opens that deal (a shared link, a reload, Back); no ``deal`` closes it."""
+        if self.workspace.page != "pipeline":
+            return
+        deal = (self.workspace.page_args or {}).get("deal")
+        if deal is None:
+            if "form" in self._shown:
+                self.form.deal_id = None
+        elif "form" not in self._shown or self.form.deal_id != deal:
+            try:
+                self.model.deal(int(deal))
+            except (CrmError, ValueError):
+                text = f"Deal not found: there is no deal with the id {deal} (deleted, or the link is mistyped)."
+                self.show_message(text, "danger")
+                return
+            self.handle({"type": "open", "id": deal})
+
     # ---------------------------------------------------------- actions
     def handle(self, msg: dict[str, Any]) -> None:
         """A message from board.js: move, open, add or more."""
@@ -182,6 +202,7 @@ class PipelinePage(pn.viewable.Viewer):
                 self._show("form")
                 self.form.deal_id = int(msg["id"])
                 self.form.load()
+                self.workspace.open_page("pipeline", deal=int(msg["id"]))  # the deal's own URL
             elif kind == "add":
                 self._show("quick_add")
                 self.quick_add.focus_stage(msg["stage"])
