@@ -112,6 +112,9 @@ def test_a_viewer_sees_read_only_record_and_board(demo_workspace: Workspace):
     ):
         assert record.edit.disabled and "Read-only" in record.edit.description
         assert isinstance(record.logger, pn.pane.Markdown)  # no activity logger to fail on save
+    from crm_workspace_contacts.views import ContactListView, OrganizationsPage
+
+    assert ContactListView(workspace=viewer).new.disabled and OrganizationsPage(workspace=viewer).new.disabled
     board_page = PipelinePage(workspace=viewer)
     assert board_page.board.readonly and board_page.add_deal.disabled
     member = demo_workspace.as_user("ben")

@@ -12,7 +12,7 @@ from crm_workspace import Workspace
 
 from ..queries import ORG_COLUMNS
 from ..state import OrganizationListModel
-from .common import E, choices_with_any
+from .common import READ_ONLY_TIP, E, choices_with_any, read_only
 from .forms import RecordForm
 from .record import OrganizationRecord, record_or_not_found
 
@@ -55,6 +55,8 @@ class OrganizationsPage(pn.viewable.Viewer):
         self.status = pn.pane.Markdown()
         self.new = pn.widgets.Button(label="➕ New organization", color="primary", width=170)
         self.new.on_click(lambda _e: self._show_form())
+        if read_only(self.workspace):  # a viewer: no form that would fail on save
+            self.new.param.update(disabled=True, description=READ_ONLY_TIP)
         self.form_area = pn.Column()
         self.prev = pn.widgets.Button(label="◀ Previous", width=110)
         self.next = pn.widgets.Button(label="Next ▶", width=110)
