@@ -305,7 +305,7 @@ def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     # no login: act as a team member (--user, else the one this browser picked), never the OS account
     picked = False
     if not pn.state.user:
-        member, picked = identity.chosen_member(ws.store, config.user, pn.state.cookies or {})
+        member, picked = identity.chosen_member(ws.store, ws.user, pn.state.cookies or {})
         if member is None:
             return identity.picker_template(ws.store)
         ws.user = member

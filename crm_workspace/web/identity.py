@@ -23,7 +23,7 @@ _REMEMBER = (
 )
 #: the badge's link that forgets this browser's choice and asks again
 SWITCH_LINK = (
-    "<a href='#' onclick=\"document.cookie='" + USER_COOKIE + "=; path=/; max-age=0'; window.location.reload();"
+    "<a href='./' onclick=\"document.cookie='" + USER_COOKIE + "=; path=/; max-age=0'; window.location.reload();"
     ' return false;">switch user</a>'
 )
 
@@ -31,7 +31,7 @@ SWITCH_LINK = (
 def chosen_member(store: Any, configured: str | None, cookies: dict[str, str]) -> tuple[str | None, bool]:
     """``(member, picked)``: whom this browser acts as, and whether it picked them (so may switch).
 
-    The configured user (``--user``/$CRM_USER) if on the team, else the member this
+    The configured user (``--user``, $CRM_USER, else the OS login) if on the team, else the member this
     browser's cookie names; ``(None, False)`` when a person must pick. A workspace
     without users acts as the configured (or OS) user, as before.
     """

@@ -150,3 +150,6 @@ def test_first_visit_asks_who_you_are_and_a_viewer_sees_read_only_screens(page, 
     page.keyboard.press("ArrowRight")  # the keyboard cannot move it either
     expect(page.locator(f".pl-card[data-id='{deal_id}']")).to_have_attribute("data-stage", before["stage"])
     assert first(server, f"SELECT stage, version FROM deals WHERE id = {deal_id}") == before
+
+    page.get_by_role("link", name="switch user").click()  # forget this browser's choice: ask again
+    expect(page.get_by_role("heading", name="Who are you?")).to_be_visible(timeout=TIMEOUT)
