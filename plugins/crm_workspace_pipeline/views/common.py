@@ -16,10 +16,8 @@ READ_ONLY_TIP = "Read-only: your role lets you view deals, not change them"
 
 
 def read_only(workspace: Any) -> bool:
-    """True when the acting user may change nothing (a viewer, an inactive user): hide or disable edits."""
-    from crm_workspace.data.permissions import permissions
-
-    return permissions(workspace).role not in (None, "admin", "member")
+    """True when the acting user may change nothing (``Workspace.read_only``): hide or disable edits."""
+    return bool(workspace.read_only)
 
 
 def notify(kind: str, message: str) -> None:
