@@ -293,6 +293,13 @@ class Workspace(param.Parameterized):
             raise CrmError("no UI backend: import crm_workspace (the package) to draw pages")
         return Workspace.ui_backend()
 
+    @property
+    def read_only(self) -> bool:
+        """True when the acting user may change nothing (a viewer, an inactive user): pages hide their edits."""
+        from crm_workspace.data.permissions import permissions
+
+        return permissions(self.store).role not in (None, "admin", "member")
+
     def open_page(self, name: str, **args: Any) -> None:
         """Navigate the served app (or an inline app) to a page, e.g. a contact record."""
         self.param.update(page=name, page_args=args)

@@ -195,6 +195,13 @@ def role_of(holder: Store | Any, user: str | None = None) -> str | None:
     return rows[0]["role"] if rows else None
 
 
+def team(holder: Store | Any) -> list[dict[str, Any]]:
+    """The active users (username, display_name, role), by username: whom a served app may act as."""
+    return _store(holder).query(
+        "SELECT username, display_name, role FROM users WHERE coalesce(active, 1) != 0 ORDER BY username"
+    )
+
+
 def is_admin(holder: Store | Any) -> bool:
     """True for an admin, and for anyone in setup mode (no users yet; see the module docstring)."""
     return permissions(holder).role in (None, "admin")

@@ -22,8 +22,9 @@ from panel.io.callbacks import PeriodicCallback
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
-from crm_workspace.web import auth
+from crm_workspace.web import auth, identity
 from crm_workspace.web.audit_view import audit_page
+from crm_workspace.web.router import Router, page_query, parse_query, session_query
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,21 @@ def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
     return pn.pane.Alert(
         f"**{html.escape(title, quote=False)}**\n\n{html.escape(text, quote=False)}",
         alert_type="danger",
+        sizing_mode="stretch_width",
+    )
+
+
+def not_found_page(workspace: Workspace, name: str) -> pn.Column:
+    """A stale bookmark or a disabled plugin's page: said plainly, with the way home; the menu stays."""
+    home = pn.widgets.Button(label="Go to the home page", color="primary", width=180)
+    home.on_click(lambda _event: workspace.open_page("home"))
+    return pn.Column(
+        pn.pane.Markdown(
+            f"## Page not found\n\nThere is no page named **{html.escape(name)}** here: the link may be old, "
+            "or the module that served it is disabled. Pick a page from the menu.",
+            css_classes=["crm-not-found"],
+        ),
+        home,
         sizing_mode="stretch_width",
     )
 
@@ -166,26 +182,34 @@ class App(pn.viewable.Viewer):
 
     workspace = param.ClassSelector(class_=Workspace)
     login = param.Boolean(default=False, doc="Served with the login installed: a logged-in badge offers to log out.")
+    switch_user = param.Boolean(default=False, doc="The user was picked in this browser: the badge offers to switch.")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
         ws = self.workspace
         self._pages = {page.name: page for page in [HOME, *app_pages(ws)]}
-        if ws.page not in self._pages:
-            ws.page = "home"
         self._rendered: dict[str, Any] = {}
         self.nav = pn.widgets.RadioButtonGroup(
             options={f"{p.icon} {p.title}": name for name, p in self._pages.items()},
-            value=ws.page,
+            value=self._nav_entry(ws.page),
             orientation="vertical",
             color="light",
             variant="outline",
             sizing_mode="stretch_width",
             label="Navigation",
         )
+        self.nav.value = self._nav_entry(ws.page)  # the widget picks its first entry for None when made
         self.nav.param.watch(self._navigate, "value")
         self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")
+        #: The address bar (router.js), in step with ``workspace.page``/``page_args``; drawn when served.
+        self.router = Router(query=page_query(ws.page, ws.page_args), width=0, height=0, margin=0)
+        self.router.param.watch(self._follow_address, "query")
         ws.param.watch(self._show, "page")
+        ws.param.watch(self._update_address, ["page", "page_args"])
+
+    def _nav_entry(self, name: str) -> str | None:
+        """The menu entry to highlight: the page's own, none for a page that does not exist."""
+        return name if name in self._pages else None
 
     def apply_access(self, state: str | None) -> None:
         """The session's user lost access (nothing is shown from now on) or changed role (pages rebuilt)."""
@@ -207,22 +231,33 @@ class App(pn.viewable.Viewer):
         if name not in self._rendered:
             page = self._pages.get(name)
             if page is None:
-                return error_card("No such page", f"there is no page named '{name}'")
+                return not_found_page(self.workspace, name)
             self._rendered[name] = render_page(self.workspace, page)
         return self._rendered[name]
 
     def _navigate(self, event: param.parameterized.Event) -> None:
         """A click in the navigation opens the module's start page (not the last record shown)."""
-        if event.new != self.workspace.page:
+        if event.new is not None and event.new != self.workspace.page:
             self.workspace.param.update(page=event.new, page_args={})
 
     def _show(self, event: param.parameterized.Event) -> None:
-        self.nav.value = event.new
+        self.nav.value = self._nav_entry(event.new)
         self.main.objects = [self._render(event.new)]
+
+    def _update_address(self, *_events: param.parameterized.Event) -> None:
+        """A page or record opened: the address follows, as a new history entry."""
+        self.router.query = page_query(self.workspace.page, self.workspace.page_args)
+
+    def _follow_address(self, event: param.parameterized.Event) -> None:
+        """Back or Forward in the browser: show the page the address names."""
+        page, args = parse_query(event.new)
+        if (page, args) != (self.workspace.page, self.workspace.page_args):
+            self.workspace.param.update(page=page, page_args=args)
 
     def user_badge(self) -> pn.pane.HTML:
         logout = " · <a href='./logout'>log out</a>" if self.login and pn.state.user else ""
-        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}")
+        switch = f" · {identity.SWITCH_LINK}" if self.switch_user else ""
+        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}{switch}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         if pn.state.served:
@@ -232,7 +267,7 @@ class App(pn.viewable.Viewer):
     def template(self) -> pn.template.BaseTemplate:
         template = pn.template.FastListTemplate(
             title="crm-workspace",
-            sidebar=[self.user_badge(), self.nav],
+            sidebar=[self.user_badge(), self.nav, self.router],
             main=[self.main],
             header_background="#1f4e79",
             accent_base_color="#1f4e79",
@@ -242,7 +277,6 @@ class App(pn.viewable.Viewer):
             # server's time with 20 sessions open. Components show their own loading state.
             busy_indicator=None,
         )
-        pn.state.location.sync(self.workspace, {"page": "page"})
         return template
 
 
@@ -319,16 +353,19 @@ class SessionGuard:
             listener(state)
 
 
-def open_session(path: str | None = None, *, user: str | None = None) -> tuple[Workspace, SessionGuard]:
+def open_session(
+    path: str | None = None, *, user: str | None = None, acting: str | None = None
+) -> tuple[Workspace, SessionGuard]:
     """This browser session's Workspace and its guard.
 
     The session acts as its logged-in user only with a live server-side session
-    (crm_workspace/web/auth.py); otherwise as the server's user.
+    (crm_workspace/web/auth.py); otherwise as ``acting`` (the member this browser
+    picked), else the server's user.
     """
     base = base_workspace(path, user=user)
     token = auth.session_token(pn.state.cookies or {}) if pn.state.curdoc is not None else None
     logged_in = bool(pn.state.user and token and auth.session_user(base.path, token) == pn.state.user)
-    ws = base.as_user(pn.state.user if logged_in else base.user)
+    ws = base.as_user(pn.state.user if logged_in else (acting or base.user))
     guard = SessionGuard(ws, token=token, logged_in=logged_in)
     if pn.state.curdoc is not None and guard.state is not None:
         ws.poll()
@@ -350,12 +387,18 @@ def configure(workspace: Workspace) -> None:
 def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
     config = config or ServeConfig.from_environment()
-    ws, guard = open_session(config.path, user=config.user)
+    base = base_workspace(config.path, user=config.user)
+    acting, picked = None, False
+    if not pn.state.user:  # no login: act as a team member (--user, else the one this browser picked)
+        acting, picked = identity.chosen_member(base.store, base.user, pn.state.cookies or {})
+        if acting is None:
+            return identity.picker_template(base.store)
+    ws, guard = open_session(config.path, user=config.user, acting=acting)
     if guard.state is None:
         return pn.template.FastListTemplate(title="crm-workspace", main=[access_ended()], header_background="#1f4e79")
-    requested = (pn.state.session_args.get("page") or [b""])[0].decode(errors="replace")
-    if requested:  # build the asked-for page first, not the home page and then that page
-        ws.page = requested
-    app = App(workspace=ws, login=config.login)
+    # build the page the address names first (a reload, a shared link), not the home page and then that page
+    page, args = parse_query(session_query(pn.state.session_args))
+    ws.param.update(page=page, page_args=args)
+    app = App(workspace=ws, login=config.login, switch_user=picked)
     guard.listeners.append(app.apply_access)
     return app.template()

@@ -1,7 +1,8 @@
 // The pipeline board: one column per stage, deal cards moved with HTML5 drag and drop
 // or the keyboard (focus a card, ArrowLeft/ArrowRight moves it, Enter opens it).
 // Plain DOM, no imports: it must work in an air-gapped notebook. Every piece of user
-// data is set with textContent, never innerHTML.
+// data is set with textContent, never innerHTML. A `readonly` board (a viewer) opens cards
+// but neither drags, moves nor adds them.
 
 function text(tag, className, value) {
   const node = document.createElement(tag)
@@ -77,22 +78,24 @@ export function render({ model, el }) {
   }
 
   function moveTo(card, column, stage) {
-    if (!stage || stage === column.stage) return
+    if (model.readonly || !stage || stage === column.stage) return
     send({ type: "move", id: card.id, version: card.version, from: column.stage, stage: stage })
   }
 
   function makeCard(card, column, index, columns) {
     const node = text("div", "pl-card")
-    node.draggable = true
+    node.draggable = !model.readonly
     node.tabIndex = 0
     node.dataset.id = String(card.id)
     node.dataset.stage = column.stage
     node.setAttribute("role", "listitem")
     node.setAttribute(
       "aria-label",
-      `${card.title}, ${card.amount}, in ${column.label}. Arrow keys move it to the previous or next stage, Enter opens it.`
+      model.readonly
+        ? `${card.title}, ${card.amount}, in ${column.label}. Read-only: Enter opens it.`
+        : `${card.title}, ${card.amount}, in ${column.label}. Arrow keys move it to the previous or next stage, Enter opens it.`
     )
-    node.title = card.title
+    node.title = model.readonly ? `${card.title} (read-only: your role cannot move deals)` : card.title
     const head = text("div", "pl-card-title", card.title)
     node.appendChild(head)
     const who = [card.organization, card.contact].filter(Boolean).join(" · ")
@@ -119,6 +122,10 @@ export function render({ model, el }) {
     if (markers.childNodes.length) node.appendChild(markers)
 
     node.addEventListener("dragstart", (event) => {
+      if (model.readonly) {
+        event.preventDefault()
+        return
+      }
       dragged = { card, column }
       event.dataTransfer.effectAllowed = "move"
       event.dataTransfer.setData("text/plain", String(card.id))
@@ -165,7 +172,7 @@ export function render({ model, el }) {
     add.title = `Add a deal in ${column.label}`
     add.setAttribute("aria-label", `Add a deal in ${column.label}`)
     add.addEventListener("click", () => send({ type: "add", stage: column.stage }))
-    header.appendChild(add)
+    if (!model.readonly) header.appendChild(add)
     node.appendChild(header)
     const totals = text("div", "pl-totals")
     totals.appendChild(text("span", "pl-count", `${column.deals} ${column.deals === 1 ? "deal" : "deals"}`))
@@ -208,6 +215,7 @@ export function render({ model, el }) {
       return
     }
     redrawAfterDrag = false
+    board.classList.toggle("pl-readonly", Boolean(model.readonly))
     // a card moved by the keyboard keeps the focus in its new column; any other focused card
     // keeps it too when someone else's change redraws the board (else the next key is lost)
     const active = el.getRootNode().activeElement
@@ -225,5 +233,6 @@ export function render({ model, el }) {
   }
 
   model.on("payload", draw)
+  model.on("readonly", draw)
   draw()
 }

@@ -36,6 +36,7 @@ CSS = """
 .pl-markers span {display: inline-block; font-size: 11px; border-radius: 3px; padding: 0 4px; margin: 2px 4px 0 0;}
 .pl-rotting {background: #fde7c8; color: #8a4b00;}
 .pl-overdue {background: #fbd5d5; color: #a4262c;}
+.pl-board.pl-readonly .pl-card {cursor: pointer;}
 .pl-more {margin-top: 6px; width: 100%; border: 1px dashed #c8ced6; background: white; cursor: pointer;}
 """
 
@@ -47,6 +48,10 @@ class Board(JSComponent):
         default="[]",
         doc="What board.js draws, PipelineModel.columns() as JSON. Text, not a nested list: Bokeh walks"
         " every item of a nested value looking for models, ~20 ms per refresh of each open board.",
+    )
+
+    readonly = param.Boolean(
+        default=False, doc="A read-only user (a viewer): cards open but cannot be dragged, moved or added."
     )
 
     _esm = Path(__file__).parent / "board.js"

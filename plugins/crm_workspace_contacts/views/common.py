@@ -25,6 +25,15 @@ def name_of(row: dict) -> str:
     return f"{row.get('first_name') or ''} {row.get('last_name') or ''}".strip() or f"#{row.get('id')}"
 
 
+#: the tooltip of an edit control a read-only user sees disabled
+READ_ONLY_TIP = "Read-only: your role lets you view this record, not change it"
+
+
+def read_only(workspace: Any) -> bool:
+    """True when the acting user may change nothing (``Workspace.read_only``): hide or disable edits."""
+    return bool(workspace.read_only)
+
+
 def notify(message: str, kind: str = "error") -> None:
     """A toast in a served page; nothing in a notebook or a test."""
     if pn.state.notifications is not None:

@@ -12,7 +12,7 @@ from crm_workspace import Workspace
 
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
 from ..state import ContactListModel
-from .common import E, choices_with_any
+from .common import READ_ONLY_TIP, E, choices_with_any, read_only
 from .forms import RecordForm
 
 
@@ -69,6 +69,8 @@ class ContactListView(pn.viewable.Viewer):
         self.next.on_click(lambda _e: model.next_page())
         self.new = pn.widgets.Button(label="➕ New contact", color="primary", width=140)
         self.new.on_click(lambda _e: self._show_form())
+        if read_only(self.workspace):  # a viewer: no form that would fail on save
+            self.new.param.update(disabled=True, description=READ_ONLY_TIP)
         self.export = pn.widgets.FileDownload(
             callback=self._export, filename="contacts.xlsx", label="⬇ Export to Excel", color="light", width=160
         )

@@ -11,7 +11,7 @@ from crm_workspace import CrmError, Workspace
 
 from .common import E
 from .contact_list import ContactListView
-from .record import ContactRecord, OrganizationRecord
+from .record import ContactRecord, OrganizationRecord, record_or_not_found
 
 
 class ContactsPage(pn.viewable.Viewer):
@@ -39,9 +39,15 @@ class ContactsPage(pn.viewable.Viewer):
         self._seen = args
         try:
             if args.get("id") is not None:
-                self.body.objects = [ContactRecord(workspace=self.workspace, record_id=int(args["id"]))]
-            elif args.get("org") is not None:
-                self.body.objects = [OrganizationRecord(workspace=self.workspace, record_id=int(args["org"]))]
+                self.body.objects = [
+                    record_or_not_found(self.workspace, ContactRecord, args["id"], "contacts", "◀ All contacts")
+                ]
+            elif args.get("org") is not None:  # an older link: organizations now live at ?page=organizations&id=
+                self.body.objects = [
+                    record_or_not_found(
+                        self.workspace, OrganizationRecord, args["org"], "organizations", "◀ Organizations"
+                    )
+                ]
             else:
                 if self._list is None:
                     self._list = ContactListView(workspace=self.workspace)

@@ -12,12 +12,17 @@ from crm_workspace import Workspace
 
 from ..queries import ORG_COLUMNS
 from ..state import OrganizationListModel
-from .common import E, choices_with_any
+from .common import READ_ONLY_TIP, E, choices_with_any, read_only
 from .forms import RecordForm
+from .record import OrganizationRecord, record_or_not_found
 
 
 class OrganizationsPage(pn.viewable.Viewer):
-    """Organizations list: every filter widget is bound to an ``OrganizationListModel`` param."""
+    """Organizations list: every filter widget is bound to an ``OrganizationListModel`` param.
+
+    Routes on ``workspace.page_args``: ``id`` opens that organization's record
+    (``?page=organizations&id=3``), so the menu highlights Organizations there.
+    """
 
     workspace = param.ClassSelector(class_=Workspace)
     model = param.ClassSelector(class_=OrganizationListModel, doc="The list's state; made from the workspace.")
@@ -50,6 +55,8 @@ class OrganizationsPage(pn.viewable.Viewer):
         self.status = pn.pane.Markdown()
         self.new = pn.widgets.Button(label="➕ New organization", color="primary", width=170)
         self.new.on_click(lambda _e: self._show_form())
+        if read_only(self.workspace):  # a viewer: no form that would fail on save
+            self.new.param.update(disabled=True, description=READ_ONLY_TIP)
         self.form_area = pn.Column()
         self.prev = pn.widgets.Button(label="◀ Previous", width=110)
         self.next = pn.widgets.Button(label="Next ▶", width=110)
@@ -60,6 +67,24 @@ class OrganizationsPage(pn.viewable.Viewer):
         )
         model.param.watch(self._show, ["rows", "total", "error"])
         model.load()
+        self.body = pn.Column(sizing_mode="stretch_width")
+        self._seen: object = None
+        self.workspace.param.watch(self._route, ["page", "page_args"])
+        self._route()
+
+    def _route(self, *events: Any) -> None:
+        if events and self.workspace.page != "organizations":
+            return  # another page's arguments: not ours
+        record_id = (self.workspace.page_args or {}).get("id")
+        if record_id == self._seen and self.body.objects:
+            return
+        self._seen = record_id
+        if record_id is None:
+            self.body.objects = [self._list_layout()]
+        else:
+            self.body.objects = [
+                record_or_not_found(self.workspace, OrganizationRecord, record_id, "organizations", "◀ Organizations")
+            ]
 
     def refresh(self) -> None:
         self.model.load()
@@ -79,13 +104,13 @@ class OrganizationsPage(pn.viewable.Viewer):
             row = self.table.value.iloc[event.row]
         except IndexError:  # a click on a row the next keystroke already replaced
             return
-        self.workspace.open_page("contacts", org=int(row["id"]))
+        self.workspace.open_page("organizations", id=int(row["id"]))
 
     def _show_form(self) -> None:
         def done(row: dict | None) -> None:
             self.form_area.objects = []
             if row:
-                self.workspace.open_page("contacts", org=int(row["id"]))
+                self.workspace.open_page("organizations", id=int(row["id"]))
 
         self.form_area.objects = [
             pn.pane.Markdown("### New organization"),
@@ -96,7 +121,12 @@ class OrganizationsPage(pn.viewable.Viewer):
         return self.model.to_xlsx()
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(
+        return self.body
+
+    def _list_layout(self) -> pn.viewable.Viewable:
+        if getattr(self, "_list", None) is not None:
+            return self._list
+        self._list = pn.Column(
             pn.Row(pn.pane.Markdown("## Organizations"), self.new, self.export),
             self.form_area,
             pn.Row(self.search, self.industry, self.owner, self.sort, self.desc),
@@ -105,3 +135,4 @@ class OrganizationsPage(pn.viewable.Viewer):
             pn.Row(self.prev, self.next),
             sizing_mode="stretch_width",
         )
+        return self._list

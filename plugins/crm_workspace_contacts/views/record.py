@@ -11,7 +11,7 @@ from crm_workspace import CrmError, Workspace
 
 from ..state import RecordModel
 from .activities import ActivityLogger
-from .common import CSS, E, fields_table, name_of
+from .common import CSS, READ_ONLY_TIP, E, fields_table, name_of, read_only
 from .forms import RecordForm
 
 
@@ -52,6 +52,23 @@ def related_html(rows: list[dict]) -> str:
     return f"<ul>{text}</ul>"
 
 
+def record_or_not_found(
+    workspace: Workspace, record: type[_Record], record_id: Any, back_page: str, back_label: str
+) -> pn.viewable.Viewable:
+    """The record page of ``record_id``, or a plain "not found" (a stale link, a deleted record) with the way back."""
+    try:
+        return record(workspace=workspace, record_id=int(record_id))
+    except (CrmError, ValueError, TypeError):
+        what = "Contact" if record.table == "contacts" else "Organization"
+        back = pn.widgets.Button(label=back_label, color="light", width=160)
+        back.on_click(lambda _e: workspace.open_page(back_page))
+        text = (
+            f"## {what} not found\n\nThere is no {what.lower()} with the id **{E(str(record_id))}**: "
+            "it may have been deleted or merged into another, or the link is mistyped."
+        )
+        return pn.Column(pn.pane.Markdown(text, css_classes=["crm-not-found"]), back, sizing_mode="stretch_width")
+
+
 class _Record(pn.viewable.Viewer):
     """What both record pages share: edit, log an activity, timeline, short lists, sections."""
 
@@ -68,7 +85,10 @@ class _Record(pn.viewable.Viewer):
         self.edit_area = pn.Column()
         self.edit = pn.widgets.Button(label="✏️ Edit", width=90)
         self.edit.on_click(lambda _e: self._show_edit())
-        self.logger = ActivityLogger(workspace=self.workspace, table=self.table, record_id=self.record_id)
+        self.logger: Any = ActivityLogger(workspace=self.workspace, table=self.table, record_id=self.record_id)
+        if read_only(self.workspace):  # a viewer sees the record, not controls that fail on save
+            self.edit.param.update(disabled=True, description=READ_ONLY_TIP)
+            self.logger = pn.pane.Markdown("*Read-only: you can view this timeline, not log to it.*")
         self.more = pn.widgets.Button(label="Show more", color="light", width=120)
         self.more.on_click(lambda _e: self.model.show_more())
 
@@ -160,7 +180,7 @@ class ContactRecord(_Record):
         org = self.model.organization_of(row)
         if org:
             link = pn.widgets.Button(label=f"🏢 {org['name']}", color="light")
-            link.on_click(lambda _e, i=org["id"]: self.workspace.open_page("contacts", org=i))
+            link.on_click(lambda _e, i=org["id"]: self.workspace.open_page("organizations", id=i))
             items.insert(1, link)
         return pn.Column(*items)
 

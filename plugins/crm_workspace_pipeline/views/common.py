@@ -12,6 +12,15 @@ import param
 WidgetT = TypeVar("WidgetT", bound=pn.widgets.Widget)
 
 
+#: the tooltip of an edit control a read-only user sees disabled
+READ_ONLY_TIP = "Read-only: your role lets you view deals, not change them"
+
+
+def read_only(workspace: Any) -> bool:
+    """True when the acting user may change nothing (``Workspace.read_only``): hide or disable edits."""
+    return bool(workspace.read_only)
+
+
 def notify(kind: str, message: str) -> None:
     """A toast in a served session (none in a notebook or a test)."""
     if pn.state.notifications is not None:

@@ -17,7 +17,7 @@ from ..board import Board
 from ..filters import BOARD_PARAMS, FILTERS
 from ..model import PipelineModel
 from .close_dialog import CloseDialog
-from .common import bound, notify
+from .common import READ_ONLY_TIP, bound, notify, read_only
 from .deal_form import DealForm
 from .filters import MoreFilters
 from .forecast import Forecast
@@ -91,7 +91,16 @@ class PipelinePage(pn.viewable.Viewer):
         self.layout = pn.Column(
             pn.pane.Markdown("## Pipeline"), self.view_switch, self.board_view, sizing_mode="stretch_width"
         )
+        self._read_only()
         self.refresh()
+        self._follow_address()
+
+    def _read_only(self) -> None:
+        """A viewer sees the board, not controls that fail on save: no dragging, no adding."""
+        if not read_only(self.workspace):
+            return
+        self.board.readonly = True
+        self.add_deal.param.update(disabled=True, description=READ_ONLY_TIP)
 
     # ------------------------------------------------- parts made on first use
     @functools.cached_property
@@ -163,6 +172,25 @@ class PipelinePage(pn.viewable.Viewer):
         self.message.param.update(alert_type=kind, object=html.escape(text), visible=True)
         self._show("message")
 
+    # ------------------------------------------------------------ the address
+    @param.depends("workspace.page_args", watch=True)
+    def _follow_address(self) -> None:
+        """``?page=pipeline&deal=7`` opens that deal (a shared link, a reload, Back); no ``deal`` closes it."""
+        if self.workspace.page != "pipeline":
+            return
+        deal = (self.workspace.page_args or {}).get("deal")
+        if deal is None:
+            if "form" in self._shown:
+                self.form.deal_id = None
+        elif "form" not in self._shown or self.form.deal_id != deal:
+            try:
+                self.model.deal(int(deal))
+            except (CrmError, ValueError):
+                text = f"Deal not found: there is no deal with the id {deal} (deleted, or the link is mistyped)."
+                self.show_message(text, "danger")
+                return
+            self.handle({"type": "open", "id": deal})
+
     # ---------------------------------------------------------- actions
     def handle(self, msg: dict[str, Any]) -> None:
         """A message from board.js: move, open, add or more."""
@@ -174,6 +202,7 @@ class PipelinePage(pn.viewable.Viewer):
                 self._show("form")
                 self.form.deal_id = int(msg["id"])
                 self.form.load()
+                self.workspace.open_page("pipeline", deal=int(msg["id"]))  # the deal's own URL
             elif kind == "add":
                 self._show("quick_add")
                 self.quick_add.focus_stage(msg["stage"])
