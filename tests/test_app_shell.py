@@ -90,7 +90,7 @@ def test_without_login_the_app_acts_as_a_team_member_never_the_os_account(demo_w
     assert chosen_member(store, None, {USER_COOKIE: "mallory"}) == (None, False)  # not on the team
     picker = who_are_you(store)
     assert "Who are you?" in picker[0].object
-    assert [label.split(" — ")[0] for label in picker[1].options] == ["ana", "ben", "chloe", "dev", "eve"]
+    assert [label.split(" — ")[0] for label in picker[1].options] == ["ana", "ben", "chloe", "dev", "eve", "tester"]
 
 
 def test_a_workspace_without_users_keeps_its_configured_user(workspace: Workspace):

@@ -341,10 +341,11 @@ def test_the_people_on_a_deal_are_its_contact_and_those_active_on_it_not_the_who
 
 
 def test_the_owner_is_a_team_member_and_pickers_search_the_database(ws):
+    ws.store.insert("users", {"username": ws.user, "display_name": "Tess Ter", "role": "admin"})  # acts on
     ws.store.insert("users", {"username": "ana", "display_name": "Ana Lee"})
     ws.store.insert("users", {"username": "ben", "display_name": "Ben Ode", "active": 0})
     m = model(ws)
-    assert m.owner_choices() == {"Ana Lee (ana)": "ana"}
+    assert m.owner_choices() == {"Ana Lee (ana)": "ana", f"Tess Ter ({ws.user})": ws.user}
     gamma = deal(ws, "Gamma")
     with pytest.raises(ValidationError) as refused:
         m.save_deal(gamma["id"], {"owner": "nobody"}, gamma["version"])

@@ -216,6 +216,8 @@ def open_form(page, stage="qualification"):
 
 def test_the_deal_form_picks_owner_organization_contact_and_date(page):
     store = page.workspace.store
+    # the acting user first, as the admin: once a workspace has users, unknown ones have no rights
+    store.insert("users", {"username": "tester", "display_name": "Tess Ter", "role": "admin"})
     store.insert("users", {"username": "ana", "display_name": "Ana Lee"})
     acme = store.insert("organizations", {"name": "Acme Corp"})
     ana = store.insert("contacts", {"first_name": "Ana", "last_name": "Lee", "organization_id": acme["id"]})
@@ -223,7 +225,7 @@ def test_the_deal_form_picks_owner_organization_contact_and_date(page):
     assert form.layout.styles["position"] == "fixed"  # a panel over the board, not below it
     owner = form.inputs["owner"]
     assert isinstance(owner, pn.widgets.AutocompleteInput) and owner.restrict
-    assert "Ana Lee (ana)" in owner.options and "tester (not on the team)" in owner.options
+    assert "Ana Lee (ana)" in owner.options and "Tess Ter (tester)" in owner.options
     organization = form.inputs["organization_id"]
     organization.value_input = "acme"  # typing searches the database
     assert organization.options == {f"Acme Corp (#{acme['id']})": acme["id"]}
