@@ -7,6 +7,8 @@ trimmed, organizations by their name.
 
 from __future__ import annotations
 
+import sqlite3
+import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -68,20 +70,57 @@ def relationship_tuples(ws: Workspace) -> Iterable[tuple]:
 # ------------------------------------------------------------- the page
 
 
+def fold(value: str | None) -> str:
+    """``"José Müller"`` -> ``"jose muller"``: what search compares (no accents, no case).
+
+    NFKD splits a letter from its accents, the combining marks are dropped, then casefold.
+    """
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _with_fold(conn: sqlite3.Connection) -> None:
+    """Register ``crm_fold`` (``fold``) on the connection (a few microseconds: done per search,
+    since connections can be neither weakly referenced nor told apart once closed)."""
+    conn.create_function("crm_fold", 1, fold, deterministic=True)
+
+
+# a name is folded in Python only when it has a character outside printable ASCII: plain
+# names are matched by LIKE (which ignores ASCII case), so typing stays fast at 100k contacts
+_MATCHES = "({name} LIKE :p ESCAPE '\\' OR ({name} GLOB '*[^ -~]*' AND crm_fold({name}) LIKE :p ESCAPE '\\'))"
+_FULL_NAME = "(coalesce(c.first_name,'') || ' ' || coalesce(c.last_name,''))"
+
+
 def search_nodes(ws: Workspace, text: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Contacts and organizations whose name contains ``text`` (plain text, SQL LIKE)."""
-    text = (text or "").strip()
+    """Contacts and organizations whose name contains ``text``: plain text, ignoring case and
+    accents on both sides (``"jose"`` finds José, ``"MULLER"`` finds Müller)."""
+    text = fold((text or "").strip())
     if not text:
         return []
+    _with_fold(ws.store.conn)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return ws.store.query(
-        "SELECT 'contacts:' || c.id AS node, trim(coalesce(c.first_name,'') || ' ' || coalesce(c.last_name,'')) AS name,"
+        f"SELECT 'contacts:' || c.id AS node, trim{_FULL_NAME} AS name,"
         " coalesce(o.name, '') AS detail FROM contacts c LEFT JOIN organizations o ON o.id = c.organization_id"
-        " WHERE (coalesce(c.first_name,'') || ' ' || coalesce(c.last_name,'')) LIKE :p ESCAPE '\\'"
-        " UNION ALL SELECT 'organizations:' || id, name, 'organization' FROM organizations WHERE name LIKE :p ESCAPE '\\'"
-        " ORDER BY name LIMIT :limit",
+        f" WHERE {_MATCHES.format(name=_FULL_NAME)}"
+        " UNION ALL SELECT 'organizations:' || id, name, 'organization' FROM organizations"
+        f" WHERE {_MATCHES.format(name='name')} ORDER BY name LIMIT :limit",
         {"p": pattern, "limit": int(limit)},
     )
+
+
+def deal_focus(ws: Workspace, deal_id: int) -> str:
+    """Where a deal sits on the map: its organization, else its contact (NotFound otherwise)."""
+    rows = ws.store.query("SELECT organization_id, contact_id FROM deals WHERE id = ?", [int(deal_id)])
+    if not rows:
+        raise NotFound(f"deals #{deal_id} does not exist")
+    if rows[0]["organization_id"] is not None:
+        return node_key("organizations", rows[0]["organization_id"])
+    if rows[0]["contact_id"] is not None:
+        return node_key("contacts", rows[0]["contact_id"])
+    raise NotFound(f"deals #{deal_id} has no organization or contact to show on the map")
 
 
 def organization_options(ws: Workspace, limit: int = 5000) -> dict[str, int]:
