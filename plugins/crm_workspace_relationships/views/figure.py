@@ -34,6 +34,7 @@ MAP_NAME = "relationship-map"
 MAP_HEIGHT = 680
 FRAME_HEIGHT = MAP_HEIGHT - 110  # minus the toolbar above and the legend below
 NODE_SIZE_MAX = 34.0
+MARGIN = 30.0
 
 
 def node_size(ties: int) -> float:
@@ -42,9 +43,12 @@ def node_size(ties: int) -> float:
 
 def map_scale(pos: dict[str, tuple[float, float]]) -> tuple[float, float]:
     """``(half_span, pixels_per_unit)``: the square the ranges show around the focus and the
-    scale it is drawn at (the plot is at least as wide as it is high, so height decides)."""
+    scale it is drawn at (the plot is at least as wide as it is high, so height decides).
+
+    The square leaves ``MARGIN`` pixels beyond the outermost node for its dot and its label.
+    """
     extent = max((max(abs(x), abs(y)) for x, y in pos.values()), default=0.0)
-    half_span = max(extent + 40.0, 120.0)  # room for the outer ring's dots and labels
+    half_span = max(extent / (1 - 2 * MARGIN / FRAME_HEIGHT), 120.0)
     return half_span, FRAME_HEIGHT / (2 * half_span)
 
 

@@ -79,22 +79,27 @@ class RelationshipMap(pn.viewable.Viewer):
             self.tabs.active = ORG_CHART_TAB
 
     def __panel__(self) -> pn.viewable.Viewable:
-        controls = pn.Column(
-            self.find,
-            self.types,
-            self.organization,
-            self.kinds,
-            self.min_strength,
-            self.hops,
-            self.collapse,
-            pn.layout.Divider(),
-            self.path_finder.controls(),
-            width=300,
+        filters = pn.Card(
+            pn.FlexBox(self.types, self.organization, self.kinds, self.min_strength),
+            title="Filters",
+            collapsed=True,
+            sizing_mode="stretch_width",
         )
-        map_tab = pn.Row(
-            controls,
-            pn.Column(self.status, self.map, self.path_finder.listing, sizing_mode="stretch_width"),
-            pn.Column(self.side, width=340, css_classes=["rel-side"]),
+        toolbar = pn.FlexBox(pn.Column(self.find, width=320), self.hops, self.collapse, align_items="end")
+        side = pn.Column(
+            pn.Card(self.path_finder.controls(), title="How do I reach…", sizing_mode="stretch_width"),
+            self.side,
+            width=340,
+            css_classes=["rel-side"],
+        )
+        map_tab = pn.Column(
+            toolbar,
+            filters,
+            pn.Row(
+                pn.Column(self.status, self.map, self.path_finder.listing, sizing_mode="stretch_width"),
+                side,
+                sizing_mode="stretch_width",
+            ),
             sizing_mode="stretch_width",
         )
         self.tabs = pn.Tabs(
