@@ -272,6 +272,10 @@ def test_search_ignores_accents_and_case_on_both_sides(workspace):
     assert [r["node"] for r in queries.search_nodes(workspace, "Mül")] == [muller]
     assert [r["node"] for r in queries.search_nodes(workspace, "societe gen")] == [f"organizations:{acme}"]
     assert queries.search_nodes(workspace, "josé_") == []  # "_" is a character, not a wildcard
+    renamed = workspace.store.update("contacts", cid(plain), {"first_name": "Zoé"})
+    assert renamed["first_name"] == "Zoé"  # the cached folded names follow every write
+    assert [r["node"] for r in queries.search_nodes(workspace, "zoe")] == [plain]
+    assert {r["node"] for r in queries.search_nodes(workspace, "jose")} == {jose}
 
 
 def test_focus_shows_the_neighbours_and_grows_on_expand(workspace):
