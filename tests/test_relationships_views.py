@@ -142,6 +142,9 @@ def test_contact_page_section_and_notebook_dashboard(small):
     assert [s.title for s in sections if s.plugin == "relationships"] == ["Relationships"]
     editor = next(s for s in sections if s.plugin == "relationships").view()
     assert "works with" in editor._list().object
+    editor._on_map.clicks += 1  # the record's link to the map, centred on it
+    assert ws.page == "relationships" and ws.page_args == {"focus": nodes[0]}
+    assert RelationshipMap(workspace=ws).model.focus == nodes[0]
     assert ws.record_sections("deals", 1) == [] or all(
         s.plugin != "relationships" for s in ws.record_sections("deals", 1)
     )
