@@ -19,7 +19,7 @@ import networkx as nx
 from crm_workspace import NotFound
 
 from .layout import radial_layout
-from .network import Filters, GraphState, _node_ok, _ties_ok
+from .network import Filters, GraphState, node_passes, ties_passing
 
 #: at most this many nodes on a focused map (the most connected first; the focus, the
 #: expanded nodes, the selection and the path always stay)
@@ -57,7 +57,7 @@ class FocusDrawing:
 
 def neighbours(graph: nx.Graph, node: str, f: Filters) -> list[str]:
     """``node``'s neighbours that pass the filters (through a tie that passes them)."""
-    return [nb for nb, data in graph[node].items() if _node_ok(graph.nodes[nb], f) and _ties_ok(data, f)]
+    return [nb for nb, data in graph[node].items() if node_passes(graph.nodes[nb], f) and ties_passing(data, f)]
 
 
 def focus_nodes(graph: nx.Graph, focus: str, f: Filters, hops: int, expanded: Iterable[str] = ()) -> list[str]:
@@ -118,7 +118,7 @@ def focus_drawing(
     for n in keep_set:
         for nb, data in graph[n].items():
             if nb in keep_set and n < nb:
-                ties = _ties_ok(data, f)
+                ties = ties_passing(data, f)
                 if ties:
                     best = max(s for s, _ in ties.values())
                     sub.add_edge(n, nb, ties=dict(ties), strength=best, cost=6 - best)

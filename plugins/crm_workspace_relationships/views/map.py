@@ -1,7 +1,7 @@
 """The map itself (a Bokeh network the user clicks) and the side panel of the clicked node.
 
-The graph and its layout come from the cache in ``network``; the browser receives only
-the filtered subgraph (at most ``network.MAX_NODES`` nodes).
+The graph comes from the cache in ``network``; the browser receives only the focus, its
+rings and the expanded nodes' neighbours (``focus.focus_drawing``, at most ``FOCUS_LIMIT``).
 """
 
 from __future__ import annotations
