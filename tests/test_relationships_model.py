@@ -349,6 +349,7 @@ def test_org_chart_tree_layout_puts_managers_above_their_reports(workspace):
 
     acme = org(workspace, "Acme")
     ceo, vp1, vp2, e1, e2, e3 = (person(workspace, n, acme) for n in ("Ceo", "Vp1", "Vp2", "E1", "E2", "E3"))
+    loose = [person(workspace, f"Loose{i}", acme) for i in range(8)]
     for report, boss in ((vp1, ceo), (vp2, ceo), (e1, vp1), (e2, vp1), (e3, vp2)):
         tie(workspace, report, boss, kind="reports_to")
     roots = org_chart.org_chart(workspace, acme)
@@ -358,9 +359,11 @@ def test_org_chart_tree_layout_puts_managers_above_their_reports(workspace):
     assert depth[ceo] == 0 and depth[vp1] == depth[vp2] == 1 and depth[e1] == depth[e2] == depth[e3] == 2
     assert x[vp1] == (x[e1] + x[e2]) / 2 and x[vp2] == x[e3] and x[ceo] == (x[vp1] + x[vp2]) / 2
     assert len({(x[n], depth[n]) for n in x}) == 6  # no two boxes on one spot
+    # people without a reporting line fill rows below the tree (6 wide here), not one long row
+    assert [pos[cid(n)] for n in loose] == [(float(i % 6), 3 + i // 6) for i in range(8)]
     fig = org_chart_figure(roots)
     boxes = next(r for r in fig.renderers if r.name == "org-chart-boxes").data_source.data
     y = dict(zip(boxes["name"], boxes["y"], strict=True))
-    assert y["Ceo"] > y["Vp1"] > y["E1"]
+    assert y["Ceo"] > y["Vp1"] > y["E1"] > y["Loose0"]
     links = next(r for r in fig.renderers if r.name == "org-chart-links").data_source.data
     assert len(links["xs"]) == 5

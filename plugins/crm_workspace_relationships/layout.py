@@ -224,7 +224,9 @@ def tree_layout(roots: list[dict]) -> dict[int, tuple[float, int]]:
     """A layered, top-down tree: ``id -> (x, depth)``; a parent is centred over its children.
 
     Leaves take consecutive slots left to right (one slot per box); each parent sits
-    halfway between its first and last child, one layer above them.
+    halfway between its first and last child, one layer above them. People with neither
+    manager nor reports (``loose``) would make one endless row: they fill rows as wide as
+    the trees (at least ``LOOSE_ROW`` boxes) in the layers below.
     """
     pos: dict[int, tuple[float, int]] = {}
     next_slot = 0.0
@@ -241,6 +243,16 @@ def tree_layout(roots: list[dict]) -> dict[int, tuple[float, int]]:
         pos[node["id"]] = (x, depth)
         return x
 
-    for root in roots:
+    trees = [r for r in roots if r["children"]]
+    loose = [r for r in roots if not r["children"]]
+    for root in trees:
         place(root, 0)
+    top = max((d for _, d in pos.values()), default=-1) + 1
+    width = max(int(next_slot), LOOSE_ROW)
+    for i, person in enumerate(loose):
+        pos[person["id"]] = (float(i % width), top + i // width)
     return pos
+
+
+#: people without a reporting line fill rows at least this many boxes wide
+LOOSE_ROW = 6

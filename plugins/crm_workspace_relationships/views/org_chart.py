@@ -44,7 +44,8 @@ def org_chart_figure(roots: list[dict[str, Any]]) -> Any:
     """Boxes (name, title) joined by elbow connectors, managers above their reports.
 
     One slot of ``SLOT`` pixels per box, so the figure is as wide as the widest layer
-    (it scrolls sideways in the page). Names reach the browser only as Bokeh data.
+    (it scrolls sideways in the page); people with no reporting line are grey boxes in
+    rows below the trees. Names reach the browser only as Bokeh data.
     """
     from bokeh.models import ColumnDataSource, HoverTool, Range1d, TapTool
     from bokeh.plotting import figure
@@ -66,6 +67,11 @@ def org_chart_figure(roots: list[dict[str, Any]]) -> Any:
 
     for root in roots:
         walk(root)
+    root_ids = {r["id"] for r in roots}
+
+    def loose(person: dict[str, Any]) -> bool:
+        return person["id"] in root_ids and not person["children"]
+
     slots = max((x for x, _ in pos.values()), default=0) + 1
     layers = max((d for _, d in pos.values()), default=0) + 1
     fig = figure(
@@ -91,6 +97,9 @@ def org_chart_figure(roots: list[dict[str, Any]]) -> Any:
             "title": [p["title"] for p in people],
             "short_name": [_fit(p["name"], SLOT * BOX_WIDTH - 10) for p in people],
             "short_title": [_fit(p["title"], SLOT * BOX_WIDTH - 10) for p in people],
+            "line": ["No reporting line recorded" if loose(p) else "" for p in people],
+            "fill": ["#f6f7f8" if loose(p) else "#eef3f8" for p in people],
+            "edge": ["#9aa5b1" if loose(p) else "#1f4e79" for p in people],
         },
         name="org-chart-people",
     )
@@ -100,8 +109,8 @@ def org_chart_figure(roots: list[dict[str, Any]]) -> Any:
         width=BOX_WIDTH,
         height=BOX_HEIGHT,
         source=source,
-        fill_color="#eef3f8",
-        line_color="#1f4e79",
+        fill_color="fill",
+        line_color="edge",
         line_width=1.5,
         name="org-chart-boxes",
     )
@@ -129,7 +138,8 @@ def org_chart_figure(roots: list[dict[str, Any]]) -> Any:
         text_color="#51606e",
     )
     fig.add_tools(
-        HoverTool(renderers=[boxes], tooltips=[("name", "@name"), ("title", "@title")]), TapTool(renderers=[boxes])
+        HoverTool(renderers=[boxes], tooltips=[("name", "@name"), ("title", "@title"), ("", "@line")]),
+        TapTool(renderers=[boxes]),
     )
     return fig
 
