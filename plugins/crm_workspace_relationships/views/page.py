@@ -95,9 +95,13 @@ class RelationshipMap(pn.viewable.Viewer):
         map_tab = pn.Column(
             toolbar,
             filters,
-            pn.Row(
-                pn.Column(self.status, self.map, self.path_finder.listing, sizing_mode="stretch_width"),
+            # side by side on a wide screen, the record under the map on a phone
+            pn.FlexBox(
+                pn.Column(
+                    self.status, self.map, self.path_finder.listing, styles={"flex": "1 1 520px", "min-width": "0"}
+                ),
                 side,
+                flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",
