@@ -10,6 +10,9 @@ from playwright.sync_api import expect
 
 from crm_workspace import Workspace
 
+#: how long an expectation waits for what a person would see (the machine may be busy)
+WAIT = 30_000
+
 # the screen position of one node of the map, and how many nodes are drawn
 FIND_NODE = """(node) => {
   const plot = Bokeh.index.query_one(v => v.model.name === 'relationship-map');
@@ -39,9 +42,11 @@ PATH_DRAWN = "() => !!Bokeh.index.query_one(v => v.model.name === 'path-edges')"
 
 
 def wait_for_map(page) -> None:
-    expect(page.get_by_text("Stakeholder relationship map")).to_be_visible()
+    expect(page.get_by_text("Stakeholder relationship map")).to_be_visible(timeout=WAIT)
     page.locator("canvas").first.wait_for()
-    page.wait_for_function("() => window.Bokeh && Bokeh.index.query_one(v => v.model.name === 'relationship-graph')")
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.index.query_one(v => v.model.name === 'relationship-graph')", timeout=WAIT
+    )
 
 
 def open_map(page, server):
@@ -55,7 +60,7 @@ def pick(page, label: str, text: str, option: str) -> None:
     box.fill(text)
     box.press("Enter")
     matches = page.locator("select").filter(has_text=option).first
-    expect(matches).to_be_visible()
+    expect(matches).to_be_visible(timeout=WAIT)
     matches.select_option(label=option)
 
 
@@ -80,27 +85,27 @@ def test_record_link_opens_the_focused_map_and_a_click_grows_it(page, served_dem
     assert len(grown) > len(first)
     page.goto(f"{served_demo.url}?page=relationships&focus={center}")
     wait_for_map(page)
-    expect(page.get_by_text(f"Centred on {names[center]}")).to_be_visible()
-    expect(page.get_by_role("heading", name=names[center])).to_be_visible()  # the focus is selected
-    page.wait_for_function(NODE_COUNT, arg=len(first))
+    expect(page.get_by_text(f"Centred on {names[center]}")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_role("heading", name=names[center])).to_be_visible(timeout=WAIT)  # the focus is selected
+    page.wait_for_function(NODE_COUNT, arg=len(first), timeout=WAIT)
     labels = page.evaluate(LABELS)
     assert names[center] in labels and names[org] in labels
-    expect(page.get_by_text(f"{len(first)} nodes")).to_be_visible()
+    expect(page.get_by_text(f"{len(first)} nodes")).to_be_visible(timeout=WAIT)
     for attempt in range(3):  # a real click on the organization's computed screen position
         target = page.evaluate(FIND_NODE, org)
         page.mouse.click(target["x"], target["y"])
         try:
-            expect(page.get_by_role("heading", name=names[org])).to_be_visible(timeout=5000)
+            expect(page.get_by_role("heading", name=names[org])).to_be_visible(timeout=10_000)
             break
         except AssertionError:
             if attempt == 2:
                 raise
-    page.wait_for_function(NODE_COUNT, arg=len(grown))  # the organization's people joined the map
-    expect(page.get_by_text(f"{len(grown)} nodes")).to_be_visible()
+    page.wait_for_function(NODE_COUNT, arg=len(grown), timeout=WAIT)  # the organization's people joined the map
+    expect(page.get_by_text(f"{len(grown)} nodes")).to_be_visible(timeout=WAIT)
     page.get_by_role("button", name="Show only the focus's neighbours").click()
-    page.wait_for_function(NODE_COUNT, arg=len(first))
+    page.wait_for_function(NODE_COUNT, arg=len(first), timeout=WAIT)
     page.get_by_role("button", name="Show org chart").click()  # the organization's chart, drawn as a tree
-    page.wait_for_function(ORG_CHART_BOXES, arg=len(people))
+    page.wait_for_function(ORG_CHART_BOXES, arg=len(people), timeout=WAIT)
 
 
 def test_search_ignores_accents(page, served_demo):
@@ -113,12 +118,12 @@ def test_search_ignores_accents(page, served_demo):
     hit = hits[0]
     open_map(page, served_demo)
     pick(page, "Search the map", "jose", f"{hit['name']} — {hit['detail']}")
-    expect(page.get_by_role("heading", name=hit["name"])).to_be_visible()
-    expect(page.get_by_text(f"Centred on {hit['name']}")).to_be_visible()
+    expect(page.get_by_role("heading", name=hit["name"])).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text(f"Centred on {hit['name']}")).to_be_visible(timeout=WAIT)
     page.get_by_role("button", name="Open contact page").click()
-    page.wait_for_function("() => location.search.includes('page=contacts')")
+    page.wait_for_function("() => location.search.includes('page=contacts')", timeout=WAIT)
     # the contact's record page carries this module's "Relationships" section (crm_record_sections)
-    expect(page.get_by_role("button", name="Add a relationship")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("button", name="Add a relationship")).to_be_visible(timeout=WAIT)
 
 
 def test_introduction_path_is_shown_for_a_demo_target(page, served_demo):
@@ -136,13 +141,13 @@ def test_introduction_path_is_shown_for_a_demo_target(page, served_demo):
     open_map(page, served_demo)
     pick(page, "How do I reach… starting from", name[origin]["name"], origin_option)
     pick(page, "Search the map", name[target]["name"], target_option)
-    expect(page.get_by_role("heading", name=name[target]["name"])).to_be_visible()
+    expect(page.get_by_role("heading", name=name[target]["name"])).to_be_visible(timeout=WAIT)
     page.get_by_role("button", name="Show introduction path to the selected").click()
     listing = page.locator(".intro-path")
-    expect(listing).to_contain_text(f"Introduction path ({len(steps)} steps)")
-    expect(listing.locator("li")).to_have_count(len(steps))
-    expect(listing.locator("li").last).to_contain_text(name[target]["name"])
-    page.wait_for_function(PATH_DRAWN)
+    expect(listing).to_contain_text(f"Introduction path ({len(steps)} steps)", timeout=WAIT)
+    expect(listing.locator("li")).to_have_count(len(steps), timeout=WAIT)
+    expect(listing.locator("li").last).to_contain_text(name[target]["name"], timeout=WAIT)
+    page.wait_for_function(PATH_DRAWN, timeout=WAIT)
 
 
 def test_hostile_names_render_as_text(page, served_demo):
@@ -155,5 +160,5 @@ def test_hostile_names_render_as_text(page, served_demo):
     open_map(page, served_demo)
     pick(page, "Search the map", "Bold", "<b>Bold</b> <script>x()</script>")
     heading = page.get_by_role("heading", name="<b>Bold</b> <script>x()</script>")
-    expect(heading).to_be_visible()
-    expect(page.locator(".rel-list")).to_contain_text("introduced")
+    expect(heading).to_be_visible(timeout=WAIT)
+    expect(page.locator(".rel-list")).to_contain_text("introduced", timeout=WAIT)
