@@ -258,3 +258,112 @@ def test_large_layout_is_complete_and_deterministic(workspace, monkeypatch):
     first, second = layout.compute_layout(built), layout.compute_layout(built)
     assert set(first) == set(built) and first == second
     assert len({(round(x, 6), round(y, 6)) for x, y in first.values()}) == len(first)
+
+
+def test_search_ignores_accents_and_case_on_both_sides(workspace):
+    jose = person(workspace, "José")
+    muller = person(workspace, "MÜLLER")
+    plain = person(workspace, "Jose")
+    acme = org(workspace, "Société Générale")
+    assert queries.fold("José Müller") == "jose muller"
+    assert {r["node"] for r in queries.search_nodes(workspace, "jose")} == {jose, plain}
+    assert {r["node"] for r in queries.search_nodes(workspace, "JOSÉ")} == {jose, plain}
+    assert [r["node"] for r in queries.search_nodes(workspace, "muller")] == [muller]
+    assert [r["node"] for r in queries.search_nodes(workspace, "Mül")] == [muller]
+    assert [r["node"] for r in queries.search_nodes(workspace, "societe gen")] == [f"organizations:{acme}"]
+    assert queries.search_nodes(workspace, "josé_") == []  # "_" is a character, not a wildcard
+    renamed = workspace.store.update("contacts", cid(plain), {"first_name": "Zoé"})
+    assert renamed["first_name"] == "Zoé"  # the cached folded names follow every write
+    assert [r["node"] for r in queries.search_nodes(workspace, "zoe")] == [plain]
+    assert {r["node"] for r in queries.search_nodes(workspace, "jose")} == {jose}
+
+
+def test_focus_shows_the_neighbours_and_grows_on_expand(workspace):
+    from crm_workspace_relationships.focus import focus_drawing, focus_nodes
+    from crm_workspace_relationships.model import MapModel
+
+    acme = org(workspace, "Acme")
+    a, b, c, d = (person(workspace, n, acme if n == "A" else None) for n in "ABCD")
+    far = person(workspace, "Far")
+    tie(workspace, a, b, strength=5)
+    tie(workspace, b, c, strength=2)
+    tie(workspace, c, d)
+    st = network.state(workspace)
+    f = network.Filters()
+    acme_node = f"organizations:{acme}"
+    assert focus_nodes(st.graph, a, f, 1) == [a, acme_node, b] or set(focus_nodes(st.graph, a, f, 1)) == {
+        a,
+        acme_node,
+        b,
+    }
+    assert set(focus_nodes(st.graph, a, f, 2)) == {a, acme_node, b, c}
+    assert set(focus_nodes(st.graph, a, f, 1, expanded=[b])) == {a, acme_node, b, c}
+    assert set(focus_nodes(st.graph, a, network.Filters(min_strength=3), 1, expanded=[b])) == {a, acme_node, b}
+    drawn = focus_drawing(st, f, a, 1, expanded=[b, c])
+    assert set(drawn.nodes) == {a, acme_node, b, c, d} and far not in drawn.nodes
+    assert drawn.pos[a] == (0.0, 0.0)
+    ring = {n: round(sum(v * v for v in drawn.pos[n]) ** 0.5, 6) for n in drawn.nodes}
+    assert ring[b] == ring[acme_node] < ring[c] < ring[d]  # rings by distance from the focus
+    capped = focus_drawing(st, f, a, 2, limit=2)
+    assert capped.capped and a in capped.nodes and "not shown" in capped.message
+
+    model = MapModel(workspace=workspace, focus=a)
+    assert set(model.drawing().nodes) == {a, acme_node, b}
+    model.tap(b)
+    assert model.selected == b and model.expanded == [b]
+    assert set(model.drawing().nodes) == {a, acme_node, b, c}
+    model.collapse()
+    assert set(model.drawing().nodes) == {a, acme_node, b}
+    model.focus_on(d)
+    assert (model.focus, model.selected, model.expanded) == (d, d, [])
+    with pytest.raises(NotFound):
+        model.focus_on("contacts:999")
+    with pytest.raises(NotFound):
+        model.focus_on("deals:999")
+
+
+def test_map_labels_never_overlap():
+    names = {f"n{i}": f"A rather long name number {i}" for i in range(60)}
+    graph = network.nx.Graph()
+    graph.add_edges_from(("n0", n) for n in names if n != "n0")
+    pos = layout.radial_layout(graph, "n0")
+    for scale in (1.0, 0.5, 0.2):
+        placed = layout.place_labels(pos, names, list(names), scale=scale)
+        assert "n0" in placed
+        boxes = [layout.label_box(pos[n], names[n], p, scale) for n, p in placed.items()]
+        for i, one in enumerate(boxes):
+            for other in boxes[i + 1 :]:
+                assert not layout._overlap(one, other)
+        for n, p in placed.items():  # no label covers a dot
+            for m, (x, y) in pos.items():
+                if m != n and n != "n0":
+                    box = layout.label_box(pos[n], names[n], p, scale)
+                    assert not (box[0] < x * scale < box[2] and box[1] < y * scale < box[3])
+    assert len(layout.place_labels(pos, names, list(names), scale=1.0)) > len(
+        layout.place_labels(pos, names, list(names), scale=0.2)
+    )  # zoomed out, fewer names fit: the rest show on hover
+
+
+def test_org_chart_tree_layout_puts_managers_above_their_reports(workspace):
+    from crm_workspace_relationships.views import org_chart_figure
+
+    acme = org(workspace, "Acme")
+    ceo, vp1, vp2, e1, e2, e3 = (person(workspace, n, acme) for n in ("Ceo", "Vp1", "Vp2", "E1", "E2", "E3"))
+    loose = [person(workspace, f"Loose{i}", acme) for i in range(8)]
+    for report, boss in ((vp1, ceo), (vp2, ceo), (e1, vp1), (e2, vp1), (e3, vp2)):
+        tie(workspace, report, boss, kind="reports_to")
+    roots = org_chart.org_chart(workspace, acme)
+    pos = layout.tree_layout(roots)
+    x = {n: pos[cid(n)][0] for n in (ceo, vp1, vp2, e1, e2, e3)}
+    depth = {n: pos[cid(n)][1] for n in (ceo, vp1, vp2, e1, e2, e3)}
+    assert depth[ceo] == 0 and depth[vp1] == depth[vp2] == 1 and depth[e1] == depth[e2] == depth[e3] == 2
+    assert x[vp1] == (x[e1] + x[e2]) / 2 and x[vp2] == x[e3] and x[ceo] == (x[vp1] + x[vp2]) / 2
+    assert len({(x[n], depth[n]) for n in x}) == 6  # no two boxes on one spot
+    # people without a reporting line fill rows below the tree (6 wide here), not one long row
+    assert [pos[cid(n)] for n in loose] == [(float(i % 6), 3 + i // 6) for i in range(8)]
+    fig = org_chart_figure(roots)
+    boxes = next(r for r in fig.renderers if r.name == "org-chart-boxes").data_source.data
+    y = dict(zip(boxes["name"], boxes["y"], strict=True))
+    assert y["Ceo"] > y["Vp1"] > y["E1"] > y["Loose0"]
+    links = next(r for r in fig.renderers if r.name == "org-chart-links").data_source.data
+    assert len(links["xs"]) == 5

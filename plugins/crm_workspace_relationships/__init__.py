@@ -74,7 +74,9 @@ def crm_record_sections(workspace, table, record_id):
     def view():
         from .views import RelationshipEditor
 
-        return RelationshipEditor(workspace=workspace, node=f"contacts:{int(record_id)}", show_open=False)
+        return RelationshipEditor(
+            workspace=workspace, node=f"contacts:{int(record_id)}", show_open=False, show_map=True
+        )
 
     return [RecordSection("Relationships", view, order=40, key="relationships.list")]
 

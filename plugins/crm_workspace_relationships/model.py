@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import param
 
-from crm_workspace import CrmError, Workspace
+from crm_workspace import CrmError, NotFound, Workspace
 
 from . import editing, frames, network, queries
+from .focus import FocusDrawing, default_focus, focus_drawing
 from .network import KINDS, NODE_TYPES
 from .org_chart import org_chart
 
@@ -21,24 +22,24 @@ if TYPE_CHECKING:
 
 
 class MapModel(param.Parameterized):
-    """What the map shows: filters, the selected node and the introduction path."""
+    """What the map shows: a focus and the nodes grown from it, filters, selection and path."""
 
     workspace = param.ClassSelector(class_=Workspace)
+    focus = param.String(default=None, allow_None=True, doc="the node in the middle of the map")
+    expanded = param.List(default=[], doc="nodes whose neighbours are shown too (clicked on the map)")
     stakeholder_types = param.ListSelector(default=[], objects=list(NODE_TYPES), label="Stakeholder types")
     organization_id = param.Selector(default=None, objects=[None], allow_None=True, label="Organization")
     kinds = param.ListSelector(default=[], objects=list(KINDS), label="Relationship kinds")
     min_strength = param.Integer(default=1, bounds=(1, 5), label="Minimum strength")
-    ego = param.Boolean(default=False, label="Only the neighbourhood of the selected node")
-    hops = param.Integer(default=2, bounds=(1, 4), label="Hops (k)")
+    hops = param.Integer(default=1, bounds=(1, 2), label="Hops from the focus")
     selected = param.String(default=None, allow_None=True, doc="the node shown in the side panel")
-    recenter = param.Event(doc="redraw a neighbourhood map around a node found by name")
     origin = param.String(default=None, allow_None=True, doc="where the introduction path starts")
     path = param.List(default=[], doc="the nodes of the highlighted introduction path")
     path_error = param.String(default="")
     status = param.String(default="", doc="what the last drawing shows (nodes, connections, capped)")
 
     #: the params that change which nodes are drawn
-    DRAWN_BY = ("stakeholder_types", "organization_id", "kinds", "min_strength", "ego", "hops", "recenter", "path")
+    DRAWN_BY = ("focus", "expanded", "stakeholder_types", "organization_id", "kinds", "min_strength", "hops", "path")
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -46,6 +47,10 @@ class MapModel(param.Parameterized):
         self.param.organization_id.objects = {"(all)": None, **self.organizations}
         if self.origin is None:
             self.origin = queries.user_contact(self.workspace)
+        if self.focus is None:
+            self.focus = default_focus(self.state(), [self.selected, self.origin])
+        elif self.selected is None:
+            self.selected = self.focus
 
     def search(self, text: str) -> list[dict[str, Any]]:
         return queries.search_nodes(self.workspace, text, limit=25)
@@ -54,11 +59,36 @@ class MapModel(param.Parameterized):
         return network.label(self.workspace, node)
 
     def find(self, node: str | None) -> None:
-        """Select a node found by name; a neighbourhood map moves to it."""
+        """A node found by name: the map starts again from it."""
         if node:
-            self.selected = node
-            if self.ego:
-                self.param.trigger("recenter")
+            self.focus_on(node)
+
+    @staticmethod
+    def resolve(workspace: Workspace, node: str) -> str:
+        """The map node a link names: ``deals:5`` is the deal's organization; NotFound when unknown."""
+        table, _, row_id = str(node).partition(":")
+        if table == "deals" and row_id.isdigit():
+            node = queries.deal_focus(workspace, int(row_id))
+        queries.parse_node(node)
+        if node not in network.state(workspace).graph:
+            raise NotFound(f"{node} is not on the map")
+        return node
+
+    def focus_on(self, node: str) -> None:
+        """Start the map from ``node`` (a contact, organization or deal); NotFound when unknown."""
+        node = self.resolve(self.workspace, node)
+        self.param.update(focus=node, expanded=[], selected=node)
+
+    def tap(self, node: str) -> None:
+        """A click on a node: select it and show its neighbours too (the map grows)."""
+        changes: dict[str, Any] = {"selected": node}
+        if node != self.focus and node not in self.expanded:
+            changes["expanded"] = [*self.expanded, node]
+        self.param.update(changes)
+
+    def collapse(self) -> None:
+        """Back to the focus and its rings only."""
+        self.expanded = []
 
     def filters(self) -> network.Filters:
         return network.Filters(
@@ -66,17 +96,18 @@ class MapModel(param.Parameterized):
             organization_id=self.organization_id,
             kinds=tuple(self.kinds),
             min_strength=self.min_strength,
-            center=self.selected if self.ego and self.selected else None,
-            hops=self.hops,
         )
 
     def state(self) -> network.GraphState:
         return network.state(self.workspace)
 
-    def drawing(self) -> network.Drawing:
-        """The subgraph to draw now (updates ``status``); NotFound when the centre left the map."""
-        drawn = network.drawing(self.state(), self.filters(), self.path, self.selected)
-        self.status = drawn.message
+    def drawing(self) -> FocusDrawing:
+        """The focused subgraph to draw now (updates ``status``); NotFound when the focus left the map."""
+        st = self.state()
+        if self.focus is None:
+            raise NotFound("The map is empty: add contacts or organizations first.")
+        drawn = focus_drawing(st, self.filters(), self.focus, self.hops, self.expanded, self.path, self.selected)
+        self.status = f"Centred on {network.label(st, self.focus)}: {drawn.message}"
         return drawn
 
     def reach(self) -> None:

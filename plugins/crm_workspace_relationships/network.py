@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,13 +172,15 @@ class Filters:
         return made
 
 
-def _node_ok(data: dict, f: Filters) -> bool:
+def node_passes(data: dict, f: Filters) -> bool:
+    """Whether a node's data passes the stakeholder-type and organization filters."""
     if f.stakeholder_types and data["stakeholder_type"] not in f.stakeholder_types:
         return False
     return f.organization_id is None or data["organization_id"] == f.organization_id
 
 
-def _ties_ok(data: dict, f: Filters) -> dict | None:
+def ties_passing(data: dict, f: Filters) -> dict | None:
+    """The ties of an edge that pass the kind and strength filters (None when none do)."""
     ties = data["ties"]
     if f.kinds or f.min_strength > 1:
         ties = {k: v for k, v in ties.items() if (not f.kinds or k in f.kinds) and v[0] >= f.min_strength}
@@ -197,7 +199,7 @@ def filtered(graph: nx.Graph, f: Filters) -> nx.Graph:
     if f.center is not None:
         if f.center not in graph:
             raise NotFound(f"{f.center} is not on the map")
-        if not _node_ok(graph.nodes[f.center], f):
+        if not node_passes(graph.nodes[f.center], f):
             return out
         depth = {f.center: 0}
         queue = deque([f.center])
@@ -206,18 +208,18 @@ def filtered(graph: nx.Graph, f: Filters) -> nx.Graph:
             if depth[n] >= f.hops:
                 continue
             for nb, data in graph[n].items():
-                if nb not in depth and _node_ok(graph.nodes[nb], f) and _ties_ok(data, f):
+                if nb not in depth and node_passes(graph.nodes[nb], f) and ties_passing(data, f):
                     depth[nb] = depth[n] + 1
                     queue.append(nb)
         nodes: Iterable[str] = depth
     else:
-        nodes = [n for n, d in graph.nodes(data=True) if _node_ok(d, f)]
+        nodes = [n for n, d in graph.nodes(data=True) if node_passes(d, f)]
     keep = set(nodes)
     out.add_nodes_from((n, graph.nodes[n]) for n in keep)
     for n in keep:
         for nb, data in graph[n].items():
             if nb in keep and n < nb:
-                ties = _ties_ok(data, f)
+                ties = ties_passing(data, f)
                 if ties:
                     best = max(s for s, _ in ties.values())
                     out.add_edge(n, nb, ties=dict(ties), strength=best, cost=6 - best)
@@ -247,43 +249,6 @@ def capped(sub: nx.Graph, st: GraphState, limit: int = MAX_NODES, keep: Iterable
     must = [n for n in keep if n in sub]
     rest = sorted((n for n in nodes if n not in set(must)), key=lambda n: -st.importance.get(n, 0))
     return must + rest[: max(0, limit - len(must))], True
-
-
-@dataclass
-class Drawing:
-    """What the map draws: ``nodes`` of ``graph`` (capped), with the path's nodes and ties added."""
-
-    graph: nx.Graph
-    nodes: list[str]
-    capped: bool
-
-    @property
-    def message(self) -> str:
-        if self.capped:
-            return (
-                f"Showing the {len(self.nodes):,} most connected of {len(self.graph):,} nodes: narrow the filters"
-                " or show the neighbourhood of one node to see the rest."
-            )
-        return f"{len(self.nodes):,} nodes, {self.graph.subgraph(self.nodes).number_of_edges():,} connections."
-
-
-def drawing(st: GraphState, f: Filters, path: Sequence[str] = (), selected: str | None = None) -> Drawing:
-    """The filtered, capped subgraph to draw; the introduction path always stays visible.
-
-    NotFound when the filter's ``center`` is not on the map.
-    """
-    sub = filtered(st.graph, f)
-    nodes, is_capped = capped(sub, st, keep=[*path, *([selected] if selected else [])])
-    if path:
-        sub = sub.copy() if sub is st.graph else sub
-        for n in path:
-            if n not in sub and n in st.graph:
-                sub.add_node(n, **st.graph.nodes[n])
-                nodes.append(n)
-        for a, b in itertools.pairwise(path):
-            if not sub.has_edge(a, b) and st.graph.has_edge(a, b):
-                sub.add_edge(a, b, **st.graph[a][b])
-    return Drawing(sub, nodes, is_capped)
 
 
 def label(ws_or_state: Any, node: str) -> str:

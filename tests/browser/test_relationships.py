@@ -1,46 +1,57 @@
-"""The relationship map in a real Chromium: the map draws nodes, a click on a node opens the
-side panel, the introduction path to a demo target is listed and drawn, hostile names stay text."""
+"""The relationship map in a real Chromium: a record link opens the map on its focus, a click
+on a node grows the map and opens the side panel, search ignores accents, the introduction path
+to a demo target is listed and drawn, hostile names stay text."""
 
 from __future__ import annotations
 
-from crm_workspace_relationships import editing, network
+from crm_workspace_relationships import editing, focus, network, queries
 from helpers import open_page
 from playwright.sync_api import expect
 
 from crm_workspace import Workspace
 
-# the screen position of the most isolated contact node (so a click hits it and nothing else)
-FIND_NODE = """() => {
+#: how long an expectation waits for what a person would see (the machine may be busy)
+WAIT = 30_000
+
+# the screen position of one node of the map, and how many nodes are drawn
+FIND_NODE = """(node) => {
   const plot = Bokeh.index.query_one(v => v.model.name === 'relationship-map');
   const graph = Bokeh.index.query_one(v => v.model.name === 'relationship-graph');
   if (!plot || !graph) return null;
   const data = graph.model.node_renderer.data_source.data;
   const layout = graph.model.layout_provider.graph_layout;
+  const at = layout.get ? layout.get(node) : layout[node];
+  if (!at) return null;
   const rect = plot.canvas_view.el.getBoundingClientRect();
-  const frame = plot.frame.bbox;
-  const points = Array.from(data.index, (node, i) => {
-    const [x, y] = layout.get ? layout.get(node) : layout[node];
-    return {node, name: data.name[i], x: plot.frame.x_scale.compute(x), y: plot.frame.y_scale.compute(y)};
-  });
-  let best = null, bestGap = -1;
-  for (const p of points) {
-    if (!p.node.startsWith('contacts:')) continue;
-    if (p.x < frame.left + 20 || p.x > frame.right - 20 || p.y < frame.top + 20 || p.y > frame.bottom - 20) continue;
-    let gap = Infinity;
-    for (const q of points) if (q !== p) gap = Math.min(gap, Math.hypot(p.x - q.x, p.y - q.y));
-    if (gap > bestGap) { bestGap = gap; best = p; }
-  }
-  return {...best, x: rect.left + best.x, y: rect.top + best.y, count: points.length};
+  return {x: rect.left + plot.frame.x_scale.compute(at[0]), y: rect.top + plot.frame.y_scale.compute(at[1]),
+          count: data.index.length};
 }"""
-
+NODE_COUNT = """(expected) => {
+  const graph = Bokeh.index.query_one(v => v.model.name === 'relationship-graph');
+  return !!graph && graph.model.node_renderer.data_source.data.index.length === expected;
+}"""
+LABELS = """() => {
+  const labels = Bokeh.index.query_one(v => v.model.name === 'relationship-labels');
+  return labels ? Array.from(labels.model.data_source.data.text) : null;
+}"""
+ORG_CHART_BOXES = """(expected) => {
+  const boxes = Bokeh.index.query_one(v => v.model.name === 'org-chart-boxes');
+  return !!boxes && boxes.model.data_source.data.name.length === expected;
+}"""
 PATH_DRAWN = "() => !!Bokeh.index.query_one(v => v.model.name === 'path-edges')"
+
+
+def wait_for_map(page) -> None:
+    expect(page.get_by_text("Stakeholder relationship map")).to_be_visible(timeout=WAIT)
+    page.locator("canvas").first.wait_for()
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.index.query_one(v => v.model.name === 'relationship-graph')", timeout=WAIT
+    )
 
 
 def open_map(page, server):
     open_page(page, server, "relationships")
-    expect(page.get_by_text("Stakeholder relationship map")).to_be_visible()
-    page.locator("canvas").first.wait_for()
-    page.wait_for_function("() => window.Bokeh && Bokeh.index.query_one(v => v.model.name === 'relationship-graph')")
+    wait_for_map(page)
 
 
 def pick(page, label: str, text: str, option: str) -> None:
@@ -49,36 +60,70 @@ def pick(page, label: str, text: str, option: str) -> None:
     box.fill(text)
     box.press("Enter")
     matches = page.locator("select").filter(has_text=option).first
-    expect(matches).to_be_visible()
+    expect(matches).to_be_visible(timeout=WAIT)
     matches.select_option(label=option)
 
 
-def test_map_renders_and_a_click_on_a_node_opens_the_side_panel(page, served_demo):
+def test_record_link_opens_the_focused_map_and_a_click_grows_it(page, served_demo):
     ws = Workspace.open(served_demo.db, builtins_only=True)
     try:
-        nodes = ws.store.scalar("SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM organizations)")
+        st = network.state(ws)
+        f = network.Filters()
+        # a person whose organization brings colleagues when expanded
+        center = next(
+            n
+            for n in sorted(st.graph, key=lambda n: int(n.split(":")[1]))
+            if n.startswith("contacts:") and len(focus.focus_nodes(st.graph, n, f, 1)) >= 3
+        )
+        first = focus.focus_nodes(st.graph, center, f, 1)
+        org = next(n for n in first if n.startswith("organizations:"))
+        grown = focus.focus_nodes(st.graph, center, f, 1, expanded=[org])
+        names = {n: st.graph.nodes[n]["name"] for n in grown}
+        people = ws.store.query("SELECT id FROM contacts WHERE organization_id = ?", [int(org.split(":")[1])])
     finally:
         ws.close()
-    open_map(page, served_demo)
-    expect(page.get_by_text(f"{nodes} nodes")).to_be_visible()
-    expect(page.get_by_text("Click a node")).to_be_visible()
-    page.wait_for_timeout(500)  # let the canvas settle to its final size before measuring
-    for attempt in range(3):  # a real click on the node's computed screen position
-        target = page.evaluate(FIND_NODE)
-        assert target and target["count"] == nodes
+    assert len(grown) > len(first)
+    page.goto(f"{served_demo.url}?page=relationships&focus={center}")
+    wait_for_map(page)
+    expect(page.get_by_text(f"Centred on {names[center]}")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_role("heading", name=names[center])).to_be_visible(timeout=WAIT)  # the focus is selected
+    page.wait_for_function(NODE_COUNT, arg=len(first), timeout=WAIT)
+    labels = page.evaluate(LABELS)
+    assert names[center] in labels and names[org] in labels
+    expect(page.get_by_text(f"{len(first)} nodes")).to_be_visible(timeout=WAIT)
+    for attempt in range(3):  # a real click on the organization's computed screen position
+        target = page.evaluate(FIND_NODE, org)
         page.mouse.click(target["x"], target["y"])
         try:
-            expect(page.get_by_role("heading", name=target["name"])).to_be_visible(timeout=4000)
+            expect(page.get_by_role("heading", name=names[org])).to_be_visible(timeout=10_000)
             break
         except AssertionError:
             if attempt == 2:
                 raise
-    expect(page.get_by_role("button", name="Open contact page")).to_be_visible()
-    expect(page.get_by_role("button", name="Add a relationship")).to_be_visible()
+    page.wait_for_function(NODE_COUNT, arg=len(grown), timeout=WAIT)  # the organization's people joined the map
+    expect(page.get_by_text(f"{len(grown)} nodes")).to_be_visible(timeout=WAIT)
+    page.get_by_role("button", name="Show only the focus's neighbours").click()
+    page.wait_for_function(NODE_COUNT, arg=len(first), timeout=WAIT)
+    page.get_by_role("button", name="Show org chart").click()  # the organization's chart, drawn as a tree
+    page.wait_for_function(ORG_CHART_BOXES, arg=len(people), timeout=WAIT)
+
+
+def test_search_ignores_accents(page, served_demo):
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        hits = [r for r in queries.search_nodes(ws, "jose") if r["name"] != queries.fold(r["name"])]
+    finally:
+        ws.close()
+    assert hits, "the demo has a José"
+    hit = hits[0]
+    open_map(page, served_demo)
+    pick(page, "Search the map", "jose", f"{hit['name']} — {hit['detail']}")
+    expect(page.get_by_role("heading", name=hit["name"])).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text(f"Centred on {hit['name']}")).to_be_visible(timeout=WAIT)
     page.get_by_role("button", name="Open contact page").click()
-    page.wait_for_function("() => location.search.includes('page=contacts')")
+    page.wait_for_function("() => location.search.includes('page=contacts')", timeout=WAIT)
     # the contact's record page carries this module's "Relationships" section (crm_record_sections)
-    expect(page.get_by_role("button", name="Add a relationship")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("button", name="Add a relationship")).to_be_visible(timeout=WAIT)
 
 
 def test_introduction_path_is_shown_for_a_demo_target(page, served_demo):
@@ -96,13 +141,13 @@ def test_introduction_path_is_shown_for_a_demo_target(page, served_demo):
     open_map(page, served_demo)
     pick(page, "How do I reach… starting from", name[origin]["name"], origin_option)
     pick(page, "Search the map", name[target]["name"], target_option)
-    expect(page.get_by_role("heading", name=name[target]["name"])).to_be_visible()
+    expect(page.get_by_role("heading", name=name[target]["name"])).to_be_visible(timeout=WAIT)
     page.get_by_role("button", name="Show introduction path to the selected").click()
     listing = page.locator(".intro-path")
-    expect(listing).to_contain_text(f"Introduction path ({len(steps)} steps)")
-    expect(listing.locator("li")).to_have_count(len(steps))
-    expect(listing.locator("li").last).to_contain_text(name[target]["name"])
-    page.wait_for_function(PATH_DRAWN)
+    expect(listing).to_contain_text(f"Introduction path ({len(steps)} steps)", timeout=WAIT)
+    expect(listing.locator("li")).to_have_count(len(steps), timeout=WAIT)
+    expect(listing.locator("li").last).to_contain_text(name[target]["name"], timeout=WAIT)
+    page.wait_for_function(PATH_DRAWN, timeout=WAIT)
 
 
 def test_hostile_names_render_as_text(page, served_demo):
@@ -115,5 +160,5 @@ def test_hostile_names_render_as_text(page, served_demo):
     open_map(page, served_demo)
     pick(page, "Search the map", "Bold", "<b>Bold</b> <script>x()</script>")
     heading = page.get_by_role("heading", name="<b>Bold</b> <script>x()</script>")
-    expect(heading).to_be_visible()
-    expect(page.locator(".rel-list")).to_contain_text("introduced")
+    expect(heading).to_be_visible(timeout=WAIT)
+    expect(page.locator(".rel-list")).to_contain_text("introduced", timeout=WAIT)

@@ -11,13 +11,14 @@ from .analysis import AnalysisView
 from .editor import RelationshipEditor
 from .figure import MAP_NAME, PALETTE, map_figure
 from .map import MapView, SidePanel
-from .org_chart import OrgChartView, org_chart_html
+from .org_chart import ORG_CHART_NAME, OrgChartView, org_chart_figure, org_chart_html
 from .page import RelationshipMap
 from .path import PathFinder
 from .picker import NodePicker
 
 __all__ = [
     "MAP_NAME",
+    "ORG_CHART_NAME",
     "PALETTE",
     "AnalysisView",
     "MapView",
@@ -28,5 +29,6 @@ __all__ = [
     "RelationshipMap",
     "SidePanel",
     "map_figure",
+    "org_chart_figure",
     "org_chart_html",
 ]

@@ -24,6 +24,7 @@ class RelationshipEditor(pn.viewable.Viewer):
     workspace = param.ClassSelector(class_=Workspace)
     node = param.String()
     show_open = param.Boolean(default=True)
+    show_map = param.Boolean(default=False, doc="offer a button that opens the map centred on ``node``")
     model = param.ClassSelector(class_=EditorModel)
     message = param.String(default="", doc="the last write's error, shown above the list")
 
@@ -52,6 +53,8 @@ class RelationshipEditor(pn.viewable.Viewer):
         self._save.on_click(lambda _e: self._write(m.save))
         self._remove.on_click(lambda _e: self._write(m.remove))
         self._add.on_click(lambda _e: self._write(m.add))
+        self._on_map = pn.widgets.Button(label="Show on the relationship map", color="light", visible=self.show_map)
+        self._on_map.on_click(lambda _e: self.workspace.open_page("relationships", focus=self.node))
 
     def _write(self, action: Callable[[], None]) -> None:
         """Run a model write; its error (validation, stale version) is shown, not raised."""
@@ -94,6 +97,7 @@ class RelationshipEditor(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self._message,
+            self._on_map,
             self._list,
             self._editor,
             pn.Card(

@@ -1,7 +1,7 @@
 """The map itself (a Bokeh network the user clicks) and the side panel of the clicked node.
 
-The graph and its layout come from the cache in ``network``; the browser receives only
-the filtered subgraph (at most ``network.MAX_NODES`` nodes).
+The graph comes from the cache in ``network``; the browser receives only the focus, its
+rings and the expanded nodes' neighbours (``focus.focus_drawing``, at most ``FOCUS_LIMIT``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..model import MapModel
 from ..queries import parse_node
 from .common import text
 from .editor import RelationshipEditor
-from .figure import map_figure
+from .figure import MAP_HEIGHT, map_figure
 
 
 class MapView(pn.viewable.Viewer):
@@ -41,18 +41,19 @@ class MapView(pn.viewable.Viewer):
         self._nodes = nodes = drawn.nodes
         if not nodes:
             return pn.pane.Markdown("Nothing matches these filters.")
-        fig, renderer = map_figure(m.state(), drawn.graph, nodes, m.path)
+        fig, renderer = map_figure(m.state(), drawn, m.path, m.selected)
         self._renderer = renderer
         if m.selected in nodes:
             renderer.node_renderer.data_source.selected.indices = [nodes.index(m.selected)]
         renderer.node_renderer.data_source.selected.on_change("indices", self._on_tap)
-        return pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=620)
+        return pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=MAP_HEIGHT)
 
     def _on_tap(self, _attr, _old, new) -> None:
+        """A click on a node selects it and grows the map by its neighbours."""
         if new:
             node = self._nodes[new[0]] if new[0] < len(self._nodes) else None
-            if node and node != self.model.selected:
-                self.model.selected = node
+            if node and (node != self.model.selected or node not in self.model.expanded):
+                self.model.tap(node)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.panel(self._map)
@@ -99,6 +100,10 @@ class SidePanel(pn.viewable.Viewer):
             button = pn.widgets.Button(label="Show org chart", color="light")
             button.on_click(_call(self.show_chart, row_id))
         items.append(button)
+        if m.selected != m.focus:
+            centre = pn.widgets.Button(label="Centre the map here", color="light")
+            centre.on_click(_call(m.focus_on, m.selected))
+            items.append(centre)
         items.append(RelationshipEditor(workspace=m.workspace, node=m.selected))
         return pn.Column(*items, sizing_mode="stretch_width")
 

@@ -7,11 +7,11 @@ from typing import Any
 import panel as pn
 import param
 
-from crm_workspace import Workspace
+from crm_workspace import CrmError, Workspace
 
 from ..model import AnalysisModel, MapModel, OrgChartModel
 from .analysis import AnalysisView
-from .common import text
+from .common import notify_error, text
 from .map import MapView, SidePanel
 from .org_chart import OrgChartView
 from .path import PathFinder
@@ -29,14 +29,17 @@ class RelationshipMap(pn.viewable.Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         if self.model is None:
-            self.model = MapModel(workspace=self.workspace)
+            self.model = MapModel(workspace=self.workspace, focus=self._asked_focus())
         m = self.model
         self.types = pn.widgets.MultiChoice.from_param(m.param.stakeholder_types, width=270)
         self.organization = pn.widgets.Select.from_param(m.param.organization_id, width=270)
         self.kinds = pn.widgets.MultiChoice.from_param(m.param.kinds, width=270)
         self.min_strength = pn.widgets.IntSlider.from_param(m.param.min_strength, width=270)
-        self.ego = pn.widgets.Checkbox.from_param(m.param.ego, width=270)
         self.hops = pn.widgets.IntSlider.from_param(m.param.hops, width=270)
+        self.collapse = pn.widgets.Button(
+            label="Show only the focus's neighbours", color="light", width=270, disabled=m.param.expanded.rx.not_()
+        )
+        self.collapse.on_click(lambda _event: m.collapse())
         self.find = NodePicker(search=m.search, label="Search the map")
         pn.bind(m.find, self.find.param.value, watch=True)
         self.path_finder = PathFinder(model=m)
@@ -45,6 +48,29 @@ class RelationshipMap(pn.viewable.Viewer):
         self.chart = OrgChartModel(workspace=self.workspace, organizations=m.organizations)
         self.status = pn.pane.Markdown(m.param.status.rx.pipe(text), sizing_mode="stretch_width")
         self.tabs: pn.Tabs | None = None
+        self.workspace.param.watch(self._follow_link, "page_args")
+
+    def _asked_focus(self) -> str | None:
+        """The focus a link asked for (``?page=relationships&focus=contacts:12``), if it is on the map."""
+        asked = (self.workspace.page_args or {}).get("focus")
+        if not asked and pn.state.session_args.get("focus"):
+            asked = pn.state.session_args["focus"][0].decode(errors="replace")
+        if not asked:
+            return None
+        try:
+            return MapModel.resolve(self.workspace, str(asked))
+        except CrmError as error:
+            notify_error(error)
+            return None
+
+    def _follow_link(self, event: param.parameterized.Event) -> None:
+        """``workspace.open_page("relationships", focus="contacts:12")`` on an open page: move the map."""
+        asked = (event.new or {}).get("focus")
+        if asked and self.workspace.page == "relationships":
+            try:
+                self.model.focus_on(str(asked))
+            except CrmError as error:
+                notify_error(error)
 
     def show_chart(self, organization_id: int) -> None:
         """Open the org chart tab on this organization."""
@@ -53,22 +79,31 @@ class RelationshipMap(pn.viewable.Viewer):
             self.tabs.active = ORG_CHART_TAB
 
     def __panel__(self) -> pn.viewable.Viewable:
-        controls = pn.Column(
-            self.find,
-            self.types,
-            self.organization,
-            self.kinds,
-            self.min_strength,
-            self.ego,
-            self.hops,
-            pn.layout.Divider(),
-            self.path_finder.controls(),
-            width=300,
+        filters = pn.Card(
+            pn.FlexBox(self.types, self.organization, self.kinds, self.min_strength),
+            title="Filters",
+            collapsed=True,
+            sizing_mode="stretch_width",
         )
-        map_tab = pn.Row(
-            controls,
-            pn.Column(self.status, self.map, self.path_finder.listing, sizing_mode="stretch_width"),
-            pn.Column(self.side, width=340, css_classes=["rel-side"]),
+        toolbar = pn.FlexBox(pn.Column(self.find, width=320), self.hops, self.collapse, align_items="end")
+        side = pn.Column(
+            pn.Card(self.path_finder.controls(), title="How do I reach…", sizing_mode="stretch_width"),
+            self.side,
+            width=340,
+            css_classes=["rel-side"],
+        )
+        map_tab = pn.Column(
+            toolbar,
+            filters,
+            # side by side on a wide screen, the record under the map on a phone
+            pn.FlexBox(
+                pn.Column(
+                    self.status, self.map, self.path_finder.listing, styles={"flex": "1 1 520px", "min-width": "0"}
+                ),
+                side,
+                flex_wrap="wrap",
+                sizing_mode="stretch_width",
+            ),
             sizing_mode="stretch_width",
         )
         self.tabs = pn.Tabs(
