@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_workspace import Workspace
+from crm_workspace import Change, Workspace
 from crm_workspace.errors import ValidationError
-from crm_workspace.types import Change
 
 from .filters import PipelineFilters
 from .stages import stages_of
