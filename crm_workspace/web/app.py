@@ -16,6 +16,7 @@ from typing import Any
 
 import panel as pn
 import param
+from panel.custom import JSComponent
 from panel.io.callbacks import PeriodicCallback
 
 from crm_workspace.data import permissions
@@ -54,6 +55,44 @@ class ServeConfig:
     @classmethod
     def from_environment(cls) -> ServeConfig:
         return cls(path=os.environ.get("CRM_DB") or "crm.db")
+
+
+class ReadyMark(JSComponent):
+    """Tells the browser when a page has rendered: ``performance.mark("crm-ready")`` and ``<body data-ready>``.
+
+    The server sets ``page`` once the session's document is rendered in the browser
+    (Panel's ``onload``, after the pages' own deferred loads) and again on each page
+    change; the browser marks on the next frame. The page benchmark
+    (benchmarks/bench_pages.py) and the browser tests wait on it.
+    """
+
+    page = param.String(default="", doc="The page shown; set when it has rendered.")
+
+    _esm = """
+    export function render({ model }) {
+      const mark = () => {
+        if (!model.page) return
+        requestAnimationFrame(() => setTimeout(() => {
+          document.body.dataset.ready = model.page
+          performance.mark("crm-ready", { detail: model.page })
+        }))
+      }
+      model.on("page", () => { delete document.body.dataset.ready; mark() })
+      mark()
+    }
+    """
+
+
+def ready_mark(workspace: Workspace) -> ReadyMark:
+    """A ``ReadyMark`` that follows ``workspace.page``: marks when the session loads and after each page change."""
+    mark = ReadyMark(width=0, height=0, margin=0)
+
+    def loaded() -> None:
+        mark.page = workspace.page
+        workspace.param.watch(lambda event: setattr(mark, "page", event.new), "page")
+
+    pn.state.onload(loaded)
+    return mark
 
 
 def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
@@ -224,6 +263,7 @@ class App(pn.viewable.Viewer):
             # server's time with 20 sessions open. Components show their own loading state.
             busy_indicator=None,
         )
+        template.header.append(ready_mark(self.workspace))
         pn.state.location.sync(self.workspace, {"page": "page"})
         return template
 
