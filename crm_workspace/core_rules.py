@@ -139,7 +139,7 @@ def crm_dashboards(workspace) -> list:
 
         return audit_page(ws)
 
-    return [Page("audit", "Audit trail", view=view, icon="🛡️", order=900, extensions=("tabulator",))]
+    return [Page("audit", "Audit trail", view=view, icon="shield", order=900, extensions=("tabulator",))]
 
 
 @hookimpl
