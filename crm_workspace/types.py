@@ -18,7 +18,9 @@ class Page:
     name: str
     title: str
     view: Callable[[Workspace], Any]
-    icon: str = "📄"
+    #: A Tabler outline icon name the app ships (crm_workspace/web/icons.py: "users", "building",
+    #: "layout-kanban", ...), drawn the same on every machine; an emoji ("🧩") still works, shown as text.
+    icon: str = "file"
     order: int = 100
     plugin: str = ""
     #: Panel extensions the page needs loaded up front when served, e.g. ("tabulator",)

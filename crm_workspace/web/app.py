@@ -14,25 +14,32 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import panel as pn
 import param
+from panel.custom import JSComponent
 from panel.io.callbacks import PeriodicCallback
+from panel.io.resources import CDN_DIST
+from panel.theme import Fast
 
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.types import Page
 from crm_workspace.web import auth, identity
 from crm_workspace.web.audit_view import audit_page
+from crm_workspace.web.icons import is_icon_name, svg
 from crm_workspace.web.router import Router, page_query, parse_query, session_query
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 1000
-HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="🏠", order=0, plugin="core")
+HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="home", order=0, plugin="core")
 #: The app's own admin page (crm_workspace/web/audit_view.py), beside the plugins' pages.
-AUDIT = Page("audit", "Audit trail", view=audit_page, icon="🛡️", order=900, extensions=("tabulator",), plugin="core")
+AUDIT = Page(
+    "audit", "Audit trail", view=audit_page, icon="shield", order=900, extensions=("tabulator",), plugin="core"
+)
 CSS = """
 .crm-kpi {border: 1px solid #e3e6ea; border-radius: 8px; padding: 12px 16px; min-width: 190px; background: white;}
 .crm-kpi .label {color: #5f6b7a; font-size: 13px;}
@@ -57,6 +64,88 @@ class ServeConfig:
     @classmethod
     def from_environment(cls) -> ServeConfig:
         return cls(path=os.environ.get("CRM_DB") or "crm.db")
+
+
+#: The system's own interface font: nothing to download, the same text on and off line.
+SYSTEM_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
+
+
+class OfflineFast(Fast):
+    """Panel's Fast design without its web font (Open Sans from the internet: offline the page waits for it)."""
+
+    #: Tables share out their width instead of measuring every cell ("fit_data_table", Panel's default):
+    #: half of the Contacts page's time in the browser was Tabulator measuring. A table that sets
+    #: ``layout=`` keeps its own; columns stay resizable, long text ends in an ellipsis.
+    modifiers = {  # noqa: RUF012 - Panel's class attribute
+        **Fast.modifiers,
+        pn.widgets.Tabulator: {**Fast.modifiers[pn.widgets.Tabulator], "layout": "fit_columns"},
+    }
+
+    _resources = {  # noqa: RUF012 - Panel's class attribute
+        **{kind: urls for kind, urls in Fast._resources.items() if kind != "font"},
+        # by full URL: a relative one would be looked up under this class's name; Panel serves it from its bundle
+        "js_modules": {**Fast._resources["js_modules"], "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js"},
+    }
+
+
+class ReadyMark(JSComponent):
+    """Tells the browser when a page has rendered: ``performance.mark("crm-ready")`` and ``<body data-ready>``.
+
+    The server sets ``page`` once the session's document is rendered in the browser
+    (Panel's ``onload``, after the pages' own deferred loads) and again on each page
+    change; the browser marks on the next frame. The page benchmark
+    (benchmarks/bench_pages.py) and the browser tests wait on it.
+    """
+
+    page = param.String(default="", doc="The page shown; set when it has rendered.")
+
+    _esm = """
+    export function render({ model }) {
+      const mark = () => {
+        if (!model.page) return
+        requestAnimationFrame(() => setTimeout(() => {
+          document.body.dataset.ready = model.page
+          performance.mark("crm-ready", { detail: model.page })
+        }))
+      }
+      model.on("page", () => { delete document.body.dataset.ready; mark() })
+      mark()
+    }
+    """
+
+
+def ready_mark(workspace: Workspace) -> ReadyMark:
+    """A ``ReadyMark`` that follows ``workspace.page``: marks when the session loads and after each page change."""
+    mark = ReadyMark(width=0, height=0, margin=0)
+
+    def loaded() -> None:
+        mark.page = workspace.page
+        workspace.param.watch(lambda event: setattr(mark, "page", event.new), "page")
+
+    pn.state.onload(loaded)
+    return mark
+
+
+def nav_label(page: Page) -> str:
+    """A navigation entry's text: the title, after the page's emoji when a plugin gave one instead of an icon name."""
+    return page.title if is_icon_name(page.icon) else f"{page.icon} {page.title}"
+
+
+def nav_icons_css(pages: list[Page]) -> str:
+    """Draws each page's icon before its label in the navigation's button group (whose buttons take text only).
+
+    The icon is a mask filled with the text colour, so it follows the active and hover colours.
+    """
+    rules = [".bk-btn-group .bk-btn {justify-content: flex-start; text-align: left;}"]
+    for position, page in enumerate(pages, start=1):
+        if is_icon_name(page.icon):
+            image = f'url("data:image/svg+xml,{quote(svg(page.icon))}")'
+            rules.append(
+                f".bk-btn-group .bk-btn:nth-child({position})::before {{content: ''; display: inline-block;"
+                f" width: 18px; height: 18px; margin-right: 8px; vertical-align: -4px; background-color: currentColor;"
+                f" -webkit-mask: {image} center / contain no-repeat; mask: {image} center / contain no-repeat;}}"
+            )
+    return "\n".join(rules)
 
 
 def error_card(title: str, error: BaseException | str) -> pn.pane.Alert:
@@ -190,13 +279,14 @@ class App(pn.viewable.Viewer):
         self._pages = {page.name: page for page in [HOME, *app_pages(ws)]}
         self._rendered: dict[str, Any] = {}
         self.nav = pn.widgets.RadioButtonGroup(
-            options={f"{p.icon} {p.title}": name for name, p in self._pages.items()},
+            options={nav_label(p): name for name, p in self._pages.items()},
             value=self._nav_entry(ws.page),
             orientation="vertical",
             color="light",
             variant="outline",
             sizing_mode="stretch_width",
             label="Navigation",
+            stylesheets=[nav_icons_css(list(self._pages.values()))],
         )
         self.nav.value = self._nav_entry(ws.page)  # the widget picks its first entry for None when made
         self.nav.param.watch(self._navigate, "value")
@@ -272,11 +362,14 @@ class App(pn.viewable.Viewer):
             header_background="#1f4e79",
             accent_base_color="#1f4e79",
             sidebar_width=230,
+            design=OfflineFast,
+            font=SYSTEM_FONT,
             # Panel's busy spinner is process-wide: it spins in every session when any one
             # is working, and updating all of them on every callback was most of the
             # server's time with 20 sessions open. Components show their own loading state.
             busy_indicator=None,
         )
+        template.header.append(ready_mark(self.workspace))
         return template
 
 

@@ -19,7 +19,7 @@ def crm_dashboards(workspace):
 
         return PipelinePage(workspace=ws)
 
-    return [Page("pipeline", "Pipeline", view, icon="📊", order=20, extensions=("tabulator",))]
+    return [Page("pipeline", "Pipeline", view, icon="layout-kanban", order=20, extensions=("tabulator",))]
 
 
 @hookimpl

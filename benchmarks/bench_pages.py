@@ -1,0 +1,167 @@
+"""Every page of the served app in Chromium: navigation start to the page's own "ready" mark.
+
+The standard demo workspace (``crm init --demo``) is served with ``crm serve``; beside
+it, in the same run, Panel's own empty page (``pn.panel("ready")``) is served the same
+way (``pn.serve``, one process) with the same ready mark. For each page Chromium
+navigates 3 times (one warm-up first, so both sides load Panel's scripts from the
+browser cache) and the median of ``performance.mark("crm-ready")`` (set by
+crm_workspace/web/app.py's ReadyMark once the page has rendered) is reported against
+the empty page's. Goal (issue 18): every page within 1.5 s on a quiet machine.
+
+Run: .venv/bin/python benchmarks/bench_pages.py [--runs 3] [--pages contacts,pipeline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from common import ROOT, report
+
+CRM = str(Path(sys.executable).with_name("crm"))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+GOAL = "goal: ready within 1.5 s"
+TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    """A server in a subprocess on a free loopback port, answering before we go on."""
+
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None):
+        self.url = ""
+        self.port = _free_port()
+        argv = [arg.replace("{port}", str(self.port)) for arg in argv]
+        self.process = subprocess.Popen(
+            argv, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        self.url = f"http://localhost:{self.port}/"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(log.read_text())
+            try:
+                with urllib.request.urlopen(self.url, timeout=30):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"server did not start: {log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def serve_baseline(port: int) -> None:
+    """Panel's own empty page, served like ``crm serve`` serves the app (target of --serve-baseline)."""
+    import panel as pn
+
+    from crm_workspace.web.app import ReadyMark
+
+    def empty_page() -> pn.viewable.Viewable:
+        mark = ReadyMark(width=0, height=0, margin=0)
+        pn.state.onload(lambda: setattr(mark, "page", "baseline"))
+        return pn.Column(pn.panel("ready"), mark)
+
+    pn.serve({"/": empty_page}, port=port, address="127.0.0.1", show=False, threaded=False,
+             websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"])  # fmt: skip
+
+
+def page_urls(db: Path) -> dict[str, tuple[str, str]]:
+    """Page label -> (query string, text the page must show), records picked from the demo data."""
+    conn = sqlite3.connect(db)
+    contact = conn.execute("SELECT id, first_name, last_name FROM contacts ORDER BY id LIMIT 1").fetchone()
+    org = conn.execute("SELECT id, name FROM organizations ORDER BY id LIMIT 1").fetchone()
+    conn.close()
+    return {
+        "home": ("?page=home", "Welcome"),
+        "contacts": ("?page=contacts", ""),
+        "contact record": (f"?page=contacts&id={contact[0]}", f"{contact[1]} {contact[2]}"),
+        "organizations": ("?page=organizations", ""),
+        "organization record": (f"?page=contacts&org={org[0]}", org[1]),
+        "pipeline": ("?page=pipeline", ""),
+        "relationships": ("?page=relationships", ""),
+        "lifecycle": ("?page=lifecycle", ""),
+        "import": ("?page=excel", ""),
+        "audit (admin)": ("?page=audit", "Audit trail"),
+    }
+
+
+def time_to_ready(context, url: str, expect: str = "") -> tuple[float, bool]:
+    """Seconds from navigation start to the crm-ready mark, and whether ``expect`` was shown."""
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+        page.wait_for_function("document.body && document.body.dataset.ready", timeout=TIMEOUT_MS)
+        start = page.evaluate("performance.getEntriesByName('crm-ready').at(-1).startTime")
+        shown = not expect or page.get_by_text(expect).first.is_visible()
+        return start / 1000, shown
+    finally:
+        page.close()
+
+
+def median_ready(context, url: str, runs: int, expect: str = "") -> tuple[float, bool]:
+    results = [time_to_ready(context, url, expect) for _ in range(runs)]
+    return statistics.median(t for t, _ in results), all(shown for _, shown in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="navigations per page (median)")
+    parser.add_argument("--pages", default="", help="comma-separated page labels (default: all)")
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline)
+        return
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        db = Path(tmp) / "crm.db"
+        subprocess.run([CRM, "--db", str(db), "init", "--demo"], check=True, capture_output=True)
+        env = {"CRM_USER": "ana", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+        app = Served([CRM, "--db", str(db), "serve", "--port", "{port}"], Path(tmp) / "app.log", env)
+        baseline = Served([sys.executable, __file__, "--serve-baseline", "{port}"], Path(tmp) / "base.log", env)
+        urls = page_urls(db)
+        wanted = [p.strip() for p in args.pages.split(",") if p.strip()] or list(urls)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                time_to_ready(context, baseline.url)  # warm-up: scripts into the browser cache
+                time_to_ready(context, app.url)
+                for label in wanted:
+                    query, expect = urls[label]
+                    empty, _ = median_ready(context, baseline.url, args.runs)
+                    ours, shown = median_ready(context, app.url + query, args.runs, expect)
+                    name = f"page {label}" + ("" if shown else f" (did not show {expect!r})")
+                    report(name, ours, empty, "Panel's empty page", goal=GOAL)
+                browser.close()
+        finally:
+            app.stop()
+            baseline.stop()
+
+
+if __name__ == "__main__":
+    main()
