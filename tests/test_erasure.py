@@ -52,10 +52,17 @@ def build_person(db: Path, tmp_path: Path) -> int:
             store.insert("contact_tags", {"contact_id": person["id"], "tag": tag})
         store.insert("contact_tags", {"contact_id": duplicate["id"], "tag": "newsletter"})
         store.insert("activities", {"kind": "note", "subject": "Call", "body": NOTE, "contact_id": person["id"]})
-        other = store.scalar("SELECT id FROM contacts WHERE id NOT IN (?, ?) ORDER BY id LIMIT 1", [person["id"], duplicate["id"]])
+        other = store.scalar(
+            "SELECT id FROM contacts WHERE id NOT IN (?, ?) ORDER BY id LIMIT 1", [person["id"], duplicate["id"]]
+        )
         store.insert(
             "activities",
-            {"kind": "email", "subject": "Intro", "body": f"Forwarded to {EMAIL.upper()} yesterday", "contact_id": other},
+            {
+                "kind": "email",
+                "subject": "Intro",
+                "body": f"Forwarded to {EMAIL.upper()} yesterday",
+                "contact_id": other,
+            },
         )
         from crm_workspace_contacts.merge import merge_contacts
 
@@ -102,3 +109,14 @@ def test_erase_leaves_nothing_in_the_file_and_the_export_has_everything(demo_db:
     assert receipt["mentions_scrubbed"].get("activities.body") == 1
     backups = {Path(b["file"]).name for b in receipt["backups_still_holding_the_person"]}
     assert "crm-backup.db" in backups
+
+
+def test_the_cli_erase_warns_of_backups_and_leaves_nothing(demo_db: Path, tmp_path: Path):
+    build_person(demo_db, tmp_path)
+    kept = demo_db.with_name(f"{demo_db.name}.before-restore-20261130T000000Z")
+    crm(demo_db, "backup", str(kept))
+    out = crm(demo_db, "privacy", "erase", EMAIL.upper(), "--yes", "--receipt-dir", str(tmp_path / "receipts"))
+    assert f"the backup {kept}" in out
+    raw = file_bytes(demo_db).lower()
+    for secret in (EMAIL, DUPLICATE_EMAIL, "zelda", "quist", PHONE, NOTE, TWITTER):
+        assert secret.lower().encode() not in raw, secret

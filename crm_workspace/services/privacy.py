@@ -13,17 +13,16 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
   name, every declared table's rows about them and every audit entry about
   those records — as JSON and as an Excel workbook (one sheet per kind, written
   by ``export.write_xlsx``, so text starting with ``=`` is never a formula).
-- **Erasure** (``crm privacy erase EMAIL``): in ONE transaction the contact is
-  anonymized (names become "Erased person", the declared fields cleared), the
-  declared fields of every declared row are erased (text becomes ``[erased]``,
-  anything else NULL) and the person's email, phone and name are replaced in
-  the other text of those rows, their email in every text column of every
-  table, and the audit history of those records is scrubbed the same way.
-  Append-only triggers are dropped and recreated inside that transaction, so a
-  failure leaves them in place. Row ids, stages, dates, amounts and kinds stay,
-  so counts, funnels and forecasts (anonymous aggregates) are unchanged. A
-  receipt JSON names every table touched, without the erased values; an audit
-  row records that an erasure happened.
+- **Erasure** (``crm privacy erase EMAIL``): in ONE write with ``secure_delete``
+  (``store.erasing()``) the contact is anonymized, declared fields erased
+  (``[erased]``/NULL) or declared rows removed (``remove=True``), copies of
+  merged duplicates found in declared fields erased with their audit history,
+  the person's emails, phones and full names replaced (any case) in every text
+  column and in the audit entries, and every FTS5 index rebuilt (deleted
+  tokens linger in shadow tables). Then ``store.purge_free_pages()`` truncates
+  the WAL. Ids, stages, dates and amounts stay (aggregates unchanged). The
+  receipt lists only rows really changed and names the backups next to the
+  database, which still hold the person.
 """
 
 from __future__ import annotations
@@ -283,11 +282,11 @@ def _backups(db: Path) -> list[dict[str, str]]:
         if not path.is_file() or path == db or path.name.endswith(("-wal", "-shm", "-journal")):
             continue
         kept = path.name.startswith(f"{db.name}.before-restore-")
-        if not kept and path.suffix in (".db", ".sqlite", ".sqlite3", ".bak"):
+        if not kept:
             try:
-                check_workspace(path)
+                check_workspace(path)  # any workspace copy here: `crm backup` names it freely
                 kept = True
-            except Exception:  # not a workspace: not a backup of this one
+            except CrmError:
                 kept = False
         if kept:
             found.append({"file": str(path), "note": "made before the erasure: still holds the person's data"})
