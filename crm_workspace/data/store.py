@@ -152,14 +152,10 @@ class Store(StoreReads):
             finally:
                 conn.execute(f"PRAGMA secure_delete = {int(previous)}")
 
-    def purge_free_pages(self, *, vacuum: bool = False) -> bool:
+    def purge_free_pages(self) -> bool:
         """Copy the WAL into the file and truncate it (old page images leave); True unless a reader kept it."""
         with self.pool.write_lock, self.pool.writing():
-            busy = self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            if vacuum:
-                self.db.conn.execute("VACUUM")
-                busy = self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        return busy == 0
+            return self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
 
     def snapshot(self) -> contextlib.AbstractContextManager[None]:
         """Reads inside see the database as of one moment; for planning over many rows.
