@@ -161,8 +161,9 @@ def crm_personal_data(workspace: Workspace) -> list[PersonalData] | None:
     ``table`` whose ``contact_column`` is a contact's id belong to that person.
     ``crm privacy export`` includes those rows; ``crm privacy erase`` anonymises
     their ``fields`` (text becomes ``[erased]``, anything else ``NULL``) and
-    scrubs the same fields from the audit rows of those records, then names the
-    table in its receipt. Declare every table you add that holds personal data:
+    scrubs the same fields from the audit rows of those records (or deletes the
+    rows, with ``remove=True``), then names the table in its receipt with the
+    rows it really changed. Declare every table you add that holds personal data:
     what is not declared is not erased. A plugin that raises here stops the
     export or erasure (a receipt must not claim what was skipped).
     """

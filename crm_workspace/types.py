@@ -80,7 +80,9 @@ class PersonalData:
     audit trail); export includes the whole rows. ``where`` narrows the rows
     with an SQL condition when the column is not always a contact's id (e.g.
     ``"source_type = 'contacts'"``); ``title`` names them in the export (the
-    table's name by default). See ``crm_personal_data``.
+    table's name by default); ``remove`` deletes the rows on erasure instead
+    (tags, links: rows that are nothing but the person's data). See
+    ``crm_personal_data``.
     """
 
     table: str
@@ -88,6 +90,7 @@ class PersonalData:
     fields: tuple[str, ...] = ()
     where: str = ""
     title: str = ""
+    remove: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))

@@ -236,6 +236,13 @@ def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -
         click.confirm(f"Erase contact #{contact['id']} and their history? This cannot be undone", abort=True)
     receipt = privacy_module.erase(ws, email, receipt_dir)
     click.echo(f"erased contact #{contact['id']}; receipt: {receipt}")
+    done = json.loads(receipt.read_text(encoding="utf-8"))
+    for backup in done["backups_still_holding_the_person"]:
+        click.echo(f"warning: the backup {backup['file']} was made before the erasure and still holds this person")
+    if not done["old_versions_purged_from_wal"]:
+        click.echo(
+            "warning: a reader kept the WAL busy: old values stay in its -wal file until the last process closes"
+        )
 
 
 # ---------------------------------------------------------------- backups

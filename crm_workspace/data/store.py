@@ -139,6 +139,24 @@ class Store(StoreReads):
             self.pool.local_writes += 1
         self.actor.on_commit()
 
+    @contextlib.contextmanager
+    def erasing(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction whose overwritten and deleted bytes are zeroed in the file (``secure_delete``)."""
+        conn = self.db.conn
+        with self.pool.write_lock, self.pool.writing():
+            previous = conn.execute("PRAGMA secure_delete").fetchone()[0]
+            conn.execute("PRAGMA secure_delete = ON")
+            try:
+                with self.transaction() as db:
+                    yield db
+            finally:
+                conn.execute(f"PRAGMA secure_delete = {int(previous)}")
+
+    def purge_free_pages(self) -> bool:
+        """Copy the WAL into the file and truncate it (old page images leave); True unless a reader kept it."""
+        with self.pool.write_lock, self.pool.writing():
+            return self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+
     def snapshot(self) -> contextlib.AbstractContextManager[None]:
         """Reads inside see the database as of one moment; for planning over many rows.
 

@@ -13,17 +13,16 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
   name, every declared table's rows about them and every audit entry about
   those records — as JSON and as an Excel workbook (one sheet per kind, written
   by ``export.write_xlsx``, so text starting with ``=`` is never a formula).
-- **Erasure** (``crm privacy erase EMAIL``): in ONE transaction the contact is
-  anonymized (names become "Erased person", the declared fields cleared), the
-  declared fields of every declared row are erased (text becomes ``[erased]``,
-  anything else NULL) and the person's email, phone and name are replaced in
-  the other text of those rows, their email in every text column of every
-  table, and the audit history of those records is scrubbed the same way.
-  Append-only triggers are dropped and recreated inside that transaction, so a
-  failure leaves them in place. Row ids, stages, dates, amounts and kinds stay,
-  so counts, funnels and forecasts (anonymous aggregates) are unchanged. A
-  receipt JSON names every table touched, without the erased values; an audit
-  row records that an erasure happened.
+- **Erasure** (``crm privacy erase EMAIL``): in ONE write with ``secure_delete``
+  (``store.erasing()``) the contact is anonymized, declared fields erased
+  (``[erased]``/NULL) or declared rows removed (``remove=True``), copies of
+  merged duplicates found in declared fields erased with their audit history,
+  the person's emails, phones and full names replaced (any case) in every text
+  column and in the audit entries, and every FTS5 index rebuilt (deleted
+  tokens linger in shadow tables). Then ``store.purge_free_pages()`` truncates
+  the WAL. Ids, stages, dates and amounts stay (aggregates unchanged). The
+  receipt lists only rows really changed and names the backups next to the
+  database, which still hold the person.
 """
 
 from __future__ import annotations
@@ -151,18 +150,22 @@ def export(workspace: Workspace, email: str, directory: str | Path = ".") -> tup
 
 # ------------------------------------------------------------------ erase
 def _scrub(value: Any, secrets: list[str], personal_keys: Iterable[str] = ()) -> Any:
-    """``value`` with every secret string replaced; ``personal_keys`` of a dict nulled."""
+    """``value`` with every secret string replaced (any case); ``personal_keys`` of a dict nulled."""
     keys = frozenset(personal_keys)
     if isinstance(value, dict):
         return {k: (None if k in keys and v not in (None, "") else _scrub(v, secrets, keys)) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v, secrets, keys) for v in value]
     if isinstance(value, str):
-        for secret in secrets:
-            if secret and secret.lower() in value.lower():
-                value = re.sub(re.escape(secret), ERASED, value, flags=re.IGNORECASE)
-        return value
+        return _replace_mentions(value, secrets)
     return value
+
+
+def _replace_mentions(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret and secret.casefold() in text.casefold():
+            text = re.sub(re.escape(secret), ERASED, text, flags=re.IGNORECASE)
+    return text
 
 
 def _erased(value: Any) -> Any:
@@ -172,8 +175,25 @@ def _erased(value: Any) -> Any:
     return ERASED if isinstance(value, str) else None
 
 
+def _full_name(contact: dict[str, Any]) -> str:
+    return " ".join(str(p) for p in (contact.get("first_name"), contact.get("last_name")) if p)
+
+
+def _contact_copies(value: Any) -> list[dict[str, Any]]:
+    """Copies of a contact kept inside a declared field (a merged duplicate in a merge log's JSON)."""
+    if isinstance(value, str) and value[:1] in "{[":
+        with contextlib.suppress(ValueError):
+            return _contact_copies(json.loads(value))
+    if isinstance(value, list):
+        return [c for v in value for c in _contact_copies(v)]
+    if isinstance(value, dict):
+        own = [value] if {"id", "email", "first_name"} <= set(value) else []
+        return own + [c for v in value.values() for c in _contact_copies(v)]
+    return []
+
+
 def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Path:
-    """Anonymize the person everywhere (history included) in one transaction; returns the receipt path."""
+    """Anonymize the person everywhere (history, search index, free pages) in one transaction; returns the receipt."""
     from crm_workspace.data import permissions
 
     if not permissions.is_admin(workspace):
@@ -184,9 +204,6 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
     contact = find_contact(workspace, email)
     cid = contact["id"]
     contact_fields = [f for d in declared if _is_subject(d) for f in d.fields if f in store.columns("contacts")]
-    full_name = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p)
-    secrets = [s for s in (contact.get("email"), contact.get("phone"), full_name) if s and len(str(s)) >= 3]
-    secrets.sort(key=len, reverse=True)
     now = utcnow()
     receipt: dict[str, Any] = {
         "erased_at": now,
@@ -194,26 +211,35 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
         "contact_id": cid,
         "fields_cleared": [f for f in contact_fields if contact.get(f) not in (None, "")],
         "tables": {},
+        "merged_duplicates": [],
         "audit_entries_scrubbed": 0,
-        "other_cells_scrubbed": {},
+        "mentions_scrubbed": {},
+        "search_indexes_rebuilt": [],
+        "backups_still_holding_the_person": _backups(Path(workspace.path)),
     }
     anonymous: dict[str, Any] = {f: None for f in contact_fields}
     anonymous.update(first_name="Erased", last_name="person")
     anonymous = {k: v for k, v in anonymous.items() if k in store.columns("contacts")}
-    secure_delete = conn.execute("PRAGMA secure_delete").fetchone()[0]
-    conn.execute("PRAGMA secure_delete = ON")  # overwrite the old values in the file, not just unlink them
-    with store.transaction():
+    with store.erasing():  # secure_delete: what is overwritten or deleted is zeroed in the file
+        people = [contact]
+        for item in declared:  # copies of merged duplicates: their ids, emails and names are hers too
+            if not _is_subject(item):
+                for row in _rows(workspace, item, cid):
+                    people += [c for f in item.fields for c in _contact_copies(row.get(f)) if c.get("id") != cid]
+        receipt["merged_duplicates"] = sorted({c["id"] for c in people[1:]})
+        secrets = _secrets(people)
         assignments = ", ".join(f"[{k}] = ?" for k in anonymous)
         conn.execute(
             f"UPDATE contacts SET {assignments}, updated_at = ?, updated_by = ?, version = version + 1 WHERE id = ?",
             [*anonymous.values(), now, workspace.user, cid],
         )
-        audited: dict[tuple[str, str], tuple[str, ...]] = {("contacts", str(cid)): tuple(contact_fields)}
+        audited = {("contacts", str(c["id"])): tuple(contact_fields) for c in people}
         for item in declared:
             if not _is_subject(item):
                 _erase_rows(workspace, item, cid, secrets, now, receipt["tables"], audited)
-        receipt["other_cells_scrubbed"] = _scrub_everywhere(conn, contact.get("email"))
+        receipt["mentions_scrubbed"] = _scrub_everywhere(conn, _mentions(people))
         receipt["audit_entries_scrubbed"] = _scrub_audit(conn, audited, secrets)
+        receipt["search_indexes_rebuilt"] = _rebuild_search_indexes(conn)
         conn.execute(
             "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
             [now, workspace.user, "contacts", str(cid), "erase", json.dumps({"privacy_erasure": True})],
@@ -225,15 +251,46 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
             workspace=workspace,
             changes=[Change("contacts", cid, "update", contact, after, workspace.user, now, {"privacy_erasure": True})],
         )
-    conn.execute(f"PRAGMA secure_delete = {int(secure_delete)}")
     # old page images stay in the WAL until a checkpoint: copy them back and truncate it now if nobody reads
-    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    receipt["old_versions_purged_from_wal"] = busy == 0
+    receipt["old_versions_purged_from_wal"] = store.purge_free_pages()
     receipt_dir = Path(receipt_dir)
     receipt_dir.mkdir(parents=True, exist_ok=True)
     path = receipt_dir / f"erasure-receipt-contact-{cid}-{now.replace(':', '')}.json"
     path.write_text(json.dumps(receipt, indent=2), encoding="utf-8")
     return path
+
+
+def _secrets(people: list[dict[str, Any]]) -> list[str]:
+    """The strings that identify the person in other text: emails, phones, full names; longest first."""
+    found = {str(s) for c in people for s in (c.get("email"), c.get("phone"), _full_name(c)) if s and len(str(s)) >= 3}
+    return sorted(found, key=len, reverse=True)
+
+
+def _mentions(people: list[dict[str, Any]]) -> list[str]:
+    """What is scrubbed from every other record's text: emails, phones and full names of two words or more."""
+    found = {str(c[k]) for c in people for k in ("email", "phone") if c.get(k) and len(str(c[k])) >= 5}
+    found |= {n for c in people if " " in (n := _full_name(c)) and len(n) >= 5}
+    return sorted(found, key=len, reverse=True)
+
+
+def _backups(db: Path) -> list[dict[str, str]]:
+    """Workspace copies next to the database (``crm backup`` files, ``*.before-restore-*``): erasure cannot reach them."""
+    from crm_workspace.services.backup import check_workspace
+
+    found = []
+    for path in sorted(db.parent.iterdir()):
+        if not path.is_file() or path == db or path.name.endswith(("-wal", "-shm", "-journal")):
+            continue
+        kept = path.name.startswith(f"{db.name}.before-restore-")
+        if not kept:
+            try:
+                check_workspace(path)  # any workspace copy here: `crm backup` names it freely
+                kept = True
+            except CrmError:
+                kept = False
+        if kept:
+            found.append({"file": str(path), "note": "made before the erasure: still holds the person's data"})
+    return found
 
 
 def _erase_rows(
@@ -245,18 +302,27 @@ def _erase_rows(
     tables: dict[str, dict[str, Any]],
     audited: dict[tuple[str, str], tuple[str, ...]],
 ) -> None:
-    """Erase ``item.fields`` of the person's rows in ``item.table`` and their secrets from its other text."""
+    """Erase ``item.fields`` of the person's rows in ``item.table`` (or delete them) and their secrets from its text."""
     conn = workspace.store.conn
     columns = workspace.store.columns(item.table)
     unknown = [f for f in item.fields if f not in columns]
     if unknown:
         raise CrmError(f"personal data of {item.table} names no such column: {', '.join(unknown)}")
     rows = [dict(zip(("_rowid_", *columns), r, strict=True)) for r in conn.execute(_select(item, "rowid, *"), [cid])]
-    entry = tables.setdefault(item.table, {"rows": [], "fields_erased": list(item.fields)})
     stamps = [s for s in ("updated_at", "version") if s in columns and s not in item.fields]
+    done: dict[str, Any] = {"rows": [], "rows_changed": 0, "rows_deleted": 0, "fields_erased": []}
+    text_columns = tuple(c for c, kind in columns.items() if (kind or "").upper() in ("TEXT", "STR", ""))
     with _lifted_append_only(conn, item.table, enabled=bool(rows)):
         for row in rows:
             rowid = row.pop("_rowid_")
+            key = row.get("id", rowid)
+            if "id" in row:
+                audited[(item.table, str(row["id"]))] = text_columns if item.remove else tuple(item.fields)
+            if item.remove:
+                conn.execute(f"DELETE FROM [{item.table}] WHERE rowid = ?", [rowid])
+                done["rows_deleted"] += 1
+                done["rows"].append(key)
+                continue
             changes = {f: _erased(row[f]) for f in item.fields if _erased(row[f]) != row[f]}
             for column, value in row.items():
                 if column not in changes and isinstance(value, str):
@@ -264,15 +330,19 @@ def _erase_rows(
                     if scrubbed != value:
                         changes[column] = scrubbed
             if changes:
+                done["fields_erased"] += [f for f in item.fields if f in changes and f not in done["fields_erased"]]
                 stamp = {"updated_at": now, "version": (row.get("version") or 0) + 1}
                 changes.update({s: stamp[s] for s in stamps})
                 sets = ", ".join(f"[{c}] = ?" for c in changes)
                 conn.execute(f"UPDATE [{item.table}] SET {sets} WHERE rowid = ?", [*changes.values(), rowid])
-            key = row.get("id", rowid)
-            if key not in entry["rows"]:
-                entry["rows"].append(key)
-            if "id" in row:
-                audited[(item.table, str(row["id"]))] = tuple(item.fields)
+                done["rows_changed"] += 1
+                done["rows"].append(key)
+    if done["rows"]:  # the receipt names only what was really done
+        entry = tables.setdefault(item.table, {"rows": [], "rows_changed": 0, "rows_deleted": 0, "fields_erased": []})
+        entry["rows"] += [k for k in done["rows"] if k not in entry["rows"]]
+        entry["rows_changed"] += done["rows_changed"]
+        entry["rows_deleted"] += done["rows_deleted"]
+        entry["fields_erased"] += [f for f in done["fields_erased"] if f not in entry["fields_erased"]]
 
 
 @contextlib.contextmanager
@@ -293,11 +363,22 @@ def _lifted_append_only(conn: Any, table: str, *, enabled: bool = True):
             conn.execute(sql)
 
 
-def _scrub_everywhere(conn: Any, email: str | None) -> dict[str, int]:
-    """Replace the email in every text column of every ordinary table (undeclared ones too)."""
-    if not email:
+def _scrub_everywhere(conn: Any, mentions: list[str]) -> dict[str, int]:
+    """Replace the mentions (any case) in every text column of every ordinary table (undeclared ones too)."""
+    if not mentions:
         return {}
+    folded = [m.casefold() for m in mentions]
+    conn.create_function(
+        "crm_mentions_person",
+        1,
+        lambda v: isinstance(v, str) and any(m in v.casefold() for m in folded),
+        deterministic=True,
+    )
+    conn.create_function(
+        "crm_scrub_person", 1, lambda v: _replace_mentions(v, mentions) if isinstance(v, str) else v, deterministic=True
+    )
     counts: dict[str, int] = {}
+    virtual = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'")]
     tables = [
         r[0]
         for r in conn.execute(
@@ -305,20 +386,31 @@ def _scrub_everywhere(conn: Any, email: str | None) -> dict[str, int]:
             " AND name NOT IN ('audit_log') AND sql NOT LIKE 'CREATE VIRTUAL%'"
         )
     ]
-    virtual = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'")}
     for table in tables:
         if any(table.startswith(f"{v}_") for v in virtual):
-            continue  # an FTS index's shadow table: its triggers follow the content table
+            continue  # an FTS index's shadow table: rebuilt afterwards
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])") if (r[2] or "").upper() in ("TEXT", "")]
         with _lifted_append_only(conn, table):
             for column in columns:
                 cursor = conn.execute(
-                    f"UPDATE [{table}] SET [{column}] = replace([{column}], ?, ?) WHERE [{column}] LIKE ?",
-                    [email, ERASED, f"%{email}%"],
+                    f"UPDATE [{table}] SET [{column}] = crm_scrub_person([{column}]) WHERE crm_mentions_person([{column}])"
                 )
-                if cursor.rowcount:
+                if cursor.rowcount > 0:
                     counts[f"{table}.{column}"] = cursor.rowcount
     return counts
+
+
+def _rebuild_search_indexes(conn: Any) -> list[str]:
+    """Rebuild every FTS5 index from its content: deleted tokens otherwise linger in its shadow tables."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
+        )
+    ]
+    for name in names:
+        conn.execute(f"INSERT INTO [{name}]([{name}]) VALUES ('rebuild')")
+    return names
 
 
 def _scrub_audit(conn: Any, records: dict[tuple[str, str], tuple[str, ...]], secrets: list[str]) -> int:

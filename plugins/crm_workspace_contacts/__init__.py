@@ -150,10 +150,10 @@ def crm_metrics(workspace):
 
 @hookimpl
 def crm_personal_data(workspace):
-    """A contact's tags, and the merge log's copy of a contact merged into or out of another."""
+    """A contact's tags (removed on erasure), and the merge log's copy of a contact merged into or out of another."""
     merged = "table_name = 'contacts'"
     return [
-        PersonalData("contact_tags", "contact_id"),
+        PersonalData("contact_tags", "contact_id", ("tag",), remove=True),
         PersonalData("merge_log", "winner_id", ("details",), where=merged),
         PersonalData("merge_log", "loser_id", ("details",), where=merged),
     ]

@@ -38,5 +38,6 @@ def crm_dashboards(workspace):
 
 @hookimpl
 def crm_personal_data(workspace):
-    """Values of spreadsheet columns kept as custom fields of a contact."""
-    return [PersonalData("excel_custom_fields", "row_id", ("value",), where="table_name = 'contacts'")]
+    """Values of spreadsheet columns kept as custom fields of a contact (removed on erasure)."""
+    contacts = "table_name = 'contacts'"
+    return [PersonalData("excel_custom_fields", "row_id", ("name", "value"), where=contacts, remove=True)]
