@@ -1,19 +1,21 @@
 """The core tables' rules, written as a plugin like any other.
 
 Validation of the shared tables' vocabulary (and of marketing consent on
-contacts), the personal data the core tables hold, and the consented audience
-view. Modules validate and declare their own tables through the same hooks.
+contacts), the settings the core owns and the check of every setting write,
+the personal data the core tables hold, and the consented audience view.
+Modules validate and declare their own tables and settings through the same hooks.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from crm_workspace.data import checks, schema
+from crm_workspace.data import checks, fields, schema
 from crm_workspace.data.store import utcnow
 from crm_workspace.hookspecs import hookimpl
-from crm_workspace.types import PersonalData
+from crm_workspace.types import PersonalData, Setting
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
 CONSENTED_SQL = "marketing_consent = 1"
@@ -55,7 +57,78 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
         checks.date(record, "due_at", errors)
     elif table == "users":
         checks.choice(record, "role", schema.ROLES, errors)
+    elif table == "settings":
+        validate_setting(workspace, record, before, errors)
     return errors or None
+
+
+# ------------------------------------------------------------------ settings
+def _stage_list(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"must be a non-empty list of stage names, not {value!r}")
+    if not all(isinstance(stage, str) and stage.strip() for stage in value):
+        raise ValueError("every stage needs a non-empty name")
+    stages = [stage.strip() for stage in value]
+    twice = sorted({stage for stage in stages if stages.count(stage) > 1})
+    if twice:
+        raise ValueError(f"listed twice: {', '.join(twice)}")
+    return stages
+
+
+def _phone_region(value: Any) -> str:
+    import phonenumbers
+
+    region = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(region, str) or region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"must be a 2-letter region code such as US or DE, not {value!r}")
+    return region
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
+@hookimpl
+def crm_settings() -> list[Setting]:
+    """The settings the core reads."""
+    return [
+        Setting(
+            "lifecycle_stages",
+            _stage_list,
+            list(schema.LIFECYCLE_STAGES),
+            doc="The ordered lifecycle stages a contact may be in.",
+        ),
+        Setting(
+            fields.PHONE_REGION_SETTING,
+            _phone_region,
+            fields.DEFAULT_PHONE_REGION,
+            doc="The region a phone number without a country code is read in.",
+        ),
+        Setting(
+            "members_edit_all", _flag, True, doc="Members may edit every record (false: only their own or unowned)."
+        ),
+    ]
+
+
+def validate_setting(workspace, record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
+    """Check a write to the ``settings`` table against its declaration, and store the cleaned value."""
+    declared = workspace.store.settings.declared()
+    if declared is None:
+        return
+    key = record.get("key") or (before or {}).get("key")
+    setting = declared.get(key)
+    if setting is None:
+        errors[str(key)] = "unknown setting: no plugin declares it"
+        return
+    if "value" not in record:
+        return
+    try:
+        value = json.loads(record["value"]) if isinstance(record["value"], str) else record["value"]
+        record["value"] = json.dumps(setting.clean(value))
+    except ValueError as error:  # json.JSONDecodeError is one
+        errors[key] = str(error)
 
 
 def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
