@@ -80,3 +80,19 @@ def test_the_explicit_consent_action_regrants_with_source_and_time(workspace):
     assert workspace.store.get("contacts", gone["id"])["marketing_consent"] == 0
     with pytest.raises(ValidationError):  # after the action, ordinary writes are refused again
         workspace.store.update("contacts", gone["id"], {"marketing_consent": 1})
+
+
+def test_crm_privacy_consent_regrants_from_the_command_line(tmp_path, workspace):
+    from click.testing import CliRunner
+
+    from crm_workspace.cli import cli
+
+    gone = contact(workspace, "gone@example.com", 0)
+    args = ["--db", str(workspace.path), "privacy", "consent", "gone@example.com"]
+    refused = CliRunner().invoke(cli, [*args, "--grant"])
+    assert refused.exit_code != 0 and "--source" in refused.output
+    result = CliRunner().invoke(cli, [*args, "--grant", "--source", "phone call, 30 Nov"])
+    assert result.exit_code == 0, result.output
+    assert "consent given" in result.output
+    row = workspace.store.get("contacts", gone["id"])
+    assert (row["marketing_consent"], row["consent_source"]) == (1, "phone call, 30 Nov")
