@@ -58,6 +58,8 @@ class _Shared:
 
     pool: Pool
     host: plugin_system.PluginHost
+    #: the declared settings and the plugins that declared them (``Workspace.declared_settings``)
+    settings: tuple[frozenset[int], dict[str, Setting]] | None = None
 
 
 class Workspace(param.Parameterized):
@@ -278,12 +280,19 @@ class Workspace(param.Parameterized):
         self.store.settings.set(key, value)
 
     def declared_settings(self) -> dict[str, Setting]:
-        """Every setting the plugins declare (``crm_settings``) by key; the first declaration of a key wins."""
-        declared: dict[str, Setting] = {}
-        for plugin, settings in self._shared.host.collect("crm_settings"):
-            for setting in settings:
-                declared.setdefault(setting.key, replace(setting, plugin=setting.plugin or plugin))
-        return declared
+        """Every setting the plugins declare (``crm_settings``) by key; the first declaration of a key wins.
+
+        Asked whenever settings are re-read (after any commit): kept until a plugin is added or removed.
+        """
+        host = self._shared.host
+        plugins = frozenset(map(id, host.pm.get_plugins()))
+        if self._shared.settings is None or self._shared.settings[0] != plugins:
+            declared: dict[str, Setting] = {}
+            for plugin, settings in host.collect("crm_settings"):
+                for setting in settings:
+                    declared.setdefault(setting.key, replace(setting, plugin=setting.plugin or plugin))
+            self._shared.settings = (plugins, declared)
+        return dict(self._shared.settings[1])
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""

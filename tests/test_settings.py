@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -107,3 +108,13 @@ def test_setting_clean_turns_a_checkers_type_error_into_a_reason():
     setting = Setting("x", lambda value: value["missing"], admin_only=False)
     with pytest.raises(ValueError):
         setting.clean(SimpleNamespace())
+
+
+def test_a_bad_value_already_in_the_file_reads_as_the_default(ws):
+    with sqlite3.connect(ws.path) as raw:  # a file written before settings were checked
+        raw.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('lifecycle_stages', '5')")
+    raw.close()
+    assert ws.lifecycle_stages()[0] == "subscriber"
+    contact = ws.store.get("contacts", 1)
+    ws.store.update("contacts", 1, {"lifecycle_stage": "lead"}, version=contact["version"])
+    assert ws.store.get("contacts", 1)["lifecycle_stage"] == "lead"

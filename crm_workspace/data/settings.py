@@ -58,7 +58,7 @@ class Settings:
                 rows = self._store.query("SELECT key, value FROM settings")
             except CrmError:  # no settings table yet
                 return default
-            cached = self._cache = (token, {row["key"]: row["value"] for row in rows})
+            cached = self._cache = (token, self._usable({row["key"]: row["value"] for row in rows}))
         encoded = cached[1].get(key)
         if encoded is None:
             return default
@@ -66,6 +66,19 @@ class Settings:
             return json.loads(encoded)
         except (TypeError, ValueError):
             return default
+
+    def _usable(self, stored: dict[str, str]) -> dict[str, str]:
+        """``stored`` without values their declaration refuses (written before checks, or by raw SQL).
+
+        Such a value reads as the caller's default instead of breaking every write that reads it.
+        """
+        declared = self.declared() or {}
+        for key in [key for key in stored if key in declared]:
+            try:
+                declared[key].clean(json.loads(stored[key]))
+            except (TypeError, ValueError):
+                del stored[key]
+        return stored
 
     def set(self, key: str, value: Any) -> None:
         """Store ``value`` as JSON under ``key`` (through the Store: checked, audited)."""
