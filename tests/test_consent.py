@@ -42,6 +42,7 @@ def test_an_import_does_not_regrant_a_withdrawal_and_reports_the_row(tmp_path, w
     assert "withdrawn" in reason and "explicit consent action" in reason
     assert plan.problems[(index, "Marketing Consent")] == reason
     assert any("imported without marketing_consent" in line for line in plan.details())
+    assert "1 withdrawn marketing consent kept" in plan.summary()
 
 
 def test_an_ordinary_update_may_not_regrant_either(workspace):

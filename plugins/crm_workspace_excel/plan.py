@@ -68,6 +68,8 @@ class Plan:
         )
         if c["organizations_created"]:
             text += f" (+{c['organizations_created']:,} new organizations)"
+        if self.consent_kept:
+            text += f"; {len(self.consent_kept):,} withdrawn marketing consent kept (not re-granted by an import)"
         return text
 
     def row_number(self, index: int) -> int:
