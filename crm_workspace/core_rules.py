@@ -1,19 +1,23 @@
 """The core tables' rules, written as a plugin like any other.
 
 Validation of the shared tables' vocabulary (and of marketing consent on
-contacts), the personal data the core tables hold, and the consented audience
-view. Modules validate and declare their own tables through the same hooks.
+contacts), the settings the core owns and the check of every setting write,
+the personal data the core tables hold, and the consented audience view.
+Modules validate and declare their own tables and settings through the same hooks.
 """
 
 from __future__ import annotations
 
+import json
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from crm_workspace.data import checks, schema
+from crm_workspace.data import checks, fields, schema
 from crm_workspace.data.store import utcnow
+from crm_workspace.errors import CrmError
 from crm_workspace.hookspecs import hookimpl
-from crm_workspace.types import PersonalData
+from crm_workspace.types import PersonalData, Setting
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
 CONSENTED_SQL = "marketing_consent = 1"
@@ -55,7 +59,139 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
         checks.date(record, "due_at", errors)
     elif table == "users":
         checks.choice(record, "role", schema.ROLES, errors)
+    elif table == "settings":
+        validate_setting(workspace, record, before, errors)
     return errors or None
+
+
+# ------------------------------------------------------------------ settings
+def _stage_list(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"must be a non-empty list of stage names, not {value!r}")
+    if not all(isinstance(stage, str) and stage.strip() for stage in value):
+        raise ValueError("every stage needs a non-empty name")
+    stages = [stage.strip() for stage in value]
+    twice = sorted({stage for stage in stages if stages.count(stage) > 1})
+    if twice:
+        raise ValueError(f"listed twice: {', '.join(twice)}")
+    return stages
+
+
+def _phone_region(value: Any) -> str:
+    import phonenumbers
+
+    region = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(region, str) or region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"must be a 2-letter region code such as US or DE, not {value!r}")
+    return region
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
+@hookimpl
+def crm_settings() -> list[Setting]:
+    """The settings the core reads."""
+    return [
+        Setting(
+            "lifecycle_stages",
+            _stage_list,
+            list(schema.LIFECYCLE_STAGES),
+            doc="The ordered lifecycle stages a contact may be in.",
+        ),
+        Setting(
+            fields.PHONE_REGION_SETTING,
+            _phone_region,
+            fields.DEFAULT_PHONE_REGION,
+            doc="The region a phone number without a country code is read in.",
+        ),
+        Setting(
+            "members_edit_all", _flag, True, doc="Members may edit every record (false: only their own or unowned)."
+        ),
+    ]
+
+
+def validate_setting(workspace, record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
+    """Check a write to the ``settings`` table against its declaration, and store the cleaned value."""
+    declared = workspace.store.settings.declared()
+    if declared is None:
+        return
+    key = record.get("key") or (before or {}).get("key")
+    setting = declared.get(key)
+    if setting is None:
+        errors[str(key)] = "unknown setting: no plugin declares it"
+        return
+    if "value" not in record:
+        return
+    try:
+        value = json.loads(record["value"]) if isinstance(record["value"], str) else record["value"]
+        record["value"] = json.dumps(setting.clean(value))
+    except ValueError as error:  # json.JSONDecodeError is one
+        errors[key] = str(error)
+
+
+# ------------------------------------------------------------------- consent
+#: True while the explicit consent action writes: the only write that may re-grant a withdrawal.
+_explicit_consent: ContextVar[bool] = ContextVar("explicit_consent", default=False)
+
+
+def consent_value(value: Any) -> int | None:
+    """``value`` as stored consent: 1 given, 0 withdrawn, None never asked; ValueError if it is none of them."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
+        return int(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return int(value.strip().lower() in _TRUE)
+    raise ValueError(f"must be yes/no (1/0), not {value!r}")
+
+
+def regrant_refused(record: dict[str, Any], before: dict | None) -> str | None:
+    """Why writing ``record`` over ``before`` may not set consent, or None.
+
+    A withdrawal (0) is re-granted only by ``record_consent`` (the explicit consent
+    action, with a source and a time): an import, a bulk or an ordinary update may
+    give consent for a contact who never answered (NULL), never after a withdrawal.
+    """
+    if before is None or "marketing_consent" not in record or _explicit_consent.get():
+        return None
+    try:
+        wanted = consent_value(record["marketing_consent"])
+    except ValueError:
+        return None
+    if wanted == 1 and consent_value(before.get("marketing_consent")) == 0:
+        when = f" on {before['consent_at']}" if before.get("consent_at") else ""
+        return (
+            f"consent was withdrawn{when}; only an explicit consent action re-grants it "
+            f"(crm_workspace.core_rules.record_consent, with a source)"
+        )
+    return None
+
+
+def record_consent(workspace, contact_id: int, given: bool, source: str, at: str | None = None) -> dict[str, Any]:
+    """The explicit consent action: give or withdraw ``contact_id``'s marketing consent, saying where and when.
+
+    The only write that may re-grant consent the contact withdrew; ``source`` (the
+    form, the email, the event) and ``at`` (ISO time, default now) are stored with it.
+    """
+    if not str(source or "").strip():
+        raise CrmError("a consent change needs its source (the form, email or event it came from)")
+    token = _explicit_consent.set(True)
+    try:
+        return workspace.store.update(
+            "contacts",
+            contact_id,
+            {
+                "marketing_consent": int(bool(given)),
+                "consent_source": str(source).strip(),
+                "consent_at": at or utcnow(),
+            },
+        )
+    finally:
+        _explicit_consent.reset(token)
 
 
 def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[str, str]) -> None:
@@ -63,18 +199,18 @@ def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[s
 
     Consent lives on the contact: ``marketing_consent`` (1 given, 0 withdrawn,
     NULL never asked), ``consent_at`` (now, when consent changes and no date is
-    given) and ``consent_source`` (web form, event, import ...).
+    given) and ``consent_source`` (web form, event, import ...). A withdrawal is
+    re-granted only by ``record_consent`` (see ``regrant_refused``).
     """
     if "marketing_consent" in record:
-        value = record["marketing_consent"]
-        if value is None or (isinstance(value, str) and not value.strip()):
-            record["marketing_consent"] = None
-        elif isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
-            record["marketing_consent"] = int(value)
-        elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            record["marketing_consent"] = int(value.strip().lower() in _TRUE)
-        else:
-            errors["marketing_consent"] = f"must be yes/no (1/0), not {value!r}"
+        try:
+            record["marketing_consent"] = consent_value(record["marketing_consent"])
+        except ValueError as error:
+            errors["marketing_consent"] = str(error)
+            return
+        refused = regrant_refused(record, before)
+        if refused:
+            errors["marketing_consent"] = refused
             return
         changed = before is None or before.get("marketing_consent") != record["marketing_consent"]
         if changed and record["marketing_consent"] is not None and not record.get("consent_at"):

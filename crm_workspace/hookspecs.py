@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported for annotations only: the core starts without them
     import pandas
     import sqlite_utils
 
-    from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection
+    from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection, Setting
     from crm_workspace.workspace import Workspace
 
 hookspec = pluggy.HookspecMarker("crm_workspace")
@@ -166,4 +166,19 @@ def crm_personal_data(workspace: Workspace) -> list[PersonalData] | None:
     rows it really changed. Declare every table you add that holds personal data:
     what is not declared is not erased. A plugin that raises here stops the
     export or erasure (a receipt must not claim what was skipped).
+    """
+
+
+@hookspec
+def crm_settings() -> list[Setting] | None:
+    """Declare the workspace settings this plugin owns, as ``Setting`` objects.
+
+    ``Setting(key, check, default, admin_only, doc)``: ``check(value)`` returns the
+    value to store (normalized) or raises ``ValueError`` with one line a person can
+    act on. Every write of a setting (``workspace.set_setting`` or a Store write to
+    the ``settings`` table) is checked against its declaration: a bad value is
+    refused with a ``ValidationError``, a key no plugin declares is refused, and an
+    ``admin_only`` setting (the default: anything that changes behaviour for
+    everyone) is refused to members with ``PermissionDenied``. Read a setting with
+    ``workspace.setting(key, default)``; declare every key your plugin reads.
     """

@@ -97,6 +97,31 @@ class PersonalData:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """A workspace setting a plugin owns: its key, how a value is checked, its default and who may write it.
+
+    ``check(value)`` returns the value to store (normalized) or raises ``ValueError``
+    with one line a person can act on. ``admin_only`` settings change behaviour for
+    everyone (stages, rules, security) and only admins may write them. A key no
+    plugin declares cannot be written. See ``crm_settings``.
+    """
+
+    key: str
+    check: Callable[[Any], Any]
+    default: Any = None
+    admin_only: bool = True
+    doc: str = ""
+    plugin: str = ""
+
+    def clean(self, value: Any) -> Any:
+        """``value`` as it is stored, or ``ValueError`` with the reason it is refused."""
+        try:
+            return self.check(value)
+        except (TypeError, KeyError) as error:
+            raise ValueError(str(error) or "not a valid value") from error
+
+
+@dataclass(frozen=True)
 class Change:
     """One record written through the Store: what it was and what it became."""
 

@@ -15,7 +15,7 @@ import getpass
 import os
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,7 +30,7 @@ from crm_workspace.data import schema
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.store import Pool, Store
 from crm_workspace.errors import CrmError, NotFound, PluginError
-from crm_workspace.types import Metric, Page, PluginInfo, RecordSection
+from crm_workspace.types import Metric, Page, PluginInfo, RecordSection, Setting
 
 if TYPE_CHECKING:
     import pandas
@@ -58,6 +58,8 @@ class _Shared:
 
     pool: Pool
     host: plugin_system.PluginHost
+    #: the declared settings and the plugins that declared them (``Workspace.declared_settings``)
+    settings: tuple[frozenset[int], dict[str, Setting]] | None = None
 
 
 class Workspace(param.Parameterized):
@@ -77,6 +79,7 @@ class Workspace(param.Parameterized):
         super().__init__(user=user, **params)
         self._shared = shared
         self.store = Store(shared.pool, self._actor(user))
+        self.store.settings.catalog = self.declared_settings
         self._seen_version: tuple[int, int] | None = None
         self.param.watch(lambda event: setattr(self.store, "actor", self._actor(event.new)), "user")
 
@@ -273,7 +276,23 @@ class Workspace(param.Parameterized):
         return self.store.settings.get(key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
+        """Store a declared setting: checked by its owner's ``Setting`` (ValidationError), admin-only ones by role."""
         self.store.settings.set(key, value)
+
+    def declared_settings(self) -> dict[str, Setting]:
+        """Every setting the plugins declare (``crm_settings``) by key; the first declaration of a key wins.
+
+        Asked whenever settings are re-read (after any commit): kept until a plugin is added or removed.
+        """
+        host = self._shared.host
+        plugins = frozenset(map(id, host.pm.get_plugins()))
+        if self._shared.settings is None or self._shared.settings[0] != plugins:
+            declared: dict[str, Setting] = {}
+            for plugin, settings in host.collect("crm_settings"):
+                for setting in settings:
+                    declared.setdefault(setting.key, replace(setting, plugin=setting.plugin or plugin))
+            self._shared.settings = (plugins, declared)
+        return dict(self._shared.settings[1])
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""

@@ -245,6 +245,24 @@ def privacy_erase(ctx: click.Context, email: str, yes: bool, receipt_dir: str) -
         )
 
 
+@privacy.command("consent")
+@click.argument("email")
+@click.option("--grant/--withdraw", required=True, help="Give marketing consent, or withdraw it.")
+@click.option("--source", required=True, help="Where it came from: the form, email or event (stored with it).")
+@click.option("--at", "at", default=None, help="When it was given or withdrawn (ISO time; default now).")
+@click.pass_context
+def privacy_consent(ctx: click.Context, email: str, grant: bool, source: str, at: str | None) -> None:
+    """Record the marketing consent of the person with EMAIL: the only way to re-grant a withdrawal."""
+    from crm_workspace.core_rules import record_consent
+    from crm_workspace.services import privacy as privacy_module
+
+    ws = _ws(ctx)
+    contact = privacy_module.find_contact(ws, email)
+    row = record_consent(ws, contact["id"], grant, source, at)
+    state = "given" if row["marketing_consent"] else "withdrawn"
+    click.echo(f"contact #{row['id']}: marketing consent {state} at {row['consent_at']} ({row['consent_source']})")
+
+
 # ---------------------------------------------------------------- backups
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False))

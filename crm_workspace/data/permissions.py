@@ -8,7 +8,9 @@ Roles (``users.role``):
   ``members_edit_all`` setting, default ``true``, keeps a small team's demo
   usable); an admin who sets it to ``false`` limits members to records they own
   (``owner`` = their username) or that nobody owns. Members may not write
-  ``users``, ``plugin_state`` or the security settings.
+  ``users``, ``plugin_state`` or a setting declared ``admin_only`` (one that
+  changes behaviour for everyone; see ``crm_settings`` and
+  crm_workspace/data/settings.py).
 - **viewer** — reads only: every write is refused.
 
 Who is checked — default deny (the decision, and why):
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from crm_workspace.data.settings import SECURITY_SETTINGS
 from crm_workspace.errors import CrmError, PermissionDenied
 
 if TYPE_CHECKING:
@@ -53,8 +56,6 @@ if TYPE_CHECKING:
 ROLES = ("admin", "member", "viewer")
 #: Tables only admins may write.
 ADMIN_TABLES = frozenset({"users", "plugin_state", "login_sessions", "login_failures"})
-#: Settings only admins may write.
-SECURITY_SETTINGS = frozenset({"members_edit_all", "require_known_users", "session_hours"})
 #: Tables whose rows members may not write (append-only ones are refused by the Store anyway).
 _SKIP = frozenset({"audit_log"})
 _OWN_ACCOUNT = frozenset({"password_hash", "display_name", "email"})
@@ -73,6 +74,8 @@ class Permissions:
     user: str
     role: str | None  # None: setup mode (no users yet), unrestricted
     edit_all: bool = True
+    #: settings only an admin may write (the declared ``admin_only`` ones)
+    admin_settings: frozenset[str] = SECURITY_SETTINGS
 
     @property
     def enforced(self) -> bool:
@@ -113,7 +116,7 @@ class Permissions:
             raise PermissionDenied(f"only an admin may change {table} ({self.user} is a member)")
         if table == "settings":
             key = (before or {}).get("key") or (record or {}).get("key")
-            if key in SECURITY_SETTINGS:
+            if key in self.admin_settings:
                 raise PermissionDenied(f"only an admin may change the setting '{key}'")
             return
         if self.edit_all or before is None:
@@ -169,10 +172,10 @@ def _read_permissions(store: Store, user: str) -> Permissions:
     except CrmError:  # before the core migration ran: setup mode
         return Permissions(user, None)
     role = rows[0]["role"] if rows[0]["active"] not in (0, "0") else _INACTIVE
-    edit_all = True
-    if role == "member":
-        edit_all = bool(store.settings.get("members_edit_all", True))
-    return Permissions(user, role, edit_all)
+    if role != "member":
+        return Permissions(user, role)
+    edit_all = bool(store.settings.get("members_edit_all", True))
+    return Permissions(user, role, edit_all, store.settings.admin_only())
 
 
 def permissions(holder: Store | Any) -> Permissions:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_workspace import CrmError
+from crm_workspace.core_rules import consent_value, regrant_refused
 
 from . import normalize as nz
 from .mapping import CUSTOM, ENTITIES, FIELDS, added_columns
@@ -45,6 +46,8 @@ class Plan:
     new_orgs: dict[str, str] = field(default_factory=dict)  # key → name as first written
     #: problem cells for the preview: (row index, header) → message
     problems: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: rows imported without their consent cell: a withdrawal is re-granted only by an explicit consent action
+    consent_kept: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -65,6 +68,8 @@ class Plan:
         )
         if c["organizations_created"]:
             text += f" (+{c['organizations_created']:,} new organizations)"
+        if self.consent_kept:
+            text += f"; {len(self.consent_kept):,} withdrawn marketing consent kept (not re-granted by an import)"
         return text
 
     def row_number(self, index: int) -> int:
@@ -80,6 +85,8 @@ class Plan:
             lines.append(f"  row {self.row_number(index)}: skipped — {reason}")
         for index, reason in self.rejects[:limit]:
             lines.append(f"  row {self.row_number(index)}: rejected — {reason}")
+        for index, reason in self.consent_kept[:limit]:
+            lines.append(f"  row {self.row_number(index)}: imported without marketing_consent — {reason}")
         return lines
 
 
@@ -295,6 +302,8 @@ class Planner:
                 plan.creates.append(row)
                 continue
             changes = {k: v for k, v in row.record.items() if before.get(k) != v and k != "created_at"}
+            if self.entity == "contacts":
+                self._consent(row, changes, before)
             if self.entity == "organizations":
                 changes.pop("name", None)  # same organization by name: keep its spelling
             if not changes:
@@ -311,11 +320,36 @@ class Planner:
             changes = {k: v for k, v in check.items() if before.get(k) != v}
             plan.updates.append((row, row_id, changes, {k: before.get(k) for k in changes}))
 
+    def _consent(self, row: Row, record: dict[str, Any], before: dict | None) -> None:
+        """Consent an import may write: given for a contact who never answered, with the file as its source.
+
+        A withdrawal is never re-granted by an import: that cell is dropped, the rest of
+        the row imported, and the row reported (``consent_kept``, the preview's problems).
+        """
+        refused = regrant_refused(record, before)
+        if refused:
+            for name in ("marketing_consent", "consent_at", "consent_source"):
+                record.pop(name, None)
+            self.plan.consent_kept.append((row.index, refused))
+            header = next((h for h, f in self.mapping.items() if f == "marketing_consent"), None)
+            if header is not None:
+                self.plan.problems[(row.index, header)] = refused
+            return
+        try:
+            given = consent_value(record.get("marketing_consent")) == 1
+            had = before is not None and consent_value(before.get("marketing_consent")) == 1
+        except ValueError:
+            return  # validation reports it
+        if given and not had and not record.get("consent_source"):
+            record["consent_source"] = f"import of {self.plan.file_name or 'a file'}"
+
     def _validate_creates(self) -> None:
         plan = self.plan
         valid = []
         entity = self.entity
         for row in plan.creates:
+            if entity == "contacts":
+                self._consent(row, row.record, None)
             error = self._validate(entity, row.record, None)
             if error:
                 plan.rejects.append((row.index, error))
@@ -348,6 +382,6 @@ def plan_import(
     file_name: str = "",
     sha256: str = "",
 ) -> Plan:
-    plan = Planner(workspace, entity, table, mapping, on_duplicate).build()
-    plan.file_name, plan.sha256 = file_name, sha256
-    return plan
+    planner = Planner(workspace, entity, table, mapping, on_duplicate)
+    planner.plan.file_name, planner.plan.sha256 = file_name, sha256  # known while planning: consent's source
+    return planner.build()

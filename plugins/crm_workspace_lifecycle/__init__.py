@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from crm_workspace import Page, PersonalData, hookimpl
+from crm_workspace import Page, PersonalData, Setting, hookimpl
 from crm_workspace.data import checks
 
 from . import rules as _rules
 from .schema import migrations
+
+
+def _rule_settings(value):
+    """The stored ``lifecycle_rules``: known rules, each a mapping (``rules.set_rules`` checks the values)."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError(f"must map rule names to their settings, not {value!r}")
+    unknown = sorted(set(value) - set(_rules.DEFAULT_RULES))
+    if unknown:
+        raise ValueError(f"unknown rules: {', '.join(unknown)} (rules: {', '.join(_rules.DEFAULT_RULES)})")
+    return value
+
+
+@hookimpl
+def crm_settings():
+    """The automatic lifecycle rules: they move every contact, so only admins change them."""
+    return [Setting("lifecycle_rules", _rule_settings, {}, doc="Which automatic lifecycle rules run, and how.")]
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, PersonalData, RecordSection, hookimpl
+from crm_workspace import Metric, Page, PersonalData, RecordSection, Setting, hookimpl
 
 from .schema import migrations
 
@@ -10,6 +10,23 @@ from .schema import migrations
 @hookimpl
 def crm_migrations():
     return migrations
+
+
+def _currency(value):
+    code = value.strip().upper() if isinstance(value, str) else value
+    if not (isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha()):
+        raise ValueError(f"must be a 3-letter currency code such as EUR or USD, not {value!r}")
+    return code
+
+
+@hookimpl
+def crm_settings():
+    """The workspace currency: how amounts are shown (display only, so members may set it)."""
+    from .values import DEFAULT_CURRENCY
+
+    return [
+        Setting("currency", _currency, DEFAULT_CURRENCY, admin_only=False, doc="The currency amounts are shown in.")
+    ]
 
 
 @hookimpl
