@@ -51,7 +51,7 @@ def test_page_renders_each_chart(page, served_demo):
 def test_a_stage_change_from_another_process_updates_the_funnel(page, served_demo):
     open_lifecycle(page, served_demo)
     before = reached(page, "advocate")
-    other = Workspace.open(served_demo.db, user="notebook")
+    other = Workspace.open(served_demo.db, user="ana")
     try:
         lead = other.query("SELECT id FROM contacts WHERE lifecycle_stage = 'lead' ORDER BY id LIMIT 1")[0]["id"]
         other.store.update("contacts", lead, {"lifecycle_stage": "advocate"})

@@ -139,7 +139,7 @@ def test_forecast_renders(page, served_demo):
 
 @pytest.fixture
 def hostile_deal(served_demo):
-    ws = Workspace.open(served_demo.db, user="mallory")
+    ws = Workspace.open(served_demo.db, user="ana")
     deal = ws.store.insert(
         "deals", {"title": "<img src=x onerror=window.pwned=1>Evil", "stage": "qualification", "amount": 1}
     )
