@@ -12,7 +12,8 @@ import panel as pn
 
 from crm_workspace import Workspace
 from crm_workspace.web import auth
-from crm_workspace.web.app import base_workspace, configure, error_card, session_workspace
+from crm_workspace.web.app import error_card
+from crm_workspace.web.session import base_workspace, configure, session_workspace
 
 HEADER = "#1f4e79"
 

@@ -2,7 +2,7 @@
 
 from _page import login_refusal
 
-from crm_workspace.web.app import base_workspace, configure, session_app
+from crm_workspace.web.session import base_workspace, configure, session_app
 
 refusal = login_refusal(base_workspace().path)
 if refusal is not None:

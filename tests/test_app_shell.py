@@ -32,7 +32,7 @@ def test_serve_passes_its_options_to_the_app_not_through_the_environment(tmp_pat
 
     from crm_workspace.cli import cli
     from crm_workspace.web import server
-    from crm_workspace.web.app import ServeConfig
+    from crm_workspace.web.session import ServeConfig
 
     db = tmp_path / "crm.db"
     Workspace.open(db, builtins_only=True).close()

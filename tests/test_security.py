@@ -311,7 +311,8 @@ def test_role_lookups_are_cached_but_never_stale(ws):
 
 def test_a_session_loses_access_within_a_tick_when_its_user_is_removed_or_demoted(ws):
     from crm_workspace.testing import page_text
-    from crm_workspace.web.app import App, SessionGuard
+    from crm_workspace.web.app import App
+    from crm_workspace.web.session import SessionGuard
 
     chloe = ws.as_user("chloe")
     ws.store.update("users", "chloe", {"role": "admin"})
@@ -332,7 +333,7 @@ def test_a_session_loses_access_within_a_tick_when_its_user_is_removed_or_demote
 
 
 def test_an_open_anonymous_session_loses_access_when_a_login_becomes_required(ws):
-    from crm_workspace.web.app import SessionGuard
+    from crm_workspace.web.session import SessionGuard
 
     guard = SessionGuard(ws, token=None, logged_in=False)
     assert guard.state == "admin"

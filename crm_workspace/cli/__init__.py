@@ -193,8 +193,8 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
 def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
     """Serve every enabled module's dashboard."""
     open_workspace(ctx).close()  # refuse a missing database; migrate before any session opens it
-    from crm_workspace.web.app import ServeConfig
     from crm_workspace.web.server import serve as run
+    from crm_workspace.web.session import ServeConfig
 
     config = ServeConfig(path=str(Path(db_path(ctx)).resolve()), user=acting_user(ctx))
     run(config, port=port, address=address, show=show, num_procs=num_procs)

@@ -28,7 +28,7 @@ Who is checked — default deny (the decision, and why):
 - The role is read at every write, through a cache keyed on SQLite's
   ``data_version`` (any commit, in any process, invalidates it): a removed,
   disabled or demoted user loses rights at their next action, and a served
-  session re-checks once a second (crm_workspace/web/app.py).
+  session re-checks once a second (crm_workspace/web/session.py).
 - On the host the CLI and notebooks hold the database file itself, so file
   permissions are the real boundary there; the roles stop mistakes and shape what
   a named colleague can do. In the **served app** the boundary is the login

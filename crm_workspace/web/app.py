@@ -10,29 +10,28 @@ from __future__ import annotations
 
 import html
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import panel as pn
 import param
 from panel.custom import JSComponent
-from panel.io.callbacks import PeriodicCallback
 from panel.io.resources import CDN_DIST
 from panel.theme import Fast
 
 from crm_workspace.data import permissions
-from crm_workspace.errors import CrmError, NotFound
+from crm_workspace.errors import NotFound
 from crm_workspace.types import Page
-from crm_workspace.web import auth, identity
+from crm_workspace.web import identity
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.web.icons import is_icon_name, svg
-from crm_workspace.web.router import Router, page_query, parse_query, session_query
+from crm_workspace.web.router import Router, page_query, parse_query
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+#: The system's own interface font: nothing to download, the same text on and off line.
+SYSTEM_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
 
 POLL_MS = 1000
 HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="home", order=0, plugin="core")
@@ -47,27 +46,6 @@ CSS = """
 .crm-kpi details {font-size: 11px; color: #5f6b7a;}
 .crm-kpi pre {white-space: pre-wrap; max-width: 320px;}
 """
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """What the server tells the app it serves: which workspace, acting as whom, behind a login or not.
-
-    ``crm serve`` builds one from its options; ``panel serve dashboards/...`` files
-    use ``from_environment`` ($CRM_DB, the user-facing default, else ./crm.db).
-    """
-
-    path: str = "crm.db"
-    user: str | None = None
-    login: bool = False
-
-    @classmethod
-    def from_environment(cls) -> ServeConfig:
-        return cls(path=os.environ.get("CRM_DB") or "crm.db")
-
-
-#: The system's own interface font: nothing to download, the same text on and off line.
-SYSTEM_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
 
 
 class OfflineFast(Fast):
@@ -373,15 +351,6 @@ class App(pn.viewable.Viewer):
         return template
 
 
-def _notify_error(error: Exception) -> None:
-    """Panel's exception handler: a notification, never a traceback in the browser."""
-    message = str(error) if isinstance(error, CrmError) else f"Unexpected error: {type(error).__name__}: {error}"
-    if not isinstance(error, CrmError):
-        log.error("callback failed", exc_info=error)
-    if pn.state.notifications is not None:
-        pn.state.notifications.error(message, duration=8000)
-
-
 def access_ended() -> pn.pane.Alert:
     """What a session without rights shows instead of any data."""
     return error_card(
@@ -389,109 +358,3 @@ def access_ended() -> pn.pane.Alert:
         "This session has no rights: the user was removed or disabled, logged out, or a login is now required. "
         "Reload the page to log in.",
     )
-
-
-def base_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
-    """The process-wide workspace the served sessions share (opened once per file and user)."""
-    key = ("crm_workspace", path or ServeConfig.from_environment().path, user)
-    if key not in pn.state.cache:
-        pn.state.cache[key] = Workspace.open(key[1], user=user)
-    return pn.state.cache[key]
-
-
-class SessionGuard:
-    """Re-checks a served session's user once a second (default deny, crm_workspace/data/permissions.py).
-
-    The session loses access at once, for good, when its user is removed or disabled,
-    when its login session is revoked (logout) or expires, or when a login becomes
-    required and the session has none; a change of role rebuilds what it may see.
-    ``state`` is the role (``"setup"`` with no users yet), or None: no access.
-    """
-
-    def __init__(self, workspace: Workspace, *, token: str | None, logged_in: bool):
-        self.workspace = workspace
-        self.token = token
-        self.logged_in = logged_in
-        self.listeners: list[Callable[[str | None], None]] = []
-        self.state = self.current()
-        self._callback: PeriodicCallback | None = None
-
-    def current(self) -> str | None:
-        ws = self.workspace
-        if self.logged_in:
-            if not auth.session_active(ws.path, self.token, ws.user):
-                return None
-        elif auth.login_required(ws.path):
-            return None
-        found = permissions.permissions(ws.store)
-        return (found.role or "setup") if found.has_access else None
-
-    def start(self) -> None:
-        # background: not a user's action, so not counted in Panel's process-wide "busy" state
-        self._callback = PeriodicCallback(callback=self.tick, period=POLL_MS, background=True)
-        self._callback.start()
-
-    def tick(self) -> None:
-        """Once a second: refresh views if the data changed, and apply any change of access."""
-        if self.state is None:
-            return
-        self.workspace.poll()
-        state = self.current()
-        if state == self.state:
-            return
-        self.state = state
-        if state is None and self._callback is not None:
-            self._callback.stop()
-        for listener in self.listeners:
-            listener(state)
-
-
-def open_session(
-    path: str | None = None, *, user: str | None = None, acting: str | None = None
-) -> tuple[Workspace, SessionGuard]:
-    """This browser session's Workspace and its guard.
-
-    The session acts as its logged-in user only with a live server-side session
-    (crm_workspace/web/auth.py); otherwise as ``acting`` (the member this browser
-    picked), else the server's user.
-    """
-    base = base_workspace(path, user=user)
-    token = auth.session_token(pn.state.cookies or {}) if pn.state.curdoc is not None else None
-    logged_in = bool(pn.state.user and token and auth.session_user(base.path, token) == pn.state.user)
-    ws = base.as_user(pn.state.user if logged_in else (acting or base.user))
-    guard = SessionGuard(ws, token=token, logged_in=logged_in)
-    if pn.state.curdoc is not None and guard.state is not None:
-        ws.poll()
-        guard.start()
-    return ws, guard
-
-
-def session_workspace(path: str | None = None, *, user: str | None = None) -> Workspace:
-    """This browser session's Workspace, acting as the logged-in (or default) user."""
-    return open_session(path, user=user)[0]
-
-
-def configure(workspace: Workspace) -> None:
-    """Load the extensions every page needs and route callback errors to notifications."""
-    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions} | {"tabulator"})
-    pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
-
-
-def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
-    """Build the app for one served session (the target of ``crm serve``)."""
-    config = config or ServeConfig.from_environment()
-    base = base_workspace(config.path, user=config.user)
-    acting, picked = None, False
-    if not pn.state.user:  # no login: act as a team member (--user, else the one this browser picked)
-        acting, picked = identity.chosen_member(base.store, base.user, pn.state.cookies or {})
-        if acting is None:
-            return identity.picker_template(base.store)
-    ws, guard = open_session(config.path, user=config.user, acting=acting)
-    if guard.state is None:
-        return pn.template.FastListTemplate(title="crm-workspace", main=[access_ended()], header_background="#1f4e79")
-    # build the page the address names first (a reload, a shared link), not the home page and then that page
-    page, args = parse_query(session_query(pn.state.session_args))
-    ws.param.update(page=page, page_args=args)
-    app = App(workspace=ws, login=config.login, switch_user=picked)
-    guard.listeners.append(app.apply_access)
-    return app.template()

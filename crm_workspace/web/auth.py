@@ -3,7 +3,7 @@
 ``crm serve`` always installs this login; it is *required* as soon as any user
 (even a disabled one: fail closed) has a password (``crm users add NAME`` or ``crm users passwd NAME``), asked at
 every request, so a password given while the server runs takes effect at once (and
-open anonymous sessions lose access within a second, crm_workspace/web/app.py).
+open anonymous sessions lose access within a second, crm_workspace/web/session.py).
 
 - Passwords are verified against the argon2 hash in ``users.password_hash``; an
   unknown, disabled or password-less name is verified against a dummy hash, so a

@@ -9,7 +9,7 @@ import sys
 
 import panel as pn
 
-from crm_workspace.web.app import ServeConfig, base_workspace, configure, session_app
+from crm_workspace.web.session import ServeConfig, base_workspace, configure, session_app
 
 
 def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs: int = 1) -> None:

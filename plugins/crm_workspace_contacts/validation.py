@@ -41,10 +41,12 @@ def validate(workspace: Any, table: str, record: dict, before: dict | None) -> d
         if not _blank(org):
             try:
                 org = record["organization_id"] = int(org)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 errors["organization_id"] = f"not an organization id: {org!r}"
             else:
-                if not workspace.store.query("SELECT 1 FROM organizations WHERE id = ?", [org]):
+                # an id beyond SQLite's integers names no row (and cannot be bound in a query)
+                in_range = -(2**63) <= org < 2**63
+                if not in_range or not workspace.store.query("SELECT 1 FROM organizations WHERE id = ?", [org]):
                     errors["organization_id"] = f"organization #{org} does not exist"
         elif "organization_id" in record:
             record["organization_id"] = None

@@ -22,7 +22,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def execute(path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
     monkeypatch.setenv("CRM_DB", str(db))
-    monkeypatch.setenv("CRM_USER", "analyst")
+    monkeypatch.setenv("CRM_USER", "ana")
     book = nbformat.read(path, as_version=4)
     client = NotebookClient(book, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(db.parent)}})
     client.execute()
