@@ -22,6 +22,10 @@ from crm_workspace.data import permissions
 from crm_workspace.web import auth
 
 
+#: one server for the module, so its tests run on one worker; each sets the passwords it uses
+pytestmark = pytest.mark.xdist_group("login")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, demo_template: Path):
     db = tmp_path_factory.mktemp("sessions") / "crm.db"
@@ -78,6 +82,7 @@ def test_login_is_required_as_soon_as_a_user_has_a_password_without_a_restart(se
 
 
 def test_logout_revokes_the_session_on_the_server_and_cookies_are_httponly_samesite(server):
+    set_password(server.db, "ben", "ben-secret-1")
     status, location, set_cookies = login(server, "ben", "ben-secret-1")
     assert status == 302 and "error" not in location
     cookies = cookie_header(set_cookies)
@@ -94,6 +99,7 @@ def test_logout_revokes_the_session_on_the_server_and_cookies_are_httponly_sames
 
 
 def test_cookies_are_secure_behind_https(server):
+    set_password(server.db, "ben", "ben-secret-1")
     status, _, set_cookies = login(server, "ben", "ben-secret-1", headers={"X-Forwarded-Proto": "https"})
     assert status == 302 and set_cookies
     for header in set_cookies:
@@ -123,6 +129,7 @@ def test_unknown_usernames_take_as_long_as_known_ones(server):
 
 
 def test_a_new_password_ends_the_users_sessions(server):
+    set_password(server.db, "dev", "dev-secret-1")
     status, _, set_cookies = login(server, "dev", "dev-secret-1")
     cookies = cookie_header(set_cookies)
     assert status == 302 and request(server, cookies=cookies)[0] == 200

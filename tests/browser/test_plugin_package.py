@@ -42,7 +42,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps"]
     run(*pip, "--no-build-isolation", "--no-index", "-e", str(package))
     db = tmp / "crm.db"
-    run(str(python), "-m", "crm_workspace", "--db", str(db), "init")
+    run(str(python), "-m", "crm_workspace", "--db", str(db), "--user", "ana", "init")  # ana, the first admin, serves
     return {"package": package, "python": python, "db": db}
 
 
