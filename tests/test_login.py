@@ -21,7 +21,6 @@ from helpers import Server
 from crm_workspace.data import permissions
 from crm_workspace.web import auth
 
-
 #: one server for the module, so its tests run on one worker; each sets the passwords it uses
 pytestmark = pytest.mark.xdist_group("login")
 
