@@ -13,10 +13,10 @@ from crm_workspace import Workspace
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
 from ..state import ContactListModel
 from .common import READ_ONLY_TIP, E, choices_with_any, read_only
-from .forms import RecordForm
+from .listing import RecordListActions
 
 
-class ContactListView(pn.viewable.Viewer):
+class ContactListView(RecordListActions, pn.viewable.Viewer):
     """Contacts list: every filter widget is bound to a ``ContactListModel`` param."""
 
     workspace = param.ClassSelector(class_=Workspace)
@@ -118,27 +118,6 @@ class ContactListView(pn.viewable.Viewer):
         clear = pn.widgets.Button(label=f"Organization: {name} ✕", color="light")
         clear.on_click(lambda _e: self.set_organization(None))
         self.org_chip.objects = [clear]
-
-    def _open(self, event: Any) -> None:
-        try:
-            row = self.table.value.iloc[event.row]
-        except IndexError:  # a click on a row the next keystroke already replaced
-            return
-        self.workspace.open_page("contacts", id=int(row["id"]))
-
-    def _show_form(self) -> None:
-        def done(row: dict | None) -> None:
-            self.form_area.objects = []
-            if row:
-                self.workspace.open_page("contacts", id=int(row["id"]))
-
-        self.form_area.objects = [
-            pn.pane.Markdown("### New contact"),
-            RecordForm(workspace=self.workspace, on_done=done),
-        ]
-
-    def _export(self):
-        return self.model.to_xlsx()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

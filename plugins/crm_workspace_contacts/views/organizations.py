@@ -13,17 +13,19 @@ from crm_workspace import Workspace
 from ..queries import ORG_COLUMNS
 from ..state import OrganizationListModel
 from .common import READ_ONLY_TIP, E, choices_with_any, read_only
-from .forms import RecordForm
+from .listing import RecordListActions
 from .record import OrganizationRecord, record_or_not_found
 
 
-class OrganizationsPage(pn.viewable.Viewer):
+class OrganizationsPage(RecordListActions, pn.viewable.Viewer):
     """Organizations list: every filter widget is bound to an ``OrganizationListModel`` param.
 
     Routes on ``workspace.page_args``: ``id`` opens that organization's record
     (``?page=organizations&id=3``), so the menu highlights Organizations there.
     """
 
+    record_table = "organizations"
+    new_title = "New organization"
     workspace = param.ClassSelector(class_=Workspace)
     model = param.ClassSelector(class_=OrganizationListModel, doc="The list's state; made from the workspace.")
 
@@ -98,27 +100,6 @@ class OrganizationsPage(pn.viewable.Viewer):
         self.status.object = f"**{model.summary('organizations')}** — page {model.page + 1}"
         self.prev.disabled = not model.has_previous
         self.next.disabled = not model.has_next
-
-    def _open(self, event: Any) -> None:
-        try:
-            row = self.table.value.iloc[event.row]
-        except IndexError:  # a click on a row the next keystroke already replaced
-            return
-        self.workspace.open_page("organizations", id=int(row["id"]))
-
-    def _show_form(self) -> None:
-        def done(row: dict | None) -> None:
-            self.form_area.objects = []
-            if row:
-                self.workspace.open_page("organizations", id=int(row["id"]))
-
-        self.form_area.objects = [
-            pn.pane.Markdown("### New organization"),
-            RecordForm(workspace=self.workspace, table="organizations", on_done=done),
-        ]
-
-    def _export(self):
-        return self.model.to_xlsx()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.body
