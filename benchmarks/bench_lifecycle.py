@@ -38,14 +38,14 @@ def workspace_with_events(total: int) -> Path:
     have = conn.execute("SELECT count(*) FROM lifecycle_events").fetchone()[0]
     if have < total:
         # synthetic contacts re-living real histories (no write hooks: generated data, not user changes)
-        conn.execute("BEGIN")
-        conn.execute(
-            "INSERT INTO lifecycle_events (contact_id, from_stage, to_stage, at, by)"
-            " SELECT contact_id + 1000000, from_stage, to_stage, at, by FROM lifecycle_events ORDER BY id LIMIT ?",
-            [total - have],
-        )
-        conn.execute("COMMIT")
-    conn.execute("ANALYZE")
+        with ws.store.transaction(savepoints=False):  # raw writes only inside the Store's write path
+            conn.execute(
+                "INSERT INTO lifecycle_events (contact_id, from_stage, to_stage, at, by)"
+                " SELECT contact_id + 1000000, from_stage, to_stage, at, by FROM lifecycle_events ORDER BY id LIMIT ?",
+                [total - have],
+            )
+    with ws.store.transaction():
+        conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     ws.close()
     partial.rename(path)
