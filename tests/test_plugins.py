@@ -285,5 +285,5 @@ def test_an_unknown_name_in_the_allow_list_is_said(monkeypatch, tmp_path):
     monkeypatch.setenv("CRM_PLUGINS", "pipeline,nosuch")
     ws = Workspace.open(tmp_path / "crm.db", builtins_only=True)
     (error,) = ws.plugin_errors()
-    assert str(error).startswith("plugin 'nosuch' failed in CRM_PLUGINS: not installed (installed: contacts, ")
+    assert str(error).startswith("plugin 'nosuch' failed in CRM_PLUGINS: not installed (installed: api, automation, ")
     assert [p.name for p in ws.plugins()] == ["pipeline"]

@@ -1,0 +1,1 @@
+"""JSON API for other systems: tokens, records, search and views over HTTP."""

@@ -1,0 +1,1 @@
+"""Webhooks out and workflow rules a team edits without code."""

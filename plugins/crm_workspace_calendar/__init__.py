@@ -1,0 +1,1 @@
+"""Calendars: iCalendar feeds of tasks and meetings, and .ics import."""

@@ -1,0 +1,1 @@
+"""Knowledge base: articles in Markdown, search, a public help centre."""

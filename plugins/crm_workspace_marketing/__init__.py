@@ -1,0 +1,1 @@
+"""Marketing: segments, consented e-mail campaigns, tracking, sign-up forms."""

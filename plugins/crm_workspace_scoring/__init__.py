@@ -1,0 +1,1 @@
+"""Lead scores: rule points and a trained model, each explained."""

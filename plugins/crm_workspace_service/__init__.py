@@ -1,0 +1,1 @@
+"""Service: tickets with SLAs, e-mail in and out, queues."""

@@ -1,0 +1,1 @@
+"""Satisfaction: CSAT after a solved ticket, NPS surveys to customers."""
