@@ -356,10 +356,12 @@ def _touched(workspace: Workspace, changes: list[Change]) -> tuple[dict[str, set
 def _reevaluate(workspace: Workspace, row: dict, compiled: Compiled, ids: set[int], now: str) -> None:
     conn = workspace.store.conn
     ids_json = json.dumps(sorted(ids))
+    # CROSS JOIN: the touched ids first, then each contact by its key (never a segment index scan)
     matching = {
         r[0]
         for r in conn.execute(
-            f"SELECT c.id FROM contacts c WHERE c.id IN ({IDS}) AND {compiled.sql}", [ids_json, *compiled.params]
+            f"SELECT c.id FROM json_each(?) j CROSS JOIN contacts c ON c.id = j.value WHERE {compiled.sql}",
+            [ids_json, *compiled.params],
         )
     }
     current = {
