@@ -13,11 +13,23 @@ def crm_migrations():
 
 
 @hookimpl
+def crm_settings():
+    from .bounces import SETTINGS as bounce_settings
+    from .tracking import SETTINGS as tracking_settings
+
+    return [*tracking_settings, *bounce_settings]
+
+
+@hookimpl
 def crm_validate_record(workspace, table, record, before):
     if table == "segments":
         from .segments import validate_segment
 
         return validate_segment(workspace, record, before) or None
+    if table == "campaigns":
+        from .campaigns import validate_campaign
+
+        return validate_campaign(workspace, record, before) or None
     return None
 
 
@@ -27,6 +39,22 @@ def crm_record_changed(workspace, changes):
     from .segments import on_changes
 
     on_changes(workspace, changes)
+
+
+@hookimpl
+def crm_routes(workspace):
+    """Unsubscribe, open pixel and click links (signed), and the public sign-up forms."""
+    from .routes import routes
+
+    return routes()
+
+
+@hookimpl
+def crm_tick(workspace, now):
+    """Due A/B decisions and their winners, the marketing queue, bounces, time-relative segments."""
+    from .scheduler import tick
+
+    tick(workspace, now)
 
 
 @hookimpl
@@ -53,5 +81,10 @@ def crm_demo_data(workspace, seed, size, today):
 
 @hookimpl
 def crm_personal_data(workspace):
-    """Which lists a person is on (removed on erasure)."""
-    return [PersonalData("segment_members", "contact_id", ("added_at",), title="segment_memberships", remove=True)]
+    """Lists a person is on, the campaigns sent to them, their opens/clicks, their suppressed address."""
+    return [
+        PersonalData("segment_members", "contact_id", ("added_at",), title="segment_memberships", remove=True),
+        PersonalData("campaign_recipients", "contact_id", ("email",), title="campaigns_received"),
+        PersonalData("marketing_events", "contact_id", ("ip", "user_agent", "url"), title="marketing_events"),
+        PersonalData("marketing_suppressions", "contact_id", ("email", "detail"), title="suppressed_address"),
+    ]

@@ -16,6 +16,8 @@ def register(cli: click.Group) -> None:
     def marketing():
         """Segments, campaigns and their sending, sign-up forms."""
 
+    register_campaigns(marketing)
+
     @marketing.command("segments")
     @output_options
     @click.pass_context
@@ -95,3 +97,58 @@ def register(cli: click.Group) -> None:
         from .segments import rebuild
 
         emit(rebuild(open_workspace(ctx), name), ["segment", "members", "status", "problem"], fmt)
+
+
+def register_campaigns(marketing: click.Group) -> None:
+    from crm_workspace.cli import open_workspace
+
+    @marketing.command("campaigns")
+    @output_options
+    @click.pass_context
+    def campaigns_(ctx, fmt):
+        """List the campaigns: status, segment, sent, opens, clicks (the page's numbers)."""
+        from .analytics import campaign_stats
+
+        emit(campaign_stats(open_workspace(ctx)), None, fmt, empty="(no campaigns)")
+
+    @marketing.command("send")
+    @click.argument("campaign")
+    @click.option("--per-minute", type=int, default=None, help="At most this many messages a minute.")
+    @click.option("--limit", type=int, default=None, help="Deliver at most this many messages now.")
+    @click.pass_context
+    def send_(ctx, campaign, per_minute, limit):
+        """Send CAMPAIGN to its segment (consented addresses only); run again to continue where it stopped."""
+        from .sending import send
+
+        result = send(open_workspace(ctx), campaign, per_minute=per_minute, limit=limit)
+        ledger = ", ".join(f"{k} {v}" for k, v in result["ledger"].items() if v)
+        click.echo(
+            f"{result['campaign']}: queued {result['queued']}, sent {result['sent']}, failed {result['failed']},"
+            f" to retry {result['retrying']}; {result['status']} ({ledger or 'nothing in the ledger'})"
+        )
+        if result["stopped"]:
+            raise click.ClickException(f"stopped: {result['stopped']} (the rest stays queued: run send again)")
+
+    @marketing.command("run")
+    @click.option("--now", help="The time to treat as now (ISO, for tests).")
+    @output_options
+    @click.pass_context
+    def run_(ctx, now, fmt):
+        """Due A/B decisions, queued sends, bounces, time-relative segments (safe to run from cron)."""
+        from .scheduler import tick
+
+        report = tick(open_workspace(ctx), now)
+        emit([{k: v for k, v in report.items()}], None, fmt)
+
+    @marketing.command("bounces")
+    @click.argument("mailbox", required=False)
+    @click.pass_context
+    def bounces_(ctx, mailbox):
+        """Read delivery reports (and unsubscribe replies) from MAILBOX (a Maildir path or imap[s]://...)."""
+        from .bounces import process_mailbox
+
+        ws = open_workspace(ctx)
+        if not (mailbox or ws.setting("marketing_bounce_mailbox", "")):
+            raise click.ClickException("give a mailbox, or set marketing_bounce_mailbox")
+        counts = process_mailbox(ws, mailbox)
+        click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))

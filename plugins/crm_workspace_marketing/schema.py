@@ -12,13 +12,14 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.db import Database
 
-from crm_workspace.data.schema import ensure_table, unique_message
+from crm_workspace.data.schema import append_only, ensure_table, unique_message
 
 migrations = sqlite_utils.Migrations("crm_workspace.marketing")
 
 _STAMPS = {"created_at": str, "updated_at": str, "updated_by": str, "version": int}
 
 unique_message("segments.name", "another segment already has this name")
+unique_message("campaigns.name", "another campaign already has this name")
 
 
 @migrations()
@@ -69,4 +70,119 @@ def m002_segment_indexes(db: Database) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_contacts_segment_consent"
         " ON contacts(marketing_consent, stakeholder_type, owner, organization_id, lifecycle_stage)"
+    )
+
+
+@migrations()
+def m003_campaigns(db: Database) -> None:
+    """Campaigns, who each one went to (and which A/B variant), its tracked links, events and suppressions.
+
+    - ``campaigns``: the message (subject, html, text, sender, reply_to) and its audience
+      (``segment_id``); ``status`` draft → sending → sent; ``ab`` the A/B test as JSON.
+    - ``campaign_recipients``: the audience as sent (one row per contact and campaign; the
+      ledger of each message is the core's ``mail_outbox`` row ``outbox_id``).
+    - ``campaign_links``: the links a campaign's HTML holds; a click token names one by index,
+      so a redirect only ever goes to a link of that campaign.
+    - ``marketing_events``: every open, click, unsubscribe, bounce, form sign-up as it came
+      (address, user agent), ``machine`` set when the team's rules say no person did it.
+    - ``marketing_suppressions``: addresses never mailed again (hard bounce, repeated soft bounces).
+    """
+    ensure_table(
+        db,
+        "campaigns",
+        {
+            "id": int,
+            "name": str,
+            "subject": str,
+            "html": str,
+            "text": str,
+            "sender": str,
+            "reply_to": str,
+            "segment_id": int,
+            "status": str,
+            "ab": str,
+            "per_minute": int,
+            "started_at": str,
+            "sent_at": str,
+            "owner": str,
+            **_STAMPS,
+        },
+        ("CREATE UNIQUE INDEX idx_campaigns_name ON campaigns(name COLLATE NOCASE)",),
+        pk="id",
+        not_null={"name", "status"},
+        defaults={"version": 1, "status": "draft"},
+    )
+    ensure_table(
+        db,
+        "campaign_recipients",
+        {
+            "id": int,
+            "campaign_id": int,
+            "contact_id": int,
+            "email": str,
+            "variant": int,
+            "phase": str,
+            "outbox_id": int,
+            "queued_at": str,
+        },
+        (
+            "CREATE UNIQUE INDEX idx_campaign_recipients ON campaign_recipients(campaign_id, contact_id)",
+            "CREATE INDEX idx_campaign_recipients_contact ON campaign_recipients(contact_id)",
+        ),
+        pk="id",
+        not_null={"campaign_id", "contact_id"},
+    )
+    ensure_table(
+        db,
+        "campaign_links",
+        {"id": int, "campaign_id": int, "position": int, "url": str},
+        ("CREATE UNIQUE INDEX idx_campaign_links ON campaign_links(campaign_id, position)",),
+        pk="id",
+        not_null={"campaign_id", "position", "url"},
+    )
+    ensure_table(
+        db,
+        "marketing_events",
+        {
+            "id": int,
+            "at": str,
+            "contact_id": int,
+            "campaign_id": int,
+            "variant": int,
+            "kind": str,
+            "url": str,
+            "ip": str,
+            "user_agent": str,
+            "machine": int,
+            "reason": str,
+            "form_id": int,
+            "outbox_id": int,
+        },
+        (
+            "CREATE INDEX idx_marketing_events_campaign ON marketing_events(campaign_id, kind, machine, contact_id)",
+            "CREATE INDEX idx_marketing_events_contact ON marketing_events(contact_id, at)",
+            "CREATE INDEX idx_marketing_events_at ON marketing_events(at, kind)",
+        ),
+        pk="id",
+        not_null={"at", "kind"},
+        defaults={"machine": 0},
+    )
+    append_only(db, "marketing_events")
+    ensure_table(
+        db,
+        "marketing_suppressions",
+        {
+            "id": int,
+            "email": str,
+            "contact_id": int,
+            "reason": str,
+            "detail": str,
+            "soft_bounces": int,
+            "suppressed": int,
+            "at": str,
+        },
+        ("CREATE UNIQUE INDEX idx_marketing_suppressions_email ON marketing_suppressions(email)",),
+        pk="id",
+        not_null={"email"},
+        defaults={"soft_bounces": 0, "suppressed": 0},
     )
