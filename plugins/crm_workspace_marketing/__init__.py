@@ -30,6 +30,10 @@ def crm_validate_record(workspace, table, record, before):
         from .campaigns import validate_campaign
 
         return validate_campaign(workspace, record, before) or None
+    if table == "forms":
+        from .forms import validate_form
+
+        return validate_form(workspace, record, before) or None
     return None
 
 
@@ -44,9 +48,10 @@ def crm_record_changed(workspace, changes):
 @hookimpl
 def crm_routes(workspace):
     """Unsubscribe, open pixel and click links (signed), and the public sign-up forms."""
-    from .routes import routes
+    from .forms_routes import form_routes
+    from .routes import tracking_routes
 
-    return routes()
+    return [*tracking_routes(), *form_routes()]
 
 
 @hookimpl
@@ -87,4 +92,7 @@ def crm_personal_data(workspace):
         PersonalData("campaign_recipients", "contact_id", ("email",), title="campaigns_received"),
         PersonalData("marketing_events", "contact_id", ("ip", "user_agent", "url"), title="marketing_events"),
         PersonalData("marketing_suppressions", "contact_id", ("email", "detail"), title="suppressed_address"),
+        PersonalData(
+            "form_submissions", "contact_id", ("email", "first_name", "last_name", "ip", "user_agent"), title="sign_ups"
+        ),
     ]

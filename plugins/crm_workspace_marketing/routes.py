@@ -19,11 +19,11 @@ from crm_workspace import Route
 
 from . import tracking
 from .core import BadSignature, RouteHandler, escape
+from .tracking import TOKEN
 
 log = logging.getLogger(__name__)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-TOKEN = r"([A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+)"
 
 
 class _Tracked(RouteHandler):
@@ -148,7 +148,7 @@ def _masked(email: str) -> str:
     return f"{local[:2]}…@{domain}" if domain else "your address"
 
 
-def routes() -> list[Route]:
+def tracking_routes() -> list[Route]:
     return [
         Route(f"/m/u/{TOKEN}", Unsubscribe),
         Route(f"/m/o/{TOKEN}\\.gif", Open),

@@ -20,6 +20,7 @@ _STAMPS = {"created_at": str, "updated_at": str, "updated_by": str, "version": i
 
 unique_message("segments.name", "another segment already has this name")
 unique_message("campaigns.name", "another campaign already has this name")
+unique_message("forms.slug", "another form already has this address")
 
 
 @migrations()
@@ -185,4 +186,52 @@ def m003_campaigns(db: Database) -> None:
         pk="id",
         not_null={"email"},
         defaults={"soft_bounces": 0, "suppressed": 0},
+    )
+
+
+@migrations()
+def m004_forms(db: Database) -> None:
+    """Public sign-up forms (``/f/<slug>``) and their submissions, pending until the e-mail is confirmed."""
+    ensure_table(
+        db,
+        "forms",
+        {
+            "id": int,
+            "slug": str,
+            "title": str,
+            "intro": str,
+            "consent_text": str,
+            "thank_you": str,
+            "segment_id": int,
+            "status": str,
+            "owner": str,
+            **_STAMPS,
+        },
+        ("CREATE UNIQUE INDEX idx_forms_slug ON forms(slug)",),
+        pk="id",
+        not_null={"slug", "title", "status"},
+        defaults={"version": 1, "status": "open"},
+    )
+    ensure_table(
+        db,
+        "form_submissions",
+        {
+            "id": int,
+            "form_id": int,
+            "email": str,
+            "first_name": str,
+            "last_name": str,
+            "contact_id": int,
+            "ip": str,
+            "user_agent": str,
+            "submitted_at": str,
+            "confirmed_at": str,
+            "outbox_id": int,
+        },
+        (
+            "CREATE INDEX idx_form_submissions_form ON form_submissions(form_id, submitted_at)",
+            "CREATE INDEX idx_form_submissions_email ON form_submissions(email)",
+        ),
+        pk="id",
+        not_null={"form_id", "email", "submitted_at"},
     )

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 UNSUBSCRIBE, OPEN, CLICK, CONFIRM = "marketing.unsubscribe", "marketing.open", "marketing.click", "marketing.confirm"
+#: A signed token in a URL path (URL-safe base64, a dot, the signature).
+TOKEN = r"([A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+)"
 DEFAULT_MACHINE_SECONDS = 5
 DEFAULT_SCANNERS = (
     r"bot\b",
