@@ -6,25 +6,22 @@ installed the way pip installs one (a dist-info with an entry point, on PYTHONPA
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import os
 import sqlite3
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import tornado.web
 from helpers import CRM, Server
 
 from crm_workspace import PermissionDenied, Route, ValidationError, Workspace, hookimpl
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError
 from crm_workspace.services.http import RateLimiter, RouteHandler
-from crm_workspace.testing import make_workspace, registered
+from crm_workspace.testing import make_workspace, registered, route_server
 
 pytestmark = pytest.mark.xdist_group("routes")
 
@@ -205,9 +202,7 @@ class Echo(RouteHandler):
 
 @pytest.fixture
 def tornado_server(tmp_path):
-    """An in-process Tornado server on the mounted routes of a registered plugin."""
-    from crm_workspace.web.server import route_patterns
-
+    """The public helper: a registered plugin's routes on a real local Tornado server."""
     ws = make_workspace(tmp_path / "crm.db", builtins=False)
 
     class Plugin:
@@ -216,29 +211,9 @@ def tornado_server(tmp_path):
             return [Route("/echo/([a-z]+)", Echo)]
 
     ws.register(Plugin(), name="echoer")
-    patterns = route_patterns(ws)
-    ready = threading.Event()
-    box: dict = {}
-
-    def run():
-        async def main():
-            app = tornado.web.Application(patterns)
-            server = app.listen(0, "127.0.0.1")
-            box["port"] = next(iter(server._sockets.values())).getsockname()[1]
-            box["stop"] = asyncio.Event()
-            box["loop"] = asyncio.get_running_loop()
-            ready.set()
-            await box["stop"].wait()
-            server.stop()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(10)
-    yield box["port"]
-    box["loop"].call_soon_threadsafe(box["stop"].set)
-    thread.join(5)
+    with route_server(ws) as server:
+        assert server.request("GET", "/echo/me")[0] == 200
+        yield server.port
     ws.close()
 
 

@@ -71,10 +71,13 @@ def route_patterns(workspace: Workspace) -> list[tuple]:
     ``workspace.routes()`` (crm_workspace/registry.py) and reported here, once.
     """
     known = {id(error) for error in workspace.plugin_errors()}
-    patterns = [
-        (route.pattern, route.handler, {**route.kwargs, "workspace": workspace.as_system(route.plugin)})
-        for route in workspace.routes()
-    ]
+    systems: dict[str, Workspace] = {}
+    patterns = []
+    for route in workspace.routes():
+        if route.plugin not in systems:
+            systems[route.plugin] = workspace.as_system(route.plugin)
+        system = systems[route.plugin]
+        patterns.append((route.pattern, route.handler, {**route.kwargs, "workspace": system}))
     for error in workspace.plugin_errors():
         if id(error) not in known:
             print(f"warning: {error}", file=sys.stderr, flush=True)
