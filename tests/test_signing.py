@@ -105,7 +105,7 @@ def test_the_secret_lives_beside_the_database_not_in_it(ws, tmp_path):
     # deleting the file revokes every token
     token = sign(ws, "x", {"a": 1})
     os.remove(secret_file)
-    signing.forget_keys()
+    signing.forget_keys()  # a running server notices within a second
     with pytest.raises(BadSignature):
         unsign(ws, "x", token)
 

@@ -36,7 +36,8 @@ MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_S = 300
 
 _lock = threading.Lock()
-_keys: dict[str, bytes] = {}
+#: database path -> (when its file was last checked, the file's inode, mtime and size, the key)
+_keys: dict[str, tuple[float, tuple[int, int, int], bytes]] = {}
 
 
 class BadSignature(CrmError):
@@ -95,15 +96,27 @@ def _read_secret(path: Path) -> str | None:
 
 
 def _key(workspace: Any) -> bytes:
-    path = str(Path(workspace.path).resolve())
-    key = _keys.get(path)
-    if key is None:
-        key = _keys[path] = secret_beside(path, "signing-secret").encode()
-    return key
+    """The workspace's signing key, re-read within a second of its file changing (deleting it revokes every token)."""
+    now = time.monotonic()
+    cached = _keys.get(workspace.path)
+    if cached is not None and now - cached[0] < 1.0:
+        return cached[2]
+    secret_path = f"{Path(workspace.path).resolve()}.signing-secret"
+    try:
+        stat = os.stat(secret_path)
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    except FileNotFoundError:
+        identity = None
+    if cached is None or identity is None or cached[1] != identity:
+        key = secret_beside(workspace.path, "signing-secret").encode()
+        stat = os.stat(secret_path)
+        cached = (now, (stat.st_ino, stat.st_mtime_ns, stat.st_size), key)
+    _keys[workspace.path] = (now, cached[1], cached[2])
+    return cached[2]
 
 
 def forget_keys() -> None:
-    """Drop the keys cached in this process (after a secret file was replaced, in tests)."""
+    """Drop the keys cached in this process (they are re-read anyway when their file changes)."""
     _keys.clear()
 
 
