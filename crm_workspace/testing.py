@@ -191,6 +191,8 @@ def route_server(ws: Workspace) -> Iterator[RouteServer]:
     import asyncio
     import threading
 
+    import tornado.httpserver
+    import tornado.netutil
     import tornado.web
 
     from crm_workspace.web.server import route_patterns
@@ -200,8 +202,10 @@ def route_server(ws: Workspace) -> Iterator[RouteServer]:
     box: dict[str, Any] = {}
 
     async def serve() -> None:
-        server = tornado.web.Application(patterns).listen(0, "127.0.0.1")
-        box["port"] = next(iter(server._sockets.values())).getsockname()[1]
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(tornado.web.Application(patterns))
+        server.add_sockets(sockets)
+        box["port"] = sockets[0].getsockname()[1]
         box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
         ready.set()
         await box["stop"].wait()
