@@ -58,6 +58,11 @@ class Small(RouteHandler):
     max_body_bytes = 100
     json_errors = True
 
+    def prepare(self):
+        super().prepare()
+        if not self.answered and self.request.headers.get("X-Key") != "k":
+            self.write_json(401, {"error": "no key"})
+
     def post(self):
         self.write_json(200, {"size": len(self.request.body)})
 
@@ -164,9 +169,11 @@ def test_a_page_is_plain_escaped_and_locked_down(served):
 
 
 def test_a_body_over_the_limit_is_413_and_a_burst_is_429(served):
-    status, _, body = request(served.port, "/probe/small", "POST", b"x" * 500)
+    status, _, body = request(served.port, "/probe/small", "POST", b"x" * 500, {"X-Key": "k"})
     assert status == 413 and "too large" in json.loads(body)["error"]
-    assert request(served.port, "/probe/small", "POST", b"x" * 50)[0] == 200
+    assert request(served.port, "/probe/small", "POST", b"x" * 500)[0] == 413  # the limit comes first
+    assert request(served.port, "/probe/small", "POST", b"x" * 50)[0] == 401
+    assert request(served.port, "/probe/small", "POST", b"x" * 50, {"X-Key": "k"})[0] == 200
     statuses = [request(served.port, "/probe/limited")[0] for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 

@@ -68,7 +68,9 @@ class RouteHandler(tornado.web.RequestHandler):
     1 MB; a larger body is answered 413), ``json_errors`` (answer errors as JSON,
     for an API; default a page). A ``CrmError`` escaping a method is answered in
     that format: ``NotFound`` 404, ``PermissionDenied`` 403, other ones 400, with
-    their message; anything else is a 500 with no detail (and logged).
+    their message; anything else is a 500 with no detail (and logged). A subclass
+    overriding ``prepare`` (to check a token, say) calls ``super().prepare()`` first
+    and returns if ``self.answered``.
     """
 
     max_body_bytes: int = MAX_BODY_BYTES
@@ -92,6 +94,11 @@ class RouteHandler(tornado.web.RequestHandler):
         size = int(declared) if declared.isdigit() else len(self.request.body or b"")
         if size > self.max_body_bytes:
             self._answer_error(413, f"the request body is too large (at most {self.max_body_bytes:,} bytes)")
+
+    @property
+    def answered(self) -> bool:
+        """True once a response was finished (by ``prepare``'s limit, ``check_rate`` or a write)."""
+        return self._finished
 
     @property
     def client_ip(self) -> str:
