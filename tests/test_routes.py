@@ -44,6 +44,8 @@ class WhoAmI(RouteHandler):
 
 
 class Hello(RouteHandler):
+    frame_ancestors = "https://www.example.com"
+
     def get(self, name):
         self.write_page("Hello <friend>", "<p>fine</p>")
 
@@ -164,7 +166,9 @@ def test_a_page_is_plain_escaped_and_locked_down(served):
     assert "<title>Hello &lt;friend&gt;</title>" in text and "<p>fine</p>" in text
     assert "<script" not in text and "<link" not in text and "src=" not in text
     csp = headers["Content-Security-Policy"]
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+    assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp and "script-src" not in csp
+    assert "frame-ancestors https://www.example.com" in csp and "X-Frame-Options" not in headers
+    assert request(served.port, "/probe/whoami")[1]["X-Frame-Options"] == "DENY"
     assert request(served.port, "/probe/hello/NOPE")[0] == 404  # the pattern's own regex
 
 

@@ -75,6 +75,9 @@ class RouteHandler(tornado.web.RequestHandler):
 
     max_body_bytes: int = MAX_BODY_BYTES
     json_errors: bool = False
+    #: Who may show these answers in a frame (CSP ``frame-ancestors``): nobody by default; a
+    #: sign-up form meant to be embedded sets e.g. ``"https://www.example.com"`` (or ``"*"``).
+    frame_ancestors: str = "'none'"
 
     def initialize(self, workspace: Any, **kwargs: Any) -> None:
         self.workspace = workspace
@@ -84,8 +87,9 @@ class RouteHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Content-Security-Policy", DEFAULT_CSP)
+        if self.frame_ancestors == "'none'":
+            self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Content-Security-Policy", self._csp(DEFAULT_CSP))
         self.set_header("Cache-Control", "no-store")
 
     def prepare(self) -> None:
@@ -137,7 +141,7 @@ class RouteHandler(tornado.web.RequestHandler):
         """
         self.set_status(status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Content-Security-Policy", PAGE_CSP)
+        self.set_header("Content-Security-Policy", self._csp(PAGE_CSP))
         self.finish(render_page(title, body_html))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -156,6 +160,9 @@ class RouteHandler(tornado.web.RequestHandler):
             log.info("%s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+    def _csp(self, policy: str) -> str:
+        return policy.replace("frame-ancestors 'none'", f"frame-ancestors {self.frame_ancestors}")
 
     def _answer_error(self, status: int, message: str, fields: dict | None = None) -> None:
         self.clear_header("Content-Security-Policy")
