@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import http.client
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -15,7 +12,7 @@ from crm_workspace_marketing import campaigns, segments
 
 from crm_workspace import Workspace
 from crm_workspace.core_rules import record_consent
-from crm_workspace.testing import free_port
+from crm_workspace.testing import RouteServer, route_server
 
 
 def audience(ws: Workspace, n: int = 12, tag: str = "aud") -> dict[str, list[int]]:
@@ -57,63 +54,27 @@ def campaign(ws: Workspace, name: str, segment: str, **fields) -> dict:
 
 
 class Routes:
-    """The plugin's routes served by Tornado on 127.0.0.1 in a thread, acting as system:marketing."""
+    """The plugin's routes on the core's ``route_server``, requested by full URL (as a mail client would)."""
 
-    def __init__(self, ws: Workspace):
-        import tornado.httpserver
-        import tornado.web
-
-        self.port = free_port()
-        system = ws.as_system("marketing")
-        patterns = [(r.pattern, r.handler, {**r.kwargs, "workspace": system}) for r in ws.routes()]
-        self.app = tornado.web.Application(patterns)
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.server = tornado.httpserver.HTTPServer(self.app)
-            self.server.listen(self.port, "127.0.0.1")
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        started.wait(10)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, server: RouteServer):
+        self.server = server
+        self.base = server.url
 
     def request(self, url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
         """(status, headers, text) of one request to a URL of this server (redirects not followed)."""
         parts = urlsplit(url)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            conn.request(
-                method, path, body, {"User-Agent": "Mozilla/5.0 (X11; Linux) Firefox/128.0", **(headers or {})}
-            )
-            response = conn.getresponse()
-            return response.status, response.msg, response.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.stop)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        browser = {"User-Agent": "Mozilla/5.0 (X11; Linux) Firefox/128.0"}
+        status, found, raw = self.server.request(method, path, body, {**browser, **(headers or {})})
+        return status, found, raw.decode("utf-8", "replace")
 
 
 @contextmanager
 def served_routes(ws: Workspace) -> Iterator[Routes]:
-    ws.set_setting("public_url", "http://127.0.0.1:1")  # replaced below, once the port is known
-    routes = Routes(ws)
-    ws.set_setting("public_url", routes.base)
-    try:
-        yield routes
-    finally:
-        routes.stop()
+    """The routes served, and ``public_url`` pointing at them so the links in sent mail lead there."""
+    with route_server(ws) as server:
+        ws.set_setting("public_url", server.url)
+        yield Routes(server)
 
 
 def unsubscribe_link(message: EmailMessage) -> str:
