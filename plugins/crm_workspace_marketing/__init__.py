@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import PersonalData, hookimpl
+from crm_workspace import Page, PersonalData, hookimpl
 
 from .schema import migrations
 
@@ -74,6 +74,16 @@ def crm_data_views(workspace):
     from . import views_data
 
     return views_data.data_views(workspace)
+
+
+@hookimpl
+def crm_dashboards(workspace):
+    def view(ws):
+        from .views import MarketingPage
+
+        return MarketingPage(workspace=ws)
+
+    return [Page("marketing", "Marketing", view, icon="mail", order=45, extensions=("tabulator",))]
 
 
 @hookimpl(trylast=True)

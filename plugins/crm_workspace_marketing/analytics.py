@@ -21,24 +21,27 @@ WITH ledger AS (
          sum(status = 'failed') AS failed, sum(status = 'unknown') AS unknown
   FROM mail_outbox WHERE plugin = 'marketing' AND ref_table = 'campaigns' GROUP BY ref_id),
 people AS (
-  SELECT campaign_id,
-         count(DISTINCT CASE WHEN kind = 'open' THEN contact_id END) AS unique_opens,
-         count(CASE WHEN kind = 'click' THEN 1 END) AS clicks,
-         count(DISTINCT CASE WHEN kind = 'click' THEN contact_id END) AS unique_clicks,
-         count(DISTINCT CASE WHEN kind = 'unsubscribe' THEN contact_id END) AS unsubscribes,
-         count(DISTINCT CASE WHEN kind = 'bounce' THEN contact_id END) AS bounced
-  FROM marketing_events WHERE machine = 0 AND campaign_id IS NOT NULL GROUP BY campaign_id),
+  SELECT e.campaign_id,
+         count(DISTINCT CASE WHEN e.kind = 'open' THEN e.contact_id END) AS unique_opens,
+         count(CASE WHEN e.kind = 'click' THEN 1 END) AS clicks,
+         count(DISTINCT CASE WHEN e.kind = 'click' THEN e.contact_id END) AS unique_clicks,
+         count(DISTINCT CASE WHEN e.kind = 'unsubscribe' THEN e.contact_id END) AS unsubscribes,
+         count(DISTINCT CASE WHEN e.kind = 'bounce' THEN e.contact_id END) AS bounced,
+         count(DISTINCT CASE WHEN e.kind = 'bounce' AND coalesce(o.status, 'sent') = 'sent' THEN e.contact_id END)
+           AS bounced_after_sending
+  FROM marketing_events e LEFT JOIN mail_outbox o ON o.id = e.outbox_id
+  WHERE e.machine = 0 AND e.campaign_id IS NOT NULL GROUP BY e.campaign_id),
 machines AS (
   SELECT campaign_id, count(*) AS machine_events FROM marketing_events WHERE machine = 1 GROUP BY campaign_id)
 SELECT c.id, c.name, c.status, s.name AS segment, c.started_at, c.sent_at,
        coalesce(l.sent, 0) AS sent, coalesce(l.queued, 0) AS queued, coalesce(l.failed, 0) AS failed,
-       coalesce(p.bounced, 0) AS bounced, max(coalesce(l.sent, 0) - coalesce(p.bounced, 0), 0) AS delivered,
+       coalesce(p.bounced, 0) AS bounced, max(coalesce(l.sent, 0) - coalesce(p.bounced_after_sending, 0), 0) AS delivered,
        coalesce(p.unique_opens, 0) AS unique_opens, coalesce(p.clicks, 0) AS clicks,
        coalesce(p.unique_clicks, 0) AS unique_clicks, coalesce(p.unsubscribes, 0) AS unsubscribes,
        coalesce(m.machine_events, 0) AS machine_events,
-       round(1.0 * coalesce(p.unique_opens, 0) / nullif(max(coalesce(l.sent, 0) - coalesce(p.bounced, 0), 0), 0), 4)
+       round(1.0 * coalesce(p.unique_opens, 0) / nullif(max(coalesce(l.sent, 0) - coalesce(p.bounced_after_sending, 0), 0), 0), 4)
          AS open_rate,
-       round(1.0 * coalesce(p.unique_clicks, 0) / nullif(max(coalesce(l.sent, 0) - coalesce(p.bounced, 0), 0), 0), 4)
+       round(1.0 * coalesce(p.unique_clicks, 0) / nullif(max(coalesce(l.sent, 0) - coalesce(p.bounced_after_sending, 0), 0), 0), 4)
          AS click_rate
 FROM campaigns c
 LEFT JOIN segments s ON s.id = c.segment_id
@@ -125,3 +128,38 @@ def forms(workspace: Workspace) -> pd.DataFrame:
 def daily(workspace: Workspace, since: str = "1970-01-01") -> pd.DataFrame:
     """People's opens, clicks, unsubscribes and sign-ups per day."""
     return _frame(workspace, DAILY_SQL, since=since)
+
+
+SENDING_SQL = """
+SELECT count(*) AS messages,
+       coalesce(sum(status = 'queued'), 0) AS backlog,
+       coalesce(sum(status = 'sending'), 0) AS sending,
+       coalesce(sum(status = 'sent'), 0) AS sent,
+       coalesce(sum(status = 'failed'), 0) AS failed,
+       coalesce(sum(status = 'unknown'), 0) AS unknown,
+       coalesce(sum(status = 'queued' AND last_error IS NOT NULL), 0) AS retrying,
+       coalesce(sum(sent_at >= :recent), 0) / 10.0 AS per_minute_last_10_min,
+       min(sent_at) AS first_sent, max(attempted_at) AS last_run
+FROM mail_outbox WHERE plugin = 'marketing' AND ref_table = 'campaigns' AND ref_id = :campaign
+"""
+
+FAILURES_SQL = """
+SELECT recipient, status, attempts, last_error AS reason, attempted_at, send_after AS next_try
+FROM mail_outbox
+WHERE plugin = 'marketing' AND ref_table = 'campaigns' AND ref_id = :campaign
+  AND (status IN ('failed', 'unknown') OR (status = 'queued' AND last_error IS NOT NULL))
+ORDER BY attempted_at DESC LIMIT :limit
+"""
+
+
+def sending_progress(workspace: Workspace, campaign_id: int) -> pd.DataFrame:
+    """One row: the campaign's messages by ledger state, the backlog, the rate of the last 10 minutes, the last run."""
+    from datetime import UTC, datetime, timedelta
+
+    recent = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _frame(workspace, SENDING_SQL, recent=recent, campaign=str(campaign_id))
+
+
+def failures(workspace: Workspace, campaign_id: int, limit: int = 100) -> pd.DataFrame:
+    """The campaign's failed, unknown and retrying messages with the server's reason."""
+    return _frame(workspace, FAILURES_SQL, campaign=str(campaign_id), limit=int(limit))

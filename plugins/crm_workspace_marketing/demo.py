@@ -72,6 +72,9 @@ def add_demo(workspace: Workspace, seed: int, size: Mapping[str, int], today: st
         guests = workspace.query("SELECT contact_id FROM contact_tags WHERE tag = 'event-2026' ORDER BY contact_id")
         add_members(workspace, event["id"], [r["contact_id"] for r in guests])
     rebuild(workspace, relative_only=True)
+    from .demo_history import add_history
+
+    add_history(workspace, seed, size, today)
 
 
 def _consent(workspace: Workspace, rng: random.Random, today: str | None) -> None:

@@ -308,12 +308,14 @@ def results(workspace: Workspace, campaign_id: int) -> list[dict[str, Any]]:
     """Each variant's recipients, unique human opens and clicks, and rates."""
     rows = workspace.query(
         """
-        SELECT r.variant, count(*) AS recipients,
-          (SELECT count(DISTINCT e.contact_id) FROM marketing_events e WHERE e.campaign_id = r.campaign_id
-             AND e.variant = r.variant AND e.kind = 'open' AND e.machine = 0) AS opens,
-          (SELECT count(DISTINCT e.contact_id) FROM marketing_events e WHERE e.campaign_id = r.campaign_id
-             AND e.variant = r.variant AND e.kind = 'click' AND e.machine = 0) AS clicks
-        FROM campaign_recipients r WHERE r.campaign_id = ? AND r.phase = 'test' GROUP BY r.variant ORDER BY r.variant
+        SELECT r.variant, count(DISTINCT r.contact_id) AS recipients,
+               count(DISTINCT o.contact_id) AS opens, count(DISTINCT k.contact_id) AS clicks
+        FROM campaign_recipients r
+        LEFT JOIN marketing_events o ON o.campaign_id = r.campaign_id AND o.contact_id = r.contact_id
+             AND o.kind = 'open' AND o.machine = 0
+        LEFT JOIN marketing_events k ON k.campaign_id = r.campaign_id AND k.contact_id = r.contact_id
+             AND k.kind = 'click' AND k.machine = 0
+        WHERE r.campaign_id = ? AND r.phase = 'test' GROUP BY r.variant ORDER BY r.variant
         """,
         [campaign_id],
     )
