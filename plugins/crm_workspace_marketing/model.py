@@ -245,3 +245,27 @@ class MarketingModel(param.Parameterized):
 
 def filter_text(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+class MachineRules(param.Parameterized):
+    """The team's rules for events no person made, and the click rule, as params bound to the inputs."""
+
+    workspace = param.ClassSelector(class_=Workspace)
+    seconds = param.Integer(default=5, bounds=(0, 3600), label="Seconds after delivery that count as a machine")
+    agents = param.String(default="", label="Scanner user agents (one pattern per line)")
+    click_qualifies = param.Boolean(default=True, label="A click makes a subscriber or lead marketing-qualified")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        ws = self.workspace
+        self.param.update(
+            seconds=int(ws.setting("marketing_machine_seconds", 5)),
+            agents="\n".join(ws.setting("marketing_scanner_agents", []) or []),
+            click_qualifies=bool(ws.setting("marketing_click_qualifies", True)),
+        )
+
+    def save(self) -> None:
+        ws = self.workspace
+        ws.set_setting("marketing_machine_seconds", self.seconds)
+        ws.set_setting("marketing_scanner_agents", [line.strip() for line in self.agents.splitlines() if line.strip()])
+        ws.set_setting("marketing_click_qualifies", self.click_qualifies)

@@ -62,6 +62,12 @@ def _patterns(value: Any) -> list[str]:
     return [p.strip() for p in value]
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
 def _days(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
         raise ValueError(f"must be a whole number of days between 1 and 3650, not {value!r}")
@@ -82,6 +88,12 @@ SETTINGS = [
         list(DEFAULT_SCANNERS),
         admin_only=False,
         doc="User agents (regular expressions) of known scanners: their opens and clicks never count.",
+    ),
+    Setting(
+        "marketing_click_qualifies",
+        _flag,
+        True,
+        doc="A person's click in a campaign moves a subscriber or lead to marketing-qualified.",
     ),
     Setting(
         "marketing_link_days",
@@ -190,7 +202,18 @@ def record_event(
         )
         if first and contact_id:
             _activity(workspace, kind, campaign_id, contact_id, url, at)
+        if kind == "click" and not machine and contact_id:
+            _qualify(workspace, contact_id)
     return event
+
+
+def _qualify(workspace: Workspace, contact_id: int) -> None:
+    """The lifecycle rule the team can turn off: a click makes a subscriber or lead marketing-qualified."""
+    if not workspace.setting("marketing_click_qualifies", True):
+        return
+    stage = workspace.store.scalar("SELECT lifecycle_stage FROM contacts WHERE id = ?", [contact_id])
+    if stage in ("subscriber", "lead") and "marketing_qualified" in workspace.lifecycle_stages():
+        workspace.store.update("contacts", contact_id, {"lifecycle_stage": "marketing_qualified"})
 
 
 def _first(workspace: Workspace, kind: str, campaign_id, contact_id, url) -> bool:

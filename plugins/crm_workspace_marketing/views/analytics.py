@@ -12,8 +12,9 @@ from bokeh.transform import dodge
 
 from crm_workspace import CrmError
 
-from ..model import MarketingModel
+from ..model import MachineRules, MarketingModel
 from .common import alert, table
+from .settings import RulesCard
 
 SERIES = (
     ("delivered", "#9ecae1"),
@@ -108,4 +109,5 @@ class AnalyticsTab(pn.viewable.Viewer):
         )
 
     def __panel__(self):
-        return pn.Column(pn.bind(self._body, self.model.workspace.param.revision), sizing_mode="stretch_width")
+        rules = RulesCard(rules=MachineRules(workspace=self.model.workspace))
+        return pn.Column(pn.bind(self._body, self.model.workspace.param.revision), rules, sizing_mode="stretch_width")
