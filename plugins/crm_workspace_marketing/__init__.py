@@ -57,9 +57,9 @@ def crm_routes(workspace):
 @hookimpl
 def crm_tick(workspace, now):
     """Due A/B decisions and their winners, the marketing queue, bounces, time-relative segments."""
-    from .scheduler import tick
+    from .scheduler import TICK_LIMIT, tick
 
-    tick(workspace, now)
+    tick(workspace, now, limit=TICK_LIMIT)
 
 
 @hookimpl

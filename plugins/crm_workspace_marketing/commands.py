@@ -131,13 +131,14 @@ def register_campaigns(marketing: click.Group) -> None:
 
     @marketing.command("run")
     @click.option("--now", help="The time to treat as now (ISO, for tests).")
+    @click.option("--limit", type=int, default=None, help="Deliver at most this many messages in this run.")
     @output_options
     @click.pass_context
-    def run_(ctx, now, fmt):
+    def run_(ctx, now, limit, fmt):
         """Due A/B decisions, queued sends, bounces, time-relative segments (safe to run from cron)."""
         from .scheduler import tick
 
-        report = tick(open_workspace(ctx), now)
+        report = tick(open_workspace(ctx), now, limit=limit)
         emit([{k: v for k, v in report.items()}], None, fmt)
 
     @marketing.command("bounces")

@@ -17,13 +17,17 @@ if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 RELATIVE_EVERY = timedelta(hours=1)
+#: Messages one tick inside ``crm serve`` delivers at most (the rest goes out with the next ticks).
+TICK_LIMIT = 500
 
 
-def tick(workspace: Workspace, now: str | None = None, *, per_minute: int | None = None) -> dict[str, Any]:
+def tick(
+    workspace: Workspace, now: str | None = None, *, per_minute: int | None = None, limit: int | None = None
+) -> dict[str, Any]:
     from . import bounces, segments, sending
 
     now = now or utcnow()
-    report = sending.run(workspace, now, per_minute=per_minute)
+    report = sending.run(workspace, now, per_minute=per_minute, limit=limit)
     report["bounces"] = bounces.process_mailbox(workspace) if workspace.setting("marketing_bounce_mailbox", "") else {}
     moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
     stale = (moment - RELATIVE_EVERY).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -349,8 +349,13 @@ def decide(workspace: Workspace, campaign: str | int, *, force: bool = False, no
     return winner
 
 
-def run(workspace: Workspace, now: str | None = None, *, per_minute: int | None = None) -> dict[str, Any]:
-    """The scheduled work (cron-safe): due A/B decisions, their winners queued, the queue delivered."""
+def run(
+    workspace: Workspace, now: str | None = None, *, per_minute: int | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """The scheduled work (cron-safe): due A/B decisions, their winners queued, the queue delivered.
+
+    ``limit`` caps the messages delivered in this run (a tick stays short; the rest waits for the next).
+    """
     decided, queued = [], 0
     for row in workspace.query("SELECT id, name, ab FROM campaigns WHERE status = 'sending' AND ab IS NOT NULL"):
         if decide(workspace, row["id"], now=now) is not None:
@@ -359,7 +364,7 @@ def run(workspace: Workspace, now: str | None = None, *, per_minute: int | None 
     waiting = workspace.store.scalar(
         "SELECT count(*) FROM mail_outbox WHERE plugin = ? AND status = 'queued'", [PLUGIN]
     )
-    delivery = deliver(workspace, plugin=PLUGIN, per_minute=per_minute) if waiting else None
+    delivery = deliver(workspace, plugin=PLUGIN, per_minute=per_minute, limit=limit) if waiting else None
     finished = finish(workspace)
     return {
         "decided": decided,
