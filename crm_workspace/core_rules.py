@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from crm_workspace.data import checks, fields, schema
+from crm_workspace.data import checks, fields, mail_settings, schema
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError
 from crm_workspace.hookspecs import hookimpl
@@ -61,6 +61,8 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
         checks.choice(record, "role", schema.ROLES, errors)
     elif table == "settings":
         validate_setting(workspace, record, before, errors)
+    elif table == "mail_outbox":
+        checks.choice(record, "status", schema.OUTBOX_STATUSES, errors)
     return errors or None
 
 
@@ -111,6 +113,7 @@ def crm_settings() -> list[Setting]:
         Setting(
             "members_edit_all", _flag, True, doc="Members may edit every record (false: only their own or unowned)."
         ),
+        *mail_settings.SETTINGS,
     ]
 
 
@@ -227,10 +230,11 @@ def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[s
 
 @hookimpl
 def crm_personal_data(workspace) -> list[PersonalData]:
-    """The contact's own row, and the text of their activities."""
+    """The contact's own row, the text of their activities, and the mail the outbox holds for them."""
     return [
         PersonalData("contacts", "id", CONTACT_FIELDS, title="contact"),
         PersonalData("activities", "contact_id", ("subject", "body")),
+        PersonalData("mail_outbox", "contact_id", ("recipient", "subject", "message"), title="mail"),
     ]
 
 
