@@ -182,3 +182,27 @@ def test_privacy_covers_the_outbox(workspace, tmp_path):
     privacy.erase(workspace, "ana@example.com", tmp_path)
     row = workspace.store.query("SELECT recipient, subject, message FROM mail_outbox")[0]
     assert "ana@example.com" not in str(row) and "Ana Lima" not in str(row)
+
+
+def test_enqueue_many_is_one_commit_and_keeps_keys_unique(workspace):
+    before = outbox.enqueue(workspace, make_message(to="a@example.com", subject="old", text="t"), key="k0", plugin="p")
+    entries = [
+        {
+            "message": make_message(to=f"p{i}@example.com", subject=f"#{i}", text="t"),
+            "key": f"k{i % 4}",
+            "plugin": "p",
+            "contact_id": i,
+            "send_after": "2030-01-01T10:00:00+02:00",
+        }
+        for i in range(6)
+    ]
+    ids = outbox.enqueue_many(workspace, entries)
+    assert ids[0] == ids[4] == before and ids[1] == ids[5] and len(set(ids)) == 4
+    rows = {r["key"]: r for r in workspace.store.query("SELECT * FROM mail_outbox")}
+    assert rows["k0"]["subject"] == "old" and rows["k1"]["subject"] == "#1"
+    assert rows["k1"]["send_after"] == "2030-01-01T08:00:00Z"
+    with pytest.raises(CrmError, match="send_after"):
+        outbox.enqueue(
+            workspace, make_message(to="b@example.com", subject="s", text="t"), key="x", plugin="p", send_after="soon"
+        )
+    assert workspace.store.scalar("SELECT count(*) FROM mail_outbox") == 4  # nothing half-written
