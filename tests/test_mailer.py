@@ -132,3 +132,18 @@ def test_a_broken_template_names_its_line():
     assert caught.value.line == 3
     with pytest.raises(templates.TemplateProblem, match="line 2"):
         templates.render("ok\n{{ 1 / 0 }}", {}, html=False)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"subject": "Hi\nBcc: evil@example.com"}, "bad Subject header"),
+        ({"headers": {"X-Campaign": "1\r\nBcc: evil@example.com"}}, "bad X-Campaign header"),
+        ({"to": "not an address"}, "not an email address"),
+        ({"to": []}, "not an email address"),
+    ],
+)
+def test_bad_headers_and_addresses_are_refused(fields, problem):
+    with pytest.raises(MailError, match=problem) as caught:
+        make_message(**{"to": "a@example.com", "subject": "s", "text": "t", **fields})
+    assert caught.value.permanent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_workspace.errors import CrmError
+from crm_workspace.errors import CrmError, PermissionDenied
 from crm_workspace.services import outbox, privacy
 from crm_workspace.services.mailer import MailError, make_message
 from crm_workspace.testing import configure_smtp, free_port, smtp_server
@@ -154,6 +154,8 @@ def test_a_killed_sender_never_sends_a_message_twice(workspace, tmp_path):
         assert len(server.messages) == 7
         workspace.poll()
         assert statuses(workspace) == {"sent": 6, "unknown": 1, "queued": 13}  # the 7th: sent, not yet marked
+        (left,) = outbox.outbox_rows(workspace, status="unknown")  # still 'sending' in the table, its sender gone
+        assert left["recipient"] == "p6@example.com" and outbox.outbox_rows(workspace, status="sending") == []
         result = outbox.deliver(workspace)
         assert (result.sent, result.unknown) == (13, 1)
         received = server.recipients()
@@ -206,3 +208,14 @@ def test_enqueue_many_is_one_commit_and_keeps_keys_unique(workspace):
             workspace, make_message(to="b@example.com", subject="s", text="t"), key="x", plugin="p", send_after="soon"
         )
     assert workspace.store.scalar("SELECT count(*) FROM mail_outbox") == 4  # nothing half-written
+
+
+def test_a_viewer_may_not_deliver(workspace, smtpd):
+    configure_smtp(workspace, smtpd.port)
+    queue(workspace, 1)
+    workspace.store.insert("users", {"username": "tester", "role": "admin"})
+    workspace.store.insert("users", {"username": "vic", "role": "viewer"})
+    with pytest.raises(PermissionDenied):
+        outbox.deliver(workspace.as_user("vic"))
+    assert smtpd.messages == [] and statuses(workspace) == {"queued": 1}
+    assert outbox.deliver(workspace).sent == 1

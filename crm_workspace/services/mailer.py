@@ -79,22 +79,29 @@ def make_message(
     queued, and the Message-ID says ``localhost``.
     """
     message = EmailMessage(policy=POLICY)
-    if sender:
-        message["From"] = sender
-    message["To"] = _addresses(to)
-    if reply_to:
-        message["Reply-To"] = reply_to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=domain_of(sender or ""))
-    if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-    if references:
-        message["References"] = references if isinstance(references, str) else " ".join(references)
-    for name, value in (headers or {}).items():
+    fields: list[tuple[str, Any]] = [
+        ("From", sender),
+        ("To", _addresses(to)),
+        ("Reply-To", reply_to),
+        ("Subject", subject),
+        ("Date", formatdate(localtime=False, usegmt=True)),
+        ("Message-ID", make_msgid(domain=domain_of(sender or ""))),
+        ("In-Reply-To", in_reply_to),
+        ("References", references if isinstance(references, str | None) else " ".join(references)),
+        *(headers or {}).items(),
+    ]
+    for name, value in fields:
+        if value in (None, "") and name != "Subject":
+            continue
         if name in message:
             del message[name]
-        message[name] = value
+        try:
+            message[name] = value
+        except (ValueError, TypeError) as error:  # a line break in a header: an injection attempt or a bad template
+            raise MailError(f"bad {name} header {str(value)[:80]!r}: {error}", permanent=True) from None
+    bad = [address for address in recipients(message) if "@" not in address]
+    if bad or not recipients(message):
+        raise MailError(f"not an email address to send to: {', '.join(bad) or repr(to)}", permanent=True)
     message.set_content(text if text.endswith("\n") else text + "\n")
     if html is not None:
         message.add_alternative(html, subtype="html")

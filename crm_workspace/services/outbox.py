@@ -178,8 +178,17 @@ def outbox_rows(
     limit: int | None = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Ledger rows, newest first, without the message text; ``sending`` rows of a dead sender read ``unknown``."""
-    where, params = _filters(status=status, plugin=plugin, contact_id=contact_id)
+    """Ledger rows, newest first, without the message text; ``sending`` rows of a dead sender read ``unknown``.
+
+    ``status="unknown"`` finds those too; ``status="sending"`` leaves them out.
+    """
+    where, params = _filters(plugin=plugin, contact_id=contact_id)
+    if status is not None:
+        if status not in OUTBOX_STATUSES:
+            raise CrmError(f"no mail status {status!r} (one of {', '.join(OUTBOX_STATUSES)})")
+        wanted = ("sending", "unknown") if status in ("sending", "unknown") else (status,)
+        where += f"{' AND' if where else ' WHERE'} status IN ({', '.join('?' * len(wanted))})"
+        params += list(wanted)
     sql = f"SELECT {', '.join(COLUMNS)}, claimed_by FROM {TABLE}{where} ORDER BY id DESC"
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
@@ -190,7 +199,7 @@ def outbox_rows(
         if row["status"] == "sending" and abandoned(row, now):
             row["status"] = "unknown"
         del row["claimed_by"]
-    return rows
+    return [row for row in rows if status is None or row["status"] == status]
 
 
 def counts(workspace: Any, *, plugin: str | None = None) -> dict[str, int]:
