@@ -261,13 +261,26 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def smtp_server(refuse: Mapping[str, int] | None = None) -> Iterator[SmtpServer]:
-    """An aiosmtpd SMTP server on 127.0.0.1 and a free port for the ``with`` block."""
+def smtp_server(
+    refuse: Mapping[str, int] | None = None, *, login: tuple[str, str] | None = None
+) -> Iterator[SmtpServer]:
+    """An aiosmtpd SMTP server on 127.0.0.1 and a free port for the ``with`` block.
+
+    ``login=(user, password)`` makes it require SMTP AUTH (over plain SMTP: a test server).
+    """
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server_: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if hasattr(data, "login") else None
+        return AuthResult(success=given == login, handled=False)
 
     server = SmtpServer(refuse)
     server.port = free_port()
-    controller = Controller(server, hostname=server.host, port=server.port, data_size_limit=None)
+    options: dict[str, Any] = {"data_size_limit": None}
+    if login is not None:
+        options |= {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(server, hostname=server.host, port=server.port, **options)
     controller.start()
     try:
         yield server

@@ -147,3 +147,18 @@ def test_bad_headers_and_addresses_are_refused(fields, problem):
     with pytest.raises(MailError, match=problem) as caught:
         make_message(**{"to": "a@example.com", "subject": "s", "text": "t", **fields})
     assert caught.value.permanent
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_with_the_password_from_the_environment(workspace, monkeypatch):
+    with smtp_server(login=("crm", "s3cret")) as server:
+        configure_smtp(workspace, server.port)
+        workspace.set_setting("smtp_user", "crm")
+        monkeypatch.setenv("CRM_SMTP_PASSWORD", "wrong")
+        with pytest.raises(MailError, match="refused the login of 'crm'") as caught:
+            Mailer.from_workspace(workspace).send(make_message(to="a@example.com", subject="s", text="t"))
+        assert caught.value.permanent
+        monkeypatch.setenv("CRM_SMTP_PASSWORD", "s3cret")
+        Mailer.from_workspace(workspace).send(make_message(to="a@example.com", subject="s", text="t"))
+        assert server.recipients() == ["a@example.com"]
+    assert "s3cret" not in str(workspace.store.query("SELECT * FROM settings"))
