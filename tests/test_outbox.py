@@ -220,7 +220,12 @@ def test_a_viewer_may_not_deliver(workspace, smtpd):
     with pytest.raises(PermissionDenied):
         outbox.deliver(workspace.as_user("vic"))
     assert smtpd.messages == [] and statuses(workspace) == {"queued": 1}
-    assert outbox.deliver(workspace).sent == 1
+    system = workspace.as_system("marketing")  # a plugin's tick: queue and deliver as the system
+    outbox.enqueue(system, make_message(to="b@example.com", subject="s", text="t"), key="tick", plugin="marketing")
+    assert outbox.deliver(system).sent == 2
+    assert workspace.store.scalar("SELECT user FROM audit_log WHERE row_id = '2' AND table_name = 'mail_outbox'") == (
+        "system:marketing"
+    )
 
 
 def test_an_interrupted_send_is_unknown_not_queued(workspace, smtpd, monkeypatch):
