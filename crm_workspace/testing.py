@@ -327,11 +327,17 @@ class SmtpServer:
 
 @contextlib.contextmanager
 def smtp_server(
-    refuse: Mapping[str, int] | None = None, *, login: tuple[str, str] | None = None
+    refuse: Mapping[str, int] | None = None,
+    *,
+    login: tuple[str, str] | None = None,
+    tls: Any = None,
+    implicit_tls: bool = False,
 ) -> Iterator[SmtpServer]:
     """An aiosmtpd SMTP server on 127.0.0.1 and a free port for the ``with`` block.
 
     ``login=(user, password)`` makes it require SMTP AUTH (over plain SMTP: a test server).
+    ``tls`` (a server ``ssl.SSLContext``) makes it require STARTTLS, or speak TLS from
+    the first byte with ``implicit_tls`` (``smtp_security`` "ssl").
     """
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
@@ -345,6 +351,8 @@ def smtp_server(
     options: dict[str, Any] = {"data_size_limit": None}
     if login is not None:
         options |= {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    if tls is not None:
+        options |= {"ssl_context": tls} if implicit_tls else {"tls_context": tls, "require_starttls": True}
     controller = Controller(server, hostname=server.host, port=server.port, **options)
     controller.start()
     try:
