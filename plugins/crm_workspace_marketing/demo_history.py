@@ -129,7 +129,8 @@ def _campaign(
     )
     people = workspace.query(
         "SELECT c.id AS contact_id, lower(c.email) AS email FROM segment_members m JOIN contacts c ON c.id = m.contact_id"
-        " WHERE m.segment_id = ? AND c.email LIKE '%_@_%' ORDER BY c.id",
+        " WHERE m.segment_id = ? AND c.email LIKE '%_@_%'"
+        " AND lower(c.email) NOT IN (SELECT email FROM marketing_suppressions WHERE suppressed = 1) ORDER BY c.id",
         [segment_id],
     )
     people = [p for p in people if rng.random() < 0.97][:MAX_RECIPIENTS]
