@@ -232,8 +232,12 @@ class MarketingModel(param.Parameterized):
     def attribution(self) -> pd.DataFrame:
         return self.workspace.df("marketing.attribution")
 
-    def daily(self) -> pd.DataFrame:
-        return self.workspace.df("marketing.daily")
+    def daily(self, days: int = 120) -> pd.DataFrame:
+        """People's activity per day over the last ``days`` days."""
+        from datetime import UTC, datetime, timedelta
+
+        since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%d")
+        return self.workspace.df("marketing.daily", since=since)
 
     def totals(self) -> dict[str, int]:
         frame = analytics.campaign_stats(self.workspace)

@@ -56,7 +56,7 @@ def daily_figure(frame):
         x_axis_type="datetime",
         height=240,
         sizing_mode="stretch_width",
-        title="People's activity per day",
+        title="People's activity per day (last 120 days)",
         toolbar_location=None,
     )
     if len(frame):
