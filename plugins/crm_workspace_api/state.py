@@ -1,0 +1,101 @@
+"""What every API handler of one served workspace shares: the thread pool, rate limits, callers' workspaces.
+
+Blocking SQLite work runs in a small thread pool, never on tornado's loop; the
+Store's Pool gives each thread its own connection. A caller's workspace (the
+token's user, capped at the token's role) is made once and reused by every thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from crm_workspace import ApiResource, NotFound
+
+from .records import Table
+from .tokens import LastUsed
+
+DEFAULT_RATE = 600  # requests per minute and token
+WORKERS = 4
+_RESOURCES_TTL_S = 10.0
+
+
+class RateLimiter:
+    """A token bucket per API token: ``per_minute`` requests, refilled continuously."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: int, per_minute: int) -> float:
+        """0 if a request may go now, else the seconds until it may."""
+        now = time.monotonic()
+        rate = per_minute / 60.0
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(per_minute), now))
+            tokens = min(float(per_minute), tokens + (now - at) * rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return max(1.0, math.ceil((1 - tokens) / rate)) if rate else 60.0
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+
+
+class ApiState:
+    """One per served workspace: the system workspace, the pool, the limiter and the caches."""
+
+    def __init__(self, workspace: Any, *, workers: int = WORKERS):
+        self.workspace = workspace  # acting as the system: token lookups and last-use stamps
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm-api")
+        self.limiter = RateLimiter()
+        self.last_used = LastUsed()
+        self._callers: dict[tuple[str, str], Any] = {}
+        self._tables: tuple[float, dict[str, Table]] = (0.0, {})
+        self._lock = threading.Lock()
+
+    def caller_workspace(self, user: str, role: str) -> Any:
+        key = (user, role)
+        found = self._callers.get(key)
+        if found is None:
+            with self._lock:
+                found = self._callers.get(key)
+                if found is None:
+                    if len(self._callers) > 1000:
+                        self._callers.clear()
+                    found = self._callers[key] = self.workspace.as_user(user, max_role=role)
+        return found
+
+    def tables(self) -> dict[str, Table]:
+        """Every API resource with its columns, by name (looked up again every few seconds)."""
+        at, tables = self._tables
+        if time.monotonic() - at > _RESOURCES_TTL_S:
+            resources: list[ApiResource] = self.workspace.api_resources()
+            tables = {r.name: Table.of(self.workspace, r) for r in resources if _exists(self.workspace, r)}
+            self._tables = (time.monotonic(), tables)
+        return tables
+
+    def table(self, name: str) -> Table:
+        tables = self.tables()
+        if name not in tables:
+            raise NotFound(f"no API resource '{name}' (resources: {', '.join(sorted(tables)) or 'none'})")
+        return tables[name]
+
+    def rate(self) -> int:
+        try:
+            return int(self.workspace.setting("api_rate_limit", DEFAULT_RATE))
+        except (TypeError, ValueError):
+            return DEFAULT_RATE
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _exists(workspace: Any, resource: ApiResource) -> bool:
+    try:
+        workspace.store.columns(resource.table)
+    except NotFound:
+        return False
+    return True
