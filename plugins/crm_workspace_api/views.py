@@ -11,6 +11,8 @@ from typing import Any
 
 from crm_workspace import NotFound
 
+from .records import BadRequest
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -22,7 +24,10 @@ def views_listing(ws: Any, base_url: str) -> list[dict]:
 def _frame(ws: Any, name: str, args: dict[str, str]) -> Any:
     if name not in ws.data_views():
         raise NotFound(f"no view named '{name}' (GET /api/views lists them)")
-    return ws.df(name, **args)
+    try:
+        return ws.df(name, **args)
+    except (TypeError, ValueError) as error:  # a parameter the view cannot use
+        raise BadRequest(f"view '{name}' cannot use these parameters: {error}") from error
 
 
 def view_json(ws: Any, name: str, args: dict[str, str]) -> str:
@@ -40,10 +45,11 @@ def neutralise(value: Any) -> Any:
 
 
 def view_csv(ws: Any, name: str, args: dict[str, str]) -> str:
-    frame = _frame(ws, name, args)
-    frame = frame.copy()
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    frame = _frame(ws, name, args).copy()
     for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(neutralise)
+        if not (is_numeric_dtype(frame[column]) or is_bool_dtype(frame[column])):  # text, of any dtype
+            frame[column] = frame[column].map(neutralise).astype(object)
     frame.columns = [neutralise(str(c)) for c in frame.columns]
     return frame.to_csv(index=False)
