@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -99,15 +100,15 @@ class CollectionHandler(ApiHandler):
 
         def work(ws: Any, _caller: Caller) -> tuple:
             table = self.state.table(name)
-            rows, cursor = records.list_records(ws, table, args)
-            body: dict[str, Any] = {"data": rows, "cursor": cursor, "next": None}
-            headers = {}
+            data, cursor = records.list_json(ws, table, args)
+            headers, after = {}, None
             if cursor:
                 query = {k: v for k, v in args.items() if k != "cursor"}
                 query["cursor"] = cursor
-                body["next"] = self.url_for_path(f"{PREFIX}/{name}?{urlencode(query)}")
-                headers["Link"] = f'<{body["next"]}>; rel="next"'
-            return 200, body, headers
+                after = self.url_for_path(f"{PREFIX}/{name}?{urlencode(query)}")
+                headers["Link"] = f'<{after}>; rel="next"'
+            tail = json.dumps({"cursor": cursor, "next": after})
+            return 200, '{"data":' + data + "," + tail[1:], headers
 
         await self.run(work)
 

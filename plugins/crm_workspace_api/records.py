@@ -65,6 +65,18 @@ class Table:
                 raise NotFound(f"{self.resource.name} #{text} does not exist") from None
         return text
 
+    def json_row(self) -> str:
+        """SQL building one row as a JSON object (``json_object`` takes at most 63 pairs: patched in groups)."""
+        names = list(self.columns)
+
+        def pairs(group: list[str]) -> str:
+            return "json_object(" + ", ".join(f"'{c}', [{c}]" for c in group) + ")"
+
+        built = pairs(names[:60])
+        for start in range(60, len(names), 60):
+            built = f"json_patch({built}, {pairs(names[start : start + 60])})"
+        return built
+
     def select(self) -> str:
         return ", ".join(f"[{c}]" for c in self.columns)
 
@@ -90,6 +102,16 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, Any]:
 
 def list_records(workspace, table: Table, args: dict[str, str]) -> tuple[list[dict], str | None]:
     """One page of records matching ``args`` (query parameters); the cursor of the next page, or None."""
+    text, cursor = list_json(workspace, table, args)
+    return json.loads(text), cursor
+
+
+def list_json(workspace, table: Table, args: dict[str, str]) -> tuple[str, str | None]:
+    """``list_records`` with the page as JSON text, built by SQLite (``json_object`` per row).
+
+    SQLite writes each row's JSON in C: no dict per row and no Python encoding, which
+    were two thirds of a page's time.
+    """
     limit = _limit(args.get("limit"))
     sort = (args.get("sort") or table.pk).strip()
     field = sort.removeprefix("-")
@@ -103,7 +125,7 @@ def list_records(workspace, table: Table, args: dict[str, str]) -> tuple[list[di
         where.append(_after(field, pk, value, descending, params, last_id))
     direction = "DESC" if descending else "ASC"
     order = f"[{pk}] {direction}" if field == pk else f"[{field}] {direction}, [{pk}] {direction}"
-    sql = f"SELECT {table.select()} FROM [{table.resource.table}]"
+    sql = f"SELECT {table.json_row()} AS j, [{field}] AS s, [{pk}] AS k FROM [{table.resource.table}]"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {order} LIMIT {limit + 1}"
@@ -111,9 +133,8 @@ def list_records(workspace, table: Table, args: dict[str, str]) -> tuple[list[di
     cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        last = rows[-1]
-        cursor = encode_cursor(sort, last.get(field), last.get(pk))
-    return rows, cursor
+        cursor = encode_cursor(sort, rows[-1]["s"], rows[-1]["k"])
+    return "[" + ",".join(row["j"] for row in rows) + "]", cursor
 
 
 def _limit(text: str | None) -> int:
