@@ -433,3 +433,19 @@ def test_an_api_write_is_audited_and_announced_like_a_store_write(tmp_path):
         loop_box["loop"].call_soon_threadsafe(loop_box["stop"].set)
         thread.join(10)
         ws.close()
+
+
+def test_max_role_caps_a_user_and_never_raises_one(tmp_path):
+    from crm_workspace import PermissionDenied
+    from crm_workspace.testing import make_workspace
+
+    ws = make_workspace(tmp_path / "crm.db", demo=True, contacts=10, user="ana")
+    contact = ws.query("SELECT id, version FROM contacts LIMIT 1")[0]
+    capped = ws.as_user("ana", max_role="member")  # an admin's member token
+    with pytest.raises(PermissionDenied):
+        capped.store.update("users", "ben", {"role": "admin"})
+    capped.store.update("contacts", contact["id"], {"title": "ok"}, version=contact["version"])
+    assert ws.as_user("ana", max_role="viewer").read_only
+    assert ws.as_user("eve", max_role="admin").read_only  # a viewer stays a viewer
+    with pytest.raises(PermissionDenied):
+        ws.as_user("eve", max_role="admin").store.update("contacts", contact["id"], {"title": "no"})

@@ -47,6 +47,7 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def initialize(self, workspace: Any = None, state: ApiState | None = None, **_kwargs: Any) -> None:
         self.state = state
+        state.bind(workspace)
         self._body = bytearray()
 
     def set_default_headers(self) -> None:

@@ -47,14 +47,23 @@ class RateLimiter:
 class ApiState:
     """One per served workspace: the system workspace, the pool, the limiter and the caches."""
 
-    def __init__(self, workspace: Any, *, workers: int = WORKERS):
-        self.workspace = workspace  # acting as the system: token lookups and last-use stamps
+    def __init__(self, workspace: Any = None, *, workers: int = WORKERS):
+        #: acting as the system (token lookups, last-use stamps); ``crm serve`` hands it to the
+        #: handlers (``bind``), ``crm api`` gives it here
+        self.workspace = workspace
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm-api")
         self.limiter = RateLimiter()
         self.last_used = LastUsed()
         self._callers: dict[tuple[str, str], Any] = {}
         self._tables: tuple[float, dict[str, Table]] = (0.0, {})
         self._lock = threading.Lock()
+
+    def bind(self, workspace: Any) -> None:
+        """Serve ``workspace`` (the served workspace acting as ``system:api``) unless one is bound already."""
+        if self.workspace is None and workspace is not None:
+            with self._lock:
+                if self.workspace is None:
+                    self.workspace = workspace
 
     def caller_workspace(self, user: str, role: str) -> Any:
         key = (user, role)
