@@ -198,6 +198,7 @@ def test_a_viewer_token_is_refused_on_every_write(served):
             assert error_of(api.call("POST", f"/api/{resource}", token, {"owner": "eve"}))["status"] == 403
             assert error_of(api.call("PATCH", key, token, {"owner": "eve", "version": row["version"]}))["status"] == 403
             assert error_of(api.call("DELETE", f"{key}?version={row['version']}", token))["status"] == 403
+        assert api.call("POST", "/api/contacts", token, raw="{not json")[0] == 403  # refused before reading
 
 
 def test_expired_revoked_and_disabled_tokens_stop_at_once(served):

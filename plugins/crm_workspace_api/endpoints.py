@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from crm_workspace import NotFound
+from crm_workspace import NotFound, PermissionDenied
 
 from . import records
 from .handlers import ApiError, ApiHandler, _query_args
@@ -114,9 +114,7 @@ class CollectionHandler(ApiHandler):
 
     async def post(self, name: str) -> None:
         def work(ws: Any, _caller: Caller) -> tuple:
-            table = self.state.table(name)
-            if not table.resource.writable:
-                raise ApiError(405, f"{name} is read-only through the API")
+            table = _writable(self.state, ws, name)
             body = self.json_body()
             row = records.create_record(ws, table, body)
             location = self.url_for_path(f"{PREFIX}/{name}/{row.get(table.pk)}")
@@ -135,7 +133,7 @@ class ItemHandler(ApiHandler):
 
     async def patch(self, name: str, key: str) -> None:
         def work(ws: Any, _caller: Caller) -> tuple:
-            table = self._writable(name)
+            table = _writable(self.state, ws, name)
             body = self.json_body()
             return 200, records.update_record(ws, table, table.key(key), body)
 
@@ -145,17 +143,21 @@ class ItemHandler(ApiHandler):
         version = self.get_query_argument("version", None)
 
         def work(ws: Any, _caller: Caller) -> tuple:
-            table = self._writable(name)
+            table = _writable(self.state, ws, name)
             body = self.json_body()
             return 200, records.delete_record(ws, table, table.key(key), body, version)
 
         await self.run(work)
 
-    def _writable(self, name: str) -> records.Table:
-        table = self.state.table(name)
-        if not table.resource.writable:
-            raise ApiError(405, f"{name} is read-only through the API")
-        return table
+
+def _writable(state: Any, ws: Any, name: str) -> records.Table:
+    """The resource ``name``, once the caller may write at all (a viewer: 403 before the body is read)."""
+    table = state.table(name)
+    if ws.read_only:
+        raise PermissionDenied(f"{ws.user}'s token may only read (role viewer): {name} not changed")
+    if not table.resource.writable:
+        raise ApiError(405, f"{name} is read-only through the API")
+    return table
 
 
 class FallbackHandler(ApiHandler):
