@@ -450,3 +450,37 @@ def test_max_role_caps_a_user_and_never_raises_one(tmp_path):
     assert ws.as_user("eve", max_role="admin").read_only  # a viewer stays a viewer
     with pytest.raises(PermissionDenied):
         ws.as_user("eve", max_role="admin").store.update("contacts", contact["id"], {"title": "no"})
+
+
+def test_crm_serve_serves_the_same_api_at_slash_api(served):
+    db, api, tokens = served
+    env = {**os.environ, "CRM_USER": "ana"}
+    done = subprocess.run(
+        [PY, "-m", "crm_workspace", "--db", str(db), "users", "passwd", "ana", "--password-stdin"],
+        input="correct horse battery\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr  # the app now asks for a login; the API asks for a token
+    server = Server(db, args=("--no-tick",), ready_path="api/openapi.json")
+    try:
+        served_api = Api(server.port)
+        status, _h, page = served_api.call("GET", "/api/contacts?limit=5&sort=-id", tokens["member"])
+        alone = api.call("GET", "/api/contacts?limit=5&sort=-id", tokens["member"])[2]
+        assert status == 200 and page["data"] == alone["data"] and page["cursor"] == alone["cursor"]
+        assert error_of(served_api.call("GET", "/api/contacts"))["status"] == 401  # the token, not Panel's login
+        status, _h, created = served_api.call("POST", "/api/organizations", tokens["member"], {"name": "Served Ltd"})
+        assert status == 201 and created["updated_by"] == "ben"
+        assert error_of(served_api.call("POST", "/api/organizations", tokens["viewer"], {"name": "x"}))["status"] == 403
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.putrequest("POST", "/api/contacts")
+        conn.putheader("Authorization", f"Bearer {tokens['admin']}")
+        conn.putheader("Content-Length", str(50 * 1024 * 1024))
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 413 and json.loads(response.read())["error"]["status"] == 413
+        conn.close()
+    finally:
+        server.stop()

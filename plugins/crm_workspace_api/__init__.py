@@ -29,3 +29,14 @@ def crm_register_commands(cli):
     from .commands import register
 
     register(cli)
+
+
+@hookimpl
+def crm_routes(workspace):
+    """``/api/...`` on ``crm serve``: the same handlers ``crm api`` serves alone."""
+    from crm_workspace import Route
+
+    from .endpoints import route_specs
+    from .state import ApiState
+
+    return [Route(pattern, handler, kwargs) for pattern, handler, kwargs in route_specs(ApiState())]

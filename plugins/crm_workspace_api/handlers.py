@@ -18,6 +18,7 @@ from tornado.ioloop import IOLoop
 
 from crm_workspace import ConflictError, CrmError, NotFound, PermissionDenied, ValidationError
 from crm_workspace.errors import DatabaseLocked
+from crm_workspace.services.http import RouteHandler
 
 from . import records
 from .records import BadRequest
@@ -42,24 +43,31 @@ def _encode(obj: Any) -> str:
 
 
 @tornado.web.stream_request_body
-class ApiHandler(tornado.web.RequestHandler):
-    """The base of every API handler: ``state`` shared, the body read up to 1 MB, errors as JSON."""
+class ApiHandler(RouteHandler):
+    """The base of every API handler: ``state`` shared, the body read up to 1 MB, errors as JSON.
+
+    The body is streamed (``stream_request_body``): a body declared or grown over 1 MB
+    is refused with 413 as soon as that is known, never read whole into memory.
+    """
+
+    json_errors = True
 
     def initialize(self, workspace: Any = None, state: ApiState | None = None, **_kwargs: Any) -> None:
+        super().initialize(workspace)
         self.state = state
         state.bind(workspace)
         self._body = bytearray()
 
     def set_default_headers(self) -> None:
+        super().set_default_headers()  # nosniff, no-referrer, no framing, a CSP that loads nothing, no-store
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
         self.clear_header("Server")
 
     def check_xsrf_cookie(self) -> None:  # bearer tokens, never cookies: no cross-site forgery to guard
         return None
 
     def prepare(self) -> None:
+        # Instead of RouteHandler.prepare, which measures a body read whole: this one is streamed.
         length = self.request.headers.get("Content-Length")
         if length is not None:
             try:
@@ -121,12 +129,13 @@ class ApiHandler(tornado.web.RequestHandler):
         def in_thread() -> tuple:
             caller = None if public else authenticate(state.workspace, header)
             if caller is not None:
-                wait = state.limiter.take(caller.token_id, state.rate())
-                if wait:
+                wait = state.limiter().wait(str(caller.token_id))
+                if wait > 0:
+                    wait = max(1, round(wait))
                     raise ApiError(
                         429,
                         f"rate limit: at most {state.rate()} requests a minute per token; retry in {wait:.0f} s",
-                        headers={"Retry-After": str(int(wait))},
+                        headers={"Retry-After": str(wait)},
                     )
             ws = state.workspace if caller is None else state.caller_workspace(caller.user, caller.role)
             try:

@@ -7,13 +7,13 @@ token's user, capped at the token's role) is made once and reused by every threa
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from crm_workspace import ApiResource, NotFound
+from crm_workspace.services.http import RateLimiter
 
 from .records import Table
 from .tokens import LastUsed
@@ -21,27 +21,6 @@ from .tokens import LastUsed
 DEFAULT_RATE = 600  # requests per minute and token
 WORKERS = 4
 _RESOURCES_TTL_S = 10.0
-
-
-class RateLimiter:
-    """A token bucket per API token: ``per_minute`` requests, refilled continuously."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: int, per_minute: int) -> float:
-        """0 if a request may go now, else the seconds until it may."""
-        now = time.monotonic()
-        rate = per_minute / 60.0
-        with self._lock:
-            tokens, at = self._buckets.get(key, (float(per_minute), now))
-            tokens = min(float(per_minute), tokens + (now - at) * rate)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                return max(1.0, math.ceil((1 - tokens) / rate)) if rate else 60.0
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
 
 
 class ApiState:
@@ -52,7 +31,7 @@ class ApiState:
         #: handlers (``bind``), ``crm api`` gives it here
         self.workspace = workspace
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm-api")
-        self.limiter = RateLimiter()
+        self._limiter: RateLimiter | None = None
         self.last_used = LastUsed()
         self._callers: dict[tuple[str, str], Any] = {}
         self._tables: tuple[float, dict[str, Table]] = (0.0, {})
@@ -91,6 +70,14 @@ class ApiState:
         if name not in tables:
             raise NotFound(f"no API resource '{name}' (resources: {', '.join(sorted(tables)) or 'none'})")
         return tables[name]
+
+    def limiter(self) -> RateLimiter:
+        """The per-token limiter at the current ``api_rate_limit`` (a new one when the setting changes)."""
+        rate = self.rate()
+        limiter = self._limiter
+        if limiter is None or limiter.per_minute != rate:
+            limiter = self._limiter = RateLimiter(rate)
+        return limiter
 
     def rate(self) -> int:
         try:
