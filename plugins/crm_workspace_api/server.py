@@ -27,6 +27,7 @@ def make_app(workspace: Any, **settings: Any) -> Any:
 
 def serve(workspace: Any, *, port: int, address: str) -> None:
     import asyncio
+    import sys
 
     import tornado.httpserver
 
@@ -36,6 +37,13 @@ def serve(workspace: Any, *, port: int, address: str) -> None:
         server.listen(port, address)
         shown = "localhost" if address == "127.0.0.1" else address
         print(f"crm-workspace API on http://{shown}:{port}/api/ (description: /api/openapi.json)", flush=True)
+        if address not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                f"note: serving on {address} over plain http: bearer tokens are passwords; put https in front "
+                "(a reverse proxy) before it leaves a trusted network",
+                file=sys.stderr,
+                flush=True,
+            )
         await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):
