@@ -84,7 +84,7 @@ class Workspace(param.Parameterized):
         self._system = _system
         self.store = Store(shared.pool, self._actor(user))
         self.store.settings.catalog = self.declared_settings
-        self._seen_version: tuple[int, int] | None = None
+        self._seen_version: tuple[int, int, int] | object | None = None
         self.param.watch(self._user_changed, "user")
 
     def _actor(self, user: str) -> Actor:

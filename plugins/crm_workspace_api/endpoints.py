@@ -127,20 +127,24 @@ class ItemHandler(ApiHandler):
     async def get(self, name: str, key: str) -> None:
         def work(ws: Any, _caller: Caller) -> tuple:
             table = self.state.table(name)
-            return 200, records.get_record(ws, table, table.key(key))
+            row = records.get_record(ws, table, table.key(key))
+            return 200, row, ({"ETag": f'"{row["version"]}"'} if table.versioned else {})
 
         await self.run(work)
 
     async def patch(self, name: str, key: str) -> None:
+        if_match = _if_match(self)
+
         def work(ws: Any, _caller: Caller) -> tuple:
             table = _writable(self.state, ws, name)
             body = self.json_body()
-            return 200, records.update_record(ws, table, table.key(key), body)
+            row = records.update_record(ws, table, table.key(key), body, if_match)
+            return 200, row, ({"ETag": f'"{row["version"]}"'} if table.versioned else {})
 
         await self.run(work)
 
     async def delete(self, name: str, key: str) -> None:
-        version = self.get_query_argument("version", None)
+        version = self.get_query_argument("version", None) or _if_match(self)
 
         def work(ws: Any, _caller: Caller) -> tuple:
             table = _writable(self.state, ws, name)
@@ -148,6 +152,12 @@ class ItemHandler(ApiHandler):
             return 200, records.delete_record(ws, table, table.key(key), body, version)
 
         await self.run(work)
+
+
+def _if_match(handler: ApiHandler) -> str | None:
+    """The version an ``If-Match: "3"`` header names (the ETag a GET answered), or None."""
+    value = (handler.request.headers.get("If-Match") or "").strip().removeprefix("W/").strip('"')
+    return value or None
 
 
 def _writable(state: Any, ws: Any, name: str) -> records.Table:

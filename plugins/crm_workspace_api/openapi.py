@@ -54,8 +54,10 @@ def _schemas(table: Table) -> tuple[dict, dict, dict]:
     new = {"type": "object", "properties": writable, "additionalProperties": False}
     changes: dict[str, Any] = {"type": "object", "properties": dict(writable), "additionalProperties": False}
     if table.versioned:
-        changes["properties"]["version"] = {"type": "integer", "description": "the version you last read"}
-        changes["required"] = ["version"]
+        changes["properties"]["version"] = {
+            "type": "integer",
+            "description": "the version you last read (required unless an If-Match header names it)",
+        }
     return record, new, changes
 
 
@@ -110,6 +112,12 @@ def _collection(name: str, table: Table) -> dict:
 def _item(name: str, table: Table) -> dict:
     ref = {"$ref": f"#/components/schemas/{name}"}
     key = {"name": "id", "in": "path", "required": True, "schema": {"type": _type(table.columns.get(table.pk, ""))}}
+    if_match = {
+        "name": "If-Match",
+        "in": "header",
+        "description": 'the ETag of the record you read ("3"): its version',
+        "schema": {"type": "string"},
+    }
     operations: dict[str, Any] = {
         "parameters": [key],
         "get": {
@@ -124,6 +132,7 @@ def _item(name: str, table: Table) -> dict:
             "operationId": f"update_{name}",
             "summary": f"Change fields of a record of {name} (with the version you read)",
             "tags": [name],
+            "parameters": [if_match],
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}_changes"}}},
@@ -134,7 +143,7 @@ def _item(name: str, table: Table) -> dict:
             "operationId": f"delete_{name}",
             "summary": f"Delete a record of {name} (with the version you read)",
             "tags": [name],
-            "parameters": [{"name": "version", "in": "query", "schema": {"type": "integer"}}],
+            "parameters": [{"name": "version", "in": "query", "schema": {"type": "integer"}}, if_match],
             "responses": _responses("Deleted", {"type": "object"}, "403", "404", "409", "422"),
         }
     return operations

@@ -245,10 +245,10 @@ def _version(table: Table, body: dict, given: str | None) -> int | None:
         raise ValidationError(table.resource.table, {"version": "must be a whole number"}) from None
 
 
-def update_record(workspace, table: Table, row_id: Any, body: Any) -> dict:
+def update_record(workspace, table: Table, row_id: Any, body: Any, if_match: str | None = None) -> dict:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object of fields")
-    version = _version(table, body, None)
+    version = _version(table, body, if_match)
     changes = _check_body(table, body, allow=("version",))
     row = workspace.store.update(table.resource.table, row_id, changes, version=version)
     return shown(table, row)

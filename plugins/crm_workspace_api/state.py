@@ -31,9 +31,9 @@ class ApiState:
         #: handlers (``bind``), ``crm api`` gives it here
         self.workspace = workspace
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm-api")
-        self._limiter: RateLimiter | None = None
+        self._limiters: dict[int, RateLimiter] = {}
         self.last_used = LastUsed()
-        self._callers: dict[tuple[str, str], Any] = {}
+        self._local = threading.local()  # each worker thread's callers' workspaces (their caches are its own)
         self._tables: tuple[float, dict[str, Table]] = (0.0, {})
         self._lock = threading.Lock()
 
@@ -45,15 +45,13 @@ class ApiState:
                     self.workspace = workspace
 
     def caller_workspace(self, user: str, role: str) -> Any:
-        key = (user, role)
-        found = self._callers.get(key)
+        """The workspace acting as ``user`` capped at ``role``, made once per worker thread."""
+        callers = getattr(self._local, "callers", None)
+        if callers is None or len(callers) > 1000:
+            callers = self._local.callers = {}
+        found = callers.get((user, role))
         if found is None:
-            with self._lock:
-                found = self._callers.get(key)
-                if found is None:
-                    if len(self._callers) > 1000:
-                        self._callers.clear()
-                    found = self._callers[key] = self.workspace.as_user(user, max_role=role)
+            found = callers[(user, role)] = self.workspace.as_user(user, max_role=role)
         return found
 
     def tables(self) -> dict[str, Table]:
@@ -72,11 +70,12 @@ class ApiState:
         return tables[name]
 
     def limiter(self) -> RateLimiter:
-        """The per-token limiter at the current ``api_rate_limit`` (a new one when the setting changes)."""
+        """The per-token limiter of the current ``api_rate_limit`` (one per value the setting takes)."""
         rate = self.rate()
-        limiter = self._limiter
-        if limiter is None or limiter.per_minute != rate:
-            limiter = self._limiter = RateLimiter(rate)
+        limiter = self._limiters.get(rate)
+        if limiter is None:
+            with self._lock:
+                limiter = self._limiters.setdefault(rate, RateLimiter(rate))
         return limiter
 
     def rate(self) -> int:
