@@ -100,7 +100,7 @@ def paired(ours, baseline, repeat: int = 60) -> tuple[float, float]:
     Also prints the fastest of each: on a shared machine the medians carry the time the
     server's threads wait for a CPU, the minimum is closer to what the request costs.
     """
-    for _ in range(5):
+    for _ in range(20):
         ours(), baseline()
     a, b = [], []
     for _ in range(repeat):
