@@ -15,6 +15,8 @@ from .tokens import Caller
 from .views import view_csv, view_json, views_listing
 
 PREFIX = "/api"
+#: The last OpenAPI document built, as JSON text, by (tables, server address).
+_OPENAPI: dict[tuple[int, str], str] = {}  # (hash of the resources and columns, server)
 
 
 class IndexHandler(ApiHandler):
@@ -39,7 +41,14 @@ class OpenApiHandler(ApiHandler):
         from .openapi import document
 
         def work(ws: Any, _caller: Caller | None) -> tuple:
-            return 200, document(self.state.tables(), server=self.url_for_path(PREFIX))
+            tables, server = self.state.tables(), self.url_for_path(PREFIX)
+            shape = tuple((n, t.resource, tuple(t.columns.items())) for n, t in sorted(tables.items()))
+            key = (hash(shape), server)
+            cached = _OPENAPI.get(key)
+            if cached is None:
+                _OPENAPI.clear()
+                cached = _OPENAPI[key] = json.dumps(document(tables, server=server), separators=(",", ":"))
+            return 200, cached
 
         await self.run(work, public=True)
 
