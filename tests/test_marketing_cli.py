@@ -100,3 +100,15 @@ def test_privacy_export_and_erasure_cover_marketing(ws, smtpd, tmp_path):
     events = ws.query("SELECT ip, user_agent FROM marketing_events WHERE contact_id = ?", [person["id"]])
     assert events and all(e["ip"] in (None, "[erased]") for e in events)
     assert ws.store.get("contacts", person["id"])["marketing_consent"] is None  # erased: never mailed again
+
+
+def test_an_smtp_server_that_is_down_keeps_everything_queued_and_says_why(ws, demo_db):
+    from crm_workspace.testing import free_port
+
+    configure_smtp(ws, free_port())  # nobody listens there
+    audience(ws, 6, "down")
+    campaign(ws, "While down", "down")
+    done = crm(demo_db, "marketing", "send", "While down")
+    assert done.returncode != 0 and "SMTP server" in done.stderr and "Traceback" not in done.stderr
+    state = sending.progress(ws, ws.store.scalar("SELECT id FROM campaigns WHERE name = 'While down'"))
+    assert state["queued"] == 2 and state["sent"] == 0  # queued, nothing lost: the next run sends them
