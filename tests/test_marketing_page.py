@@ -66,3 +66,14 @@ def test_viewers_get_a_read_only_page(demo_db):
     assert campaigns_tab.send_button.disabled and campaigns_tab.save_button.disabled
     assert "read only" in page_text(pn.panel(MarketingPage(workspace=viewer)))
     viewer.close()
+
+
+def test_pick_people_from_a_segment_onto_a_static_list(ws):
+    tab = SegmentsTab(model=MarketingModel(workspace=ws))
+    tab.pick_from.value = "Warm leads (DACH)"
+    assert tab.picker.visible and len(tab.picker.value) > 2
+    tab.picker.selection = [0, 1]
+    tab.new_list.value = "Picked"
+    tab._add_selected()
+    assert "Added 2" in page_text(tab.list_message)
+    assert len(ws.df("marketing.segment", name="Picked")) == 2

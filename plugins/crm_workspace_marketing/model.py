@@ -166,6 +166,15 @@ class MarketingModel(param.Parameterized):
         self.workspace.changed()
         return result
 
+    def member_sample(self, name: str, limit: int = 200) -> pd.DataFrame:
+        """The first members of a segment, to pick people from for a static list."""
+        return self.workspace.df("marketing.segment", name=name, limit=limit)
+
+    def add_selection(self, name: str, contact_ids: list[int]) -> int:
+        added = segments.add_members(self.workspace, name, contact_ids)
+        self.workspace.changed()
+        return added
+
     def create_list(self, name: str) -> dict[str, Any]:
         row = segments.save_segment(self.workspace, name, kind="static")
         self.workspace.changed()

@@ -98,11 +98,51 @@ class SegmentsTab(pn.viewable.Viewer):
         )
         self.add_emails = button("Add to the list", self.read_only, width=160)
         self.add_emails.on_click(self._add_emails)
+        self.pick_from = pn.widgets.Select(label="…or pick people from segment", options=[""], width=260)
+        self.picker = pn.widgets.Tabulator(
+            None,
+            show_index=False,
+            disabled=True,
+            selectable="checkbox",
+            height=220,
+            sizing_mode="stretch_width",
+            visible=False,
+        )
+        self.pick_from.param.watch(self._pick_from, "value")
+        self.add_selected = button("Add the selected to the list", self.read_only, width=220)
+        self.add_selected.on_click(self._add_selected)
         self._refresh_names()
 
     def _refresh_names(self) -> None:
         self.editing.options = ["", *self.model.segment_names("dynamic")]
         self.list_name.options = self.model.segment_names("static")
+        self.pick_from.options = ["", *self.model.segment_names()]
+
+    def _pick_from(self, event) -> None:
+        if not event.new:
+            self.picker.visible = False
+            return
+        frame = self.model.member_sample(event.new)
+        self.picker.value = frame[["id", "first_name", "last_name", "email", "lifecycle_stage", "organization"]]
+        self.picker.visible = True
+
+    def _add_selected(self, _event=None) -> None:
+        chosen = self.picker.selected_dataframe
+        try:
+            name = self.new_list.value.strip() or self.list_name.value
+            if not name:
+                raise CrmError("choose a list or name a new one")
+            if chosen is None or not len(chosen):
+                raise CrmError("select people in the table first")
+            if self.new_list.value.strip():
+                self.model.create_list(name)
+            added = self.model.add_selection(name, [int(i) for i in chosen["id"]])
+        except CrmError as error:
+            say(self.list_message, str(error), "danger")
+            return
+        say(self.list_message, f"Added {added} of the {len(chosen)} selected to '{name}'.")
+        self.new_list.value = ""
+        self._refresh_names()
 
     def _load(self, event) -> None:
         if not event.new:
@@ -189,8 +229,11 @@ class SegmentsTab(pn.viewable.Viewer):
                 pn.Row(self.list_name, self.new_list),
                 self.emails,
                 self.add_emails,
+                self.pick_from,
+                self.picker,
+                self.add_selected,
                 self.list_message,
-                title="Static lists: paste addresses",
+                title="Static lists: paste addresses or pick people",
                 collapsed=True,
                 sizing_mode="stretch_width",
             ),
