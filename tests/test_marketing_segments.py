@@ -219,3 +219,35 @@ def test_the_cli_lists_segments_and_prints_their_sql(demo_db, tmp_path):
     ws = Workspace.open(db, user="ana")
     assert {m["id"] for m in members} == {r["id"] for r in ws.query(sql)}
     ws.close()
+
+
+def test_segments_on_campaign_engagement_follow_new_events(ws):
+    from crm_workspace_marketing import tracking
+
+    openers = {
+        r["contact_id"]
+        for r in ws.query(
+            "SELECT contact_id FROM marketing_events e JOIN campaigns c ON c.id = e.campaign_id"
+            " WHERE c.name = 'November product news' AND e.kind = 'open' AND e.machine = 0"
+        )
+    }
+    assert openers
+    value = [{"field": "email_engagement", "op": "opened", "value": "November product news"}]
+    segments.save_segment(ws, "Opened November", value)
+    assert set(ws.df("marketing.segment", name="Opened November").id) == openers
+    newcomer = ws.store.scalar(
+        "SELECT id FROM contacts WHERE id NOT IN (SELECT contact_id FROM segment_members"
+        " WHERE segment_id = (SELECT id FROM segments WHERE name = 'Opened November'))"
+    )
+    november = ws.store.scalar("SELECT id FROM campaigns WHERE name = 'November product news'")
+    tracking.record_event(ws, "open", campaign_id=november, contact_id=newcomer, user_agent="Barracuda scanner")
+    assert newcomer not in set(ws.df("marketing.segment", name="Opened November").id)  # machines do not count
+    tracking.record_event(ws, "open", campaign_id=november, contact_id=newcomer, user_agent="Mozilla/5.0")
+    assert newcomer in set(ws.df("marketing.segment", name="Opened November").id)
+    never = segments.count(ws, [{"field": "email_engagement", "op": "not_clicked", "value": "any"}])
+    clickers = ws.store.scalar(
+        "SELECT count(DISTINCT contact_id) FROM marketing_events WHERE kind = 'click' AND machine = 0"
+    )
+    assert never == ws.store.scalar("SELECT count(*) FROM contacts") - clickers
+    with pytest.raises(FieldGone, match="no campaign named"):
+        compile_filter(ws, [{"field": "email_engagement", "op": "opened", "value": "Nope"}])

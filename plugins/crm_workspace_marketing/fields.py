@@ -7,7 +7,8 @@ Field keys as a filter stores them:
 - ``organization.country`` (any column of the contact's organization),
 - ``custom.Favourite colour`` (a spreadsheet column kept as a custom field, ``excel_custom_fields``),
 - ``tags`` (``contact_tags``), ``lead_score.rule_points`` (``lead_scores``, when the scoring
-  plugin made it), ``last_activity`` (the contact's latest activity), ``consent``.
+  plugin made it), ``last_activity`` (the contact's latest activity), ``consent``,
+  ``email_engagement`` (opened or clicked a campaign, or any: people only, never machines).
 
 A key that no longer resolves (a column removed, the scoring plugin gone) raises
 ``FieldGone``: the segment using it is marked broken, nothing crashes.
@@ -76,6 +77,12 @@ OPS: dict[str, dict[str, str]] = {
         "is_not_empty": "any time",
     },
     "tags": {"has_any": "has any of", "has_all": "has all of", "has_none": "has none of"},
+    "engagement": {
+        "opened": "opened",
+        "clicked": "clicked",
+        "not_opened": "did not open",
+        "not_clicked": "did not click",
+    },
     "consent": {"is": "is", "is_not": "is not"},
 }
 #: Operators that take no value; operators that take a list.
@@ -154,6 +161,15 @@ def resolve(workspace: Workspace, key: str) -> Field:
         return Field("tags", "Tags", "tags", "tags", "tag", tuple(_tags(workspace)))
     if key == "last_activity":
         return Field("last_activity", "Last activity", "date", "activities", "occurred_at")
+    if key == "email_engagement":
+        return Field(
+            "email_engagement",
+            "Campaign e-mail (name, or any)",
+            "engagement",
+            "events",
+            "kind",
+            ("any", *_campaigns(workspace)),
+        )
     prefix, _, rest = key.partition(".")
     if rest and prefix == "organization":
         columns = _columns(workspace, "organizations") or {}
@@ -182,6 +198,10 @@ def resolve(workspace: Workspace, key: str) -> Field:
     return _contact_field(workspace, key, columns[key])
 
 
+def _campaigns(workspace: Workspace) -> list[str]:
+    return [r["name"] for r in workspace.query("SELECT name FROM campaigns ORDER BY id DESC LIMIT 50")]
+
+
 def _tags(workspace: Workspace) -> list[str]:
     return [r["tag"] for r in workspace.query("SELECT DISTINCT tag FROM contact_tags ORDER BY tag LIMIT 500")]
 
@@ -194,6 +214,7 @@ def catalog(workspace: Workspace) -> list[Field]:
         if column not in _HIDDEN
     ]
     out.append(Field("last_activity", "Last activity", "date", "activities", "occurred_at"))
+    out.append(resolve(workspace, "email_engagement"))
     if _columns(workspace, "contact_tags") is not None:
         out.append(resolve(workspace, "tags"))
     for column, declared in (_columns(workspace, "organizations") or {}).items():

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.fields import BadValue, normalize_date
 
-from .fields import CONSENT_VALUES, NO_VALUE, Field, FilterError, resolve
+from .fields import CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, resolve
 
 if TYPE_CHECKING:
     from crm_workspace import Workspace
@@ -248,6 +248,8 @@ def _condition(state: _State, condition: dict) -> str:
         return _tags(state, op, value)
     if f.source == "activities":
         return _last_activity(state, f, op, value)
+    if f.source == "events":
+        return _engagement(state, op, value)
     negated = op in NEGATIONS and f.kind not in ("consent",)
     positive = NEGATIONS[op] if negated else op
     if f.source == "organizations":
@@ -301,6 +303,22 @@ def _last_activity(state: _State, f: Field, op: str, value: Any) -> str:
     state.params.append(end)
     window = f"c.id IN ({any_activity} AND {predicate})"
     return f"({window} AND c.id NOT IN ({any_activity} AND occurred_at >= ?))"
+
+
+def _engagement(state: _State, op: str, value: Any) -> str:
+    """Opened or clicked a campaign (by name) or any: a person's event, never a machine's."""
+    state.tables.add("marketing_events")
+    kind = "open" if op in ("opened", "not_opened") else "click"
+    name = _text(value) if value not in (None, "") else "any"
+    sub = "SELECT contact_id FROM marketing_events WHERE kind = ? AND machine = 0 AND contact_id IS NOT NULL"
+    state.params.append(kind)
+    if name.lower() != "any":
+        campaign = state.workspace.store.scalar("SELECT id FROM campaigns WHERE name = ? COLLATE NOCASE", [name])
+        if campaign is None:
+            raise FieldGone(f"there is no campaign named '{name}' (any more)")
+        sub += " AND campaign_id = ?"
+        state.params.append(campaign)
+    return f"c.id {'NOT IN' if op.startswith('not_') else 'IN'} ({sub})"
 
 
 def describe(workspace: Workspace, value: str | dict | None) -> str:

@@ -33,7 +33,15 @@ if TYPE_CHECKING:
 
 KINDS = ("dynamic", "static")
 #: Tables whose writes can change who is in a segment, and how to find the contacts a change touched.
-WATCHED = ("contacts", "organizations", "contact_tags", "activities", "excel_custom_fields", "lead_scores")
+WATCHED = (
+    "contacts",
+    "organizations",
+    "contact_tags",
+    "activities",
+    "excel_custom_fields",
+    "lead_scores",
+    "marketing_events",
+)
 IDS = "SELECT value FROM json_each(?)"
 
 
