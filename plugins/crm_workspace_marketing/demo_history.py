@@ -218,6 +218,19 @@ def _campaign(
     store.insert_many("campaign_recipients", recipients, **options)
     store.insert_many("marketing_events", sorted(events, key=lambda e: e["at"]), **options)
     store.insert_many("activities", activities, **options)
+    gone = [e for e in events if e["kind"] == "unsubscribe"]
+    if gone:  # an unsubscribe withdrew their consent (a withdrawal is an ordinary update; re-granting is not)
+        store.update_many(
+            "contacts",
+            [
+                (
+                    e["contact_id"],
+                    {"marketing_consent": 0, "consent_source": "unsubscribe link", "consent_at": e["at"]},
+                    None,
+                )
+                for e in gone
+            ],
+        )
     by_key = {o["key"]: i for o, i in zip(outbox, ids, strict=True)}
     for email, cid, when in bounced:
         store.insert(
