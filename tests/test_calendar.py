@@ -245,3 +245,30 @@ def test_cli_import_and_page(ws, tmp_path):
     text = page_text(ws.dashboard("calendar"))
     assert "From CLI" in text and "Calendar feed" in text
     assert list(ws.df("calendar.upcoming", user=None)["subject"]) == ["From CLI"]
+
+
+def test_invitations_mailbox_is_imported_by_the_tick(ws, tmp_path):
+    import mailbox
+    from email.message import EmailMessage
+
+    from crm_workspace.services.mailbox import open_mailbox
+    from crm_workspace.services.scheduler import run_ticks
+
+    box = mailbox.Maildir(tmp_path / "invites", create=True)
+    invite = EmailMessage()
+    invite["From"], invite["To"], invite["Subject"] = "maria@acme.example", "ana@team.example", "Invitation: Demo"
+    invite.set_content("Join us")
+    ics = _ics(
+        _event("mail@x", NOW + timedelta(days=4), summary="Demo", attendees=("maria@acme.example",)), method="REQUEST"
+    )
+    invite.add_attachment(ics, maintype="text", subtype="calendar", filename="invite.ics")
+    box.add(invite.as_bytes())
+    box.add(b"From: someone@else.example\nSubject: no invitation\n\nhello\n")
+    ws.set_setting("calendar_mailbox", str(tmp_path / "invites"))
+    results = run_ticks(ws, now=_iso(NOW), plugins=["calendar"])
+    assert [r.ok for r in results] == [True], results
+    (meeting,) = _meetings(ws)
+    assert meeting["subject"] == "Demo" and meeting["owner"] == "ana"  # the organizer on the team
+    assert list(open_mailbox(str(tmp_path / "invites")).unread()) == []
+    run_ticks(ws, now=_iso(NOW), plugins=["calendar"])
+    assert len(_meetings(ws)) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Page, PersonalData, Route, hookimpl
+from crm_workspace import Page, PersonalData, Route, Setting, hookimpl
 
 from .schema import migrations
 
@@ -10,6 +10,36 @@ from .schema import migrations
 @hookimpl
 def crm_migrations():
     return migrations
+
+
+def _mailbox_spec(value):
+    text = str(value or "").strip()
+    if text and not text.startswith(("imap://", "imaps://", "maildir:", "/", "~", ".")):
+        raise ValueError(f"must be a Maildir path or imap[s]://user@host/folder, not {text!r}")
+    return text
+
+
+@hookimpl
+def crm_settings():
+    return [
+        Setting(
+            "calendar_mailbox",
+            _mailbox_spec,
+            "",
+            doc="A mailbox that receives meeting invitations (a Maildir path or imap[s]://user@host/folder): "
+            "each tick logs their meetings on the attendees' contacts. Empty: off.",
+        )
+    ]
+
+
+@hookimpl
+def crm_tick(workspace, now):
+    """Import the invitations that arrived in ``calendar_mailbox`` (when one is set)."""
+    if not workspace.setting("calendar_mailbox", ""):
+        return
+    from .inbox import import_mailbox
+
+    import_mailbox(workspace)
 
 
 @hookimpl

@@ -62,3 +62,21 @@ def register(cli: click.Group) -> None:
         result = import_calendar(ws, file.read_bytes(), file.name)
         for line in result.lines():
             click.echo(line)
+
+    @calendar.command("invitations")
+    @click.option(
+        "--mailbox", help="A Maildir path or imap://user@host/folder (default: the calendar_mailbox setting)."
+    )
+    @click.option("--limit", type=click.IntRange(min=1), default=None, help="Read at most N messages.")
+    @click.pass_context
+    def invitations(ctx, mailbox, limit):
+        """Import the meeting invitations waiting in the invitations mailbox (also every tick of `crm serve`)."""
+        from .inbox import import_mailbox
+
+        ws = open_workspace(ctx)
+        result = import_mailbox(ws, mailbox, limit)
+        for line in result.skipped:
+            click.echo(f"skipped: {line}", err=True)
+        if result.unknown:
+            click.echo("unknown attendees (not created): " + ", ".join(sorted(result.unknown)[:30]))
+        click.echo(result.line())
