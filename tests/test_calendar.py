@@ -272,3 +272,20 @@ def test_invitations_mailbox_is_imported_by_the_tick(ws, tmp_path):
     assert list(open_mailbox(str(tmp_path / "invites")).unread()) == []
     run_ticks(ws, now=_iso(NOW), plugins=["calendar"])
     assert len(_meetings(ws)) == 1
+
+
+def test_pages_are_read_only_for_viewers(ws):
+    from crm_workspace_calendar.views import CalendarPage
+    from crm_workspace_maillog.views import MailLogPage
+
+    viewer = CalendarPage(workspace=ws.as_user("val"))
+    assert viewer._make.disabled and viewer._import.disabled and viewer._upload.disabled
+    assert not CalendarPage(workspace=ws.as_user("ana"))._make.disabled
+    assert all(button.disabled for button in MailLogPage(workspace=ws.as_user("val"))._buttons)
+    assert not any(button.disabled for button in MailLogPage(workspace=ws.as_user("ana"))._buttons)
+    page = CalendarPage(workspace=ws.as_user("ana"))
+    page.model.make_feed()
+    assert page.model.feed_link.startswith("http://localhost:5006/ical/") and not page.model.failed
+    page.model.feed_user = "tester"
+    page.model.make_feed()  # a member may not make another user's feed: said, not raised
+    assert page.model.failed and "only an admin" in page.model.message
