@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -133,24 +135,21 @@ def feed_url(workspace: Workspace, token: str) -> str:
 
 
 # ---------------------------------------------------------------- the feed
-_ROWS_SQL = """
+_WINDOW_SQL = "SELECT id, {time} AS at FROM activities WHERE owner = :user AND kind = '{kind}' AND {time} >= :start AND {time} <= :end"
+#: The ids first (index walks, the closest ``limit`` to now), then the details of those rows only.
+FEED_SQL = f"""
 SELECT a.id, a.kind, a.subject, a.body, a.occurred_at, a.due_at, a.done, a.version, a.created_at,
        a.updated_at, a.contact_id, trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS contact,
-       c.email, o.name AS organization, a.{time} AS at,
+       c.email, o.name AS organization, w.at,
        (SELECT max(e.ends_at) FROM calendar_events e WHERE e.activity_id = a.id) AS ends_at,
        (SELECT max(e.all_day) FROM calendar_events e WHERE e.activity_id = a.id) AS all_day
-FROM activities a
+FROM (SELECT id, at FROM ({_WINDOW_SQL.format(kind="task", time="due_at")}
+                          UNION ALL {_WINDOW_SQL.format(kind="meeting", time="occurred_at")})
+      ORDER BY abs(julianday(at) - julianday(:now)), id LIMIT :limit) w
+JOIN activities a ON a.id = w.id
 LEFT JOIN contacts c ON c.id = a.contact_id
 LEFT JOIN organizations o ON o.id = a.organization_id
-WHERE a.owner = :user AND a.kind = '{kind}' AND a.{time} >= :start AND a.{time} <= :end
 """
-FEED_SQL = (
-    "SELECT * FROM ("
-    + _ROWS_SQL.format(kind="task", time="due_at")
-    + " UNION ALL "
-    + _ROWS_SQL.format(kind="meeting", time="occurred_at")
-    + ") ORDER BY abs(julianday(at) - julianday(:now)), id LIMIT :limit"
-)
 
 
 def _stamp(moment: datetime) -> str:
@@ -208,6 +207,34 @@ def build_feed(workspace: Workspace, user: str, now: datetime | None = None) -> 
         latest = changed if latest is None or changed > latest else latest
         cal.add_component(_event(Event, workspace, row, start, changed, host))
     return cal.to_ical(), latest
+
+
+_CACHE: OrderedDict[tuple[str, str], tuple[object, bytes, str, datetime | None]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 32
+
+
+def cached_feed(workspace: Workspace, user: str, now: datetime | None = None) -> tuple[bytes, str, datetime | None]:
+    """``build_feed`` with its ETag, built again only after a commit (any, anywhere) or on the hour.
+
+    Calendar apps poll every few minutes; most polls find nothing changed, and this answers
+    them (a 304 or the same bytes) without a query or the iCalendar serialisation.
+    """
+    now = now or datetime.now(UTC)
+    key = (str(workspace.path), user)
+    stamp = (workspace.store.data_version(), now.strftime("%Y%m%d%H"))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1], hit[2], hit[3]
+    body, changed = build_feed(workspace, user, now)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    with _CACHE_LOCK:
+        _CACHE[key] = (stamp, body, etag, changed)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return body, etag, changed
 
 
 def _event(event_class: Any, workspace: Workspace, row: dict, start: datetime, changed: datetime, host: str) -> Any:

@@ -57,5 +57,9 @@ def m001_tables(db: Database) -> None:
         not_null={"uid", "contact_id", "activity_id"},
         defaults={"recurrence_id": "", "sequence": 0, "all_day": 0},
     )
-    # the feed reads one user's meetings by time (tasks use the core's idx_activities_due)
-    db.execute("CREATE INDEX IF NOT EXISTS idx_activities_owner_kind ON activities(owner, kind, occurred_at)")
+    # the feed reads one user's tasks by due time and meetings by start: partial indexes, so only
+    # those rows pay for them on a write and the feed's window is an index walk
+    db.execute("CREATE INDEX IF NOT EXISTS idx_activities_task_due ON activities(owner, due_at) WHERE kind = 'task'")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_activities_meeting_at ON activities(owner, occurred_at) WHERE kind = 'meeting'"
+    )
