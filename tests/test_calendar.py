@@ -289,3 +289,17 @@ def test_pages_are_read_only_for_viewers(ws):
     page.model.feed_user = "tester"
     page.model.make_feed()  # a member may not make another user's feed: said, not raised
     assert page.model.failed and "only an admin" in page.model.message
+
+
+def test_moved_or_deleted_meetings_are_not_logged_again(ws):
+    data = _ics(_event("m@x", NOW, attendees=("maria@acme.example",)))
+    import_calendar(ws, data, "a.ics")
+    (maria,) = _meetings(ws)
+    ws.store.update("activities", maria["id"], {"contact_id": 2}, version=maria["version"])  # e.g. a merge
+    assert ws.store.scalar("SELECT contact_id FROM calendar_events") == 2  # the key followed it
+    ws.store.update("contacts", 2, {"email": "maria.new@acme.example"})
+    ws.store.update("contacts", 1, {"email": None})
+    moved = _ics(_event("m@x", NOW, attendees=("maria.new@acme.example",)))
+    assert import_calendar(ws, moved, "a.ics").unchanged == 1 and len(_meetings(ws)) == 1
+    ws.store.delete("activities", maria["id"])  # a person removed it: importing again does not resurrect it
+    assert import_calendar(ws, moved, "a.ics").created == 0 and _meetings(ws) == []

@@ -198,3 +198,11 @@ def test_page_and_demo(demo_workspace):
     assert "Mail log" in text and "priya.raman@northwind-demo.example" in text
     contact, made = review.create_contact(demo_workspace, "priya.raman@northwind-demo.example")
     assert made == 1 and contact["last_name"] == "Raman"
+
+
+def test_a_viewer_files_nothing_and_marks_nothing(ws, maildir):
+    from crm_workspace.errors import PermissionDenied as Denied
+
+    with pytest.raises(Denied):
+        log_mailbox(ws.as_user("val"), spec=str(maildir))
+    assert len(list(open_mailbox(str(maildir)).unread())) == 6

@@ -43,6 +43,15 @@ def crm_tick(workspace, now):
 
 
 @hookimpl
+def crm_record_changed(workspace, changes):
+    """An imported meeting moved to another contact (a merge): its import key follows it."""
+    if any(c.table == "activities" and c.action == "update" for c in changes):
+        from .imports import follow_moves
+
+        follow_moves(workspace, changes)
+
+
+@hookimpl
 def crm_routes(workspace):
     from .routes import FeedHandler
 

@@ -87,6 +87,9 @@ def import_calendar(
                     continue
                 planned.add(key)
                 link = existing.get(key)
+                if link is not None and link["subject"] is None:  # a person deleted that meeting: respect it
+                    result.unchanged += 1
+                    continue
                 if link is None:
                     if occ.cancelled:
                         result.cancelled += 1
@@ -210,7 +213,7 @@ def _existing(workspace: Workspace, uids: list[str]) -> dict[tuple[str, str, int
         marks = ",".join("?" * len(chunk))
         for row in workspace.store.query(
             "SELECT e.id, e.uid, e.recurrence_id, e.contact_id, e.activity_id, e.sequence, a.subject"
-            f" FROM calendar_events e JOIN activities a ON a.id = e.activity_id WHERE e.uid IN ({marks})",
+            f" FROM calendar_events e LEFT JOIN activities a ON a.id = e.activity_id WHERE e.uid IN ({marks})",
             chunk,
         ):
             found[(row["uid"], row["recurrence_id"] or "", row["contact_id"])] = row
@@ -233,3 +236,22 @@ def upcoming(workspace: Workspace, user: str | None = None, days: int = 30, limi
         f" ORDER BY a.occurred_at, a.id LIMIT {int(limit)}",
         params,
     )
+
+
+def follow_moves(workspace: Workspace, changes: list) -> None:
+    """Keep ``calendar_events`` on the contact an imported meeting now belongs to (after a merge, an edit)."""
+    store = workspace.store
+    moves = [
+        c for c in changes if c.table == "activities" and c.action == "update" and c.changed("contact_id") and c.after
+    ]
+    for change in moves:
+        contact_id = change.after.get("contact_id")
+        for link in store.query(
+            "SELECT id, uid, recurrence_id FROM calendar_events WHERE activity_id = ?", [change.id]
+        ):
+            taken = store.scalar(
+                "SELECT 1 FROM calendar_events WHERE uid = ? AND recurrence_id = ? AND contact_id = ?",
+                [link["uid"], link["recurrence_id"], contact_id],
+            )
+            if contact_id and not taken:
+                store.update("calendar_events", link["id"], {"contact_id": contact_id})

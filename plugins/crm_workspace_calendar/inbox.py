@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crm_workspace.errors import CrmError, DatabaseLocked
+from crm_workspace.errors import CrmError, DatabaseLocked, PermissionDenied
 from crm_workspace.services.mailbox import open_mailbox
 
 from .icsread import CalendarImportError
@@ -54,8 +54,8 @@ def import_mailbox(workspace: Workspace, spec: str | None = None, limit: int | N
                 if item.too_big:
                     raise CalendarImportError("too big to read")
                 done = import_calendar(workspace, item.message.as_bytes(), "invitation.eml", source="mail")
-            except (sqlite3.Error, DatabaseLocked):
-                raise  # the database, not the message: leave it unread
+            except (sqlite3.Error, DatabaseLocked, PermissionDenied):
+                raise  # the database or the acting user, not the message: leave it unread
             except Exception as error:
                 result.skipped.append(f"{subject}: {error}")
                 log.warning("calendar: skipped invitation %r: %s", subject, error)

@@ -51,6 +51,15 @@ def crm_tick(workspace, now):
 
 
 @hookimpl
+def crm_record_changed(workspace, changes):
+    """A logged e-mail moved to another contact (a merge): its link follows it."""
+    if any(c.table == "activities" and c.action == "update" for c in changes):
+        from .filing import follow_moves
+
+        follow_moves(workspace, changes)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from .commands import register
 

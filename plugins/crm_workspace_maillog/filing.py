@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from crm_workspace.errors import DatabaseLocked
+from crm_workspace.errors import DatabaseLocked, PermissionDenied
 from crm_workspace.services.mailbox import is_auto_or_bulk, open_mailbox
 
 from .parse import Logged, message_id_of, now_text, read_message
@@ -75,13 +75,15 @@ def log_mailbox(workspace: Workspace, *, spec: str | None = None, limit: int | N
     spec = spec or str(workspace.setting("maillog_mailbox", "") or "")
     if not spec:
         raise CrmError("no logging mailbox: an admin sets maillog_mailbox (a Maildir path or imap://user@host/folder)")
+    if workspace.read_only:
+        raise PermissionDenied(f"{workspace.user} may not file mail (read-only)")
     result = RunResult()
     with open_mailbox(spec) as box:
         for item in box.unread(limit=limit):
             try:
                 file_message(workspace, item.message, key=item.key, too_big=item.too_big, result=result)
-            except (sqlite3.Error, DatabaseLocked):
-                raise  # the database, not the message: stop with this message unmarked
+            except (sqlite3.Error, DatabaseLocked, PermissionDenied):
+                raise  # the database or the acting user, not the message: stop with this message unmarked
             except Exception as error:
                 _record_failure(workspace, item.message, item.key, error, result)
             box.mark_done(item.key)
@@ -267,3 +269,18 @@ def _forget_text(workspace: Workspace, message_ids: list[str]) -> None:
         row = store.query("SELECT id, status, text FROM maillog_messages WHERE message_id = ?", [message_id])
         if row and (row[0]["text"] is not None or row[0]["status"] == "pending"):
             store.update("maillog_messages", row[0]["id"], {"text": None, "status": "logged"})
+
+
+def follow_moves(workspace: Workspace, changes: list) -> None:
+    """Keep ``maillog_links`` on the contact a logged e-mail now belongs to (after a merge, an edit)."""
+    store = workspace.store
+    for change in changes:
+        if not (change.table == "activities" and change.action == "update" and change.changed("contact_id")):
+            continue
+        contact_id = (change.after or {}).get("contact_id")
+        for link in store.query("SELECT id, message_id FROM maillog_links WHERE activity_id = ?", [change.id]):
+            taken = store.scalar(
+                "SELECT 1 FROM maillog_links WHERE message_id = ? AND contact_id = ?", [link["message_id"], contact_id]
+            )
+            if contact_id and not taken:
+                store.update("maillog_links", link["id"], {"contact_id": contact_id})
