@@ -151,14 +151,14 @@ def file_message(
         store.insert(
             "maillog_messages", _message_row(logged, key, status, owner, direction, len(set(contacts.values())))
         )
-        made = _log_on(
-            workspace, logged.message_id, sorted(set(contacts.values())), _activity(logged, direction, owner)
+        made = log_on(
+            workspace, logged.message_id, sorted(set(contacts.values())), activity_record(logged, direction, owner)
         )
         now = now_text()
         for name, address in unknown:
             _add_review(workspace, address, name, logged.message_id, now)
     if status == "logged":
-        _forget_text(workspace, [logged.message_id])
+        forget_text(workspace, [logged.message_id])
     result.logged += 1
     result.activities += made
     result.unknown += [a for _, a in unknown if a not in result.unknown]
@@ -181,7 +181,7 @@ def _message_row(logged: Logged, key: str, status: str, owner: str | None, direc
     }
 
 
-def _activity(logged: Logged, direction: str, owner: str | None) -> dict:
+def activity_record(logged: Logged, direction: str, owner: str | None) -> dict:
     who = ", ".join(f"{n} <{a}>" if n else a for n, a in logged.people[:20])
     arrow = "sent to" if direction == "out" else "received from"
     head = f"E-mail {arrow} the contact. People: {who}"
@@ -221,7 +221,7 @@ def _match(workspace: Workspace, addresses: list[str]) -> tuple[dict[str, int], 
     return contacts, ignored
 
 
-def _log_on(workspace: Workspace, message_id: str, contact_ids: list[int], activity: dict) -> int:
+def log_on(workspace: Workspace, message_id: str, contact_ids: list[int], activity: dict) -> int:
     """One email activity per contact not yet holding this message; how many were made."""
     store = workspace.store
     made = 0
@@ -255,7 +255,7 @@ def _add_review(workspace: Workspace, address: str, name: str, message_id: str, 
         store.insert("maillog_mentions", {"address": address, "message_id": message_id})
 
 
-def _forget_text(workspace: Workspace, message_ids: list[str]) -> None:
+def forget_text(workspace: Workspace, message_ids: list[str]) -> None:
     """Clear the kept text of messages no open review entry needs any more (it lives on in the activities)."""
     store = workspace.store
     for message_id in message_ids:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 
-from .filing import _activity, _forget_text, _log_on
+from .filing import activity_record, forget_text, log_on
 from .parse import Logged, now_text
 
 if TYPE_CHECKING:
@@ -79,8 +79,8 @@ def _log_mentions(workspace: Workspace, address: str, contact_id: int) -> int:
             sent_at=row["sent_at"] or "",
             text=row["text"] or "",
         )
-        activity = _activity(logged, row["direction"] or "in", row["owner"])
-        count = _log_on(workspace, row["message_id"], [contact_id], activity)
+        activity = activity_record(logged, row["direction"] or "in", row["owner"])
+        count = log_on(workspace, row["message_id"], [contact_id], activity)
         if count:
             store.update("maillog_messages", row["id"], {"contacts": (row["contacts"] or 0) + count})
         made += count
@@ -99,7 +99,7 @@ def _resolve(workspace: Workspace, entry: dict, contact_id: int) -> int:
         r["message_id"]
         for r in store.query("SELECT message_id FROM maillog_mentions WHERE address = ?", [entry["address"]])
     ]
-    _forget_text(workspace, ids)
+    forget_text(workspace, ids)
     return made
 
 
@@ -148,4 +148,4 @@ def ignore(workspace: Workspace, address: str) -> None:
                 "SELECT message_id FROM maillog_mentions WHERE address = ?", [entry["address"]]
             )
         ]
-        _forget_text(workspace, ids)
+        forget_text(workspace, ids)
