@@ -9,8 +9,8 @@ def test_my_plugin(workspace):
 Also: ``registered(ws, plugin)`` (register for a ``with`` block), ``page_text(obj)``
 (the text a person would read on a rendered page, without a browser),
 ``assert_no_plugin_errors(ws)``, ``route_server(ws)`` (the plugins' HTTP routes on a
-real local server), and a real SMTP server for mail tests:
-``smtp_server()`` / the ``smtpd`` fixture with ``configure_smtp(ws, port)``.
+real local server), and a real SMTP server for mail tests: ``smtp_server()`` / the
+``smtpd`` fixture with ``configure_smtp(ws, port)``.
 """
 
 from __future__ import annotations
@@ -326,13 +326,34 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def smtp_server(refuse: Mapping[str, int] | None = None) -> Iterator[SmtpServer]:
-    """An aiosmtpd SMTP server on 127.0.0.1 and a free port for the ``with`` block."""
+def smtp_server(
+    refuse: Mapping[str, int] | None = None,
+    *,
+    login: tuple[str, str] | None = None,
+    tls: Any = None,
+    implicit_tls: bool = False,
+) -> Iterator[SmtpServer]:
+    """An aiosmtpd SMTP server on 127.0.0.1 and a free port for the ``with`` block.
+
+    ``login=(user, password)`` makes it require SMTP AUTH (over plain SMTP: a test server).
+    ``tls`` (a server ``ssl.SSLContext``) makes it require STARTTLS, or speak TLS from
+    the first byte with ``implicit_tls`` (``smtp_security`` "ssl").
+    """
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server_: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if hasattr(data, "login") else None
+        return AuthResult(success=given == login, handled=False)
 
     server = SmtpServer(refuse)
     server.port = free_port()
-    controller = Controller(server, hostname=server.host, port=server.port, data_size_limit=None)
+    options: dict[str, Any] = {"data_size_limit": None}
+    if login is not None:
+        options |= {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    if tls is not None:
+        options |= {"ssl_context": tls} if implicit_tls else {"tls_context": tls, "require_starttls": True}
+    controller = Controller(server, hostname=server.host, port=server.port, **options)
     controller.start()
     try:
         yield server

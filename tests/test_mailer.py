@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+
 import pytest
 
 from crm_workspace.errors import ValidationError
@@ -147,3 +151,73 @@ def test_bad_headers_and_addresses_are_refused(fields, problem):
     with pytest.raises(MailError, match=problem) as caught:
         make_message(**{"to": "a@example.com", "subject": "s", "text": "t", **fields})
     assert caught.value.permanent
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_with_the_password_from_the_environment(workspace, monkeypatch):
+    with smtp_server(login=("crm", "s3cret")) as server:
+        configure_smtp(workspace, server.port)
+        workspace.set_setting("smtp_user", "crm")
+        monkeypatch.setenv("CRM_SMTP_PASSWORD", "wrong")
+        with pytest.raises(MailError, match="refused the login of 'crm'") as caught:
+            Mailer.from_workspace(workspace).send(make_message(to="a@example.com", subject="s", text="t"))
+        assert caught.value.permanent
+        monkeypatch.setenv("CRM_SMTP_PASSWORD", "s3cret")
+        Mailer.from_workspace(workspace).send(make_message(to="a@example.com", subject="s", text="t"))
+        assert server.recipients() == ["a@example.com"]
+    assert "s3cret" not in str(workspace.store.query("SELECT * FROM settings"))
+
+
+@pytest.fixture
+def certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1, trusted through SSL_CERT_FILE: (server context, cert path)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+@pytest.mark.parametrize(("security", "implicit"), [("starttls", False), ("ssl", True)])
+def test_tls_is_used_and_verified(workspace, certificate, monkeypatch, security, implicit):
+    context, cert = certificate
+    with smtp_server(tls=context, implicit_tls=implicit) as server:
+        configure_smtp(workspace, server.port)
+        workspace.set_setting("smtp_security", security)
+        message = make_message(to="a@example.com", subject="s", text="t")
+        with pytest.raises(MailError, match="certificate this machine does not trust"):
+            Mailer.from_workspace(workspace).send(message)  # not trusted yet: refused, never sent in clear
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        Mailer.from_workspace(workspace).send(message)
+        assert server.recipients() == ["a@example.com"]
+
+
+def test_a_server_that_requires_starttls_refuses_plain_smtp(workspace, certificate):
+    with smtp_server(tls=certificate[0]) as server:
+        configure_smtp(workspace, server.port)
+        with pytest.raises(MailError, match="STARTTLS"):
+            Mailer.from_workspace(workspace).send(make_message(to="a@example.com", subject="s", text="t"))
+        assert server.messages == []

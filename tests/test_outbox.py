@@ -49,7 +49,9 @@ def test_the_same_key_twice_is_one_row(workspace):
         "a@example.com",
         "s",
     )
-    assert workspace.store.scalar("SELECT count(*) FROM audit_log WHERE table_name = 'mail_outbox'") == 1
+    (audit,) = workspace.store.query("SELECT changes FROM audit_log WHERE table_name = 'mail_outbox'")
+    assert "a@example.com" in audit["changes"] and "Message-ID" not in audit["changes"]  # no copy of the text
+    assert "Message-ID:" in workspace.store.scalar("SELECT message FROM mail_outbox")
 
 
 def test_deliver_sends_each_queued_message_once(workspace, smtpd):
@@ -218,4 +220,25 @@ def test_a_viewer_may_not_deliver(workspace, smtpd):
     with pytest.raises(PermissionDenied):
         outbox.deliver(workspace.as_user("vic"))
     assert smtpd.messages == [] and statuses(workspace) == {"queued": 1}
-    assert outbox.deliver(workspace).sent == 1
+    system = workspace.as_system("marketing")  # a plugin's tick: queue and deliver as the system
+    outbox.enqueue(system, make_message(to="b@example.com", subject="s", text="t"), key="tick", plugin="marketing")
+    assert outbox.deliver(system).sent == 2
+    assert workspace.store.scalar("SELECT user FROM audit_log WHERE row_id = '2' AND table_name = 'mail_outbox'") == (
+        "system:marketing"
+    )
+
+
+def test_an_interrupted_send_is_unknown_not_queued(workspace, smtpd, monkeypatch):
+    from crm_workspace.services.mailer import Connection
+
+    configure_smtp(workspace, smtpd.port)
+    (row_id,) = queue(workspace, 1)
+
+    def interrupted(self, sender, to, text):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Connection, "send_raw", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        outbox.deliver(workspace)
+    row = workspace.store.get("mail_outbox", row_id)
+    assert row["status"] == "unknown" and "interrupted" in row["last_error"]

@@ -278,8 +278,8 @@ __all__ = [
 ]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
-_register_tick_command(cli)  # tick (crm_workspace/cli/ticks.py)
 _register_mail_commands(cli)  # mail test/outbox/send/requeue (crm_workspace/cli/mail.py)
+_register_tick_command(cli)  # tick (crm_workspace/cli/ticks.py)
 
 
 def main() -> None:

@@ -89,14 +89,13 @@ def _alive(claimed_by: str | None) -> bool | None:
 
 
 def abandoned(row: dict[str, Any], now: datetime) -> bool:
-    alive = _alive(row.get("claimed_by"))
-    if alive is False:
+    if _alive(row.get("claimed_by")) is False:
         return True
-    started = row.get("attempted_at")
-    if alive is None and started:
-        then = datetime.fromisoformat(started.replace("Z", "+00:00"))
-        return (now - then).total_seconds() > STALE_SENDING_S
-    return False
+    started = row.get("attempted_at")  # one message never takes this long: its sender is elsewhere, or stuck
+    return (
+        bool(started)
+        and (now - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds() > STALE_SENDING_S
+    )
 
 
 # -------------------------------------------------------------------- deliver
@@ -148,6 +147,9 @@ class _Ledger:
                 [error, int(permanent), row_id],
             )
         )
+
+    def unknown(self, row_id: int, error: str) -> None:
+        self.pending.append((f"UPDATE {TABLE} SET status = 'unknown', last_error = ? WHERE id = ?", [error, row_id]))
 
     def retry(self, row_id: int, error: str, attempts: int) -> None:
         self.pending.append(
@@ -241,7 +243,10 @@ def deliver(
                     continue
                 try:
                     conn.send_raw(sender or parseaddr(mailer.sender)[1], to, text)
-                except MailError as error:
+                except BaseException as error:
+                    if not isinstance(error, MailError):  # interrupted mid-message: it may have gone out
+                        ledger.unknown(row_id, f"interrupted while sending: {type(error).__name__}")
+                        raise
                     _settle(ledger, result, row_id, error, attempts.get(row_id, 0) + 1)
                     if error.code is None:  # the connection itself failed: stop here, retry later
                         result.error = str(error)

@@ -229,7 +229,12 @@ class Mailer:
             raise MailError(f"the SMTP server {self.address} does not support {self.security}: {error}") from error
         except smtplib.SMTPException as error:
             raise MailError(f"cannot talk to the SMTP server {self.address}: {_refusal(error, None)}") from error
-        except (OSError, ssl.SSLError) as error:  # refused, unreachable, timeout, bad certificate
+        except ssl.SSLCertVerificationError as error:
+            raise MailError(
+                f"the SMTP server {self.address} has a certificate this machine does not trust "
+                f"({error.verify_message}); nothing was sent"
+            ) from error
+        except (OSError, ssl.SSLError) as error:  # refused, unreachable, timeout, TLS failure
             reason = error.strerror or str(error) or type(error).__name__
             if isinstance(error, socket.timeout | TimeoutError):
                 reason = f"no answer within {self.timeout:g} s"

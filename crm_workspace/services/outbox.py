@@ -14,7 +14,9 @@ row becomes ``unknown`` (its sender, named in ``claimed_by``, is gone): it is
 never resent automatically; a person decides (``requeue``).
 
 Writes and the audit trail: ``enqueue`` inserts through the Store (validated,
-audited, ``crm_record_changed`` fires: who queued what is on record).
+audited, ``crm_record_changed`` fires: who queued what is on record); the
+message text itself is written beside that insert, in the same transaction,
+so the audit log does not hold a copy of every message sent.
 ``deliver``'s status flips are written inside the Store's write transaction
 (its lock and ``BEGIN IMMEDIATE``) as single UPDATEs, after checking once that
 the acting user may update the ledger, but without audit rows or events: the
@@ -161,7 +163,10 @@ def enqueue_many(workspace: Any, entries: Iterable[Mapping[str, Any]]) -> list[i
             refs = {name: entry.get(name) for name in ("ref_table", "ref_id", "contact_id", "send_after")}
             rows[key] = _row(workspace, entry["message"], key=key, plugin=entry["plugin"], sender=sender, **refs)
             ids.append(None)
+        texts = [row.pop("message") for row in rows.values()]
         new = dict(zip(rows, store.insert_many(TABLE, rows.values()), strict=True)) if rows else {}
+        # the text beside the audited insert, not in it: the audit log would hold a copy of every message
+        store.conn.executemany(f"UPDATE {TABLE} SET message = ? WHERE id = ?", zip(texts, new.values(), strict=True))
     return [
         int(row_id if row_id is not None else new.get(key, known.get(key)))
         for row_id, key in zip(ids, keys, strict=True)
