@@ -206,3 +206,16 @@ def test_a_viewer_files_nothing_and_marks_nothing(ws, maildir):
     with pytest.raises(Denied):
         log_mailbox(ws.as_user("val"), spec=str(maildir))
     assert len(list(open_mailbox(str(maildir)).unread())) == 6
+
+
+def test_privacy_export_and_erasure_cover_the_mail_log(ws, maildir, tmp_path):
+    from crm_workspace.services import privacy
+
+    log_mailbox(ws, spec=str(maildir))
+    review.create_contact(ws, "stranger@else.example")
+    held = privacy.gather(ws, "stranger@else.example")
+    assert held.get("mail_log") and held.get("mail_log_review")
+    privacy.erase(ws, "stranger@else.example", tmp_path)
+    for table in ("maillog_review", "maillog_messages", "maillog_mentions"):
+        rows = ws.store.query(f"SELECT * FROM {table}")
+        assert "stranger@else.example" not in repr(rows), table
