@@ -219,3 +219,42 @@ def test_privacy_export_and_erasure_cover_the_mail_log(ws, maildir, tmp_path):
     for table in ("maillog_review", "maillog_messages", "maillog_mentions"):
         rows = ws.store.query(f"SELECT * FROM {table}")
         assert "stranger@else.example" not in repr(rows), table
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "---------- Forwarded message ---------\nFrom: Tom Ng <tom@acme.example>\nDate: Fri, 20 Nov 2026 at 09:00\n"
+        "Subject: Invoices\nTo: Ana <ana@team.example>\nCc: maria@acme.example\n\nWhere is invoice 42?",
+        "Begin forwarded message:\n\nFrom: Tom Ng <tom@acme.example>\nSubject: Invoices\n"
+        "Date: 20 November 2026 at 09:00:00 CET\nTo: ana@team.example\nCc: Maria <maria@acme.example>\n\nWhere is invoice 42?",
+        "-----Original Message-----\nFrom: Tom Ng [mailto:tom@acme.example]\nSent: Friday, November 20, 2026 9:00 AM\n"
+        "To: Ana\nCc: Maria Lopez [mailto:maria@acme.example]\nSubject: RE: Invoices\n\nWhere is invoice 42?",
+        "-------- Forwarded Message --------\nSubject: \tInvoices\nDate: \tFri, 20 Nov 2026 09:00:00 +0100\n"
+        "From: \tTom Ng <tom@acme.example>\nTo: \tana@team.example\nCC: maria@acme.example\n\nWhere is invoice 42?",
+        "> ---------- Forwarded message ---------\n> From: Tom Ng <tom@acme.example>\n> Subject: Invoices\n"
+        "> To: ana@team.example, maria@acme.example\n>\n> Where is invoice 42?",
+    ],
+)
+def test_inline_forwards_of_the_usual_mail_clients(block):
+    from crm_workspace_maillog.parse import read_message
+
+    message = _msg("ana@team.example", "log@crm.example", "Fwd: Invoices", "See below.\n\n" + block, mid="<f@t>")
+    logged = read_message(message)
+    assert logged.sender[1] == "tom@acme.example" and logged.subject == "Invoices"
+    assert {a for _, a in logged.people} >= {"tom@acme.example", "maria@acme.example"}
+    assert "Where is invoice 42?" in logged.text and logged.forwarded_by == "ana@team.example"
+
+
+def test_an_html_only_forward_is_read_from_its_text():
+    from crm_workspace_maillog.parse import read_message
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ana@team.example", "log@crm.example", "Fwd: Hi"
+    message.set_content(
+        "<div>FYI</div><div>---------- Forwarded message ---------<br>From: Tom Ng &lt;tom@acme.example&gt;<br>"
+        "Subject: Hi<br>To: ana@team.example<br><br>Hello <b>there</b><script>x()</script></div>",
+        subtype="html",
+    )
+    logged = read_message(message)
+    assert logged.sender[1] == "tom@acme.example" and "Hello there" in logged.text and "x()" not in logged.text
