@@ -303,3 +303,9 @@ def test_moved_or_deleted_meetings_are_not_logged_again(ws):
     assert import_calendar(ws, moved, "a.ics").unchanged == 1 and len(_meetings(ws)) == 1
     ws.store.delete("activities", maria["id"])  # a person removed it: importing again does not resurrect it
     assert import_calendar(ws, moved, "a.ics").created == 0 and _meetings(ws) == []
+
+
+def test_declined_attendees_get_no_meeting(ws):
+    extra = "ATTENDEE;PARTSTAT=DECLINED;CN=Tom:mailto:tom@acme.example\r\n"
+    result = import_calendar(ws, _ics(_event("d@x", NOW, attendees=("maria@acme.example",), extra=extra)), "d.ics")
+    assert result.created == 1 and [m["contact_id"] for m in _meetings(ws)] == [1]

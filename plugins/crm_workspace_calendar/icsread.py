@@ -234,9 +234,12 @@ def _people(event: Any, uid: str, reading: Reading) -> tuple[str, list[tuple[str
         attendees = attendees[:MAX_ATTENDEES]
     people: dict[str, str] = {}
     for address in ([organizer] if organizer is not None else []) + list(attendees):
+        params = getattr(address, "params", {})
+        if address is not organizer and str(params.get("PARTSTAT", "")).upper() == "DECLINED":
+            continue  # who declined did not meet: no meeting on their timeline
         email = re.sub(r"^mailto:", "", str(address), flags=re.I).strip().lower()
         if "@" in email and email not in people:
-            people[email] = str(getattr(address, "params", {}).get("CN", "") or "").strip()
+            people[email] = str(params.get("CN", "") or "").strip()
     first = re.sub(r"^mailto:", "", str(organizer or ""), flags=re.I).strip().lower()
     return first, list(people.items())
 
