@@ -309,3 +309,9 @@ def test_declined_attendees_get_no_meeting(ws):
     extra = "ATTENDEE;PARTSTAT=DECLINED;CN=Tom:mailto:tom@acme.example\r\n"
     result = import_calendar(ws, _ics(_event("d@x", NOW, attendees=("maria@acme.example",), extra=extra)), "d.ics")
     assert result.created == 1 and [m["contact_id"] for m in _meetings(ws)] == [1]
+
+
+def test_the_feed_as_a_dataframe(ws):
+    _activity(ws, kind="task", subject="Call back", due_at=_iso(NOW + timedelta(days=1)), owner="ana")
+    frame = ws.df("calendar.feed", user="ana")
+    assert list(frame["subject"]) == ["Call back"] and list(frame["kind"]) == ["task"]

@@ -84,7 +84,16 @@ def crm_data_views(workspace):
             columns=["id", "starts_at", "subject", "owner", "contact_id", "contact", "organization"],
         )
 
-    return {"calendar.upcoming": upcoming}
+    def feed(user=None):
+        """The tasks and meetings in `user`'s calendar feed (default: the acting user): what their calendar app shows."""
+        import pandas as pd
+
+        from .feeds import feed_rows
+
+        columns = ["id", "kind", "at", "subject", "contact", "organization", "done", "version", "ends_at", "all_day"]
+        return pd.DataFrame(feed_rows(workspace, user or workspace.user), columns=columns).sort_values("at")
+
+    return {"calendar.upcoming": upcoming, "calendar.feed": feed}
 
 
 @hookimpl
