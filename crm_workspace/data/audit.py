@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _STAMPS = ("created_at", "updated_at", "updated_by")
 _UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
 #: Columns whose values never reach the audit trail, even hashed.
-REDACTED = frozenset({"password_hash"})
+REDACTED = frozenset({"password_hash", "secret"})
 
 
 def _json_default(value: Any) -> str:

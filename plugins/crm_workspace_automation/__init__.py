@@ -1,1 +1,128 @@
 """Webhooks out and workflow rules a team edits without code."""
+
+from __future__ import annotations
+
+from crm_workspace import Page, PersonalData, hookimpl
+
+from .schema import OWN_TABLES, migrations
+
+
+@hookimpl
+def crm_migrations():
+    return migrations
+
+
+@hookimpl
+def crm_settings():
+    from .config import SETTINGS
+
+    return SETTINGS
+
+
+@hookimpl
+def crm_validate_record(workspace, table, record, before):
+    """Subscriptions are an admin's, to an http(s) URL; rules keep JSON in their JSON columns."""
+    if table == "webhook_subscriptions":
+        from .access import is_admin
+        from .netguard import UnsafeURL, parse
+
+        if not is_admin(workspace):
+            return {"url": f"only an admin may change webhook subscriptions ({workspace.user} is not one)"}
+        if "url" in record:
+            try:
+                parse(record["url"])
+            except UnsafeURL as error:
+                return {"url": str(error)}
+    elif table == "workflow_rules":
+        import json
+
+        errors = {}
+        for key in ("conditions", "actions"):
+            if key in record:
+                try:
+                    json.loads(record[key] or "[]")
+                except (TypeError, ValueError):
+                    errors[key] = "must be JSON (a list)"
+        return errors or None
+    return None
+
+
+@hookimpl
+def crm_record_changed(workspace, changes):
+    """Outbox rows for every subscribed event (INSERTs only), then the field-change rules."""
+    if all(c.table in OWN_TABLES for c in changes):
+        return
+    from crm_workspace.data.store import utcnow
+
+    from . import events, rules
+
+    subs = events.subscriptions(workspace.store)
+    if subs:
+        events.enqueue(workspace, events.delivery_rows(subs, changes, utcnow()))
+    rules.on_changes(workspace, changes)
+
+
+@hookimpl
+def crm_personal_data(workspace):
+    """Webhook bodies hold the records they announce: exported with the contact, erased with them."""
+    return [PersonalData("webhook_deliveries", "contact_id", ("payload",), title="webhook_deliveries")]
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
+def crm_demo_data(workspace, seed, size, today):
+    from .demo import add_demo
+
+    add_demo(workspace, size, today)
+
+
+@hookimpl
+def crm_dashboards(workspace):
+    def view(ws):
+        from .views.page import AutomationPage
+
+        return AutomationPage(workspace=ws)
+
+    return [Page("automation", "Automation", view, icon="route", order=85, extensions=("tabulator",))]
+
+
+@hookimpl
+def crm_data_views(workspace):
+    from .model import data_views
+
+    return data_views(workspace)
+
+
+def _tick(workspace, now):
+    """Due webhook deliveries, then time rules (and disabling rules whose fields are gone)."""
+    from . import delivery, rules
+
+    delivery.deliver_due(workspace)
+    rules.run_time_rules(workspace, now=now)
+
+
+def _routes(workspace):
+    """Served: start the delivery thread so webhooks leave within a second, not at the next tick."""
+    from .delivery import start_thread
+
+    start_thread(workspace)
+    return []
+
+
+def _declare_core_web_hooks() -> None:
+    """``crm_tick`` and ``crm_routes`` exist from the core's web extension on; before it, no such hooks."""
+    from crm_workspace import hookspecs
+
+    if hasattr(hookspecs, "crm_tick"):
+        globals()["crm_tick"] = hookimpl(_tick)
+    if hasattr(hookspecs, "crm_routes"):
+        globals()["crm_routes"] = hookimpl(_routes)
+
+
+_declare_core_web_hooks()
