@@ -116,12 +116,11 @@ def _routes(workspace):
 
 
 def _declare_core_web_hooks() -> None:
-    """``crm_tick`` and ``crm_routes`` exist from the core's web extension on; before it, no such hooks."""
-    from crm_workspace import hookspecs
+    """``crm_tick`` and ``crm_routes`` come with the core's web extension (with ``Route``); not before it."""
+    import crm_workspace
 
-    if hasattr(hookspecs, "crm_tick"):
+    if hasattr(crm_workspace, "Route"):
         globals()["crm_tick"] = hookimpl(_tick)
-    if hasattr(hookspecs, "crm_routes"):
         globals()["crm_routes"] = hookimpl(_routes)
 
 
