@@ -23,7 +23,9 @@ def _describe_conditions(conditions: list[dict]) -> str:
         elif op in ("is empty", "is not empty"):
             parts.append(f"{c.get('field')} {op}")
         else:
-            parts.append(f"{c.get('field')} {op} {c.get('value')}")
+            value = c.get("value")
+            value = ", ".join(map(str, value)) if isinstance(value, list) else value
+            parts.append(f"{c.get('field')} {op} {value}")
     return " and ".join(parts) or "always"
 
 
@@ -99,9 +101,9 @@ class RuleDraft(param.Parameterized):
     workspace = param.ClassSelector(class_=Workspace)
     rule_id = param.Integer(default=None, allow_None=True, doc="The rule being edited; None: a new one.")
     version = param.Integer(default=None, allow_None=True)
-    name = param.String(default="")
+    rule_name = param.String(default="", label="Rule name")
     table = param.Selector(default="deals", objects=["deals", "contacts"])
-    trigger = param.Selector(default="update", objects=list(rules.TRIGGERS))
+    when = param.Selector(default="update", objects=list(rules.TRIGGERS), doc="The trigger.")
     conditions = param.List(default=[], doc="[{field, op, value}]")
     actions = param.List(default=[], doc="[{type, ...}]")
 
@@ -132,21 +134,21 @@ class RuleDraft(param.Parameterized):
         self.param.update(
             rule_id=rule["id"],
             version=rule["version"],
-            name=rule["name"],
+            rule_name=rule["name"],
             table=rule["table_name"] if rule["table_name"] in self.param.table.objects else self.table,
-            trigger=rule["trigger"],
+            when=rule["trigger"],
             conditions=list(rule["conditions"]),
             actions=list(rule["actions"]),
         )
 
     def reset(self) -> None:
-        self.param.update(rule_id=None, version=None, name="", conditions=[], actions=[])
+        self.param.update(rule_id=None, version=None, rule_name="", conditions=[], actions=[])
 
     def spec(self) -> dict:
         return {
-            "name": self.name,
+            "name": self.rule_name,
             "table": self.table,
-            "trigger": self.trigger,
+            "trigger": self.when,
             "conditions": self.conditions,
             "actions": self.actions,
         }
