@@ -83,7 +83,7 @@ def test_domain_events_and_only_the_subscribed_ones(ws, receiver):
     ws.store.update("deals", deal["id"], {"stage": "won"})
     lost = ws.store.insert("deals", {"title": "Gone", "stage": "proposal", "amount": 10})
     ws.store.update("deals", lost["id"], {"stage": "lost", "lost_reason": "price"})
-    events = [r["event"] for r in ws.query("SELECT event FROM webhook_deliveries ORDER BY id")]
+    events = [r["event"] for r in ws.query("SELECT event FROM webhook_events ORDER BY id")]
     # the won deal made its contact a customer (the lifecycle plugin's rule): a second stage change
     assert sorted(events) == ["contact.lifecycle_changed", "contact.lifecycle_changed", "deal.lost", "deal.won"]
     delivery.deliver_due(ws)
@@ -113,7 +113,7 @@ def test_ticket_solved_by_table_and_field_names(ws, receiver):
         ticket = ws.store.insert("tickets", {"subject": "Broken", "status": "open"})
         ws.store.update("tickets", ticket["id"], {"status": "solved"})
         ws.store.update("tickets", ticket["id"], {"subject": "Broken printer"})  # still solved: no new event
-    events = [r["event"] for r in ws.query("SELECT event FROM webhook_deliveries ORDER BY id")]
+    events = [r["event"] for r in ws.query("SELECT event FROM webhook_events ORDER BY id")]
     assert events == ["tickets.created", "ticket.solved"]
 
 
@@ -303,7 +303,8 @@ def test_a_worker_killed_mid_retry_loses_nothing(ws, tmp_path):
         ids = set()
         for i in range(5):
             _contact(ws, f"K{i}")
-        ids = {r["event_id"] for r in ws.query("SELECT event_id FROM webhook_deliveries")}
+        ids = {r["event_id"] for r in ws.query("SELECT event_id FROM webhook_events")}
+        assert len(ids) == 5
         worker = _worker(ws.path)
         receiver.wait_for(lambda: any(n >= 2 for n in seen.values()), timeout=30)
         worker.send_signal(signal.SIGKILL)
@@ -318,3 +319,12 @@ def test_a_worker_killed_mid_retry_loses_nothing(ws, tmp_path):
         assert all(r.delivery == r.json["id"] and r.delivery in ids for r in receiver.requests)
     finally:
         receiver.close()
+
+
+def test_a_write_that_rolls_back_announces_nothing(ws, receiver):
+    webhooks.subscribe(ws, receiver.url, "*")
+    with pytest.raises(RuntimeError), ws.store.transaction():
+        _contact(ws)
+        raise RuntimeError("the caller gives up")
+    delivery.deliver_due(ws)
+    assert ws.query("SELECT * FROM webhook_events") == [] and receiver.requests == []

@@ -49,7 +49,7 @@ def crm_validate_record(workspace, table, record, before):
 
 @hookimpl
 def crm_record_changed(workspace, changes):
-    """Outbox rows for every subscribed event (INSERTs only), then the field-change rules."""
+    """An outbox row for every subscribed event (one INSERT each), then the field-change rules."""
     if all(c.table in OWN_TABLES for c in changes):
         return
     from crm_workspace.data.store import utcnow
@@ -58,14 +58,17 @@ def crm_record_changed(workspace, changes):
 
     subs = events.subscriptions(workspace.store)
     if subs:
-        events.enqueue(workspace, events.delivery_rows(subs, changes, utcnow()))
+        events.enqueue(workspace, events.event_rows(subs, changes, utcnow()))
     rules.on_changes(workspace, changes)
 
 
 @hookimpl
 def crm_personal_data(workspace):
     """Webhook bodies hold the records they announce: exported with the contact, erased with them."""
-    return [PersonalData("webhook_deliveries", "contact_id", ("payload",), title="webhook_deliveries")]
+    return [
+        PersonalData("webhook_events", "contact_id", ("payload",), title="webhook_events"),
+        PersonalData("webhook_deliveries", "contact_id", ("payload",), title="webhook_deliveries"),
+    ]
 
 
 @hookimpl

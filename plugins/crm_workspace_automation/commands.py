@@ -86,6 +86,17 @@ def _webhooks(cli: click.Group) -> None:
         row = ping(open_workspace(ctx), sub_id)
         _report(row)
 
+    @webhooks.command("allow-private")
+    @click.option("--on/--off", "allow", default=None, help="Allow, or refuse again, private receivers.")
+    @click.pass_context
+    def allow_private(ctx, allow):
+        """Whether receivers on loopback, link-local and private addresses are allowed (admins; default off)."""
+        ws = open_workspace(ctx)
+        if allow is not None:
+            ws.set_setting("webhooks_allow_private", allow)
+        state = "allowed" if ws.setting("webhooks_allow_private", False) else "refused"
+        click.echo(f"private and loopback receivers: {state}")
+
     @webhooks.command("deliveries")
     @click.option("--subscription", type=int, help="Only this subscription's deliveries.")
     @click.option("--status", type=click.Choice(["pending", "sending", "delivered", "failed"]))

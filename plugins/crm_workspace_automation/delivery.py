@@ -27,6 +27,7 @@ from crm_workspace.data.store import utcnow
 
 from . import config, netguard
 from .access import system
+from .events import fan_out
 
 MAX_PARALLEL = 8
 BATCH = 200
@@ -203,6 +204,7 @@ def deliver_due(workspace, *, now: str | None = None, limit: int = BATCH) -> Out
     ws = system(workspace)
     moment = _parse(now) if now else datetime.now(UTC)
     outcome = Outcome()
+    fan_out(ws)
     rows = claim(ws, moment, limit)
     if not rows:
         return outcome
@@ -225,6 +227,12 @@ def deliver_due(workspace, *, now: str | None = None, limit: int = BATCH) -> Out
 
 
 def due_count(ws, now: str | None = None) -> int:
+    """Events waiting to be fanned out, plus deliveries due (the delivery thread's cheap poll)."""
+    waiting = ws.store.scalar(
+        "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE id > (SELECT last_event FROM webhook_fanout WHERE id = 1))"
+    )
+    if waiting:
+        return 1
     return ws.store.scalar(
         "SELECT count(*) FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id"
         " WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= ? AND s.enabled = 1",

@@ -207,13 +207,15 @@ def on_changes(ws, changes) -> None:
     relevant = [c for c in changes if c.after is not None and c.table not in OWN_TABLES]
     if not relevant:
         return
-    active = [
-        r
-        for r in ws.store.query("SELECT * FROM workflow_rules WHERE enabled = 1 AND trigger != 'time' ORDER BY id")
-        if any(r["table_name"] == c.table for c in relevant)
-    ]
-    if not active:
+    tables = {c.table for c in relevant}
+    # read on every write, so straight from this thread's connection (cheaper than store.query)
+    found = ws.store.conn.execute(
+        "SELECT id, table_name FROM workflow_rules WHERE enabled = 1 AND trigger != 'time' ORDER BY id"
+    ).fetchall()
+    ids = [rule_id for rule_id, table in found if table in tables]
+    if not ids:
         return
+    active = ws.store.query(f"SELECT * FROM workflow_rules WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id", ids)
     by_table: dict[str, list[dict]] = {}
     for rule in map(_parse, active):
         by_table.setdefault(rule["table_name"], []).append(rule)

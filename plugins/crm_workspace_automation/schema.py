@@ -3,10 +3,14 @@
 - ``webhook_subscriptions``: a URL and the events it wants; ``enabled`` turns to 0 (with
   ``disabled_reason``) after ``webhooks_max_failures`` failed attempts in a row.
   ``secret`` signs its deliveries (the audit trail records it as ``<redacted>``).
-- ``webhook_deliveries``: the outbox. One row per (event, subscription), inserted in the
-  write's transaction; the worker moves it pending → sending → delivered, or back to
-  pending with ``next_attempt_at`` later (backoff), or failed when retries run out.
-  ``event_id`` is the receiver's deduplication key, the same on every attempt and replay.
+- ``webhook_events``: the transactional outbox. One row per event a write raised that some
+  subscription wants, with the body and the ids of the subscriptions that wanted it
+  (``targets``), inserted in the write's transaction: one small insert per event, however many
+  subscriptions there are.
+- ``webhook_deliveries``: one row per (event, subscription), made from ``webhook_events`` by
+  the worker (``webhook_fanout.last_event`` is the last event it expanded); it moves pending → sending → delivered, or back to pending
+  with ``next_attempt_at`` later (backoff), or failed when retries run out. ``event_id`` is
+  the receiver's deduplication key, the same on every attempt and replay.
 - ``workflow_rules``: when (``table_name``, ``trigger``, ``conditions`` JSON) and what
   (``actions`` JSON); ``disabled_reason`` says why a rule was turned off automatically.
 - ``rule_runs``: one row per rule run: the record, what each action did or why it failed.
@@ -24,7 +28,9 @@ migrations = sqlite_utils.Migrations("crm_workspace.automation")
 _STAMPS = {"created_at": str, "updated_at": str, "updated_by": str, "version": int}
 
 #: Tables this plugin owns: never a source of webhook events or rule runs (no feedback loops).
-OWN_TABLES = frozenset({"webhook_subscriptions", "webhook_deliveries", "workflow_rules", "rule_runs"})
+OWN_TABLES = frozenset(
+    {"webhook_subscriptions", "webhook_events", "webhook_fanout", "webhook_deliveries", "workflow_rules", "rule_runs"}
+)
 
 
 @migrations()
@@ -79,6 +85,27 @@ def m001_webhooks(db: Database) -> None:
         not_null={"event_id", "subscription_id", "event", "payload", "status"},
         defaults={"status": "pending", "attempts": 0},
     )
+    ensure_table(
+        db,
+        "webhook_events",
+        {
+            "id": int,
+            "event_id": str,
+            "event": str,
+            "table_name": str,
+            "record_id": str,
+            "contact_id": int,
+            "payload": str,  # compact: the record and the changed fields' old values (events.compact_of)
+            "targets": str,  # JSON list of subscription ids that wanted the event when it happened
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"event_id", "event", "payload", "targets"},
+    )
+    # no index on webhook_events: a write appends one row (one page); the worker walks the ids
+    # above the watermark it keeps here, in the same transaction as the deliveries it makes
+    ensure_table(db, "webhook_fanout", {"id": int, "last_event": int}, pk="id")
+    db["webhook_fanout"].insert({"id": 1, "last_event": 0}, replace=True)
 
 
 @migrations()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from typing import Any
 
 from crm_workspace.data.store import utcnow
@@ -16,7 +15,7 @@ from crm_workspace.errors import NotFound, ValidationError
 
 from . import config, netguard
 from .access import require_admin
-from .events import DOMAIN_EVENTS, body_of
+from .events import DOMAIN_EVENTS, body_of, fan_out, new_id
 from .schema import OWN_TABLES
 
 PING = "ping"
@@ -149,7 +148,7 @@ def remove(ws, sub_id: int) -> dict:
 
 def enqueue_event(ws, sub_id: int, event: str, data: dict, *, table: str | None = None, record_id=None) -> dict:
     """One delivery row for one subscription (a ping, a rule's webhook action); returns it."""
-    event_id = str(uuid.uuid4())
+    event_id = new_id()
     now = utcnow()
     row = {
         "event_id": event_id,
@@ -226,7 +225,8 @@ DELIVERY_COLUMNS = (
 
 
 def deliveries(ws, *, subscription: int | None = None, status: str | None = None, limit: int = 50) -> list[dict]:
-    """The delivery log, newest first."""
+    """The delivery log, newest first (events still waiting for the worker get their rows first)."""
+    fan_out(ws)
     where, params = ["1"], []
     if subscription is not None:
         where.append("subscription_id = ?")
