@@ -303,3 +303,22 @@ def test_the_command_line(workspace, tmp_path):
     spec.write_text("{not json")
     bad = runner.invoke(cli, ["--db", workspace.path, "rules", "add", "--json-file", str(spec)])
     assert bad.exit_code != 0 and "is not JSON" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_failing_action_inside_a_bulk_write_keeps_the_rows(workspace):
+    """A bulk load opens no savepoints of its own: each action still gets one."""
+    rules.save(
+        workspace,
+        {
+            "name": "Bad default",
+            "table": "deals",
+            "trigger": "create",
+            "conditions": [],
+            "actions": [{"type": "set_field", "field": "probability", "value": -5}, {"type": "add_tag", "tag": "x"}],
+        },
+    )
+    with workspace.store.transaction(savepoints=False):
+        workspace.store.insert_many("deals", [{"title": f"D{i}", "stage": "qualification"} for i in range(3)])
+    assert workspace.store.scalar("SELECT count(*) FROM deals") == 3
+    assert workspace.store.scalar("SELECT count(*) FROM deals WHERE probability = -5") == 0
+    assert [r["status"] for r in rules.runs(workspace)] == ["failed"] * 3

@@ -14,7 +14,9 @@ on a change ``MAX_DEPTH`` rules deep.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -158,7 +160,7 @@ def execute(ws, rule: dict, table: str, record: dict, *, trigger: str, chain: li
         for action in rule["actions"]:
             kind = action.get("type")
             try:
-                with store.transaction():  # a savepoint: a failing action leaves nothing behind
+                with _savepoint(store):  # a failing action leaves nothing behind
                     done.append(acts.RUN[kind](ws, rule, table, record, action, now))
             except Exception as error:  # any action's failure is reported; the write that triggered it stands
                 status = "failed"
@@ -166,6 +168,34 @@ def execute(ws, rule: dict, table: str, record: dict, *, trigger: str, chain: li
                 done.append(f"{kind} failed: {message}")
         _log(ws, rule, table, record, trigger, status, done, at)
     return status
+
+
+_DEPTH = threading.local()
+
+
+@contextlib.contextmanager
+def _savepoint(store):
+    """A savepoint around one action, also inside a bulk write (whose nested transactions open none).
+
+    Rule actions run inside the triggering write's transaction (``crm_record_changed``) or in
+    the scheduler's; a failure rolls back to the savepoint, so the action leaves nothing
+    behind and the surrounding write carries on.
+    """
+    with store.transaction():
+        depth = getattr(_DEPTH, "n", 0) + 1
+        _DEPTH.n = depth
+        name = f"crm_rule_action_{depth}"
+        store.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            store.conn.execute(f"ROLLBACK TO {name}")
+            store.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            store.conn.execute(f"RELEASE {name}")
+        finally:
+            _DEPTH.n = depth - 1
 
 
 def _log(ws, rule: dict, table: str, record: dict, trigger: str, status: str, done: list[str], at: str) -> None:
