@@ -170,9 +170,11 @@ def test_a_hanging_receiver_slows_no_write_and_no_other_subscription(ws):
             _contact(ws, f"N{i}")
         writes = time.perf_counter() - started
         fast.wait_for(lambda: len(fast.ok()) == 30, timeout=10)
+        sql = "SELECT status, last_error FROM webhook_deliveries WHERE subscription_id = 1 AND attempts > 0"
+        fast.wait_for(lambda: ws.query(sql), timeout=10)  # the hanging one timed out meanwhile
         thread.stop()
         assert writes < 3, f"30 writes took {writes:.1f} s while a receiver hung"
-        rows = ws.query("SELECT status, last_error FROM webhook_deliveries WHERE subscription_id = 1 AND attempts > 0")
+        rows = ws.query(sql)
         assert rows and all(r["status"] == "pending" for r in rows)
         assert any("no answer within 1 s" in (r["last_error"] or "") for r in rows)
     finally:
@@ -328,3 +330,20 @@ def test_a_write_that_rolls_back_announces_nothing(ws, receiver):
         raise RuntimeError("the caller gives up")
     delivery.deliver_due(ws)
     assert ws.query("SELECT * FROM webhook_events") == [] and receiver.requests == []
+
+
+def test_crm_tick_delivers_and_runs_the_time_rules(ws, receiver):
+    from crm_workspace.services.scheduler import run_ticks
+
+    answers = iter([500, 200])
+    receiver.answer = lambda request: next(answers)
+    webhooks.subscribe(ws, receiver.url, "contacts.created")
+    _contact(ws)
+    run = run_ticks(ws, plugins=["automation"])
+    assert [r.ok for r in run] == [True] and len(receiver.requests) == 1  # 500: retry in a minute
+    run_ticks(ws, _at(30), plugins=["automation"])
+    assert len(receiver.requests) == 1  # the tick's clock says: not yet
+    run_ticks(ws, _at(120), plugins=["automation"])
+    assert [r.status for r in receiver.requests] == [500, 200]
+    audit = ws.query("SELECT DISTINCT user FROM audit_log WHERE table_name = 'webhook_deliveries'")
+    assert audit == [{"user": "system:automation"}]

@@ -102,29 +102,20 @@ def crm_data_views(workspace):
     return data_views(workspace)
 
 
-def _tick(workspace, now):
-    """Due webhook deliveries, then time rules (and disabling rules whose fields are gone)."""
+@hookimpl
+def crm_tick(workspace, now):
+    """Due webhook deliveries and time rules (disabling rules whose fields are gone).
+
+    In ``crm serve`` the ticks run on a background thread; the first one also starts the
+    delivery thread, which looks every second, so webhooks leave within seconds of a write
+    instead of at the next tick (``crm serve --no-tick`` turns both off; ``crm tick`` from
+    cron, or ``crm webhooks deliver --loop``, deliver instead).
+    """
+    import threading
+
     from . import delivery, rules
 
-    delivery.deliver_due(workspace)
+    if threading.current_thread() is not threading.main_thread():
+        delivery.start_thread(workspace)
+    delivery.deliver_due(workspace, now=now)
     rules.run_time_rules(workspace, now=now)
-
-
-def _routes(workspace):
-    """Served: start the delivery thread so webhooks leave within a second, not at the next tick."""
-    from .delivery import start_thread
-
-    start_thread(workspace)
-    return []
-
-
-def _declare_core_web_hooks() -> None:
-    """``crm_tick`` and ``crm_routes`` come with the core's web extension (with ``Route``); not before it."""
-    import crm_workspace
-
-    if hasattr(crm_workspace, "Route"):
-        globals()["crm_tick"] = hookimpl(_tick)
-        globals()["crm_routes"] = hookimpl(_routes)
-
-
-_declare_core_web_hooks()

@@ -8,8 +8,8 @@ from crm_workspace.errors import PermissionDenied
 
 
 def is_admin(ws: Any) -> bool:
-    """An admin, the system actor, or anyone in a workspace without users yet (setup mode)."""
-    if str(ws.user).startswith("system:"):
+    """An admin, the system actor (``as_system``), or anyone in a workspace without users yet (setup mode)."""
+    if getattr(ws, "system", False):
         return True
     if not ws.store.scalar("SELECT count(*) FROM users"):
         return True
@@ -23,6 +23,5 @@ def require_admin(ws: Any, what: str) -> None:
 
 
 def system(ws: Any) -> Any:
-    """The workspace acting as ``system:automation`` when the core offers it, else as is."""
-    as_system = getattr(ws, "as_system", None)
-    return as_system("automation") if as_system else ws
+    """The workspace acting as ``system:automation`` (background work: deliveries, time rules)."""
+    return ws if ws.system else ws.as_system("automation")

@@ -126,9 +126,11 @@ def _webhooks(cli: click.Group) -> None:
     @click.pass_context
     def deliver(ctx, loop, interval):
         """Send the due deliveries now (once, or as a worker with --loop)."""
+        from .access import require_admin
         from .delivery import deliver_due, due_count
 
         ws = open_workspace(ctx)
+        require_admin(ws, "run the webhook worker")
         if not loop:
             click.echo(str(deliver_due(ws)))
             return
@@ -218,10 +220,14 @@ def _rules(cli: click.Group) -> None:
     def run(ctx, now):
         """Run the time rules now ("no activity for N days"), as the scheduler does."""
         from crm_workspace.cli import parse_when
+        from crm_workspace.errors import PermissionDenied
 
         from .rules import run_time_rules
 
-        counts = run_time_rules(open_workspace(ctx), now=parse_when(now) if now else None)
+        ws = open_workspace(ctx)
+        if ws.read_only:
+            raise PermissionDenied(f"{ws.user} may not run rules (read-only)")
+        counts = run_time_rules(ws, now=parse_when(now) if now else None)
         click.echo(f"{counts['ok']} runs ok, {counts['failed']} failed, {counts['disabled']} rules disabled")
 
     @rules.command("runs")
