@@ -60,7 +60,7 @@ def _webhooks(cli: click.Group) -> None:
     @click.argument("sub_id", metavar="ID", type=int)
     @click.pass_context
     def enable(ctx, sub_id):
-        """Turn a subscription on again (its failure count starts over; waiting events resume)."""
+        """Turn a subscription on again (its failure count starts over; events queued before it stopped resume)."""
         from .webhooks import set_enabled
 
         set_enabled(open_workspace(ctx), sub_id, True)
@@ -70,7 +70,7 @@ def _webhooks(cli: click.Group) -> None:
     @click.argument("sub_id", metavar="ID", type=int)
     @click.pass_context
     def disable(ctx, sub_id):
-        """Pause a subscription: events still queue for it, nothing is sent."""
+        """Pause a subscription: nothing is sent, and new events are not queued for it."""
         from .webhooks import set_enabled
 
         set_enabled(open_workspace(ctx), sub_id, False)
