@@ -105,10 +105,15 @@ def _webhooks(cli: click.Group) -> None:
     @click.pass_context
     def deliveries(ctx, subscription, status, limit, fmt):
         """The delivery log, newest first: event, status, attempts, last answer."""
+        from .access import system
+        from .events import fan_out, waiting_events
         from .webhooks import DELIVERY_COLUMNS
         from .webhooks import deliveries as log
 
-        rows = log(open_workspace(ctx), subscription=subscription, status=status, limit=limit)
+        ws = open_workspace(ctx)
+        if waiting_events(ws.store) and not ws.read_only:
+            fan_out(system(ws))  # events not yet expanded by a worker: list them too
+        rows = log(ws, subscription=subscription, status=status, limit=limit)
         emit(rows, list(DELIVERY_COLUMNS), fmt, empty="(no deliveries)")
 
     @webhooks.command("replay")

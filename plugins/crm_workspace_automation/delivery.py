@@ -27,7 +27,7 @@ from crm_workspace.data.store import utcnow
 
 from . import config, netguard
 from .access import system
-from .events import fan_out
+from .events import fan_out, waiting_events
 
 MAX_PARALLEL = 8
 BATCH = 200
@@ -107,6 +107,8 @@ def claim(ws, now: datetime, limit: int = BATCH) -> list[dict]:
     """Due rows, marked ``sending`` in one commit, each with a lease long enough for its turn."""
     store = ws.store
     lease = config.timeout(ws)
+    if not store.query(DUE_SQL, {"now": _at(now), "limit": 1}):
+        return []  # nothing due: no write transaction (an empty commit still tells every view to refresh)
     with store.transaction():
         rows = store.query(DUE_SQL, {"now": _at(now), "limit": limit})
         position: dict[int, int] = {}
@@ -228,10 +230,7 @@ def deliver_due(workspace, *, now: str | None = None, limit: int = BATCH) -> Out
 
 def due_count(ws, now: str | None = None) -> int:
     """Events waiting to be fanned out, plus deliveries due (the delivery thread's cheap poll)."""
-    waiting = ws.store.scalar(
-        "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE id > (SELECT last_event FROM webhook_fanout WHERE id = 1))"
-    )
-    if waiting:
+    if waiting_events(ws.store):
         return 1
     return ws.store.scalar(
         "SELECT count(*) FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id"

@@ -15,7 +15,7 @@ from crm_workspace.errors import NotFound, ValidationError
 
 from . import config, netguard
 from .access import require_admin
-from .events import DOMAIN_EVENTS, body_of, fan_out, new_id
+from .events import DOMAIN_EVENTS, body_of, new_id
 from .schema import OWN_TABLES
 
 PING = "ping"
@@ -225,8 +225,7 @@ DELIVERY_COLUMNS = (
 
 
 def deliveries(ws, *, subscription: int | None = None, status: str | None = None, limit: int = 50) -> list[dict]:
-    """The delivery log, newest first (events still waiting for the worker get their rows first)."""
-    fan_out(ws)
+    """The delivery log, newest first (a read: events the worker has not expanded yet are not in it)."""
     where, params = ["1"], []
     if subscription is not None:
         where.append("subscription_id = ?")

@@ -87,12 +87,12 @@ class AutomationPage(pn.viewable.Viewer):
             ("Disable", lambda: self._rule_enabled(False)),
             ("Run time rules now", self._run_time_rules),
         ):
-            button = pn.widgets.Button(name=label, disabled=self.read_only, description=tip)
+            button = pn.widgets.Button(label=label, disabled=self.read_only, description=tip)
             button.on_click(lambda _e, action=action: action())
             self._buttons[label] = button
         admin_tip = None if self.admin else "Only an admin manages webhooks"
         for label, action in (("Replay", self._replay), ("Subscribe", self._subscribe)):
-            button = pn.widgets.Button(name=label, disabled=not self.admin, description=admin_tip)
+            button = pn.widgets.Button(label=label, disabled=not self.admin, description=admin_tip)
             button.on_click(lambda _e, action=action: action())
             self._buttons[label] = button
 

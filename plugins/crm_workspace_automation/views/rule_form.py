@@ -73,13 +73,13 @@ class RuleForm(pn.viewable.Viewer):
         self._message = pn.Column(sizing_mode="stretch_width")
         disabled = self.draft.workspace.read_only
         tip = READ_ONLY_TIP if disabled else None
-        self._add_condition = pn.widgets.Button(name="+ Condition", disabled=disabled, description=tip)
+        self._add_condition = pn.widgets.Button(label="+ Condition", disabled=disabled, description=tip)
         self._add_condition.on_click(lambda _e: self.add_condition())
-        self._add_action = pn.widgets.Button(name="+ Action", disabled=disabled, description=tip)
+        self._add_action = pn.widgets.Button(label="+ Action", disabled=disabled, description=tip)
         self._add_action.on_click(lambda _e: self.add_action())
-        self._save = pn.widgets.Button(name="Save rule", button_type="primary", disabled=disabled, description=tip)
+        self._save = pn.widgets.Button(label="Save rule", color="primary", disabled=disabled, description=tip)
         self._save.on_click(lambda _e: self.save())
-        self._new = pn.widgets.Button(name="New rule", disabled=disabled)
+        self._new = pn.widgets.Button(label="New rule", disabled=disabled)
         self._new.on_click(lambda _e: self.fill_from_draft(reset=True))
         self.fill_from_draft()
 
@@ -106,11 +106,11 @@ class RuleForm(pn.viewable.Viewer):
             value=", ".join(map(str, value)) if isinstance(value, list) else str(value),
         )
         self.conditions.append(row)
-        remove = pn.widgets.Button(name="✕", width=40, description="Remove this condition")
+        remove = pn.widgets.Button(label="✕", width=40, description="Remove this condition")
         layout = pn.Row(
-            pn.widgets.Select.from_param(row.param.field, name="Field", width=170),
-            pn.widgets.Select.from_param(row.param.op, name="Condition", width=170),
-            pn.widgets.TextInput.from_param(row.param.value, name="Value", width=220),
+            pn.widgets.Select.from_param(row.param.field, label="Field", width=170),
+            pn.widgets.Select.from_param(row.param.op, label="Condition", width=170),
+            pn.widgets.TextInput.from_param(row.param.value, label="Value", width=220),
             remove,
         )
 
@@ -133,11 +133,11 @@ class RuleForm(pn.viewable.Viewer):
             second="" if not second or action.get(second) is None else str(action.get(second)),
         )
         self.actions.append(row)
-        remove = pn.widgets.Button(name="✕", width=40, description="Remove this action")
+        remove = pn.widgets.Button(label="✕", width=40, description="Remove this action")
         layout = pn.Row(
-            pn.widgets.Select.from_param(row.param.type, name="Action", width=170),
-            pn.widgets.TextInput.from_param(row.param.first, name="Input 1", width=260),
-            pn.widgets.TextInput.from_param(row.param.second, name="Input 2", width=150),
+            pn.widgets.Select.from_param(row.param.type, label="Action", width=170),
+            pn.widgets.TextInput.from_param(row.param.first, label="Input 1", width=260),
+            pn.widgets.TextInput.from_param(row.param.second, label="Input 2", width=150),
             remove,
         )
 
@@ -182,9 +182,9 @@ class RuleForm(pn.viewable.Viewer):
         d = self.draft
         return pn.Column(
             pn.Row(
-                pn.widgets.TextInput.from_param(d.param.rule_name, name="Rule name", width=300),
-                pn.widgets.Select.from_param(d.param.table, name="Table", width=160),
-                pn.widgets.Select.from_param(d.param.when, name="When", width=140),
+                pn.widgets.TextInput.from_param(d.param.rule_name, label="Rule name", width=300),
+                pn.widgets.Select.from_param(d.param.table, label="Table", width=160),
+                pn.widgets.Select.from_param(d.param.when, label="When", width=140),
             ),
             "**If all of these hold** (*changed to* needs a create or update trigger; *no activity for days* a time one)",
             self._conditions,
