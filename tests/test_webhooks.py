@@ -347,3 +347,15 @@ def test_crm_tick_delivers_and_runs_the_time_rules(ws, receiver):
     assert [r.status for r in receiver.requests] == [500, 200]
     audit = ws.query("SELECT DISTINCT user FROM audit_log WHERE table_name = 'webhook_deliveries'")
     assert audit == [{"user": "system:automation"}]
+
+
+def test_an_erased_contact_leaves_no_body_to_send(ws, receiver, tmp_path):
+    from crm_workspace.services import privacy
+
+    webhooks.subscribe(ws, receiver.url, "contacts.created")
+    _contact(ws, "Erin")
+    privacy.erase(ws, "erin@example.com", tmp_path)
+    delivery.deliver_due(ws)
+    assert all("erin" not in r.body.decode().lower() for r in receiver.requests)
+    stored = ws.query("SELECT payload FROM webhook_events UNION ALL SELECT payload FROM webhook_deliveries")
+    assert stored and all("erin" not in (r["payload"] or "").lower() for r in stored)

@@ -65,10 +65,13 @@ class Attempt:
     ok: bool
     status: int | None
     error: str | None
+    permanent: bool = False  # never worth retrying (the body was erased)
 
 
 def attempt(ws, row: dict, secret: str, url: str) -> Attempt:
     """One POST of a claimed row; never raises for the receiver's or the network's faults."""
+    if not str(row["payload"]).startswith("{"):
+        return Attempt(False, None, "not sent: the body was erased by a privacy request", permanent=True)
     body = row["payload"].encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -159,7 +162,7 @@ def settle(ws, row: dict, result: Attempt, now: datetime, outcome: Outcome) -> N
             outcome.delivered += 1
             return
         changes: dict[str, Any] = {"attempts": attempts, "last_status_code": result.status, "last_error": result.error}
-        if attempts > len(waits):
+        if attempts > len(waits) or result.permanent:
             changes["status"] = "failed"
             outcome.failed += 1
         else:
@@ -167,7 +170,7 @@ def settle(ws, row: dict, result: Attempt, now: datetime, outcome: Outcome) -> N
             changes.update(status="pending", next_attempt_at=_at(now + timedelta(seconds=wait)))
             outcome.retrying += 1
         store.update("webhook_deliveries", row["id"], changes)
-        if sub:
+        if sub and not result.permanent:
             failures = (sub[0]["failures"] or 0) + 1
             update: dict[str, Any] = {"failures": failures}
             limit = config.max_failures(ws)

@@ -301,9 +301,11 @@ def fan_out(ws, limit: int = 1000) -> int:
         existing = {r["id"] for r in store.query("SELECT id FROM webhook_subscriptions")}
         rows = []
         for e in waiting:
-            body = body_of(
-                e["event_id"], e["event"], e["created_at"], expand(e["payload"])
-            )  # the same for every target
+            try:
+                data = expand(e["payload"])
+            except (ValueError, TypeError):  # erased by a privacy request before it went out
+                data = {"table": e["table_name"], "id": e["record_id"], "erased": True}
+            body = body_of(e["event_id"], e["event"], e["created_at"], data)  # the same for every target
             rows += [
                 {
                     "event_id": e["event_id"],
