@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import random
 import threading
 import time
@@ -28,6 +29,8 @@ from crm_workspace.data.store import utcnow
 from . import config, netguard
 from .access import system
 from .events import fan_out, waiting_events
+
+log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 8
 BATCH = 200
@@ -257,7 +260,8 @@ class DeliveryThread(threading.Thread):
             try:
                 if due_count(self.workspace):
                     deliver_due(self.workspace)
-            except Exception as error:  # keep delivering: a failure here is recorded, not fatal
+            except Exception as error:  # keep delivering: a failure here is logged and kept, not fatal
+                log.exception("webhook delivery round failed")
                 self.errors.append(f"{type(error).__name__}: {error}")
                 del self.errors[:-20]
             self.stopped.wait(self.interval)
