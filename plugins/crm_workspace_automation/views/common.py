@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import panel as pn
@@ -24,11 +25,16 @@ def table(rows: list[dict[str, Any]], columns: dict[str, str], css: str) -> str:
         + "</tr>"
         for row in rows
     )
-    return f"<table class='{css} auto-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # the style travels with the table: each pane draws in its own shadow root
+    return f"<style>{STYLE}</style><table class='{css} auto-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 def alert(text: str, kind: str = "warning") -> pn.pane.Alert:
-    return pn.pane.Alert(html.escape(text), alert_type=kind, sizing_mode="stretch_width")
+    """An alert showing ``text`` as typed: HTML escaped and Markdown's punctuation too (names are users')."""
+    return pn.pane.Alert(_MARKDOWN.sub(r"\\\1", html.escape(text)), alert_type=kind, sizing_mode="stretch_width")
 
 
 def notify(kind: str, message: str) -> None:

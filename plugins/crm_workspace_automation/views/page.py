@@ -13,7 +13,7 @@ from crm_workspace.errors import CrmError
 from .. import model, rules, webhooks
 from ..access import is_admin
 from ..events import DOMAIN_EVENTS
-from .common import READ_ONLY_TIP, STYLE, alert, notify, table
+from .common import READ_ONLY_TIP, alert, notify, table
 from .rule_form import RuleForm
 
 RULE_COLUMNS = {
@@ -143,10 +143,8 @@ class AutomationPage(pn.viewable.Viewer):
             self._secret[:] = [alert(f"Not subscribed: {error}", "danger")]
             return
         self._secret[:] = [
-            alert(
-                f"Subscribed #{sub['id']}. Signing secret (shown once, keep it now): {sub['secret']}",
-                "success",
-            )
+            alert(f"Subscribed #{sub['id']}. Signing secret (shown once, keep it now):", "success"),
+            pn.widgets.TextInput(value=sub["secret"], label="Signing secret", width=420),
         ]
         self.new_url = ""
         self._refresh()
@@ -228,7 +226,6 @@ class AutomationPage(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.pane.HTML(f"<style>{STYLE}</style>", height=0, margin=0),
             "## Automation",
             pn.Tabs(self._rules_tab(), self._webhooks_tab(), dynamic=True, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
