@@ -359,3 +359,32 @@ def test_an_erased_contact_leaves_no_body_to_send(ws, receiver, tmp_path):
     assert all("erin" not in r.body.decode().lower() for r in receiver.requests)
     stored = ws.query("SELECT payload FROM webhook_events UNION ALL SELECT payload FROM webhook_deliveries")
     assert stored and all("erin" not in (r["payload"] or "").lower() for r in stored)
+
+
+def test_https_receivers_are_verified_by_the_name_in_the_url(ws, tmp_path, monkeypatch):
+    """The connection goes to the checked address, and TLS still verifies the URL's host name."""
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1"]
+        + ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    receiver = Receiver(tls=context)
+    try:
+        webhooks.subscribe(ws, receiver.url, "contacts.created")
+        _contact(ws)
+        delivery.deliver_due(ws)
+        assert "CERTIFICATE_VERIFY_FAILED" in webhooks.deliveries(ws)[0]["last_error"]  # not trusted: not sent
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        delivery.deliver_due(ws, now=_at(120))
+        assert webhooks.deliveries(ws)[0]["status"] == "delivered" and len(receiver.ok()) == 1
+    finally:
+        receiver.close()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def verify(secret: str, headers, body: bytes, *, now: float | None = None, window: int = 300) -> bool:
@@ -47,6 +48,7 @@ class Receiver:
     answer: Callable[[Request], int] = lambda request: 200
     secret: str | None = None
     requests: list[Request] = field(default_factory=list)
+    tls: Any = None  # an ssl.SSLContext: serve https on "localhost"
 
     def __post_init__(self) -> None:
         receiver = self
@@ -76,6 +78,9 @@ class Receiver:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def ok(self) -> list[Request]:
