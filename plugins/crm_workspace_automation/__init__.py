@@ -52,13 +52,11 @@ def crm_record_changed(workspace, changes):
     """An outbox row for every subscribed event (one INSERT each), then the field-change rules."""
     if all(c.table in OWN_TABLES for c in changes):
         return
-    from crm_workspace.data.store import utcnow
-
     from . import events, rules
 
     subs = events.subscriptions(workspace.store)
     if subs:
-        events.enqueue(workspace, events.event_rows(subs, changes, utcnow()))
+        events.enqueue(workspace, events.event_rows(subs, changes))
     rules.on_changes(workspace, changes)
 
 

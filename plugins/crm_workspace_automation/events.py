@@ -39,6 +39,10 @@ DOMAIN_EVENTS = {
 }
 
 
+#: One encoder for every body (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
 def table_events(tables: Iterable[str]) -> list[str]:
     return [f"{t}.{a}" for t in sorted(tables) for a in ACTIONS.values()]
 
@@ -96,12 +100,7 @@ def new_id() -> str:
 
 def body_of(event_id: str, event: str, occurred_at: str, data: dict) -> str:
     """The JSON body POSTed, exactly: built once, stored, resent byte for byte on every retry."""
-    return json.dumps(
-        {"id": event_id, "event": event, "occurred_at": occurred_at, "data": data},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
+    return _ENCODE({"id": event_id, "event": event, "occurred_at": occurred_at, "data": data})
 
 
 def data_of(change: Change) -> dict[str, Any]:
@@ -136,12 +135,7 @@ def compact_of(change: Change) -> str:
     else:
         get = change.before.get
         record, changes = after, {k: get(k) for k, v in after.items() if get(k) != v and k not in REDACTED}
-    return json.dumps(
-        [change.table, change.id, change.action, change.user, record, changes],
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
+    return _ENCODE([change.table, change.id, change.action, change.user, record, changes])
 
 
 def expand(compact: str) -> dict[str, Any]:
@@ -174,22 +168,30 @@ def contact_of(table: str, record: dict | None) -> int | None:
     return value if isinstance(value, int) else None
 
 
-_PATTERNS: dict[str, tuple[str, ...]] = {}
+_SUBSCRIBED: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {}
 
 
-def subscriptions(store) -> list[tuple[int, tuple[str, ...]]]:
-    """The enabled subscriptions and their patterns (the JSON of each parsed once per process).
+def subscriptions(store) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """The enabled subscriptions and their patterns, read on every write.
 
-    Read on every write, so straight from this thread's connection (a read; ``store.query``
-    costs several times more per call, which a write with no subscriptions would pay too).
+    One row of text from SQLite (each subscription's id and events, concatenated), parsed once
+    per distinct text in this process: a write pays one small statement, not a row per
+    subscription. Straight from this thread's connection (a read; ``store.query`` costs
+    several times more per call).
     """
-    found = []
-    for sub_id, text in store.conn.execute("SELECT id, events FROM webhook_subscriptions WHERE enabled = 1"):
-        text = text or "[]"
-        patterns = _PATTERNS.get(text)
-        if patterns is None:
-            patterns = _PATTERNS[text] = tuple(_patterns(text))
-        found.append((sub_id, patterns))
+    (text,) = store.conn.execute(
+        "SELECT group_concat(id || ' ' || events, char(10)) FROM"
+        " (SELECT id, events FROM webhook_subscriptions WHERE enabled = 1 ORDER BY id)"
+    ).fetchone()
+    found = _SUBSCRIBED.get(text or "")
+    if found is None:
+        found = tuple(
+            (int(sub_id), tuple(_patterns(events)))
+            for sub_id, _, events in (line.partition(" ") for line in (text or "").split("\n") if line)
+        )
+        if len(_SUBSCRIBED) > 256:
+            _SUBSCRIBED.clear()
+        _SUBSCRIBED[text or ""] = found
     return found
 
 
@@ -206,12 +208,11 @@ def _wanted(subs: tuple[tuple[int, tuple[str, ...]], ...], event: str) -> tuple[
     return tuple(sub_id for sub_id, patterns in subs if matches(patterns, event))
 
 
-def event_rows(subs, changes: Iterable[Change], now: str) -> list[dict]:
+def event_rows(subs, changes: Iterable[Change]) -> list[dict]:
     """The outbox rows for ``changes``: one per event some subscription wants, naming those subscriptions.
 
     ``payload`` holds the compact form (``compact_of``); the worker turns it into the body.
     """
-    subs = tuple(subs)
     rows: list[dict] = []
     for change in changes:
         names = events_of(change)
