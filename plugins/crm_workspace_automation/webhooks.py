@@ -64,8 +64,8 @@ def subscribe(ws, url: str, events: Any, *, secret: str | None = None, descripti
     """Add a subscription; returns it with ``secret`` (shown to the admin this once)."""
     require_admin(ws, "subscribe webhooks")
     url = str(url or "").strip()
-    netguard.resolve(url, allow_private=config.allow_private(ws))
     patterns = parse_events(ws, events)
+    netguard.resolve(url, allow_private=config.allow_private(ws))
     if secret in (None, "", "auto"):
         secret = secrets.token_urlsafe(32)
     elif len(secret) < 16:
