@@ -113,6 +113,10 @@ def test_no_activity_for_n_days_by_the_scheduler_with_a_test_clock(workspace):
     assert [t["subject"] for t in _tasks(workspace)] == ["Check in with Quiet"]
     assert _tasks(workspace)[0]["contact_id"] == quiet["id"]
     assert rules.run_time_rules(workspace, now=_in(16))["ok"] == 0  # once per quiet spell
+    from crm_workspace.services.scheduler import run_ticks
+
+    assert [r.ok for r in run_ticks(workspace, _in(17), plugins=["automation"])] == [True]  # the scheduler's way
+    assert len(_tasks(workspace)) == 1
     result = CliRunner().invoke(cli, ["--db", workspace.path, "rules", "run", "--now", _in(40)])
     assert result.exit_code == 0 and "1 runs ok" in result.output, result.output  # Busy went quiet after day 10
 
