@@ -123,13 +123,14 @@ def _recipient(ws, record: dict, to: str) -> str:
 
 def send_email(ws, rule: dict, table: str, record: dict, action: dict, now: str | None) -> str:
     try:
-        from crm_workspace.services.mailer import make_message
-
         from crm_workspace.services import outbox
+        from crm_workspace.services.mailer import make_message
     except ImportError as error:
         raise ActionFailed("the core mail outbox is not available in this version") from error
     to = _recipient(ws, record, str(action.get("to")))
-    message = make_message(to=to, subject=fill(action.get("subject"), record), text=fill(action.get("text"), record))
+    subject = fill(action.get("subject"), record)
+    text = fill(action.get("text"), record) or f"{subject}\n\n{table} #{record.get('id')} (rule: {rule['name']})"
+    message = make_message(to=to, subject=subject, text=text)
     key = f"automation:rule{rule['id']}:{table}:{record.get('id')}:{record.get('version') or now or ''}"
     contact = record.get("id") if table == "contacts" else record.get("contact_id")
     outbox.enqueue(

@@ -29,6 +29,24 @@ ACTION_HELP = (
 )
 
 
+_INPUT_WORDS = {
+    "subject": "subject",
+    "due_days": "due in days",
+    "field": "field",
+    "value": "value",
+    "tag": "tag",
+    "to": "to (owner or an address)",
+    "subscription": "subscription #",
+    "event": "event name",
+}
+
+
+def _inputs_hint(kind: str) -> str:
+    """What the two inputs of an action row mean for its type, as the row shows it."""
+    first, second = ACTION_INPUTS[kind]
+    return f"Input 1: {_INPUT_WORDS[first]}" + (f" · Input 2: {_INPUT_WORDS[second]}" if second else "")
+
+
 class ConditionRow(param.Parameterized):
     field = param.Selector(default=None, objects=[], allow_None=True)
     op = param.Selector(default="equals", objects=[*OPS, NO_ACTIVITY])
@@ -139,6 +157,7 @@ class RuleForm(pn.viewable.Viewer):
             pn.widgets.TextInput.from_param(row.param.first, label="Input 1", width=260),
             pn.widgets.TextInput.from_param(row.param.second, label="Input 2", width=150),
             remove,
+            pn.pane.Markdown(pn.bind(_inputs_hint, row.param.type), styles={"font-size": "12px", "color": "#555"}),
         )
 
         def drop(_event):
