@@ -1,8 +1,10 @@
 """Webhook events derived from the Store's changes, and their outbox rows.
 
-``crm_record_changed`` calls ``enqueue_changes`` inside the write's transaction: it only
-INSERTs ``webhook_deliveries`` rows (one per event and matching subscription) and never
-talks to the network, so a write costs the same whatever the receivers do.
+``crm_record_changed`` calls ``event_rows`` and ``enqueue`` inside the write's transaction:
+one ``webhook_events`` row per event some subscription wants (however many want it), and no
+network, so a write costs the same whatever the receivers do. The worker's ``fan_out``
+expands each into a ``webhook_deliveries`` row per subscription, with the body (``expand``,
+``body_of``) built there.
 
 Events: ``<table>.created|updated|deleted`` for every table written through the Store
 (except this plugin's own and the security tables), and the domain events below,
@@ -103,29 +105,11 @@ def body_of(event_id: str, event: str, occurred_at: str, data: dict) -> str:
     return _ENCODE({"id": event_id, "event": event, "occurred_at": occurred_at, "data": data})
 
 
-def data_of(change: Change) -> dict[str, Any]:
-    """The body's ``data``: the record, the record before the write, and each changed field as [old, new]."""
-    before, after = _clean(change.before), _clean(change.after)
-    changes = {}
-    if before is not None and after is not None:
-        get = before.get
-        changes = {k: [get(k), v] for k, v in after.items() if get(k) != v}
-    return {
-        "table": change.table,
-        "id": change.id,
-        "action": change.action,
-        "record": after if after is not None else before,
-        "before": before,
-        "changes": changes,
-        "user": change.user,
-    }
-
-
 def compact_of(change: Change) -> str:
     """What the write's transaction stores of a change: the record once, plus the changed fields.
 
-    ``expand`` rebuilds ``data_of``'s full form from it in the worker, off the write's path
-    (serialising the record twice, before and after, was most of an event's cost).
+    ``expand`` rebuilds the body's ``data`` (record, before, changes) from it in the worker, off
+    the write's path (serialising the record twice, before and after, was most of an event's cost).
     """
     after = _clean(change.after)
     if after is None:
@@ -139,6 +123,7 @@ def compact_of(change: Change) -> str:
 
 
 def expand(compact: str) -> dict[str, Any]:
+    """The body's ``data``: the record, the record before the write, each changed field as [old, new]."""
     table, record_id, action, user, record, old = json.loads(compact)
     if action == "update":
         before = {**record, **(old or {})}
