@@ -40,7 +40,8 @@ def test_subscribing_from_the_page_shows_the_secret_once(demo_workspace):
     page.param.update(new_url="http://127.0.0.1:9/hook", new_events=["deal.won"])
     page._subscribe()
     shown = page_text(page._secret)
-    secret = demo_workspace.query("SELECT secret FROM webhook_subscriptions ORDER BY id DESC LIMIT 1")[0]["secret"]
+    newest = demo_workspace.store.scalar("SELECT max(id) FROM webhook_subscriptions")
+    secret = demo_workspace.store.secret("webhook_subscriptions", "secret", newest)
     assert "shown once" in shown and secret in shown
     again = AutomationPage(workspace=demo_workspace)  # the next visit
     assert secret not in page_text(again._webhooks_tab())

@@ -71,6 +71,8 @@ def test_the_secret_is_shown_once_and_never_audited(ws, receiver):
     audit = ws.query("SELECT changes FROM audit_log WHERE table_name = 'webhook_subscriptions'")
     assert audit and sub["secret"] not in json.dumps(audit) and "<redacted>" in audit[0]["changes"]
     assert "secret" not in webhooks.get(ws, sub["id"]) and "secret" not in webhooks.subscriptions(ws)[0]
+    assert ws.query("SELECT secret FROM webhook_subscriptions") == [{"secret": None}]  # hidden from reads
+    assert ws.store.secret("webhook_subscriptions", "secret", sub["id"]) == sub["secret"]
 
 
 def test_domain_events_and_only_the_subscribed_ones(ws, receiver):
@@ -227,7 +229,7 @@ def test_only_admins_subscribe_and_only_admins_allow_private(ws, receiver):
     member = ws.as_user("mia")
     with pytest.raises(PermissionDenied):
         webhooks.subscribe(member, receiver.url, "*")
-    with pytest.raises(ValidationError, match="only an admin"):
+    with pytest.raises(PermissionDenied, match="only an admin"):
         member.store.insert("webhook_subscriptions", {"url": receiver.url, "events": '["*"]'})
     with pytest.raises(PermissionDenied):
         member.set_setting("webhooks_allow_private", False)

@@ -132,11 +132,9 @@ def _targets(ws, ids: set[int]) -> dict[int, tuple[str, str]]:
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    rows = ws.store.query(
-        f"SELECT id, url, secret FROM webhook_subscriptions WHERE id IN ({marks})",
-        list(ids),
-    )
-    return {r["id"]: (r["url"], r["secret"] or "") for r in rows}
+    rows = ws.store.query(f"SELECT id, url FROM webhook_subscriptions WHERE id IN ({marks})", list(ids))
+    store = ws.store
+    return {r["id"]: (r["url"], store.secret("webhook_subscriptions", "secret", r["id"]) or "") for r in rows}
 
 
 def settle(ws, row: dict, result: Attempt, now: datetime, outcome: Outcome) -> None:

@@ -2,7 +2,8 @@
 
 - ``webhook_subscriptions``: a URL and the events it wants; ``enabled`` turns to 0 (with
   ``disabled_reason``) after ``webhooks_max_failures`` failed attempts in a row.
-  ``secret`` signs its deliveries (the audit trail records it as ``<redacted>``).
+  ``secret`` signs its deliveries: a hidden column (NULL to every read but ``store.secret``,
+  ``<redacted>`` in the audit trail); only admins write the table.
 - ``webhook_events``: the transactional outbox. One row per event a write raised that some
   subscription wants, with the body and the ids of the subscriptions that wanted it
   (``targets``), inserted in the write's transaction: one small insert per event, however many
@@ -21,9 +22,14 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.db import Database
 
-from crm_workspace.data.schema import ensure_table
+from crm_workspace.data.schema import admin_table, ensure_table, hide_column
 
 migrations = sqlite_utils.Migrations("crm_workspace.automation")
+
+# subscriptions are an admin's; their signing secret reads as NULL everywhere but store.secret,
+# and the audit trail records it as <redacted>
+admin_table("webhook_subscriptions")
+hide_column("webhook_subscriptions", "secret")
 
 _STAMPS = {"created_at": str, "updated_at": str, "updated_by": str, "version": int}
 

@@ -82,7 +82,7 @@ def subscribe(ws, url: str, events: Any, *, secret: str | None = None, descripti
                 "secret": secret,
             },
         )
-    return row
+    return {**row, "secret": secret}  # the stored row reads it as NULL (a hidden column)
 
 
 def get(ws, sub_id: int) -> dict:
