@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crm_workspace import Change
+from crm_workspace.data.schema import is_hidden
 
 from .schema import OWN_TABLES
 
@@ -29,7 +30,7 @@ ACTIONS = {"insert": "created", "update": "updated", "delete": "deleted"}
 PRIVATE_TABLES = frozenset(
     {"users", "login_sessions", "login_failures", "settings", "plugin_state", "audit_log", "api_tokens"}
 )
-#: Columns never sent, whatever the table.
+#: Columns never sent, whatever the table (and every column a plugin hides with ``hide_column``).
 REDACTED = frozenset({"password_hash", "token_hash", "secret", "password"})
 
 #: The domain events, what they mean (documented on the page, the CLI and docs/webhooks.md).
@@ -85,10 +86,25 @@ def matches(patterns: Iterable[str], event: str) -> bool:
     return False
 
 
-def _clean(record: dict | None) -> dict | None:
-    if record is None or REDACTED.isdisjoint(record):
+_SECRET: dict[tuple[str, int], frozenset[str]] = {}
+
+
+def _secret_columns(table: str, record: dict) -> frozenset[str]:
+    """``REDACTED`` and every column a plugin hid (``hide_column``) of ``table``, found once per shape."""
+    key = (table, len(record))
+    found = _SECRET.get(key)
+    if found is None:
+        found = _SECRET[key] = REDACTED | {c for c in record if is_hidden(table, c)}
+    return found
+
+
+def _clean(table: str, record: dict | None) -> dict | None:
+    if record is None:
+        return None
+    secret = _secret_columns(table, record)
+    if secret.isdisjoint(record):
         return record
-    return {k: v for k, v in record.items() if k not in REDACTED}
+    return {k: v for k, v in record.items() if k not in secret}
 
 
 def new_id() -> str:
@@ -111,14 +127,14 @@ def compact_of(change: Change) -> str:
     ``expand`` rebuilds the body's ``data`` (record, before, changes) from it in the worker, off
     the write's path (serialising the record twice, before and after, was most of an event's cost).
     """
-    after = _clean(change.after)
+    after = _clean(change.table, change.after)
     if after is None:
-        record, changes = _clean(change.before), None
+        record, changes = _clean(change.table, change.before), None
     elif change.before is None:
         record, changes = after, None
     else:
         get = change.before.get
-        record, changes = after, {k: get(k) for k, v in after.items() if get(k) != v and k not in REDACTED}
+        record, changes = after, {k: get(k) for k, v in after.items() if get(k) != v}
     return _ENCODE([change.table, change.id, change.action, change.user, record, changes])
 
 
