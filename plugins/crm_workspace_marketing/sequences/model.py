@@ -1,0 +1,405 @@
+"""Sequences, their steps and enrollments: saving, validating, triggers that enrol people.
+
+A trigger enrols a contact inside the write that caused it (``crm_record_changed``), with one
+INSERT into ``sequence_enrollments``: lifecycle stage becomes X (``contacts``), a tag added
+(``contact_tags``), a sign-up form confirmed (``form_submissions.confirmed_at`` set by the
+marketing forms). "Enters a segment" is found by the runner instead: the marketing plugin
+writes ``segment_members`` in raw SQL (no ``crm_record_changed``), so ``enrol_segment_entries``
+compares its ``added_at`` with the sequence's creation time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from crm_workspace import CrmError, NotFound
+from crm_workspace.data.store import utcnow
+from crm_workspace.services.templates import TemplateProblem, check
+
+if TYPE_CHECKING:
+    from crm_workspace import Change, Workspace
+
+TRIGGERS = ("enters_segment", "lifecycle_stage", "form_submitted", "tag_added")
+EXITS = ("replied", "became_customer", "unsubscribed")
+STEP_KINDS = ("wait", "email", "task", "set_field", "set_stage", "branch")
+STATUSES = ("active", "paused")
+#: Contact columns a ``set_field`` step may not touch (consent has its own rules, ids are not data).
+LOCKED_FIELDS = {"id", "marketing_consent", "consent_at", "consent_source", "version", "created_at", "updated_at"}
+
+
+def _json(value: Any, default: Any) -> Any:
+    if value in (None, ""):
+        return default
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# ----------------------------------------------------------------- reading
+def get_sequence(workspace: Workspace, sequence: str | int) -> dict[str, Any]:
+    """A sequence by name (any case) or id, with ``steps``, ``trigger`` and ``exits`` decoded."""
+    if isinstance(sequence, int) or str(sequence).isdigit():
+        rows = workspace.query("SELECT * FROM sequences WHERE id = ?", [int(sequence)])
+    else:
+        rows = workspace.query("SELECT * FROM sequences WHERE name = ? COLLATE NOCASE", [str(sequence).strip()])
+    if not rows:
+        names = [r["name"] for r in workspace.query("SELECT name FROM sequences ORDER BY id LIMIT 20")]
+        raise NotFound(f"no sequence named '{sequence}' (sequences: {', '.join(names) or 'none yet'})")
+    row = rows[0]
+    row["trigger"] = _json(row["trigger_args"], {})
+    row["exits"] = _json(row["exit_on"], [])
+    row["steps"] = steps_of(workspace, row["id"])
+    return row
+
+
+def steps_of(workspace: Workspace, sequence_id: int) -> list[dict[str, Any]]:
+    rows = workspace.query(
+        "SELECT id, position, kind, args FROM sequence_steps WHERE sequence_id = ? ORDER BY position", [sequence_id]
+    )
+    return [{**r, "args": _json(r["args"], {})} for r in rows]
+
+
+LIST_SQL = """
+SELECT s.id, s.name, s.status, s.trigger_kind, s.trigger_args, s.exit_on,
+  (SELECT count(*) FROM sequence_steps t WHERE t.sequence_id = s.id) AS steps,
+  (SELECT count(*) FROM sequence_enrollments e WHERE e.sequence_id = s.id AND e.status = 'active') AS active,
+  (SELECT count(*) FROM sequence_enrollments e WHERE e.sequence_id = s.id AND e.status = 'completed') AS completed,
+  (SELECT count(*) FROM sequence_enrollments e WHERE e.sequence_id = s.id AND e.status = 'exited') AS exited,
+  (SELECT count(*) FROM sequence_enrollments e WHERE e.sequence_id = s.id AND e.status = 'failed') AS failed,
+  (SELECT min(next_run_at) FROM sequence_enrollments e WHERE e.sequence_id = s.id AND e.status = 'active')
+    AS next_due
+FROM sequences s ORDER BY s.name COLLATE NOCASE
+"""
+LIST_COLUMNS = ["id", "name", "status", "trigger", "steps", "active", "completed", "exited", "failed", "next_due"]
+
+
+def list_sequences(workspace: Workspace) -> list[dict[str, Any]]:
+    out = []
+    for r in workspace.query(LIST_SQL):
+        r["trigger"] = describe_trigger(r["trigger_kind"], _json(r["trigger_args"], {}))
+        out.append({k: r[k] for k in LIST_COLUMNS})
+    return out
+
+
+def describe_trigger(kind: str, args: dict[str, Any]) -> str:
+    value = next((str(v) for v in args.values() if v not in (None, "")), "")
+    return {
+        "enters_segment": f"enters segment {value}",
+        "lifecycle_stage": f"lifecycle stage becomes {value}",
+        "form_submitted": f"submits form {value or '(any)'}",
+        "tag_added": f"tag {value} added",
+    }.get(kind, kind)
+
+
+STEP_COUNTS_SQL = """
+SELECT t.position, t.kind,
+  (SELECT count(*) FROM sequence_enrollments e WHERE e.sequence_id = t.sequence_id AND e.status = 'active'
+     AND e.current_step = t.position) AS waiting_here,
+  (SELECT count(*) FROM sequence_enrollments e WHERE e.sequence_id = t.sequence_id AND e.status = 'active'
+     AND e.current_step = t.position AND e.next_run_at <= :now) AS due_now,
+  (SELECT min(e.next_run_at) FROM sequence_enrollments e WHERE e.sequence_id = t.sequence_id
+     AND e.status = 'active' AND e.current_step = t.position) AS next_due,
+  (SELECT count(*) FROM sequence_runs r WHERE r.sequence_id = t.sequence_id AND r.step = t.position
+     AND r.outcome = 'ok') AS done,
+  (SELECT count(*) FROM sequence_runs r WHERE r.sequence_id = t.sequence_id AND r.step = t.position
+     AND r.outcome = 'failed') AS failures
+FROM sequence_steps t WHERE t.sequence_id = :sequence ORDER BY t.position
+"""
+
+
+def step_counts(workspace: Workspace, sequence_id: int, now: str | None = None) -> list[dict[str, Any]]:
+    """Each step: who is at it now, how many are due, when the next is due, done and failed runs."""
+    rows = workspace.query(STEP_COUNTS_SQL, {"sequence": sequence_id, "now": now or utcnow()})
+    steps = {s["position"]: s for s in steps_of(workspace, sequence_id)}
+    for r in rows:
+        r["step"] = describe_step(steps[r["position"]])
+    return rows
+
+
+def describe_step(step: dict[str, Any]) -> str:
+    a, kind = step["args"], step["kind"]
+    if kind == "wait":
+        return f"wait {a.get('days', 0) or 0} d {a.get('hours', 0) or 0} h"
+    if kind == "email":
+        return f"e-mail “{a.get('subject', '')}”"
+    if kind == "task":
+        return f"task “{a.get('title', '')}” for the owner"
+    if kind == "set_field":
+        return f"set {a.get('field')} = {a.get('value')}"
+    if kind == "set_stage":
+        return f"set stage {a.get('stage')}"
+    if kind == "branch":
+        return (
+            f"if {a.get('on', 'opened')} within {a.get('within_days', 3)} d → step {a.get('yes')}, "
+            f"else → step {a.get('no')}"
+        )
+    return kind
+
+
+def describe_then(step: dict[str, Any], count: int) -> str:
+    then = step["args"].get("then")
+    if then is None or step["kind"] == "branch":
+        return ""
+    return " → end" if then >= count else f" → step {then}"
+
+
+# -------------------------------------------------------------- validation
+def validate_sequence(workspace: Workspace, record: dict, before: dict | None) -> dict[str, str]:
+    row = {**(before or {}), **record}
+    errors: dict[str, str] = {}
+    if not str(row.get("name") or "").strip():
+        errors["name"] = "a sequence needs a name"
+    kind = row.get("trigger_kind")
+    if kind not in TRIGGERS:
+        errors["trigger_kind"] = f"the trigger is one of {', '.join(TRIGGERS)}, not {kind!r}"
+    if row.get("status", "active") not in STATUSES:
+        errors["status"] = f"the status is active or paused, not {row.get('status')!r}"
+    try:
+        args = _json(row.get("trigger_args"), {})
+        if not isinstance(args, dict):
+            raise ValueError
+    except ValueError:
+        errors["trigger_args"] = "the trigger's settings are a JSON object"
+        args = {}
+    if kind == "lifecycle_stage" and args.get("stage") not in workspace.lifecycle_stages():
+        errors["trigger_args"] = f"stage {args.get('stage')!r} is not a lifecycle stage"
+    if kind == "tag_added" and not str(args.get("tag") or "").strip():
+        errors["trigger_args"] = "name the tag that starts the sequence"
+    if kind == "enters_segment" and not workspace.store.scalar(
+        "SELECT 1 FROM segments WHERE id = ? OR name = ? COLLATE NOCASE", [args.get("segment"), args.get("segment")]
+    ):
+        errors["trigger_args"] = f"there is no segment {args.get('segment')!r}"
+    try:
+        exits = _json(row.get("exit_on"), [])
+        bad = [
+            e
+            for e in exits
+            if e not in EXITS and not (str(e).startswith("stage:") and e[6:] in workspace.lifecycle_stages())
+        ]
+        if bad:
+            errors["exit_on"] = f"unknown exit condition(s): {', '.join(map(str, bad))}"
+    except (ValueError, TypeError):
+        errors["exit_on"] = "the exit conditions are a JSON list"
+    return errors
+
+
+def check_steps(workspace: Workspace, steps: list[dict[str, Any]]) -> None:
+    """``CrmError`` naming the first bad step (positions count from 0)."""
+    columns = workspace.store.columns("contacts")
+    for i, step in enumerate(steps):
+        kind, a = step.get("kind"), step.get("args") or {}
+        where = f"step {i} ({kind})"
+        if kind not in STEP_KINDS:
+            raise CrmError(f"{where}: a step is one of {', '.join(STEP_KINDS)}")
+        if kind == "wait":
+            try:
+                total = float(a.get("days") or 0) * 24 + float(a.get("hours") or 0)
+            except (TypeError, ValueError):
+                raise CrmError(f"{where}: days and hours are numbers") from None
+            if total <= 0:
+                raise CrmError(f"{where}: wait at least an hour")
+        elif kind == "email":
+            if not str(a.get("subject") or "").strip() or not (a.get("html") or a.get("text")):
+                raise CrmError(f"{where}: an e-mail needs a subject and an HTML or text body")
+            for part in ("subject", "html", "text"):
+                check_template(a.get(part) or "", f"{where} {part}")
+        elif kind == "task" and not str(a.get("title") or "").strip():
+            raise CrmError(f"{where}: a task needs a title")
+        elif kind == "set_field" and (a.get("field") not in columns or a.get("field") in LOCKED_FIELDS):
+            raise CrmError(f"{where}: {a.get('field')!r} is not a contact field a step may set")
+        elif kind == "set_stage" and a.get("stage") not in workspace.lifecycle_stages():
+            raise CrmError(f"{where}: {a.get('stage')!r} is not a lifecycle stage")
+        then = a.get("then")
+        if then is not None and not (isinstance(then, int) and 0 <= then <= len(steps)):
+            raise CrmError(f"{where}: 'then' is a step number from 0 to {len(steps)} (the end)")
+        if kind == "branch":
+            if a.get("on", "opened") not in ("opened", "clicked"):
+                raise CrmError(f"{where}: branch on opened or clicked")
+            for target in ("yes", "no"):
+                value = a.get(target)
+                if value is not None and not (isinstance(value, int) and 0 <= value <= len(steps)):
+                    raise CrmError(f"{where}: '{target}' is a step number from 0 to {len(steps)} (the end)")
+
+
+def check_template(source: str, where: str) -> None:
+    try:
+        check(source)
+    except TemplateProblem as problem:
+        raise CrmError(f"{where}: {problem}") from None
+
+
+# ----------------------------------------------------------------- writing
+def save_sequence(
+    workspace: Workspace,
+    fields: dict[str, Any],
+    steps: list[dict[str, Any]] | None = None,
+    sequence_id: int | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """Create or change a sequence (and replace its steps when given) in one transaction."""
+    record = dict(fields)
+    for key in ("trigger_args", "exit_on"):
+        if key in record and not isinstance(record[key], str):
+            record[key] = dumps(record[key])
+    if steps is not None:
+        check_steps(workspace, steps)
+    store = workspace.store
+    with store.transaction():
+        if sequence_id is None:
+            row = store.insert("sequences", record)
+        else:
+            row = store.update("sequences", sequence_id, record, version=version)
+        if steps is not None:
+            old = workspace.query("SELECT id FROM sequence_steps WHERE sequence_id = ?", [row["id"]])
+            if old:
+                store.delete_many("sequence_steps", [(r["id"], None) for r in old])
+            store.insert_many(
+                "sequence_steps",
+                [
+                    {"sequence_id": row["id"], "position": i, "kind": s["kind"], "args": dumps(s.get("args") or {})}
+                    for i, s in enumerate(steps)
+                ],
+            )
+    return get_sequence(workspace, row["id"])
+
+
+def set_status(workspace: Workspace, sequence: str | int, status: str) -> dict[str, Any]:
+    row = get_sequence(workspace, sequence)
+    workspace.store.update("sequences", row["id"], {"status": status})
+    return get_sequence(workspace, row["id"])
+
+
+# --------------------------------------------------------------- enrolling
+def enrol(workspace: Workspace, sequence_id: int, contact_id: int, now: str | None = None) -> dict | None:
+    """One INSERT: the contact starts at step 0, due now; None if already in (or ever in) this sequence."""
+    store = workspace.store
+    if store.scalar(
+        "SELECT 1 FROM sequence_enrollments WHERE sequence_id = ? AND contact_id = ? LIMIT 1", [sequence_id, contact_id]
+    ):
+        return None
+    now = now or utcnow()
+    return store.insert(
+        "sequence_enrollments",
+        {
+            "sequence_id": sequence_id,
+            "contact_id": contact_id,
+            "current_step": 0,
+            "next_run_at": now,
+            "step_started_at": now,
+            "status": "active",
+            "enrolled_at": now,
+        },
+    )
+
+
+def enrol_by_name(workspace: Workspace, sequence: str | int, contact_id: int) -> dict[str, Any]:
+    row = get_sequence(workspace, sequence)
+    workspace.store.get("contacts", contact_id)  # NotFound for a missing contact
+    found = enrol(workspace, row["id"], contact_id)
+    if found is None:
+        raise CrmError(f"contact #{contact_id} is (or was) already in sequence '{row['name']}'")
+    return found
+
+
+def _active(workspace: Workspace, kind: str) -> list[dict[str, Any]]:
+    return [
+        {**r, "args": _json(r["trigger_args"], {})}
+        for r in workspace.query(
+            "SELECT id, trigger_args FROM sequences WHERE status = 'active' AND trigger_kind = ?", [kind]
+        )
+    ]
+
+
+def on_changes(workspace: Workspace, changes: list[Change]) -> None:
+    """Enrol the contacts a write made match a trigger; exit the erased ones."""
+    wanted = ("contacts", "contact_tags", "form_submissions")
+    changes = [c for c in changes if c.table in wanted and c.after is not None]
+    if not changes or not workspace.store.scalar("SELECT 1 FROM sequences WHERE status = 'active' LIMIT 1"):
+        if any(c.context.get("privacy_erasure") for c in changes):
+            _exit_erased(workspace, changes)
+        return
+    if any(c.context.get("privacy_erasure") for c in changes):
+        _exit_erased(workspace, changes)
+        return
+    for change in changes:
+        after = change.after
+        if change.table == "contacts" and change.changed("lifecycle_stage") and after.get("lifecycle_stage"):
+            for seq in _active(workspace, "lifecycle_stage"):
+                if seq["args"].get("stage") == after["lifecycle_stage"]:
+                    enrol(workspace, seq["id"], int(change.id))
+        elif change.table == "contact_tags" and change.action == "insert" and after.get("contact_id"):
+            for seq in _active(workspace, "tag_added"):
+                if str(seq["args"].get("tag") or "").lower() == str(after.get("tag") or "").lower():
+                    enrol(workspace, seq["id"], int(after["contact_id"]))
+        elif (
+            change.table == "form_submissions"
+            and change.changed("confirmed_at")
+            and after.get("confirmed_at")
+            and after.get("contact_id")
+        ):
+            slug = workspace.store.scalar("SELECT slug FROM forms WHERE id = ?", [after.get("form_id")])
+            for seq in _active(workspace, "form_submitted"):
+                if seq["args"].get("form") in (None, "", slug):
+                    enrol(workspace, seq["id"], int(after["contact_id"]))
+
+
+def _exit_erased(workspace: Workspace, changes: list[Change]) -> None:
+    for change in changes:
+        if change.table == "contacts" and change.context.get("privacy_erasure"):
+            exit_contact(workspace, int(change.id), "erased")
+
+
+def exit_contact(workspace: Workspace, contact_id: int, reason: str) -> int:
+    """End every active enrollment of the contact (ledger rows say why); how many."""
+    rows = workspace.query(
+        "SELECT id, sequence_id, current_step FROM sequence_enrollments WHERE contact_id = ? AND status = 'active'",
+        [contact_id],
+    )
+    now = utcnow()
+    for r in rows:
+        workspace.store.update(
+            "sequence_enrollments", r["id"], {"status": "exited", "exit_reason": reason, "claim": None}
+        )
+        ledger(workspace, r, contact_id, r["current_step"], "exit", "exited", reason, at=now)
+    return len(rows)
+
+
+def enrol_segment_entries(workspace: Workspace, now: str) -> int:
+    """Enrol people who entered a trigger segment after the sequence was made (segment_members.added_at)."""
+    total = 0
+    for seq in _active(workspace, "enters_segment"):
+        value = seq["args"].get("segment")
+        segment_id = workspace.store.scalar(
+            "SELECT id FROM segments WHERE id = ? OR name = ? COLLATE NOCASE", [value, value]
+        )
+        if segment_id is None:
+            continue
+        rows = workspace.query(
+            "SELECT m.contact_id FROM segment_members m, sequences s WHERE s.id = :seq AND m.segment_id = :segment"
+            " AND m.added_at >= s.created_at AND m.contact_id NOT IN"
+            " (SELECT contact_id FROM sequence_enrollments WHERE sequence_id = :seq)",
+            {"seq": seq["id"], "segment": segment_id},
+        )
+        for r in rows:
+            total += enrol(workspace, seq["id"], r["contact_id"], now) is not None
+    return total
+
+
+def ledger(workspace, enrollment, contact_id, step, action, outcome, detail="", *, outbox_id=None, at=None) -> None:
+    workspace.store.insert(
+        "sequence_runs",
+        {
+            "enrollment_id": enrollment["id"],
+            "sequence_id": enrollment["sequence_id"],
+            "contact_id": contact_id,
+            "step": step,
+            "action": action,
+            "outcome": outcome,
+            "detail": (detail or "")[:500] or None,
+            "outbox_id": outbox_id,
+            "at": at or utcnow(),
+        },
+    )
