@@ -67,7 +67,7 @@ def crm_dashboards(workspace):
     return [Page("sequences", "Sequences", view, icon="route", order=46, extensions=("tabulator",))]
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def crm_demo_data(workspace, seed, size, today):
     """A welcome series with people at each step and its run history."""
     from .demo import add_demo
