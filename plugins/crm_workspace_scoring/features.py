@@ -1,0 +1,199 @@
+"""The model's features as SQL, shared by training and scoring, and the model as an SQL expression.
+
+A feature is a small JSON object (``{"name": "source=website", "kind": "category",
+"column": "source", "value": "website"}``); its SQL comes from this module, never from
+the database: a stored model names features and carries numbers, so a row written by
+someone with write access can change scores but cannot run code or SQL.
+
+Every feature is computed per contact *as of a cutoff*: activities after it do not
+count. Scoring uses now; training uses the moment a contact became a customer, so the
+model never learns from what happened because of the sale (support calls after it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from crm_workspace.data.schema import ACTIVITY_KINDS
+
+from . import conditions
+
+#: Seniority and function words looked for in job titles (whole words, any case).
+TITLE_WORDS = (
+    "chief",
+    "ceo",
+    "cfo",
+    "coo",
+    "cto",
+    "cio",
+    "vp",
+    "president",
+    "head",
+    "director",
+    "manager",
+    "lead",
+    "senior",
+    "founder",
+    "owner",
+    "partner",
+    "analyst",
+    "engineer",
+    "assistant",
+)
+#: Columns a category feature may one-hot: contacts' source, the organization's industry and country.
+CATEGORY_COLUMNS = {
+    "source": 'c."source"',
+    "organization.industry": 'o."industry"',
+    "organization.country": 'o."country"',
+}
+
+
+def _builtins(events: bool) -> dict[str, str]:
+    """Numeric features: name → SQL over b (id, cutoff), c (contact), o (organization), a and m (counts).
+
+    Counts are rates (per 30 days the contact was known before the cutoff, at least 30):
+    a customer's history is cut where it converted, everyone else's is not, so raw counts
+    would say "fewer activities, more likely to buy" for no other reason.
+    """
+    known = "max(30.0, coalesce(julianday(b.cutoff) - julianday(c.created_at), 30.0))"
+    found = {
+        "days_since_created": "ln(1 + max(0, coalesce(julianday(?) - julianday(c.created_at), 0)))",
+        "has_email": "(c.email IS NOT NULL AND c.email != '')",
+        "has_phone": "(c.phone IS NOT NULL AND c.phone != '')",
+        "has_title": "(c.title IS NOT NULL AND c.title != '')",
+        "org_size": "ln(1 + (SELECT count(*) FROM contacts x WHERE x.organization_id = c.organization_id))",
+        "activities_last_30d": "ln(1 + coalesce(a.recent, 0))",
+    }
+    for kind in ACTIVITY_KINDS:
+        found[f"{kind}s_per_month"] = f"ln(1 + 30.0 * coalesce(a.n_{kind}, 0) / {known})"
+    if events:
+        found["email_opens_per_month"] = f"ln(1 + 30.0 * coalesce(m.opens, 0) / {known})"
+        found["email_clicks_per_month"] = f"ln(1 + 30.0 * coalesce(m.clicks, 0) / {known})"
+    return found
+
+
+def feature_sql(feature: dict, events: bool) -> tuple[str, list]:
+    """One feature's SQL and parameters (the ``?`` of days_since_created is now, bound later)."""
+    kind = feature.get("kind")
+    if kind == "builtin":
+        builtins = _builtins(True)
+        name = feature.get("name")
+        if name not in builtins:
+            raise conditions.BadCondition(f"the model uses an unknown feature {name!r}: retrain it")
+        if name.startswith("email_") and not events:
+            return "0", []
+        return builtins[name], []
+    if kind == "category":
+        column = CATEGORY_COLUMNS.get(feature.get("column"))
+        if column is None or not isinstance(feature.get("value"), str):
+            raise conditions.BadCondition(f"the model uses an unknown category {feature.get('column')!r}: retrain it")
+        return f"coalesce(lower({column}) = ?, 0)", [feature["value"].lower()]
+    if kind == "title_word":
+        word = feature.get("value")
+        if word not in TITLE_WORDS:
+            raise conditions.BadCondition(f"the model uses an unknown title word {word!r}: retrain it")
+        # whole word: pad with spaces and turn punctuation into spaces
+        padded = "(' ' || lower(replace(replace(replace(coalesce(c.title, ''), ',', ' '), '/', ' '), '-', ' ')) || ' ')"
+        return f"({padded} LIKE ?)", [f"% {word} %"]
+    raise conditions.BadCondition(f"the model uses an unknown kind of feature {kind!r}: retrain it")
+
+
+def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now: str) -> tuple[str, list]:
+    """``SELECT id, f0, f1, ...`` for the contacts of ``base_sql`` (columns ``id``, ``cutoff``)."""
+    events = conditions.event_columns(store)
+    kinds = ", ".join(f"sum(e.kind = '{k}') AS n_{k}" for k in ACTIVITY_KINDS)  # fixed names, no user text
+    ctes = [
+        f"b AS ({base_sql})",
+        f"a AS (SELECT e.contact_id AS id, {kinds},"
+        " sum(e.occurred_at >= strftime('%Y-%m-%dT%H:%M:%SZ', b.cutoff, '-30 days')) AS recent"
+        " FROM b JOIN activities e ON e.contact_id = b.id AND e.occurred_at < b.cutoff GROUP BY e.contact_id)",
+    ]
+    joins = "LEFT JOIN a ON a.id = b.id"
+    if events:
+        kind_col, at_col = events
+        ctes.append(
+            f"m AS (SELECT e.contact_id AS id, sum(e.\"{kind_col}\" = 'open') AS opens,"
+            f" sum(e.\"{kind_col}\" = 'click') AS clicks FROM b JOIN marketing_events e"
+            f' ON e.contact_id = b.id AND e."{at_col}" < b.cutoff AND coalesce(e.machine, 0) = 0'
+            " GROUP BY e.contact_id)"
+        )
+        joins += " LEFT JOIN m ON m.id = b.id"
+    columns, params = [], []
+    for i, feature in enumerate(features):
+        sql, values = feature_sql(feature, bool(events))
+        if feature.get("name") == "days_since_created" and feature.get("kind") == "builtin":
+            values = [now]
+        columns.append(f"CAST({sql} AS REAL) AS f{i}")
+        params.extend(values)
+    select = ", ".join(["b.id AS id", *columns])
+    sql = (
+        f"WITH {', '.join(ctes)} SELECT {select} FROM b JOIN contacts c ON c.id = b.id"
+        f" LEFT JOIN organizations o ON o.id = c.organization_id {joins}"
+    )
+    return sql, [*base_params, *params]
+
+
+def candidates(store, rows: int) -> list[dict]:
+    """Every feature worth trying on this workspace: the numeric ones, and categories and title words seen often."""
+    events = conditions.event_columns(store) is not None
+    found = [{"name": name, "kind": "builtin"} for name in _builtins(events)]
+    floor = max(5, rows // 100)
+    for column, sql in CATEGORY_COLUMNS.items():
+        table = "contacts c" if column == "source" else "contacts c JOIN organizations o ON o.id = c.organization_id"
+        for row in store.query(
+            f"SELECT lower({sql}) AS v, count(*) AS n FROM {table} WHERE {sql} IS NOT NULL AND {sql} != ''"
+            " GROUP BY 1 HAVING n >= ? ORDER BY n DESC LIMIT 12",
+            [floor],
+        ):
+            found.append(
+                {
+                    "name": f"{column.rpartition('.')[2]}={row['v']}",
+                    "kind": "category",
+                    "column": column,
+                    "value": row["v"],
+                }
+            )
+    for word in TITLE_WORDS:
+        feature = {"name": f"title~{word}", "kind": "title_word", "value": word}
+        sql, params = feature_sql(feature, events)
+        if (store.scalar(f"SELECT count(*) FROM contacts c WHERE {sql}", params) or 0) >= floor:
+            found.append(feature)
+    return found
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise conditions.BadCondition(f"the stored model's {what} is not a finite number: retrain it")
+    return float(value)
+
+
+def check_params(params: Any) -> dict:
+    """A stored model's parameters, checked: known features, finite numbers, positive scales."""
+    if not isinstance(params, dict) or not isinstance(params.get("features"), list):
+        raise conditions.BadCondition("the stored model has no feature list: retrain it")
+    _number(params.get("intercept"), "intercept")
+    for feature in params["features"]:
+        if not isinstance(feature, dict):
+            raise conditions.BadCondition("the stored model has a malformed feature: retrain it")
+        feature_sql(feature, True)
+        for key in ("mean", "coef"):
+            _number(feature.get(key), f"{feature.get('name')} {key}")
+        if _number(feature.get("scale"), f"{feature.get('name')} scale") <= 0:
+            raise conditions.BadCondition(
+                f"the stored model's {feature.get('name')} scale must be positive: retrain it"
+            )
+    return params
+
+
+def score_sql(store, params: dict, base_sql: str, base_params: list, now: str) -> tuple[str, list]:
+    """``SELECT id, score`` (0–100, the model's probability in percent) for the contacts of ``base_sql``."""
+    params = check_params(params)
+    inner, values = frame_sql(store, params["features"], base_sql, base_params, now)
+    # the numbers are checked floats: repr() of a float is a number literal, nothing else
+    terms = [repr(float(params["intercept"]))]
+    for i, f in enumerate(params["features"]):
+        terms.append(f"{float(f['coef'])!r} * ((f{i} - {float(f['mean'])!r}) / {float(f['scale'])!r})")
+    z = " + ".join(terms)
+    sql = f"SELECT id, round(100.0 / (1.0 + exp(-max(-30.0, min(30.0, {z})))), 1) AS score FROM ({inner})"
+    return sql, values

@@ -1,0 +1,157 @@
+"""The scoring data views (``ws.df("scoring.…")``) and KPI cards: what the pages show, as DataFrames."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from crm_workspace import Metric
+
+from . import conditions, engine, learn
+
+HOT_POINTS = 25
+
+
+def hot_points(workspace) -> float:
+    return float(workspace.setting("scoring_hot_points", HOT_POINTS) or HOT_POINTS)
+
+
+def lead_stages(workspace) -> list[str]:
+    """The stages before a contact is won: where leads are."""
+    stages = workspace.lifecycle_stages()
+    won = learn.won_stages(workspace)
+    first = min((stages.index(s) for s in won if s in stages), default=len(stages))
+    return stages[:first]
+
+
+def scores(workspace, limit=50, offset=0, min_points=None, stage=None, order="rule_points"):
+    """Contacts by score (``order``: rule_points or model_score), with both scores and when they were computed."""
+    if order not in ("rule_points", "model_score"):
+        raise conditions.BadCondition(f"order by rule_points or model_score, not {order!r}")
+    where, params = ["1"], {}
+    if min_points is not None:
+        where.append("s.rule_points >= :min_points")
+        params["min_points"] = float(min_points)
+    if stage:
+        where.append("c.lifecycle_stage = :stage")
+        params["stage"] = stage
+    params.update(limit=-1 if limit is None else int(limit), offset=int(offset or 0))
+    return workspace.df(
+        "SELECT s.contact_id, trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS name,"
+        " c.title, c.lifecycle_stage, c.owner, s.rule_points, s.model_score, s.model_version, s.updated_at"
+        f" FROM lead_scores s JOIN contacts c ON c.id = s.contact_id WHERE {' AND '.join(where)}"
+        f" ORDER BY s.{order} DESC NULLS LAST, s.contact_id LIMIT :limit OFFSET :offset",
+        **params,
+    )
+
+
+def breakdown(workspace, contact_id):
+    """One contact's rule points, rule by rule (they sum to ``lead_scores.rule_points``)."""
+    frame = workspace.df(
+        "SELECT b.rule_id, r.name AS rule, r.kind, r.condition, b.points FROM score_breakdown b"
+        " JOIN score_rules r ON r.id = b.rule_id WHERE b.contact_id = :contact_id ORDER BY abs(b.points) DESC, r.id",
+        contact_id=int(contact_id),
+    )
+    frame["condition"] = [conditions.describe(k, c) for k, c in zip(frame["kind"], frame["condition"], strict=True)]
+    return frame
+
+
+def model(workspace, version=None):
+    """The model card of every version (newest first), or of one ``version``."""
+    where = "WHERE version = :version" if version is not None else ""
+    return workspace.df(
+        "SELECT version, trained_at, trained_by, algorithm, sample_size, positives, holdout_size, auc,"
+        f" json_array_length(features) AS features FROM score_models {where} ORDER BY version DESC",
+        **({"version": int(version)} if version is not None else {}),
+    )
+
+
+def coefficients(workspace, version=None):
+    """The model's features with mean, scale and coefficient (per standard deviation), strongest first."""
+    row = engine.active_model(workspace.store) if version is None else None
+    if version is not None:
+        rows = workspace.query("SELECT * FROM score_models WHERE version = ?", [int(version)])
+        row = {**rows[0], "params": json.loads(rows[0]["params"])} if rows else None
+    items = row["params"]["features"] if row else []
+    frame = pd.DataFrame(
+        [
+            {"feature": f["name"], "kind": f["kind"], "coef": f["coef"], "mean": f["mean"], "scale": f["scale"]}
+            for f in items
+        ],
+        columns=["feature", "kind", "coef", "mean", "scale"],
+    )
+    return frame.reindex(frame["coef"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def rules(workspace):
+    """Every rule with what it reads like, and how many contacts it gives points to now."""
+    frame = workspace.df(
+        "SELECT r.id, r.name, r.kind, r.condition, r.points, r.cap, r.half_life_days, r.enabled, r.description,"
+        " r.version, (SELECT count(*) FROM score_breakdown b WHERE b.rule_id = r.id) AS contacts"
+        " FROM score_rules r ORDER BY r.kind DESC, r.id"
+    )
+    frame.insert(
+        3, "reads", [conditions.describe(k, c) for k, c in zip(frame["kind"], frame["condition"], strict=True)]
+    )
+    return frame
+
+
+def distribution(workspace, width=10):
+    """How many contacts have how many rule points, in buckets of ``width`` points."""
+    width = max(1, int(width))
+    return workspace.df(
+        "SELECT CAST(floor(rule_points / :width) * :width AS INTEGER) AS points_from, count(*) AS contacts,"
+        " round(avg(model_score), 1) AS avg_model_score FROM lead_scores GROUP BY 1 ORDER BY 1",
+        width=width,
+    )
+
+
+def hot_leads_sql(workspace) -> str:
+    stages = ", ".join("'" + s.replace("'", "''") + "'" for s in lead_stages(workspace)) or "NULL"
+    return (
+        "SELECT count(*) FROM lead_scores s JOIN contacts c ON c.id = s.contact_id"
+        f" WHERE c.lifecycle_stage IN ({stages}) AND s.rule_points >= {hot_points(workspace):g}"
+    )
+
+
+def kpis(workspace) -> list[Metric]:
+    sql = hot_leads_sql(workspace)
+    auc_sql = "SELECT auc FROM score_models ORDER BY version DESC LIMIT 1"
+    return [
+        Metric(
+            "hot_leads",
+            "Hot leads",
+            workspace.store.scalar(sql) or 0,
+            sql=sql,
+            help=f"Leads with {hot_points(workspace):g}+ rule points",
+            page="scoring",
+        ),
+        Metric(
+            "lead_model_auc",
+            "Lead model AUC",
+            workspace.store.scalar(auc_sql),
+            sql=auc_sql,
+            help="Hold-out AUC of the newest lead-score model (0.5 = guessing, 1 = perfect)",
+            fmt="{:.2f}",
+            page="scoring",
+        ),
+    ]
+
+
+def data_views(workspace) -> dict:
+    def bind(fn):
+        def view(**filters):
+            return fn(workspace, **filters)
+
+        view.__doc__ = fn.__doc__
+        return view
+
+    return {
+        "scoring.scores": bind(scores),
+        "scoring.breakdown": bind(breakdown),
+        "scoring.model": bind(model),
+        "scoring.coefficients": bind(coefficients),
+        "scoring.rules": bind(rules),
+        "scoring.distribution": bind(distribution),
+    }

@@ -1,0 +1,89 @@
+"""The scoring tables: rules, models, and the derived scores (see docs/scoring.md).
+
+``score_rules`` and ``score_models`` are what people write (through the Store, audited);
+``score_breakdown`` and ``lead_scores`` are derived from them and the records, rebuilt
+by set-based SQL (crm_workspace_scoring/engine.py). ``lead_scores`` is a contract: the
+marketing plugin's segment filters read it by SQL, so its columns stay as they are.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.db import Database
+
+from crm_workspace.data.schema import append_only, ensure_table
+
+migrations = sqlite_utils.Migrations("crm_workspace.scoring")
+
+
+@migrations()
+def m001_tables(db: Database) -> None:
+    """Rules, models, each contact's points per rule, and each contact's two scores."""
+    ensure_table(
+        db,
+        "score_rules",
+        {
+            "id": int,
+            "name": str,
+            "kind": str,  # fit | engagement
+            "condition": str,  # JSON, see conditions.py
+            "points": float,  # per match (fit) or per event (engagement)
+            "cap": float,  # engagement: the most points the rule gives one contact
+            "half_life_days": float,  # engagement: an event's points halve every this many days
+            "enabled": int,
+            "description": str,
+            "created_at": str,
+            "updated_at": str,
+            "updated_by": str,
+            "version": int,
+        },
+        ("CREATE UNIQUE INDEX idx_score_rules_name ON score_rules(name COLLATE NOCASE)",),
+        pk="id",
+        not_null={"name", "kind", "condition", "points"},
+        defaults={"enabled": 1, "version": 1},
+    )
+    ensure_table(
+        db,
+        "score_models",
+        {
+            "id": int,  # the model's version number
+            "trained_at": str,
+            "trained_by": str,
+            "algorithm": str,
+            "features": str,  # JSON list of feature names
+            "params": str,  # JSON: intercept, and per feature its definition, mean, scale and coefficient
+            "sample_size": int,
+            "positives": int,
+            "holdout_size": int,
+            "auc": float,
+        },
+        pk="id",
+        not_null={"trained_at", "algorithm", "features", "params", "sample_size", "auc"},
+    )
+    # ``version`` reads as the model's number; generated, so the Store (which keeps a ``version``
+    # column for optimistic locking of editable records) never sees or bumps it
+    if "version" not in {row[1] for row in db.execute("PRAGMA table_xinfo(score_models)").fetchall()}:
+        db.execute("ALTER TABLE score_models ADD COLUMN version INTEGER GENERATED ALWAYS AS (id) VIRTUAL")
+    append_only(db, "score_models")  # a model's provenance is never rewritten; a new version supersedes it
+    ensure_table(
+        db,
+        "score_breakdown",
+        {"contact_id": int, "rule_id": int, "points": float},
+        (
+            "CREATE UNIQUE INDEX idx_score_breakdown_contact ON score_breakdown(contact_id, rule_id)",
+            "CREATE INDEX idx_score_breakdown_rule ON score_breakdown(rule_id, points)",
+        ),
+        not_null={"contact_id", "rule_id", "points"},
+    )
+    ensure_table(
+        db,
+        "lead_scores",
+        {"contact_id": int, "rule_points": float, "model_score": float, "model_version": int, "updated_at": str},
+        (
+            "CREATE INDEX idx_lead_scores_points ON lead_scores(rule_points)",
+            "CREATE INDEX idx_lead_scores_model ON lead_scores(model_score)",
+            "CREATE INDEX idx_lead_scores_updated ON lead_scores(updated_at)",
+        ),
+        pk="contact_id",
+        not_null={"rule_points"},
+    )
