@@ -39,7 +39,7 @@ def crm_settings():
             ["customer", "advocate", "churned"],
             doc="Lifecycle stages that count as 'became a customer' when the lead-score model learns.",
         ),
-        Setting("scoring_hot_points", _points, 25, doc="Rule points from which a lead counts as hot."),
+        Setting("scoring_hot_points", _points, 20, doc="Rule points from which a lead counts as hot."),
         Setting(
             "scoring_refresh_hours",
             _hours,

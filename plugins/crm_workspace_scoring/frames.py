@@ -7,10 +7,11 @@ import json
 import pandas as pd
 
 from crm_workspace import Metric
+from crm_workspace.errors import NotFound
 
 from . import conditions, engine, learn
 
-HOT_POINTS = 25
+HOT_POINTS = 20
 
 
 def hot_points(workspace) -> float:
@@ -137,6 +138,42 @@ def kpis(workspace) -> list[Metric]:
             page="scoring",
         ),
     ]
+
+
+def contact_report(ws, ref: str) -> dict:
+    """Everything ``show`` prints about one contact (by id or e-mail address)."""
+    rows = ws.query(
+        "SELECT id, first_name, last_name, email, lifecycle_stage FROM contacts WHERE id = ? OR lower(email) = lower(?)",
+        [int(ref) if str(ref).isdigit() else -1, str(ref)],
+    )
+    if not rows:
+        raise NotFound(f"no contact {ref!r} (give its id or e-mail address)")
+    contact = rows[0]
+    scores = ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [contact["id"]])
+    score = scores[0] if scores else {}
+    model = engine.active_model(ws.store)
+    if model and score.get("model_version") not in (None, model["version"]):
+        rows = ws.query("SELECT * FROM score_models WHERE version = ?", [score["model_version"]])
+        model = {**rows[0], "params": json.loads(rows[0]["params"])} if rows else model
+    parts = breakdown(ws, contact["id"])
+    return {
+        "contact_id": contact["id"],
+        "name": f"{contact['first_name'] or ''} {contact['last_name'] or ''}".strip(),
+        "lifecycle_stage": contact["lifecycle_stage"],
+        "rule_points": score.get("rule_points"),
+        "scored_at": score.get("updated_at"),
+        "breakdown": parts[["rule", "kind", "condition", "points"]].to_dict("records"),
+        "model_score": score.get("model_score"),
+        "model": None
+        if not model
+        else {
+            "version": model["version"],
+            "trained_at": model["trained_at"],
+            "sample_size": model["sample_size"],
+            "auc": model["auc"],
+        },
+        "model_line": learn.model_line(model, score.get("model_score")),
+    }
 
 
 def data_views(workspace) -> dict:
