@@ -105,15 +105,15 @@ class ScoringPage(pn.viewable.Viewer):
         locked = bool(self.workspace.read_only)
         tip = {"description": READ_ONLY_TIP} if locked else {}
         self.message = pn.Column(sizing_mode="stretch_width")
-        self.retrain = pn.widgets.Button(name="Retrain model", button_type="primary", disabled=locked, **tip)
+        self.retrain = pn.widgets.Button(label="Retrain model", color="primary", disabled=locked, **tip)
         self.retrain.on_click(self._retrain)
-        self.rescore = pn.widgets.Button(name="Rescore everyone", disabled=locked, **tip)
+        self.rescore = pn.widgets.Button(label="Rescore everyone", disabled=locked, **tip)
         self.rescore.on_click(self._rescore)
-        self.rule = pn.widgets.Select(name="Rule", options=model.rule_choices(), value=NEW, width=260)
+        self.rule = pn.widgets.Select(label="Rule", options=model.rule_choices(), value=NEW, width=260)
         self.rule.link(model, value="rule_id")
-        self.save = pn.widgets.Button(name="Save rule", button_type="primary", disabled=locked, **tip)
+        self.save = pn.widgets.Button(label="Save rule", color="primary", disabled=locked, **tip)
         self.save.on_click(self._save)
-        self.suggested = pn.widgets.Button(name="Add suggested rules", disabled=locked, **tip)
+        self.suggested = pn.widgets.Button(label="Add suggested rules", disabled=locked, **tip)
         self.suggested.on_click(self._suggested)
         fields = dict(disabled=locked, description=None)
         self.form = pn.Column(
@@ -230,7 +230,7 @@ class ScoringPage(pn.viewable.Viewer):
             pn.bind(self._guard(self._rules), rev),
             pn.Card(self.form, title="Add or edit a rule", collapsed=False, sizing_mode="stretch_width"),
             "### Top leads",
-            pn.widgets.RadioButtonGroup.from_param(self.model.param.order, button_type="light"),
+            pn.widgets.RadioButtonGroup.from_param(self.model.param.order),
             pn.bind(self._guard(self._leads), rev, self.model.param.order),
             sizing_mode="stretch_width",
         )

@@ -1,0 +1,161 @@
+"""Lead scores: rule points with decay and caps, breakdowns, incremental rescoring, machine events, rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from crm_workspace_scoring import engine, rules
+
+from crm_workspace.errors import PermissionDenied, ValidationError
+from crm_workspace.testing import assert_no_plugin_errors, make_workspace
+
+CLOCK = "2026-06-01T12:00:00Z"
+
+
+def points(ws, contact_id):
+    return ws.store.scalar("SELECT rule_points FROM lead_scores WHERE contact_id = ?", [contact_id])
+
+
+def rule(ws, name, kind, condition, pts, **extra):
+    return ws.store.insert(
+        "score_rules", {"name": name, "kind": kind, "condition": json.dumps(condition), "points": pts, **extra}
+    )
+
+
+def test_fit_and_engagement_points_decay_with_time_and_stop_at_the_cap(workspace):
+    ws = workspace
+    org = ws.store.insert("organizations", {"name": "Acme", "industry": "Software"})
+    ana = ws.store.insert("contacts", {"first_name": "Ana", "title": "IT Director", "organization_id": org["id"]})
+    ben = ws.store.insert("contacts", {"first_name": "Ben", "title": "Analyst"})
+    rule(ws, "Director", "fit", {"field": "title", "op": "contains", "value": "director"}, 10)
+    rule(ws, "Software", "fit", {"field": "organization.industry", "op": "in", "value": ["software"]}, 5)
+    rule(
+        ws,
+        "Emails",
+        "engagement",
+        {"count": "activities", "kind": "email", "within_days": 30},
+        4,
+        cap=6,
+        half_life_days=10,
+    )
+    for contact, day in ((ana, "2026-05-22T12:00:00Z"), (ben, "2026-05-22T12:00:00Z"), (ben, "2026-04-01T00:00:00Z")):
+        ws.store.insert("activities", {"kind": "email", "contact_id": contact["id"], "occurred_at": day})
+
+    engine.rescore(ws, now=CLOCK)
+    # Ana: 10 (title) + 5 (industry) + 4 * 0.5 (one email, one half-life old)
+    assert points(ws, ana["id"]) == pytest.approx(17.0)
+    assert points(ws, ben["id"]) == pytest.approx(2.0)  # the April email is outside the 30 days
+    # ten days later the email is two half-lives old: a quarter of its points
+    engine.rescore(ws, now="2026-06-11T12:00:00Z")
+    assert points(ws, ana["id"]) == pytest.approx(16.0)
+    # three fresh emails would be 12 points: the cap holds it at 6
+    for _ in range(3):
+        ws.store.insert("activities", {"kind": "email", "contact_id": ben["id"], "occurred_at": CLOCK})
+    engine.rescore(ws, now=CLOCK)
+    assert points(ws, ben["id"]) == pytest.approx(6.0)
+    assert_no_plugin_errors(ws)
+
+
+def test_the_breakdown_sums_to_each_contacts_rule_points(demo_workspace):
+    ws = demo_workspace
+    mismatched = ws.store.scalar(
+        "SELECT count(*) FROM lead_scores s WHERE abs(s.rule_points -"
+        " coalesce((SELECT sum(points) FROM score_breakdown b WHERE b.contact_id = s.contact_id), 0)) > 0.011"
+    )
+    assert mismatched == 0
+    assert ws.store.scalar("SELECT count(*) FROM lead_scores") == ws.store.scalar("SELECT count(*) FROM contacts")
+    top = ws.df("scoring.scores", limit=1).iloc[0]
+    parts = ws.df("scoring.breakdown", contact_id=int(top["contact_id"]))
+    assert len(parts) and parts["points"].sum() == pytest.approx(top["rule_points"], abs=0.02)
+    assert set(parts.columns) >= {"rule", "kind", "condition", "points"}
+
+
+def test_a_write_rescores_only_the_contacts_it_touched(demo_workspace):
+    ws = demo_workspace
+    old = "2000-01-01T00:00:00Z"
+    with ws.store.transaction():
+        ws.store.conn.execute("UPDATE lead_scores SET updated_at = ?", [old])
+
+    def rescored():
+        return {r["contact_id"] for r in ws.query("SELECT contact_id FROM lead_scores WHERE updated_at != ?", [old])}
+
+    contact = ws.store.get("contacts", 7)
+    ws.store.update("contacts", 7, {"title": "Head of Everything"}, version=contact["version"])
+    assert rescored() == {7}
+    ws.store.insert("activities", {"kind": "meeting", "contact_id": 9, "subject": "Demo"})
+    assert rescored() == {7, 9}
+    org = ws.store.get("organizations", 3)
+    members = {r["id"] for r in ws.query("SELECT id FROM contacts WHERE organization_id = 3")}
+    ws.store.update("organizations", 3, {"industry": "software"}, version=org["version"])
+    assert rescored() == {7, 9} | members
+    assert len(rescored()) < ws.store.scalar("SELECT count(*) FROM contacts")
+    # a new contact is scored at once; a deleted one leaves no score behind
+    new = ws.store.insert("contacts", {"first_name": "Neu", "title": "CEO"})
+    assert points(ws, new["id"]) is not None
+    ws.store.delete("contacts", new["id"])
+    assert ws.query("SELECT * FROM score_breakdown WHERE contact_id = ?", [new["id"]]) == []
+    assert points(ws, new["id"]) is None
+
+
+def test_machine_events_never_raise_a_score(workspace):
+    ws = workspace
+    with ws.store.transaction():  # the marketing plugin's table, as far as scoring reads it
+        ws.store.conn.execute(
+            "CREATE TABLE marketing_events (id INTEGER PRIMARY KEY, contact_id INTEGER, kind TEXT, at TEXT,"
+            " machine INTEGER NOT NULL DEFAULT 0)"
+        )
+    person = ws.store.insert("contacts", {"first_name": "Real"})
+    scanned = ws.store.insert("contacts", {"first_name": "Scanned"})
+    rule(ws, "Clicks", "engagement", {"count": "marketing_events", "kind": "click", "within_days": 90}, 5, cap=50)
+    rows = [(person["id"], 0)] + [(scanned["id"], 1)] * 5 + [(person["id"], 1)] * 3
+    with ws.store.transaction():
+        ws.store.conn.executemany(
+            "INSERT INTO marketing_events (contact_id, kind, at, machine) VALUES (?, 'click', ?, ?)",
+            [(cid, "2026-05-30T00:00:00Z", machine) for cid, machine in rows],
+        )
+    engine.rescore(ws, now=CLOCK)
+    assert points(ws, person["id"]) == pytest.approx(5.0)  # one human click; its 3 machine clicks count nothing
+    assert points(ws, scanned["id"]) == 0
+
+
+def test_bad_rules_are_refused_with_a_reason_and_nothing_is_written(workspace):
+    ws = workspace
+    cases = [
+        ("fit", "{not json", "not valid JSON"),
+        ("fit", json.dumps({"field": "shoe_size", "op": "gt", "value": 40}), "no field 'shoe_size'"),
+        ("fit", json.dumps({"field": "title", "op": "sounds_like", "value": "x"}), "unknown op"),
+        ("engagement", json.dumps({"count": "tweets"}), "counts one of"),
+        ("fit", json.dumps({"field": "title", "op": "in", "value": "CEO"}), "non-empty list"),
+    ]
+    for kind, condition, message in cases:
+        with pytest.raises(ValidationError) as caught:
+            ws.store.insert("score_rules", {"name": "x", "kind": kind, "condition": condition, "points": 1})
+        assert message in str(caught.value)
+    with pytest.raises(ValidationError, match="only engagement rules"):
+        rule(ws, "x", "fit", {"field": "title", "op": "is_set"}, 1, cap=5)
+    assert ws.store.scalar("SELECT count(*) FROM score_rules") == 0
+    # a value is always a bound parameter: quotes and wildcards are just text
+    rule(ws, "Quotes", "fit", {"field": "title", "op": "contains", "value": "'; DROP TABLE contacts; --%"}, 1)
+    ws.store.insert("contacts", {"first_name": "Q", "title": "CEO"})
+    assert ws.store.scalar("SELECT sum(rule_points) FROM lead_scores") == 0
+
+
+def test_suggested_rules_and_toggling_a_rule_rescore_everyone(demo_workspace):
+    ws = demo_workspace
+    assert rules.add_suggested(ws) == 0  # the demo has them all
+    senior = ws.query("SELECT id, version FROM score_rules WHERE name = 'Senior title'")[0]
+    before = ws.store.scalar("SELECT count(*) FROM score_breakdown WHERE rule_id = ?", [senior["id"]])
+    assert before > 0
+    rules.set_enabled(ws, senior["id"], False, senior["version"])
+    assert ws.store.scalar("SELECT count(*) FROM score_breakdown WHERE rule_id = ?", [senior["id"]]) == 0
+    frame = ws.df("scoring.rules")
+    assert frame.loc[frame["name"] == "Senior title", "enabled"].item() == 0
+
+
+def test_a_viewer_sees_scores_but_cannot_rescore(demo_db):
+    ws = make_workspace(demo_db, user="eve")  # eve is the demo's viewer
+    assert ws.read_only
+    with pytest.raises(PermissionDenied):
+        engine.rescore_all(ws)
+    assert len(ws.df("scoring.scores", limit=5)) == 5
