@@ -159,3 +159,14 @@ def test_a_viewer_sees_scores_but_cannot_rescore(demo_db):
     with pytest.raises(PermissionDenied):
         engine.rescore_all(ws)
     assert len(ws.df("scoring.scores", limit=5)) == 5
+
+
+def test_stale_scores_are_refreshed_by_the_periodic_work_and_fresh_ones_left_alone(demo_workspace):
+    ws = demo_workspace
+    as_of = ws.store.scalar("SELECT max(updated_at) FROM lead_scores")
+    assert engine.refresh_if_stale(ws, as_of) == 0
+    later = "2099-01-01T00:00:00Z"
+    n = engine.refresh_if_stale(ws, later)
+    assert n == ws.store.scalar("SELECT count(*) FROM contacts")
+    assert ws.store.scalar("SELECT min(updated_at) FROM lead_scores") == later
+    assert engine.refresh_if_stale(ws, later) == 0

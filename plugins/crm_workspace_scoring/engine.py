@@ -149,3 +149,27 @@ def touched_contacts(store, changes) -> tuple[set[int], bool]:
 def stale_since(store) -> str | None:
     """When the oldest stored score was computed (None: nothing stored)."""
     return store.scalar("SELECT min(updated_at) FROM lead_scores")
+
+
+def refresh_if_stale(workspace, now: str) -> int:
+    """Rescore everyone when the oldest score is older than ``scoring_refresh_hours`` (or a contact has none).
+
+    The scheduler's periodic work (``crm_tick``): engagement points decay with time, so
+    stored scores age; a full rescore is a few set-based statements. Returns how many
+    contacts were rescored (0: nothing was due).
+    """
+    from datetime import datetime, timedelta
+
+    store = workspace.store
+    hours = float(workspace.setting("scoring_refresh_hours", 6) or 6)
+    oldest = stale_since(store)
+    unscored = store.scalar(
+        "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.id NOT IN (SELECT contact_id FROM lead_scores))"
+    )
+    if oldest and not unscored:
+        due = datetime.fromisoformat(oldest.replace("Z", "+00:00")) + timedelta(hours=hours)
+        if due > datetime.fromisoformat(now.replace("Z", "+00:00")):
+            return 0
+    if not oldest and not store.scalar("SELECT EXISTS (SELECT 1 FROM contacts)"):
+        return 0
+    return rescore(workspace, None, now=now)
