@@ -97,21 +97,21 @@ def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | N
             statement = _rule_statement(store, rule, scope, scope_params, now)
             if statement:
                 conn.execute(*statement)
-        base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
-        base_params = [now, *scope_params]
-        if model:
-            model_sql, model_params = features.score_sql(store, model["params"], base, base_params, now)
-            joined = f"LEFT JOIN ({model_sql}) m ON m.id = c.id"
-            version = model["version"]
+        points = "coalesce((SELECT round(sum(points), 2) FROM score_breakdown b WHERE b.contact_id = {}), 0)"
+        insert = "INSERT INTO lead_scores (contact_id, rule_points, model_score, model_version, updated_at)"
+        if model:  # the model's scores drive the insert: one row per contact in scope, no join to build
+            base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
+            model_sql, model_params = features.score_sql(store, model["params"], base, [now, *scope_params], now)
+            cursor = conn.execute(
+                f"{insert} SELECT m.id, {points.format('m.id')}, m.score, ?, ? FROM ({model_sql}) m",
+                [model["version"], now, *model_params],
+            )
         else:
-            joined, model_params, version = "LEFT JOIN (SELECT NULL AS id, NULL AS score) m ON 0", [], None
-        cursor = conn.execute(
-            "INSERT INTO lead_scores (contact_id, rule_points, model_score, model_version, updated_at)"
-            " SELECT c.id, coalesce((SELECT round(sum(points), 2) FROM score_breakdown b WHERE b.contact_id = c.id), 0),"
-            f" m.score, CASE WHEN m.score IS NULL THEN NULL ELSE ? END, ? FROM contacts c {joined}"
-            f" WHERE {scope.format('c.id')}",
-            [version, now, *model_params, *scope_params],
-        )
+            cursor = conn.execute(
+                f"{insert} SELECT c.id, {points.format('c.id')}, NULL, NULL, ? FROM contacts c"
+                f" WHERE {scope.format('c.id')}",
+                [now, *scope_params],
+            )
         return cursor.rowcount
 
 

@@ -41,40 +41,42 @@ TITLE_WORDS = (
     "engineer",
     "assistant",
 )
-#: Columns a category feature may one-hot: contacts' source, the organization's industry and country.
+#: Columns a category feature may one-hot: contacts' source, the organization's industry and country
+#: (SQL over the contact ``c`` and its organization ``o``, and their name in the per-contact row ``p``).
 CATEGORY_COLUMNS = {
-    "source": 'c."source"',
-    "organization.industry": 'o."industry"',
-    "organization.country": 'o."country"',
+    "source": ('lower(c."source")', "p.source"),
+    "organization.industry": ('lower(o."industry")', "p.industry"),
+    "organization.country": ('lower(o."country")', "p.country"),
 }
+#: A title with spaces around and punctuation as spaces, so ``LIKE '% head %'`` finds whole words.
+PADDED_TITLE = "(' ' || lower(replace(replace(replace(coalesce({}.title, ''), ',', ' '), '/', ' '), '-', ' ')) || ' ')"
 
 
 def _builtins(events: bool) -> dict[str, str]:
-    """Numeric features: name → SQL over b (id, cutoff), c (contact), o (organization), a and m (counts).
+    """Numeric features: name → SQL over p (the per-contact row of ``frame_sql``), a and m (counts).
 
     Counts are rates (per 30 days the contact was known before the cutoff, at least 30):
     a customer's history is cut where it converted, everyone else's is not, so raw counts
     would say "fewer activities, more likely to buy" for no other reason.
     """
-    known = "max(30.0, coalesce(julianday(b.cutoff) - julianday(c.created_at), 30.0))"
     found = {
-        "days_since_created": "ln(1 + max(0, coalesce(julianday(?) - julianday(c.created_at), 0)))",
-        "has_email": "(c.email IS NOT NULL AND c.email != '')",
-        "has_phone": "(c.phone IS NOT NULL AND c.phone != '')",
-        "has_title": "(c.title IS NOT NULL AND c.title != '')",
-        "org_size": "ln(1 + (SELECT count(*) FROM contacts x WHERE x.organization_id = c.organization_id))",
+        "days_since_created": "ln(1 + max(0, p.age))",
+        "has_email": "p.has_email",
+        "has_phone": "p.has_phone",
+        "has_title": "p.has_title",
+        "org_size": "ln(1 + p.org_n)",
         "activities_last_30d": "ln(1 + coalesce(a.recent, 0))",
     }
     for kind in ACTIVITY_KINDS:
-        found[f"{kind}s_per_month"] = f"ln(1 + 30.0 * coalesce(a.n_{kind}, 0) / {known})"
+        found[f"{kind}s_per_month"] = f"ln(1 + 30.0 * coalesce(a.n_{kind}, 0) / p.known)"
     if events:
-        found["email_opens_per_month"] = f"ln(1 + 30.0 * coalesce(m.opens, 0) / {known})"
-        found["email_clicks_per_month"] = f"ln(1 + 30.0 * coalesce(m.clicks, 0) / {known})"
+        found["email_opens_per_month"] = "ln(1 + 30.0 * coalesce(m.opens, 0) / p.known)"
+        found["email_clicks_per_month"] = "ln(1 + 30.0 * coalesce(m.clicks, 0) / p.known)"
     return found
 
 
 def feature_sql(feature: dict, events: bool) -> tuple[str, list]:
-    """One feature's SQL and parameters (the ``?`` of days_since_created is now, bound later)."""
+    """One feature's SQL over the per-contact row ``p`` (and counts ``a``, ``m``), with its parameters."""
     kind = feature.get("kind")
     if kind == "builtin":
         builtins = _builtins(True)
@@ -88,50 +90,56 @@ def feature_sql(feature: dict, events: bool) -> tuple[str, list]:
         column = CATEGORY_COLUMNS.get(feature.get("column"))
         if column is None or not isinstance(feature.get("value"), str):
             raise conditions.BadCondition(f"the model uses an unknown category {feature.get('column')!r}: retrain it")
-        return f"coalesce(lower({column}) = ?, 0)", [feature["value"].lower()]
+        return f"coalesce({column[1]} = ?, 0)", [feature["value"].lower()]
     if kind == "title_word":
         word = feature.get("value")
         if word not in TITLE_WORDS:
             raise conditions.BadCondition(f"the model uses an unknown title word {word!r}: retrain it")
-        # whole word: pad with spaces and turn punctuation into spaces
-        padded = "(' ' || lower(replace(replace(replace(coalesce(c.title, ''), ',', ' '), '/', ' '), '-', ' ')) || ' ')"
-        return f"({padded} LIKE ?)", [f"% {word} %"]
+        return "(p.title LIKE ?)", [f"% {word} %"]
     raise conditions.BadCondition(f"the model uses an unknown kind of feature {kind!r}: retrain it")
 
 
 def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now: str) -> tuple[str, list]:
-    """``SELECT id, f0, f1, ...`` for the contacts of ``base_sql`` (columns ``id``, ``cutoff``)."""
+    """``SELECT id, f0, f1, ...`` for the contacts of ``base_sql`` (columns ``id``, ``cutoff``).
+
+    Each contact's inputs are computed once into ``p`` (MATERIALIZED: the features then
+    read columns instead of re-parsing dates and titles once per feature).
+    """
     events = conditions.event_columns(store)
     kinds = ", ".join(f"sum(e.kind = '{k}') AS n_{k}" for k in ACTIVITY_KINDS)  # fixed names, no user text
+    categories = ", ".join(f"{sql} AS {name.rpartition('.')[2]}" for name, (sql, _) in CATEGORY_COLUMNS.items())
     ctes = [
-        f"b AS ({base_sql})",
-        f"a AS (SELECT e.contact_id AS id, {kinds},"
-        " sum(e.occurred_at >= strftime('%Y-%m-%dT%H:%M:%SZ', b.cutoff, '-30 days')) AS recent"
-        " FROM b JOIN activities e ON e.contact_id = b.id AND e.occurred_at < b.cutoff GROUP BY e.contact_id)",
+        f"base AS ({base_sql})",
+        "p AS MATERIALIZED (SELECT base.id, base.cutoff,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', base.cutoff, '-30 days') AS since,"
+        " max(30.0, coalesce(julianday(base.cutoff) - julianday(c.created_at), 30.0)) AS known,"
+        " coalesce(julianday(?) - julianday(c.created_at), 0) AS age,"
+        f" {PADDED_TITLE.format('c')} AS title, {categories},"
+        " (c.email IS NOT NULL AND c.email != '') AS has_email, (c.phone IS NOT NULL AND c.phone != '') AS has_phone,"
+        " (c.title IS NOT NULL AND c.title != '') AS has_title,"
+        " (SELECT count(*) FROM contacts x WHERE x.organization_id = c.organization_id) AS org_n"
+        " FROM base JOIN contacts c ON c.id = base.id LEFT JOIN organizations o ON o.id = c.organization_id)",
+        # CROSS JOIN keeps p outside: a few contacts seek their own activities instead of scanning all
+        f"a AS (SELECT p.id AS id, {kinds}, sum(e.occurred_at >= p.since) AS recent"
+        " FROM p CROSS JOIN activities e ON e.contact_id = p.id AND e.occurred_at < p.cutoff GROUP BY p.id)",
     ]
-    joins = "LEFT JOIN a ON a.id = b.id"
+    joins = "LEFT JOIN a ON a.id = p.id"
     if events:
         kind_col, at_col = events
         ctes.append(
             f"m AS (SELECT e.contact_id AS id, sum(e.\"{kind_col}\" = 'open') AS opens,"
-            f" sum(e.\"{kind_col}\" = 'click') AS clicks FROM b JOIN marketing_events e"
-            f' ON e.contact_id = b.id AND e."{at_col}" < b.cutoff AND coalesce(e.machine, 0) = 0'
+            f" sum(e.\"{kind_col}\" = 'click') AS clicks FROM p JOIN marketing_events e"
+            f' ON e.contact_id = p.id AND e."{at_col}" < p.cutoff AND coalesce(e.machine, 0) = 0'
             " GROUP BY e.contact_id)"
         )
-        joins += " LEFT JOIN m ON m.id = b.id"
+        joins += " LEFT JOIN m ON m.id = p.id"
     columns, params = [], []
     for i, feature in enumerate(features):
         sql, values = feature_sql(feature, bool(events))
-        if feature.get("name") == "days_since_created" and feature.get("kind") == "builtin":
-            values = [now]
         columns.append(f"CAST({sql} AS REAL) AS f{i}")
         params.extend(values)
-    select = ", ".join(["b.id AS id", *columns])
-    sql = (
-        f"WITH {', '.join(ctes)} SELECT {select} FROM b JOIN contacts c ON c.id = b.id"
-        f" LEFT JOIN organizations o ON o.id = c.organization_id {joins}"
-    )
-    return sql, [*base_params, *params]
+    select = ", ".join(["p.id AS id", *columns])
+    return f"WITH {', '.join(ctes)} SELECT {select} FROM p {joins}", [*base_params, now, *params]
 
 
 def candidates(store, rows: int) -> list[dict]:
@@ -139,7 +147,7 @@ def candidates(store, rows: int) -> list[dict]:
     events = conditions.event_columns(store) is not None
     found = [{"name": name, "kind": "builtin"} for name in _builtins(events)]
     floor = max(5, rows // 100)
-    for column, sql in CATEGORY_COLUMNS.items():
+    for column, (sql, _) in CATEGORY_COLUMNS.items():
         table = "contacts c" if column == "source" else "contacts c JOIN organizations o ON o.id = c.organization_id"
         for row in store.query(
             f"SELECT lower({sql}) AS v, count(*) AS n FROM {table} WHERE {sql} IS NOT NULL AND {sql} != ''"
@@ -155,10 +163,9 @@ def candidates(store, rows: int) -> list[dict]:
                 }
             )
     for word in TITLE_WORDS:
-        feature = {"name": f"title~{word}", "kind": "title_word", "value": word}
-        sql, params = feature_sql(feature, events)
-        if (store.scalar(f"SELECT count(*) FROM contacts c WHERE {sql}", params) or 0) >= floor:
-            found.append(feature)
+        title = PADDED_TITLE.format("c")
+        if (store.scalar(f"SELECT count(*) FROM contacts c WHERE {title} LIKE ?", [f"% {word} %"]) or 0) >= floor:
+            found.append({"name": f"title~{word}", "kind": "title_word", "value": word})
     return found
 
 
