@@ -170,3 +170,30 @@ def test_stale_scores_are_refreshed_by_the_periodic_work_and_fresh_ones_left_alo
     assert n == ws.store.scalar("SELECT count(*) FROM contacts")
     assert ws.store.scalar("SELECT min(updated_at) FROM lead_scores") == later
     assert engine.refresh_if_stale(ws, later) == 0
+
+
+def test_the_page_model_adds_and_edits_a_rule_against_the_version_seen(demo_workspace):
+    from crm_workspace_scoring.model import NEW, ScoringModel
+
+    from crm_workspace.errors import ConflictError
+
+    ws = demo_workspace
+    form = ScoringModel(workspace=ws)
+    form.param.update(
+        rule_name="CEOs", kind="fit", condition='{"field": "title", "op": "equals", "value": "ceo"}', points=15
+    )
+    assert form.reads() == "title equals ceo"
+    saved = form.save()
+    assert form.rule_id == saved["id"] and "CEOs" in form.rule_choices()
+    ceos = ws.store.scalar("SELECT count(*) FROM contacts WHERE lower(title) = 'ceo'")
+    assert ws.store.scalar("SELECT count(*) FROM score_breakdown WHERE rule_id = ?", [saved["id"]]) == ceos > 0
+    other = ScoringModel(workspace=ws, rule_id=saved["id"])
+    assert other.rule_name == "CEOs" and other.points == 15
+    other.points = 20
+    other.save()
+    form.points = 1  # form still holds version 1: refused, not overwritten
+    with pytest.raises(ConflictError):
+        form.save()
+    assert ws.store.get("score_rules", saved["id"])["points"] == 20
+    form.rule_id = NEW
+    assert form.rule_name == "" and form.condition == ""

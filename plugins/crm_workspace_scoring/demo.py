@@ -16,7 +16,7 @@ SCORE_UP_TO = 20_000
 
 def add_demo_scoring(workspace, size: Mapping[str, int], today: str | None) -> None:
     store = workspace.store
-    store.insert_many("score_rules", ({**r, "enabled": 1} for r in rules.SUGGESTED), **bulk(size))
+    store.insert_many("score_rules", (rules.suggested_row(r) for r in rules.SUGGESTED), **bulk(size))
     if size["contacts"] > SCORE_UP_TO:
         return
     try:

@@ -19,7 +19,7 @@ class ScoringModel(param.Parameterized):
 
     workspace = param.ClassSelector(class_=Workspace)
     rule_id = param.Integer(default=NEW, doc="The rule being edited (0: a new one).")
-    name = param.String(default="", doc="The rule's name, shown in every breakdown.")
+    rule_name = param.String(default="", label="Name", doc="The rule's name, shown in every breakdown.")
     kind = param.Selector(default="fit", objects=list(rules.KINDS), doc="fit: who they are; engagement: what they do.")
     condition = param.String(default="", doc="The condition as JSON (see the examples).")
     points = param.Number(default=5.0, doc="Points per match (fit) or per event (engagement); negative subtracts.")
@@ -31,6 +31,11 @@ class ScoringModel(param.Parameterized):
     description = param.String(default="")
     order = param.Selector(default="rule_points", objects=["rule_points", "model_score"], doc="Rank leads by.")
     _version = param.Integer(default=None, allow_None=True, precedence=-1)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.rule_id != NEW:
+            self._load()
 
     # ------------------------------------------------------------- reads
     def rule_choices(self) -> dict[str, int]:
@@ -69,13 +74,13 @@ class ScoringModel(param.Parameterized):
     def _load(self) -> None:
         if self.rule_id == NEW:
             self.param.update(
-                name="", kind="fit", condition="", points=5.0, cap=None, half_life_days=None,
+                rule_name="", kind="fit", condition="", points=5.0, cap=None, half_life_days=None,
                 enabled=True, description="", _version=None,
             )  # fmt: skip
             return
         row = self.workspace.store.get("score_rules", self.rule_id)
         self.param.update(
-            name=row["name"],
+            rule_name=row["name"],
             kind=row["kind"],
             condition=json.dumps(json.loads(row["condition"]), indent=1),
             points=row["points"],
@@ -100,7 +105,7 @@ class ScoringModel(param.Parameterized):
 
     def save(self) -> dict:
         values = {
-            "name": self.name,
+            "name": self.rule_name,
             "kind": self.kind,
             "condition": self.condition,
             "points": self.points,

@@ -134,10 +134,15 @@ def validate(workspace, record: dict, before: dict | None) -> dict[str, str] | N
     return errors or None
 
 
+def suggested_row(rule: dict) -> dict:
+    """A suggested rule as stored (the condition as JSON text: large demos insert without validation)."""
+    return {**rule, "condition": json.dumps(rule["condition"]), "enabled": 1}
+
+
 def add_suggested(workspace) -> int:
     """Add the suggested rules that are missing (by name); returns how many were added."""
     have = {r["name"].lower() for r in workspace.store.query("SELECT name FROM score_rules")}
-    new = [{**rule, "enabled": 1} for rule in SUGGESTED if rule["name"].lower() not in have]
+    new = [suggested_row(rule) for rule in SUGGESTED if rule["name"].lower() not in have]
     if new:
         workspace.store.insert_many("score_rules", new)
     return len(new)

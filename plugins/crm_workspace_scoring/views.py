@@ -119,7 +119,7 @@ class ScoringPage(pn.viewable.Viewer):
         self.form = pn.Column(
             pn.Row(
                 self.rule,
-                pn.widgets.TextInput.from_param(model.param.name, width=240, **fields),
+                pn.widgets.TextInput.from_param(model.param.rule_name, width=240, **fields),
                 pn.widgets.Select.from_param(model.param.kind, width=140, **fields),
             ),
             pn.Row(
@@ -204,7 +204,15 @@ class ScoringPage(pn.viewable.Viewer):
         frame = self.model.rules_frame()[
             ["name", "kind", "reads", "points", "cap", "half_life_days", "enabled", "contacts"]
         ]
-        return pn.widgets.Tabulator(frame, show_index=False, disabled=True, sizing_mode="stretch_width", height=280)
+        return pn.widgets.Tabulator(
+            frame,
+            show_index=False,
+            disabled=True,
+            sizing_mode="stretch_width",
+            height=280,
+            widths={"reads": 420, "name": 180},
+            titles={"half_life_days": "half-life (days)", "contacts": "contacts with points"},
+        )
 
     def _leads(self, _order=None):
         return pn.widgets.Tabulator(
