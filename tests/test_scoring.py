@@ -197,3 +197,17 @@ def test_the_page_model_adds_and_edits_a_rule_against_the_version_seen(demo_work
     assert ws.store.get("score_rules", saved["id"])["points"] == 20
     form.rule_id = NEW
     assert form.rule_name == "" and form.condition == ""
+
+
+def test_the_condition_builder_writes_json_a_person_never_types(workspace):
+    from crm_workspace_scoring.model import ScoringModel
+
+    form = ScoringModel(workspace=workspace)
+    assert "organization.industry" in form.param.b_field.objects
+    form.param.update(b_field="organization.industry", b_op="in", b_value="software, finance")
+    assert json.loads(form.build()) == {"field": "organization.industry", "op": "in", "value": ["software", "finance"]}
+    form.param.update(kind="engagement", b_count="activities", b_kind="meeting", b_days=60)
+    assert json.loads(form.build()) == {"count": "activities", "kind": "meeting", "within_days": 60}
+    form.param.update(rule_name="Meetings", points=8, cap=24, half_life_days=30)
+    saved = form.save()
+    assert json.loads(saved["condition"]) == {"count": "activities", "kind": "meeting", "within_days": 60}

@@ -29,11 +29,21 @@ class ScoringModel(param.Parameterized):
     )
     enabled = param.Boolean(default=True, doc="Disabled rules give no points.")
     description = param.String(default="")
+    # the condition builder: one test, written into ``condition`` as JSON by ``build``
+    b_field = param.Selector(default="title", objects=["title"], label="Field")
+    b_op = param.Selector(default="contains", objects=list(conditions.OPS), label="Test")
+    b_value = param.String(default="", label="Value (a list: comma-separated)")
+    b_count = param.Selector(default="activities", objects=list(conditions.SOURCES), label="Count")
+    b_kind = param.String(default="email", label="Of kind (e.g. email, meeting, click)")
+    b_days = param.Integer(default=30, bounds=(1, 3650), label="Within days")
     order = param.Selector(default="rule_points", objects=["rule_points", "model_score"], doc="Rank leads by.")
     _version = param.Integer(default=None, allow_None=True, precedence=-1)
 
     def __init__(self, **params):
         super().__init__(**params)
+        store = self.workspace.store
+        fields = [*store.columns("contacts"), *(f"organization.{c}" for c in store.columns("organizations"))]
+        self.param.b_field.objects = [f for f in fields if f not in ("id", "version", "updated_by")]
         if self.rule_id != NEW:
             self._load()
 
@@ -102,6 +112,26 @@ class ScoringModel(param.Parameterized):
             return ""
         problem = conditions.check(self.workspace.store, self.kind, self.condition)
         return f"⚠ {problem}" if problem else conditions.describe(self.kind, self.condition)
+
+    def build(self) -> str:
+        """Write the builder's test into ``condition`` (JSON) and return it."""
+        if self.kind == "engagement":
+            node = {"count": self.b_count, "kind": self.b_kind.strip(), "within_days": self.b_days}
+            if not node["kind"]:
+                del node["kind"]
+        else:
+            node = {"field": self.b_field, "op": self.b_op}
+            if self.b_op in ("in", "not_in"):
+                node["value"] = [v.strip() for v in self.b_value.split(",") if v.strip()]
+            elif self.b_op in conditions.NUMBER_OPS:
+                try:
+                    node["value"] = float(self.b_value)
+                except ValueError:
+                    node["value"] = self.b_value
+            elif self.b_op not in conditions.PRESENCE_OPS:
+                node["value"] = self.b_value
+        self.condition = json.dumps(node)
+        return self.condition
 
     def save(self) -> dict:
         values = {

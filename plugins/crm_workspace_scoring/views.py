@@ -130,6 +130,7 @@ class ScoringPage(pn.viewable.Viewer):
                 ),
                 pn.widgets.Checkbox.from_param(model.param.enabled, disabled=locked),
             ),
+            pn.bind(self._builder, model.param.kind),
             pn.widgets.TextAreaInput.from_param(
                 model.param.condition, name="Condition (JSON)", height=120, sizing_mode="stretch_width", **fields
             ),
@@ -138,6 +139,25 @@ class ScoringPage(pn.viewable.Viewer):
             pn.Row(self.save, self.suggested),
             sizing_mode="stretch_width",
         )
+
+    def _builder(self, kind):
+        """One test picked from lists, written into the JSON below by "Use this test" (no JSON typing needed)."""
+        m, locked = self.model, bool(self.workspace.read_only)
+        use = pn.widgets.Button(label="Use this test", disabled=locked)
+        use.on_click(lambda _event: m.build())
+        if kind == "engagement":
+            widgets = [
+                pn.widgets.Select.from_param(m.param.b_count, width=170, disabled=locked),
+                pn.widgets.TextInput.from_param(m.param.b_kind, width=240, disabled=locked),
+                pn.widgets.IntInput.from_param(m.param.b_days, width=120, disabled=locked),
+            ]
+        else:
+            widgets = [
+                pn.widgets.Select.from_param(m.param.b_field, width=220, disabled=locked),
+                pn.widgets.Select.from_param(m.param.b_op, width=140, disabled=locked),
+                pn.widgets.TextInput.from_param(m.param.b_value, width=260, disabled=locked),
+            ]
+        return pn.Row(*widgets, pn.Column(pn.Spacer(height=18), use))
 
     # ------------------------------------------------------------- actions
     def _say(self, text: str, kind: str) -> None:
