@@ -1,8 +1,9 @@
 """Lead scores, explained: rule points broken down by rule, and a model trained on the workspace's history.
 
-Tables (docs/scoring.md): ``score_rules``, ``score_models``, ``score_breakdown`` and
-``lead_scores(contact_id, rule_points, model_score, model_version, updated_at)``, which
-the marketing plugin's segments read by SQL.
+Tables (docs/scoring.md): ``score_rules``, ``score_models``, ``score_rule_stats``,
+``score_runs`` and ``lead_scores(contact_id, rule_points, model_score, model_version,
+updated_at)``, which the marketing plugin's segments read by SQL. A contact's breakdown
+by rule is computed on demand.
 """
 
 from __future__ import annotations
@@ -129,8 +130,5 @@ def crm_data_views(workspace):
 
 @hookimpl
 def crm_personal_data(workspace):
-    """A contact's scores and their breakdown: exported; removed on erasure (derived, nothing to keep)."""
-    return [
-        PersonalData("lead_scores", "contact_id", title="lead_scores", remove=True),
-        PersonalData("score_breakdown", "contact_id", title="lead_score_breakdown", remove=True),
-    ]
+    """A contact's scores: exported; removed on erasure (derived, nothing to keep)."""
+    return [PersonalData("lead_scores", "contact_id", title="lead_scores", remove=True)]

@@ -1,20 +1,22 @@
-"""Rescoring: every contact (or the ones a write touched) in a few set-based SQL statements.
+"""Rescoring: every contact (or the ones a write touched) in one set-based pass.
 
-One ``INSERT ... SELECT`` per enabled rule fills ``score_breakdown`` (fit rules: the
-rule's points where the condition holds; engagement rules: the points of each event,
-halved every ``half_life_days`` of its age, summed and capped), then one statement
-writes ``lead_scores``: the breakdown's sum and the model's score (an SQL dot product
-over the features, see features.py). No Python loop over contacts: a full rescore of
-100,000 contacts takes seconds (benchmarks/bench_scoring.py).
+One SELECT computes every enabled rule's points per contact as a column (fit rules:
+``CASE WHEN condition``; engagement rules: a grouped aggregate of the counted events,
+each worth the rule's points halved every ``half_life_days`` of its age, capped), into a
+temporary table; one upsert writes ``lead_scores`` (the sum, and the model's SQL dot
+product, see features.py), touching only rows whose scores changed. No Python loop over
+contacts (benchmarks/bench_scoring.py). A contact's breakdown by rule is the same SELECT
+for that contact, computed on demand (``breakdown``): nothing to keep in step.
 
-``score_breakdown`` and ``lead_scores`` are derived data, like an index: they are
-rebuilt with SQL inside a Store transaction, not written record by record through the
-audit trail (the rules and models they come from are).
+``lead_scores`` is derived data, like an index: rebuilt with SQL inside a Store
+transaction, not written record by record through the audit trail (the rules and
+models it comes from are).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 
 from crm_workspace.data.store import utcnow
@@ -38,34 +40,60 @@ def active_model(store) -> dict | None:
     return row
 
 
-def _rule_statement(store, rule: dict, scope: str, scope_params: list, now: str) -> tuple[str, list] | None:
-    if rule["kind"] == "fit":
-        expr, params = conditions.fit_sql(store, rule["condition"])
-        sql = (
-            "INSERT INTO score_breakdown (contact_id, rule_id, points) SELECT c.id, ?, ? FROM contacts c"
-            f" LEFT JOIN organizations o ON o.id = c.organization_id WHERE {scope.format('c.id')} AND {expr}"
+def _scope(contact_ids: Iterable[int] | None) -> tuple[str, list] | None:
+    """``("{} IN (...)", params)`` for some contacts, ``("1", [])`` for all, None for none."""
+    if contact_ids is None:
+        return "1", []
+    ids = sorted({int(i) for i in contact_ids if i is not None})
+    return ("{} IN (SELECT value FROM json_each(?))", [json.dumps(ids)]) if ids else None
+
+
+def points_sql(store, rules: list[dict], scope: str, scope_params: list, now: str) -> tuple[str, list]:
+    """``SELECT id, r<rule id>, ...``: each rule's points for each contact in scope, as of ``now``.
+
+    Engagement rules over the same table share one grouped scan of it (a CASE per rule).
+    """
+    columns, select_params = [], []
+    scans: dict[str, dict] = {}  # table → its aggregates, their params, the rows any rule counts
+    for rule in rules:
+        col = f"r{int(rule['id'])}"
+        if rule["kind"] == "fit":
+            expr, params = conditions.fit_sql(store, rule["condition"])
+            columns.append(f"CASE WHEN {expr} THEN ? ELSE 0.0 END AS {col}")
+            select_params += [*params, float(rule["points"])]
+            continue
+        found = conditions.engagement_sql(store, rule["condition"], now)
+        if found is None:  # counts marketing events and there are none yet
+            columns.append(f"0.0 AS {col}")
+            continue
+        table, time_col, where, params = found
+        weight, weight_params = "1.0", []
+        if rule.get("half_life_days"):
+            weight = f'power(0.5, max(0.0, julianday(?) - julianday(e."{time_col}")) / ?)'
+            weight_params = [now, float(rule["half_life_days"])]
+        total = f"sum(CASE WHEN {where} THEN ? * {weight} ELSE 0.0 END)"
+        total_params = [*params, float(rule["points"]), *weight_params]
+        if rule.get("cap") is not None:
+            total, total_params = f"min(?, {total})", [float(rule["cap"]), *total_params]
+        scan = scans.setdefault(table, {"aggs": [], "agg_params": [], "wheres": [], "where_params": []})
+        scan["aggs"].append(f"round({total}, 2) AS {col}")
+        scan["agg_params"] += total_params
+        scan["wheres"].append(f"({where})")
+        scan["where_params"] += params
+        columns.append(f"coalesce(g_{table}.{col}, 0.0) AS {col}")
+    joins, join_params = [], []
+    for table, scan in scans.items():
+        joins.append(
+            f"LEFT JOIN (SELECT e.contact_id AS id, {', '.join(scan['aggs'])} FROM {table} e"
+            f" WHERE {scope.format('e.contact_id')} AND ({' OR '.join(scan['wheres'])}) GROUP BY e.contact_id)"
+            f" g_{table} ON g_{table}.id = c.id"
         )
-        return sql, [rule["id"], float(rule["points"]), *scope_params, *params]
-    found = conditions.engagement_sql(store, rule["condition"], now)
-    if found is None:
-        return None  # counts marketing events and there are none yet
-    table, time_col, where, params = found
-    weight_params: list = []
-    weight = "1.0"
-    if rule.get("half_life_days"):
-        weight = f'power(0.5, max(0.0, julianday(?) - julianday(e."{time_col}")) / ?)'
-        weight_params = [now, float(rule["half_life_days"])]
-    total = f"sum(? * {weight})"
-    total_params = [float(rule["points"]), *weight_params]
-    if rule.get("cap") is not None:
-        total = f"min(?, {total})"
-        total_params = [float(rule["cap"]), *total_params]
+        join_params += [*scan["agg_params"], *scope_params, *scan["where_params"]]
     sql = (
-        f"INSERT INTO score_breakdown (contact_id, rule_id, points) SELECT e.contact_id, ?, round({total}, 2)"
-        f" FROM {table} e JOIN contacts c ON c.id = e.contact_id WHERE {scope.format('e.contact_id')} AND {where}"
-        " GROUP BY e.contact_id HAVING round(" + total + ", 2) != 0"
+        f"SELECT c.id AS id{''.join(', ' + c for c in columns)} FROM contacts c"
+        f" LEFT JOIN organizations o ON o.id = c.organization_id {' '.join(joins)} WHERE {scope.format('c.id')}"
     )
-    return sql, [rule["id"], *total_params, *scope_params, *params, *total_params]
+    return sql, [*select_params, *join_params, *scope_params]
 
 
 def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | None = None) -> int:
@@ -73,46 +101,88 @@ def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | N
 
     ``now`` is the moment decay is computed for (a test clock passes it; default the
     current time). Runs in one transaction: a failing rule leaves the old scores.
+    ``lead_scores.updated_at`` moves only where a score changed; a full rescore is
+    recorded in ``score_runs`` with what each rule gave (``score_rule_stats``).
     """
+    started = time.perf_counter()
     store = workspace.store
     now = now or utcnow()
-    if contact_ids is None:
-        scope, scope_params = "1", []
-    else:
-        ids = sorted({int(i) for i in contact_ids if i is not None})
-        if not ids:
-            return 0
-        scope, scope_params = "{} IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+    found = _scope(contact_ids)
+    if found is None:
+        return 0
+    scope, scope_params = found
     rules = enabled_rules(store)
     model = active_model(store)
     with store.transaction():
         conn = store.conn
-        if contact_ids is None:
-            conn.execute("DELETE FROM score_breakdown")
-            conn.execute("DELETE FROM lead_scores")
-        else:
-            conn.execute(f"DELETE FROM score_breakdown WHERE {scope.format('contact_id')}", scope_params)
-            conn.execute(f"DELETE FROM lead_scores WHERE {scope.format('contact_id')}", scope_params)
-        for rule in rules:
-            statement = _rule_statement(store, rule, scope, scope_params, now)
-            if statement:
-                conn.execute(*statement)
-        points = "coalesce((SELECT round(sum(points), 2) FROM score_breakdown b WHERE b.contact_id = {}), 0)"
-        insert = "INSERT INTO lead_scores (contact_id, rule_points, model_score, model_version, updated_at)"
-        if model:  # the model's scores drive the insert: one row per contact in scope, no join to build
+        sql, params = points_sql(store, rules, scope, scope_params, now)
+        full = contact_ids is None
+        if full:  # a temporary table: the per-rule statistics read it again
+            conn.execute("DROP TABLE IF EXISTS temp.score_pass")
+            conn.execute(f"CREATE TEMP TABLE score_pass AS {sql}", params)
+            cte, cte_params, passed = "", [], "temp.score_pass"
+        else:  # a few contacts: a CTE (creating a table would make every prepared statement re-prepare)
+            cte, cte_params, passed = f"WITH score_pass AS MATERIALIZED ({sql}) ", params, "score_pass"
+        cols = [f"r{int(r['id'])}" for r in rules]
+        total = f"round({' + '.join('p.' + c for c in cols) or '0.0'}, 2)"
+        if model:  # the model's scores drive the upsert: one row per contact in scope
             base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
             model_sql, model_params = features.score_sql(store, model["params"], base, [now, *scope_params], now)
-            cursor = conn.execute(
-                f"{insert} SELECT m.id, {points.format('m.id')}, m.score, ?, ? FROM ({model_sql}) m",
-                [model["version"], now, *model_params],
-            )
+            source = f"SELECT m.id, {total}, m.score, ?, ? FROM ({model_sql}) m JOIN {passed} p ON p.id = m.id"
+            source_params = [model["version"], now, *model_params]
         else:
-            cursor = conn.execute(
-                f"{insert} SELECT c.id, {points.format('c.id')}, NULL, NULL, ? FROM contacts c"
-                f" WHERE {scope.format('c.id')}",
-                [now, *scope_params],
-            )
-        return cursor.rowcount
+            source, source_params = f"SELECT p.id, {total}, NULL, NULL, ? FROM {passed} p", [now]
+        conn.execute(
+            f"{cte}INSERT INTO lead_scores (contact_id, rule_points, model_score, model_version, updated_at)"
+            f" {source} WHERE true ON CONFLICT(contact_id) DO UPDATE SET rule_points = excluded.rule_points,"
+            " model_score = excluded.model_score, model_version = excluded.model_version,"
+            " updated_at = excluded.updated_at WHERE lead_scores.rule_points IS NOT excluded.rule_points"
+            " OR lead_scores.model_score IS NOT excluded.model_score"
+            " OR lead_scores.model_version IS NOT excluded.model_version",
+            [*cte_params, *source_params],
+        )
+        conn.execute(
+            f"DELETE FROM lead_scores WHERE {scope.format('contact_id')}"
+            " AND contact_id NOT IN (SELECT id FROM contacts)",
+            scope_params,
+        )
+        if not full:
+            return len(json.loads(scope_params[0]))
+        count = conn.execute("SELECT count(*) FROM temp.score_pass").fetchone()[0]
+        _record_run(conn, cols, rules, now, count, time.perf_counter() - started)
+        conn.execute("DROP TABLE temp.score_pass")
+    return count
+
+
+def _record_run(conn, cols: list[str], rules: list[dict], now: str, count: int, seconds: float) -> None:
+    """What each rule gave at this full rescore, and that it ran."""
+    stats = conn.execute(
+        "SELECT " + (", ".join(f"sum({c} != 0), coalesce(sum({c}), 0)" for c in cols) or "1") + " FROM temp.score_pass"
+    ).fetchone()
+    conn.execute("DELETE FROM score_rule_stats")
+    conn.executemany(
+        "INSERT INTO score_rule_stats (rule_id, contacts, points, computed_at) VALUES (?, ?, ?, ?)",
+        [(r["id"], stats[2 * i] or 0, round(stats[2 * i + 1] or 0, 2), now) for i, r in enumerate(rules)],
+    )
+    conn.execute("INSERT INTO score_runs (at, contacts, seconds) VALUES (?, ?, ?)", [now, count, round(seconds, 3)])
+
+
+def breakdown(workspace, contact_id: int) -> list[dict]:
+    """One contact's points by enabled rule (non-zero ones), as of when its stored score was computed."""
+    store = workspace.store
+    as_of = store.scalar(
+        "SELECT max(coalesce((SELECT updated_at FROM lead_scores WHERE contact_id = ?), ''),"
+        " coalesce((SELECT max(at) FROM score_runs), ''))",
+        [int(contact_id)],
+    )
+    rules = enabled_rules(store)
+    scope, scope_params = _scope([contact_id])
+    sql, params = points_sql(store, rules, scope, scope_params, as_of or utcnow())
+    rows = store.conn.execute(sql, params).fetchall()
+    if not rows:
+        return []
+    values = rows[0][1:]
+    return [{"rule_id": r["id"], "points": round(v, 2)} for r, v in zip(rules, values, strict=True) if v]
 
 
 def rescore_all(workspace, *, now: str | None = None) -> int:
@@ -146,13 +216,13 @@ def touched_contacts(store, changes) -> tuple[set[int], bool]:
     return ids, everyone
 
 
-def stale_since(store) -> str | None:
-    """When the oldest stored score was computed (None: nothing stored)."""
-    return store.scalar("SELECT min(updated_at) FROM lead_scores")
+def last_run(store) -> str | None:
+    """When everyone was last rescored (None: never)."""
+    return store.scalar("SELECT max(at) FROM score_runs")
 
 
 def refresh_if_stale(workspace, now: str) -> int:
-    """Rescore everyone when the oldest score is older than ``scoring_refresh_hours`` (or a contact has none).
+    """Rescore everyone when the last full rescore is older than ``scoring_refresh_hours`` (or a contact has none).
 
     The scheduler's periodic work (``crm_tick``): engagement points decay with time, so
     stored scores age; a full rescore is a few set-based statements. Returns how many
@@ -162,7 +232,7 @@ def refresh_if_stale(workspace, now: str) -> int:
 
     store = workspace.store
     hours = float(workspace.setting("scoring_refresh_hours", 6) or 6)
-    oldest = stale_since(store)
+    oldest = last_run(store)
     unscored = store.scalar(
         "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.id NOT IN (SELECT contact_id FROM lead_scores))"
     )

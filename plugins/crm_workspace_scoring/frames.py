@@ -48,14 +48,23 @@ def scores(workspace, limit=50, offset=0, min_points=None, stage=None, order="ru
 
 
 def breakdown(workspace, contact_id):
-    """One contact's rule points, rule by rule (they sum to ``lead_scores.rule_points``)."""
-    frame = workspace.df(
-        "SELECT b.rule_id, r.name AS rule, r.kind, r.condition, b.points FROM score_breakdown b"
-        " JOIN score_rules r ON r.id = b.rule_id WHERE b.contact_id = :contact_id ORDER BY abs(b.points) DESC, r.id",
-        contact_id=int(contact_id),
+    """One contact's rule points, rule by rule (they sum to ``lead_scores.rule_points``), computed on demand."""
+    parts = engine.breakdown(workspace, int(contact_id))
+    rules = {r["id"]: r for r in workspace.query("SELECT id, name, kind, condition FROM score_rules")}
+    frame = pd.DataFrame(
+        [
+            {
+                "rule_id": p["rule_id"],
+                "rule": rules[p["rule_id"]]["name"],
+                "kind": rules[p["rule_id"]]["kind"],
+                "condition": conditions.describe(rules[p["rule_id"]]["kind"], rules[p["rule_id"]]["condition"]),
+                "points": p["points"],
+            }
+            for p in parts
+        ],
+        columns=["rule_id", "rule", "kind", "condition", "points"],
     )
-    frame["condition"] = [conditions.describe(k, c) for k, c in zip(frame["kind"], frame["condition"], strict=True)]
-    return frame
+    return frame.reindex(frame["points"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
 
 
 def model(workspace, version=None):
@@ -86,11 +95,11 @@ def coefficients(workspace, version=None):
 
 
 def rules(workspace):
-    """Every rule with what it reads like, and how many contacts it gives points to now."""
+    """Every rule with what it reads like, and how many contacts it gave points to at the last full rescore."""
     frame = workspace.df(
         "SELECT r.id, r.name, r.kind, r.condition, r.points, r.cap, r.half_life_days, r.enabled, r.description,"
-        " r.version, (SELECT count(*) FROM score_breakdown b WHERE b.rule_id = r.id) AS contacts"
-        " FROM score_rules r ORDER BY r.kind DESC, r.id"
+        " r.version, s.contacts, s.points AS points_given FROM score_rules r"
+        " LEFT JOIN score_rule_stats s ON s.rule_id = r.id ORDER BY r.kind DESC, r.id"
     )
     frame.insert(
         3, "reads", [conditions.describe(k, c) for k, c in zip(frame["kind"], frame["condition"], strict=True)]
@@ -161,7 +170,10 @@ def contact_report(ws, ref: str) -> dict:
         "name": f"{contact['first_name'] or ''} {contact['last_name'] or ''}".strip(),
         "lifecycle_stage": contact["lifecycle_stage"],
         "rule_points": score.get("rule_points"),
-        "scored_at": score.get("updated_at"),
+        # the stored score holds from its last change, and every rescore since found it the same
+        "scored_at": max((t for t in (score.get("updated_at"), engine.last_run(ws.store)) if t), default=None)
+        if score
+        else None,
         "breakdown": parts[["rule", "kind", "condition", "points"]].to_dict("records"),
         "model_score": score.get("model_score"),
         "model": None

@@ -74,7 +74,7 @@ class ScoringModel(param.Parameterized):
         return {
             "scored": store.scalar("SELECT count(*) FROM lead_scores") or 0,
             "contacts": store.scalar("SELECT count(*) FROM contacts") or 0,
-            "as_of": engine.stale_since(store),
+            "as_of": engine.last_run(store),
             "hot": store.scalar(frames.hot_leads_sql(self.workspace)) or 0,
             "hot_points": frames.hot_points(self.workspace),
         }

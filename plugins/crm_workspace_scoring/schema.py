@@ -1,8 +1,10 @@
 """The scoring tables: rules, models, and the derived scores (see docs/scoring.md).
 
 ``score_rules`` and ``score_models`` are what people write (through the Store, audited);
-``score_breakdown`` and ``lead_scores`` are derived from them and the records, rebuilt
-by set-based SQL (crm_workspace_scoring/engine.py). ``lead_scores`` is a contract: the
+``lead_scores`` is derived from them and the records by set-based SQL
+(crm_workspace_scoring/engine.py), with ``score_rule_stats`` (how many contacts each rule
+gave points at the last full rescore) and ``score_runs`` (when full rescores ran). A
+contact's breakdown by rule is computed on demand by the same SQL. ``lead_scores`` is a contract: the
 marketing plugin's segment filters read it by SQL, so its columns stay as they are.
 """
 
@@ -18,7 +20,7 @@ migrations = sqlite_utils.Migrations("crm_workspace.scoring")
 
 @migrations()
 def m001_tables(db: Database) -> None:
-    """Rules, models, each contact's points per rule, and each contact's two scores."""
+    """Rules, models, each contact's two scores, and what the last full rescores found."""
     ensure_table(
         db,
         "score_rules",
@@ -67,14 +69,11 @@ def m001_tables(db: Database) -> None:
     append_only(db, "score_models")  # a model's provenance is never rewritten; a new version supersedes it
     ensure_table(
         db,
-        "score_breakdown",
-        {"contact_id": int, "rule_id": int, "points": float},
-        (
-            "CREATE UNIQUE INDEX idx_score_breakdown_contact ON score_breakdown(contact_id, rule_id)",
-            "CREATE INDEX idx_score_breakdown_rule ON score_breakdown(rule_id, points)",
-        ),
-        not_null={"contact_id", "rule_id", "points"},
+        "score_rule_stats",
+        {"rule_id": int, "contacts": int, "points": float, "computed_at": str},
+        pk="rule_id",
     )
+    ensure_table(db, "score_runs", {"id": int, "at": str, "contacts": int, "seconds": float}, pk="id")
     ensure_table(
         db,
         "lead_scores",
@@ -82,7 +81,6 @@ def m001_tables(db: Database) -> None:
         (
             "CREATE INDEX idx_lead_scores_points ON lead_scores(rule_points)",
             "CREATE INDEX idx_lead_scores_model ON lead_scores(model_score)",
-            "CREATE INDEX idx_lead_scores_updated ON lead_scores(updated_at)",
         ),
         pk="contact_id",
         not_null={"rule_points"},
