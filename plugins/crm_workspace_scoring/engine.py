@@ -127,7 +127,9 @@ def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | N
         total = f"round({' + '.join('p.' + c for c in cols) or '0.0'}, 2)"
         if model:  # the model's scores drive the upsert: one row per contact in scope
             base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
-            model_sql, model_params = features.score_sql(store, model["params"], base, [now, *scope_params], now)
+            model_sql, model_params = features.score_sql(
+                store, model["params"], base, [now, *scope_params], now, (scope, scope_params)
+            )
             source = f"SELECT m.id, {total}, m.score, ?, ? FROM ({model_sql}) m JOIN {passed} p ON p.id = m.id"
             source_params = [model["version"], now, *model_params]
         else:

@@ -95,15 +95,16 @@ def feature_sql(feature: dict, events: bool) -> tuple[str, list]:
         word = feature.get("value")
         if word not in TITLE_WORDS:
             raise conditions.BadCondition(f"the model uses an unknown title word {word!r}: retrain it")
-        return "(p.title LIKE ?)", [f"% {word} %"]
+        return "(instr(p.title, ?) > 0)", [f" {word} "]
     raise conditions.BadCondition(f"the model uses an unknown kind of feature {kind!r}: retrain it")
 
 
-def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now: str) -> tuple[str, list]:
-    """``SELECT id, f0, f1, ...`` for the contacts of ``base_sql`` (columns ``id``, ``cutoff``).
+def _inputs(store, base_sql: str, base_params: list, now: str, scope=None) -> tuple[str, str, list, bool]:
+    """The WITH and FROM clauses every feature reads: ``p`` (one row per contact), ``a`` and ``m`` (counts).
 
     Each contact's inputs are computed once into ``p`` (MATERIALIZED: the features then
-    read columns instead of re-parsing dates and titles once per feature).
+    read columns instead of re-parsing dates and titles once per feature). ``scope``
+    (``(sql with {}, params)``, when every cutoff is ``now``) lets ``a`` count without ``p``.
     """
     events = conditions.event_columns(store)
     kinds = ", ".join(f"sum(e.kind = '{k}') AS n_{k}" for k in ACTIVITY_KINDS)  # fixed names, no user text
@@ -123,6 +124,16 @@ def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now
         f"a AS (SELECT p.id AS id, {kinds}, sum(e.occurred_at >= p.since) AS recent"
         " FROM p CROSS JOIN activities e ON e.contact_id = p.id AND e.occurred_at < p.cutoff GROUP BY p.id)",
     ]
+    if scope is not None:  # scoring: one cutoff (now) for everyone, so count in index order without p
+        scope_sql, scope_params = scope
+        ctes[-1] = (
+            f"a AS (SELECT e.contact_id AS id, {kinds},"
+            " sum(e.occurred_at >= strftime('%Y-%m-%dT%H:%M:%SZ', ?, '-30 days')) AS recent FROM activities e"
+            f" WHERE {scope_sql.format('e.contact_id')} AND e.occurred_at < ? GROUP BY e.contact_id)"
+        )
+        tail = [now, *scope_params, now]
+    else:
+        tail = []
     joins = "LEFT JOIN a ON a.id = p.id"
     if events:
         kind_col, at_col = events
@@ -133,13 +144,18 @@ def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now
             " GROUP BY e.contact_id)"
         )
         joins += " LEFT JOIN m ON m.id = p.id"
-    columns, params = [], []
+    return f"WITH {', '.join(ctes)}", f"FROM p {joins}", [*base_params, now, *tail], bool(events)
+
+
+def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now: str) -> tuple[str, list]:
+    """``SELECT id, f0, f1, ...`` for the contacts of ``base_sql`` (columns ``id``, ``cutoff``): what training reads."""
+    with_sql, from_sql, params, events = _inputs(store, base_sql, base_params, now)
+    columns = []
     for i, feature in enumerate(features):
-        sql, values = feature_sql(feature, bool(events))
+        sql, values = feature_sql(feature, events)
         columns.append(f"CAST({sql} AS REAL) AS f{i}")
         params.extend(values)
-    select = ", ".join(["p.id AS id", *columns])
-    return f"WITH {', '.join(ctes)} SELECT {select} FROM p {joins}", [*base_params, now, *params]
+    return f"{with_sql} SELECT {', '.join(['p.id AS id', *columns])} {from_sql}", params
 
 
 def candidates(store, rows: int) -> list[dict]:
@@ -193,14 +209,35 @@ def check_params(params: Any) -> dict:
     return params
 
 
-def score_sql(store, params: dict, base_sql: str, base_params: list, now: str) -> tuple[str, list]:
-    """``SELECT id, score`` (0–100, the model's probability in percent) for the contacts of ``base_sql``."""
+def score_sql(store, params: dict, base_sql: str, base_params: list, now: str, scope=None) -> tuple[str, list]:
+    """``SELECT id, score`` (0–100, the model's probability in percent) for the contacts of ``base_sql``.
+
+    The standardised dot product is folded into one expression: each feature's weight is
+    ``coef / scale`` and the means move into the intercept; the one-hot categories of a
+    column become one ``CASE`` lookup. The numbers are checked floats, so ``repr`` of each
+    is a number literal and nothing else; the feature SQL comes from this module.
+    """
     params = check_params(params)
-    inner, values = frame_sql(store, params["features"], base_sql, base_params, now)
-    # the numbers are checked floats: repr() of a float is a number literal, nothing else
-    terms = [repr(float(params["intercept"]))]
-    for i, f in enumerate(params["features"]):
-        terms.append(f"{float(f['coef'])!r} * ((f{i} - {float(f['mean'])!r}) / {float(f['scale'])!r})")
-    z = " + ".join(terms)
-    sql = f"SELECT id, round(100.0 / (1.0 + exp(-max(-30.0, min(30.0, {z})))), 1) AS score FROM ({inner})"
+    with_sql, from_sql, values, events = _inputs(store, base_sql, base_params, now, scope)
+    intercept = float(params["intercept"])
+    terms: list[str] = []
+    categories: dict[str, dict[str, float]] = {}
+    for f in params["features"]:
+        weight = float(f["coef"]) / float(f["scale"])
+        intercept -= weight * float(f["mean"])
+        if f["kind"] == "category":
+            found = categories.setdefault(f["column"], {})
+            found[f["value"].lower()] = found.get(f["value"].lower(), 0.0) + weight
+            continue
+        sql, more = feature_sql(f, events)
+        terms.append(f"{weight!r} * ({sql})")
+        values.extend(more)
+    for column, weights in categories.items():
+        whens = " ".join(f"WHEN ? THEN {w!r}" for w in weights.values())
+        terms.append(f"(CASE {CATEGORY_COLUMNS[column][1]} {whens} ELSE 0.0 END)")
+        values.extend(weights)
+    z = " + ".join([repr(intercept), *terms])
+    sql = (
+        f"{with_sql} SELECT p.id AS id, round(100.0 / (1.0 + exp(-max(-30.0, min(30.0, {z})))), 1) AS score {from_sql}"
+    )
     return sql, values
