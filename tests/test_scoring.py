@@ -169,16 +169,21 @@ def test_a_viewer_sees_scores_but_cannot_rescore(demo_db):
 
 
 def test_stale_scores_are_refreshed_by_the_periodic_work_and_fresh_ones_left_alone(demo_workspace):
+    from crm_workspace.services.scheduler import run_ticks
+
     ws = demo_workspace
     as_of = engine.last_run(ws.store)
     assert engine.refresh_if_stale(ws, as_of) == 0
     later = "2099-01-01T00:00:00Z"
-    n = engine.refresh_if_stale(ws, later)
-    assert n == ws.store.scalar("SELECT count(*) FROM contacts")
+    run = run_ticks(ws, later, plugins=["scoring"])  # the scheduler's tick, as system:scoring
+    assert [(r.plugin, r.ok) for r in run] == [("scoring", True)], run
     assert engine.last_run(ws.store) == later
     # by then every engagement point has decayed away: those contacts' rows changed, the rest were left alone
     assert ws.store.scalar("SELECT count(*) FROM lead_scores WHERE updated_at = ?", [later]) > 0
     assert engine.refresh_if_stale(ws, later) == 0
+    assert ws.store.scalar("SELECT contacts FROM score_runs ORDER BY id DESC LIMIT 1") == ws.store.scalar(
+        "SELECT count(*) FROM contacts"
+    )
 
 
 def test_the_page_model_adds_and_edits_a_rule_against_the_version_seen(demo_workspace):

@@ -76,6 +76,14 @@ def crm_record_changed(workspace, changes):
         engine.rescore(workspace, ids)
 
 
+@hookimpl
+def crm_tick(workspace, now):
+    """Engagement points decay: rescore everyone when the last full rescore is older than scoring_refresh_hours."""
+    from .engine import refresh_if_stale
+
+    refresh_if_stale(workspace, now)
+
+
 @hookimpl(trylast=True)
 def crm_demo_data(workspace, size, today):
     """The suggested rules, everyone scored, and a model trained on the demo's history (after the other modules)."""
