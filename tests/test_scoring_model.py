@@ -129,3 +129,17 @@ def test_the_page_shows_the_model_card_and_is_read_only_for_viewers(demo_db):
 
     buttons = [w for w in page.select(pn.widgets.Button) if w.label in ("Retrain model", "Save rule")]
     assert buttons and all(b.disabled for b in buttons)
+
+
+def test_crm_marketing_train_score_is_the_same_command_when_the_marketing_group_exists():
+    import click
+    from crm_workspace_scoring.commands import register
+
+    root = click.Group("crm")
+    marketing = click.Group("marketing")
+    root.add_command(marketing)
+    register(root)
+    assert marketing.commands["train-score"] is root.commands["scoring"].commands["train"]
+    alone = click.Group("crm")  # no marketing plugin: no marketing group is made
+    register(alone)
+    assert "marketing" not in alone.commands and "train" in alone.commands["scoring"].commands

@@ -92,7 +92,7 @@ def crm_demo_data(workspace, size, today):
     add_demo_scoring(workspace, size, today)
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after the marketing plugin made its group: `crm marketing train-score` joins it
 def crm_register_commands(cli):
     from .commands import register
 

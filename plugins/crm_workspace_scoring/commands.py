@@ -1,7 +1,8 @@
 """``crm scoring``: train the model, list and toggle rules, rescore, show one contact's scores.
 
-``crm marketing train-score`` is the same as ``crm scoring train``: the marketing plugin
-owns the ``marketing`` group and adds the alias (docs/scoring.md).
+``crm marketing train-score`` is the same command as ``crm scoring train``: the marketing
+plugin owns the ``marketing`` group; this plugin registers last (``trylast``) and adds
+``train-score`` to that group when it exists and has none of its own (docs/scoring.md).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def register(cli: click.Group) -> None:
             f"customers), hold-out AUC {card['auc']:.2f}, in {card['seconds']:.1f} s"
         )
         emit(learn.top_features({"params": row["params"]}), ["feature", "weight", "direction"], "table")
+
+    marketing = cli.commands.get("marketing")
+    if isinstance(marketing, click.Group) and "train-score" not in marketing.commands:
+        marketing.add_command(train, "train-score")
 
     @scoring.command("rules")
     @click.option("--add-suggested", is_flag=True, help="Add the suggested rules that are missing (by name).")
