@@ -225,3 +225,19 @@ def test_the_condition_builder_writes_json_a_person_never_types(workspace):
     form.param.update(rule_name="Meetings", points=8, cap=24, half_life_days=30)
     saved = form.save()
     assert json.loads(saved["condition"]) == {"count": "activities", "kind": "meeting", "within_days": 60}
+
+
+def test_a_large_write_is_queued_for_the_next_tick_not_scored_inside_it(demo_workspace):
+    ws = demo_workspace
+    before = engine.last_run(ws.store)
+    rows = [{"first_name": f"Imported {i}", "title": "IT Director"} for i in range(engine.INLINE_LIMIT + 1)]
+    ids = ws.store.insert_many("contacts", rows)
+    assert ws.store.scalar("SELECT count(*) FROM score_dirty") == len(ids)
+    assert ws.store.scalar("SELECT count(*) FROM lead_scores WHERE contact_id >= ?", [min(ids)]) == 0
+    # the next tick finds unscored contacts: everyone is rescored, the queue emptied
+    assert engine.refresh_if_stale(ws, before) == ws.store.scalar("SELECT count(*) FROM contacts")
+    assert ws.store.scalar("SELECT count(*) FROM score_dirty") == 0
+    assert ws.store.scalar("SELECT min(rule_points) FROM lead_scores WHERE contact_id >= ?", [min(ids)]) >= 10
+    # queued updates of scored contacts are rescored alone when nothing else is due
+    engine.queue(ws, ids[:3])
+    assert engine.refresh_if_stale(ws, before) == 3

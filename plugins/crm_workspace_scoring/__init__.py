@@ -66,12 +66,18 @@ def crm_validate_record(workspace, table, record, before):
 
 @hookimpl
 def crm_record_changed(workspace, changes):
-    """Rescore the contacts a write touched (a rule or a new model: everyone), in the same transaction."""
+    """Rescore the contacts a write touched (a rule or a new model: everyone), in the same transaction.
+
+    A write touching more than ``engine.INLINE_LIMIT`` contacts (an import) queues them in
+    ``score_dirty`` instead; the next tick (or ``crm scoring rescore``) scores them.
+    """
     from . import engine
 
     ids, everyone = engine.touched_contacts(workspace.store, changes)
     if everyone:
         engine.rescore(workspace)
+    elif len(ids) > engine.INLINE_LIMIT:  # an import: queued for the next tick, the import stays fast
+        engine.queue(workspace, ids)
     elif ids:
         engine.rescore(workspace, ids)
 

@@ -24,6 +24,18 @@ from crm_workspace.errors import PermissionDenied
 
 from . import conditions, features
 
+#: More contacts than this in one write are queued for the next tick instead of rescored inside it.
+INLINE_LIMIT = 2_000
+
+
+def queue(workspace, contact_ids: Iterable[int]) -> None:
+    """Remember contacts to rescore at the next tick (``score_dirty``); set-based, any number."""
+    ids = sorted({int(i) for i in contact_ids if i is not None})
+    with workspace.store.transaction():
+        workspace.store.conn.execute(
+            "INSERT OR IGNORE INTO score_dirty (contact_id) SELECT value FROM json_each(?)", [json.dumps(ids)]
+        )
+
 
 def enabled_rules(store) -> list[dict]:
     return store.query("SELECT * FROM score_rules WHERE enabled = 1 ORDER BY id")
@@ -151,6 +163,7 @@ def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | N
         if not full:
             return len(json.loads(scope_params[0]))
         count = conn.execute("SELECT count(*) FROM temp.score_pass").fetchone()[0]
+        conn.execute("DELETE FROM score_dirty")
         _record_run(conn, cols, rules, now, count, time.perf_counter() - started)
         conn.execute("DROP TABLE temp.score_pass")
     return count
@@ -224,24 +237,34 @@ def last_run(store) -> str | None:
 
 
 def refresh_if_stale(workspace, now: str) -> int:
-    """Rescore everyone when the last full rescore is older than ``scoring_refresh_hours`` (or a contact has none).
+    """The scheduler's periodic work (``crm_tick``); returns how many contacts were rescored (0: nothing due).
 
-    The scheduler's periodic work (``crm_tick``): engagement points decay with time, so
-    stored scores age; a full rescore is a few set-based statements. Returns how many
-    contacts were rescored (0: nothing was due).
+    Everyone, when the last full rescore is older than ``scoring_refresh_hours`` or a
+    contact has no score (engagement points decay with time, so stored scores age);
+    else the contacts a large write queued in ``score_dirty``.
     """
     from datetime import datetime, timedelta
 
     store = workspace.store
     hours = float(workspace.setting("scoring_refresh_hours", 6) or 6)
-    oldest = last_run(store)
+    last = last_run(store)
     unscored = store.scalar(
         "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.id NOT IN (SELECT contact_id FROM lead_scores))"
     )
-    if oldest and not unscored:
-        due = datetime.fromisoformat(oldest.replace("Z", "+00:00")) + timedelta(hours=hours)
-        if due > datetime.fromisoformat(now.replace("Z", "+00:00")):
-            return 0
-    if not oldest and not store.scalar("SELECT EXISTS (SELECT 1 FROM contacts)"):
+    due = (
+        unscored
+        or last is None
+        or datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(hours=hours)
+        <= datetime.fromisoformat(now.replace("Z", "+00:00"))
+    )
+    if due:
+        return rescore(workspace, None, now=now)
+    dirty = [r["contact_id"] for r in store.query("SELECT contact_id FROM score_dirty")]
+    if not dirty:
         return 0
-    return rescore(workspace, None, now=now)
+    with store.transaction():
+        n = rescore(workspace, dirty, now=now)
+        store.conn.execute(
+            "DELETE FROM score_dirty WHERE contact_id IN (SELECT value FROM json_each(?))", [json.dumps(dirty)]
+        )
+    return n

@@ -74,6 +74,8 @@ def m001_tables(db: Database) -> None:
         pk="rule_id",
     )
     ensure_table(db, "score_runs", {"id": int, "at": str, "contacts": int, "seconds": float}, pk="id")
+    # contacts a large write touched, rescored by the next tick instead of inside that write
+    ensure_table(db, "score_dirty", {"contact_id": int}, pk="contact_id")
     ensure_table(
         db,
         "lead_scores",
