@@ -143,3 +143,19 @@ def test_crm_marketing_train_score_is_the_same_command_when_the_marketing_group_
     alone = click.Group("crm")  # no marketing plugin: no marketing group is made
     register(alone)
     assert "marketing" not in alone.commands and "train" in alone.commands["scoring"].commands
+
+
+def test_the_demos_numpy_fit_is_scikit_learns_model():
+    """The demo fits without importing scikit-learn; the objective is convex, so the model is the same."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(400, 6))
+    y = (z @ np.array([1.5, -1.0, 0.5, 0.0, 0.0, 2.0]) + rng.normal(size=400) > 0).astype(int)
+    ours_b, ours_w = learn.newton_fit(z, y)
+    theirs = LogisticRegression(C=learn.C, max_iter=1000, tol=1e-10).fit(z, y)
+    assert np.allclose(ours_w, theirs.coef_[0], atol=1e-4) and abs(ours_b - theirs.intercept_[0]) < 1e-4
+    scores = np.round(z[:, 0], 1)  # with ties
+    assert learn.rank_auc(y, scores) == pytest.approx(roc_auc_score(y, scores))

@@ -20,6 +20,6 @@ def add_demo_scoring(workspace, size: Mapping[str, int], today: str | None) -> N
     if size["contacts"] > SCORE_UP_TO:
         return
     try:
-        learn.train(workspace)  # storing the model rescores everyone (crm_record_changed)
+        learn.train(workspace, fast=True)  # storing the model rescores everyone (crm_record_changed)
     except learn.NotEnoughHistory:
         engine.rescore(workspace)
