@@ -241,3 +241,13 @@ def test_a_large_write_is_queued_for_the_next_tick_not_scored_inside_it(demo_wor
     # queued updates of scored contacts are rescored alone when nothing else is due
     engine.queue(ws, ids[:3])
     assert engine.refresh_if_stale(ws, before) == 3
+
+
+def test_a_persons_scores_are_exported_and_removed_on_erasure(demo_db, tmp_path):
+    from crm_workspace.services import privacy
+
+    ws = make_workspace(demo_db, user="ana")
+    person = ws.query("SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1")[0]
+    assert privacy.gather(ws, person["email"])["lead_scores"][0]["contact_id"] == person["id"]
+    privacy.erase(ws, person["email"], tmp_path)
+    assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []

@@ -214,6 +214,8 @@ def touched_contacts(store, changes) -> tuple[set[int], bool]:
     orgs: set[int] = set()
     for change in changes:
         rows = [r for r in (change.before, change.after) if r]
+        if change.context.get("privacy_erasure"):  # the erasure just removed this person's scores
+            continue
         if change.table == "contacts":
             ids.add(change.id)
         elif change.table in ("activities", "marketing_events"):
