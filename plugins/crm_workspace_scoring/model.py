@@ -75,6 +75,8 @@ class ScoringModel(param.Parameterized):
             "scored": store.scalar("SELECT count(*) FROM lead_scores") or 0,
             "contacts": store.scalar("SELECT count(*) FROM contacts") or 0,
             "as_of": engine.last_run(store),
+            "seconds": store.scalar("SELECT seconds FROM score_runs ORDER BY id DESC LIMIT 1"),
+            "queued": store.scalar("SELECT count(*) FROM score_dirty") or 0,
             "hot": store.scalar(frames.hot_leads_sql(self.workspace)) or 0,
             "hot_points": frames.hot_points(self.workspace),
         }

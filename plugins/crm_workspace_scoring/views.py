@@ -208,10 +208,12 @@ class ScoringPage(pn.viewable.Viewer):
 
     def _summary(self):
         s = self.model.summary()
-        as_of = str(s["as_of"] or "never")[:16].replace("T", " ")
+        run = "never" if not s["as_of"] else f"{str(s['as_of'])[:16].replace('T', ' ')} UTC"
+        took = f" in {s['seconds']:.1f} s" if s["seconds"] is not None else ""
+        queued = f" · {s['queued']:,} waiting for the next tick" if s["queued"] else ""
         return pn.pane.Markdown(
-            f"{s['scored']:,} of {s['contacts']:,} contacts scored (oldest score: {html.escape(as_of)} UTC) · "
-            f"**{s['hot']:,} hot leads** ({s['hot_points']:g}+ rule points)"
+            f"{s['scored']:,} of {s['contacts']:,} contacts scored (everyone rescored {html.escape(run)}{took}"
+            f"{queued}) · **{s['hot']:,} hot leads** ({s['hot_points']:g}+ rule points)"
         )
 
     def _card(self):
