@@ -13,11 +13,11 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from crm_workspace.data import checks, fields, permissions, schema
+from crm_workspace.data import checks, fields, mail_settings, permissions, schema
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError
 from crm_workspace.hookspecs import hookimpl
-from crm_workspace.types import PersonalData, Setting
+from crm_workspace.types import ApiResource, PersonalData, Setting
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
 CONSENTED_SQL = "marketing_consent = 1"
@@ -66,6 +66,8 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
                 errors["username"] = str(error)
     elif table == "settings":
         validate_setting(workspace, record, before, errors)
+    elif table == "mail_outbox":
+        checks.choice(record, "status", schema.OUTBOX_STATUSES, errors)
     return errors or None
 
 
@@ -163,6 +165,7 @@ def crm_settings() -> list[Setting]:
             DEFAULT_TICK_SECONDS,
             doc="Seconds between two runs of the plugins' periodic work (crm_tick) while `crm serve` runs.",
         ),
+        *mail_settings.SETTINGS,
     ]
 
 
@@ -279,10 +282,11 @@ def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[s
 
 @hookimpl
 def crm_personal_data(workspace) -> list[PersonalData]:
-    """The contact's own row, and the text of their activities."""
+    """The contact's own row, the text of their activities, and the mail the outbox holds for them."""
     return [
         PersonalData("contacts", "id", CONTACT_FIELDS, title="contact"),
         PersonalData("activities", "contact_id", ("subject", "body")),
+        PersonalData("mail_outbox", "contact_id", ("recipient", "subject", "message"), title="mail"),
     ]
 
 
@@ -308,3 +312,13 @@ def marketing_audience(workspace, limit: int | None = None, offset: int = 0) -> 
 def crm_data_views(workspace) -> dict:
     """``ws.df("privacy.marketing_audience")``: contacts with marketing consent given."""
     return {"privacy.marketing_audience": lambda **filters: marketing_audience(workspace, **filters)}
+
+
+@hookimpl
+def crm_api_resources(workspace) -> list[ApiResource]:
+    """The core's shared tables, served by the JSON API when it is installed."""
+    return [
+        ApiResource("contacts", "contacts", "Contacts", "People: leads, customers and every other stakeholder."),
+        ApiResource("organizations", "organizations", "Organizations", "Companies and other organizations."),
+        ApiResource("activities", "activities", "Activities", "Calls, e-mails, meetings, notes and tasks."),
+    ]
