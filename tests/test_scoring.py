@@ -165,6 +165,10 @@ def test_a_viewer_sees_scores_but_cannot_rescore(demo_db):
     assert ws.read_only
     with pytest.raises(PermissionDenied):
         engine.rescore_all(ws)
+    from crm_workspace_scoring import learn
+
+    with pytest.raises(PermissionDenied, match="may not train"):
+        learn.train(ws)
     assert len(ws.df("scoring.scores", limit=5)) == 5
 
 

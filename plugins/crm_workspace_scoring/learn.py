@@ -15,7 +15,7 @@ import json
 import time
 
 from crm_workspace.data.store import utcnow
-from crm_workspace.errors import CrmError
+from crm_workspace.errors import CrmError, PermissionDenied
 
 from . import features
 
@@ -136,6 +136,8 @@ def train(
     """
     import pandas as pd
 
+    if workspace.read_only:  # before minutes of work that could not be stored
+        raise PermissionDenied(f"{workspace.user} may not train the lead-score model (read-only)")
     split, fit, auc_of = _numpy() if fast else _sklearn()
     started = time.perf_counter()
     store = workspace.store
