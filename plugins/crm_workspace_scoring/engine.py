@@ -108,78 +108,97 @@ def points_sql(store, rules: list[dict], scope: str, scope_params: list, now: st
     return sql, [*select_params, *join_params, *scope_params]
 
 
+#: A full rescore writes this many contacts per transaction, so other writers wait at most one batch.
+BATCH = 20_000
+
+
 def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | None = None) -> int:
     """Recompute rule points and model scores of ``contact_ids`` (None: every contact); returns how many.
 
     ``now`` is the moment decay is computed for (a test clock passes it; default the
-    current time). Runs in one transaction: a failing rule leaves the old scores.
-    ``lead_scores.updated_at`` moves only where a score changed; a full rescore is
-    recorded in ``score_runs`` with what each rule gave (``score_rule_stats``).
+    current time). ``lead_scores.updated_at`` moves only where a score changed. Some
+    contacts: one transaction. Everyone: one transaction per ``BATCH`` contacts by id
+    range (inside a caller's transaction, such as a rule's write, they nest in it), then
+    the run is recorded in ``score_runs`` with what each rule gave (``score_rule_stats``).
     """
     started = time.perf_counter()
     store = workspace.store
     now = now or utcnow()
-    found = _scope(contact_ids)
-    if found is None:
-        return 0
-    scope, scope_params = found
     rules = enabled_rules(store)
     model = active_model(store)
+    if contact_ids is not None:
+        found = _scope(contact_ids)
+        if found is None:
+            return 0
+        with store.transaction():
+            _pass(store, rules, model, found, now, None)
+        return len(json.loads(found[1][0]))
+    totals = [[0, 0.0] for _ in rules]
+    count = 0
+    bounds = store.query("SELECT min(id) AS lo, max(id) AS hi FROM contacts")[0]
+    if bounds["lo"] is not None:
+        for lo in range(int(bounds["lo"]), int(bounds["hi"]) + 1, BATCH):
+            with store.transaction():
+                count += _pass(store, rules, model, ("{} BETWEEN ? AND ?", [lo, lo + BATCH - 1]), now, totals)
     with store.transaction():
         conn = store.conn
-        sql, params = points_sql(store, rules, scope, scope_params, now)
-        full = contact_ids is None
-        if full:  # a temporary table: the per-rule statistics read it again
-            conn.execute("DROP TABLE IF EXISTS temp.score_pass")
-            conn.execute(f"CREATE TEMP TABLE score_pass AS {sql}", params)
-            cte, cte_params, passed = "", [], "temp.score_pass"
-        else:  # a few contacts: a CTE (creating a table would make every prepared statement re-prepare)
-            cte, cte_params, passed = f"WITH score_pass AS MATERIALIZED ({sql}) ", params, "score_pass"
-        cols = [f"r{int(r['id'])}" for r in rules]
-        total = f"round({' + '.join('p.' + c for c in cols) or '0.0'}, 2)"
-        if model:  # the model's scores drive the upsert: one row per contact in scope
-            base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
-            model_sql, model_params = features.score_sql(
-                store, model["params"], base, [now, *scope_params], now, (scope, scope_params)
-            )
-            source = f"SELECT m.id, {total}, m.score, ?, ? FROM ({model_sql}) m JOIN {passed} p ON p.id = m.id"
-            source_params = [model["version"], now, *model_params]
-        else:
-            source, source_params = f"SELECT p.id, {total}, NULL, NULL, ? FROM {passed} p", [now]
-        conn.execute(
-            f"{cte}INSERT INTO lead_scores (contact_id, rule_points, model_score, model_version, updated_at)"
-            f" {source} WHERE true ON CONFLICT(contact_id) DO UPDATE SET rule_points = excluded.rule_points,"
-            " model_score = excluded.model_score, model_version = excluded.model_version,"
-            " updated_at = excluded.updated_at WHERE lead_scores.rule_points IS NOT excluded.rule_points"
-            " OR lead_scores.model_score IS NOT excluded.model_score"
-            " OR lead_scores.model_version IS NOT excluded.model_version",
-            [*cte_params, *source_params],
-        )
-        conn.execute(
-            f"DELETE FROM lead_scores WHERE {scope.format('contact_id')}"
-            " AND contact_id NOT IN (SELECT id FROM contacts)",
-            scope_params,
-        )
-        if not full:
-            return len(json.loads(scope_params[0]))
-        count = conn.execute("SELECT count(*) FROM temp.score_pass").fetchone()[0]
+        conn.execute("DELETE FROM lead_scores WHERE contact_id NOT IN (SELECT id FROM contacts)")
         conn.execute("DELETE FROM score_dirty")
-        _record_run(conn, cols, rules, now, count, time.perf_counter() - started)
-        conn.execute("DROP TABLE temp.score_pass")
+        conn.execute("DELETE FROM score_rule_stats")
+        conn.executemany(
+            "INSERT INTO score_rule_stats (rule_id, contacts, points, computed_at) VALUES (?, ?, ?, ?)",
+            [(r["id"], n, round(points, 2), now) for r, (n, points) in zip(rules, totals, strict=True)],
+        )
+        conn.execute(
+            "INSERT INTO score_runs (at, contacts, seconds) VALUES (?, ?, ?)",
+            [now, count, round(time.perf_counter() - started, 3)],
+        )
     return count
 
 
-def _record_run(conn, cols: list[str], rules: list[dict], now: str, count: int, seconds: float) -> None:
-    """What each rule gave at this full rescore, and that it ran."""
-    stats = conn.execute(
-        "SELECT " + (", ".join(f"sum({c} != 0), coalesce(sum({c}), 0)" for c in cols) or "1") + " FROM temp.score_pass"
-    ).fetchone()
-    conn.execute("DELETE FROM score_rule_stats")
-    conn.executemany(
-        "INSERT INTO score_rule_stats (rule_id, contacts, points, computed_at) VALUES (?, ?, ?, ?)",
-        [(r["id"], stats[2 * i] or 0, round(stats[2 * i + 1] or 0, 2), now) for i, r in enumerate(rules)],
+def _pass(store, rules: list[dict], model: dict | None, found: tuple[str, list], now: str, totals) -> int:
+    """Score the contacts in scope and upsert ``lead_scores``; with ``totals``, add what each rule gave."""
+    scope, scope_params = found
+    conn = store.conn
+    sql, params = points_sql(store, rules, scope, scope_params, now)
+    if totals is not None:  # a temporary table: the per-rule statistics read it again
+        conn.execute("DROP TABLE IF EXISTS temp.score_pass")
+        conn.execute(f"CREATE TEMP TABLE score_pass AS {sql}", params)
+        cte, cte_params, passed = "", [], "temp.score_pass"
+    else:  # a few contacts: a CTE (creating a table would make every prepared statement re-prepare)
+        cte, cte_params, passed = f"WITH score_pass AS MATERIALIZED ({sql}) ", params, "score_pass"
+    cols = [f"r{int(r['id'])}" for r in rules]
+    total = f"round({' + '.join('p.' + c for c in cols) or '0.0'}, 2)"
+    if model:  # the model's scores drive the upsert: one row per contact in scope
+        base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
+        model_sql, model_params = features.score_sql(store, model["params"], base, [now, *scope_params], now, found)
+        source = f"SELECT m.id, {total}, m.score, ?, ? FROM ({model_sql}) m JOIN {passed} p ON p.id = m.id"
+        source_params = [model["version"], now, *model_params]
+    else:
+        source, source_params = f"SELECT p.id, {total}, NULL, NULL, ? FROM {passed} p", [now]
+    conn.execute(
+        f"{cte}INSERT INTO lead_scores (contact_id, rule_points, model_score, model_version, updated_at)"
+        f" {source} WHERE true ON CONFLICT(contact_id) DO UPDATE SET rule_points = excluded.rule_points,"
+        " model_score = excluded.model_score, model_version = excluded.model_version,"
+        " updated_at = excluded.updated_at WHERE lead_scores.rule_points IS NOT excluded.rule_points"
+        " OR lead_scores.model_score IS NOT excluded.model_score"
+        " OR lead_scores.model_version IS NOT excluded.model_version",
+        [*cte_params, *source_params],
     )
-    conn.execute("INSERT INTO score_runs (at, contacts, seconds) VALUES (?, ?, ?)", [now, count, round(seconds, 3)])
+    conn.execute(
+        f"DELETE FROM lead_scores WHERE {scope.format('contact_id')} AND contact_id NOT IN (SELECT id FROM contacts)",
+        scope_params,
+    )
+    if totals is None:
+        return 0
+    stats = conn.execute(
+        "SELECT count(*)" + "".join(f", sum({c} != 0), coalesce(sum({c}), 0)" for c in cols) + " FROM temp.score_pass"
+    ).fetchone()
+    for i, entry in enumerate(totals):
+        entry[0] += stats[1 + 2 * i] or 0
+        entry[1] += stats[2 + 2 * i] or 0.0
+    conn.execute("DROP TABLE temp.score_pass")
+    return stats[0]
 
 
 def breakdown(workspace, contact_id: int) -> list[dict]:
