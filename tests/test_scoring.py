@@ -105,7 +105,7 @@ def test_machine_events_never_raise_a_score(workspace):
     ws = workspace
     with ws.store.transaction():  # the marketing plugin's table, as far as scoring reads it
         ws.store.conn.execute(
-            "CREATE TABLE marketing_events (id INTEGER PRIMARY KEY, contact_id INTEGER, kind TEXT, at TEXT,"
+            "CREATE TABLE IF NOT EXISTS marketing_events (id INTEGER PRIMARY KEY, contact_id INTEGER, kind TEXT, at TEXT,"
             " machine INTEGER NOT NULL DEFAULT 0)"
         )
     person = ws.store.insert("contacts", {"first_name": "Real"})
