@@ -236,14 +236,16 @@ def _build(workspace: Workspace, row: dict, now: str) -> int:
 def rebuild(workspace: Workspace, segment: str | int | None = None, *, relative_only: bool = False) -> list[dict]:
     """Recompute members from scratch (all segments, or one): the repair command; marks broken ones.
 
-    ``relative_only`` rebuilds only filters that depend on the time ("in the last 30 days").
+    ``relative_only`` rebuilds only filters that drift without a Store write: those relative to
+    now ("in the last 30 days") and those on lead scores (the scoring module rescores in bulk SQL).
     """
     rows = [get_segment(workspace, segment)] if segment is not None else workspace.query("SELECT * FROM segments")
     out = []
     for row in rows:
         if relative_only:
             try:
-                if row["kind"] != "dynamic" or not compile_filter(workspace, row["filter"]).relative:
+                compiled = compile_filter(workspace, row["filter"]) if row["kind"] == "dynamic" else None
+                if compiled is None or not (compiled.relative or "lead_scores" in compiled.tables):
                     continue
             except FilterError:
                 pass
