@@ -80,7 +80,7 @@ def add_demo(workspace: Workspace, seed: int, size: Mapping[str, int], today: st
         )
     people = workspace.query(
         "SELECT id, lifecycle_stage FROM contacts WHERE email LIKE '%_@_%' AND id NOT IN"
-        " (SELECT contact_id FROM sequence_enrollments) ORDER BY id LIMIT 40"
+        " (SELECT contact_id FROM sequence_enrollments) ORDER BY coalesce(marketing_consent, 0) = 1 DESC, id LIMIT 40"
     )
     enrollments: list[dict[str, Any]] = []
     runs: list[tuple[int, int, str, str, str, Any]] = []  # (person index, step, action, outcome, detail, at)
@@ -89,13 +89,15 @@ def add_demo(workspace: Workspace, seed: int, size: Mapping[str, int], today: st
         state = rng.choices(["due", "waiting", "branch", "completed", "exited", "failed"], [2, 6, 3, 6, 3, 1])[0]
         step, status, reason, nxt = 0, "active", None, iso(now)
         history = [(0, "email", "ok", "queued “Welcome”", start)]
+        # nothing comes due before a day after the demo's "today" (>= the real now): a test's tick sends nothing
+        later = now + timedelta(hours=25)
         if state == "due":
-            history, nxt = [], iso(now - timedelta(minutes=rng.randint(1, 50)))
+            history, nxt = [], iso(later + timedelta(minutes=rng.randint(1, 50)))
         elif state == "waiting":
-            step, nxt = 2, iso(now + timedelta(days=rng.randint(0, 2), hours=rng.randint(1, 20)))
+            step, nxt = 2, iso(later + timedelta(days=rng.randint(0, 2), hours=rng.randint(1, 20)))
             history.append((1, "wait", "ok", "wait 3 days", start))
         elif state == "branch":
-            step, nxt = 2, iso(now + timedelta(hours=rng.randint(1, 40)))
+            step, nxt = 2, iso(later + timedelta(hours=rng.randint(1, 40)))
             history += [(1, "wait", "ok", "wait 3 days", start), (2, "branch", "waiting", "no open yet", now)]
         elif state == "completed":
             step, status, nxt = 5, "completed", None

@@ -35,13 +35,14 @@ class SequencesPage(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         ws, ro = self.workspace, self.workspace.read_only
-        names = [r["name"] for r in model.list_sequences(ws)]
-        if names and not self.selected:
-            self.selected = names[0]
-        self.picker = pn.widgets.Select(name="Sequence", options=names, value=self.selected or None, width=260)
+        listed = model.list_sequences(ws)
+        names = [r["name"] for r in listed]
+        busiest = max(listed, key=lambda r: (r["status"] == "active", r["active"]), default=None)
+        first = self.selected or (busiest["name"] if busiest else "")
+        self.picker = pn.widgets.Select(name="Sequence", options=names, value=first or None, width=260)
         self.picker.param.watch(lambda e: setattr(self, "selected", e.new or ""), "value")
         self.message = pn.Column(sizing_mode="stretch_width")
-        self.name = pn.widgets.TextInput(name="Name", width=240, disabled=ro)
+        self.title_input = pn.widgets.TextInput(name="Name", width=240, disabled=ro)
         self.trigger = pn.widgets.Select(name="Trigger", options=list(model.TRIGGERS), width=180, disabled=ro)
         self.trigger_value = pn.widgets.TextInput(
             name="…which (stage, tag, form address or segment)", width=280, disabled=ro
@@ -71,7 +72,8 @@ class SequencesPage(pn.viewable.Viewer):
         self.new.on_click(self._new)
         self.toggle.on_click(self._toggle)
         self.run.on_click(self._run)
-        self._load()
+        if first:
+            self.selected = first  # loads it into the editor
 
     # ------------------------------------------------------------ editing
     @param.depends("selected", watch=True)
@@ -83,7 +85,7 @@ class SequencesPage(pn.viewable.Viewer):
         except CrmError as error:
             self.message[:] = [_alert(str(error))]
             return
-        self.name.value = row["name"]
+        self.title_input.value = row["name"]
         self.trigger.value = row["trigger_kind"]
         self.trigger_value.value = str(next(iter(row["trigger"].values()), "") or "")
         self.exits.value = [e for e in row["exits"] if e in self.exits.options]
@@ -98,7 +100,7 @@ class SequencesPage(pn.viewable.Viewer):
 
     def _new(self, _event=None) -> None:
         self.selected = ""
-        self.name.value = ""
+        self.title_input.value = ""
         self.exits.value = ["replied", "became_customer", "unsubscribed"]
         self.steps.value = pd.DataFrame(columns=COLUMNS)
 
@@ -107,7 +109,7 @@ class SequencesPage(pn.viewable.Viewer):
             self.trigger.value, "segment"
         )
         fields = {
-            "name": self.name.value.strip(),
+            "name": self.title_input.value.strip(),
             "trigger_kind": self.trigger.value,
             "trigger_args": {key: self.trigger_value.value.strip()},
             "exit_on": list(self.exits.value),
@@ -155,8 +157,8 @@ class SequencesPage(pn.viewable.Viewer):
             ("Failures", h["failures"]),
             ("E-mail queued / failed", f"{h['mail_queued']} / {h['mail_failed']}"),
         ]
-        return pn.Row(
-            *(pn.indicators.String(name=k, value=str(v), default_color="#333", font_size="18pt") for k, v in items),
+        return pn.FlexBox(
+            *(pn.indicators.String(name=k, value=str(v), default_color="#333", font_size="14pt") for k, v in items),
             sizing_mode="stretch_width",
         )
 
@@ -193,7 +195,7 @@ class SequencesPage(pn.viewable.Viewer):
         ro = self.workspace.read_only
         rev = self.workspace.param.revision
         editor = pn.Card(
-            pn.Row(self.name, self.trigger, self.trigger_value),
+            pn.Row(self.title_input, self.trigger, self.trigger_value),
             self.exits,
             self.steps,
             pn.pane.Markdown(
