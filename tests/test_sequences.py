@@ -210,3 +210,39 @@ def test_paused_sequences_wait_and_manual_enrolment(ws, smtpd):
     frame = ws.df("sequences.runs")
     assert set(frame["action"]) >= {"email", "wait"}
     assert ws.df("sequences.enrollments")["status"].tolist() == ["active"]
+
+
+def test_segment_entries_and_confirmed_sign_ups_enrol(ws, smtpd):
+    from crm_workspace_marketing import forms, segments
+
+    segments.save_segment(ws, "Webinar", kind="static")
+    forms.save_form(ws, {"slug": "news", "title": "News"})
+    model.save_sequence(
+        ws,
+        {"name": "Webinar", "trigger_kind": "enters_segment", "trigger_args": {"segment": "Webinar"}},
+        [{"kind": "task", "args": {"title": "Follow up"}}],
+    )
+    model.save_sequence(
+        ws,
+        {"name": "Signed up", "trigger_kind": "form_submitted", "trigger_args": {"form": "news"}},
+        [{"kind": "set_field", "args": {"field": "source", "value": "newsletter"}}],
+    )
+    cid = person(ws, "Seg")
+    segments.add_members(ws, "Webinar", [cid])
+    submission = forms.submit(ws, "news", email="new@example.com", first_name="Nia")
+    forms.confirm(ws, submission["confirm_url"].rsplit("/", 1)[-1])
+    report = runner.run(ws, runner.utcnow())
+    assert report["enrolled"] == 1
+    new = ws.store.scalar("SELECT id FROM contacts WHERE email = 'new@example.com'")
+    assert ws.store.get("contacts", new)["source"] == "newsletter"
+    assert ws.query("SELECT subject FROM activities WHERE contact_id = ? AND kind = 'task'", [cid])
+
+
+def test_viewers_see_no_editor(ws):
+    from crm_workspace_marketing.sequences.views import SequencesPage
+
+    viewer = ws.as_user(ws.user, max_role="viewer")
+    assert viewer.read_only
+    page = SequencesPage(workspace=viewer)
+    assert page.save.disabled and page.steps.disabled
+    assert "read only" in page.__panel__()[0].object

@@ -184,7 +184,8 @@ def do_step(workspace, sequence, enrollment, contact, step, now) -> tuple[int | 
             ref_id=enrollment["id"],
             contact_id=contact["id"],
         )
-        return pos + 1, now, f"queued “{message['Subject']}”", "ok", outbox_id
+        # the ledger is append-only and outlives an erasure: it names the template, never the person
+        return pos + 1, now, f"queued “{a.get('subject', '')[:120]}”", "ok", outbox_id
     if kind == "task":
         days = float(a.get("due_days") or 0)
         context = contexts(workspace, [contact["id"]]).get(contact["id"]) or {}
@@ -202,10 +203,10 @@ def do_step(workspace, sequence, enrollment, contact, step, now) -> tuple[int | 
                 "done": 0,
             },
         )
-        return pos + 1, now, f"task #{task['id']} “{title}”", "ok", None
+        return pos + 1, now, f"task #{task['id']}", "ok", None
     if kind == "set_field":
         workspace.store.update("contacts", contact["id"], {a["field"]: a.get("value")})
-        return pos + 1, now, f"{a['field']} = {a.get('value')}", "ok", None
+        return pos + 1, now, f"set {a['field']}", "ok", None
     if kind == "set_stage":
         workspace.store.update("contacts", contact["id"], {"lifecycle_stage": a["stage"]})
         return pos + 1, now, f"stage {a['stage']}", "ok", None

@@ -39,16 +39,16 @@ class SequencesPage(pn.viewable.Viewer):
         names = [r["name"] for r in listed]
         busiest = max(listed, key=lambda r: (r["status"] == "active", r["active"]), default=None)
         first = self.selected or (busiest["name"] if busiest else "")
-        self.picker = pn.widgets.Select(name="Sequence", options=names, value=first or None, width=260)
+        self.picker = pn.widgets.Select(label="Sequence", options=names, value=first or None, width=260)
         self.picker.param.watch(lambda e: setattr(self, "selected", e.new or ""), "value")
         self.message = pn.Column(sizing_mode="stretch_width")
-        self.title_input = pn.widgets.TextInput(name="Name", width=240, disabled=ro)
-        self.trigger = pn.widgets.Select(name="Trigger", options=list(model.TRIGGERS), width=180, disabled=ro)
+        self.title_input = pn.widgets.TextInput(label="Name", width=240, disabled=ro)
+        self.trigger = pn.widgets.Select(label="Trigger", options=list(model.TRIGGERS), width=180, disabled=ro)
         self.trigger_value = pn.widgets.TextInput(
-            name="…which (stage, tag, form address or segment)", width=280, disabled=ro
+            label="…which (stage, tag, form address or segment)", width=280, disabled=ro
         )
         exits = [*model.EXITS, *(f"stage:{s}" for s in ws.lifecycle_stages())]
-        self.exits = pn.widgets.MultiChoice(name="Exit when", options=exits, width=420, disabled=ro)
+        self.exits = pn.widgets.MultiChoice(label="Exit when", options=exits, width=420, disabled=ro)
         self.steps = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS),
             show_index=False,
@@ -60,12 +60,12 @@ class SequencesPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             height=240,
         )
-        self.add = pn.widgets.Button(name="Add step", disabled=ro, width=110, description=TIP if ro else None)
-        self.remove = pn.widgets.Button(name="Remove last step", disabled=ro, width=150)
-        self.save = pn.widgets.Button(name="Save sequence", button_type="primary", disabled=ro, width=150)
-        self.new = pn.widgets.Button(name="New sequence", disabled=ro, width=130)
-        self.toggle = pn.widgets.Button(name="Pause / resume", disabled=ro, width=140)
-        self.run = pn.widgets.Button(name="Run due steps now", disabled=ro, width=160)
+        self.add = pn.widgets.Button(label="Add step", disabled=ro, width=110, description=TIP if ro else None)
+        self.remove = pn.widgets.Button(label="Remove last step", disabled=ro, width=150)
+        self.save = pn.widgets.Button(label="Save sequence", button_type="primary", disabled=ro, width=150)
+        self.new = pn.widgets.Button(label="New sequence", disabled=ro, width=130)
+        self.toggle = pn.widgets.Button(label="Pause / resume", disabled=ro, width=140)
+        self.run = pn.widgets.Button(label="Run due steps now", disabled=ro, width=160)
         self.add.on_click(self._add)
         self.remove.on_click(self._remove)
         self.save.on_click(self._save)
@@ -158,7 +158,7 @@ class SequencesPage(pn.viewable.Viewer):
             ("E-mail queued / failed", f"{h['mail_queued']} / {h['mail_failed']}"),
         ]
         return pn.FlexBox(
-            *(pn.indicators.String(name=k, value=str(v), default_color="#333", font_size="14pt") for k, v in items),
+            *(pn.indicators.String(label=k, value=str(v), default_color="#333", font_size="14pt") for k, v in items),
             sizing_mode="stretch_width",
         )
 
