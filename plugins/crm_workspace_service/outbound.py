@@ -1,0 +1,142 @@
+"""Replies out: a public reply becomes an e-mail in the core outbox, threaded for every mail client.
+
+The message carries ``[#123]`` in its subject, ``In-Reply-To`` the requester's latest message,
+``References`` the whole thread and ``Thread-Index`` (Outlook's conversation key), and its
+Message-ID is stored on the reply so the requester's answer finds its ticket. The outbox
+sends it (``send_pending``); a failed send stays on the message as ``failed`` (shown, and
+retried with ``retry``), a temporary one is retried by the outbox with backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from typing import TYPE_CHECKING
+
+from crm_workspace.errors import CrmError
+
+if TYPE_CHECKING:
+    from crm_workspace import Workspace
+
+PLUGIN = "service"
+#: 100-ns intervals between 1601-01-01 (Windows FILETIME) and 1970-01-01.
+_EPOCH_1601 = 116444736000000000
+
+
+def subject_line(ticket: dict) -> str:
+    subject = str(ticket.get("subject") or "").strip()
+    tag = f"[#{ticket['id']}]"
+    return subject if tag in subject else f"{subject} {tag}".strip()
+
+
+def thread_index(ticket: dict, replies: int, created: float) -> str:
+    """Outlook's ``Thread-Index``: 22 bytes (time + a GUID from the ticket) and 5 bytes per reply after."""
+    filetime = int(created * 10_000_000) + _EPOCH_1601
+    head = struct.pack(">Q", filetime)[:6] + hashlib.md5(f"ticket-{ticket['id']}".encode()).digest()
+    children = b"".join(struct.pack(">I", (n + 1) << 8)[:4] + bytes([n % 256]) for n in range(replies))
+    return base64.b64encode(head + children).decode()
+
+
+def _threading(workspace: Workspace, ticket_id: int, own_id: int) -> tuple[str | None, list[str], int]:
+    rows = workspace.query(
+        "SELECT id, kind, message_id FROM ticket_messages WHERE ticket_id = ? AND kind != 'note'"
+        " AND message_id IS NOT NULL AND id != ? ORDER BY created_at, id",
+        [ticket_id, own_id],
+    )
+    ids = [r["message_id"] for r in rows]
+    inbound = [r["message_id"] for r in rows if r["kind"] == "inbound"]
+    return (inbound[-1] if inbound else (ids[-1] if ids else None)), ids, len(rows)
+
+
+def queue_reply(workspace: Workspace, ticket: dict, message: dict) -> dict:
+    """Queue the e-mail of a public reply (idempotent per message); returns the updated message row."""
+    from crm_workspace.services.mailer import make_message
+    from crm_workspace.services.outbox import enqueue
+
+    from .sla import parse_time
+
+    store = workspace.store
+    email = (
+        store.scalar("SELECT email FROM contacts WHERE id = ?", [ticket.get("requester_id")])
+        if ticket.get("requester_id")
+        else None
+    )
+    if not email:
+        return store.update("ticket_messages", message["id"], {"send_status": "failed", "recipients": None})
+    in_reply_to, references, count = _threading(workspace, ticket["id"], message["id"])
+    sender = workspace.setting("service_address", "") or None
+    mail = make_message(
+        to=email,
+        subject=subject_line(ticket),
+        text=message["body_text"] or "",
+        html=message.get("body_html") or None,
+        sender=sender,
+        reply_to=sender,
+        in_reply_to=in_reply_to,
+        references=references or None,
+        headers={
+            "Thread-Index": thread_index(ticket, count, parse_time(ticket["created_at"]).timestamp()),
+            "Thread-Topic": str(ticket.get("subject") or "")[:200],
+            "Auto-Submitted": "no",
+            "X-CRM-Ticket": str(ticket["id"]),
+        },
+    )
+    outbox_id = enqueue(
+        workspace,
+        mail,
+        key=f"service:message:{message['id']}",
+        plugin=PLUGIN,
+        ref_table="ticket_messages",
+        ref_id=message["id"],
+        contact_id=ticket.get("requester_id"),
+    )
+    return store.update(
+        "ticket_messages",
+        message["id"],
+        {
+            "message_id": str(mail["Message-ID"]),
+            "in_reply_to": in_reply_to,
+            "references": " ".join(references) or None,
+            "subject": str(mail["Subject"]),
+            "recipients": email,
+            "outbox_id": outbox_id,
+            "send_status": "queued",
+        },
+    )
+
+
+def sync_status(workspace: Workspace) -> int:
+    """Copy the outbox's verdicts onto the replies not yet known sent; how many changed."""
+    rows = workspace.query(
+        "SELECT m.id, m.send_status, o.status FROM ticket_messages m JOIN mail_outbox o ON o.id = m.outbox_id"
+        " WHERE m.send_status IN ('queued', 'failed', 'unknown') AND o.status != m.send_status"
+    )
+    updates = []
+    for row in rows:
+        status = {"sending": "queued"}.get(row["status"], row["status"])
+        if status in ("queued", "sent", "failed", "unknown") and status != row["send_status"]:
+            updates.append((row["id"], {"send_status": status}, None))
+    if updates:
+        workspace.store.update_many("ticket_messages", updates)
+    return len(updates)
+
+
+def send_pending(workspace: Workspace, *, limit: int | None = None):
+    """Deliver the service's queued replies now, then record each one's fate on its message."""
+    from crm_workspace.services.outbox import deliver
+
+    result = deliver(workspace, plugin=PLUGIN, limit=limit)
+    sync_status(workspace)
+    return result
+
+
+def retry(workspace: Workspace, message_id: int) -> None:
+    """Queue a failed or unknown reply again (a person's decision)."""
+    from crm_workspace.services.outbox import requeue
+
+    outbox_id = workspace.store.scalar("SELECT outbox_id FROM ticket_messages WHERE id = ?", [int(message_id)])
+    if not outbox_id:
+        raise CrmError(f"message {message_id} was never queued (has the requester an e-mail address?)")
+    requeue(workspace, [outbox_id])
+    workspace.store.update("ticket_messages", int(message_id), {"send_status": "queued"})
