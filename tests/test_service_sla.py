@@ -172,3 +172,18 @@ def test_bad_calendars_are_refused_with_a_reason(hours, message):
         Calendar.from_spec("UTC", hours)
     with pytest.raises(ValueError, match="time zone"):
         Calendar.from_spec("Mars/Olympus", {})
+
+
+def test_no_escalation_at_midnight_outside_business_hours():
+    from crm_workspace_service.escalation import due
+
+    # breached on Friday at 17:00; the tick runs at Saturday midnight, then Monday morning
+    row = {"id": 1, "sla_due_at": "2026-12-04T17:00:00Z", "escalated_at": None, "sla_policy_id": 1}
+    calendars = {1: OFFICE}
+    assert due([row], calendars, utc("2026-12-05T00:00:00")) == []
+    assert due([row], calendars, utc("2026-12-06T12:00:00")) == []  # Sunday
+    assert due([row], calendars, utc("2026-12-07T09:01:00")) == [row]
+    # escalated once: not again for the same breach
+    assert due([{**row, "escalated_at": "2026-12-07T09:01:00Z"}], calendars, utc("2026-12-07T10:00:00")) == []
+    # not yet due: nothing
+    assert due([{**row, "sla_due_at": "2026-12-07T11:00:00Z"}], calendars, utc("2026-12-07T10:00:00")) == []

@@ -81,6 +81,7 @@ def m001_tables(db: Database) -> None:
             "reopened": int,
             "flag": str,
             "merge_candidate_id": int,
+            "escalated_at": str,
             "created_at": str,
             "updated_at": str,
             "updated_by": str,

@@ -23,7 +23,7 @@ class ServicePage(pn.viewable.Viewer):
         super().__init__(**params)
         self._parts: dict[str, Any] = {}
         self.body = pn.Column(sizing_mode="stretch_width")
-        self.switch = pn.widgets.RadioButtonGroup.from_param(self.param.section, name="", button_type="light")
+        self.switch = pn.widgets.RadioButtonGroup.from_param(self.param.section, label="", button_type="light")
         self._seen: dict | None = None
         self.workspace.param.watch(self._route, ["page", "page_args"])
         self.param.watch(self._route, "section")
@@ -55,7 +55,7 @@ class ServicePage(pn.viewable.Viewer):
             try:
                 self.body.objects = [TicketView(workspace=self.workspace, ticket_id=int(args["id"]))]
             except (CrmError, ValueError) as error:
-                back = pn.widgets.Button(name="◀ Queue")
+                back = pn.widgets.Button(label="◀ Queue")
                 back.on_click(lambda _e: self.workspace.open_page("service"))
                 self.body.objects = [pn.pane.Alert(E(str(error)), alert_type="danger"), back]
             return

@@ -29,29 +29,29 @@ class QueueView(pn.viewable.Viewer):
         self._cursor = None
         self._frame = None
         self.view_select = pn.widgets.Select.from_param(
-            m.param.view, name="View", options={label: key for key, label in VIEWS.items()}, width=200
+            m.param.view, label="View", options={label: key for key, label in VIEWS.items()}, width=200
         )
         self.team = pn.widgets.Select.from_param(
-            m.param.team, name="Team", options=choices_with_any(m.teams()), width=130
+            m.param.team, label="Team", options=choices_with_any(m.teams()), width=130
         )
         self.assignee = pn.widgets.Select.from_param(
-            m.param.assignee, name="Assignee", options=choices_with_any(m.agents()), width=130
+            m.param.assignee, label="Assignee", options=choices_with_any(m.agents()), width=130
         )
         self.priority = pn.widgets.Select.from_param(
             m.param.priority,
-            name="Priority",
+            label="Priority",
             options={"(any)": "", **{p: p for p in ("urgent", "high", "normal", "low")}},
             width=110,
         )
         self.search = pn.widgets.TextInput.from_param(
-            m.param.text, name="Search", placeholder="subject or #id", width=180
+            m.param.text, label="Search", placeholder="subject or #id", width=180
         )
-        self.saved = pn.widgets.Select(name="Saved views", options=self._saved_options(), width=180)
+        self.saved = pn.widgets.Select(label="Saved views", options=self._saved_options(), width=180)
         self.saved.param.watch(self._apply_saved, "value")
         self.save_name = pn.widgets.TextInput(
-            name="Save these filters as", placeholder="e.g. Billing urgent", width=180
+            label="Save these filters as", placeholder="e.g. Billing urgent", width=180
         )
-        self.save_button = pn.widgets.Button(name="Save view", width=100, align="end")
+        self.save_button = pn.widgets.Button(label="Save view", width=100, align="end")
         self.save_button.on_click(self._save)
         self.table = pn.widgets.Tabulator(
             show_index=False,
@@ -64,26 +64,26 @@ class QueueView(pn.viewable.Viewer):
             height=560,
         )
         self.table.on_click(self._open)
-        self.prev_button = pn.widgets.Button(name="◀ Previous", width=110)
-        self.next_button = pn.widgets.Button(name="Next ▶", width=110)
+        self.prev_button = pn.widgets.Button(label="◀ Previous", width=110)
+        self.next_button = pn.widgets.Button(label="Next ▶", width=110)
         self.prev_button.on_click(lambda _e: m.previous_page())
         self.next_button.on_click(lambda _e: m.next_page(self._cursor))
         self.info = pn.pane.Markdown("", margin=(8, 10))
         locked = read_only(self.workspace)
         self.bulk_assignee = pn.widgets.Select(
-            name="Assign selected to",
+            label="Assign selected to",
             options={"(nobody)": "", **{a: a for a in m.agents()}},
             width=150,
             disabled=locked,
         )
         self.bulk_assign = pn.widgets.Button(
-            name="Assign", width=90, align="end", disabled=locked, description=READ_ONLY_TIP if locked else None
+            label="Assign", width=90, align="end", disabled=locked, description=READ_ONLY_TIP if locked else None
         )
         self.bulk_status = pn.widgets.Select(
-            name="Set status of selected", options=list(STATUSES), value="open", width=150, disabled=locked
+            label="Set status of selected", options=list(STATUSES), value="open", width=150, disabled=locked
         )
         self.bulk_set = pn.widgets.Button(
-            name="Set status", width=100, align="end", disabled=locked, description=READ_ONLY_TIP if locked else None
+            label="Set status", width=100, align="end", disabled=locked, description=READ_ONLY_TIP if locked else None
         )
         self.bulk_assign.on_click(lambda _e: self._bulk({"assignee": self.bulk_assignee.value or None}))
         self.bulk_set.on_click(lambda _e: self._bulk({"status": self.bulk_status.value}))

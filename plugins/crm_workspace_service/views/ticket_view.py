@@ -73,21 +73,21 @@ class TicketView(pn.viewable.Viewer):
             r["username"] for r in ws.query("SELECT username FROM users WHERE role != 'viewer' ORDER BY username")
         ]
         self.status = pn.widgets.Select(
-            name="Status", options=list(STATUSES), value=self.ticket["status"], width=120, disabled=locked
+            label="Status", options=list(STATUSES), value=self.ticket["status"], width=120, disabled=locked
         )
         self.priority = pn.widgets.Select(
-            name="Priority", options=list(PRIORITIES), value=self.ticket["priority"], width=110, disabled=locked
+            label="Priority", options=list(PRIORITIES), value=self.ticket["priority"], width=110, disabled=locked
         )
         self.assignee = pn.widgets.Select(
-            name="Assignee",
+            label="Assignee",
             options={"(nobody)": "", **{a: a for a in agents}},
             value=self.ticket["assignee"] or "",
             width=130,
             disabled=locked,
         )
-        self.team = pn.widgets.TextInput(name="Team", value=self.ticket["team"] or "", width=120, disabled=locked)
+        self.team = pn.widgets.TextInput(label="Team", value=self.ticket["team"] or "", width=120, disabled=locked)
         self.save = pn.widgets.Button(
-            name="Save", button_type="primary", width=80, align="end", disabled=locked, description=tip
+            label="Save", button_type="primary", width=80, align="end", disabled=locked, description=tip
         )
         self.save.on_click(self._save)
         self.badges = pn.pane.HTML("", css_classes=["svc-badges"], stylesheets=[CSS])
@@ -99,7 +99,7 @@ class TicketView(pn.viewable.Viewer):
             options={"Public reply": "public", "Internal note": "note"}, value="public", disabled=locked
         )
         self.body = pn.widgets.TextAreaInput(
-            name="Reply",
+            label="Reply",
             placeholder="Write a reply…",
             height=140,
             sizing_mode="stretch_width",
@@ -107,17 +107,17 @@ class TicketView(pn.viewable.Viewer):
             css_classes=["svc-composer"],
         )
         self.after = pn.widgets.Select(
-            name="Then set status",
+            label="Then set status",
             options={"(keep)": "", "pending": "pending", "open": "open", "on_hold": "on_hold", "solved": "solved"},
             value="",
             width=140,
             disabled=locked,
         )
         self.send = pn.widgets.Button(
-            name="Send", button_type="primary", width=100, align="end", disabled=locked, description=tip
+            label="Send", button_type="primary", width=100, align="end", disabled=locked, description=tip
         )
         self.send.on_click(self._send)
-        self.macro = pn.widgets.Select(name="Macro", options=self._macro_options(), width=180, disabled=locked)
+        self.macro = pn.widgets.Select(label="Macro", options=self._macro_options(), width=180, disabled=locked)
         self.macro.param.watch(self._apply_macro, "value")
         self.conflict = pn.Column(visible=False)
         self.unsent = pn.Column()
@@ -172,7 +172,7 @@ class TicketView(pn.viewable.Viewer):
 
     def _retry_button(self, message: dict) -> pn.widgets.Button:
         button = pn.widgets.Button(
-            name=f"Retry sending reply {message['id']}",
+            label=f"Retry sending reply {message['id']}",
             button_type="warning",
             width=220,
             disabled=read_only(self.workspace),
@@ -342,8 +342,8 @@ class TicketView(pn.viewable.Viewer):
             f"<li>{E(m['kind'])} by {E(m['author'] or m['sender'] or '?')}: {E((m['body_text'] or '')[:140])}</li>"
             for m in newer
         )
-        send_anyway = pn.widgets.Button(name="Send anyway", button_type="danger", width=130)
-        cancel = pn.widgets.Button(name="Review first", width=120)
+        send_anyway = pn.widgets.Button(label="Send anyway", button_type="danger", width=130)
+        cancel = pn.widgets.Button(label="Review first", width=120)
         send_anyway.on_click(lambda _e: self._send(force=True))
 
         def review(_e) -> None:
@@ -364,7 +364,7 @@ class TicketView(pn.viewable.Viewer):
         self._reload()
 
     def __panel__(self):
-        back = pn.widgets.Button(name="◀ Queue", width=100)
+        back = pn.widgets.Button(label="◀ Queue", width=100)
         back.on_click(lambda _e: self.workspace.open_page("service"))
         title = pn.pane.HTML(
             f"<h2 class='svc-title'>#{int(self.ticket['id'])} {E(self.ticket['subject'])}</h2>",
