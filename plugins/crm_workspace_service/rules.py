@@ -188,7 +188,8 @@ def check_calendar(record: dict, before: dict | None) -> dict[str, str]:
     try:
         calendar_of(merged)
     except (ValueError, TypeError) as error:
-        return {"hours": str(error)}
+        text = str(error)
+        return {"tz" if "time zone" in text else "holidays" if "holiday" in text else "hours": text}
     for field in ("hours", "holidays"):
         if isinstance(record.get(field), dict | list):
             record[field] = json.dumps(record[field])

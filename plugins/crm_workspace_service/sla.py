@@ -83,7 +83,13 @@ class Calendar:
                 if nxt and nxt[0] < b:
                     raise ValueError(f"{day}: shifts overlap")
             week.append(tuple(shifts))
-        return cls(tz, tuple(week), frozenset(date.fromisoformat(str(d)[:10]) for d in holidays or ()))
+        days = set()
+        for d in holidays or ():
+            try:
+                days.add(date.fromisoformat(str(d).strip()[:10]))
+            except ValueError:
+                raise ValueError(f"holiday {d!r} is not a date (YYYY-MM-DD)") from None
+        return cls(tz, tuple(week), frozenset(days))
 
     @classmethod
     def always(cls, tz: str = "UTC") -> Calendar:

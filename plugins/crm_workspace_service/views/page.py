@@ -12,7 +12,7 @@ from crm_workspace.errors import CrmError
 
 from .common import E
 
-SECTIONS = ("Queue", "Board", "Metrics")
+SECTIONS = ("Queue", "Board", "Metrics", "Setup")
 
 
 class ServicePage(pn.viewable.Viewer):
@@ -39,6 +39,10 @@ class ServicePage(pn.viewable.Viewer):
                 from .board import board_view
 
                 self._parts[name] = board_view(self.workspace)
+            elif name == "Setup":
+                from .settings_view import SettingsView
+
+                self._parts[name] = SettingsView(workspace=self.workspace)
             else:
                 from .metrics_view import MetricsView
 
