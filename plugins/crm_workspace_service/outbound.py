@@ -124,9 +124,12 @@ def sync_status(workspace: Workspace) -> int:
 
 def send_pending(workspace: Workspace, *, limit: int | None = None):
     """Deliver the service's queued replies now, then record each one's fate on its message."""
-    from crm_workspace.services.outbox import deliver
+    from crm_workspace.services.outbox import Delivery, deliver
 
-    result = deliver(workspace, plugin=PLUGIN, limit=limit)
+    try:
+        result = deliver(workspace, plugin=PLUGIN, limit=limit)
+    except CrmError as error:  # the server is unreachable: everything stays queued, retried later
+        result = Delivery(error=str(error))
     sync_status(workspace)
     return result
 
@@ -138,5 +141,9 @@ def retry(workspace: Workspace, message_id: int) -> None:
     outbox_id = workspace.store.scalar("SELECT outbox_id FROM ticket_messages WHERE id = ?", [int(message_id)])
     if not outbox_id:
         raise CrmError(f"message {message_id} was never queued (has the requester an e-mail address?)")
-    requeue(workspace, [outbox_id])
+    status = workspace.store.scalar("SELECT status FROM mail_outbox WHERE id = ?", [outbox_id])
+    if status in ("failed", "unknown"):
+        requeue(workspace, [outbox_id])
+    elif status == "queued":  # waiting for its next try after a temporary failure: now
+        workspace.store.update("mail_outbox", outbox_id, {"send_after": None})
     workspace.store.update("ticket_messages", int(message_id), {"send_status": "queued"})

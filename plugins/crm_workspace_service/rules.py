@@ -168,9 +168,8 @@ def check_attachment(workspace: Workspace, record: dict, before: dict | None) ->
     errors: dict[str, str] = {}
     checks.required(record, before, "filename", errors)
     limit = int(workspace.setting("service_attachment_max_bytes", 10_000_000))
-    data = record.get("data")
-    if data is not None and len(data) > limit:
-        errors["data"] = f"attachment is {len(data):,} bytes; the limit is {limit:,}"
+    if record.get("sha256") and (record.get("size") or 0) > limit:
+        errors["size"] = f"attachment is {record['size']:,} bytes; the limit is {limit:,}"
     if record.get("filename"):
         record["filename"] = safe_filename(record["filename"])
     return errors

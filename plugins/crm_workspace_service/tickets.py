@@ -134,25 +134,48 @@ def add_attachment(
     size: int | None = None,
     too_big: bool = False,
 ) -> dict:
-    """Keep a file with a ticket; one over the size limit is kept as a name and size only (``too_big``)."""
+    """Keep a file with a ticket; one over the size limit is kept as a name and size only (``too_big``).
+
+    The bytes go to ``ticket_attachment_blobs`` by sha256 (written once, never changed); the
+    attachment row, audited like any record, names them by that hash.
+    """
+    store = workspace.store
     limit = int(workspace.setting("service_attachment_max_bytes", 10_000_000))
     size = len(data) if data is not None else int(size or 0)
     if too_big or data is None or size > limit:
         data, too_big = None, True
-    return workspace.store.insert(
-        "ticket_attachments",
-        {
-            "ticket_id": ticket_id,
-            "ticket_message_id": message_id,
-            "filename": filename,
-            "content_type": content_type,
-            "size": size,
-            "sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
-            "data": data,
-            "too_big": int(too_big),
-            "created_at": clock.now_iso(),
-        },
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
+    with store.transaction():
+        if data is not None:
+            store.conn.execute(
+                "INSERT OR IGNORE INTO ticket_attachment_blobs (sha256, size, data) VALUES (?, ?, ?)",
+                [digest, size, data],
+            )
+        return store.insert(
+            "ticket_attachments",
+            {
+                "ticket_id": ticket_id,
+                "ticket_message_id": message_id,
+                "filename": filename,
+                "content_type": content_type,
+                "size": size,
+                "sha256": digest,
+                "too_big": int(too_big),
+                "created_at": clock.now_iso(),
+            },
+        )
+
+
+def attachment_bytes(workspace: Workspace, attachment_id: int) -> tuple[dict, bytes]:
+    """An attachment's row and its bytes (``NotFound`` when it has none: too big, or unknown)."""
+    rows = workspace.query(
+        "SELECT a.*, b.data FROM ticket_attachments a JOIN ticket_attachment_blobs b ON b.sha256 = a.sha256 WHERE a.id = ?",
+        [int(attachment_id)],
     )
+    if not rows:
+        raise NotFound(f"no stored attachment {attachment_id}")
+    row = rows[0]
+    return row, row.pop("data")
 
 
 def merge_ticket(workspace: Workspace, source_id: int, target_id: int) -> dict:

@@ -22,7 +22,7 @@ from .. import clock, context, presence
 from ..outbound import retry, send_pending
 from ..rules import ticket_sla
 from ..schema import PRIORITIES, STATUSES
-from ..tickets import get_ticket, post_message, thread, update_ticket
+from ..tickets import attachment_bytes, get_ticket, post_message, thread, update_ticket
 from .common import CSS, READ_ONLY_TIP, E, notify, read_only, sla_badge, ticket_link
 
 REFRESH_MS = 3000
@@ -160,7 +160,7 @@ class TicketView(pn.viewable.Viewer):
         ws, aid = self.workspace, attachment["id"]
 
         def data() -> io.BytesIO:
-            return io.BytesIO(ws.store.scalar("SELECT data FROM ticket_attachments WHERE id = ?", [aid]) or b"")
+            return io.BytesIO(attachment_bytes(ws, aid)[1])
 
         return pn.widgets.FileDownload(
             callback=data,
