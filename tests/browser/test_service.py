@@ -48,3 +48,78 @@ def test_the_sla_marker_turns_to_breached_as_time_passes(page, served_clock):
     served_clock.now_file.write_text("2026-11-30T13:05:00Z")
     page.locator(f'{BADGE}[data-state="breached"]').wait_for(timeout=30_000)
     assert "Breached" in page.locator(BADGE).inner_text()
+
+
+@pytest.fixture(scope="module")
+def served_desk(tmp_path_factory):
+    """A help desk whose support mailbox received one e-mail, served; replies go to a local SMTP server."""
+    pytest.importorskip("crm_workspace.services.mailbox", reason="needs the core mail services (core-mail)")
+    import mailbox
+    from email.message import EmailMessage
+
+    from crm_workspace_service.inbound import fetch
+
+    from crm_workspace.testing import configure_smtp, smtp_server
+
+    root = tmp_path_factory.mktemp("svc-desk")
+    with smtp_server() as smtpd:
+        ws = make_workspace(root / "crm.db", user="ana")
+        configure_smtp(ws, smtpd.port)
+        ws.set_setting("service_acknowledge", False)
+        box = mailbox.Maildir(root / "Maildir", create=True)
+        message = EmailMessage()
+        message["From"] = "Kim Lee <kim@customer.example>"
+        message["To"] = "support@example.com"
+        message["Subject"] = "The invoice total is wrong"
+        message["Message-ID"] = "<first@customer.example>"
+        message.set_content("Our invoice charges 12 seats, we have 9.")
+        box.add(message)
+        fetch(ws, f"maildir:{root / 'Maildir'}")
+        ws.close()
+        server = Server(root / "crm.db")
+        server.smtpd, server.maildir = smtpd, root / "Maildir"
+        yield server
+        server.stop()
+
+
+def test_an_emailed_ticket_is_answered_from_its_page(page, served_desk):
+    import mailbox
+    import time
+    from email.message import EmailMessage
+
+    from crm_workspace import Workspace
+
+    page.set_default_timeout(60_000)
+    page.goto(f"{served_desk.url}?page=service")
+    subject = page.get_by_text("The invoice total is wrong").first
+    subject.wait_for()
+    subject.click()
+    composer = page.get_by_placeholder("Write a reply…")
+    composer.wait_for()
+    page.locator(".svc-msg.inbound").filter(has_text="12 seats").wait_for()
+    composer.fill("Sorry about that: we corrected the invoice.")
+    page.get_by_role("button", name="Send").click()
+    deadline = time.monotonic() + 60
+    while not served_desk.smtpd.messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sent = served_desk.smtpd.messages[0]
+    assert sent["To"] == "kim@customer.example" and sent["In-Reply-To"] == "<first@customer.example>"
+    assert "[#1]" in sent["Subject"] and "corrected the invoice" in sent.get_content()
+    page.locator(".svc-msg.public").filter(has_text="corrected the invoice").wait_for()
+    # the requester answers the reply: it joins the thread on the open page
+    answer = EmailMessage()
+    answer["From"] = "kim@customer.example"
+    answer["To"] = "support@example.com"
+    answer["Subject"] = "Re: " + sent["Subject"]
+    answer["Message-ID"] = "<second@customer.example>"
+    answer["In-Reply-To"] = sent["Message-ID"]
+    answer.set_content("Thank you, all good now.")
+    mailbox.Maildir(served_desk.maildir).add(answer)
+    ws = Workspace.open(served_desk.db, user="ana")
+    try:
+        from crm_workspace_service.inbound import fetch
+
+        assert [r["outcome"] for r in fetch(ws, f"maildir:{served_desk.maildir}").rows] == ["joined"]
+    finally:
+        ws.close()
+    page.locator(".svc-msg.inbound").filter(has_text="all good now").wait_for(timeout=30_000)
