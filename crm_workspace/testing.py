@@ -7,8 +7,9 @@ def test_my_plugin(workspace):
     ...
 
 Also: ``registered(ws, plugin)`` (register for a ``with`` block), ``page_text(obj)``
-(the text a person would read on a rendered page, without a browser) and
-``assert_no_plugin_errors(ws)``.
+(the text a person would read on a rendered page, without a browser),
+``assert_no_plugin_errors(ws)`` and ``route_server(ws)`` (the plugins' HTTP routes on a
+real local server).
 """
 
 from __future__ import annotations
@@ -155,6 +156,70 @@ def registered(ws: Workspace, plugin: Any, name: str | None = None) -> Iterator[
         yield registered_name
     finally:
         ws.unregister(registered_name)
+
+
+class RouteServer:
+    """A real HTTP server on a free loopback port serving a workspace's plugin routes (``route_server``)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, bytes]:
+        """``(status, headers, body)`` of one request; redirects are not followed."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body.encode() if isinstance(body, str) else body, headers or {})
+            response = conn.getresponse()
+            return response.status, response.msg, response.read()
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def route_server(ws: Workspace) -> Iterator[RouteServer]:
+    """Serve ``ws``'s plugin routes (``crm_routes``) exactly as ``crm serve`` mounts them, for the ``with`` block.
+
+    Tornado runs in a thread on a free port; each handler gets ``ws`` acting as
+    ``system:<plugin>``. Test a plugin's API, links and forms over real HTTP
+    without starting the whole app.
+    """
+    import asyncio
+    import threading
+
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    from crm_workspace.web.server import route_patterns
+
+    patterns = route_patterns(ws)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(tornado.web.Application(patterns))
+        server.add_sockets(sockets)
+        box["port"] = sockets[0].getsockname()[1]
+        box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        ready.set()
+        await box["stop"].wait()
+        server.stop()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="crm-route-server", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the route server did not start")
+    try:
+        yield RouteServer(box["port"])
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(10)
 
 
 def page_text(obj: Any) -> str:

@@ -150,3 +150,21 @@ class PluginInfo:
     hooks: tuple[str, ...]
     distribution: str = ""
     error: str = ""  # why it failed to load or migrate (then it is not enabled); "" when fine
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route a plugin serves beside the app (returned by ``crm_routes``).
+
+    ``pattern`` is a Tornado URL pattern starting with a literal first segment
+    (``/api/v1/contacts/([0-9]+)``); ``handler`` a ``tornado.web.RequestHandler``
+    subclass, usually ``crm_workspace.services.http.RouteHandler``, whose
+    ``initialize`` receives ``workspace=`` (the served workspace acting as
+    ``system:<plugin>``) and ``kwargs``. Panel's login does not guard it: the
+    handler authenticates the request itself or is public by design.
+    """
+
+    pattern: str
+    handler: type
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    plugin: str = ""
