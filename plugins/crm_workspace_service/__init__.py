@@ -109,6 +109,22 @@ def crm_record_changed(workspace, changes):
 
 
 @hookimpl
+def crm_routes(workspace):
+    """The customer portal behind signed links: /s/p/<token> (a requester's tickets, their thread, a reply form)."""
+    from .portal import routes
+
+    return routes()
+
+
+@hookimpl
+def crm_tick(workspace, now):
+    """Poll the support mailbox (if set), escalate breaches within business hours, deliver replies."""
+    from .tick import tick
+
+    tick(workspace, now)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from .commands import register
 

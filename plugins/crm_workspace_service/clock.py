@@ -1,8 +1,9 @@
 """The service module's "now": the real time, or a test clock.
 
-``CRM_NOW`` holds an ISO time, or ``file:/path`` naming a file that holds one (read at each
-call, so a test moves the clock of a running server by rewriting the file). Tests in-process
-call ``set_now``. Everything that asks "is this ticket breached yet?" reads the time here.
+``$CRM_NOW`` holds an ISO time (the core scheduler honours it too); ``$CRM_NOW_FILE`` names a
+file holding one, read at each call, so a test moves the clock of a running server by
+rewriting the file. Tests in-process call ``set_now``. Everything that asks "is this ticket
+breached yet?" reads the time here.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ _fixed: datetime | None = None
 def set_now(moment: datetime | str | None) -> None:
     """Fix the clock (None: the real time again)."""
     global _fixed
-    _fixed = _parse(moment) if moment is not None else None
+    _fixed = parse(moment) if moment is not None else None
 
 
-def _parse(value: datetime | str) -> datetime:
+def parse(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -29,14 +30,18 @@ def _parse(value: datetime | str) -> datetime:
 def now() -> datetime:
     if _fixed is not None:
         return _fixed
-    spec = os.environ.get("CRM_NOW", "").strip()
-    if spec.startswith("file:"):
+    spec = ""
+    if path := os.environ.get("CRM_NOW_FILE", "").strip():
         try:
-            spec = Path(spec[5:]).read_text().strip()
+            spec = Path(path).read_text().strip()
         except OSError:
             spec = ""
+    spec = spec or os.environ.get("CRM_NOW", "").strip()
     if spec:
-        return _parse(spec)
+        try:
+            return parse(spec)
+        except ValueError:
+            pass  # not a time: the real clock (the core refuses such a $CRM_NOW with a clear message)
     return datetime.now(UTC).replace(microsecond=0)
 
 

@@ -20,6 +20,6 @@ def tick(workspace: Workspace, now: str | None = None) -> dict:
         from .inbound import fetch
 
         done["fetched"] = str(fetch(workspace))
-    done["escalated"] = escalation.run(workspace, clock.now())
+    done["escalated"] = escalation.run(workspace, clock.parse(now) if now else clock.now())
     done["delivered"] = str(send_pending(workspace))
     return done

@@ -14,7 +14,7 @@ BADGE = '.svc-sla[data-metric="first response"]'
 
 @pytest.fixture(scope="module")
 def served_clock(tmp_path_factory):
-    """A workspace with one high-priority ticket opened Monday 09:00 UTC, served with CRM_NOW read from a file."""
+    """A workspace with one high-priority ticket opened Monday 09:00 UTC, served with CRM_NOW_FILE."""
     root = tmp_path_factory.mktemp("svc-clock")
     now_file = root / "now.txt"
     now_file.write_text("2026-11-30T09:00:00Z")
@@ -30,7 +30,7 @@ def served_clock(tmp_path_factory):
     finally:
         clock.set_now(None)
         ws.close()
-    server = Server(root / "crm.db", env={"CRM_NOW": f"file:{now_file}"})
+    server = Server(root / "crm.db", env={"CRM_NOW_FILE": str(now_file)})
     server.ticket_id = ticket["id"]
     server.now_file = now_file
     yield server

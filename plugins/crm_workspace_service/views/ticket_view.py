@@ -20,6 +20,7 @@ from crm_workspace.errors import ConflictError, CrmError
 
 from .. import clock, context, presence
 from ..outbound import retry, send_pending
+from ..portal import portal_link
 from ..rules import ticket_sla
 from ..schema import PRIORITIES, STATUSES
 from ..tickets import attachment_bytes, get_ticket, post_message, thread, update_ticket
@@ -201,6 +202,10 @@ class TicketView(pn.viewable.Viewer):
             parts.append(f'<div><a href="?page=contacts&amp;id={int(person["id"])}">{E(name)}</a></div>')
             parts.append(f"<div>{E(person['email'] or '')}</div><div>{E(person['organization'] or '')}</div>")
             parts.append(f"<div>Lifecycle stage: <b class='svc-stage'>{E(person['lifecycle_stage'] or '—')}</b></div>")
+            link = portal_link(ws, person["id"])
+            parts.append(
+                f"<div><a class='svc-portal' href='{E(link)}' target='_blank' rel='noopener'>Customer portal link</a></div>"
+            )
             if person.get("source") == "service inbox":
                 parts.append("<div class='svc-presence'>New contact (created from an e-mail)</div>")
         else:
