@@ -81,6 +81,23 @@ FOLLOW_UPS = [
     "Still the same here, sorry.",
     "Great, thank you!",
 ]
+MACROS = [
+    (
+        "Ask for details",
+        'Hi {{ first_name | default("there") }},\n\nthanks for writing. Could you send us a screenshot and the time it happened?\n\n{{ agent }}',
+        "pending",
+    ),
+    (
+        "Solved, anything else?",
+        'Hi {{ first_name | default("there") }},\n\nthis is fixed on our side (ticket #{{ ticket.id }}). Reply to this e-mail if anything is still wrong.\n\n{{ agent }}',
+        "solved",
+    ),
+    (
+        "Refund issued",
+        'Hi {{ first_name | default("there") }},\n\nwe issued the refund today; it shows on your statement within 5 business days.\n\n{{ agent }}',
+        "solved",
+    ),
+]
 NOTES = [
     "Billing confirmed the double charge.",
     "Reproduced on staging.",
@@ -198,6 +215,12 @@ def add_demo_tickets(workspace: Workspace, seed: int, size: Mapping[str, int], t
         threads.append((requester, messages))
     ids = store.insert_many("tickets", tickets, **bulk(size))
     store.insert_many(
+        "service_macros",
+        [{"name": n, "body": b, "kind": "public", "set_status": st} for n, b, st in MACROS],
+        **bulk(size),
+    )
+    _stray_reply(workspace, rng, ids, tickets, now, size)
+    store.insert_many(
         "ticket_status_history",
         (
             {
@@ -232,5 +255,54 @@ def add_demo_tickets(workspace: Workspace, seed: int, size: Mapping[str, int], t
             for tid, (requester, messages) in zip(ids, threads, strict=True)
             for i, (kind, at, text, author) in enumerate(sorted(messages, key=lambda m: m[1]))
         ),
+        **bulk(size),
+    )
+
+
+def _stray_reply(workspace: Workspace, rng: random.Random, ids: list[int], tickets: list[dict], now, size) -> None:
+    """One reply from an address that is not the requester's, waiting in the merge queue."""
+    store = workspace.store
+    open_ones = [(tid, t) for tid, t in zip(ids, tickets, strict=True) if t["is_open"]]
+    if not open_ones:
+        return
+    target, ticket = rng.choice(open_ones)
+    at = iso(now - timedelta(hours=3))
+    (stray,) = store.insert_many(
+        "tickets",
+        [
+            {
+                "subject": "Re: " + ticket["subject"],
+                "description": "Writing from my private address: any news on this?",
+                "priority": "normal",
+                "status": "new",
+                "channel": "email",
+                "flag": f"possible reply to #{target} from another address",
+                "merge_candidate_id": target,
+                "is_open": 1,
+                "sla_sort": "9999-12-31T00:00:00Z",
+                "created_at": at,
+                "last_message_at": at,
+            }
+        ],
+        **bulk(size),
+    )
+    store.insert_many(
+        "ticket_status_history",
+        [{"ticket_id": stray, "at": at, "to_status": "new", "priority": "normal", "by": "system:demo"}],
+        **bulk(size),
+    )
+    store.insert_many(
+        "ticket_messages",
+        [
+            {
+                "ticket_id": stray,
+                "kind": "inbound",
+                "sender": "someone.private@mail.example",
+                "body_text": "Writing from my private address: any news on this?",
+                "placed_by": "header-unverified",
+                "message_id": f"<demo-stray-{stray}@mail.example>",
+                "created_at": at,
+            }
+        ],
         **bulk(size),
     )

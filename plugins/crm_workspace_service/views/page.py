@@ -23,7 +23,7 @@ class ServicePage(pn.viewable.Viewer):
         super().__init__(**params)
         self._parts: dict[str, Any] = {}
         self.body = pn.Column(sizing_mode="stretch_width")
-        self.switch = pn.widgets.RadioButtonGroup.from_param(self.param.section, label="", button_type="light")
+        self.switch = pn.widgets.RadioButtonGroup.from_param(self.param.section, label="", color="light")
         self._seen: dict | None = None
         self.workspace.param.watch(self._route, ["page", "page_args"])
         self.param.watch(self._route, "section")

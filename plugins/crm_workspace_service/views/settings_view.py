@@ -33,7 +33,7 @@ class SettingsView(pn.viewable.Viewer):
             label="Holidays (one date per line)", height=120, width=220, disabled=locked
         )
         self.cal_save = pn.widgets.Button(
-            label="Save calendar", button_type="primary", width=140, disabled=locked, description=tip
+            label="Save calendar", color="primary", width=140, disabled=locked, description=tip
         )
         self.calendar.param.watch(lambda _e: self._load_calendar(), "value")
         self.cal_save.on_click(self._save_calendar)
@@ -41,7 +41,7 @@ class SettingsView(pn.viewable.Viewer):
             pd.DataFrame(setup.policies(self.workspace)), show_index=False, disabled=locked, sizing_mode="stretch_width"
         )
         self.pol_save = pn.widgets.Button(
-            label="Save targets", button_type="primary", width=140, disabled=locked, description=tip
+            label="Save targets", color="primary", width=140, disabled=locked, description=tip
         )
         self.pol_save.on_click(self._save_policies)
         self.macro_name = pn.widgets.TextInput(label="New macro", placeholder="Name", width=200, disabled=locked)

@@ -23,7 +23,7 @@ from ..outbound import retry, send_pending
 from ..portal import portal_link
 from ..rules import ticket_sla
 from ..schema import PRIORITIES, STATUSES
-from ..tickets import attachment_bytes, get_ticket, post_message, thread, update_ticket
+from ..tickets import attachment_bytes, get_ticket, merge_ticket, post_message, thread, update_ticket
 from .common import CSS, READ_ONLY_TIP, E, notify, read_only, sla_badge, ticket_link
 
 REFRESH_MS = 3000
@@ -88,7 +88,7 @@ class TicketView(pn.viewable.Viewer):
         )
         self.team = pn.widgets.TextInput(label="Team", value=self.ticket["team"] or "", width=120, disabled=locked)
         self.save = pn.widgets.Button(
-            label="Save", button_type="primary", width=80, align="end", disabled=locked, description=tip
+            label="Save", color="primary", width=80, align="end", disabled=locked, description=tip
         )
         self.save.on_click(self._save)
         self.badges = pn.pane.HTML("", css_classes=["svc-badges"], stylesheets=[CSS])
@@ -115,12 +115,21 @@ class TicketView(pn.viewable.Viewer):
             disabled=locked,
         )
         self.send = pn.widgets.Button(
-            label="Send", button_type="primary", width=100, align="end", disabled=locked, description=tip
+            label="Send", color="primary", width=100, align="end", disabled=locked, description=tip
         )
         self.send.on_click(self._send)
         self.macro = pn.widgets.Select(label="Macro", options=self._macro_options(), width=180, disabled=locked)
         self.macro.param.watch(self._apply_macro, "value")
         self.conflict = pn.Column(visible=False)
+        self.merge = pn.widgets.Button(
+            label="Merge into the candidate ticket",
+            color="warning",
+            width=260,
+            visible=False,
+            disabled=locked,
+            description=tip,
+        )
+        self.merge.on_click(self._merge)
         self.unsent = pn.Column()
         self.body.param.watch(lambda _e: self._tick(), "value_input")
         ws.param.watch(self._reload, "revision")
@@ -155,6 +164,9 @@ class TicketView(pn.viewable.Viewer):
             if m["kind"] == "public" and m["send_status"] in ("failed", "unknown")
         ]
         self.side.object = self._side_html()
+        candidate = self.ticket.get("merge_candidate_id")
+        self.merge.visible = bool(candidate) and self.ticket["status"] != "closed"
+        self.merge.label = f"Merge into #{candidate}" if candidate else "Merge"
         self._badges()
 
     def _download(self, attachment: dict) -> pn.widgets.FileDownload:
@@ -174,7 +186,7 @@ class TicketView(pn.viewable.Viewer):
     def _retry_button(self, message: dict) -> pn.widgets.Button:
         button = pn.widgets.Button(
             label=f"Retry sending reply {message['id']}",
-            button_type="warning",
+            color="warning",
             width=220,
             disabled=read_only(self.workspace),
         )
@@ -286,6 +298,17 @@ class TicketView(pn.viewable.Viewer):
         self.seen_version = self.ticket["version"]
         notify("success", "Ticket saved")
 
+    def _merge(self, _event=None) -> None:
+        """The merge queue's answer: this ticket's thread moves into its candidate, this one closes."""
+        target = self.ticket.get("merge_candidate_id")
+        try:
+            merge_ticket(self.workspace, self.ticket_id, target)
+        except CrmError as error:
+            notify("error", str(error))
+            return
+        notify("success", f"Merged into #{target}")
+        self.workspace.open_page("service", id=int(target))
+
     def _apply_macro(self, event) -> None:
         if event.new is None:
             return
@@ -301,7 +324,7 @@ class TicketView(pn.viewable.Viewer):
         self.macro.value = None
 
     def _send(self, _event=None, *, force: bool = False) -> None:
-        text = (self.body.value_input if self.body.value_input is not None else self.body.value) or ""
+        text = self.body.value_input or self.body.value or ""
         try:
             message = post_message(
                 self.workspace,
@@ -347,7 +370,7 @@ class TicketView(pn.viewable.Viewer):
             f"<li>{E(m['kind'])} by {E(m['author'] or m['sender'] or '?')}: {E((m['body_text'] or '')[:140])}</li>"
             for m in newer
         )
-        send_anyway = pn.widgets.Button(label="Send anyway", button_type="danger", width=130)
+        send_anyway = pn.widgets.Button(label="Send anyway", color="danger", width=130)
         cancel = pn.widgets.Button(label="Review first", width=120)
         send_anyway.on_click(lambda _e: self._send(force=True))
 

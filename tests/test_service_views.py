@@ -1,0 +1,89 @@
+"""The ticket page without a browser: collision detection (presence, stale replies), merging, the queue view."""
+
+from __future__ import annotations
+
+import pytest
+from crm_workspace_service import clock, presence
+from crm_workspace_service.tickets import create_ticket, post_message
+from crm_workspace_service.views.page import ServicePage
+from crm_workspace_service.views.ticket_view import TicketView
+
+from crm_workspace.testing import make_workspace, page_text
+
+
+@pytest.fixture
+def ws(tmp_path):
+    clock.set_now("2026-11-30T09:00:00Z")
+    workspace = make_workspace(tmp_path / "crm.db", user="ana")
+    for name in ("ana", "ben"):
+        if not workspace.query("SELECT 1 FROM users WHERE username = ?", [name]):
+            workspace.store.insert(
+                "users",
+                {"username": name, "display_name": name.title(), "role": "admin" if name == "ana" else "member"},
+            )
+    yield workspace
+    workspace.close()
+    clock.set_now(None)
+
+
+def test_presence_shows_who_else_is_viewing_or_replying():
+    presence.touch(7, "ana", "s1", "viewing")
+    presence.touch(7, "ben", "s2", "viewing")
+    presence.touch(7, "ben", "s3", "replying")
+    assert presence.others(7, "ana", "s1") == {"ben": "replying"}
+    assert presence.others(7, "ben", "s2") == {"ana": "viewing", "ben (another window)": "replying"}
+    presence.leave(7, "ben", "s3")
+    assert presence.others(7, "ana", "s1") == {"ben": "viewing"}
+    presence.TTL, saved = -1, presence.TTL
+    try:
+        assert presence.others(7, "ana", "s1") == {}  # gone stale
+    finally:
+        presence.TTL = saved
+
+
+def test_a_reply_on_a_stale_thread_asks_first(ws):
+    kim = ws.store.insert("contacts", {"first_name": "Kim", "email": "kim@customer.example"})["id"]
+    ticket = create_ticket(ws, subject="Login fails", requester_id=kim)
+    view = TicketView(workspace=ws, ticket_id=ticket["id"])
+    # ben answers first, from his own session
+    post_message(ws.as_user("ben"), ticket["id"], kind="note", body_text="I am on it", version=ticket["version"])
+    view.kind.value = "note"
+    view.body.value = "Looking into it"
+    view._send()
+    assert view.conflict.visible
+    text = page_text(view.conflict)
+    assert "Someone else updated this ticket" in text and "I am on it" in text
+    assert ws.store.scalar("SELECT count(*) FROM ticket_messages WHERE body_text = 'Looking into it'") == 0
+    send_anyway = next(w for w in view.conflict.objects[1] if w.label == "Send anyway")
+    send_anyway.clicks += 1
+    assert ws.store.scalar("SELECT count(*) FROM ticket_messages WHERE body_text = 'Looking into it'") == 1
+    assert not view.conflict.visible and view.body.value == ""
+
+
+def test_a_flagged_ticket_merges_into_its_candidate(ws):
+    kim = ws.store.insert("contacts", {"first_name": "Kim", "email": "kim@customer.example"})["id"]
+    original = create_ticket(ws, subject="Invoice", requester_id=kim)
+    stray = create_ticket(
+        ws, subject="Re: Invoice", flag="possible reply to #1 from another address", merge_candidate_id=original["id"]
+    )
+    post_message(ws, stray["id"], kind="inbound", body_text="from my other address", sender="kim@home.example")
+    view = TicketView(workspace=ws, ticket_id=stray["id"])
+    assert "possible reply" in page_text(view)
+    view._merge()
+    assert ws.store.get("tickets", stray["id"])["status"] == "closed"
+    assert (
+        ws.store.scalar("SELECT ticket_id FROM ticket_messages WHERE body_text = 'from my other address'")
+        == original["id"]
+    )
+    assert ws.page == "service" and ws.page_args == {"id": original["id"]}
+
+
+def test_the_page_routes_to_a_ticket_and_reports_a_missing_one(ws):
+    ticket = create_ticket(ws, subject="Route me")
+    page = ServicePage(workspace=ws)
+    ws.open_page("service", id=ticket["id"])
+    assert "#1 Route me" in page_text(page)
+    ws.open_page("service", id=999)
+    assert "no ticket #999" in page_text(page)
+    ws.open_page("service")
+    assert "tickets · showing" in page_text(page)
