@@ -96,12 +96,13 @@ def batch_sla(
     running = np.isin(status, _RUNNING) & (policy >= 0)
     last_row = np.flatnonzero(~same_next)
 
-    first_stop = np.full(n, np.inf)
-    np.minimum.at(first_stop, ticket_pos[stopped], at[stopped])
+    # per-ticket reductions over each ticket's consecutive rows (every ticket has at least one)
+    first_stop = np.minimum.reduceat(np.where(stopped, at, np.inf), first_row) if m else np.full(n, np.inf)
     run_start = stopped & ~(np.r_[False, same_next[:-1]] & np.r_[False, stopped[:-1]])
-    res_stop = np.full(n, -np.inf)
-    np.maximum.at(res_stop, ticket_pos[run_start], at[run_start])
+    res_stop = np.maximum.reduceat(np.where(run_start, at, -np.inf), first_row) if m else np.full(n, -np.inf)
     res_stop = np.where(stopped[last_row], res_stop, np.inf)
+    w0_all = _worked(tables, np.where(running, cal, -1), at)
+    w_now_of_cal = np.array([t.worked(t_now) for t in tables] + [0.0])
     stops = {"first_response": np.fmin(np.nan_to_num(first_reply, nan=np.inf), first_stop), "resolution": res_stop}
 
     rows = np.arange(m)
@@ -111,13 +112,12 @@ def batch_sla(
         end = np.minimum(stop, t_now)
         e = np.minimum(seg_end, end[ticket_pos])
         valid = running & (e > at)
-        w0 = _worked(tables, np.where(valid, cal, -1), at)
+        w0 = w0_all
         w1 = _worked(tables, np.where(valid, cal, -1), e)
         seg = np.where(valid, w1 - w0, 0.0)
         worked = np.bincount(ticket_pos, weights=seg, minlength=n)
         in_effect = at <= end[ticket_pos]
-        current = np.full(n, -1)
-        np.maximum.at(current, ticket_pos[in_effect], rows[in_effect])
+        current = np.maximum.reduceat(np.where(in_effect, rows, -1), first_row) if m else np.full(n, -1)
         has = current >= 0
         cur = np.where(has, current, 0)
         cur_pol = np.where(has, policy[cur], -1)
@@ -141,8 +141,9 @@ def batch_sla(
             _CODE["ok"],
         )
         cur_cal = cal_of_policy[cur_pol]
-        w_now = _worked(tables, np.where(cur_running & ~breached & ~is_stopped, cur_cal, -1), np.full(n, t_now))
-        projected = _moment(tables, cur_cal, w_now + (target - elapsed) * 60)
+        project = cur_running & ~breached & ~is_stopped & ~no_target
+        w_now = w_now_of_cal[cur_cal]
+        projected = _moment(tables, np.where(project, cur_cal, -1), w_now + (target - elapsed) * 60)
         due = np.where(breached, breached_at, np.where(cur_running, projected, np.nan))
         due = np.where(is_stopped | no_target, np.nan, due)
         out[f"{metric}_state"] = state
