@@ -93,6 +93,11 @@ def first_pages(path: Path) -> dict[str, float]:
         rows, _ = page(ws, filters, limit=50)
         assert rows, name
         out[name] = timeit(lambda f=filters: page(ws, f, limit=50), repeat=15)["p50"]
+    from crm_workspace_service.queue import count
+
+    out["count (open)"] = timeit(lambda: count(ws, Filters("open")), repeat=5)[
+        "p50"
+    ]  # the page's "N tickets", not a goal
     ws.close()
     return out
 
@@ -105,8 +110,9 @@ def main(large: int = 1_000_000) -> None:
             f"  {name:<11} 1k {fmt_seconds(small_times[name]):>9}   {large // 1000}k {fmt_seconds(large_times[name]):>9}",
             flush=True,
         )
-    worst = max(large_times.values())
-    worst_ratio = max(large_times[n] / small_times[n] for n in large_times)
+    pages = [n for n in large_times if not n.startswith("count")]
+    worst = max(large_times[n] for n in pages)
+    worst_ratio = max(large_times[n] / small_times[n] for n in pages)
     print(
         f"slowest first page at {large:,}: {fmt_seconds(worst)} (goal < 50 ms); worst ratio to 1k: {worst_ratio:.2f}x (goal <= 3x)"
     )
