@@ -229,3 +229,24 @@ def test_a_failed_send_is_kept_shown_and_retried(tmp_path):
     finally:
         ws.close()
         clock.set_now(None)
+
+
+def test_malformed_mail_and_an_unreachable_mailbox(desk, tmp_path):
+    ws, box, spec, smtpd = desk
+    (tmp_path / "Maildir" / "new" / "1.broken").write_bytes(
+        b"\x00\xff\xfe this is not an e-mail at all\r\n\r\n\x81\x82"
+    )
+    box.add(mail("kim@customer.example", "After the broken one", "still read"))
+    report = fetch(ws, spec)
+    assert len(report.rows) == 2 and not report.errors
+    broken = ws.store.get("tickets", report.rows[0]["ticket_id"])
+    assert broken["requester_id"] is None and broken["subject"] == "(no subject)"
+    assert ws.store.scalar("SELECT count(*) FROM tickets WHERE subject = 'After the broken one'") == 1
+    assert len(smtpd.messages) == 1  # only the real sender is acknowledged
+
+    from click.testing import CliRunner
+
+    from crm_workspace.cli import cli
+
+    result = CliRunner().invoke(cli, ["--db", str(ws.path), "service", "fetch", "--mailbox", str(tmp_path / "nowhere")])
+    assert result.exit_code != 0 and "is not a Maildir" in result.output and "Traceback" not in result.output
