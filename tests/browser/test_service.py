@@ -123,3 +123,13 @@ def test_an_emailed_ticket_is_answered_from_its_page(page, served_desk):
     finally:
         ws.close()
     page.locator(".svc-msg.inbound").filter(has_text="all good now").wait_for(timeout=30_000)
+
+
+def test_queue_board_metrics_and_setup_render(page, served_clock):
+    page.set_default_timeout(60_000)
+    page.goto(f"{served_clock.url}?page=service")
+    page.get_by_text("Server down").first.wait_for()
+    for section, expected in (("Board", "Open ("), ("Metrics", "Open tickets by age"), ("Setup", "Business calendars")):
+        page.get_by_role("button", name=section, exact=True).click()
+        page.get_by_text(expected).first.wait_for()
+    assert page.locator(".alert-danger").count() == 0
