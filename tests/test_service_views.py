@@ -87,3 +87,49 @@ def test_the_page_routes_to_a_ticket_and_reports_a_missing_one(ws):
     assert "no ticket #999" in page_text(page)
     ws.open_page("service")
     assert "tickets · showing" in page_text(page)
+
+
+def test_saved_views_and_bulk_actions_from_the_queue(ws):
+    from crm_workspace_service.views.queue_view import QueueView
+
+    for n in range(3):
+        create_ticket(ws, subject=f"Billing question {n}", team="billing", priority="high")
+    create_ticket(ws, subject="Tech question", team="tech")
+    view = QueueView(workspace=ws)
+    view.model.team = "billing"
+    assert "**3** tickets" in view.info.object
+    view.save_name.value = "Billing"
+    view._save()
+    assert "Billing" in view.saved.options
+    view.model.team = ""
+    assert "**4** tickets" in view.info.object
+    view.saved.value = view.saved.options["Billing"]
+    assert view.model.team == "billing" and "**3** tickets" in view.info.object
+    view.table.selection = [0, 1]
+    view.bulk_assignee.value = "ben"
+    view.bulk_assign.clicks += 1
+    assert ws.store.scalar("SELECT count(*) FROM tickets WHERE assignee = 'ben'") == 2
+    view.bulk_status.value = "pending"
+    view.table.selection = [0]
+    view.bulk_set.clicks += 1
+    assert ws.store.scalar("SELECT count(*) FROM tickets WHERE status = 'pending'") == 1
+
+
+def test_a_macro_fills_the_composer_with_merge_fields(ws):
+    pytest.importorskip("crm_workspace.services.templates", reason="needs the core templates (core-mail)")
+    kim = ws.store.insert("contacts", {"first_name": "Kim", "email": "kim@customer.example"})["id"]
+    ticket = create_ticket(ws, subject="Where is my order", requester_id=kim)
+    ws.store.insert(
+        "service_macros",
+        {
+            "name": "Shipped",
+            "body": 'Hi {{ first_name | default("there") }}, #{{ ticket.id }} shipped. {{ agent }}',
+            "set_status": "solved",
+        },
+    )
+    ws.store.insert("service_macros", {"name": "Broken", "body": "Hi {{ first_name"})
+    view = TicketView(workspace=ws, ticket_id=ticket["id"])
+    view.macro.value = view.macro.options["Shipped"]
+    assert view.body.value == f"Hi Kim, #{ticket['id']} shipped. Ana" and view.after.value == "solved"
+    view.macro.value = view.macro.options["Broken"]  # a broken macro says so, the composer is untouched
+    assert view.body.value == f"Hi Kim, #{ticket['id']} shipped. Ana"
