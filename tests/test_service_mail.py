@@ -101,7 +101,7 @@ def test_new_mail_opens_tickets_acknowledges_and_replies_thread(desk):
 
 
 def test_a_forged_reply_from_another_address_does_not_join(desk):
-    ws, box, spec, _smtpd = desk
+    ws, box, spec, smtpd = desk
     original = mail("kim@customer.example", "Account question", "Hello")
     box.add(original)
     fetch(ws, spec)
@@ -134,6 +134,17 @@ def test_a_forged_reply_from_another_address_does_not_join(desk):
     box.add(mail("boss@customer.example", f"Re: [#{ticket_id}]", "I confirm."))
     rows = fetch(ws, spec).rows
     assert [r["outcome"] for r in rows] == ["joined", "joined"]
+    # ... and the desk's answer copies whom the requester copied, never the desk's own address
+    box.add(
+        mail("kim@customer.example", f"Re: [#{ticket_id}]", "see boss", to="support@example.com, boss@customer.example")
+    )
+    fetch(ws, spec)
+    post_message(ws, ticket_id, kind="public", body_text="Noted, both of you.")
+    send_pending(ws)
+    assert smtpd.messages[-1]["To"] == "kim@customer.example" and smtpd.messages[-1]["Cc"] == "boss@customer.example"
+    # the desk's own mail coming back in is ignored (no loop through the mailbox)
+    box.add(mail("support@example.com", f"Re: [#{ticket_id}]", "our own reply, bounced back to us"))
+    assert [r["outcome"] for r in fetch(ws, spec).rows] == ["ignored"]
 
 
 def test_auto_replies_never_loop(desk):

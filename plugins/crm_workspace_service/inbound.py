@@ -46,7 +46,7 @@ class FetchReport:
 
     def __str__(self) -> str:
         parts = [f"{len(self.rows)} messages"]
-        for outcome in ("new ticket", "joined", "flagged", "duplicate", "auto"):
+        for outcome in ("new ticket", "joined", "flagged", "duplicate", "auto", "ignored"):
             if n := self.count(outcome):
                 parts.append(f"{n} {outcome}")
         if self.errors:
@@ -151,6 +151,7 @@ def store_message(
     """Store one inbound message (one transaction); what happened, as a report row."""
     from crm_workspace.services.mailbox import addresses, attachments, is_auto_or_bulk, text_of
 
+    from .outbound import own_addresses
     from .tickets import add_attachment, create_ticket, post_message
 
     store = workspace.store
@@ -160,6 +161,8 @@ def store_message(
         return {"message_id": message_id, "ticket_id": ticket_id, "placed_by": "duplicate", "outcome": "duplicate"}
     senders = addresses(message, "Reply-To") or addresses(message, "From")
     sender = senders[0] if senders else None
+    if sender and sender in own_addresses(workspace):  # our own mail come back: never a ticket, never a loop
+        return {"message_id": message_id, "ticket_id": None, "placed_by": "own address", "outcome": "ignored"}
     copied = addresses(message, "To", "Cc")
     auto = is_auto_or_bulk(message)
     subject = str(message.get("Subject", "") or "").strip() or "(no subject)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
 from crm_workspace.errors import CrmError
@@ -36,6 +37,30 @@ def thread_index(ticket: dict, replies: int, created: float) -> str:
     head = struct.pack(">Q", filetime)[:6] + hashlib.md5(f"ticket-{ticket['id']}".encode()).digest()
     children = b"".join(struct.pack(">I", (n + 1) << 8)[:4] + bytes([n % 256]) for n in range(replies))
     return base64.b64encode(head + children).decode()
+
+
+def own_addresses(workspace: Workspace) -> set[str]:
+    """The desk's own addresses (``service_address`` and the mailer's ``mail_from``), lower case."""
+    values = [workspace.setting("service_address", "") or "", workspace.setting("mail_from", "") or ""]
+    return {address.lower() for _, address in getaddresses(values) if "@" in address}
+
+
+def copied(workspace: Workspace, ticket_id: int, requester: str) -> list[str]:
+    """Whom the requester copied on their latest e-mail (a reply copies them too), never the desk itself.
+
+    Only when the desk knows its own address (``service_address``): otherwise a reply could
+    copy the support mailbox and come back in as new mail.
+    """
+    own = own_addresses(workspace)
+    if not workspace.setting("service_address", ""):
+        return []
+    row = workspace.query(
+        "SELECT recipients FROM ticket_messages WHERE ticket_id = ? AND kind = 'inbound' AND recipients IS NOT NULL"
+        " ORDER BY created_at DESC, id DESC LIMIT 1",
+        [ticket_id],
+    )
+    found = [a.lower() for _, a in getaddresses([row[0]["recipients"]])] if row else []
+    return [a for a in dict.fromkeys(found) if "@" in a and a not in own and a != requester.lower()]
 
 
 def _threading(workspace: Workspace, ticket_id: int, own_id: int) -> tuple[str | None, list[str], int]:
@@ -66,6 +91,7 @@ def queue_reply(workspace: Workspace, ticket: dict, message: dict) -> dict:
         return store.update("ticket_messages", message["id"], {"send_status": "failed", "recipients": None})
     in_reply_to, references, count = _threading(workspace, ticket["id"], message["id"])
     sender = workspace.setting("service_address", "") or None
+    cc = copied(workspace, ticket["id"], email)
     mail = make_message(
         to=email,
         subject=subject_line(ticket),
@@ -80,6 +106,7 @@ def queue_reply(workspace: Workspace, ticket: dict, message: dict) -> dict:
             "Thread-Topic": str(ticket.get("subject") or "")[:200],
             "Auto-Submitted": "no",
             "X-CRM-Ticket": str(ticket["id"]),
+            **({"Cc": ", ".join(cc)} if cc else {}),
         },
     )
     outbox_id = enqueue(
@@ -99,7 +126,7 @@ def queue_reply(workspace: Workspace, ticket: dict, message: dict) -> dict:
             "in_reply_to": in_reply_to,
             "references": " ".join(references) or None,
             "subject": str(mail["Subject"]),
-            "recipients": email,
+            "recipients": ", ".join([email, *cc]),
             "outbox_id": outbox_id,
             "send_status": "queued",
         },
