@@ -90,4 +90,4 @@ def test_killed_fetch_then_rerun_stores_each_message_once(tmp_path):
     assert all(n == 1 for _, n in rows)
     assert tickets == COUNT
     box = mailbox.Maildir(maildir, create=False)
-    assert all("S" in box.get_message(key).get_flags() for key in box)
+    assert all("S" in box.get_message(key).get_flags() for key in box.keys())  # noqa: SIM118 - a Maildir iterates messages

@@ -20,9 +20,9 @@ def ws(tmp_path, smtpd):
     clock.set_now("2026-12-04T13:00:00Z")  # Friday 13:00 UTC
     workspace = make_workspace(tmp_path / "crm.db", user="ana")
     configure_smtp(workspace, smtpd.port)
-    if not workspace.query("SELECT 1 FROM users WHERE username = 'ben'"):
+    for name, role in (("ana", "admin"), ("ben", "member")):
         workspace.store.insert(
-            "users", {"username": "ben", "display_name": "Ben", "role": "member", "email": "ben@desk.example"}
+            "users", {"username": name, "display_name": name.title(), "role": role, "email": f"{name}@desk.example"}
         )
     yield workspace
     workspace.close()
