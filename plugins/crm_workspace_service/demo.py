@@ -211,6 +211,8 @@ def add_demo_tickets(workspace: Workspace, seed: int, size: Mapping[str, int], t
                 **sla_columns(state, status),
             }
         )
+        # breaches of the past were escalated back then: the first tick does not page everyone at once
+        tickets[-1]["escalated_at"] = tickets[-1]["sla_due_at"] if tickets[-1]["sla_breached"] else None
         histories.append(events)
         threads.append((requester, messages))
     ids = store.insert_many("tickets", tickets, **bulk(size))
