@@ -114,3 +114,17 @@ def test_queue_views_and_keyset_pages(ws):
     clock.set_now("2026-11-30T10:30:00Z")
     assert count(ws, Filters("breached")) == 4 and count(ws, Filters("breaching")) == 0
     assert [r["id"] for r in page(ws, Filters("all", text="#3"))[0]] == [3]
+
+
+def test_changing_a_policy_moves_the_due_times_of_open_tickets(ws):
+    from crm_workspace_service.setup import policies, save_calendar, save_policies
+
+    ticket = create_ticket(ws, subject="Slow", priority="high")
+    assert ticket["sla_first_response_due_at"] == "2026-11-30T13:00:00Z"
+    rows = policies(ws)
+    rows[0]["first_response_high"] = 120
+    save_policies(ws, rows)
+    assert ws.store.get("tickets", ticket["id"])["sla_first_response_due_at"] == "2026-11-30T11:00:00Z"
+    # the office opens at 10:00 from now on: the same two business hours end at 12:00
+    save_calendar(ws, 1, name="Office", tz="UTC", hours='{"mon": [["10:00", "17:00"]]}', holidays="")
+    assert ws.store.get("tickets", ticket["id"])["sla_first_response_due_at"] == "2026-11-30T12:00:00Z"

@@ -226,3 +226,30 @@ def history_rows(changes) -> list[dict]:
             }
         )
     return rows
+
+
+def refresh_open(workspace: Workspace) -> int:
+    """Recompute the stored SLA columns of every open ticket (after a calendar or policy changed); how many changed."""
+    store = workspace.store
+    policies = load_policies(store)
+    now = clock.now()
+    rows = store.query("SELECT * FROM tickets WHERE is_open = 1")
+    history: dict[int, list[Event]] = {}
+    for h in store.query(
+        "SELECT h.ticket_id, h.at, h.to_status, h.priority, h.sla_policy_id FROM ticket_status_history h"
+        " JOIN tickets t ON t.id = h.ticket_id WHERE t.is_open = 1 ORDER BY h.ticket_id, h.at, h.id"
+    ):
+        history.setdefault(h["ticket_id"], []).append(
+            Event(parse_time(h["at"]), h["to_status"], h["priority"] or "normal", policies.get(h["sla_policy_id"]))
+        )
+    updates = []
+    for row in rows:
+        reply = parse_time(row["first_response_at"]) if row["first_response_at"] else None
+        state = sla_state(history.get(row["id"], []), now, first_reply_at=reply)
+        columns = sla_columns(state, row["status"], row["sla_breached"])
+        changed = {k: v for k, v in columns.items() if row.get(k) != v}
+        if changed:
+            updates.append((row["id"], changed, None))
+    if updates:
+        store.update_many("tickets", updates)
+    return len(updates)

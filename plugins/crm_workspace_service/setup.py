@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from crm_workspace.errors import CrmError
 
+from .rules import refresh_open
 from .schema import PRIORITIES
 
 if TYPE_CHECKING:
@@ -35,9 +36,12 @@ def save_calendar(
         "hours": json.dumps(parsed_hours),
         "holidays": json.dumps(days),
     }
-    if calendar_id is None:
-        return workspace.store.insert("business_calendars", record)
-    return workspace.store.update("business_calendars", int(calendar_id), record)
+    with workspace.store.transaction():
+        if calendar_id is None:
+            return workspace.store.insert("business_calendars", record)
+        row = workspace.store.update("business_calendars", int(calendar_id), record)
+        refresh_open(workspace)  # open tickets' due times follow the new hours
+        return row
 
 
 def policies(workspace: Workspace) -> list[dict]:
@@ -53,7 +57,9 @@ def save_policies(workspace: Workspace, rows: list[dict]) -> None:
         changes = {k: (None if row.get(k) in ("", None) or row.get(k) != row.get(k) else int(row[k])) for k in TARGETS}
         changes.update(name=row["name"], calendar_id=int(row["calendar_id"]) if row.get("calendar_id") else None)
         updates.append((int(row["id"]), changes, None))
-    workspace.store.update_many("sla_policies", updates)
+    with workspace.store.transaction():
+        workspace.store.update_many("sla_policies", updates)
+        refresh_open(workspace)  # open tickets' due times follow the new targets
 
 
 def macros(workspace: Workspace) -> list[dict]:

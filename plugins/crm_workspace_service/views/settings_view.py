@@ -89,7 +89,7 @@ class SettingsView(pn.viewable.Viewer):
         except (CrmError, ValueError) as error:
             notify("error", str(error))
             return
-        notify("success", "Calendar saved (new SLA due times apply from each ticket's next change)")
+        notify("success", "Calendar saved; open tickets' SLA due times follow it")
 
     def _save_policies(self, _event=None) -> None:
         try:
