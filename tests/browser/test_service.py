@@ -133,3 +133,18 @@ def test_queue_board_metrics_and_setup_render(page, served_clock):
         page.get_by_role("button", name=section, exact=True).click()
         page.get_by_text(expected).first.wait_for()
     assert page.locator(".alert-danger").count() == 0
+
+
+def test_the_service_page_requests_nothing_but_the_served_host(page, served_clock):
+    from urllib.parse import urlparse
+
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{served_clock.url}?page=service&id={served_clock.ticket_id}")
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    page.locator(BADGE).wait_for()
+    served = urlparse(served_clock.url).netloc
+    outside = [
+        u for u in requested if urlparse(u).scheme in ("http", "https", "ws", "wss") and urlparse(u).netloc != served
+    ]
+    assert requested and not outside, outside
