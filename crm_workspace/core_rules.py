@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from crm_workspace.data import checks, fields, permissions, schema
+from crm_workspace.data import checks, fields, mail_settings, permissions, schema
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError
 from crm_workspace.hookspecs import hookimpl
@@ -66,6 +66,8 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
                 errors["username"] = str(error)
     elif table == "settings":
         validate_setting(workspace, record, before, errors)
+    elif table == "mail_outbox":
+        checks.choice(record, "status", schema.OUTBOX_STATUSES, errors)
     return errors or None
 
 
@@ -163,6 +165,7 @@ def crm_settings() -> list[Setting]:
             DEFAULT_TICK_SECONDS,
             doc="Seconds between two runs of the plugins' periodic work (crm_tick) while `crm serve` runs.",
         ),
+        *mail_settings.SETTINGS,
     ]
 
 
@@ -279,10 +282,11 @@ def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[s
 
 @hookimpl
 def crm_personal_data(workspace) -> list[PersonalData]:
-    """The contact's own row, and the text of their activities."""
+    """The contact's own row, the text of their activities, and the mail the outbox holds for them."""
     return [
         PersonalData("contacts", "id", CONTACT_FIELDS, title="contact"),
         PersonalData("activities", "contact_id", ("subject", "body")),
+        PersonalData("mail_outbox", "contact_id", ("recipient", "subject", "message"), title="mail"),
     ]
 
 

@@ -21,6 +21,7 @@ from crm_workspace.cli.admin import register as _register_admin_commands
 from crm_workspace.cli.context import acting_user, db_path, open_workspace, refuse_overwrite
 from crm_workspace.cli.context import warn as _warn
 from crm_workspace.cli.dates import parse_day, parse_when
+from crm_workspace.cli.mail import register as _register_mail_commands
 from crm_workspace.cli.output import emit, output_options
 from crm_workspace.cli.progress import progress
 from crm_workspace.cli.ticks import register as _register_tick_command
@@ -277,6 +278,7 @@ __all__ = [
 ]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
+_register_mail_commands(cli)  # mail test/outbox/send/requeue (crm_workspace/cli/mail.py)
 _register_tick_command(cli)  # tick (crm_workspace/cli/ticks.py)
 
 

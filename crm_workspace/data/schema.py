@@ -254,3 +254,49 @@ def m003_login_sessions_and_lockout(db: Database) -> None:
         not_null={"failures", "last_at"},
         defaults={"failures": 0, "locked_until": 0},
     )
+
+
+#: The states of a row of ``mail_outbox`` (crm_workspace/services/outbox.py). ``unknown``: left
+#: ``sending`` by a sender that died mid-message; never resent unless a person requeues it.
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "unknown")
+
+
+@migrations()
+def m004_mail_outbox(db: Database) -> None:
+    """The one durable mail ledger every module sends through (crm_workspace/services/outbox.py).
+
+    ``key`` makes enqueueing idempotent (unique); ``message`` is the whole RFC 5322
+    text as sent (7-bit), ``recipient`` the envelope's addresses, comma-separated;
+    ``claimed_by`` names the process (host:pid) that marked a row ``sending``.
+    """
+    db["mail_outbox"].create(
+        {
+            "id": int,
+            "key": str,
+            "plugin": str,
+            "ref_table": str,
+            "ref_id": str,
+            "contact_id": int,
+            "sender": str,
+            "recipient": str,
+            "subject": str,
+            "message_id": str,
+            "message": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "permanent": int,
+            "queued_at": str,
+            "send_after": str,
+            "attempted_at": str,
+            "claimed_by": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"key", "status"},
+        defaults={"status": "queued", "attempts": 0, "permanent": 0},
+    )
+    db.execute("CREATE UNIQUE INDEX idx_mail_outbox_key ON mail_outbox(key)")
+    db.execute("CREATE INDEX idx_mail_outbox_due ON mail_outbox(status, send_after, id)")
+    db.execute("CREATE INDEX idx_mail_outbox_plugin ON mail_outbox(plugin, status)")
+    db.execute("CREATE INDEX idx_mail_outbox_contact ON mail_outbox(contact_id)")
