@@ -12,10 +12,6 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("crm_workspace.services.mailbox", reason="needs the core mail services (core-mail)")
-
 from crm_workspace.testing import make_workspace
 
 ROOT = Path(__file__).resolve().parents[1]

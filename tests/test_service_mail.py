@@ -12,8 +12,6 @@ from crm_workspace_service.inbound import fetch
 from crm_workspace_service.outbound import send_pending
 from crm_workspace_service.tickets import post_message
 
-pytest.importorskip("crm_workspace.services.mailbox", reason="needs the core mail services (core-mail)")
-
 from crm_workspace.testing import configure_smtp, make_workspace
 
 

@@ -9,8 +9,6 @@ import pytest
 from crm_workspace_service import clock
 from crm_workspace_service.tickets import create_ticket
 
-pytest.importorskip("crm_workspace.services.mailbox", reason="needs the core mail services (core-mail)")
-
 from crm_workspace.services.scheduler import run_ticks
 from crm_workspace.testing import configure_smtp, make_workspace
 

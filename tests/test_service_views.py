@@ -116,7 +116,6 @@ def test_saved_views_and_bulk_actions_from_the_queue(ws):
 
 
 def test_a_macro_fills_the_composer_with_merge_fields(ws):
-    pytest.importorskip("crm_workspace.services.templates", reason="needs the core templates (core-mail)")
     kim = ws.store.insert("contacts", {"first_name": "Kim", "email": "kim@customer.example"})["id"]
     ticket = create_ticket(ws, subject="Where is my order", requester_id=kim)
     ws.store.insert(
