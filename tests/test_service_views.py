@@ -132,3 +132,26 @@ def test_a_macro_fills_the_composer_with_merge_fields(ws):
     assert view.body.value == f"Hi Kim, #{ticket['id']} shipped. Ana" and view.after.value == "solved"
     view.macro.value = view.macro.options["Broken"]  # a broken macro says so, the composer is untouched
     assert view.body.value == f"Hi Kim, #{ticket['id']} shipped. Ana"
+
+
+def test_another_module_adds_a_section_and_inserts_into_the_reply(ws):
+    from crm_workspace import RecordSection, hookimpl
+    from crm_workspace.testing import registered
+
+    class Suggestions:
+        @hookimpl
+        def crm_record_sections(self, workspace, table, record_id):
+            if table != "tickets":
+                return None
+            return [RecordSection("Suggested articles", lambda: "How to reset a password")]
+
+    ticket = create_ticket(ws, subject="Password")
+    with registered(ws, Suggestions(), name="kb-test"):
+        page = ServicePage(workspace=ws)
+        ws.open_page("service", id=ticket["id"])
+        view = page.ticket_view
+        assert "Suggested articles" in page_text(page) and "How to reset a password" in page_text(page)
+        view.body.value = "Hello,"
+        ws.open_page("service", id=ticket["id"], insert="See https://kb.example/reset")
+        assert page.ticket_view is view  # the same ticket: the draft is kept
+        assert view.body.value == "Hello,\n\nSee https://kb.example/reset"

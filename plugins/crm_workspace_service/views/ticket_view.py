@@ -96,6 +96,7 @@ class TicketView(pn.viewable.Viewer):
         self.thread = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["svc-thread"], stylesheets=[CSS])
         self.files = pn.Column()
         self.side = pn.pane.HTML("", width=320, css_classes=["svc-side"], stylesheets=[CSS])
+        self.sections = pn.Column(width=320)
         self.kind = pn.widgets.RadioButtonGroup(
             options={"Public reply": "public", "Internal note": "note"}, value="public", disabled=locked
         )
@@ -164,6 +165,8 @@ class TicketView(pn.viewable.Viewer):
             if m["kind"] == "public" and m["send_status"] in ("failed", "unknown")
         ]
         self.side.object = self._side_html()
+        if not self.sections.objects:
+            self.sections.objects = self._sections()
         candidate = self.ticket.get("merge_candidate_id")
         self.merge.visible = bool(candidate) and self.ticket["status"] != "closed"
         self.merge.label = f"Merge into #{candidate}" if candidate else "Merge"
@@ -253,6 +256,16 @@ class TicketView(pn.viewable.Viewer):
             )
         return "".join(parts)
 
+    def _sections(self) -> list:
+        """What other modules show on a ticket (``crm_record_sections`` for table ``tickets``)."""
+        parts = []
+        for section in self.workspace.record_sections("tickets", self.ticket_id):
+            try:
+                parts += [pn.pane.Markdown(f"#### {E(section.title)}"), section.view()]
+            except Exception as error:  # another module's section must not break the ticket
+                parts.append(pn.pane.Alert(f"{E(section.title)}: {E(str(error))}", alert_type="danger"))
+        return parts
+
     def _badges(self) -> None:
         state = ticket_sla(self.workspace, self.ticket, clock.now())
         badges = []
@@ -297,6 +310,12 @@ class TicketView(pn.viewable.Viewer):
             return
         self.seen_version = self.ticket["version"]
         notify("success", "Ticket saved")
+
+    def insert_text(self, text: str) -> None:
+        """Add ``text`` to the reply being written (a suggested article's link, say)."""
+        current = self.body.value_input or self.body.value or ""
+        self.body.value = (current.rstrip() + "\n\n" if current.strip() else "") + text
+        self.body.value_input = self.body.value
 
     def _merge(self, _event=None) -> None:
         """The merge queue's answer: this ticket's thread moves into its candidate, this one closes."""
@@ -411,6 +430,6 @@ class TicketView(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(back, title),
             pn.Row(self.status, self.priority, self.assignee, self.team, self.save),
-            pn.Row(main, self.side, sizing_mode="stretch_width"),
+            pn.Row(main, pn.Column(self.side, self.sections, width=330), sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
