@@ -9,7 +9,6 @@ asks before sending.
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import panel as pn
@@ -20,42 +19,13 @@ from crm_workspace.errors import ConflictError, CrmError
 
 from .. import clock, context, presence
 from ..outbound import retry, send_pending
-from ..portal import portal_link
 from ..rules import ticket_sla
 from ..schema import PRIORITIES, STATUSES
 from ..tickets import attachment_bytes, get_ticket, merge_ticket, post_message, thread, update_ticket
-from .common import CSS, READ_ONLY_TIP, E, notify, read_only, sla_badge, ticket_link
+from .common import CSS, READ_ONLY_TIP, E, notify, read_only, sla_badge
+from .ticket_parts import side_html, thread_html, when
 
 REFRESH_MS = 3000
-
-
-def _when(text: str | None) -> str:
-    return (text or "").replace("T", " ").replace("Z", " UTC")
-
-
-def thread_html(messages: list[dict], description: str | None) -> str:
-    parts = []
-    if description and not any(m["kind"] == "inbound" for m in messages):
-        parts.append(
-            f'<div class="svc-msg inbound"><div class="meta">description</div><pre>{E(description)}</pre></div>'
-        )
-    for m in messages:
-        who = m["author"] or m["sender"] or "requester"
-        label = {"public": "reply", "note": "internal note", "inbound": "from the requester"}[m["kind"]]
-        status = ""
-        if m["kind"] == "public" and m["send_status"] and m["send_status"] != "sent":
-            status = f' · <span class="svc-unsent" data-send="{E(m["send_status"])}">{E(m["send_status"])} (not sent yet)</span>'
-        placed = f" · placed by {E(m['placed_by'])}" if m.get("placed_by") else ""
-        files = json.loads(m.get("files") or "[]")
-        names = "".join(
-            f"<div class='meta'>📎 {E(f['filename'])} ({f['size']:,} bytes{', too big: not kept' if f['too_big'] else ''})</div>"
-            for f in files
-        )
-        parts.append(
-            f'<div class="svc-msg {m["kind"]}" data-message="{int(m["id"])}"><div class="meta">{E(label)} · {E(who)} · {E(_when(m["created_at"]))}{status}{placed}</div>'
-            f"<pre>{E(m['body_text'] or '')}</pre>{names}</div>"
-        )
-    return "".join(parts) or "<p>No messages yet.</p>"
 
 
 class TicketView(pn.viewable.Viewer):
@@ -205,56 +175,7 @@ class TicketView(pn.viewable.Viewer):
         return button
 
     def _side_html(self) -> str:
-        ws, t = self.workspace, self.ticket
-        person = context.requester(ws, t)
-        parts = ["<h4>Requester</h4>"]
-        if person:
-            name = (
-                f"{person['first_name'] or ''} {person['last_name'] or ''}".strip()
-                or person["email"]
-                or f"#{person['id']}"
-            )
-            parts.append(f'<div><a href="?page=contacts&amp;id={int(person["id"])}">{E(name)}</a></div>')
-            parts.append(f"<div>{E(person['email'] or '')}</div><div>{E(person['organization'] or '')}</div>")
-            parts.append(f"<div>Lifecycle stage: <b class='svc-stage'>{E(person['lifecycle_stage'] or '—')}</b></div>")
-            link = portal_link(ws, person["id"])
-            parts.append(
-                f"<div><a class='svc-portal' href='{E(link)}' target='_blank' rel='noopener'>Customer portal link</a></div>"
-            )
-            if person.get("source") == "service inbox":
-                parts.append("<div class='svc-presence'>New contact (created from an e-mail)</div>")
-        else:
-            parts.append("<div>No requester</div>")
-        others = context.other_tickets(ws, t)
-        parts.append(
-            "<h4>Other tickets</h4>"
-            + (
-                "".join(
-                    f"<div>{ticket_link(o['id'], '#' + str(o['id']) + ' ' + o['subject'])} · {E(o['status'])}</div>"
-                    for o in others
-                )
-                or "<div>None</div>"
-            )
-        )
-        deals = context.deals(ws, t)
-        parts.append(
-            "<h4>Deals</h4>"
-            + (
-                "".join(f"<div>{E(d['title'])} · {E(d['stage'] or '')} · {E(d['status'] or '')}</div>" for d in deals)
-                or "<div>None</div>"
-            )
-        )
-        if t.get("flag"):
-            parts.append(
-                f"<h4>Flag</h4><div class='svc-presence'>{E(t['flag'])}"
-                + (
-                    f" (see {ticket_link(t['merge_candidate_id'], '#' + str(t['merge_candidate_id']))})"
-                    if t.get("merge_candidate_id")
-                    else ""
-                )
-                + "</div>"
-            )
-        return "".join(parts)
+        return side_html(self.workspace, self.ticket)
 
     def _sections(self) -> list:
         """What other modules show on a ticket (``crm_record_sections`` for table ``tickets``)."""
@@ -271,7 +192,7 @@ class TicketView(pn.viewable.Viewer):
         badges = []
         for c in state.clocks:
             detail = (
-                f"due {_when(c.due_at.strftime('%Y-%m-%dT%H:%MZ'))}" if c.due_at and c.state in ("ok", "soon") else ""
+                f"due {when(c.due_at.strftime('%Y-%m-%dT%H:%MZ'))}" if c.due_at and c.state in ("ok", "soon") else ""
             )
             badges.append(sla_badge(c.metric.replace("_", " "), c.state, detail))
         self.badges.object = " ".join(badges)
