@@ -259,3 +259,22 @@ def test_malformed_mail_and_an_unreachable_mailbox(desk, tmp_path):
 
     result = CliRunner().invoke(cli, ["--db", str(ws.path), "service", "fetch", "--mailbox", str(tmp_path / "nowhere")])
     assert result.exit_code != 0 and "is not a Maildir" in result.output and "Traceback" not in result.output
+
+
+def test_a_reply_with_a_file_from_the_ticket_page(desk):
+    from crm_workspace_service.views.ticket_view import TicketView
+
+    ws, box, spec, smtpd = desk
+    ws.set_setting("service_acknowledge", False)
+    box.add(mail("kim@customer.example", "Need the manual", "please send it"))
+    ticket_id = fetch(ws, spec).rows[0]["ticket_id"]
+    view = TicketView(workspace=ws, ticket_id=ticket_id)
+    view.body.value = "Here it is."
+    view.upload.param.update(value=b"%PDF-1.4 manual", filename="manual.pdf")
+    view._send()
+    sent = smtpd.messages[-1]
+    files = [(part.get_filename(), part.get_content_type(), part.get_content()) for part in sent.iter_attachments()]
+    assert files == [("manual.pdf", "application/pdf", b"%PDF-1.4 manual")]
+    assert "Here it is." in sent.get_body(("plain",)).get_content()
+    assert ws.store.scalar("SELECT filename FROM ticket_attachments WHERE ticket_id = ?", [ticket_id]) == "manual.pdf"
+    assert view.upload.value is None and view.body.value == ""

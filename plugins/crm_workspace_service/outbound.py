@@ -109,6 +109,9 @@ def queue_reply(workspace: Workspace, ticket: dict, message: dict) -> dict:
             **({"Cc": ", ".join(cc)} if cc else {}),
         },
     )
+    for name, content_type, data in _files_of(workspace, message["id"]):
+        maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+        mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=name)
     outbox_id = enqueue(
         workspace,
         mail,
@@ -131,6 +134,17 @@ def queue_reply(workspace: Workspace, ticket: dict, message: dict) -> dict:
             "send_status": "queued",
         },
     )
+
+
+def _files_of(workspace: Workspace, message_id: int) -> list[tuple[str, str, bytes]]:
+    """The files kept with a reply (not the ones too big to keep), to attach to its e-mail."""
+    rows = workspace.query(
+        "SELECT a.filename, a.content_type, b.data FROM ticket_attachments a"
+        " JOIN ticket_attachment_blobs b ON b.sha256 = a.sha256 WHERE a.ticket_message_id = ? AND a.too_big = 0"
+        " ORDER BY a.id",
+        [message_id],
+    )
+    return [(r["filename"], r["content_type"], r["data"]) for r in rows]
 
 
 def sync_status(workspace: Workspace) -> int:

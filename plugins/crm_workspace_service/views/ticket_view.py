@@ -9,6 +9,7 @@ asks before sending.
 from __future__ import annotations
 
 import io
+import mimetypes
 from typing import Any
 
 import panel as pn
@@ -85,6 +86,7 @@ class TicketView(pn.viewable.Viewer):
             width=140,
             disabled=locked,
         )
+        self.upload = pn.widgets.FileInput(multiple=False, width=260, disabled=locked)
         self.send = pn.widgets.Button(
             label="Send", color="primary", width=100, align="end", disabled=locked, description=tip
         )
@@ -273,6 +275,7 @@ class TicketView(pn.viewable.Viewer):
                 body_text=text,
                 version=None if force else self.seen_version,
                 set_status=self.after.value or None,
+                attachments=self._uploaded(),
             )
         except ConflictError:
             self._ask(text)
@@ -282,6 +285,8 @@ class TicketView(pn.viewable.Viewer):
             return
         self.conflict.visible = False
         self.body.value = self.body.value_input = ""
+        self.upload.param.update(value=None, filename=None)
+        self.upload.clear()
         self.seen_version = get_ticket(self.workspace, self.ticket_id)["version"]
         if message["kind"] == "public":
             try:
@@ -298,6 +303,13 @@ class TicketView(pn.viewable.Viewer):
         else:
             notify("success", "Note added")
         self._reload()
+
+    def _uploaded(self) -> list[dict]:
+        """The file chosen in the composer, as an attachment of the reply (kept within the size limit)."""
+        if not self.upload.value or not self.upload.filename:
+            return []
+        content_type = mimetypes.guess_type(self.upload.filename)[0] or "application/octet-stream"
+        return [{"filename": self.upload.filename, "data": bytes(self.upload.value), "content_type": content_type}]
 
     def _ask(self, text: str) -> None:
         """The thread moved on since this agent looked: show what is new, send only if they still want to."""
@@ -341,7 +353,7 @@ class TicketView(pn.viewable.Viewer):
         composer = pn.Column(
             pn.Row(self.kind, self.macro),
             self.body,
-            pn.Row(self.after, self.send),
+            pn.Row(self.after, self.upload, self.send),
             self.conflict,
             sizing_mode="stretch_width",
         )
