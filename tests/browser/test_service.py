@@ -147,3 +147,31 @@ def test_the_service_page_requests_nothing_but_the_served_host(page, served_cloc
         u for u in requested if urlparse(u).scheme in ("http", "https", "ws", "wss") and urlparse(u).netloc != served
     ]
     assert requested and not outside, outside
+
+
+IMG = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_untrusted_text_in_tickets_is_shown_as_text(page, tmp_path):
+    ws = make_workspace(tmp_path / "crm.db", user="ana")
+    from crm_workspace_service.tickets import create_ticket, post_message
+
+    kim = ws.store.insert("contacts", {"first_name": IMG, "last_name": SCRIPT, "email": "x@example.com"})["id"]
+    ticket = create_ticket(ws, subject=f"{IMG} subject {SCRIPT}", requester_id=kim, team=IMG)
+    post_message(ws, ticket["id"], kind="inbound", body_text=f"{SCRIPT}{IMG}", sender="x@example.com", body_html=IMG)
+    post_message(ws, ticket["id"], kind="note", body_text=IMG)
+    ws.close()
+    server = Server(tmp_path / "crm.db")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        page.set_default_timeout(60_000)
+        for url in (f"?page=service&id={ticket['id']}", "?page=service"):
+            page.goto(server.url + url)
+            page.get_by_text("subject <script>", exact=False).first.wait_for()
+        page.get_by_role("button", name="Board", exact=True).click()
+        page.get_by_text("subject <script>", exact=False).first.wait_for()
+        assert not dialogs and page.locator("img[src='x']").count() == 0
+    finally:
+        server.stop()
