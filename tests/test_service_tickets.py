@@ -128,3 +128,26 @@ def test_changing_a_policy_moves_the_due_times_of_open_tickets(ws):
     # the office opens at 10:00 from now on: the same two business hours end at 12:00
     save_calendar(ws, 1, name="Office", tz="UTC", hours='{"mon": [["10:00", "17:00"]]}', holidays="")
     assert ws.store.get("tickets", ticket["id"])["sla_first_response_due_at"] == "2026-11-30T12:00:00Z"
+
+
+def test_performance_medians_p90_compliance_and_reopen_rate(ws):
+    from crm_workspace_service.metrics import backlog, performance
+
+    for n, minutes in enumerate([10, 20, 30, 40, 50]):
+        t = create_ticket(ws, subject=f"t{n}", assignee="ana", team="tech")
+        ws.store.update("tickets", t["id"], {"status": "solved"})
+        if n == 0:
+            ws.store.update("tickets", t["id"], {"status": "open"})  # reopened once
+            ws.store.update("tickets", t["id"], {"status": "solved"})
+        # the business minutes the clocks would have measured (the test clock does not move here)
+        stamps = {"first_response_minutes": minutes, "resolution_minutes": minutes * 10, "sla_breached": int(n == 4)}
+        ws.store.update("tickets", t["id"], stamps)
+    row = performance(ws, "assignee").set_index("assignee").loc["ana"]
+    assert (row["tickets"], row["solved"]) == (5, 5)
+    assert row["first_response_median_h"] == round(30 / 60, 2) and row["first_response_p90_h"] == round(50 / 60, 2)
+    assert row["resolution_median_h"] == 5.0 and row["resolution_p90_h"] == round(500 / 60, 2)
+    assert row["sla_compliance_pct"] == 80.0 and row["reopen_rate_pct"] == 20.0
+    create_ticket(ws, subject="still open", priority="urgent")
+    assert backlog(ws).to_dict("records") == [
+        {"age": "1: under a day", "urgent": 1, "high": 0, "normal": 0, "low": 0, "total": 1}
+    ]
