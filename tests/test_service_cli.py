@@ -84,3 +84,15 @@ def test_views_metrics_and_the_page(demo):
     sections = {s.title: s for s in demo.record_sections("contacts", requester)}
     assert "#" in page_text(sections["Tickets"].view())
     assert_no_plugin_errors(demo)
+
+
+def test_merge_and_portal_link_from_the_command_line(demo):
+    stray = demo.query("SELECT id, merge_candidate_id FROM tickets WHERE merge_candidate_id IS NOT NULL")[0]
+    result = run(demo.path, "service", "merge", str(stray["id"]), str(stray["merge_candidate_id"]))
+    assert result.exit_code == 0 and f"merged #{stray['id']}" in result.output
+    assert demo.store.get("tickets", stray["id"])["status"] == "closed"
+    email = demo.query("SELECT c.email FROM tickets t JOIN contacts c ON c.id = t.requester_id LIMIT 1")[0]["email"]
+    link = run(demo.path, "service", "portal-link", email).output.strip()
+    assert link.startswith("http://localhost:5006/s/p/")
+    missing = CliRunner().invoke(cli, ["--db", str(demo.path), "service", "portal-link", "nobody@nowhere.example"])
+    assert missing.exit_code != 0 and "no contact" in missing.output

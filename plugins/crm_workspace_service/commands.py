@@ -162,3 +162,29 @@ def register(cli: click.Group) -> None:
         emit(report.rows, ["message_id", "ticket_id", "placed_by", "outcome"], fmt, empty="(no new mail)")
         if fmt == "table":
             click.echo(str(report), err=True)
+
+    @service.command("merge")
+    @click.argument("source", type=int)
+    @click.argument("target", type=int)
+    @click.pass_context
+    def merge(ctx, source, target):
+        """Move ticket SOURCE's thread into TARGET and close SOURCE (the merge queue's answer)."""
+        from .tickets import merge_ticket
+
+        merge_ticket(open_workspace(ctx), source, target)
+        click.echo(f"merged #{source} into #{target}")
+
+    @service.command("portal-link")
+    @click.argument("email")
+    @click.pass_context
+    def portal_link_command(ctx, email):
+        """Print the signed customer-portal link of the contact with EMAIL (valid 30 days)."""
+        from crm_workspace.errors import NotFound
+
+        from .portal import portal_link
+
+        ws = open_workspace(ctx)
+        rows = ws.query("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE", [email.strip()])
+        if not rows:
+            raise NotFound(f"no contact with the e-mail address {email}")
+        click.echo(portal_link(ws, rows[0]["id"]))
