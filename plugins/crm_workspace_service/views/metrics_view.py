@@ -89,8 +89,8 @@ class MetricsView(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.Row(
-                pn.widgets.Select.from_param(self.param.group, width=140),
-                pn.widgets.IntSlider.from_param(self.param.days, width=240),
+                pn.widgets.Select.from_param(self.param.group, width=140, description=None),
+                pn.widgets.IntSlider.from_param(self.param.days, width=240, description=None),
             ),
             "#### First response and resolution (business hours), SLA compliance, reopen rate",
             self._performance,

@@ -29,22 +29,27 @@ class QueueView(pn.viewable.Viewer):
         self._cursor = None
         self._frame = None
         self.view_select = pn.widgets.Select.from_param(
-            m.param.view, label="View", options={label: key for key, label in VIEWS.items()}, width=200
+            m.param.view,
+            description=None,
+            label="View",
+            options={label: key for key, label in VIEWS.items()},
+            width=200,
         )
         self.team = pn.widgets.Select.from_param(
-            m.param.team, label="Team", options=choices_with_any(m.teams()), width=130
+            m.param.team, description=None, label="Team", options=choices_with_any(m.teams()), width=130
         )
         self.assignee = pn.widgets.Select.from_param(
-            m.param.assignee, label="Assignee", options=choices_with_any(m.agents()), width=130
+            m.param.assignee, description=None, label="Assignee", options=choices_with_any(m.agents()), width=130
         )
         self.priority = pn.widgets.Select.from_param(
             m.param.priority,
+            description=None,
             label="Priority",
             options={"(any)": "", **{p: p for p in ("urgent", "high", "normal", "low")}},
             width=110,
         )
         self.search = pn.widgets.TextInput.from_param(
-            m.param.text, label="Search", placeholder="subject or #id", width=180
+            m.param.text, description=None, label="Search", placeholder="subject or #id", width=180
         )
         self.saved = pn.widgets.Select(label="Saved views", options=self._saved_options(), width=180)
         self.saved.param.watch(self._apply_saved, "value")

@@ -114,7 +114,7 @@ class TicketView(pn.viewable.Viewer):
 
     # ---------------------------------------------------------------- reading
     def _macro_options(self) -> dict[str, Any]:
-        return {"(insert a macro)": None, **{m["name"]: m["id"] for m in context.macros(self.workspace)}}
+        return {"(insert a macro)": 0, **{m["name"]: m["id"] for m in context.macros(self.workspace)}}
 
     def _reload(self, *_events) -> None:
         ws = self.workspace
@@ -252,7 +252,7 @@ class TicketView(pn.viewable.Viewer):
         self.workspace.open_page("service", id=int(target))
 
     def _apply_macro(self, event) -> None:
-        if event.new is None:
+        if not event.new:
             return
         macro = next((m for m in context.macros(self.workspace) if m["id"] == event.new), None)
         try:
@@ -263,7 +263,7 @@ class TicketView(pn.viewable.Viewer):
         self.body.value = (self.body.value + "\n\n" if self.body.value else "") + text
         if macro and macro.get("set_status"):
             self.after.value = macro["set_status"]
-        self.macro.value = None
+        self.macro.value = 0
 
     def _send(self, _event=None, *, force: bool = False) -> None:
         text = self.body.value_input or self.body.value or ""
