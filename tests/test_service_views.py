@@ -155,3 +155,23 @@ def test_another_module_adds_a_section_and_inserts_into_the_reply(ws):
         ws.open_page("service", id=ticket["id"], insert="See https://kb.example/reset")
         assert page.ticket_view is view  # the same ticket: the draft is kept
         assert view.body.value == "Hello,\n\nSee https://kb.example/reset"
+
+
+def test_an_agent_opens_a_phone_ticket(ws):
+    from crm_workspace_service.views.new_ticket import NewTicket
+
+    form = NewTicket(workspace=ws)
+    form.email.value = "not an address"
+    form.subject.value = "Called about the invoice"
+    form._create()
+    assert ws.store.scalar("SELECT count(*) FROM tickets") == 0  # refused, nothing written
+    form.email.value = "Caller@Example.com"
+    form.text.value = "wants a copy of invoice 12"
+    form._create()
+    ticket = ws.query("SELECT t.*, c.email FROM tickets t JOIN contacts c ON c.id = t.requester_id")[0]
+    assert (ticket["channel"], ticket["email"], ticket["description"]) == (
+        "phone",
+        "caller@example.com",
+        "wants a copy of invoice 12",
+    )
+    assert ws.page_args == {"id": ticket["id"]}

@@ -45,6 +45,36 @@ def create_ticket(workspace: Workspace, **fields: Any) -> dict:
     return store.insert("tickets", record)
 
 
+def open_for_requester(workspace: Workspace, *, subject: str, email: str = "", **fields: Any) -> dict:
+    """Open a ticket for the contact with ``email`` (a new contact if nobody has it yet), in one transaction."""
+    from crm_workspace.data.fields import BadValue, normalize_email
+
+    store = workspace.store
+    if not (subject or "").strip():
+        raise CrmError("give the ticket a subject")
+    with store.transaction():
+        requester = None
+        if (email or "").strip():
+            try:
+                address = normalize_email(email)
+            except BadValue as error:
+                raise CrmError(f"the requester's e-mail: {error}") from None
+            rows = workspace.query("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE", [address])
+            requester = (
+                rows[0]["id"]
+                if rows
+                else store.insert(
+                    "contacts", {"email": address, "first_name": address.split("@")[0], "source": "service desk"}
+                )["id"]
+            )
+        return create_ticket(
+            workspace,
+            subject=subject.strip(),
+            requester_id=requester,
+            **{k: v for k, v in fields.items() if v not in (None, "")},
+        )
+
+
 def get_ticket(workspace: Workspace, ticket_id: int) -> dict:
     try:
         return workspace.store.get("tickets", int(ticket_id))

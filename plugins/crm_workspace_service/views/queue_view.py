@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import panel as pn
 import param
 
@@ -15,6 +16,17 @@ from ..queue import VIEWS, Filters, save_view
 from ..schema import STATUSES
 from ..tickets import bulk_update
 from .common import READ_ONLY_TIP, choices_with_any, notify, read_only
+
+SLA_STYLES = {
+    "breached": "color: #b42318; font-weight: 600",
+    "soon": "color: #8a5300; font-weight: 600",
+    "paused": "color: #5f6b7a",
+}
+
+
+def sla_style(value) -> str:
+    """The SLA cell's colour: red when breached, amber when breaching soon."""
+    return SLA_STYLES.get(value, "")
 
 
 class QueueView(pn.viewable.Viewer):
@@ -68,6 +80,8 @@ class QueueView(pn.viewable.Viewer):
             css_classes=["svc-queue"],
             height=560,
         )
+        self.table.value = pd.DataFrame(columns=list(QUEUE_COLUMNS))
+        self.table.style.map(sla_style, subset=["sla"])  # kept across values: applied once
         self.table.on_click(self._open)
         self.prev_button = pn.widgets.Button(label="◀ Previous", width=110)
         self.next_button = pn.widgets.Button(label="Next ▶", width=110)
@@ -153,7 +167,10 @@ class QueueView(pn.viewable.Viewer):
         return self.model.filters()
 
     def __panel__(self):
+        from .new_ticket import NewTicket
+
         return pn.Column(
+            NewTicket(workspace=self.workspace),
             pn.Row(self.view_select, self.saved, self.team, self.assignee, self.priority, self.search),
             pn.Row(self.info, self.prev_button, self.next_button),
             self.table,
