@@ -175,3 +175,13 @@ def test_an_agent_opens_a_phone_ticket(ws):
         "wants a copy of invoice 12",
     )
     assert ws.page_args == {"id": ticket["id"]}
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"), [("Board", "New ("), ("Metrics", "Open tickets by age"), ("Setup", "Business calendars")]
+)
+def test_every_section_renders(ws, section, expected):
+    create_ticket(ws, subject="Something", team="tech", assignee="ana")
+    page = ServicePage(workspace=ws)
+    page.section = section
+    assert expected in page_text(page)

@@ -90,7 +90,7 @@ class MetricsView(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(
                 pn.widgets.Select.from_param(self.param.group, width=140, description=None),
-                pn.widgets.IntSlider.from_param(self.param.days, width=240, description=None),
+                pn.widgets.IntSlider.from_param(self.param.days, width=240),
             ),
             "#### First response and resolution (business hours), SLA compliance, reopen rate",
             self._performance,
