@@ -96,7 +96,11 @@ def check_ticket(workspace: Workspace, record: dict, before: dict | None) -> dic
 
 
 def derive(workspace: Workspace, record: dict, before: dict | None) -> None:
-    """Stamps (solved, closed, reopened) and the SLA columns, from the ticket as it will be."""
+    """Stamps (solved, closed, reopened) and the SLA columns, from the ticket as it will be.
+
+    An insert that brings ``sla_sort`` keeps its stamps and SLA columns: it replays a history
+    (the demo, an import from another help desk) that a single row cannot show.
+    """
     store = workspace.store
     now = clock.now()
     merged = {**(before or {}), **record}
@@ -111,6 +115,10 @@ def derive(workspace: Workspace, record: dict, before: dict | None) -> None:
     status = merged.get("status") or "new"
     record["is_open"] = int(status in OPEN_STATUSES)
     old = (before or {}).get("status")
+    if before is None and "sla_sort" in record:
+        # a replayed history (the demo, a migration from another help desk) brings its own
+        # stamps and SLA columns, computed from the whole history this single row cannot show
+        return
     if status != old:
         if status == "solved" and old != "closed":
             record["solved_at"] = iso(now)
