@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from crm_workspace.services.demo import demo_today, iso
 
-from .rules import is_low, table_exists
+from .rules import CHURN_TAG, is_low, table_exists
 
 COMMENTS = {
     "good": ["Quick and friendly, thanks!", "Solved on the first reply.", "Great help.", ""],
@@ -73,6 +73,15 @@ def add_demo(ws, seed: int, today: str | None) -> None:
             seen.add(flag["contact_id"])
             unique.append(flag)
     ws.store.insert_many("survey_flags", unique, audit=False, events=False, validate=False)
+    if table_exists(ws, "contact_tags"):
+        tagged = {r["contact_id"] for r in ws.query("SELECT contact_id FROM contact_tags WHERE tag = ?", [CHURN_TAG])}
+        ws.store.insert_many(
+            "contact_tags",
+            [{"contact_id": f["contact_id"], "tag": CHURN_TAG} for f in unique if f["contact_id"] not in tagged],
+            audit=False,
+            events=False,
+            validate=False,
+        )
 
 
 def _subject(row: dict) -> str:

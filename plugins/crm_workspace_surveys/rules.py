@@ -27,6 +27,8 @@ CHANGE_DAYS = 7
 #: How long a survey link works.
 LINK_DAYS = 30
 CSAT_LABELS = {1: "Good", 0: "Bad"}
+#: The contact tag that mirrors an open churn-risk flag.
+CHURN_TAG = "churn-risk"
 
 
 def table_exists(ws: Any, name: str) -> bool:
@@ -160,6 +162,18 @@ def _flag(ws: Any, row: dict, now: str) -> None:
     else:
         for flag in mine:
             ws.store.update("survey_flags", flag["id"], {"cleared_at": now, "cleared_by": ws.user})
+    sync_tag(ws, row["contact_id"])
+
+
+def sync_tag(ws: Any, contact_id: int) -> None:
+    """The contact carries the tag ``churn-risk`` (the contacts module's tags) exactly while a flag is open."""
+    if not table_exists(ws, "contact_tags"):
+        return
+    tag = ws.query("SELECT id FROM contact_tags WHERE contact_id = ? AND tag = ?", [contact_id, CHURN_TAG])
+    if open_flag(ws, contact_id) and not tag:
+        ws.store.insert("contact_tags", {"contact_id": contact_id, "tag": CHURN_TAG})
+    elif tag and not open_flag(ws, contact_id):
+        ws.store.delete("contact_tags", tag[0]["id"])
 
 
 def open_flag(ws: Any, contact_id: int) -> dict | None:
