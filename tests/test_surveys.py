@@ -50,7 +50,7 @@ def path_of(url) -> str:
 
 
 def test_csat_mail_after_solving_once_per_ticket(desk):
-    ws, smtpd, ana, ticket = desk
+    ws, smtpd, _ana, ticket = desk
     assert not ws.query("SELECT 1 FROM mail_outbox WHERE key LIKE 'csat:%'")
     solve(ws, ticket["id"])
     run_ticks(ws, plugins=["surveys"])
@@ -96,7 +96,7 @@ def test_rating_by_link_recorded_once_and_changeable(desk):
 
 
 def test_tampered_or_foreign_link_records_nothing(desk):
-    ws, smtpd, ana, ticket = desk
+    ws, smtpd, _ana, ticket = desk
     solve(ws, ticket["id"])
     run_ticks(ws, plugins=["surveys"])
     good = links(smtpd.messages[0])["Good"]
