@@ -180,3 +180,13 @@ def test_kb_public_off(kb):
     with route_server(kb) as server:
         assert get(server, "/kb")[0] == 404
         assert get(server, "/kb/reset-your-password")[0] == 404
+
+
+def test_page_is_read_only_for_viewers(kb):
+    from crm_workspace_knowledge.views import KnowledgePage
+
+    kb.store.insert("users", {"username": "vera", "display_name": "Vera", "role": "viewer"})
+    page = KnowledgePage(workspace=kb.as_user("vera"))
+    assert page.save.disabled and page.publish.disabled and page.body.disabled
+    page.picker.value = page.picker.options["Secret draft (draft)"]
+    assert page.body.value == "not yet"

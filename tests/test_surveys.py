@@ -184,3 +184,21 @@ def test_personal_data_export_and_erase(desk, tmp_path):
     privacy.erase(ws, "ana@example.com", tmp_path)
     comments = [r["comment"] for r in ws.query("SELECT comment FROM survey_responses")]
     assert comments and all("Ana Lima" not in (c or "") and "rude" not in (c or "") for c in comments)
+
+
+def test_page_and_contact_section(desk):
+    from crm_workspace.testing import page_text
+    from crm_workspace_surveys.views import ContactSection, SatisfactionPage
+
+    ws, _smtpd, ana, ticket = desk
+    rules.record(ws, "csat", ana["id"], 0, "<script>x()</script>", ticket_id=ticket["id"])
+    text = page_text(SatisfactionPage(workspace=ws))
+    assert "0.0 %" in text and "&lt;script&gt;x()&lt;/script&gt;" in text and "<script>x()" not in text
+    section = ContactSection(workspace=ws, contact_id=ana["id"])
+    assert "Churn risk" in page_text(section) and section.clear.visible
+    section.clear.clicks += 1
+    assert rules.open_flag(ws, ana["id"]) is None and not section.clear.visible
+    assert ws.query("SELECT cleared_by FROM survey_flags") == [{"cleared_by": "tester"}]
+    ws.store.insert("users", {"username": "vera", "display_name": "Vera", "role": "viewer"})
+    viewer = ContactSection(workspace=ws.as_user("vera"), contact_id=ana["id"])
+    assert viewer.clear.disabled
