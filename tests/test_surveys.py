@@ -90,9 +90,7 @@ def test_rating_by_link_recorded_once_and_changeable(desk):
     timeline = ws.query("SELECT subject FROM activities WHERE contact_id = ?", [ana["id"]])
     assert timeline == [{"subject": f"CSAT: Good (ticket #{ticket['id']})"}]
     summary = ws.df("surveys.summary", by="agent")
-    assert summary.to_dict("records") == [
-        {"agent": "bob", "csat_answers": 1, "csat_pct": 100.0, "nps_answers": 0, "nps": None}
-    ]
+    assert summary.to_dict("records") == [{"agent": "bob", "csat_answers": 1, "csat_pct": 100.0}]
 
 
 def test_tampered_or_foreign_link_records_nothing(desk):
@@ -187,8 +185,9 @@ def test_personal_data_export_and_erase(desk, tmp_path):
 
 
 def test_page_and_contact_section(desk):
-    from crm_workspace.testing import page_text
     from crm_workspace_surveys.views import ContactSection, SatisfactionPage
+
+    from crm_workspace.testing import page_text
 
     ws, _smtpd, ana, ticket = desk
     rules.record(ws, "csat", ana["id"], 0, "<script>x()</script>", ticket_id=ticket["id"])

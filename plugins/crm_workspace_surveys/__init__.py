@@ -134,8 +134,9 @@ def crm_record_sections(workspace, table, record_id):
     return [RecordSection("Satisfaction", view, order=80, key="surveys.contact")]
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def crm_demo_data(workspace, seed, size, today):
+    """After the other modules' demo data: CSAT answers go on the help desk's solved tickets."""
     from .demo import add_demo
 
     add_demo(workspace, seed, today)

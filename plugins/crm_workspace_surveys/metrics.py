@@ -68,16 +68,17 @@ def summary(ws: Any, by: str | None = None, days: int | None = 90) -> list[dict]
         raise CrmError(f"summary by {by!r}: choose agent or team")
     if group and not table_exists(ws, "tickets"):
         return []
-    join = " LEFT JOIN tickets t ON t.id = r.ticket_id" if group else ""
-    key = f"{group} AS {by}, " if group else ""
-    sql = (
-        f"SELECT {key}sum(r.kind = 'csat') AS csat_answers, {csat_sql('r.')}"
-        f" AS csat_pct, sum(r.kind = 'nps') AS nps_answers, {nps_sql('r.')}"
-        f" AS nps FROM survey_responses r{join} WHERE {where}"
+    csat = f"sum(r.kind = 'csat') AS csat_answers, {csat_sql('r.')} AS csat_pct"
+    if group:  # CSAT only: an NPS answer is about the company, not an agent
+        return ws.query(
+            f"SELECT {group} AS {by}, {csat} FROM survey_responses r LEFT JOIN tickets t ON t.id = r.ticket_id"
+            f" WHERE {where} AND r.kind = 'csat' GROUP BY {group} ORDER BY csat_answers DESC, {by}",
+            params,
+        )
+    return ws.query(
+        f"SELECT {csat}, sum(r.kind = 'nps') AS nps_answers, {nps_sql('r.')} AS nps FROM survey_responses r WHERE {where}",
+        params,
     )
-    if group:
-        sql += f" AND r.kind = 'csat' GROUP BY {group} ORDER BY csat_answers DESC"
-    return ws.query(sql, params)
 
 
 def weekly(ws: Any, days: int = 90) -> list[dict]:
