@@ -32,3 +32,53 @@ def test_write_publish_and_read_at_kb(page, served_demo):
     assert page.evaluate("() => window.pwned") is None
     page.get_by_role("button", name="Yes").click()
     expect(page.get_by_text("Thanks for your feedback!")).to_be_visible(timeout=WAIT)
+
+
+def test_a_suggested_article_is_inserted_into_a_reply(page, tmp_path, demo_template):
+    """The service plugin's ticket page is on another branch: a stand-in page wires the section the same way."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from helpers import Server
+    from service_stub import ServiceStub
+
+    from crm_workspace import Workspace
+
+    db = tmp_path / "crm.db"
+    shutil.copy(demo_template, db)
+    ws = Workspace.open(db, user="ana")
+    if not ws.query("SELECT 1 FROM sqlite_master WHERE name = 'tickets'"):
+        ws.register(ServiceStub(), "service_stub")
+    ticket = ws.store.insert(
+        "tickets", {"subject": "I forgot my password", "description": "cannot sign in", "status": "open"}
+    )
+    first = ws.df("knowledge.suggest", subject="I forgot my password", body="cannot sign in").iloc[0]
+    ws.close()
+    app = Path(__file__).with_name("kb_reply_app.py")
+    panel = str(Path(sys.executable).with_name("panel"))
+    server = Server(
+        db,
+        env={"TICKET": str(ticket["id"])},
+        command=lambda port: [
+            panel,
+            "serve",
+            str(app),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"localhost:{port}",
+        ],
+        ready_path="kb_reply_app",
+    )
+    try:
+        page.goto(f"{server.url}kb_reply_app")
+        expect(page.get_by_role("link", name="Reset your password")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Insert into reply").first.click()
+        reply = page.locator(".reply textarea")
+        expect(reply).to_have_value(f"Hello,\n{first['title']}: {first['url']}", timeout=WAIT)
+        assert first["url"].startswith("http://localhost:5006/kb/")
+    finally:
+        server.stop()
