@@ -17,7 +17,7 @@ from crm_workspace.data import checks, fields, mail_settings, permissions, schem
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError
 from crm_workspace.hookspecs import hookimpl
-from crm_workspace.types import PersonalData, Setting
+from crm_workspace.types import ApiResource, PersonalData, Setting
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
 CONSENTED_SQL = "marketing_consent = 1"
@@ -312,3 +312,13 @@ def marketing_audience(workspace, limit: int | None = None, offset: int = 0) -> 
 def crm_data_views(workspace) -> dict:
     """``ws.df("privacy.marketing_audience")``: contacts with marketing consent given."""
     return {"privacy.marketing_audience": lambda **filters: marketing_audience(workspace, **filters)}
+
+
+@hookimpl
+def crm_api_resources(workspace) -> list[ApiResource]:
+    """The core's shared tables, served by the JSON API when it is installed."""
+    return [
+        ApiResource("contacts", "contacts", "Contacts", "People: leads, customers and every other stakeholder."),
+        ApiResource("organizations", "organizations", "Organizations", "Companies and other organizations."),
+        ApiResource("activities", "activities", "Activities", "Calls, e-mails, meetings, notes and tasks."),
+    ]

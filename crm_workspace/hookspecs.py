@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported for annotations only: the core starts without them
     import pandas
     import sqlite_utils
 
-    from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection, Route, Setting
+    from crm_workspace.types import ApiResource, Change, Metric, Page, PersonalData, RecordSection, Route, Setting
     from crm_workspace.workspace import Workspace
 
 hookspec = pluggy.HookspecMarker("crm_workspace")
@@ -216,4 +216,18 @@ def crm_tick(workspace: Workspace, now: str) -> None:
     and leave the rest for the next tick (two ticks never overlap, even across
     processes). If it raises, the failure is recorded and reported for this
     plugin only; the other plugins' ticks still run.
+    """
+
+
+@hookspec
+def crm_api_resources(workspace: Workspace) -> list[ApiResource] | None:
+    """Return the tables this plugin serves through the JSON API, as ``ApiResource`` objects.
+
+    ``ApiResource(name, table, fields=(), read_only=(...), writable=True)`` serves
+    ``table`` at ``/api/<name>``: list (filters, sorting, keyset pagination), get,
+    create, update and delete, each write through the Store as the token's user
+    (validation, audit, ``crm_record_changed``), and a schema in
+    ``/api/openapi.json`` built from the table's columns. Opt in only for tables
+    whose rows a user may see and change; declare only tables you own. Resource
+    names are unique: a duplicate is reported and skipped.
     """

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.errors import CrmError, PluginError
-from crm_workspace.types import Metric, Page, RecordSection, Route
+from crm_workspace.types import ApiResource, Metric, Page, RecordSection, Route
 
 if TYPE_CHECKING:
     import pandas
@@ -39,6 +39,21 @@ def pages(host: PluginHost, workspace: Any) -> list[Page]:
                 continue
             found[page.name] = _with_plugin(page, plugin)
     return sorted(found.values(), key=lambda p: (p.order, p.name))
+
+
+def api_resources(host: PluginHost, workspace: Any) -> list[ApiResource]:
+    """Every enabled plugin's API resources by name; a name taken twice is reported, the first kept."""
+    found: dict[str, ApiResource] = {}
+    for plugin, contributed in reversed(host.collect("crm_api_resources", workspace=workspace)):
+        for resource in contributed:
+            if resource.name in found:
+                taken = ValueError(
+                    f"API resource '{resource.name}' is already served by '{found[resource.name].plugin}'"
+                )
+                host.errors[plugin] = PluginError(plugin, "crm_api_resources", taken)
+                continue
+            found[resource.name] = _with_plugin(resource, plugin)
+    return sorted(found.values(), key=lambda r: r.name)
 
 
 def metrics(host: PluginHost, workspace: Any) -> list[Metric]:

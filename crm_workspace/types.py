@@ -142,6 +142,32 @@ class Change:
 
 
 @dataclass(frozen=True)
+class ApiResource:
+    """A table served by the JSON API at ``/api/<name>`` (returned by ``crm_api_resources``).
+
+    ``fields`` are the columns the API shows and accepts (default: every column, hidden
+    ones never); ``read_only`` ones are shown but refused in a write (ids, stamps,
+    ``version``); ``writable=False`` serves the table for reading only. Every write
+    goes through the Store as the token's user, like a write from a page.
+    """
+
+    name: str
+    table: str
+    title: str = ""
+    description: str = ""
+    fields: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ("id", "created_at", "updated_at", "updated_by", "version")
+    writable: bool = True
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(f"API resource name {self.name!r} must be lower-case letters, digits and _")
+        object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "read_only", tuple(self.read_only))
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     name: str
     version: str

@@ -25,12 +25,12 @@ import sqlite_utils
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace import registry
+from crm_workspace.data import permissions, schema
 from crm_workspace.data import query as table_query
-from crm_workspace.data import schema
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.store import Pool, Store
 from crm_workspace.errors import CrmError, NotFound, PluginError
-from crm_workspace.types import Metric, Page, PluginInfo, RecordSection, Route, Setting
+from crm_workspace.types import ApiResource, Metric, Page, PluginInfo, RecordSection, Route, Setting
 
 if TYPE_CHECKING:
     import pandas
@@ -75,19 +75,25 @@ class Workspace(param.Parameterized):
     #: the web shell), so this core class knows no UI and imports none.
     ui_backend: ClassVar[Callable[[], Any] | None] = None
 
-    def __init__(self, shared: _Shared, *, user: str, _system: bool = False, **params: Any):
+    def __init__(
+        self, shared: _Shared, *, user: str, max_role: str | None = None, _system: bool = False, **params: Any
+    ):
         super().__init__(user=user, **params)
         self._shared = shared
+        self._max_role = max_role
         self._system = _system
         self.store = Store(shared.pool, self._actor(user))
         self.store.settings.catalog = self.declared_settings
-        self._seen_version: tuple[int, int] | None = None
+        self._seen_version: tuple[int, int, int] | object | None = None
         self.param.watch(self._user_changed, "user")
 
     def _actor(self, user: str) -> Actor:
         """The Store's actor: this user, hooks called with ``workspace=self``, views told of commits."""
         hooks = plugin_system.WorkspaceHooks(self._shared.host.pm, self)
-        return Actor(user, hooks=hooks, on_commit=self.changed, system=self._system)
+        if self._max_role is None or self._system:
+            return Actor(user, hooks=hooks, on_commit=self.changed, system=self._system)
+        source = permissions.capped(permissions.from_users_table, self._max_role)
+        return Actor(user, hooks=hooks, on_commit=self.changed, role_source=source)
 
     def _user_changed(self, event: Any) -> None:
         self._system = False  # another user is never the system: the flag goes with the name it was given for
@@ -128,9 +134,16 @@ class Workspace(param.Parameterized):
         workspace.migrate()
         return workspace
 
-    def as_user(self, user: str) -> Workspace:
-        """This workspace acting as ``user``: same database and plugins, own UI state."""
-        return type(self)(self._shared, user=user)
+    def as_user(self, user: str, *, max_role: str | None = None) -> Workspace:
+        """This workspace acting as ``user``: same database and plugins, own UI state.
+
+        ``max_role`` caps the user's rights for this workspace (an API token with the
+        role ``viewer`` of an admin reads only): the lesser of it and the user's
+        current role applies, read at every write.
+        """
+        if max_role is not None and max_role not in permissions.ROLES:
+            raise CrmError(f"unknown role '{max_role}' (roles: {', '.join(permissions.ROLES)})")
+        return type(self)(self._shared, user=user, max_role=max_role)
 
     def as_system(self, name: str) -> Workspace:
         """This workspace acting as ``system:<name>``: full rights, audited under that name.
@@ -254,6 +267,10 @@ class Workspace(param.Parameterized):
     def views(self) -> pandas.DataFrame:
         """Every named DataFrame view ``ws.df(name, **filters)`` accepts: name, plugin, description."""
         return registry.views_frame(self._shared.host, self)
+
+    def api_resources(self) -> list[ApiResource]:
+        """The tables every enabled plugin serves through the JSON API (``crm_api_resources``), by name."""
+        return registry.api_resources(self._shared.host, self)
 
     def field_aliases(self) -> dict[str, dict[str, list[str]]]:
         return registry.field_aliases(self._shared.host)

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from crm_workspace.data import schema
 from crm_workspace.data.settings import SECURITY_SETTINGS
 from crm_workspace.errors import CrmError, PermissionDenied
 
@@ -130,7 +131,7 @@ class Permissions:
         if self.role != "member":
             what = "a viewer" if self.role == "viewer" else f"'{self.role}'"
             raise PermissionDenied(f"{self.user} is {what} and may not change data ({action} {table} refused)")
-        if table in ADMIN_TABLES:
+        if table in ADMIN_TABLES or table in schema.ADMIN_ONLY:
             raise PermissionDenied(f"only an admin may change {table} ({self.user} is a member)")
         if table == "settings":
             key = (before or {}).get("key") or (record or {}).get("key")
@@ -203,6 +204,26 @@ def _read_permissions(store: Store, user: str) -> Permissions:
         return Permissions(user, role)
     edit_all = bool(store.settings.get("members_edit_all", True))
     return Permissions(user, role, edit_all, store.settings.admin_only())
+
+
+def capped(source: Any, max_role: str) -> Any:
+    """A role source giving the lesser of ``source``'s role and ``max_role`` (an API token's role).
+
+    No rights stay no rights; setup mode (no users yet) counts as admin, so it is capped too.
+    """
+    rank = {role: i for i, role in enumerate(ROLES)}  # admin 0 < member 1 < viewer 2
+
+    def role_source(store: Store, user: str) -> Permissions:
+        found = source(store, user)
+        if not found.has_access or rank.get(found.role or "admin", 0) >= rank[max_role]:
+            return found
+        if max_role == "member":
+            return Permissions(
+                user, "member", bool(store.settings.get("members_edit_all", True)), store.settings.admin_only()
+            )
+        return Permissions(user, max_role)
+
+    return role_source
 
 
 def permissions(holder: Store | Any) -> Permissions:

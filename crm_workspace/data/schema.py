@@ -16,6 +16,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import Database
 
+from crm_workspace.data import access
+
 STAKEHOLDER_TYPES = (
     "customer",
     "prospect",
@@ -65,6 +67,30 @@ def unique_message(constraint: str, message: str) -> None:
 
 
 unique_message("contacts.email", "another contact already has this email address")
+
+
+#: Tables only admins may write (besides the core's users, plugin state and logins); see ``admin_table``.
+ADMIN_ONLY: set[str] = set()
+
+
+def admin_table(table: str) -> None:
+    """Declare ``table`` writable by admins only: members' and viewers' writes are refused (PermissionDenied)."""
+    ADMIN_ONLY.add(table)
+
+
+def hide_column(table: str, column: str) -> None:
+    """Declare ``table.column`` a secret (a credential's hash), like ``users.password_hash``.
+
+    Every read through the Store, ``ws.df`` and ``ws.query`` sees it as NULL (so a
+    ``WHERE`` on it matches nothing), the audit trail records ``<redacted>`` instead
+    of its value, and only ``store.secret(table, column, row_id)`` reads it back.
+    """
+    access.HIDDEN_COLUMNS.add((table, column))
+
+
+def is_hidden(table: str, column: str) -> bool:
+    """Whether ``table.column`` is hidden from reads (``hide_column``, and ``users.password_hash``)."""
+    return (table, column) in access.HIDDEN_COLUMNS
 
 
 def append_only(db: Database, table: str) -> None:
