@@ -190,3 +190,13 @@ def test_page_is_read_only_for_viewers(kb):
     assert page.save.disabled and page.publish.disabled and page.body.disabled
     page.picker.value = page.picker.options["Secret draft (draft)"]
     assert page.body.value == "not yet"
+
+
+def test_page_opens_the_article_in_its_address(kb):
+    from crm_workspace_knowledge.views import KnowledgePage
+
+    page = KnowledgePage(workspace=kb)
+    kb.open_page("knowledge", id=2)
+    assert page.title.value == "Résumé of known issues"
+    kb.open_page("knowledge", id=999)  # gone: the page stays as it was
+    assert page.title.value == "Résumé of known issues"

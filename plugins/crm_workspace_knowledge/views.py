@@ -65,8 +65,20 @@ class KnowledgePage(pn.viewable.Viewer):
         self.add_category = pn.widgets.Button(label="Add category", disabled=locked, align="end")
         self.add_category.on_click(self._add_category)
         ws.param.watch(lambda _e: self._refresh(), "revision")
+        ws.param.watch(lambda _e: self._follow_address(), "page_args")
         self._refresh()
         self._open(None)
+        self._follow_address()
+
+    def _follow_address(self) -> None:
+        """``open_page("knowledge", id=N)`` (and ``?page=knowledge&id=N``) opens article N."""
+        wanted = (self.workspace.page_args or {}).get("id") if self.workspace.page == "knowledge" else None
+        if wanted in (None, "") or not str(wanted).isdigit() or int(wanted) == self.article_id:
+            return
+        try:
+            self._open(int(wanted))
+        except CrmError:
+            return
 
     @param.depends("text", "status", watch=True)
     def _refresh(self) -> None:

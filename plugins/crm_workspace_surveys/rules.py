@@ -41,6 +41,14 @@ def is_low(kind: str, score: int) -> bool:
 
 
 # --------------------------------------------------------------------- sending
+def sender(ws: Any) -> str:
+    """The support address (the service plugin's setting ``service_address``, read by name), else ``mail_from``.
+
+    A requester who answers the survey by replying reaches the help desk, not a no-reply box.
+    """
+    return ws.setting("service_address") or mail_from(ws)
+
+
 def solved_tickets(changes) -> list[dict]:
     """The tickets these changes made ``solved`` (inserted solved, or moved to solved)."""
     return [
@@ -79,7 +87,7 @@ def queue_csat(ws: Any, ticket: dict) -> int | None:
         f'<a href="{escape(bad)}">🙁 Bad, I\'m unsatisfied</a></p>'
     )
     message = make_message(
-        to=contact["email"], subject=subject, text=text, html=html, sender=mail_from(ws),
+        to=contact["email"], subject=subject, text=text, html=html, sender=sender(ws),
         headers={"Auto-Submitted": "auto-generated"},
     )  # fmt: skip
     return enqueue(
