@@ -3,6 +3,8 @@ read it on the public /kb help centre (no login)."""
 
 from __future__ import annotations
 
+import re
+
 from helpers import open_page
 from playwright.sync_api import expect
 
@@ -32,6 +34,19 @@ def test_write_publish_and_read_at_kb(page, served_demo):
     assert page.evaluate("() => window.pwned") is None
     page.get_by_role("button", name="Yes").click()
     expect(page.get_by_text("Thanks for your feedback!")).to_be_visible(timeout=WAIT)
+
+
+def test_satisfaction_page_draws_its_charts(page, served_demo):
+    open_page(page, served_demo, "surveys")
+    expect(page.locator(".sv-csat")).to_have_text(re.compile(r"^\d+\.\d %$"), timeout=WAIT)
+    expect(page.locator(".sv-nps")).to_have_text(re.compile(r"^[+-]?\d+$"))
+    page.wait_for_function(
+        "() => { const n = []; const walk = r => { r.querySelectorAll('*').forEach(e => {"
+        " if (e.tagName === 'CANVAS') n.push(e); if (e.shadowRoot) walk(e.shadowRoot); }); };"
+        " walk(document); return n.filter(c => c.width > 0).length >= 2; }",
+        timeout=WAIT,
+    )
+    assert page.locator(".alert-danger").count() == 0
 
 
 def test_a_suggested_article_is_inserted_into_a_reply(page, tmp_path, demo_template):
