@@ -201,3 +201,9 @@ def test_page_and_contact_section(desk):
     ws.store.insert("users", {"username": "vera", "display_name": "Vera", "role": "viewer"})
     viewer = ContactSection(workspace=ws.as_user("vera"), contact_id=ana["id"])
     assert viewer.clear.disabled
+
+
+def test_served_through_the_api(workspace):
+    resources = {r.name: r for r in workspace.api_resources()}
+    assert resources["survey_responses"].writable is False
+    assert "views" in resources["kb_articles"].read_only

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Page, RecordSection, Route, Setting, hookimpl
+from crm_workspace import ApiResource, Page, RecordSection, Route, Setting, hookimpl
 
 from .schema import migrations
 
@@ -116,3 +116,14 @@ def crm_register_commands(cli):
     from .commands import register
 
     register(cli)
+
+
+@hookimpl
+def crm_api_resources(workspace):
+    """Articles and categories for other systems (a website, a chatbot); the counters are read-only."""
+    stamps = ("id", "created_at", "updated_at", "updated_by", "version")
+    return [
+        ApiResource("kb_articles", "kb_articles", title="Knowledge base articles",
+                    read_only=(*stamps, "views", "helpful_yes", "helpful_no", "published_at")),
+        ApiResource("kb_categories", "kb_categories", title="Knowledge base categories"),
+    ]  # fmt: skip

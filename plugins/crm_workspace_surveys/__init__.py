@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Page, PersonalData, RecordSection, Route, Setting, hookimpl
+from crm_workspace import ApiResource, Page, PersonalData, RecordSection, Route, Setting, hookimpl
 
 from .schema import migrations
 
@@ -147,3 +147,9 @@ def crm_register_commands(cli):
     from .commands import register
 
     register(cli)
+
+
+@hookimpl
+def crm_api_resources(workspace):
+    """Survey answers, read-only: they are written only by the person answering through a signed link."""
+    return [ApiResource("survey_responses", "survey_responses", title="CSAT and NPS answers", writable=False)]
