@@ -157,9 +157,19 @@ def test_nps_tick_is_idempotent_per_period(workspace, smtpd):
     row = workspace.query("SELECT kind, score, period FROM survey_responses")
     assert row == [{"kind": "nps", "score": 3, "period": period}]
     assert workspace.df("surveys.churn_risk")["reason"].tolist() == ["NPS: 3/10"]
-    # the next period sends again
+    # the next period sends again, except to whoever asked for no more
+    text = smtpd.messages[1].get_body(("plain",)).get_content()
+    stop = urlsplit(re.search(r"No more of these surveys: (\S+)", text).group(1))
+    with route_server(workspace) as server:
+        status, _h, body = server.request("GET", path_of(stop))
+        assert status == 200 and "Stop these surveys" in body.decode()
+        assert not workspace.query("SELECT 1 FROM survey_optouts")  # a GET changes nothing
+        assert server.request("POST", stop.path, "stop=1", FORM)[0] == 200
+    stopped = workspace.query("SELECT contact_id FROM survey_optouts")
+    assert len(stopped) == 1
     run_ticks(workspace, "2027-03-15T09:00:00Z", plugins=["surveys"])
-    assert len(smtpd.messages) == 4
+    assert len(smtpd.messages) == 3
+    assert smtpd.messages[2]["To"] != smtpd.messages[1]["To"]
 
 
 def test_nps_settings(workspace):

@@ -79,6 +79,7 @@ def crm_personal_data(workspace):
     return [
         PersonalData("survey_responses", "contact_id", fields=("comment",), title="survey_responses"),
         PersonalData("survey_flags", "contact_id", title="churn_risk_flags"),
+        PersonalData("survey_optouts", "contact_id", title="survey_optouts"),
     ]
 
 

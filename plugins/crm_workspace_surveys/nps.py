@@ -4,7 +4,8 @@ Who: contacts at lifecycle stage ``customer`` with an e-mail address whose marke
 is not withdrawn (``marketing_consent`` 1 or never asked). An NPS survey is a relationship
 mail to existing customers, not a promotion, so it does not wait for an explicit opt-in (the
 "soft opt-in" of existing customers); a withdrawal is always respected, and the admin setting
-``nps_require_consent`` narrows it to contacts who gave consent. Every mail says how to stop.
+``nps_require_consent`` narrows it to contacts who gave consent. Every mail has a link to stop
+them (``survey_optouts``).
 
 When: periods are counted from 1970-01-01 in steps of N days; the outbox key
 ``nps:<contact>:<period start>`` makes a tick idempotent (a rerun, two servers, cron and
@@ -43,6 +44,7 @@ def recipients(ws: Any, period: str) -> list[dict]:
     return ws.query(
         "SELECT c.id, c.first_name, c.email FROM contacts c"
         f" WHERE c.lifecycle_stage = 'customer' AND c.email IS NOT NULL AND c.email != '' AND {consent}"
+        " AND NOT EXISTS (SELECT 1 FROM survey_optouts x WHERE x.contact_id = c.id)"
         " AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.key = 'nps:' || c.id || ':' || ?)"
         " AND NOT EXISTS (SELECT 1 FROM survey_responses r WHERE r.kind = 'nps' AND r.contact_id = c.id"
         "  AND r.period = ?)"
@@ -54,18 +56,19 @@ def recipients(ws: Any, period: str) -> list[dict]:
 def message_for(ws: Any, contact: dict, period: str):
     token = sign(ws, "nps", {"c": int(contact["id"]), "p": period}, max_age=LINK_DAYS * 86400)
     links = [(n, public_url(ws, f"/s/nps/{token}?score={n}")) for n in range(11)]
+    stop = public_url(ws, f"/s/nps/{token}?stop=1")
     name = contact["first_name"] or "there"
     text = (
         f"Hello {name},\n\nhow likely are you to recommend us to a friend or colleague?\n"
         "0 = not at all likely, 10 = extremely likely\n\n"
         + "\n".join(f"{n}: {url}" for n, url in links)
-        + "\n\nOne click, then you may add a comment. Don't want these surveys? Reply and tell us.\n"
+        + f"\n\nOne click, then you may add a comment.\nNo more of these surveys: {stop}\n"
     )
     cells = "".join(f'<a href="{escape(url)}" style="padding:4px 8px">{n}</a>' for n, url in links)
     html = (
         f"<p>Hello {escape(name)},</p><p>How likely are you to recommend us to a friend or colleague?</p>"
-        f"<p>{cells}</p><p><small>0 = not at all likely, 10 = extremely likely. Don't want these surveys?"
-        " Reply and tell us.</small></p>"
+        f"<p>{cells}</p><p><small>0 = not at all likely, 10 = extremely likely."
+        f' <a href="{escape(stop)}">No more of these surveys</a></small></p>'
     )
     return make_message(
         to=contact["email"], subject="How likely are you to recommend us?", text=text, html=html,

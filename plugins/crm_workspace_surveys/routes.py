@@ -106,3 +106,28 @@ class NpsHandler(SurveyHandler):
 
     def save(self, claims, score, comment):
         rules.record(self.workspace, "nps", int(claims["c"]), score, comment, period=str(claims["p"]))
+
+    def get(self, token: str) -> None:
+        if self.get_argument("stop", "") != "1":
+            super().get(token)
+            return
+        if self._claims(token) is None:
+            return
+        self.write_page(
+            "No more surveys",
+            f'<form method="post" action="/s/nps/{escape(token)}"><input type="hidden" name="stop" value="1">'
+            "<p>Send me no more of these “how likely are you to recommend us” surveys.</p>"
+            '<button type="submit">Stop these surveys</button></form>',
+        )
+
+    def post(self, token: str) -> None:
+        if self.get_body_argument("stop", "") != "1":
+            super().post(token)
+            return
+        if not self.check_rate(ANSWERS):
+            return
+        claims = self._claims(token)
+        if claims is None:
+            return
+        rules.opt_out(self.workspace, int(claims["c"]))
+        self.write_page("Done", "<p>You will get no more of these surveys. Thank you for letting us know.</p>")

@@ -201,6 +201,12 @@ def clear_flag(ws: Any, contact_id: int) -> int:
     return len(flags)
 
 
+def opt_out(ws: Any, contact_id: int) -> None:
+    """Record that the contact wants no more NPS surveys (idempotent; CSAT after a ticket is unaffected)."""
+    if not ws.store.scalar("SELECT 1 FROM survey_optouts WHERE contact_id = ?", [contact_id]):
+        ws.store.insert("survey_optouts", {"contact_id": int(contact_id), "at": utcnow()})
+
+
 def _age_days(then: str, now: str) -> float:
     def parse(text):
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -71,3 +71,18 @@ def m001_tables(db: Database) -> None:
         defaults={"version": 1},
         foreign_keys=[("contact_id", "contacts", "id"), ("response_id", "survey_responses", "id")],
     )
+
+
+@migrations()
+def m002_optouts(db: Database) -> None:
+    """``survey_optouts``: contacts who asked for no more NPS surveys (one row each; deleting it opts back in)."""
+    ensure_table(
+        db,
+        "survey_optouts",
+        {"id": int, "contact_id": int, "at": str, **STAMPS},
+        ("CREATE UNIQUE INDEX idx_survey_optouts_contact ON survey_optouts(contact_id)",),
+        pk="id",
+        not_null={"contact_id", "at"},
+        defaults={"version": 1},
+        foreign_keys=[("contact_id", "contacts", "id")],
+    )
