@@ -54,7 +54,7 @@ class CrmGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
-        if command is None:
+        if command is None or isinstance(command, click.Group):  # plugins may add to a core group (`crm mail log`)
             self._load_plugin_commands(ctx)
             command = super().get_command(ctx, name)
         return with_global_options(command) if command is not None else None
