@@ -185,3 +185,51 @@ def test_every_section_renders(ws, section, expected):
     page = ServicePage(workspace=ws)
     page.section = section
     assert expected in page_text(page)
+
+
+def test_a_section_offering_insert_text_fills_the_reply(ws):
+    """The knowledge base's contract: a section with an ``insert_text`` param; each new value joins the reply."""
+    import param as param_lib
+
+    from crm_workspace import RecordSection, hookimpl
+    from crm_workspace.testing import registered
+
+    class Offer(param_lib.Parameterized):
+        insert_text = param_lib.String(default="")
+
+        def __panel__(self):
+            return "Reset your password"
+
+    offer = Offer()
+
+    class Suggestions:
+        @hookimpl
+        def crm_record_sections(self, workspace, table, record_id):
+            return [RecordSection("Suggested articles", lambda: offer)] if table == "tickets" else None
+
+    ticket = create_ticket(ws, subject="Password")
+    with registered(ws, Suggestions(), name="kb-offer"):
+        view = TicketView(workspace=ws, ticket_id=ticket["id"])
+        view.body.value = "Hi,"
+        offer.insert_text = "Reset your password: http://localhost:5006/kb/reset"
+        assert view.body.value == "Hi,\n\nReset your password: http://localhost:5006/kb/reset"
+
+
+def test_the_knowledge_base_suggestion_goes_into_the_reply(tmp_path):
+    """With the real knowledge plugin (its demo articles): its section shows on the ticket, its insert lands."""
+    clock.set_now("2026-11-30T09:00:00Z")
+    ws = make_workspace(tmp_path / "crm.db", demo=True, user="ana")
+    try:
+        names = [p.name for p in ws.plugins()]
+        if "knowledge" not in names:
+            pytest.skip("the knowledge plugin is not installed")
+        ticket = create_ticket(ws, subject="Forgot my password", description="I cannot sign in since this morning")
+        view = TicketView(workspace=ws, ticket_id=ticket["id"])
+        assert len(view.offers) == 1 and "Reset your password" in page_text(view.sections)
+        section = view.offers[0]
+        article = section.suggestions()[0]
+        section.insert(article)  # what its "Insert into reply" button does
+        assert view.body.value == f"{article['title']}: {article['url']}"
+    finally:
+        ws.close()
+        clock.set_now(None)

@@ -68,6 +68,7 @@ class TicketView(pn.viewable.Viewer):
         self.files = pn.Column()
         self.side = pn.pane.HTML("", width=320, css_classes=["svc-side"], stylesheets=[CSS])
         self.sections = pn.Column(width=320)
+        self.offers: list = []  # sections that offer text for the reply (``insert_text``)
         self.kind = pn.widgets.RadioButtonGroup(
             options={"Public reply": "public", "Internal note": "note"}, value="public", disabled=locked
         )
@@ -184,7 +185,13 @@ class TicketView(pn.viewable.Viewer):
         parts = []
         for section in self.workspace.record_sections("tickets", self.ticket_id):
             try:
-                parts += [pn.pane.Markdown(f"#### {E(section.title)}"), section.view()]
+                shown = section.view()
+                if isinstance(shown, param.Parameterized) and "insert_text" in shown.param:
+                    self.offers.append(shown)
+                    # the contract of a section offering text for the reply (the knowledge base's
+                    # "Insert into reply"): each new value of its ``insert_text`` joins the composer
+                    shown.param.watch(lambda event: event.new and self.insert_text(event.new), "insert_text")
+                parts += [pn.pane.Markdown(f"#### {E(section.title)}"), shown]
             except Exception as error:  # another module's section must not break the ticket
                 parts.append(pn.pane.Alert(f"{E(section.title)}: {E(str(error))}", alert_type="danger"))
         return parts
