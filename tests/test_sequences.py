@@ -248,3 +248,20 @@ def test_viewers_see_no_editor(ws):
     page = SequencesPage(workspace=viewer)
     assert page.save.disabled and page.steps.disabled
     assert "read only" in page.__panel__()[0].object
+
+
+def test_bounced_addresses_leave_and_machine_opens_do_not_count(ws, smtpd):
+    from crm_workspace_marketing import bounces
+
+    opener, bounced = person(ws, "Opener"), person(ws, "Bounced")
+    for cid in (opener, bounced):
+        make_lead(ws, cid)
+    runner.run(ws, T0)
+    bounces.bounce(ws, "bounced@example.com", "hard", "550 5.1.1 no such user")
+    ws.store.insert(
+        "marketing_events", {"at": at(days=1), "contact_id": opener, "kind": "open", "machine": 1, "reason": "scanner"}
+    )
+    runner.run(ws, at(days=5, hours=1))
+    assert enrollment(ws, bounced)["exit_reason"] == "address suppressed (bounced)"
+    assert not ws.query("SELECT 1 FROM activities WHERE contact_id = ? AND kind = 'task'", [opener])  # the no-path
+    assert [m["To"] for m in smtpd.messages].count("opener@example.com") == 2

@@ -314,24 +314,31 @@ def _active(workspace: Workspace, kind: str) -> list[dict[str, Any]]:
 
 
 def on_changes(workspace: Workspace, changes: list[Change]) -> None:
-    """Enrol the contacts a write made match a trigger; exit the erased ones."""
+    """Enrol the contacts a write made match a trigger; exit the erased ones.
+
+    The active sequences are read once per write (a bulk import asks once, not per row); a
+    match costs one INSERT (and one lookup so nobody is enrolled twice).
+    """
     wanted = ("contacts", "contact_tags", "form_submissions")
     changes = [c for c in changes if c.table in wanted and c.after is not None]
-    if not changes or not workspace.store.scalar("SELECT 1 FROM sequences WHERE status = 'active' LIMIT 1"):
-        if any(c.context.get("privacy_erasure") for c in changes):
-            _exit_erased(workspace, changes)
+    if not changes:
         return
     if any(c.context.get("privacy_erasure") for c in changes):
         _exit_erased(workspace, changes)
         return
+    active: dict[str, list[dict[str, Any]]] = {}
+    for r in workspace.query("SELECT id, trigger_kind, trigger_args FROM sequences WHERE status = 'active'"):
+        active.setdefault(r["trigger_kind"], []).append({**r, "args": _json(r["trigger_args"], {})})
+    if not active:
+        return
     for change in changes:
         after = change.after
         if change.table == "contacts" and change.changed("lifecycle_stage") and after.get("lifecycle_stage"):
-            for seq in _active(workspace, "lifecycle_stage"):
+            for seq in active.get("lifecycle_stage", []):
                 if seq["args"].get("stage") == after["lifecycle_stage"]:
                     enrol(workspace, seq["id"], int(change.id))
         elif change.table == "contact_tags" and change.action == "insert" and after.get("contact_id"):
-            for seq in _active(workspace, "tag_added"):
+            for seq in active.get("tag_added", []):
                 if str(seq["args"].get("tag") or "").lower() == str(after.get("tag") or "").lower():
                     enrol(workspace, seq["id"], int(after["contact_id"]))
         elif (
@@ -339,9 +346,10 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
             and change.changed("confirmed_at")
             and after.get("confirmed_at")
             and after.get("contact_id")
+            and active.get("form_submitted")
         ):
             slug = workspace.store.scalar("SELECT slug FROM forms WHERE id = ?", [after.get("form_id")])
-            for seq in _active(workspace, "form_submitted"):
+            for seq in active["form_submitted"]:
                 if seq["args"].get("form") in (None, "", slug):
                     enrol(workspace, seq["id"], int(after["contact_id"]))
 
