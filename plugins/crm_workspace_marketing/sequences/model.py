@@ -295,6 +295,36 @@ def enrol(workspace: Workspace, sequence_id: int, contact_id: int, now: str | No
     )
 
 
+def enrol_many(workspace: Workspace, pairs: list[tuple[int, int]], now: str | None = None) -> int:
+    """Enrol (sequence id, contact id) pairs not yet (or ever) enrolled, in one INSERT; how many."""
+    pairs = list(dict.fromkeys(pairs))
+    known = {
+        (r["sequence_id"], r["contact_id"])
+        for r in workspace.query(
+            "SELECT e.sequence_id, e.contact_id FROM sequence_enrollments e JOIN json_each(:pairs) p"
+            " ON e.sequence_id = json_extract(p.value, '$[0]') AND e.contact_id = json_extract(p.value, '$[1]')",
+            {"pairs": dumps(pairs)},
+        )
+    }
+    now = now or utcnow()
+    rows = [
+        {
+            "sequence_id": sid,
+            "contact_id": cid,
+            "current_step": 0,
+            "next_run_at": now,
+            "step_started_at": now,
+            "status": "active",
+            "enrolled_at": now,
+        }
+        for sid, cid in pairs
+        if (sid, cid) not in known
+    ]
+    if rows:
+        workspace.store.insert_many("sequence_enrollments", rows)
+    return len(rows)
+
+
 def enrol_by_name(workspace: Workspace, sequence: str | int, contact_id: int) -> dict[str, Any]:
     row = get_sequence(workspace, sequence)
     workspace.store.get("contacts", contact_id)  # NotFound for a missing contact
@@ -316,8 +346,8 @@ def _active(workspace: Workspace, kind: str) -> list[dict[str, Any]]:
 def on_changes(workspace: Workspace, changes: list[Change]) -> None:
     """Enrol the contacts a write made match a trigger; exit the erased ones.
 
-    The active sequences are read once per write (a bulk import asks once, not per row); a
-    match costs one INSERT (and one lookup so nobody is enrolled twice).
+    The active sequences are read once per write, and the write's matches are enrolled with
+    one lookup (nobody twice) and one batched INSERT: a bulk import stays a bulk write.
     """
     wanted = ("contacts", "contact_tags", "form_submissions")
     changes = [c for c in changes if c.table in wanted and c.after is not None]
@@ -331,16 +361,17 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
         active.setdefault(r["trigger_kind"], []).append({**r, "args": _json(r["trigger_args"], {})})
     if not active:
         return
+    wanted_pairs: list[tuple[int, int]] = []
     for change in changes:
         after = change.after
         if change.table == "contacts" and change.changed("lifecycle_stage") and after.get("lifecycle_stage"):
             for seq in active.get("lifecycle_stage", []):
                 if seq["args"].get("stage") == after["lifecycle_stage"]:
-                    enrol(workspace, seq["id"], int(change.id))
+                    wanted_pairs.append((seq["id"], int(change.id)))
         elif change.table == "contact_tags" and change.action == "insert" and after.get("contact_id"):
             for seq in active.get("tag_added", []):
                 if str(seq["args"].get("tag") or "").lower() == str(after.get("tag") or "").lower():
-                    enrol(workspace, seq["id"], int(after["contact_id"]))
+                    wanted_pairs.append((seq["id"], int(after["contact_id"])))
         elif (
             change.table == "form_submissions"
             and change.changed("confirmed_at")
@@ -351,7 +382,9 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
             slug = workspace.store.scalar("SELECT slug FROM forms WHERE id = ?", [after.get("form_id")])
             for seq in active["form_submitted"]:
                 if seq["args"].get("form") in (None, "", slug):
-                    enrol(workspace, seq["id"], int(after["contact_id"]))
+                    wanted_pairs.append((seq["id"], int(after["contact_id"])))
+    if wanted_pairs:
+        enrol_many(workspace, wanted_pairs)
 
 
 def _exit_erased(workspace: Workspace, changes: list[Change]) -> None:
