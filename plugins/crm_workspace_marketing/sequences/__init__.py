@@ -21,7 +21,7 @@ def crm_migrations():
 @hookimpl
 def crm_validate_record(workspace, table, record, before):
     if table == "sequences":
-        from .model import validate_sequence
+        from .checks import validate_sequence
 
         return validate_sequence(workspace, record, before) or None
     return None
