@@ -138,7 +138,7 @@ def crm_dashboards(workspace):
 
         return ServicePage(workspace=ws)
 
-    return [Page("service", "Service", view, icon="notes", order=35, extensions=("tabulator",))]
+    return [Page("service", "Service", view, icon="lifebuoy", order=35, extensions=("tabulator",))]
 
 
 @hookimpl
