@@ -48,11 +48,14 @@ def build(db):
         lou = ws.store.insert("contacts", {"first_name": "Lou", "email": "lou@customer.example"})["id"]
         mine = create_ticket(ws, subject="Scanner jams", requester_id=kim)
         theirs = create_ticket(ws, subject="Contract", requester_id=lou)
-        sent = post_message(ws, mine["id"], kind="inbound", body_text="See attached.", sender=KIM)
+        sent = post_message(
+            ws, mine["id"], kind="inbound", body_text="See attached.", sender=KIM, author_contact_id=kim
+        )
         add_attachment(ws, mine["id"], sent["id"], filename="scan.bin", data=OWN)
         add_attachment(ws, mine["id"], sent["id"], filename="terms.pdf", data=SHARED)
-        other = post_message(ws, theirs["id"], kind="inbound", body_text="Signed.", sender="lou@customer.example")
-        kept = add_attachment(ws, theirs["id"], other["id"], filename="terms-signed.pdf", data=SHARED)
+        post_message(ws, theirs["id"], kind="inbound", body_text="Signed.", sender="lou@customer.example")
+        # kept with the ticket, not a message (NULL message id): still Lou's, so the shared bytes stay
+        kept = add_attachment(ws, theirs["id"], None, filename="terms-signed.pdf", data=SHARED)
         return kim, mine["id"], kept["id"], portal_link(ws, kim)
     finally:
         ws.close()

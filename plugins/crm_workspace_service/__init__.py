@@ -192,7 +192,7 @@ def crm_personal_data(workspace):
             "",
             where=f"sha256 IN (SELECT sha256 FROM ticket_attachments WHERE {_THEIR_ATTACHMENTS})"
             f" AND sha256 NOT IN (SELECT sha256 FROM ticket_attachments WHERE sha256 IS NOT NULL"
-            f" AND NOT ({_THEIR_ATTACHMENTS}))",
+            f" AND NOT coalesce({_THEIR_ATTACHMENTS}, 0))",  # NULL (no message): not theirs, so another's
             title="ticket_attachment_files",
             remove=True,
         ),
