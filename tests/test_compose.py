@@ -126,3 +126,11 @@ def test_the_same_content_as_make_message():
         assert fast[name] == slow[name]
     for kind in ("plain", "html"):
         assert fast.get_body((kind,)).get_content() == slow.get_body((kind,)).get_content()
+
+
+@pytest.mark.parametrize("subject", ["ü" * 100, "🎉 Rabatt für Sie 🎉 " * 8, "a" + "€" * 50, "=?utf-8?q?x?= literal"])
+def test_encoded_words_split_between_characters(subject):
+    message = MessageTemplate(sender="crm@acme.example").make(to="a@example.com", subject=subject, text="t")
+    head = message.text.split("\r\n\r\n")[0]
+    assert max(len(line) for line in head.split("\r\n")) <= 78
+    assert parsed(message)["Subject"] == subject

@@ -23,9 +23,8 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from email import message_from_string, policy
-from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from typing import Any
 
 from crm_workspace.services.mailer import MailError, as_text, domain_of, make_message, recipients
@@ -51,12 +50,14 @@ class Prepared:
     ``outbox.enqueue``/``enqueue_many`` take it like an ``EmailMessage``.
     """
 
-    __slots__ = ("headers", "recipients", "text")
+    __slots__ = ("headers", "recipients", "sender", "text")
 
-    def __init__(self, text: str, recipients: list[str], headers: dict[str, str]):
+    def __init__(self, text: str, recipients: list[str], headers: dict[str, str], sender: str | None = None):
         self.text = text
         self.recipients = recipients
         self.headers = headers
+        #: the envelope sender (From's address), "" without a From
+        self.sender = sender if sender is not None else parseaddr(headers.get("From", ""))[1]
 
     def __getitem__(self, name: str) -> str | None:
         return self.get(name)
@@ -75,7 +76,9 @@ class Prepared:
         if "From" in self:
             return self
         line = _fold("From", _address_list(_pairs(sender)))
-        return Prepared(f"{line}\r\n{self.text}", self.recipients, {"From": sender, **self.headers})
+        return Prepared(
+            f"{line}\r\n{self.text}", self.recipients, {"From": sender, **self.headers}, parseaddr(sender)[1]
+        )
 
     def as_string(self) -> str:
         """The wire text (as ``EmailMessage.as_string`` would give it)."""
@@ -122,7 +125,24 @@ def _unstructured(name: str, value: str) -> str:
     _check(name, value)
     if value.isascii() and "=?" not in value:
         return _fold(name, value)
-    return f"{name}: " + Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=FOLD_AT)
+    return f"{name}: " + _encoded_words(value)
+
+
+def _encoded_words(value: str, size: int = 36) -> str:
+    """``value`` as RFC 2047 base64 encoded words of at most ``size`` UTF-8 octets (60 characters), folded.
+
+    Words split between characters, never inside one; the folding between them
+    disappears when decoded (RFC 2047, 6.2).
+    """
+    data = value.encode("utf-8")
+    words, start = [], 0
+    while start < len(data):
+        end = min(start + size, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation octet: step back to a character
+            end -= 1
+        words.append(f"=?utf-8?b?{binascii.b2a_base64(data[start:end], newline=False).decode('ascii')}?=")
+        start = end
+    return "\r\n ".join(words)
 
 
 def _pairs(value: str | Sequence[str | tuple[str, str]]) -> list[tuple[str, str]]:
@@ -193,6 +213,7 @@ class MessageTemplate:
         self.reply_to = reply_to
         self.headers = dict(headers or {})
         self.domain = domain_of(sender or "")
+        self._envelope = parseaddr(sender or "")[1]
         self._ids = itertools.count(1)
         self._token = secrets.token_hex(8)
         self.boundary = f"=_crm_{secrets.token_hex(12)}"
@@ -280,7 +301,7 @@ class MessageTemplate:
         if self.sender:
             kept = {"From": self.sender, **kept}
         kept.update({"Subject": subject, "Date": date, "Message-ID": message_id})
-        return Prepared("\r\n".join(ordered) + "\r\n\r\n" + body, [a for _, a in pairs if a], kept)
+        return Prepared("\r\n".join(ordered) + "\r\n\r\n" + body, [a for _, a in pairs if a], kept, self._envelope)
 
     def _slow(self, to, subject, text, html, extra) -> Prepared:
         message = make_message(

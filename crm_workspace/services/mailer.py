@@ -258,7 +258,7 @@ class Connection:
         """
         if not isinstance(message, EmailMessage):  # Prepared: its wire text is ready
             message = message.with_sender(self.mailer.sender)
-            self.send_raw(parseaddr(str(message["From"]))[1], message.recipients, message.text)
+            self.send_raw(message.sender, message.recipients, message.text)
             return
         if "From" not in message:
             message["From"] = self.mailer.sender

@@ -108,7 +108,7 @@ def _row(workspace: Any, message: EmailMessage, *, key: str, plugin: str, sender
         "ref_table": refs.get("ref_table"),
         "ref_id": None if ref_id is None else str(ref_id),
         "contact_id": refs.get("contact_id"),
-        "sender": parseaddr(str(message["From"]))[1],
+        "sender": message.sender if not isinstance(message, EmailMessage) else parseaddr(str(message["From"]))[1],
         "recipient": ", ".join(to),
         "subject": str(message.get("Subject", "")),
         "message_id": str(message.get("Message-ID", "")) or None,
