@@ -1,0 +1,64 @@
+"""Issue 18 item 7: custom fields on the record, recipes on the Import page, merge undo, long names."""
+
+from __future__ import annotations
+
+import pytest
+from excel_workbooks import simple
+
+from crm_workspace.testing import make_workspace, page_text
+
+pytest.importorskip("panel")
+
+
+@pytest.fixture
+def ws(tmp_path):
+    workspace = make_workspace(tmp_path / "crm.db")
+    yield workspace
+    workspace.close()
+
+
+def import_with_custom(ws, tmp_path) -> int:
+    from crm_workspace_excel.execute import execute
+    from crm_workspace_excel.plan import plan_import
+    from crm_workspace_excel.prepare import prepare
+
+    path = simple(tmp_path / "c.xlsx", ["First Name", "Email", "Shoe Size"], [["Ana", "ana@example.com", 38]])
+    prepared = prepare(ws, path, map_options=["Shoe Size=custom"])
+    execute(ws, plan_import(ws, prepared.table, prepared.entity, prepared.mapping, "update", file_name=path.name))
+    return ws.store.scalar("SELECT id FROM contacts WHERE email = 'ana@example.com'")
+
+
+def test_imported_custom_fields_shown_and_edited_on_the_contact_record(ws, tmp_path):
+    from crm_workspace_contacts.views import ContactRecord
+    from crm_workspace_excel.execute import custom_fields
+
+    ana = import_with_custom(ws, tmp_path)
+    record = ContactRecord(workspace=ws, record_id=ana)
+    sections = {s.key: s for s in ws.record_sections("contacts", ana)}
+    assert "excel.custom-fields" in sections
+    text = page_text(record)
+    assert "Shoe Size" in text and "38" in text
+    section = sections["excel.custom-fields"].view()
+    section.inputs["Shoe Size"].value = "39"
+    assert section.save_values() == 1
+    assert custom_fields(ws, "contacts", ana) == {"Shoe Size": "39"}
+    section.inputs["Shoe Size"].value = "x" * 501
+    assert section.save_values() == 0 and "at most 500" in section.message
+    # a record without custom fields has no such section
+    bo = ws.store.insert("contacts", {"first_name": "Bo"})
+    assert "excel.custom-fields" not in {s.key for s in ws.record_sections("contacts", bo["id"])}
+
+
+def test_import_page_applies_a_saved_recipe(ws, tmp_path):
+    from crm_workspace_excel import recipes
+    from crm_workspace_excel.views import ImportPage
+
+    path = simple(tmp_path / "r.xlsx", ["Who", "Mail"], [["Ana Lopez", "a@example.com"]])
+    recipes.save(ws, "monthly", "contacts", {"Who": "full_name", "Mail": "email"}, on_duplicate="skip")
+    page = ImportPage(workspace=ws)
+    assert page.recipe_select.options == ["monthly"]
+    page.model.load(path.read_bytes(), "r.xlsx")
+    page.recipe_select.value = "monthly"
+    page.apply_recipe.clicks += 1
+    assert page.model.mapping == {"Who": "full_name", "Mail": "email"}
+    assert page.model.on_duplicate == "skip"
