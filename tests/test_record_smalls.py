@@ -62,3 +62,21 @@ def test_import_page_applies_a_saved_recipe(ws, tmp_path):
     page.apply_recipe.clicks += 1
     assert page.model.mapping == {"Who": "full_name", "Mail": "email"}
     assert page.model.on_duplicate == "skip"
+
+
+def test_undoing_a_merge_leaves_the_lifecycle_journey_as_it_was(ws):
+    from crm_workspace_contacts import merge
+
+    a = ws.store.insert("contacts", {"first_name": "Ana", "lifecycle_stage": "lead"})
+    b = ws.store.insert("contacts", {"first_name": "Ana", "lifecycle_stage": "subscriber"})
+
+    def journey(contact_id):
+        return ws.store.query(
+            "SELECT from_stage, to_stage FROM lifecycle_events WHERE contact_id = ? ORDER BY id", [contact_id]
+        )
+
+    before = journey(b["id"])
+    assert before == [{"from_stage": None, "to_stage": "subscriber"}]
+    merge.undo_merge(ws, merge.merge_contacts(ws, a["id"], b["id"]))
+    assert journey(b["id"]) == before
+    assert journey(a["id"]) == [{"from_stage": None, "to_stage": "lead"}]
