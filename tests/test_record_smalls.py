@@ -80,3 +80,33 @@ def test_undoing_a_merge_leaves_the_lifecycle_journey_as_it_was(ws):
     merge.undo_merge(ws, merge.merge_contacts(ws, a["id"], b["id"]))
     assert journey(b["id"]) == before
     assert journey(a["id"]) == [{"from_stage": None, "to_stage": "lead"}]
+
+
+def test_a_five_thousand_character_name_is_refused_clearly(ws):
+    from crm_workspace import ValidationError
+
+    with pytest.raises(ValidationError, match=r"at most 100 characters \(this one has 5,000\)"):
+        ws.store.insert("contacts", {"first_name": "A" * 5000})
+    with pytest.raises(ValidationError, match="at most 200 characters"):
+        ws.store.insert("organizations", {"name": "O" * 201})
+    with pytest.raises(ValidationError, match="at most 200 characters"):
+        ws.store.insert("deals", {"title": "D" * 5000})
+    assert ws.store.scalar("SELECT count(*) FROM contacts") == 0
+    ok = ws.store.insert("contacts", {"first_name": "A" * 100})
+    with pytest.raises(ValidationError, match="at most 100"):
+        ws.store.update("contacts", ok["id"], {"last_name": "B" * 101})
+
+
+def test_long_text_wraps_or_ends_in_an_ellipsis_in_records_and_cards():
+    from crm_workspace_contacts.views.common import CSS
+    from crm_workspace_pipeline.board import CSS as BOARD_CSS
+
+    assert ".crm-record-title {overflow-wrap: anywhere;" in CSS and "line-clamp: 3" in CSS
+    assert ".pl-card-title, .pl-card-who {display: -webkit-box; -webkit-line-clamp: 2" in BOARD_CSS
+
+
+def test_a_phone_with_letters_is_refused(ws):
+    from crm_workspace import ValidationError
+
+    with pytest.raises(ValidationError, match="phone"):
+        ws.store.insert("contacts", {"first_name": "Ana", "phone": "12ab"})

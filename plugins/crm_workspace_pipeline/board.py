@@ -30,6 +30,8 @@ CSS = """
   overflow-wrap: anywhere;}
 .pl-card:focus {outline: 2px solid #1f4e79;}
 .pl-card.pl-dragging {opacity: 0.5;}
+.pl-card-title, .pl-card-who {display: -webkit-box; -webkit-line-clamp: 2; line-clamp: 2; -webkit-box-orient: vertical;
+  overflow: hidden;}
 .pl-card-title {font-weight: 600;}
 .pl-card-who, .pl-card-meta, .pl-card-task {color: #5f6b7a; font-size: 12px;}
 .pl-card-amount {font-weight: 500;}
