@@ -40,6 +40,13 @@ CSS = """
 .pl-overdue {background: #fbd5d5; color: #a4262c;}
 .pl-board.pl-readonly .pl-card {cursor: pointer;}
 .pl-more {margin-top: 6px; width: 100%; border: 1px dashed #c8ced6; background: white; cursor: pointer;}
+@media (max-width: 760px) {
+  /* a phone: one column at a time, swiped column by column */
+  .pl-board {scroll-snap-type: x mandatory; overscroll-behavior-x: contain; -webkit-overflow-scrolling: touch;}
+  .pl-column, .pl-column.pl-won, .pl-column.pl-lost {flex: 0 0 82%; min-width: 82%; max-width: 82%;
+    scroll-snap-align: start;}
+  .pl-column.pl-won .pl-card-who, .pl-column.pl-lost .pl-card-who {display: block;}
+}
 """
 
 
