@@ -7,7 +7,9 @@ Three parts, none of them per page, so a page a plugin adds later fits too:
 - ``FIT_CSS_PATH`` (static/fit.css), loaded by the app's design into every
   component: nothing wider than its container, rows and flex boxes wrap;
 - ``ShellMenu``, a tiny ESM component: on a narrow screen the menu starts closed,
-  and picking a page closes it again.
+  and picking a page closes it again. It also makes a checkbox's label toggle its
+  box, as a person expects (Bokeh draws the label as a ``div`` beside the input,
+  which ignores clicks), on every page.
 """
 
 from __future__ import annotations
@@ -29,10 +31,21 @@ def shell_css() -> str:
 
 
 class ShellMenu(JSComponent):
-    """Closes the template's sidebar on a narrow screen at load and after a page is picked in it."""
+    """Closes the template's sidebar on a narrow screen at load and after a page is picked in it;
+    a click on a checkbox's label toggles the box."""
 
     _esm = f"""
     export function render({{ model }}) {{
+      if (!window.crmLabelClicks) {{
+        window.crmLabelClicks = true
+        document.addEventListener("click", (event) => {{
+          const target = event.composedPath()[0]
+          if (!(target instanceof HTMLElement) || !target.classList.contains("bk-label")) return
+          const input = target.previousElementSibling
+          const host = target.getRootNode().host
+          if (input && input.type === "checkbox" && host && host.tagName !== "LABEL" && !input.disabled) input.click()
+        }})
+      }}
       const narrow = () => window.matchMedia("(max-width: {NARROW_PX}px)").matches
       const sidebar = document.getElementById("sidebar")
       if (!sidebar) return

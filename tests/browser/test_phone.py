@@ -105,3 +105,15 @@ def test_the_board_scrolls_column_by_column(phone, served_demo):
     assert 0.6 * WIDTH <= column["width"] <= WIDTH  # one column at a time
     assert board.evaluate("el => el.scrollWidth > el.clientWidth")  # the others a swipe away
     fits_the_width(phone)
+
+
+def test_clicking_a_checkbox_label_toggles_it(page, served_demo):
+    page.goto(f"{served_demo.url}?page=pipeline")
+    expect(page.locator("body[data-ready='pipeline']")).to_be_attached(timeout=TIMEOUT)
+    label = page.locator(".bk-label", has_text="My deals").first
+    box = label.locator("xpath=preceding-sibling::input[@type='checkbox']")
+    expect(box).not_to_be_checked(timeout=TIMEOUT)
+    label.click()
+    expect(box).to_be_checked(timeout=TIMEOUT)
+    label.click()
+    expect(box).not_to_be_checked(timeout=TIMEOUT)
