@@ -110,3 +110,31 @@ def test_a_phone_with_letters_is_refused(ws):
 
     with pytest.raises(ValidationError, match="phone"):
         ws.store.insert("contacts", {"first_name": "Ana", "phone": "12ab"})
+
+
+def test_sqlite_utils_detects_and_searches_the_contacts_index(ws):
+    import sqlite_utils
+
+    org = ws.store.insert("organizations", {"name": "Zürich AG"})
+    jose = ws.store.insert("contacts", {"first_name": "José", "last_name": "Núñez", "organization_id": org["id"]})
+    ws.store.insert("contacts", {"first_name": "Ann", "last_name": "Other"})
+    db = sqlite_utils.Database(ws.path)
+    assert db["contacts"].detect_fts() == "contacts_fts"
+    assert [r["id"] for r in db["contacts"].search("jose")] == [jose["id"]]
+    assert [r["id"] for r in db["contacts"].search("zurich")] == [jose["id"]]  # by its organization's name
+    # Datasette's own query for ?_search= on a table with an FTS index
+    rows = db.execute(
+        "SELECT id FROM contacts WHERE rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)", ["nunez"]
+    ).fetchall()
+    assert rows == [(jose["id"],)]
+    assert ws.search("jose")["title"].str.contains("José").any()  # the app's search is unchanged
+
+
+def test_home_metric_labels_use_the_workspace_currency(ws):
+    labels = {m.key: m.label for m in ws.metrics()}
+    assert labels["pipeline_value"] == "Open pipeline (EUR)"
+    ws.set_setting("currency", "USD")
+    labels = {m.key: m.label for m in ws.metrics()}
+    assert (
+        labels["pipeline_value"] == "Open pipeline (USD)" and labels["pipeline_weighted"] == "Weighted pipeline (USD)"
+    )
