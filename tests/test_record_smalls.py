@@ -138,3 +138,17 @@ def test_home_metric_labels_use_the_workspace_currency(ws):
     assert (
         labels["pipeline_value"] == "Open pipeline (USD)" and labels["pipeline_weighted"] == "Weighted pipeline (USD)"
     )
+
+
+def test_the_demo_today_is_never_in_the_future_even_before_nine(monkeypatch):
+    from datetime import UTC, datetime
+
+    from crm_workspace.services import demo
+
+    class EarlyMorning(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+
+    monkeypatch.setattr(demo, "datetime", EarlyMorning)
+    assert demo.demo_today() == datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # yesterday's 09:00, not today's
