@@ -105,6 +105,11 @@ def test_the_board_scrolls_column_by_column(phone, served_demo):
     assert 0.6 * WIDTH <= column["width"] <= WIDTH  # one column at a time
     assert board.evaluate("el => el.scrollWidth > el.clientWidth")  # the others a swipe away
     fits_the_width(phone)
+    board.locator(".pl-card").first.click()  # the deal's side panel fits the phone too
+    form = phone.locator(".pl-deal-form")
+    expect(form.get_by_text("Contacts on the deal")).to_be_visible(timeout=TIMEOUT)
+    box = form.bounding_box()
+    assert box["x"] + box["width"] <= WIDTH + 1 and box["width"] >= WIDTH - 40
 
 
 def test_clicking_a_checkbox_label_toggles_it(page, served_demo):
