@@ -98,3 +98,19 @@ def test_a_rule_never_reads_a_hidden_column(team, monkeypatch):
     deal = admin.store.insert("deals", {"title": "hunter2", "stage": "qualification", "amount": 1})
     (task,) = admin.query("SELECT subject FROM activities WHERE kind = 'task' AND deal_id = ?", [deal["id"]])
     assert task["subject"] == "secret=[]"
+
+
+def test_an_erasure_never_sends_the_erased_data_to_webhooks(workspace, tmp_path):
+    from crm_workspace_automation import webhooks
+
+    from crm_workspace.services import privacy
+
+    workspace.set_setting("webhooks_allow_private", True)
+    webhooks.subscribe(workspace, "http://127.0.0.1:9/hook", "contacts.*")
+    contact = workspace.store.insert(
+        "contacts", {"first_name": "Zelda", "last_name": "Quark", "email": "zq@example.org"}
+    )
+    privacy.erase(workspace, "zq@example.org", tmp_path)
+    payloads = " ".join(r["payload"] for r in workspace.store.query("SELECT payload FROM webhook_events"))
+    assert "Quark" not in payloads and "zq@example.org" not in payloads
+    assert '"Erased"' in payloads and str(contact["id"]) in payloads  # the erasure itself is announced

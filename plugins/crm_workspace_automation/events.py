@@ -131,7 +131,8 @@ def compact_of(change: Change) -> str:
     after = _clean(change.table, change.after)
     if after is None:
         record, changes = _clean(change.table, change.before), None
-    elif change.before is None:
+    elif change.before is None or (change.context or {}).get("privacy_erasure"):
+        # an erasure's "before" is the very data being erased: the event says only what is left
         record, changes = after, None
     else:
         get = change.before.get
