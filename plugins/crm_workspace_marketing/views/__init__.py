@@ -1,0 +1,34 @@
+"""The Marketing page: Segments, Campaigns, Forms and Analytics tabs (read-only for viewers)."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from crm_workspace import Workspace
+
+from ..model import MarketingModel
+from .analytics import AnalyticsTab
+from .campaigns import CampaignsTab
+from .forms import FormsTab
+from .segments import SegmentsTab
+
+
+class MarketingPage(pn.viewable.Viewer):
+    workspace = param.ClassSelector(class_=Workspace)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.model = MarketingModel(workspace=self.workspace)
+
+    def __panel__(self):
+        note = " (read only)" if self.workspace.read_only else ""
+        tabs = pn.Tabs(
+            ("Segments", SegmentsTab(model=self.model)),
+            ("Campaigns", CampaignsTab(model=self.model)),
+            ("Forms", FormsTab(model=self.model)),
+            ("Analytics", AnalyticsTab(model=self.model)),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
+        return pn.Column(f"## Marketing{note}", tabs, sizing_mode="stretch_width")

@@ -1,0 +1,241 @@
+"""The Segments tab: the segment list, the filter builder with its live count and SQL, static lists."""
+
+from __future__ import annotations
+
+import html
+
+import panel as pn
+import param
+
+from crm_workspace import CrmError
+
+from ..model import Condition, MarketingModel, SegmentBuilder
+from .common import alert, button, say, table
+
+
+class ConditionEditor(pn.viewable.Viewer):
+    """One condition: field, operator, value (widgets bound to the condition's params)."""
+
+    def __init__(self, builder: SegmentBuilder, condition: Condition, read_only: bool, **params):
+        super().__init__(**params)
+        self.builder, self.condition = builder, condition
+        self.field = pn.widgets.Select.from_param(
+            condition.param.field,
+            options=builder.field_options(),
+            label="",
+            width=230,
+            disabled=read_only,
+            css_classes=["mk-field"],
+        )
+        self.op = pn.widgets.Select.from_param(
+            condition.param.op,
+            options=builder.ops_for(condition.field),
+            label="",
+            width=190,
+            disabled=read_only,
+            css_classes=["mk-op"],
+        )
+        self.value = pn.widgets.TextInput.from_param(
+            condition.param.value,
+            label="",
+            width=280,
+            disabled=read_only,
+            placeholder=self._hint(),
+            css_classes=["mk-value"],
+        )
+        self.remove = pn.widgets.Button(label="✕", width=40, disabled=read_only, description="Remove this condition")
+        self.remove.on_click(lambda _event: builder.remove(condition))
+        condition.param.watch(self._field_changed, "field")
+
+    def _hint(self) -> str:
+        found = self.builder.field(self.condition.field)
+        if found is None:
+            return ""
+        if found.choices:
+            return ", ".join(found.choices[:6]) + (" …" if len(found.choices) > 6 else "")
+        return {"date": "2026-01-31, or a number of days", "number": "a number (a .. b for between)"}.get(
+            found.kind, "text"
+        )
+
+    def _field_changed(self, _event) -> None:
+        ops = self.builder.ops_for(self.condition.field)
+        self.op.options = ops
+        if self.condition.op not in ops.values():
+            self.condition.op = next(iter(ops.values()))
+        self.value.placeholder = self._hint()
+
+    def __panel__(self):
+        return pn.Row(self.field, self.op, self.value, self.remove, css_classes=["mk-condition"])
+
+
+class SegmentsTab(pn.viewable.Viewer):
+    model = param.ClassSelector(class_=MarketingModel)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        ws = self.model.workspace
+        self.read_only = ws.read_only
+        self.builder = SegmentBuilder(workspace=ws)
+        if not self.builder.conditions:
+            self.builder.add("lifecycle_stage", "in", "lead, marketing_qualified")
+        self.message = pn.Column()
+        self.list_message = pn.Column()
+        self.editing = pn.widgets.Select(label="Edit a saved segment", options=[""], width=260)
+        self.editing.param.watch(self._load, "value")
+        self.new_button = pn.widgets.Button(label="New segment", width=130)
+        self.new_button.on_click(lambda _e: self.builder.new())
+        self.add_button = pn.widgets.Button(label="+ Condition", width=130, disabled=self.read_only)
+        self.add_button.on_click(lambda _e: self.builder.add())
+        self.save_button = button("Save segment", self.read_only, width=160)
+        self.save_button.on_click(self._save)
+        self.list_name = pn.widgets.Select(label="Static list", options=[], width=260)
+        self.new_list = pn.widgets.TextInput(label="…or a new list named", width=260, disabled=self.read_only)
+        self.emails = pn.widgets.TextAreaInput(
+            label="Paste e-mail addresses (one per line, or separated by commas)",
+            height=120,
+            width=560,
+            disabled=self.read_only,
+        )
+        self.add_emails = button("Add to the list", self.read_only, width=160)
+        self.add_emails.on_click(self._add_emails)
+        self.pick_from = pn.widgets.Select(label="…or pick people from segment", options=[""], width=260)
+        self.picker = pn.widgets.Tabulator(
+            None,
+            show_index=False,
+            disabled=True,
+            selectable="checkbox",
+            height=220,
+            sizing_mode="stretch_width",
+            visible=False,
+        )
+        self.pick_from.param.watch(self._pick_from, "value")
+        self.add_selected = button("Add the selected to the list", self.read_only, width=220)
+        self.add_selected.on_click(self._add_selected)
+        self._refresh_names()
+
+    def _refresh_names(self) -> None:
+        self.editing.options = ["", *self.model.segment_names("dynamic")]
+        self.list_name.options = self.model.segment_names("static")
+        self.pick_from.options = ["", *self.model.segment_names()]
+
+    def _pick_from(self, event) -> None:
+        if not event.new:
+            self.picker.visible = False
+            return
+        frame = self.model.member_sample(event.new)
+        self.picker.value = frame[["id", "first_name", "last_name", "email", "lifecycle_stage", "organization"]]
+        self.picker.visible = True
+
+    def _add_selected(self, _event=None) -> None:
+        chosen = self.picker.selected_dataframe
+        try:
+            name = self.new_list.value.strip() or self.list_name.value
+            if not name:
+                raise CrmError("choose a list or name a new one")
+            if chosen is None or not len(chosen):
+                raise CrmError("select people in the table first")
+            if self.new_list.value.strip():
+                self.model.create_list(name)
+            added = self.model.add_selection(name, [int(i) for i in chosen["id"]])
+        except CrmError as error:
+            say(self.list_message, str(error), "danger")
+            return
+        say(self.list_message, f"Added {added} of the {len(chosen)} selected to '{name}'.")
+        self.new_list.value = ""
+        self._refresh_names()
+
+    def _load(self, event) -> None:
+        if not event.new:
+            return
+        try:
+            self.builder.load(event.new)
+        except CrmError as error:
+            say(self.message, str(error), "danger")
+
+    def _save(self, _event=None) -> None:
+        try:
+            row = self.builder.save()
+        except CrmError as error:
+            say(self.message, str(error), "danger")
+            return
+        members = self.model.members(row["id"])
+        say(self.message, f"Saved '{row['name']}': {members:,} members.")
+        self._refresh_names()
+
+    def _add_emails(self, _event=None) -> None:
+        try:
+            name = self.new_list.value.strip() or self.list_name.value
+            if not name:
+                raise CrmError("choose a list or name a new one")
+            if self.new_list.value.strip():
+                self.model.create_list(name)
+            result = self.model.add_emails(name, self.emails.value)
+        except CrmError as error:
+            say(self.list_message, str(error), "danger")
+            return
+        text = f"Added {result['added']} to '{name}' ({result['already']} were on it already)."
+        if result["unknown"]:
+            text += f" No contact has {len(result['unknown'])} of the addresses: {', '.join(result['unknown'][:5])}"
+        if result["invalid"]:
+            text += f" Not addresses: {', '.join(result['invalid'][:5])}"
+        say(self.list_message, text, "warning" if result["unknown"] or result["invalid"] else "success")
+        self.new_list.value = ""
+        self._refresh_names()
+
+    def _conditions(self, conditions):
+        return pn.Column(*[ConditionEditor(self.builder, c, self.read_only) for c in conditions])
+
+    def _count(self, _changed=None):
+        b = self.builder
+        if b.problem:
+            return alert(b.problem, "warning")
+        return pn.pane.HTML(
+            f'<div class="mk-count"><b class="mk-count-value">{b.count:,}</b> contacts match</div>'
+            f"<details><summary>SQL</summary><pre class='mk-sql'>{html.escape(b.sql)}</pre></details>",
+            sizing_mode="stretch_width",
+        )
+
+    def _list(self, _revision=None):
+        try:
+            frame = self.model.segments()
+        except CrmError as error:
+            return alert(str(error))
+        return table(frame[["name", "kind", "members", "status", "problem", "conditions"]], height=260)
+
+    def __panel__(self):
+        b = self.builder
+        name = pn.widgets.TextInput.from_param(
+            b.param.segment_name, label="Segment name", width=260, disabled=self.read_only
+        )
+        match = pn.widgets.RadioButtonGroup.from_param(b.param.match, width=140, disabled=self.read_only)
+        return pn.Column(
+            pn.bind(self._list, self.model.workspace.param.revision),
+            pn.Card(
+                pn.Row(
+                    name,
+                    pn.Column(pn.pane.Markdown("Match", margin=(0, 5)), match),
+                    self.editing,
+                    pn.Column(pn.Spacer(height=18), self.new_button),
+                ),
+                pn.bind(self._conditions, b.param.conditions),
+                self.add_button,
+                pn.bind(self._count, b.param.changed),
+                self.save_button,
+                self.message,
+                title="Build a segment",
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                pn.Row(self.list_name, self.new_list),
+                self.emails,
+                self.add_emails,
+                self.pick_from,
+                self.picker,
+                self.add_selected,
+                self.list_message,
+                title="Static lists: paste addresses or pick people",
+                collapsed=True,
+                sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,1 @@
+"""The Service page: queue, board, ticket, metrics (Panel)."""

@@ -1,0 +1,79 @@
+"""The Marketing page without a browser: the builder's live count, the demo's numbers, read-only for viewers."""
+
+from __future__ import annotations
+
+import panel as pn
+import pytest
+from crm_workspace_marketing.model import MarketingModel, SegmentBuilder
+from crm_workspace_marketing.views import MarketingPage
+from crm_workspace_marketing.views.campaigns import CampaignsTab
+from crm_workspace_marketing.views.segments import SegmentsTab
+
+from crm_workspace import Workspace
+from crm_workspace.testing import assert_no_plugin_errors, page_text
+
+
+@pytest.fixture
+def ws(demo_db):
+    workspace = Workspace.open(demo_db, user="ana")
+    yield workspace
+    workspace.close()
+
+
+def test_the_builder_counts_live_and_saves(ws):
+    builder = SegmentBuilder(workspace=ws)
+    assert builder.count == ws.store.scalar("SELECT count(*) FROM contacts")
+    condition = builder.add("lifecycle_stage", "in", "lead")
+    leads = ws.store.scalar("SELECT count(*) FROM contacts WHERE lifecycle_stage = 'lead'")
+    assert builder.count == leads and "lifecycle_stage" in builder.sql
+    condition.value = "lead, customer"
+    assert builder.count == ws.store.scalar(
+        "SELECT count(*) FROM contacts WHERE lifecycle_stage IN ('lead', 'customer')"
+    )
+    condition.op = "gt"  # not an operator of this field: a message, no count
+    assert builder.count is None and "does not apply" in builder.problem
+    condition.op = "in"
+    builder.add("organization.country", "is", "DE")
+    builder.segment_name = "Leads and customers in DE"
+    row = builder.save()
+    assert len(ws.df("marketing.segment", name=row["name"])) == builder.count
+    again = SegmentBuilder(workspace=ws)
+    again.load(row["name"])
+    assert [c.field for c in again.conditions] == ["lifecycle_stage", "organization.country"]
+    assert again.count == builder.count
+
+
+def test_the_page_shows_the_demo_history(ws):
+    page = MarketingPage(workspace=ws)
+    text = page_text(pn.panel(page))
+    assert "Marketing" in text and "Newsletter audience" in text
+    model = MarketingModel(workspace=ws)
+    stats = model.campaigns().set_index("name")
+    assert stats.loc["November product news", "sent"] > 0 and stats.loc["November product news", "unique_opens"] > 0
+    assert model.totals()["signups"] > 0 and len(model.forms()) == 1
+    campaigns_text = page_text(pn.panel(CampaignsTab(model=model)))
+    assert "November product news" in campaigns_text
+    assert_no_plugin_errors(ws)
+
+
+def test_viewers_get_a_read_only_page(demo_db):
+    viewer = Workspace.open(demo_db, user="eve")
+    assert viewer.read_only
+    model = MarketingModel(workspace=viewer)
+    segments_tab = SegmentsTab(model=model)
+    campaigns_tab = CampaignsTab(model=model)
+    assert segments_tab.save_button.disabled and segments_tab.add_emails.disabled
+    assert campaigns_tab.send_button.disabled and campaigns_tab.save_button.disabled
+    assert "read only" in page_text(pn.panel(MarketingPage(workspace=viewer)))
+    viewer.close()
+
+
+def test_pick_people_from_a_segment_onto_a_static_list(ws):
+    tab = SegmentsTab(model=MarketingModel(workspace=ws))
+    tab.pick_from.value = "Warm leads (DACH)"
+    assert tab.picker.visible and len(tab.picker.value) > 2
+    tab.picker.selection = [0, 1]
+    tab.new_list.value = "Picked"
+    tab._add_selected()
+    assert "Added 2" in page_text(tab.list_message)
+    assert len(ws.df("marketing.segment", name="Picked")) == 2

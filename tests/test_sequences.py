@@ -1,0 +1,267 @@
+"""Nurture sequences against a real SMTP server (aiosmtpd): triggers, steps, branches, exits, retries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from crm_workspace_marketing.sequences import model, runner
+
+from crm_workspace import CrmError
+from crm_workspace.core_rules import record_consent
+from crm_workspace.services import privacy
+from crm_workspace.testing import configure_smtp
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = "2030-01-01T09:00:00Z"
+WELCOME = [
+    {
+        "kind": "email",
+        "args": {
+            "subject": "Welcome {{ first_name | default('there') }}",
+            "html": "<p>Hi {{ first_name }} from {{ organization | default('nowhere', true) }}</p>",
+            "text": "Hi {{ first_name }}",
+        },
+    },
+    {"kind": "wait", "args": {"days": 3}},
+    {"kind": "branch", "args": {"on": "opened", "within_days": 2, "yes": 3, "no": 4}},
+    {"kind": "task", "args": {"title": "Call {{ first_name }}: opened the welcome", "then": 5}},
+    {"kind": "email", "args": {"subject": "Did you see this, {{ first_name }}?", "text": "Second note"}},
+]
+
+
+@pytest.fixture
+def ws(workspace, smtpd):
+    workspace.set_setting("public_url", "https://crm.example.com")
+    configure_smtp(workspace, smtpd.port)
+    model.save_sequence(
+        workspace,
+        {
+            "name": "Welcome",
+            "trigger_kind": "lifecycle_stage",
+            "trigger_args": {"stage": "lead"},
+            "exit_on": ["replied", "became_customer", "unsubscribed"],
+        },
+        WELCOME,
+    )
+    return workspace
+
+
+def person(ws, name="Ana", email=None, consent=True):
+    row = ws.store.insert(
+        "contacts",
+        {
+            "first_name": name,
+            "last_name": "Test",
+            "email": email or f"{name.lower()}@example.com",
+            "lifecycle_stage": "subscriber",
+        },
+    )
+    if consent:
+        record_consent(ws, row["id"], True, source="test")
+    return row["id"]
+
+
+def make_lead(ws, cid):
+    ws.store.update("contacts", cid, {"lifecycle_stage": "lead"})
+
+
+def enrollment(ws, cid):
+    return ws.query("SELECT * FROM sequence_enrollments WHERE contact_id = ?", [cid])[0]
+
+
+def at(days=0, hours=0):
+    return runner.iso(runner.parse(T0) + runner.timedelta(days=days, hours=hours))
+
+
+def test_stage_trigger_enrols_once_and_the_first_email_arrives_with_merge_fields(ws, smtpd):
+    cid = person(ws)
+    make_lead(ws, cid)
+    ws.store.update("contacts", cid, {"lifecycle_stage": "subscriber"})
+    make_lead(ws, cid)
+    assert ws.store.scalar("SELECT count(*) FROM sequence_enrollments WHERE contact_id = ?", [cid]) == 1
+    report = runner.run(ws, T0)
+    assert report["emails"] == 1 and report["sent"] == 1
+    (msg,) = smtpd.messages
+    assert msg["Subject"] == "Welcome Ana" and msg["To"] == "ana@example.com"
+    assert "List-Unsubscribe-Post" in msg and "/m/u/" in msg["List-Unsubscribe"]
+    assert "Hi Ana from nowhere" in msg.get_body(("html",)).get_content()
+    row = enrollment(ws, cid)
+    assert row["current_step"] == 2 and row["next_run_at"] == at(days=3)
+
+
+def test_waits_then_branches_on_an_open_to_the_yes_path(ws, smtpd):
+    cid = person(ws)
+    make_lead(ws, cid)
+    runner.run(ws, T0)
+    assert runner.run(ws, at(days=1))["claimed"] == 0  # still waiting
+    ws.store.insert("marketing_events", {"at": at(days=1), "contact_id": cid, "kind": "open", "machine": 0})
+    runner.run(ws, at(days=3))
+    task = ws.query("SELECT * FROM activities WHERE contact_id = ? AND kind = 'task'", [cid])
+    assert [t["subject"] for t in task] == ["Call Ana: opened the welcome"]
+    assert enrollment(ws, cid)["status"] == "completed"  # the task's "then" ends the sequence
+    assert [m["Subject"] for m in smtpd.messages] == ["Welcome Ana"]
+    steps = [r["detail"] for r in ws.query("SELECT detail FROM sequence_runs WHERE action = 'branch'")]
+    assert steps == ["opened: yes → step 3"]
+
+
+def test_no_open_takes_the_no_path_after_the_deadline(ws, smtpd):
+    cid = person(ws)
+    make_lead(ws, cid)
+    runner.run(ws, T0)
+    runner.run(ws, at(days=3))
+    assert enrollment(ws, cid)["current_step"] == 2  # the branch waits for an open
+    runner.run(ws, at(days=5, hours=1))
+    assert [m["Subject"] for m in smtpd.messages] == ["Welcome Ana", "Did you see this, Ana?"]
+    assert not ws.query("SELECT 1 FROM activities WHERE contact_id = ? AND kind = 'task'", [cid])
+
+
+def test_becoming_a_customer_exits(ws, smtpd):
+    cid = person(ws)
+    make_lead(ws, cid)
+    runner.run(ws, T0)
+    ws.store.update("contacts", cid, {"lifecycle_stage": "customer"})
+    runner.run(ws, at(days=6))
+    row = enrollment(ws, cid)
+    assert (row["status"], row["exit_reason"]) == ("exited", "became customer")
+    assert len(smtpd.messages) == 1
+
+
+def test_an_unsubscribed_contact_never_gets_the_next_email(ws, smtpd):
+    cid = person(ws)
+    make_lead(ws, cid)
+    runner.run(ws, T0)
+    record_consent(ws, cid, False, source="unsubscribe link")
+    runner.run(ws, at(days=6))
+    assert len(smtpd.messages) == 1
+    assert enrollment(ws, cid)["exit_reason"] == "unsubscribed"
+
+
+def test_an_erased_contact_leaves_the_sequence(ws, smtpd):
+    cid = person(ws)
+    make_lead(ws, cid)
+    runner.run(ws, T0)
+    admin = ws.as_system("test")
+    privacy.erase(admin, "ana@example.com", ws.path + ".receipts")
+    row = enrollment(ws, cid)
+    assert (row["status"], row["exit_reason"]) == ("exited", "erased")
+    runner.run(ws, at(days=6))
+    assert len(smtpd.messages) == 1
+
+
+def test_running_twice_at_the_same_time_sends_nothing_twice(ws, smtpd, tmp_path):
+    cids = [person(ws, f"P{i}") for i in range(3)]
+    for cid in cids:
+        make_lead(ws, cid)
+    cmd = [sys.executable, "-m", "crm_workspace", "--db", ws.path, "sequences", "run", "--now", T0, "--json"]
+    env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "PATH": "/usr/bin:/bin"}
+    both = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]  # at once
+    reports = [json.loads(p.communicate(timeout=120)[0])[0] for p in both]
+    assert sum(r["claimed"] for r in reports) == 3  # each person claimed by one of them
+    assert sum(r["emails"] for r in reports) == 3
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    assert json.loads(again.stdout)[0]["claimed"] == 0
+    assert runner.run(ws, T0)["emails"] == 0
+    assert sorted(m["To"] for m in smtpd.messages) == sorted(f"p{i}@example.com" for i in range(3))
+
+
+def test_a_template_that_fails_marks_the_step_failed_without_stopping_others(ws, smtpd):
+    model.save_sequence(
+        ws,
+        {"name": "Broken", "trigger_kind": "tag_added", "trigger_args": {"tag": "vip"}},
+        [{"kind": "email", "args": {"subject": "Hi", "text": "{{ first_name.nope() }}"}}],
+    )
+    bad, good = person(ws, "Bad"), person(ws, "Good")
+    ws.store.insert("contact_tags", {"contact_id": bad, "tag": "VIP"})
+    make_lead(ws, good)
+    report = runner.run(ws, T0)
+    assert report["retrying"] == 1 and report["sent"] == 1
+    failed = ws.query("SELECT * FROM sequence_runs WHERE outcome = 'failed'")
+    assert len(failed) == 1 and "will retry" in failed[0]["detail"]
+    for n in (1, 2):
+        runner.run(ws, at(days=n))
+    row = ws.query("SELECT * FROM sequence_enrollments WHERE contact_id = ?", [bad])[0]
+    assert row["status"] == "failed" and "step 0 failed" in row["exit_reason"]
+    assert [m["To"] for m in smtpd.messages] == ["good@example.com"]
+
+
+def test_bad_sequences_get_clear_answers(ws):
+    with pytest.raises(CrmError, match="step 0"):
+        model.save_sequence(
+            ws,
+            {"name": "X", "trigger_kind": "tag_added", "trigger_args": {"tag": "a"}},
+            [{"kind": "wait", "args": {"days": 0}}],
+        )
+    with pytest.raises(CrmError, match="lifecycle stage"):
+        model.save_sequence(ws, {"name": "Y", "trigger_kind": "lifecycle_stage", "trigger_args": {"stage": "nope"}}, [])
+    assert ws.store.scalar("SELECT count(*) FROM sequences") == 1
+
+
+def test_paused_sequences_wait_and_manual_enrolment(ws, smtpd):
+    cid = person(ws)
+    model.set_status(ws, "Welcome", "paused")
+    model.enrol_by_name(ws, "Welcome", cid)
+    assert runner.run(ws, T0)["claimed"] == 0
+    model.set_status(ws, "Welcome", "active")
+    assert runner.run(ws, T0)["emails"] == 1
+    with pytest.raises(CrmError, match="already"):
+        model.enrol_by_name(ws, "Welcome", cid)
+    frame = ws.df("sequences.runs")
+    assert set(frame["action"]) >= {"email", "wait"}
+    assert ws.df("sequences.enrollments")["status"].tolist() == ["active"]
+
+
+def test_segment_entries_and_confirmed_sign_ups_enrol(ws, smtpd):
+    from crm_workspace_marketing import forms, segments
+
+    segments.save_segment(ws, "Webinar", kind="static")
+    forms.save_form(ws, {"slug": "news", "title": "News"})
+    model.save_sequence(
+        ws,
+        {"name": "Webinar", "trigger_kind": "enters_segment", "trigger_args": {"segment": "Webinar"}},
+        [{"kind": "task", "args": {"title": "Follow up"}}],
+    )
+    model.save_sequence(
+        ws,
+        {"name": "Signed up", "trigger_kind": "form_submitted", "trigger_args": {"form": "news"}},
+        [{"kind": "set_field", "args": {"field": "source", "value": "newsletter"}}],
+    )
+    cid = person(ws, "Seg")
+    segments.add_members(ws, "Webinar", [cid])
+    submission = forms.submit(ws, "news", email="new@example.com", first_name="Nia")
+    forms.confirm(ws, submission["confirm_url"].rsplit("/", 1)[-1])
+    report = runner.run(ws, runner.utcnow())
+    assert report["enrolled"] == 1
+    new = ws.store.scalar("SELECT id FROM contacts WHERE email = 'new@example.com'")
+    assert ws.store.get("contacts", new)["source"] == "newsletter"
+    assert ws.query("SELECT subject FROM activities WHERE contact_id = ? AND kind = 'task'", [cid])
+
+
+def test_viewers_see_no_editor(ws):
+    from crm_workspace_marketing.sequences.views import SequencesPage
+
+    viewer = ws.as_user(ws.user, max_role="viewer")
+    assert viewer.read_only
+    page = SequencesPage(workspace=viewer)
+    assert page.save.disabled and page.steps.disabled
+    assert "read only" in page.__panel__()[0].object
+
+
+def test_bounced_addresses_leave_and_machine_opens_do_not_count(ws, smtpd):
+    from crm_workspace_marketing import bounces
+
+    opener, bounced = person(ws, "Opener"), person(ws, "Bounced")
+    for cid in (opener, bounced):
+        make_lead(ws, cid)
+    runner.run(ws, T0)
+    bounces.bounce(ws, "bounced@example.com", "hard", "550 5.1.1 no such user")
+    ws.store.insert(
+        "marketing_events", {"at": at(days=1), "contact_id": opener, "kind": "open", "machine": 1, "reason": "scanner"}
+    )
+    runner.run(ws, at(days=5, hours=1))
+    assert enrollment(ws, bounced)["exit_reason"] == "address suppressed (bounced)"
+    assert not ws.query("SELECT 1 FROM activities WHERE contact_id = ? AND kind = 'task'", [opener])  # the no-path
+    assert [m["To"] for m in smtpd.messages].count("opener@example.com") == 2
