@@ -258,3 +258,18 @@ def test_an_html_only_forward_is_read_from_its_text():
     )
     logged = read_message(message)
     assert logged.sender[1] == "tom@acme.example" and "Hello there" in logged.text and "x()" not in logged.text
+
+
+def test_mail_between_strangers_sent_to_the_logging_address_is_not_logged(ws):
+    from crm_workspace_maillog.filing import file_message
+
+    forged = _msg(
+        "Mallory <mallory@evil.example>",
+        "log@crm.example, maria@acme.example",
+        "Contract cancelled",
+        "Maria agreed to cancel everything.\n",
+        mid="<forged@evil.example>",
+    )
+    assert file_message(ws.as_system("maillog"), forged) == "skipped"
+    assert ws.store.query("SELECT 1 FROM activities WHERE subject LIKE '%cancelled%'") == []
+    assert ws.store.query("SELECT 1 FROM maillog_review WHERE address = 'mallory@evil.example'") == []
