@@ -214,8 +214,15 @@ def test_privacy_export_and_erasure_cover_the_mail_log(ws, maildir, tmp_path):
     log_mailbox(ws, spec=str(maildir))
     review.create_contact(ws, "stranger@else.example")
     held = privacy.gather(ws, "stranger@else.example")
-    assert held.get("mail_log") and held.get("mail_log_review")
+    assert held.get("mail_log") and held.get("mail_log_review") and held.get("mail_log_messages")
+    cid = ws.store.scalar("SELECT id FROM contacts WHERE email = 'stranger@else.example'")
     privacy.erase(ws, "stranger@else.example", tmp_path)
+    named = ws.store.query(
+        "SELECT subject, text FROM maillog_messages WHERE message_id IN"
+        " (SELECT message_id FROM maillog_links WHERE contact_id = ?)",
+        [cid],
+    )
+    assert named and all(row["subject"] in ("[erased]", None) for row in named)  # free text too, not only the address
     for table in ("maillog_review", "maillog_messages", "maillog_mentions"):
         rows = ws.store.query(f"SELECT * FROM {table}")
         assert "stranger@else.example" not in repr(rows), table
