@@ -50,6 +50,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def timed_stages(sending) -> dict[str, float]:
+    """Wrap the queue's stages to time them: rendering (build_message less make), building, enqueueing."""
+    from crm_workspace.services.compose import MessageTemplate
+
+    spent = {"build_message": 0.0, "make": 0.0, "enqueue_many": 0.0}
+
+    def timed(owner, name):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        setattr(owner, name, wrapper)
+
+    timed(sending, "build_message")
+    timed(sending, "enqueue_many")
+    timed(MessageTemplate, "make")
+    return spent
+
+
 def main(size: int = 10_000) -> None:
     from crm_workspace_marketing import campaigns, segments, sending
 
@@ -84,6 +108,7 @@ def main(size: int = 10_000) -> None:
                 "segment_id": "Bench audience",
             },
         )
+        stages = timed_stages(sending)
         started = time.perf_counter()
         queued = sending.queue(ws, "Bench")
         queue_time = time.perf_counter() - started
@@ -108,7 +133,12 @@ def main(size: int = 10_000) -> None:
         server.wait(10)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{scratch}{suffix}").unlink(missing_ok=True)
-    print(f"  render + queue {fmt_seconds(queue_time)}, deliver {fmt_seconds(ours - queue_time)}")
+    render = stages["build_message"] - stages["make"]
+    print(
+        f"  render + queue {fmt_seconds(queue_time)} (render {fmt_seconds(render)}, build {fmt_seconds(stages['make'])},"
+        f" enqueue {fmt_seconds(stages['enqueue_many'])}, rest {fmt_seconds(queue_time - render - stages['make'] - stages['enqueue_many'])}),"
+        f" deliver {fmt_seconds(ours - queue_time)}"
+    )
     report(f"campaign_send_{size // 1000}k", ours, baseline, "bare smtplib loop", goal=">= 0.5 (within 2x)")
     report(
         f"campaign_deliver_{size // 1000}k", ours - queue_time, baseline, "bare smtplib loop", goal="the delivery alone"

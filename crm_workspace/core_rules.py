@@ -322,3 +322,17 @@ def crm_api_resources(workspace) -> list[ApiResource]:
         ApiResource("organizations", "organizations", "Organizations", "Companies and other organizations."),
         ApiResource("activities", "activities", "Activities", "Calls, e-mails, meetings, notes and tasks."),
     ]
+
+
+def may_change_setting(workspace: Any, key: str) -> bool:
+    """Whether the acting user may write setting ``key``: a settings screen shows its controls only then.
+
+    A viewer changes nothing; a member only the settings not declared ``admin_only``
+    (an undeclared key counts as admin-only); an admin everything.
+    """
+    if workspace.read_only:
+        return False
+    if permissions.is_admin(workspace.store):
+        return True
+    declared = workspace.declared_settings().get(key)
+    return declared is not None and not declared.admin_only

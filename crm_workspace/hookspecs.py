@@ -166,6 +166,17 @@ def crm_personal_data(workspace: Workspace) -> list[PersonalData] | None:
     rows it really changed. Declare every table you add that holds personal data:
     what is not declared is not erased. A plugin that raises here stops the
     export or erasure (a receipt must not claim what was skipped).
+
+    ``where`` narrows the rows with an SQL condition and may name the contact's
+    id as ``:contact``; with ``contact_column=""`` the rows are chosen by
+    ``where`` alone, so rows reached through a join are declared too
+    (``PersonalData("ticket_attachments", "", where="ticket_id IN (SELECT id
+    FROM tickets WHERE requester_id = :contact)", remove=True)``). Erasure
+    chooses every declaration's rows before it changes any, so a declaration
+    reached through another declared table (content-addressed blobs through
+    attachment rows, excluding those another person's rows still use) finds
+    its rows whatever order the declarations come in. Bytes (BLOB columns) are
+    exported as base64 in the JSON and named by size in the workbook.
     """
 
 

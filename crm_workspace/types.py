@@ -79,7 +79,9 @@ class PersonalData:
     ``fields`` are the columns privacy erasure anonymises (and scrubs from the
     audit trail); export includes the whole rows. ``where`` narrows the rows
     with an SQL condition when the column is not always a contact's id (e.g.
-    ``"source_type = 'contacts'"``); ``title`` names them in the export (the
+    ``"source_type = 'contacts'"``); it may name the contact's id as ``:contact``,
+    and with ``contact_column=""`` it alone chooses the rows (rows reached
+    through a join); ``title`` names them in the export (the
     table's name by default); ``remove`` deletes the rows on erasure instead
     (tags, links: rows that are nothing but the person's data). See
     ``crm_personal_data``.

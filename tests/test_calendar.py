@@ -315,3 +315,31 @@ def test_the_feed_as_a_dataframe(ws):
     _activity(ws, kind="task", subject="Call back", due_at=_iso(NOW + timedelta(days=1)), owner="ana")
     frame = ws.df("calendar.feed", user="ana")
     assert list(frame["subject"]) == ["Call back"] and list(frame["kind"]) == ["task"]
+
+
+@pytest.mark.parametrize(
+    "rule", ["FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=HOURLY;BYHOUR=25"]
+)
+def test_a_runaway_rrule_costs_no_more_than_a_moment(ws, rule):
+    import time as clock
+
+    from crm_workspace_calendar.icsread import CalendarImportError, read_calendars
+
+    start = datetime.now(UTC) + timedelta(days=1)
+    started = clock.perf_counter()
+    try:
+        reading = read_calendars(_ics(_event("bomb@x", start, extra=f"RRULE:{rule}\r\n")), "bomb.ics")
+    except CalendarImportError:
+        reading = None
+    assert clock.perf_counter() - started < 5
+    if reading is not None:
+        assert len(reading.occurrences) <= 1
+
+
+def test_a_file_of_many_runaway_rules_is_refused(ws):
+    from crm_workspace_calendar.icsread import CalendarImportError, read_calendars
+
+    start = datetime.now(UTC) + timedelta(days=1)
+    bombs = [_event(f"b{i}@x", start, extra="RRULE:FREQ=MINUTELY\r\n") for i in range(10)]
+    with pytest.raises(CalendarImportError, match="no calendar makes"):
+        read_calendars(_ics(*bombs), "bombs.ics")

@@ -214,8 +214,15 @@ def test_privacy_export_and_erasure_cover_the_mail_log(ws, maildir, tmp_path):
     log_mailbox(ws, spec=str(maildir))
     review.create_contact(ws, "stranger@else.example")
     held = privacy.gather(ws, "stranger@else.example")
-    assert held.get("mail_log") and held.get("mail_log_review")
+    assert held.get("mail_log") and held.get("mail_log_review") and held.get("mail_log_messages")
+    cid = ws.store.scalar("SELECT id FROM contacts WHERE email = 'stranger@else.example'")
     privacy.erase(ws, "stranger@else.example", tmp_path)
+    named = ws.store.query(
+        "SELECT subject, text FROM maillog_messages WHERE message_id IN"
+        " (SELECT message_id FROM maillog_links WHERE contact_id = ?)",
+        [cid],
+    )
+    assert named and all(row["subject"] in ("[erased]", None) for row in named)  # free text too, not only the address
     for table in ("maillog_review", "maillog_messages", "maillog_mentions"):
         rows = ws.store.query(f"SELECT * FROM {table}")
         assert "stranger@else.example" not in repr(rows), table
@@ -258,3 +265,18 @@ def test_an_html_only_forward_is_read_from_its_text():
     )
     logged = read_message(message)
     assert logged.sender[1] == "tom@acme.example" and "Hello there" in logged.text and "x()" not in logged.text
+
+
+def test_mail_between_strangers_sent_to_the_logging_address_is_not_logged(ws):
+    from crm_workspace_maillog.filing import file_message
+
+    forged = _msg(
+        "Mallory <mallory@evil.example>",
+        "log@crm.example, maria@acme.example",
+        "Contract cancelled",
+        "Maria agreed to cancel everything.\n",
+        mid="<forged@evil.example>",
+    )
+    assert file_message(ws.as_system("maillog"), forged) == "skipped"
+    assert ws.store.query("SELECT 1 FROM activities WHERE subject LIKE '%cancelled%'") == []
+    assert ws.store.query("SELECT 1 FROM maillog_review WHERE address = 'mallory@evil.example'") == []

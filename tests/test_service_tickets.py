@@ -151,3 +151,17 @@ def test_performance_medians_p90_compliance_and_reopen_rate(ws):
     assert backlog(ws).to_dict("records") == [
         {"age": "1: under a day", "urgent": 1, "high": 0, "normal": 0, "low": 0, "total": 1}
     ]
+
+
+def test_the_home_card_counts_breaches_on_the_service_clock(ws):
+    from crm_workspace_service.metrics import kpis
+
+    def breached():
+        card = next(m for m in kpis(ws) if m.key == "service_breached")
+        return card.value, card.sql
+
+    create_ticket(ws, subject="Printer on fire", requester_id=contact(ws), priority="high")  # due 13:00 on 30 Nov
+    assert breached()[0] == 0  # 09:00 on the test clock, though the real clock may be days later
+    clock.set_now("2026-11-30T14:00:00Z")
+    value, sql = breached()
+    assert value == 1 and "2026-11-30T14:00:00Z" in sql and ws.store.scalar(sql) == 1  # the SQL reproduces it

@@ -26,19 +26,49 @@ def ws(tmp_path):
     clock.set_now(None)
 
 
-def test_presence_shows_who_else_is_viewing_or_replying():
-    presence.touch(7, "ana", "s1", "viewing")
-    presence.touch(7, "ben", "s2", "viewing")
-    presence.touch(7, "ben", "s3", "replying")
-    assert presence.others(7, "ana", "s1") == {"ben": "replying"}
-    assert presence.others(7, "ben", "s2") == {"ana": "viewing", "ben (another window)": "replying"}
-    presence.leave(7, "ben", "s3")
-    assert presence.others(7, "ana", "s1") == {"ben": "viewing"}
+def test_presence_shows_who_else_is_viewing_or_replying(tmp_path):
+    db = tmp_path / "crm.db"
+    presence.touch(db, 7, "ana", "s1", "viewing")
+    presence.touch(db, 7, "ben", "s2", "viewing")
+    presence.touch(db, 7, "ben", "s3", "replying")
+    assert presence.others(db, 7, "ana", "s1") == {"ben": "replying"}
+    assert presence.others(db, 7, "ben", "s2") == {"ana": "viewing", "ben (another window)": "replying"}
+    presence.leave(db, 7, "ben", "s3")
+    assert presence.others(db, 7, "ana", "s1") == {"ben": "viewing"}
     presence.TTL, saved = -1, presence.TTL
     try:
-        assert presence.others(7, "ana", "s1") == {}  # gone stale
+        assert presence.others(db, 7, "ana", "s1") == {}  # gone stale
     finally:
         presence.TTL = saved
+
+
+def test_presence_is_shared_by_serve_processes(tmp_path):
+    """Two `crm serve --num-procs 2` workers: an agent in another process is seen, nothing is audited."""
+    import subprocess
+    import sys
+
+    ws = make_workspace(tmp_path / "crm.db", user="ana")
+    try:
+        audited = ws.store.scalar("SELECT count(*) FROM audit_log")
+        version = ws.store.data_version()
+        code = (
+            "import sys; from crm_workspace_service import presence;"
+            " presence.touch(sys.argv[1], 9, 'ben', 'other-process', 'replying')"
+        )
+        subprocess.run([sys.executable, "-c", code, str(ws.path)], check=True, timeout=120)
+        presence.touch(ws, 9, "ana", "here", "viewing")
+        assert presence.others(ws, 9, "ana", "here") == {"ben": "replying"}
+        # the workspace is untouched: no audit rows, no commit that would redraw every open page
+        assert ws.store.scalar("SELECT count(*) FROM audit_log") == audited
+        assert ws.store.data_version() == version
+        subprocess.run(
+            [sys.executable, "-c", code.replace("touch", "leave").replace(", 'replying'", ""), str(ws.path)],
+            check=True,
+            timeout=120,
+        )
+        assert presence.others(ws, 9, "ana", "here") == {}
+    finally:
+        ws.close()
 
 
 def test_a_reply_on_a_stale_thread_asks_first(ws):

@@ -78,3 +78,31 @@ def date(record: dict, field: str, errors: dict[str, str]) -> None:
         errors[field] = f"must be an ISO date (YYYY-MM-DD), not {value!r}"
         return
     record[field] = text
+
+
+#: The longest text a short field keeps: a name, a title, a city (``max_length``'s limits).
+TEXT_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "name": 200,
+    "title": 200,
+    "email": 254,
+    "phone": 40,
+    "domain": 253,
+    "industry": 100,
+    "city": 100,
+    "country": 100,
+    "source": 100,
+    "owner": 64,
+    "lost_reason": 500,
+    "notes": 20000,
+    "body": 20000,
+}
+
+
+def max_length(record: dict, errors: dict[str, str], limits: dict[str, int] | None = None) -> None:
+    """Each text field of ``record`` named in ``limits`` (default ``TEXT_LIMITS``) is at most that long."""
+    for field, limit in (limits or TEXT_LIMITS).items():
+        value = record.get(field)
+        if value.__class__ is str and len(value) > limit:
+            errors.setdefault(field, f"is too long: at most {limit:,} characters (this one has {len(value):,})")

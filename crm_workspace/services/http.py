@@ -17,6 +17,7 @@ import hashlib
 import html
 import json
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -33,6 +34,9 @@ MAX_BODY_BYTES = 1_000_000
 SERVER_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 escape = html.escape
+
+#: A path segment that looks like a secret (a feed token, a signed link): never written to a log.
+_SECRET_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_~-]{16,}(?=(?:\.[A-Za-z]{2,5})?(?:/|$))")
 
 PAGE_STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2733;background:#f4f6f8;margin:0}
@@ -155,11 +159,24 @@ class RouteHandler(tornado.web.RequestHandler):
             message = "something went wrong on the server" if status_code >= 500 else self._reason
         self._answer_error(status_code, message, getattr(error, "errors", None))
 
+    def _request_summary(self) -> str:
+        """The request as Tornado's access log writes it: no query string, no secret-looking path segment.
+
+        Public routes carry their credentials in the URL (``/ical/<token>.ics``, a signed
+        link's ``?t=``); a log line must not hand them to whoever reads the logs.
+        """
+        return f"{self.request.method} {redact_path(self.request.path)} ({self.request.remote_ip})"
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, CrmError):  # a person's mistake, answered with its message: not a server fault
-            log.info("%s %s: %s", self.request.method, self.request.path, value)
+            log.info("%s: %s", self._request_summary(), value)
             return
-        super().log_exception(typ, value, tb)
+        if isinstance(value, tornado.web.HTTPError):
+            if value.log_message:
+                log.warning("%d %s: %s", value.status_code, self._request_summary(), value.log_message)
+            return
+        # Tornado's own would log repr(self.request): the full URL and every header (Authorization)
+        log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
     def _csp(self, policy: str) -> str:
         return policy.replace("frame-ancestors 'none'", f"frame-ancestors {self.frame_ancestors}")
@@ -174,6 +191,11 @@ class RouteHandler(tornado.web.RequestHandler):
             self.write_json(status, body)
         else:
             self.write_page("Sorry", f'<p class="error">{escape(message)}</p>', status=status)
+
+
+def redact_path(path: str) -> str:
+    """``path`` with every secret-looking segment (16+ token characters) replaced by ``<redacted>``."""
+    return _SECRET_SEGMENT.sub("<redacted>", path.partition("?")[0])
 
 
 def render_page(title: str, body_html: str) -> str:
@@ -234,5 +256,6 @@ __all__ = [
     "RateLimiter",
     "RouteHandler",
     "escape",
+    "redact_path",
     "render_page",
 ]

@@ -252,7 +252,14 @@ class Connection:
         self.smtp = smtp
 
     def send(self, message: EmailMessage) -> None:
-        """Send ``message``; ``From`` defaults to the mailer's sender. ``MailError`` when refused."""
+        """Send ``message``; ``From`` defaults to the mailer's sender. ``MailError`` when refused.
+
+        ``message`` is an ``EmailMessage`` or a ``Prepared`` one (crm_workspace/services/compose.py).
+        """
+        if not isinstance(message, EmailMessage):  # Prepared: its wire text is ready
+            message = message.with_sender(self.mailer.sender)
+            self.send_raw(message.sender, message.recipients, message.text)
+            return
         if "From" not in message:
             message["From"] = self.mailer.sender
         to = recipients(message)

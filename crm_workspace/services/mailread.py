@@ -44,9 +44,37 @@ class Mailbox(Protocol):
     def close(self) -> None: ...
 
 
+#: Multiparts nested deeper than this are no mail a person wrote: the message is read headers-only.
+MAX_NESTING = 30
+
+
 def parse(data: bytes) -> EmailMessage:
-    """An ``EmailMessage`` from the bytes of a message (RFC 5322)."""
-    return _PARSER.parsebytes(data)
+    """An ``EmailMessage`` from the bytes of a message (RFC 5322).
+
+    A message nested too deep to be real (thousands of multiparts inside each other
+    crash the standard parser with ``RecursionError``, and every later ``walk()``)
+    is read headers-only, so one hostile message can never block a mailbox.
+    """
+    try:
+        message = _PARSER.parsebytes(data)
+    except RecursionError:
+        return headers_only(data[:65536])
+    if _too_deep(message):
+        return headers_only(data[:65536])
+    return message
+
+
+def _too_deep(message: EmailMessage) -> bool:
+    """Whether ``message`` nests multiparts more than ``MAX_NESTING`` deep (walked without recursion)."""
+    stack = [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload)
+    return False
 
 
 def headers_only(data: bytes) -> EmailMessage:

@@ -92,9 +92,13 @@ def _iso(value: str | datetime | None) -> str | None:
 def _row(workspace: Any, message: EmailMessage, *, key: str, plugin: str, sender: str, **refs: Any) -> dict[str, Any]:
     if not str(key or "").strip():
         raise CrmError("a queued message needs a key (the same key twice is one message)")
-    if "From" not in message:
-        message["From"] = sender
-    to = recipients(message)
+    if not isinstance(message, EmailMessage):  # Prepared (services/compose.py): store the text it was built as
+        message = message.with_sender(sender)
+        to, text = message.recipients, message.text
+    else:
+        if "From" not in message:
+            message["From"] = sender
+        to, text = recipients(message), None
     if not to:
         raise MailError(f"the message {key!r} has no recipient (To, Cc or Bcc)", permanent=True)
     ref_id = refs.get("ref_id")
@@ -104,11 +108,11 @@ def _row(workspace: Any, message: EmailMessage, *, key: str, plugin: str, sender
         "ref_table": refs.get("ref_table"),
         "ref_id": None if ref_id is None else str(ref_id),
         "contact_id": refs.get("contact_id"),
-        "sender": parseaddr(str(message["From"]))[1],
+        "sender": message.sender if not isinstance(message, EmailMessage) else parseaddr(str(message["From"]))[1],
         "recipient": ", ".join(to),
         "subject": str(message.get("Subject", "")),
         "message_id": str(message.get("Message-ID", "")) or None,
-        "message": as_text(message),
+        "message": text if text is not None else as_text(message),
         "status": "queued",
         "attempts": 0,
         "permanent": 0,

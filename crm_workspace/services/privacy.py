@@ -12,14 +12,19 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
 - **Export** (``crm privacy export EMAIL``): the contact, their organization's
   name, every declared table's rows about them and every audit entry about
   those records — as JSON and as an Excel workbook (one sheet per kind, written
-  by ``export.write_xlsx``, so text starting with ``=`` is never a formula).
+  by ``export.write_xlsx``, so text starting with ``=`` is never a formula);
+  bytes (attachments) go in the JSON as base64 with their size, in the
+  workbook as a note of their size, never raw.
 - **Erasure** (``crm privacy erase EMAIL``): in ONE write with ``secure_delete``
   (``store.erasing()``) the contact is anonymized, declared fields erased
   (``[erased]``/NULL) or declared rows removed (``remove=True``), copies of
   merged duplicates found in declared fields erased with their audit history,
   the person's emails, phones and full names replaced (any case) in every text
   column and in the audit entries, and every FTS5 index rebuilt (deleted
-  tokens linger in shadow tables). Then ``store.purge_free_pages()`` truncates
+  tokens linger in shadow tables). Every declaration's rows are chosen
+  before any is changed, so a declaration reached through another declared
+  table (attachment blobs through attachment rows) does not depend on the
+  order plugins declare in. Then ``store.purge_free_pages()`` truncates
   the WAL. Ids, stages, dates and amounts stay (aggregates unchanged). The
   receipt lists only rows really changed and names the backups next to the
   database, which still hold the person.
@@ -27,22 +32,27 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
-import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 from crm_workspace.plugins import call_strict
+from crm_workspace.services.privacy_scrub import (
+    _erased,
+    _lifted_append_only,
+    _rebuild_search_indexes,
+    _scrub,
+    _scrub_audit,
+    _scrub_everywhere,
+)
 from crm_workspace.types import Change, PersonalData
 
 if TYPE_CHECKING:
     from crm_workspace.workspace import Workspace
-
-ERASED = "[erased]"
 
 
 # ---------------------------------------------------------- declarations
@@ -63,13 +73,17 @@ def _is_subject(item: PersonalData) -> bool:
 
 
 def _select(item: PersonalData, columns: str = "*") -> str:
-    where = f"[{item.contact_column}] = ?" + (f" AND ({item.where})" if item.where else "")
-    return f"SELECT {columns} FROM [{item.table}] WHERE {where}"
+    """The rows of ``item``: its column equals ``:contact`` and/or its ``where`` (which may name ``:contact``)."""
+    parts = [f"[{item.contact_column}] = :contact"] if item.contact_column else []
+    parts += [f"({item.where})"] if item.where else []
+    if not parts:
+        raise CrmError(f"personal data of {item.table} names neither a contact column nor a where condition")
+    return f"SELECT {columns} FROM [{item.table}] WHERE {' AND '.join(parts)}"
 
 
 def _rows(workspace: Workspace, item: PersonalData, contact_id: int) -> list[dict[str, Any]]:
     order = " ORDER BY id" if "id" in workspace.store.columns(item.table) else ""
-    return workspace.store.query(_select(item) + order, [contact_id])
+    return workspace.store.query(_select(item) + order, {"contact": contact_id})
 
 
 # ----------------------------------------------------------------- gather
@@ -134,11 +148,13 @@ def export(workspace: Workspace, email: str, directory: str | Path = ".") -> tup
     for row in document["audit_entries"]:
         with contextlib.suppress(TypeError, ValueError):
             row["changes"] = json.loads(row["changes"])
+    if any(isinstance(v, bytes) for rows in data.values() for row in rows for v in row.values()):
+        document["binary_note"] = BINARY_NOTE
     json_path = stem.with_suffix(".json")
-    json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=_json_value), encoding="utf-8")
     sheets = {}
     for kind, rows in data.items():
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in rows])
         if kind == "audit_entries" and len(frame):
             frame["changes"] = frame["changes"].map(
                 lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
@@ -148,33 +164,26 @@ def export(workspace: Workspace, email: str, directory: str | Path = ".") -> tup
     return json_path, xlsx_path
 
 
-# ------------------------------------------------------------------ erase
-def _scrub(value: Any, secrets: list[str], personal_keys: Iterable[str] = ()) -> Any:
-    """``value`` with every secret string replaced (any case); ``personal_keys`` of a dict nulled."""
-    keys = frozenset(personal_keys)
-    if isinstance(value, dict):
-        return {k: (None if k in keys and v not in (None, "") else _scrub(v, secrets, keys)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets, keys) for v in value]
-    if isinstance(value, str):
-        return _replace_mentions(value, secrets)
+BINARY_NOTE = (
+    'Bytes (attachments) are written in the JSON as {"base64": ..., "size": n}; the workbook names their size only.'
+)
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for what ``json`` cannot write: bytes as base64 (with their size), anything else as text."""
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode("ascii"), "size": len(value)}
+    return str(value)
+
+
+def _cell(value: Any) -> Any:
+    """A workbook cell: bytes never go in raw (the JSON export holds them as base64)."""
+    if isinstance(value, bytes):
+        return f"[{len(value)} bytes: in the JSON export as base64]"
     return value
 
 
-def _replace_mentions(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret and secret.casefold() in text.casefold():
-            text = re.sub(re.escape(secret), ERASED, text, flags=re.IGNORECASE)
-    return text
-
-
-def _erased(value: Any) -> Any:
-    """What an erased field holds: ``[erased]`` for text that was there, NULL for anything else."""
-    if value in (None, ""):
-        return value
-    return ERASED if isinstance(value, str) else None
-
-
+# ------------------------------------------------------------------ erase
 def _full_name(contact: dict[str, Any]) -> str:
     return " ".join(str(p) for p in (contact.get("first_name"), contact.get("last_name")) if p)
 
@@ -234,9 +243,11 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
             [*anonymous.values(), now, workspace.user, cid],
         )
         audited = {("contacts", str(c["id"])): tuple(contact_fields) for c in people}
-        for item in declared:
-            if not _is_subject(item):
-                _erase_rows(workspace, item, cid, secrets, now, receipt["tables"], audited)
+        # every declaration's rows are chosen BEFORE any is changed or deleted: a declaration reached
+        # through another table (blobs through attachments) finds its rows whatever the order
+        chosen = [(item, _chosen_rows(workspace, item, cid)) for item in declared if not _is_subject(item)]
+        for item, rows in chosen:
+            _erase_rows(workspace, item, rows, secrets, now, receipt["tables"], audited)
         receipt["mentions_scrubbed"] = _scrub_everywhere(conn, _mentions(people))
         receipt["audit_entries_scrubbed"] = _scrub_audit(conn, audited, secrets)
         receipt["search_indexes_rebuilt"] = _rebuild_search_indexes(conn)
@@ -293,10 +304,20 @@ def _backups(db: Path) -> list[dict[str, str]]:
     return found
 
 
+def _chosen_rows(workspace: Workspace, item: PersonalData, cid: int) -> list[dict[str, Any]]:
+    """``item``'s rows of the person with their rowid (``_rowid_``), checked against the table's columns."""
+    columns = workspace.store.columns(item.table)
+    unknown = [f for f in item.fields if f not in columns]
+    if unknown:
+        raise CrmError(f"personal data of {item.table} names no such column: {', '.join(unknown)}")
+    cursor = workspace.store.conn.execute(_select(item, "rowid, *"), {"contact": cid})
+    return [dict(zip(("_rowid_", *columns), r, strict=True)) for r in cursor]
+
+
 def _erase_rows(
     workspace: Workspace,
     item: PersonalData,
-    cid: int,
+    rows: list[dict[str, Any]],
     secrets: list[str],
     now: str,
     tables: dict[str, dict[str, Any]],
@@ -305,16 +326,16 @@ def _erase_rows(
     """Erase ``item.fields`` of the person's rows in ``item.table`` (or delete them) and their secrets from its text."""
     conn = workspace.store.conn
     columns = workspace.store.columns(item.table)
-    unknown = [f for f in item.fields if f not in columns]
-    if unknown:
-        raise CrmError(f"personal data of {item.table} names no such column: {', '.join(unknown)}")
-    rows = [dict(zip(("_rowid_", *columns), r, strict=True)) for r in conn.execute(_select(item, "rowid, *"), [cid])]
     stamps = [s for s in ("updated_at", "version") if s in columns and s not in item.fields]
     done: dict[str, Any] = {"rows": [], "rows_changed": 0, "rows_deleted": 0, "fields_erased": []}
     text_columns = tuple(c for c, kind in columns.items() if (kind or "").upper() in ("TEXT", "STR", ""))
     with _lifted_append_only(conn, item.table, enabled=bool(rows)):
         for row in rows:
             rowid = row.pop("_rowid_")
+            current = conn.execute(f"SELECT * FROM [{item.table}] WHERE rowid = ?", [rowid]).fetchone()
+            if current is None:
+                continue  # chosen by two declarations and already removed by the other
+            row = dict(zip(columns, current, strict=True))  # as the earlier declarations left it
             key = row.get("id", rowid)
             if "id" in row:
                 audited[(item.table, str(row["id"]))] = text_columns if item.remove else tuple(item.fields)
@@ -343,107 +364,3 @@ def _erase_rows(
         entry["rows_changed"] += done["rows_changed"]
         entry["rows_deleted"] += done["rows_deleted"]
         entry["fields_erased"] += [f for f in done["fields_erased"] if f not in entry["fields_erased"]]
-
-
-@contextlib.contextmanager
-def _lifted_append_only(conn: Any, table: str, *, enabled: bool = True):
-    """Drop ``table``'s append-only triggers for the block, recreate them after (inside the caller's transaction)."""
-    triggers = []
-    if enabled:
-        triggers = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND sql LIKE '%append-only%'",
-            [table],
-        ).fetchall()
-    for name, _sql in triggers:
-        conn.execute(f"DROP TRIGGER [{name}]")
-    try:
-        yield
-    finally:
-        for _name, sql in triggers:
-            conn.execute(sql)
-
-
-def _scrub_everywhere(conn: Any, mentions: list[str]) -> dict[str, int]:
-    """Replace the mentions (any case) in every text column of every ordinary table (undeclared ones too)."""
-    if not mentions:
-        return {}
-    folded = [m.casefold() for m in mentions]
-    conn.create_function(
-        "crm_mentions_person",
-        1,
-        lambda v: isinstance(v, str) and any(m in v.casefold() for m in folded),
-        deterministic=True,
-    )
-    conn.create_function(
-        "crm_scrub_person", 1, lambda v: _replace_mentions(v, mentions) if isinstance(v, str) else v, deterministic=True
-    )
-    counts: dict[str, int] = {}
-    virtual = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'")]
-    tables = [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND name NOT IN ('audit_log') AND sql NOT LIKE 'CREATE VIRTUAL%'"
-        )
-    ]
-    for table in tables:
-        if any(table.startswith(f"{v}_") for v in virtual):
-            continue  # an FTS index's shadow table: rebuilt afterwards
-        columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])") if (r[2] or "").upper() in ("TEXT", "")]
-        with _lifted_append_only(conn, table):
-            for column in columns:
-                cursor = conn.execute(
-                    f"UPDATE [{table}] SET [{column}] = crm_scrub_person([{column}]) WHERE crm_mentions_person([{column}])"
-                )
-                if cursor.rowcount > 0:
-                    counts[f"{table}.{column}"] = cursor.rowcount
-    return counts
-
-
-def _rebuild_search_indexes(conn: Any) -> list[str]:
-    """Rebuild every FTS5 index from its content: deleted tokens otherwise linger in its shadow tables."""
-    names = [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
-        )
-    ]
-    for name in names:
-        conn.execute(f"INSERT INTO [{name}]([{name}]) VALUES ('rebuild')")
-    return names
-
-
-def _scrub_audit(conn: Any, records: dict[tuple[str, str], tuple[str, ...]], secrets: list[str]) -> int:
-    """Rewrite the audit entries of ``records`` (their declared fields erased) and any entry naming a secret."""
-    count = 0
-    with _lifted_append_only(conn, "audit_log"):
-        rows = conn.execute("SELECT id, table_name, row_id, changes FROM audit_log").fetchall()
-        like = [s.lower() for s in secrets]
-        for row_id, table, record_id, changes in rows:
-            fields = records.get((table, record_id))
-            if fields is None and not any(s in (changes or "").lower() for s in like):
-                continue
-            try:
-                body = json.loads(changes) if changes else {}
-            except ValueError:
-                body = changes
-            if table == "contacts" and fields is not None:
-                scrubbed = _scrub(body, secrets, fields)
-            else:
-                scrubbed = _scrub_fields(_scrub(body, secrets), fields or ())
-            text = json.dumps(scrubbed, ensure_ascii=False) if not isinstance(scrubbed, str) else scrubbed
-            if text != changes:
-                conn.execute("UPDATE audit_log SET changes = ? WHERE id = ?", [text, row_id])
-                count += 1
-    return count
-
-
-def _scrub_fields(body: Any, fields: tuple[str, ...]) -> Any:
-    if isinstance(body, dict):
-        for part in ("before", "after"):
-            values = body.get(part)
-            if isinstance(values, dict):
-                for field in fields:
-                    if field in values:
-                        values[field] = _erased(values[field])
-    return body

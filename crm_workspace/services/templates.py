@@ -31,8 +31,29 @@ class TemplateProblem(CrmError):
         super().__init__(f"template problem on line {line}: {message}" if line else f"template problem: {message}")
 
 
+#: The largest string or list ``*`` may build and the largest power ``**`` may raise to.
+MAX_REPEAT = 100_000
+MAX_EXPONENT = 64
+
+
 class _Sandbox(SandboxedEnvironment):
-    """Jinja2's sandbox, refusing an unsafe attribute at once (the stock one renders it as empty)."""
+    """Jinja2's sandbox, refusing an unsafe attribute at once (the stock one renders it as empty).
+
+    ``*`` and ``**`` are checked too: ``{{ 'a' * 10**9 }}`` would take a gigabyte and
+    ``{{ 9 ** 9 ** 9 }}`` minutes of CPU from the server rendering a colleague's template.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"a power above {MAX_EXPONENT} is too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | bytes | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(f"repeating text beyond {MAX_REPEAT:,} characters is too large")
+        return super().call_binop(context, operator, left, right)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")

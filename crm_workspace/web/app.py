@@ -25,6 +25,7 @@ from crm_workspace.types import Page
 from crm_workspace.web import identity
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.web.icons import is_icon_name, svg
+from crm_workspace.web.responsive import FIT_CSS_PATH, ShellMenu, shell_css
 from crm_workspace.web.router import Router, page_query, parse_query
 from crm_workspace.workspace import Workspace
 
@@ -57,6 +58,8 @@ class OfflineFast(Fast):
     modifiers = {  # noqa: RUF012 - Panel's class attribute
         **Fast.modifiers,
         pn.widgets.Tabulator: {**Fast.modifiers[pn.widgets.Tabulator], "layout": "fit_columns"},
+        # phones and tablets: every component fits the screen's width (crm_workspace/web/responsive.py)
+        pn.viewable.Viewable: {"stylesheets": [pn.theme.Inherit, FIT_CSS_PATH]},
     }
 
     _resources = {  # noqa: RUF012 - Panel's class attribute
@@ -347,6 +350,8 @@ class App(pn.viewable.Viewer):
             # server's time with 20 sessions open. Components show their own loading state.
             busy_indicator=None,
         )
+        template.config.raw_css.append(shell_css())
+        template.header.append(ShellMenu(width=0, height=0, margin=0))
         template.header.append(ready_mark(self.workspace))
         return template
 

@@ -25,3 +25,33 @@ def require_admin(ws: Any, what: str) -> None:
 def system(ws: Any) -> Any:
     """The workspace acting as ``system:automation`` (background work: deliveries, time rules)."""
     return ws if ws.system else ws.as_system("automation")
+
+
+def author_refusal(ws: Any, rule: dict, table: str, record: dict, kind: str) -> str | None:
+    """Why ``rule``'s author may not do a ``kind`` action on ``record`` (None: they may).
+
+    A rule acts with its author's rights, whoever's write set it off: an admin's edit
+    must not carry out what the member who wrote the rule could not do. The author is
+    whoever saved the rule last (``rules.save`` stamps ``owner``). Setup mode (no users
+    yet) allows everything, like the Store does.
+    """
+    store = ws.store
+    if not store.scalar("SELECT count(*) FROM users"):
+        return None
+    author = rule.get("owner")
+    rows = store.query("SELECT role, active FROM users WHERE username = ?", [author]) if author else []
+    if not rows or rows[0]["active"] in (0, "0"):
+        return f"the rule's author {author or '(nobody)'} is not an active user: the rule does nothing"
+    role = rows[0]["role"]
+    if role == "admin":
+        return None
+    if role != "member":
+        return f"the rule's author {author} is a {role} and may not change data"
+    if kind == "set_field" and not bool(ws.setting("members_edit_all", True)):
+        owner = record.get("owner")
+        if owner not in (None, "", author):
+            return (
+                f"{table} #{record.get('id')} belongs to {owner}: the rule's author {author} may edit only"
+                " their own or unowned records (setting members_edit_all is off)"
+            )
+    return None

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crm_workspace import Change
+from crm_workspace.data.derived import append_derived
 from crm_workspace.data.schema import is_hidden
 
 from .schema import OWN_TABLES
@@ -130,7 +131,8 @@ def compact_of(change: Change) -> str:
     after = _clean(change.table, change.after)
     if after is None:
         record, changes = _clean(change.table, change.before), None
-    elif change.before is None:
+    elif change.before is None or (change.context or {}).get("privacy_erasure"):
+        # an erasure's "before" is the very data being erased: the event says only what is left
         record, changes = after, None
     else:
         get = change.before.get
@@ -241,39 +243,16 @@ def event_rows(subs, changes: Iterable[Change]) -> list[dict]:
     return rows
 
 
-_EVENT_COLUMNS = (
-    "event_id",
-    "event",
-    "table_name",
-    "record_id",
-    "contact_id",
-    "payload",
-    "targets",
-    "created_at",
-)
-_INSERT_EVENTS = (
-    f"INSERT INTO webhook_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-)
-
-
 def enqueue(workspace, rows: list[dict]) -> None:
-    """Add outbox rows inside the write's open transaction.
+    """Add outbox rows inside the write's open transaction (``crm_record_changed`` only).
 
-    Called from ``crm_record_changed`` only, while the Store holds the write lock and its
-    transaction for the write being announced. The rows are derived data of that audited
-    write (like an index entry: no audit, no events, no validation, no version), so they
-    are appended with one prepared INSERT on the Store's connection, inside its transaction:
-    they commit or roll back with the write. ``store.insert_many`` would do the same with
-    its permission check and id lookup on top, which doubled the cost of a small write
-    (benchmarks/bench_webhooks.py). Outside a write transaction they go through the Store.
+    The rows are derived data of the audited write being announced (like an index entry:
+    no audit, no events, no validation, no version), so they go through the core's fast
+    path ``append_derived``: one prepared INSERT inside the write's transaction, committed
+    or rolled back with it (benchmarks/bench_webhooks.py: ``insert_many`` doubled the cost
+    of a small write). Outside a write it is ``insert_many`` without audit or events.
     """
-    if not rows:
-        return
-    store = workspace.store
-    if not store.conn.in_transaction:
-        store.insert_many("webhook_events", rows, audit=False, events=False, validate=False)
-        return
-    store.conn.executemany(_INSERT_EVENTS, [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows])
+    append_derived(workspace.store, "webhook_events", rows)
 
 
 def waiting_events(store) -> bool:

@@ -38,8 +38,14 @@ class Target:
 
 
 def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address inside an IPv6 one (mapped ::ffff:a.b.c.d, 6to4 2002:a.b.c.d::, Teredo's client)
+        # is checked as that IPv4 address: 2002:7f00:1:: is 127.0.0.1 through a 6to4 relay
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            why = _forbidden(embedded)
+            if why or ip.ipv4_mapped is not None:
+                return why
     for name, flag in (
         ("unspecified", ip.is_unspecified),
         ("loopback", ip.is_loopback),

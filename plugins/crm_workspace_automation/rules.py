@@ -20,12 +20,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crm_workspace.data.schema import is_hidden
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError, NotFound, ValidationError
 
 from . import actions as acts
 from . import conditions as conds
-from .access import system
+from .access import author_refusal, system
+from .events import PRIVATE_TABLES, REDACTED, _clean
 from .schema import OWN_TABLES
 
 TRIGGERS = ("create", "update", "change", "time")
@@ -73,9 +75,12 @@ def check(ws, spec: dict) -> dict:
     trigger = str(spec.get("trigger") or "").strip().lower()
     if not name:
         errors["name"] = "give the rule a name"
-    columns = _columns(ws, table) if table and table not in OWN_TABLES else {}
+    private = table in OWN_TABLES or table in PRIVATE_TABLES or table.startswith(("_", "sqlite_"))
+    columns = _columns(ws, table) if table and not private else {}
     if not columns:
         errors["table"] = f"no table {table!r} to watch" if table else "name the table the rule watches"
+    # hidden columns (credentials, secrets) are not the rule's to read or set
+    columns = {c: t for c, t in columns.items() if c not in REDACTED and not is_hidden(table, c)}
     if trigger not in TRIGGERS:
         errors["trigger"] = f"must be one of {', '.join(TRIGGERS)}"
     conditions, actions = spec.get("conditions", []), spec.get("actions", [])
@@ -108,6 +113,7 @@ def save(ws, spec: dict, rule_id: int | None = None, *, version: int | None = No
     if rule_id is None:
         return _parse(ws.store.insert("workflow_rules", {**record, "owner": ws.user}))
     record["disabled_reason"] = None
+    record["owner"] = ws.user  # the last editor is the author whose rights the rule acts with
     return _parse(ws.store.update("workflow_rules", int(rule_id), record, version=version))
 
 
@@ -156,9 +162,15 @@ def execute(ws, rule: dict, table: str, record: dict, *, trigger: str, chain: li
     """Run ``rule``'s actions on ``record``, each in a savepoint; log the run; returns its status."""
     store = ws.store
     done, status = [], "ok"
+    record = _clean(table, record)  # no credential reaches a template, an e-mail or a webhook body
     with store.context(rule=rule["id"], rule_chain=[*chain, rule["id"]]):
         for action in rule["actions"]:
             kind = action.get("type")
+            refusal = author_refusal(ws, rule, table, record, kind)
+            if refusal:
+                status = "failed"
+                done.append(f"{kind} refused: {refusal}")
+                continue
             try:
                 with _savepoint(store):  # a failing action leaves nothing behind
                     done.append(acts.RUN[kind](ws, rule, table, record, action, now))

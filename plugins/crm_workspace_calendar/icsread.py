@@ -32,6 +32,8 @@ MAX_ATTENDEES = 200
 MAX_OCCURRENCES = 500
 EXPAND_DAYS = 365
 MAX_TEXT = 4000
+#: Recurrence rules a file may have that never match or repeat more than daily (each costs a probe).
+MAX_RUNAWAY = 5
 
 
 class CalendarImportError(CrmError):
@@ -60,6 +62,7 @@ class Reading:
     occurrences: list[Occurrence] = field(default_factory=list)
     events: int = 0
     warnings: list[str] = field(default_factory=list)
+    runaway: int = 0  # recurrence rules refused as never matching or sub-daily (MAX_RUNAWAY at most)
 
 
 def calendar_texts(data: bytes, filename: str = "") -> list[bytes]:
@@ -195,6 +198,18 @@ def _expand(event: Any, uid: str, now: datetime, reading: Reading) -> list[date 
             text = re.sub(
                 r"UNTIL=(\d{8})(?:T(\d{6}))?(?!Z)(?=;|$)", lambda m: f"UNTIL={m[1]}T{m[2] or '235959'}Z", text
             )
+            refusal = _runaway(text, anchor, rrulestr)
+            if refusal:
+                reading.runaway += 1
+                if reading.runaway > MAX_RUNAWAY:
+                    raise CalendarImportError(
+                        f"more than {MAX_RUNAWAY} events repeat by rules no calendar makes: the file is refused"
+                    )
+                reading.warnings.append(
+                    f"{_text(event, 'summary') or uid}: {refusal}; only its first instance was logged"
+                )
+                series.rdate(anchor)
+                continue
             series.rrule(rrulestr(text, dtstart=anchor))
         for name, add in (("exdate", series.exdate), ("rdate", series.rdate)):
             values = event.get(name)
@@ -221,6 +236,36 @@ def _expand(event: Any, uid: str, now: datetime, reading: Reading) -> list[date 
             break
         found.append(moment.date() if all_day else moment)
     return found
+
+
+#: Frequencies no meeting has, and that make a rule that never matches scan millions of periods.
+_TOO_FREQUENT = ("SECONDLY", "MINUTELY", "HOURLY")
+
+
+def _runaway(text: str, anchor: datetime, rrulestr: Any) -> str | None:
+    """Why the rule ``text`` is not expanded (None: it is), before dateutil is asked to.
+
+    dateutil looks for a rule's next instance until the year 9999: a rule that never
+    matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) took 30 s of CPU, ``SECONDLY`` one
+    a minute, from anyone who can mail an invitation. Sub-daily rules are refused; any
+    other is probed first from its start moved 400k years on (the Gregorian calendar
+    repeats every 400 years: same weekdays, same leap days), close to the year 9999,
+    so the probe of a rule that never matches ends within a few hundred years.
+    """
+    freq = re.search(r"FREQ=([A-Z]+)", text.upper())
+    if freq and freq.group(1) in _TOO_FREQUENT:
+        return f"it repeats {freq.group(1).lower()}, more often than any meeting"
+    shift = 400 * max(0, (9969 - anchor.year) // 400)
+    if not shift:
+        return None
+    probe_text = re.sub(r";?(UNTIL|COUNT)=[^;]*", "", text)
+    try:
+        probe = rrulestr(probe_text, dtstart=anchor.replace(year=anchor.year + shift))
+    except (ValueError, TypeError):
+        return None  # read (and refused with its message) by the real rule
+    if next(iter(probe), None) is None:
+        return "its recurrence rule never matches a date"
+    return None
 
 
 def _people(event: Any, uid: str, reading: Reading) -> tuple[str, list[tuple[str, str]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_workspace.data import fields
+from crm_workspace.data import checks, fields
 
 
 def _blank(value: Any) -> bool:
@@ -15,6 +15,7 @@ def validate(workspace: Any, table: str, record: dict, before: dict | None) -> d
     if table not in ("contacts", "organizations"):
         return None
     errors: dict[str, str] = {}
+    checks.max_length(record, errors)
     if not _blank(record.get("email")):
         try:
             record["email"] = fields.normalize_email(str(record["email"]))

@@ -140,3 +140,32 @@ def custom_fields(workspace, table: str, row_id: int) -> dict[str, str]:
         "SELECT name, value FROM excel_custom_fields WHERE table_name = ? AND row_id = ? ORDER BY name", [table, row_id]
     )
     return {r["name"]: r["value"] for r in rows}
+
+
+def save_custom_fields(workspace, table: str, row_id: int, values: dict[str, str]) -> int:
+    """Store edited custom-field values of one record (a blank value removes the field); returns how many changed."""
+    store = workspace.store
+    changed = 0
+    with store.transaction():
+        existing = {
+            r["name"]: r
+            for r in store.query(
+                "SELECT id, name, value FROM excel_custom_fields WHERE table_name = ? AND row_id = ?", [table, row_id]
+            )
+        }
+        for name, value in values.items():
+            value = (value or "").strip()
+            old = existing.get(name)
+            if old is None:
+                if value:
+                    store.insert(
+                        "excel_custom_fields", {"table_name": table, "row_id": row_id, "name": name, "value": value}
+                    )
+                    changed += 1
+            elif not value:
+                store.delete("excel_custom_fields", old["id"])
+                changed += 1
+            elif value != old["value"]:
+                store.update("excel_custom_fields", old["id"], {"value": value})
+                changed += 1
+    return changed

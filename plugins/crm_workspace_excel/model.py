@@ -236,6 +236,11 @@ class ImportModel(param.Parameterized):
             on_duplicate=self.on_duplicate,
         )
 
+    def recipes(self) -> list[dict]:
+        from . import recipes
+
+        return recipes.list_all(self.workspace)
+
     def apply_recipe(self, name: str) -> None:
         from . import recipes
 

@@ -50,6 +50,10 @@ class ImportPage(pn.viewable.Viewer):
         self.recipe_name = pn.widgets.TextInput(placeholder="recipe name", width=160)
         self.save_recipe = pn.widgets.Button(label="Save mapping", width=130)
         self.save_recipe.on_click(lambda _e: self._save_recipe())
+        self.recipe_select = pn.widgets.Select(label="Saved recipe", options=[], width=200)
+        self.apply_recipe = pn.widgets.Button(label="Apply recipe", width=130)
+        self.apply_recipe.on_click(lambda _e: self._apply_recipe())
+        self._refresh_recipes()
         self.batch_select = pn.widgets.Select(label="Batch", options=[], width=260)
         self.undo_button = pn.widgets.Button(label="Undo batch", color="danger", width=120)
         self.undo_button.on_click(lambda _e: self._undo())
@@ -103,8 +107,26 @@ class ImportPage(pn.viewable.Viewer):
         except CrmError as error:
             _notify_error(str(error))
             return
+        self._refresh_recipes()
         if pn.state.notifications is not None:
             pn.state.notifications.success(f"saved mapping recipe '{self.recipe_name.value}'")
+
+    def _refresh_recipes(self) -> None:
+        names = [r["name"] for r in self.model.recipes()]
+        self.recipe_select.options = names
+        self.recipe_select.disabled = self.apply_recipe.disabled = not names
+
+    def _apply_recipe(self) -> None:
+        name = self.recipe_select.value
+        if not name:
+            return
+        try:
+            self.model.apply_recipe(name)
+        except CrmError as error:
+            _notify_error(str(error))
+            return
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(f"applied mapping recipe '{name}'")
 
     def _undo(self) -> None:
         batch = self.batch_select.value
@@ -152,7 +174,11 @@ class ImportPage(pn.viewable.Viewer):
             )
             select.param.watch(lambda e, h=header: self.model.set_field(h, None if e.new == SKIP else e.new), "value")
             widgets.append(select)
-        return pn.Column("### Mapping", pn.FlexBox(*widgets), pn.Row(self.recipe_name, self.save_recipe))
+        return pn.Column(
+            "### Mapping",
+            pn.FlexBox(*widgets),
+            pn.Row(self.recipe_name, self.save_recipe, self.recipe_select, self.apply_recipe),
+        )
 
     @param.depends("model.preview_plan", "model.plan")
     def _preview(self):

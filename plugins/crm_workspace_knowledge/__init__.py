@@ -52,7 +52,7 @@ def crm_dashboards(workspace):
 
         return KnowledgePage(workspace=ws)
 
-    return [Page("knowledge", "Knowledge base", view, icon="file-text", order=75)]
+    return [Page("knowledge", "Knowledge base", view, icon="book", order=75)]
 
 
 @hookimpl

@@ -122,7 +122,11 @@ def validate_event(ws, record: dict) -> dict[str, str] | None:
 
 # ------------------------------------------------------------ transitions
 def events_for(changes) -> list[dict]:
-    """Lifecycle events for contacts whose stage changed (inserted with a stage counts: from NULL)."""
+    """Lifecycle events for contacts whose stage changed (inserted with a stage counts: from NULL).
+
+    A contact re-created by undoing a merge is no new contact: its journey is the one it had
+    (its events kept its id), so the restoring insert records nothing.
+    """
     return [
         {
             "contact_id": change.id,
@@ -136,6 +140,7 @@ def events_for(changes) -> list[dict]:
         and change.after is not None
         and change.after.get("lifecycle_stage")
         and change.changed("lifecycle_stage")
+        and not (change.action == "insert" and change.context.get("merge_undo"))
     ]
 
 

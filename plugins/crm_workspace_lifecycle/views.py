@@ -12,6 +12,7 @@ from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 
 from crm_workspace import Workspace
+from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
 
 from .model import LifecycleModel
@@ -240,7 +241,16 @@ class LifecycleSettings(pn.viewable.Viewer):
         )
         rules = [pn.widgets.Checkbox.from_param(self.param[name]) for name in ("won_deal", "meeting", "churn_risk")]
         months = pn.widgets.IntInput.from_param(self.param.months, width=180)
+        may_stages = may_change_setting(self.model.workspace, "lifecycle_stages")
+        may_rules = may_change_setting(self.model.workspace, "lifecycle_rules")
+        stages.disabled = self.save_stages.disabled = not may_stages  # a member reads them, an admin edits
+        self.save_stages.visible = may_stages
+        for widget in (*rules, months):
+            widget.disabled = not may_rules
+        self.save_rules.visible = may_rules
+        note = None if may_stages and may_rules else pn.pane.Markdown("*Only an admin changes these settings.*")
         self.layout = pn.Card(
+            note,
             pn.Row(pn.Column(stages, self.save_stages), pn.Column(*rules, months, self.save_rules)),
             self.message,
             title="Settings: stages and automatic rules",

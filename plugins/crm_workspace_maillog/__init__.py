@@ -68,9 +68,17 @@ def crm_register_commands(cli):
 
 @hookimpl
 def crm_personal_data(workspace):
-    """Which logged message is on a contact; an address on the review list once resolved to a contact."""
+    """Which logged message is on a contact, the messages that named them; a resolved review address."""
     return [
         PersonalData("maillog_links", "contact_id", title="mail_log"),
+        # a message has no contact column: it is the person's through the links that name them
+        PersonalData(
+            "maillog_messages",
+            "",
+            fields=("subject", "sender", "text"),
+            where="message_id IN (SELECT message_id FROM maillog_links WHERE contact_id = :contact)",
+            title="mail_log_messages",
+        ),
         PersonalData("maillog_review", "contact_id", fields=("address", "name"), title="mail_log_review"),
     ]
 

@@ -140,12 +140,20 @@ def file_message(
         people.append(("", logged.forwarded_by))
     if not people:
         raise ValueError("the message names nobody (no From, To or Cc)")
+    sender = logged.sender[1]
+    owner = team.get(sender) or team.get(logged.forwarded_by) or next((team[a] for _, a in people if a in team), None)
+    if owner is None and team:
+        # mail between strangers sent straight to the logging address: nobody on the team wrote,
+        # forwarded or received it, so it is no one's correspondence to log (anyone who learns the
+        # address could otherwise write activities on any contact and flood the review list)
+        result.skipped += 1
+        with store.transaction():
+            store.insert("maillog_messages", _message_row(logged, key, "skipped", None, "", 0))
+        return "skipped"
     outsiders = [(name, address) for name, address in people if address not in team and address not in own]
     contacts, ignored = _match(workspace, [a for _, a in outsiders])
     unknown = [(n, a) for n, a in outsiders if a not in contacts and a not in ignored]
-    sender = logged.sender[1]
     direction = "out" if sender in team else "in"
-    owner = team.get(sender) or team.get(logged.forwarded_by) or next((team[a] for _, a in people if a in team), None)
     status = "pending" if unknown else "logged"
     with store.transaction():
         store.insert(

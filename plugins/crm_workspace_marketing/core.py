@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from crm_workspace.services.compose import MessageTemplate, Prepared
 from crm_workspace.services.http import RateLimiter, RouteHandler, escape
 from crm_workspace.services.mailbox import open_mailbox
 from crm_workspace.services.mailer import Mailer, MailError, mail_from, make_message
@@ -17,6 +18,8 @@ __all__ = [
     "BadSignature",
     "MailError",
     "Mailer",
+    "MessageTemplate",
+    "Prepared",
     "RateLimiter",
     "RouteHandler",
     "TemplateProblem",

@@ -138,6 +138,7 @@ def _campaign(
     links = sending.ensure_links(workspace, row)
     versions = sending.variants(row)
     merged = contexts(workspace, [p["contact_id"] for p in people])
+    template = sending.message_template(workspace, row)
     tested = set(rng.sample(range(len(people)), k=int(len(people) * 0.3))) if ab else set()
     outbox, recipients, events, activities, bounced = [], [], [], [], []
     for i, person in enumerate(people):
@@ -146,7 +147,14 @@ def _campaign(
         phase = "test" if i in tested else ("rest" if ab else "all")
         sent_at = started + timedelta(minutes=i // 20, seconds=rng.randrange(60))
         message = sending.build_message(
-            workspace, row, versions[variant_no], merged.get(cid, {}), contact_id=cid, to=person["email"], links=links
+            workspace,
+            row,
+            versions[variant_no],
+            merged.get(cid, {}),
+            contact_id=cid,
+            to=person["email"],
+            links=links,
+            template=template,
         )
         hard = rng.random() < 0.015
         outbox.append(

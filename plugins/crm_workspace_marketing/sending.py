@@ -24,7 +24,7 @@ from crm_workspace.data.store import utcnow
 
 from . import tracking
 from .campaigns import ab_config, audience, get_campaign, variants
-from .core import Mailer, counts, deliver, enqueue_many, mail_from, make_message
+from .core import Mailer, MessageTemplate, Prepared, counts, deliver, enqueue_many, mail_from
 from .render import contexts, html_to_text, links_of, render_parts, sample_context, track, with_footer
 
 if TYPE_CHECKING:
@@ -66,8 +66,12 @@ def build_message(
     to: str,
     links: dict[str, int] | None,
     test: bool = False,
-):
-    """One recipient's message: merged, links tracked, pixel, List-Unsubscribe (RFC 8058 one-click)."""
+    template: MessageTemplate | None = None,
+) -> Prepared:
+    """One recipient's message: merged, links tracked, pixel, List-Unsubscribe (RFC 8058 one-click).
+
+    ``template`` (from ``message_template``) is made once per campaign when queueing many.
+    """
     cid = campaign["id"]
     unsubscribe = tracking.unsubscribe_url(workspace, cid, contact_id, test=test)
     context = {**context, "unsubscribe_url": unsubscribe, "campaign": campaign["name"]}
@@ -83,21 +87,23 @@ def build_message(
             lambda position: tracking.click_url(workspace, cid, contact_id, position),
             tracking.open_url(workspace, cid, contact_id),
         )
-    sender = campaign.get("sender") or mail_from(workspace)
-    address = sender.split("<")[-1].strip(" >")
+    template = template or message_template(workspace, campaign)
+    address = (template.sender or "").split("<")[-1].strip(" >")
     headers = {
         "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{address}?subject=unsubscribe>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "X-Campaign": str(cid),
     }
-    return make_message(
-        to=to,
-        subject=("[Test] " if test else "") + subject,
-        text=text,
-        html=html or None,
-        sender=sender,
+    return template.make(
+        to=to, subject=("[Test] " if test else "") + subject, text=text, html=html or None, headers=headers
+    )
+
+
+def message_template(workspace: Workspace, campaign: dict[str, Any]) -> MessageTemplate:
+    """What all the campaign's messages share (sender, Reply-To, X-Campaign), encoded once."""
+    return MessageTemplate(
+        sender=campaign.get("sender") or mail_from(workspace),
         reply_to=campaign.get("reply_to") or None,
-        headers=headers,
+        headers={"X-Campaign": str(campaign["id"])},
     )
 
 
@@ -183,6 +189,7 @@ def queue(workspace: Workspace, campaign: str | int) -> int:
         chosen, ab = plan(row, audience(workspace, row) if due else [])
         versions = variants(row)
         links = ensure_links(workspace, row)
+        template = message_template(workspace, row)
         now = utcnow()
         for start in range(0, len(chosen), CHUNK):
             part = chosen[start : start + CHUNK]
@@ -200,6 +207,7 @@ def queue(workspace: Workspace, campaign: str | int) -> int:
                     contact_id=person["contact_id"],
                     to=person["email"],
                     links=links,
+                    template=template,
                 )
                 entries.append(
                     {

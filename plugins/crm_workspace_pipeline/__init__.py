@@ -48,11 +48,14 @@ def crm_metrics(workspace):
     )
     sql = f"SELECT coalesce(sum(t.amount), 0) {open_stages}"
     weighted_sql = f"SELECT coalesce(sum(t.weighted), 0) {open_stages}"
+    from .values import DEFAULT_CURRENCY
+
+    currency = str(workspace.setting("currency", DEFAULT_CURRENCY) or DEFAULT_CURRENCY).upper()
     return [
-        Metric("pipeline_value", "Open pipeline (EUR)", workspace.store.scalar(sql), sql=sql, fmt="{:,.0f}"),
+        Metric("pipeline_value", f"Open pipeline ({currency})", workspace.store.scalar(sql), sql=sql, fmt="{:,.0f}"),
         Metric(
             "pipeline_weighted",
-            "Weighted pipeline (EUR)",
+            f"Weighted pipeline ({currency})",
             workspace.store.scalar(weighted_sql),
             sql=weighted_sql,
             fmt="{:,.0f}",

@@ -30,6 +30,8 @@ CSS = """
   overflow-wrap: anywhere;}
 .pl-card:focus {outline: 2px solid #1f4e79;}
 .pl-card.pl-dragging {opacity: 0.5;}
+.pl-card-title, .pl-card-who {display: -webkit-box; -webkit-line-clamp: 2; line-clamp: 2; -webkit-box-orient: vertical;
+  overflow: hidden;}
 .pl-card-title {font-weight: 600;}
 .pl-card-who, .pl-card-meta, .pl-card-task {color: #5f6b7a; font-size: 12px;}
 .pl-card-amount {font-weight: 500;}
@@ -38,6 +40,13 @@ CSS = """
 .pl-overdue {background: #fbd5d5; color: #a4262c;}
 .pl-board.pl-readonly .pl-card {cursor: pointer;}
 .pl-more {margin-top: 6px; width: 100%; border: 1px dashed #c8ced6; background: white; cursor: pointer;}
+@media (max-width: 760px) {
+  /* a phone: one column at a time, swiped column by column */
+  .pl-board {scroll-snap-type: x mandatory; overscroll-behavior-x: contain; -webkit-overflow-scrolling: touch;}
+  .pl-column, .pl-column.pl-won, .pl-column.pl-lost {flex: 0 0 82%; min-width: 82%; max-width: 82%;
+    scroll-snap-align: start;}
+  .pl-column.pl-won .pl-card-who, .pl-column.pl-lost .pl-card-who {display: block;}
+}
 """
 
 

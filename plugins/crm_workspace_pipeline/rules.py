@@ -26,6 +26,7 @@ def check_fields(record: dict, before: dict | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     checks.strip_text(record)
     checks.required(record, before, "title", errors)
+    checks.max_length(record, errors)
     checks.number(record, "amount", errors, low=0)
     checks.number(record, "probability", errors, low=0, high=100)
     checks.choice(record, "status", DEAL_STATUSES, errors)

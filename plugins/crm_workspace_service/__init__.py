@@ -138,7 +138,7 @@ def crm_dashboards(workspace):
 
         return ServicePage(workspace=ws)
 
-    return [Page("service", "Service", view, icon="notes", order=35, extensions=("tabulator",))]
+    return [Page("service", "Service", view, icon="lifebuoy", order=35, extensions=("tabulator",))]
 
 
 @hookimpl
@@ -177,10 +177,29 @@ def crm_demo_data(workspace, seed, size, today):
 
 @hookimpl
 def crm_personal_data(workspace):
-    """A requester's tickets and the e-mails in their threads (body and addresses erased, times kept)."""
+    """A requester's tickets, the e-mails in their threads (body and addresses erased, times kept) and their files."""
     return [
         PersonalData("tickets", "requester_id", fields=("subject", "description")),
         PersonalData(
             "ticket_messages", "author_contact_id", fields=("body_text", "body_html", "sender", "recipients", "subject")
         ),
+        # files of their tickets and of the messages they wrote: rows reached through a join
+        PersonalData("ticket_attachments", "", where=_THEIR_ATTACHMENTS, remove=True),
+        # the bytes (content-addressed, shared by equal files): only those no other ticket still uses.
+        # Erasure chooses every declaration's rows before changing any, so this holds whatever the order.
+        PersonalData(
+            "ticket_attachment_blobs",
+            "",
+            where=f"sha256 IN (SELECT sha256 FROM ticket_attachments WHERE {_THEIR_ATTACHMENTS})"
+            f" AND sha256 NOT IN (SELECT sha256 FROM ticket_attachments WHERE sha256 IS NOT NULL"
+            f" AND NOT coalesce({_THEIR_ATTACHMENTS}, 0))",  # NULL (no message): not theirs, so another's
+            title="ticket_attachment_files",
+            remove=True,
+        ),
     ]
+
+
+_THEIR_ATTACHMENTS = (
+    "(ticket_id IN (SELECT id FROM tickets WHERE requester_id = :contact)"
+    " OR ticket_message_id IN (SELECT id FROM ticket_messages WHERE author_contact_id = :contact))"
+)

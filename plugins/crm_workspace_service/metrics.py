@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 OPEN_SQL = "SELECT count(*) FROM tickets WHERE is_open = 1"
-BREACHED_SQL = "SELECT count(*) FROM tickets WHERE is_open = 1 AND sla_sort <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+# ``{now}``: the service clock's time (``clock.now_iso()``, which honours $CRM_NOW / $CRM_NOW_FILE like
+# every SLA computation), written into the SQL as a literal so the card's SQL reproduces its number
+BREACHED_SQL = "SELECT count(*) FROM tickets WHERE is_open = 1 AND sla_sort <= '{now}'"
 COMPLIANCE_SQL = (
     "SELECT round(100.0 * avg(sla_breached = 0), 1) FROM tickets"
-    " WHERE solved_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')"
+    " WHERE solved_at >= strftime('%Y-%m-%dT%H:%M:%SZ', '{now}', '-30 days')"
 )
 
 PERFORMANCE_SQL = """
@@ -70,6 +72,8 @@ GROUP BY 1 ORDER BY 1
 
 def kpis(workspace: Workspace) -> list[Metric]:
     store = workspace.store
+    now = clock.now_iso()  # an ISO time of our own making: safe to write into the SQL text
+    breached_sql, compliance_sql = BREACHED_SQL.format(now=now), COMPLIANCE_SQL.format(now=now)
     return [
         Metric(
             "service_open",
@@ -82,16 +86,16 @@ def kpis(workspace: Workspace) -> list[Metric]:
         Metric(
             "service_breached",
             "Tickets past their SLA",
-            store.scalar(BREACHED_SQL) or 0,
-            sql=BREACHED_SQL,
+            store.scalar(breached_sql) or 0,
+            sql=breached_sql,
             help="Open tickets whose first response or resolution target has passed",
             page="service",
         ),
         Metric(
             "service_compliance",
             "SLA compliance (30 days)",
-            store.scalar(COMPLIANCE_SQL),
-            sql=COMPLIANCE_SQL,
+            store.scalar(compliance_sql),
+            sql=compliance_sql,
             fmt="{} %",
             help="Tickets solved in the last 30 days without a breach",
             page="service",

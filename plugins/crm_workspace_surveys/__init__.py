@@ -90,7 +90,7 @@ def crm_dashboards(workspace):
 
         return SatisfactionPage(workspace=ws)
 
-    return [Page("surveys", "Satisfaction", view, icon="star", order=76)]
+    return [Page("surveys", "Satisfaction", view, icon="mood-smile", order=76)]
 
 
 @hookimpl

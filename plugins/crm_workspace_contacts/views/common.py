@@ -16,7 +16,11 @@ CSS = """
 .crm-tag {display: inline-block; border-radius: 9px; padding: 0 7px; margin-right: 4px; font-size: 11px;
           background: #eef2f7; color: #334;}
 .crm-tag.sales {background: #e3f0ff;} .crm-tag.marketing {background: #fdeee0;} .crm-tag.service {background: #e5f6e9;}
-.crm-fields td {padding: 2px 12px 2px 0; vertical-align: top;} .crm-fields td:first-child {color: #5f6b7a;}
+.crm-fields td {padding: 2px 12px 2px 0; vertical-align: top; overflow-wrap: anywhere;}
+.crm-fields td:first-child {color: #5f6b7a; overflow-wrap: normal; white-space: nowrap;}
+.crm-record-title {overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 3; line-clamp: 3;
+                   -webkit-box-orient: vertical; overflow: hidden;}
+.crm-tl {overflow-wrap: anywhere;}
 """
 
 

@@ -174,8 +174,10 @@ class ContactRecord(_Record):
         ]
         pairs += [(c.replace("_", " ").capitalize(), row.get(c)) for c in self.model.consent_fields()]
         items: list[Any] = [
-            pn.pane.HTML(f"<h2 class='crm-record-title'>{E(name_of(row))}</h2>"),
-            pn.pane.HTML(fields_table(pairs), stylesheets=[CSS]),
+            pn.pane.HTML(
+                f"<h2 class='crm-record-title'>{E(name_of(row))}</h2>", stylesheets=[CSS], sizing_mode="stretch_width"
+            ),
+            pn.pane.HTML(fields_table(pairs), stylesheets=[CSS], sizing_mode="stretch_width"),
         ]
         org = self.model.organization_of(row)
         if org:
@@ -217,8 +219,10 @@ class OrganizationRecord(_Record):
             (k.capitalize(), row.get(k)) for k in ("domain", "industry", "city", "country", "phone", "website", "owner")
         ]
         return pn.Column(
-            pn.pane.HTML(f"<h2 class='crm-record-title'>{E(row['name'])}</h2>"),
-            pn.pane.HTML(fields_table(pairs), stylesheets=[CSS]),
+            pn.pane.HTML(
+                f"<h2 class='crm-record-title'>{E(row['name'])}</h2>", stylesheets=[CSS], sizing_mode="stretch_width"
+            ),
+            pn.pane.HTML(fields_table(pairs), stylesheets=[CSS], sizing_mode="stretch_width"),
         )
 
     @param.depends("workspace.revision")

@@ -64,7 +64,7 @@ def crm_dashboards(workspace):
 
         return SequencesPage(workspace=ws)
 
-    return [Page("sequences", "Sequences", view, icon="route", order=46, extensions=("tabulator",))]
+    return [Page("sequences", "Sequences", view, icon="clock", order=46, extensions=("tabulator",))]
 
 
 @hookimpl(trylast=True)

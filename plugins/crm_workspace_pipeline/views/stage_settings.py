@@ -12,7 +12,7 @@ from crm_workspace.errors import CrmError
 
 from ..model import PipelineModel
 from ..schema import DEAL_STATUSES
-from .common import bound, html_table, notify
+from .common import bound, html_table, notify, read_only
 
 
 def _stages_table(stages: list[dict[str, Any]]) -> str:
@@ -129,6 +129,8 @@ class StageSettings(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         self.refresh()
+        if read_only(self.model.workspace):  # a viewer sees the stages, not controls that fail on save
+            return pn.Column(self.table, pn.pane.Markdown("*Read-only: your role lets you view the stages.*"))
         return pn.Column(
             self.table,
             pn.Row(self.stage, self.label, self.position),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import os
 from typing import Any
 
 import panel as pn
@@ -38,7 +39,7 @@ class TicketView(pn.viewable.Viewer):
         ws = self.workspace
         self.ticket = get_ticket(ws, self.ticket_id)
         self.seen_version = self.ticket["version"]
-        self.session = f"{id(self):x}"
+        self.session = f"{os.getpid()}-{id(self):x}"  # unique across serve processes
         locked = read_only(ws)
         tip = READ_ONLY_TIP if locked else None
         agents = [
@@ -110,7 +111,7 @@ class TicketView(pn.viewable.Viewer):
         self._reload()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             self._callback = pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
-            pn.state.on_session_destroyed(lambda _ctx: presence.leave(self.ticket_id, ws.user, self.session))
+            pn.state.on_session_destroyed(lambda _ctx: presence.leave(ws, self.ticket_id, ws.user, self.session))
         self._tick()
 
     # ---------------------------------------------------------------- reading
@@ -210,8 +211,8 @@ class TicketView(pn.viewable.Viewer):
         """Say we are here (replying while the composer holds text), show who else is, move the SLA clock."""
         ws = self.workspace
         action = "replying" if (self.body.value_input or self.body.value or "").strip() else "viewing"
-        presence.touch(self.ticket_id, ws.user, self.session, action)
-        others = presence.others(self.ticket_id, ws.user, self.session)
+        presence.touch(ws, self.ticket_id, ws.user, self.session, action)  # a side file, not the workspace
+        others = presence.others(ws, self.ticket_id, ws.user, self.session)
         self.presence.object = (
             "<span class='svc-presence'>"
             + E(", ".join(f"{who} is {what}" for who, what in sorted(others.items())))
