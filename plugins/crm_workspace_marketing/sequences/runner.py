@@ -17,8 +17,9 @@
 What this reuses from the marketing package (``..render``, ``..tracking``): merge fields of a
 contact, rendering of subject/HTML/text with the core templates, the unsubscribe footer and
 the signed unsubscribe link (``unsubscribe_url`` with no campaign), the open pixel
-(``open_url`` with no campaign). Links are not click-tracked: ``tracking.click_url`` needs a
-campaign's ``campaign_links`` row.
+(``open_url`` with no campaign and ``ref`` the outbox key) and click links
+(``tracking.link_url``: the token signs the target URL and the ref ``seq:<enrollment>:<step>``).
+A branch looks only at the opens/clicks of this enrollment's own mail (``marketing_events.ref``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from crm_workspace.services.outbox import deliver, enqueue
 from crm_workspace.services.templates import render
 
 from .. import tracking
-from ..render import contexts, html_to_text, render_parts, track, with_footer
+from ..render import contexts, html_to_text, links_of, render_parts, track, with_footer
 from .model import enrol_segment_entries, get_sequence, ledger
 
 if TYPE_CHECKING:
@@ -141,7 +142,13 @@ def build_email(workspace: Workspace, sequence: dict, args: dict, contact: dict,
     mentioned = "unsubscribe_url" in (args.get("html") or "") + (args.get("text") or "")
     html, text = with_footer(html, text, unsubscribe, mentioned=mentioned)
     if html:
-        html = track(html, {}, lambda _position: "", tracking.open_url(workspace, None, cid))
+        urls = links_of(args.get("html"))  # the template's literal links (not the unsubscribe footer)
+        html = track(
+            html,
+            {url: position for position, url in enumerate(urls)},
+            lambda position: tracking.link_url(workspace, key, cid, urls[position]),
+            tracking.open_url(workspace, None, cid, ref=key),
+        )
     sender = sequence.get("sender") or mail_from(workspace)
     address = sender.split("<")[-1].strip(" >")
     headers = {
@@ -214,8 +221,9 @@ def do_step(workspace, sequence, enrollment, contact, step, now) -> tuple[int | 
         event = "click" if a.get("on") == "clicked" else "open"
         since = _last_email_at(workspace, enrollment)
         found = workspace.store.scalar(
-            "SELECT 1 FROM marketing_events WHERE contact_id = ? AND kind = ? AND machine = 0 AND at >= ? LIMIT 1",
-            [contact["id"], event, since],
+            "SELECT 1 FROM marketing_events WHERE contact_id = ? AND kind = ? AND machine = 0 AND at >= ?"
+            " AND ref LIKE ? LIMIT 1",
+            [contact["id"], event, since, f"seq:{enrollment['id']}:%"],
         )
         yes, no = a.get("yes", pos + 1), a.get("no", pos + 1)
         deadline = parse(enrollment["step_started_at"] or now) + timedelta(days=float(a.get("within_days", 3)))
