@@ -321,3 +321,27 @@ def test_a_sequence_link_redirects_records_its_ref_and_branch_on_clicked_says_ye
     assert [t["subject"] for t in tasks] == ["Call Clara: clicked"]
     assert ws.query("SELECT detail FROM sequence_runs WHERE action = 'branch'")[-1]["detail"] == "clicked: yes → step 2"
     assert [m["Subject"] for m in smtpd.messages] == ["Our offer"]
+
+
+def test_sequences_and_campaigns_share_one_mailable_rule(ws):
+    from crm_workspace_marketing import bounces, campaigns
+    from crm_workspace_marketing.mailable import mailable_sql
+
+    assert mailable_sql("c") in campaigns.AUDIENCE_SQL
+    ok, half, none, gone = (
+        person(ws, "Ok"),
+        person(ws, "Half"),
+        person(ws, "None", consent=False),
+        person(ws, "Gone"),
+    )
+    ws.store.update("contacts", half, {"email": None})
+    bounces.bounce(ws, "gone@example.com", "hard", "550 5.1.1 no such user")
+    reasons = {cid: runner.mail_refusal(ws, ws.store.get("contacts", cid)) for cid in (ok, half, none, gone)}
+    assert reasons == {
+        ok: None,
+        half: "no e-mail address",
+        none: "no marketing consent",
+        gone: "address suppressed (bounced)",
+    }
+    sql = f"SELECT c.id FROM contacts c WHERE c.id IN (?, ?, ?, ?) AND {mailable_sql('c')}"
+    assert [r["id"] for r in ws.query(sql, [ok, half, none, gone])] == [ok]

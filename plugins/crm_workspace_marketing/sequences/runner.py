@@ -35,6 +35,7 @@ from crm_workspace.services.outbox import deliver, enqueue
 from crm_workspace.services.templates import render
 
 from .. import tracking
+from ..mailable import refusal
 from ..render import contexts, html_to_text, links_of, render_parts, track, with_footer
 from .model import enrol_segment_entries, get_sequence, ledger
 
@@ -50,9 +51,8 @@ STALE_CLAIM = timedelta(minutes=15)
 #: How often a branch looks again for an open or click before its deadline.
 BRANCH_RECHECK = timedelta(hours=1)
 CUSTOMER_STAGES = ("customer", "advocate")
-#: Marketing tables whose SQL this module reads: consent/suppression (``marketing_suppressions``)
-#: mirror ``campaigns.AUDIENCE_SQL``; opens and clicks are ``marketing_events`` rows.
-SUPPRESSED_SQL = "SELECT 1 FROM marketing_suppressions WHERE email = lower(?) AND suppressed = 1"
+#: Who may be mailed is the marketing package's one rule (``..mailable``), shared with campaigns;
+#: opens and clicks are ``marketing_events`` rows.
 
 
 def parse(moment: str) -> datetime:
@@ -117,17 +117,8 @@ def exit_reason(workspace: Workspace, sequence: dict, enrollment: dict, contact:
 
 
 def mail_refusal(workspace: Workspace, contact: dict[str, Any]) -> str | None:
-    """Why this person may not get marketing e-mail now (the campaigns' audience rules), or None."""
-    if contact.get("marketing_consent") == 0:
-        return "unsubscribed"
-    if contact.get("marketing_consent") != 1:
-        return "no marketing consent"
-    email = str(contact.get("email") or "")
-    if "@" not in email:
-        return "no e-mail address"
-    if workspace.store.scalar(SUPPRESSED_SQL, [email]):
-        return "address suppressed (bounced)"
-    return None
+    """Why this person may not get marketing e-mail now (the campaigns' audience rule), or None."""
+    return refusal(workspace, contact)
 
 
 # ----------------------------------------------------------------- steps
