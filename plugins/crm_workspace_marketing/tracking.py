@@ -107,31 +107,66 @@ SETTINGS = [
 
 
 # ------------------------------------------------------------------- tokens
-def unsubscribe_url(workspace: Workspace, campaign_id: int | None, contact_id: int | None, *, test=False) -> str:
-    data = {"c": campaign_id, "k": contact_id} | ({"t": 1} if test else {})
-    return public_url(workspace, f"/m/u/{sign(workspace, UNSUBSCRIBE, data)}")
+class Signer:
+    """Makes a batch's signed links with the settings read ONCE (``public_url``, ``marketing_link_days``).
+
+    A campaign of N links per message used to read settings ~N+3 times per recipient;
+    ``signer(workspace)`` once per batch and its methods per message. (The signing key
+    itself is cached by the core's ``sign``.)
+    """
+
+    __slots__ = ("age", "base", "workspace")
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.base = public_url(workspace, "")
+        self.age = _link_age(workspace)
+
+    def _url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def unsubscribe_url(self, campaign_id: int | None, contact_id: int | None, *, test=False) -> str:
+        data = {"c": campaign_id, "k": contact_id} | ({"t": 1} if test else {})
+        return self._url(f"/m/u/{sign(self.workspace, UNSUBSCRIBE, data)}")
+
+    def open_url(self, campaign_id: int | None, contact_id: int, *, ref: str | None = None) -> str:
+        data = {"c": campaign_id, "k": contact_id} | ({"r": ref} if ref else {})
+        return self._url(f"/m/o/{sign(self.workspace, OPEN, data, max_age=self.age)}.gif")
+
+    def click_url(self, campaign_id: int, contact_id: int, position: int) -> str:
+        data = {"c": campaign_id, "k": contact_id, "l": position}
+        return self._url(f"/m/c/{sign(self.workspace, CLICK, data, max_age=self.age)}")
+
+    def link_url(self, ref: str, contact_id: int, url: str) -> str:
+        """A click link for mail without a campaign: the token signs the target URL itself and a
+        ``ref`` (e.g. ``seq:<enrollment>:<step>``), so the redirect only goes where the mail said."""
+        data = {"r": ref, "k": contact_id, "u": url}
+        return self._url(f"/m/l/{sign(self.workspace, LINK, data, max_age=self.age)}")
+
+
+def signer(workspace: Workspace) -> Signer:
+    return Signer(workspace)
 
 
 def _link_age(workspace: Workspace) -> int:
     return int(workspace.setting("marketing_link_days", DEFAULT_LINK_DAYS) or DEFAULT_LINK_DAYS) * 86400
 
 
+def unsubscribe_url(workspace: Workspace, campaign_id: int | None, contact_id: int | None, *, test=False) -> str:
+    return Signer(workspace).unsubscribe_url(campaign_id, contact_id, test=test)
+
+
 def open_url(workspace: Workspace, campaign_id: int | None, contact_id: int, *, ref: str | None = None) -> str:
-    data = {"c": campaign_id, "k": contact_id} | ({"r": ref} if ref else {})
-    token = sign(workspace, OPEN, data, max_age=_link_age(workspace))
-    return public_url(workspace, f"/m/o/{token}.gif")
+    return Signer(workspace).open_url(campaign_id, contact_id, ref=ref)
 
 
 def click_url(workspace: Workspace, campaign_id: int, contact_id: int, position: int) -> str:
-    token = sign(workspace, CLICK, {"c": campaign_id, "k": contact_id, "l": position}, max_age=_link_age(workspace))
-    return public_url(workspace, f"/m/c/{token}")
+    return Signer(workspace).click_url(campaign_id, contact_id, position)
 
 
 def link_url(workspace: Workspace, ref: str, contact_id: int, url: str) -> str:
-    """A click link for mail without a campaign: the token signs the target URL itself and a
-    ``ref`` (e.g. ``seq:<enrollment>:<step>``), so the redirect only goes where the mail said."""
-    token = sign(workspace, LINK, {"r": ref, "k": contact_id, "u": url}, max_age=_link_age(workspace))
-    return public_url(workspace, f"/m/l/{token}")
+    """A signed click link naming its own URL (see ``Signer.link_url``)."""
+    return Signer(workspace).link_url(ref, contact_id, url)
 
 
 def read_token(workspace: Workspace, purpose: str, token: str) -> dict[str, Any]:

@@ -125,7 +125,8 @@ def mail_refusal(workspace: Workspace, contact: dict[str, Any]) -> str | None:
 def build_email(workspace: Workspace, sequence: dict, args: dict, contact: dict, key: str):
     cid = contact["id"]
     context = contexts(workspace, [cid]).get(cid) or {}
-    unsubscribe = tracking.unsubscribe_url(workspace, None, cid)
+    signer = tracking.signer(workspace)  # the link settings read once for this message
+    unsubscribe = signer.unsubscribe_url(None, cid)
     context = {**context, "unsubscribe_url": unsubscribe, "sequence": sequence["name"]}
     subject, html, text = render_parts(args.get("subject") or "", args.get("html"), args.get("text"), context)
     if not text.strip() and html.strip():
@@ -137,8 +138,8 @@ def build_email(workspace: Workspace, sequence: dict, args: dict, contact: dict,
         html = track(
             html,
             {url: position for position, url in enumerate(urls)},
-            lambda position: tracking.link_url(workspace, key, cid, urls[position]),
-            tracking.open_url(workspace, None, cid, ref=key),
+            lambda position: signer.link_url(key, cid, urls[position]),
+            signer.open_url(None, cid, ref=key),
         )
     sender = sequence.get("sender") or mail_from(workspace)
     address = sender.split("<")[-1].strip(" >")
