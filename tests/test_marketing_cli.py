@@ -112,3 +112,14 @@ def test_an_smtp_server_that_is_down_keeps_everything_queued_and_says_why(ws, de
     assert done.returncode != 0 and "SMTP server" in done.stderr and "Traceback" not in done.stderr
     state = sending.progress(ws, ws.store.scalar("SELECT id FROM campaigns WHERE name = 'While down'"))
     assert state["queued"] == 2 and state["sent"] == 0  # queued, nothing lost: the next run sends them
+
+
+def test_marketing_run_also_runs_due_sequence_steps_only_when_sequences_is_enabled(ws, demo_db, smtpd):
+    configure_smtp(ws, smtpd.port)
+    report = json.loads(crm(demo_db, "marketing", "run", "--json").stdout)[0]
+    assert set(report["sequences"]) >= {"steps", "emails", "sent"}
+    assert json.loads(crm(demo_db, "marketing", "run", "--json").stdout)[0]["sequences"]["emails"] == 0  # cron-safe
+    ws.disable("sequences")
+    done = crm(demo_db, "marketing", "run", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "sequences" not in json.loads(done.stdout)[0]

@@ -98,7 +98,8 @@ def test_waits_then_branches_on_an_open_to_the_yes_path(ws, smtpd):
     make_lead(ws, cid)
     runner.run(ws, T0)
     assert runner.run(ws, at(days=1))["claimed"] == 0  # still waiting
-    ws.store.insert("marketing_events", {"at": at(days=1), "contact_id": cid, "kind": "open", "machine": 0})
+    ref = f"seq:{enrollment(ws, cid)['id']}:0"
+    ws.store.insert("marketing_events", {"at": at(days=1), "contact_id": cid, "kind": "open", "machine": 0, "ref": ref})
     runner.run(ws, at(days=3))
     task = ws.query("SELECT * FROM activities WHERE contact_id = ? AND kind = 'task'", [cid])
     assert [t["subject"] for t in task] == ["Call Ana: opened the welcome"]
@@ -258,10 +259,89 @@ def test_bounced_addresses_leave_and_machine_opens_do_not_count(ws, smtpd):
         make_lead(ws, cid)
     runner.run(ws, T0)
     bounces.bounce(ws, "bounced@example.com", "hard", "550 5.1.1 no such user")
+    ref = f"seq:{enrollment(ws, opener)['id']}:0"
     ws.store.insert(
-        "marketing_events", {"at": at(days=1), "contact_id": opener, "kind": "open", "machine": 1, "reason": "scanner"}
+        "marketing_events",
+        {"at": at(days=1), "contact_id": opener, "kind": "open", "machine": 1, "reason": "scanner", "ref": ref},
     )
     runner.run(ws, at(days=5, hours=1))
     assert enrollment(ws, bounced)["exit_reason"] == "address suppressed (bounced)"
     assert not ws.query("SELECT 1 FROM activities WHERE contact_id = ? AND kind = 'task'", [opener])  # the no-path
     assert [m["To"] for m in smtpd.messages].count("opener@example.com") == 2
+
+
+CLICKY = [
+    {
+        "kind": "email",
+        "args": {
+            "subject": "Our offer",
+            "html": '<p>See <a href="https://example.com/offer?a=1&amp;b=2">the offer</a></p>',
+            "text": "See https://example.com/offer",
+        },
+    },
+    {"kind": "branch", "args": {"on": "clicked", "within_days": 2, "yes": 2, "no": 3}},
+    {"kind": "task", "args": {"title": "Call {{ first_name }}: clicked", "then": 4}},
+    {"kind": "email", "args": {"subject": "Not interested?", "text": "Second note"}},
+]
+
+
+def test_a_sequence_link_redirects_records_its_ref_and_branch_on_clicked_says_yes(ws, smtpd):
+    from crm_workspace_marketing import tracking
+    from crm_workspace_marketing.core import sign
+    from marketing_helpers import links_in, served_routes
+
+    ws.set_setting("marketing_machine_seconds", 0)
+    seq = model.save_sequence(
+        ws, {"name": "Offer", "trigger_kind": "lifecycle_stage", "trigger_args": {"stage": "advocate"}}, CLICKY
+    )
+    other = ws.store.insert("campaigns", {"name": "Unrelated", "status": "sent"})
+    cid = person(ws, "Clara")
+    start = runner.utcnow()  # the click is recorded at the real time: the mail goes out just before
+    model.enrol(ws, seq["id"], cid, now=start)
+    with served_routes(ws) as routes:
+        runner.run(ws, start)
+        (message,) = smtpd.messages
+        (link,) = [u for u in links_in(message) if "/m/l/" in u]
+        ref = f"seq:{enrollment(ws, cid)['id']}:0"
+        ws.store.insert(  # a campaign's click by the same person is not this mail's
+            "marketing_events", {"at": start, "contact_id": cid, "kind": "click", "campaign_id": other["id"]}
+        )
+        status, headers, _ = routes.request(link + "?u=https://evil.example/")
+        assert status == 302 and headers["Location"] == "https://example.com/offer?a=1&b=2"
+        forged = sign(ws, tracking.CLICK, {"r": ref, "k": cid, "u": "https://evil.example/"})
+        token = link.rsplit("/", 1)[1]
+        body, mac = token.split(".")
+        for bad in (f"{routes.base}/m/l/{forged}", f"{routes.base}/m/l/{body[:-2]}xx.{mac}"):
+            status, headers, page = routes.request(bad)
+            assert status == 400 and "Location" not in headers and "Nothing was changed" in page
+    clicks = ws.query("SELECT * FROM marketing_events WHERE kind = 'click' AND campaign_id IS NULL")
+    assert [(c["url"], c["ref"], c["contact_id"]) for c in clicks] == [("https://example.com/offer?a=1&b=2", ref, cid)]
+    runner.run(ws, runner.iso(runner.parse(start) + runner.timedelta(hours=2)))  # the branch looks again hourly
+    tasks = ws.query("SELECT subject FROM activities WHERE contact_id = ? AND kind = 'task'", [cid])
+    assert [t["subject"] for t in tasks] == ["Call Clara: clicked"]
+    assert ws.query("SELECT detail FROM sequence_runs WHERE action = 'branch'")[-1]["detail"] == "clicked: yes → step 2"
+    assert [m["Subject"] for m in smtpd.messages] == ["Our offer"]
+
+
+def test_sequences_and_campaigns_share_one_mailable_rule(ws):
+    from crm_workspace_marketing import bounces, campaigns
+    from crm_workspace_marketing.mailable import mailable_sql
+
+    assert mailable_sql("c") in campaigns.AUDIENCE_SQL
+    ok, half, none, gone = (
+        person(ws, "Ok"),
+        person(ws, "Half"),
+        person(ws, "None", consent=False),
+        person(ws, "Gone"),
+    )
+    ws.store.update("contacts", half, {"email": None})
+    bounces.bounce(ws, "gone@example.com", "hard", "550 5.1.1 no such user")
+    reasons = {cid: runner.mail_refusal(ws, ws.store.get("contacts", cid)) for cid in (ok, half, none, gone)}
+    assert reasons == {
+        ok: None,
+        half: "no e-mail address",
+        none: "no marketing consent",
+        gone: "address suppressed (bounced)",
+    }
+    sql = f"SELECT c.id FROM contacts c WHERE c.id IN (?, ?, ?, ?) AND {mailable_sql('c')}"
+    assert [r["id"] for r in ws.query(sql, [ok, half, none, gone])] == [ok]

@@ -15,6 +15,7 @@ from crm_workspace import CrmError, NotFound
 from crm_workspace.data.fields import BadValue, find_email
 
 from .core import TemplateProblem
+from .mailable import mailable_sql
 from .render import render_parts, sample_context
 
 if TYPE_CHECKING:
@@ -25,12 +26,10 @@ METRICS = ("opens", "clicks")
 CONTENT = ("subject", "html", "text", "sender", "reply_to", "segment_id", "ab")
 
 #: Who may receive campaign ``?`` (twice: the campaign id) among segment ``?``'s members.
-AUDIENCE_SQL = """
+AUDIENCE_SQL = f"""
 SELECT min(c.id) AS contact_id, lower(c.email) AS email
 FROM segment_members m JOIN contacts c ON c.id = m.contact_id
-WHERE m.segment_id = :segment AND c.marketing_consent = 1
-  AND c.email LIKE '%_@_%'
-  AND lower(c.email) NOT IN (SELECT email FROM marketing_suppressions WHERE suppressed = 1)
+WHERE m.segment_id = :segment AND {mailable_sql("c")}
   AND c.id NOT IN (SELECT contact_id FROM campaign_recipients WHERE campaign_id = :campaign)
   AND lower(c.email) NOT IN (SELECT email FROM campaign_recipients WHERE campaign_id = :campaign
                              AND email IS NOT NULL)

@@ -135,10 +135,14 @@ def register_campaigns(marketing: click.Group) -> None:
     @output_options
     @click.pass_context
     def run_(ctx, now, limit, fmt):
-        """Due A/B decisions, queued sends, bounces, time-relative segments (safe to run from cron)."""
-        from .scheduler import tick
+        """Due A/B decisions, queued sends, bounces, time-relative segments, due sequence steps (cron-safe)."""
+        from .scheduler import run_sequences, tick
 
-        report = tick(open_workspace(ctx), now, limit=limit)
+        workspace = open_workspace(ctx)
+        report = tick(workspace, now, limit=limit)
+        sequences = run_sequences(workspace, now, limit=limit)
+        if sequences is not None:
+            report["sequences"] = sequences
         emit([{k: v for k, v in report.items()}], None, fmt)
 
     @marketing.command("bounces")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace.services.demo import bulk, demo_today, iso
 
-from . import sending
+from . import sending, tracking
 from .campaigns import get_campaign, save_campaign
 from .forms import save_form
 from .render import contexts
@@ -139,6 +139,7 @@ def _campaign(
     versions = sending.variants(row)
     merged = contexts(workspace, [p["contact_id"] for p in people])
     template = sending.message_template(workspace, row)
+    signer = tracking.signer(workspace)
     tested = set(rng.sample(range(len(people)), k=int(len(people) * 0.3))) if ab else set()
     outbox, recipients, events, activities, bounced = [], [], [], [], []
     for i, person in enumerate(people):
@@ -155,6 +156,7 @@ def _campaign(
             to=person["email"],
             links=links,
             template=template,
+            signer=signer,
         )
         hard = rng.random() < 0.015
         outbox.append(

@@ -5,6 +5,8 @@
 - ``/m/o/<token>.gif``: the open pixel.
 - ``/m/c/<token>``: a click, redirected to the link of that campaign the token names by
   position (never to a URL from the request: no open redirect).
+- ``/m/l/<token>``: a click in mail without a campaign (a sequence step): the token signs the
+  target URL itself and a ``ref``; only that signed URL is ever redirected to.
 
 A changed, foreign or expired token gets a plain page and nothing is recorded. Each
 handler's workspace acts as ``system:marketing``.
@@ -108,6 +110,7 @@ class Open(_Tracked):
                 "open",
                 campaign_id=data.get("c"),
                 contact_id=data.get("k"),
+                ref=data.get("r"),
                 ip=self.client_ip,
                 user_agent=self.user_agent,
             )
@@ -142,6 +145,30 @@ class Click(_Tracked):
         self.redirect(url, status=302)
 
 
+class Link(_Tracked):
+    """A signed link of mail without a campaign: recorded with its ref, redirected to the URL it signs."""
+
+    def get(self, token: str) -> None:
+        data = self._token(tracking.LINK, token)
+        if data is None:
+            return
+        url = str(data.get("u") or "")
+        if not url.lower().startswith(("http://", "https://")):
+            self.write_page("Link not valid", "<p>This link does not lead anywhere. Nothing was recorded.</p>", 404)
+            return
+        tracking.record_event(
+            self.workspace,
+            "click",
+            campaign_id=None,
+            contact_id=data.get("k"),
+            url=url,
+            ref=data.get("r"),
+            ip=self.client_ip,
+            user_agent=self.user_agent,
+        )
+        self.redirect(url, status=302)
+
+
 def _masked(email: str) -> str:
     """``ana.lopez@example.com`` → ``an…@example.com``: enough to recognise, not to harvest."""
     local, _, domain = email.partition("@")
@@ -153,4 +180,5 @@ def tracking_routes() -> list[Route]:
         Route(f"/m/u/{TOKEN}", Unsubscribe),
         Route(f"/m/o/{TOKEN}\\.gif", Open),
         Route(f"/m/c/{TOKEN}", Click),
+        Route(f"/m/l/{TOKEN}", Link),
     ]

@@ -37,3 +37,17 @@ def tick(
         rebuilt += segments.rebuild(workspace, row["id"], relative_only=True)
     report["segments_rebuilt"] = [r["segment"] for r in rebuilt]
     return report
+
+
+def run_sequences(workspace: Workspace, now: str | None = None, *, limit: int | None = None) -> dict | None:
+    """The sequences' due steps (``crm marketing run``), or None when the sequences plugin is not enabled.
+
+    Imported only when enabled (``workspace.plugins()``): marketing works without it. Inside
+    ``crm serve`` the sequences plugin's own ``crm_tick`` does this, so ``tick`` does not.
+    """
+    if not any(p.name == "sequences" and p.enabled for p in workspace.plugins()):
+        return None
+    from .sequences.runner import run
+
+    report = run(workspace, now, limit=limit or 1000)
+    return {k: report[k] for k in ("enrolled", "steps", "emails", "exited", "completed", "failed", "sent")}

@@ -241,3 +241,11 @@ def m004_forms(db: Database) -> None:
 def m005_engagement_index(db: Database) -> None:
     """Segments on "opened / clicked any campaign": people's events by kind, as one index range."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_marketing_events_kind ON marketing_events(kind, machine, contact_id)")
+
+
+@migrations()
+def m006_event_ref(db: Database) -> None:
+    """``marketing_events.ref``: which mail without a campaign an open or click came from (``seq:<enrollment>:<step>``)."""
+    if "ref" not in db["marketing_events"].columns_dict:
+        db.execute("ALTER TABLE marketing_events ADD COLUMN ref TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_marketing_events_ref ON marketing_events(ref, kind, machine)")

@@ -67,13 +67,16 @@ def build_message(
     links: dict[str, int] | None,
     test: bool = False,
     template: MessageTemplate | None = None,
+    signer: tracking.Signer | None = None,
 ) -> Prepared:
     """One recipient's message: merged, links tracked, pixel, List-Unsubscribe (RFC 8058 one-click).
 
-    ``template`` (from ``message_template``) is made once per campaign when queueing many.
+    ``template`` (from ``message_template``) and ``signer`` (``tracking.signer``: the link
+    settings read once) are made once per campaign when queueing many.
     """
     cid = campaign["id"]
-    unsubscribe = tracking.unsubscribe_url(workspace, cid, contact_id, test=test)
+    signer = signer or tracking.signer(workspace)
+    unsubscribe = signer.unsubscribe_url(cid, contact_id, test=test)
     context = {**context, "unsubscribe_url": unsubscribe, "campaign": campaign["name"]}
     subject, html, text = render_parts(version["subject"], version["html"], version["text"], context)
     if not text.strip() and html.strip():
@@ -84,8 +87,8 @@ def build_message(
         html = track(
             html,
             links,
-            lambda position: tracking.click_url(workspace, cid, contact_id, position),
-            tracking.open_url(workspace, cid, contact_id),
+            lambda position: signer.click_url(cid, contact_id, position),
+            signer.open_url(cid, contact_id),
         )
     template = template or message_template(workspace, campaign)
     address = (template.sender or "").split("<")[-1].strip(" >")
@@ -190,6 +193,7 @@ def queue(workspace: Workspace, campaign: str | int) -> int:
         versions = variants(row)
         links = ensure_links(workspace, row)
         template = message_template(workspace, row)
+        signer = tracking.signer(workspace)
         now = utcnow()
         for start in range(0, len(chosen), CHUNK):
             part = chosen[start : start + CHUNK]
@@ -208,6 +212,7 @@ def queue(workspace: Workspace, campaign: str | int) -> int:
                     to=person["email"],
                     links=links,
                     template=template,
+                    signer=signer,
                 )
                 entries.append(
                     {

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 UNSUBSCRIBE, OPEN, CLICK, CONFIRM = "marketing.unsubscribe", "marketing.open", "marketing.click", "marketing.confirm"
+#: A signed link naming its own target URL (mail without a campaign, e.g. a sequence step).
+LINK = "marketing.mlink"
 #: A signed token in a URL path (URL-safe base64, a dot, the signature).
 TOKEN = r"([A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+)"
 DEFAULT_MACHINE_SECONDS = 5
@@ -105,23 +107,66 @@ SETTINGS = [
 
 
 # ------------------------------------------------------------------- tokens
-def unsubscribe_url(workspace: Workspace, campaign_id: int | None, contact_id: int | None, *, test=False) -> str:
-    data = {"c": campaign_id, "k": contact_id} | ({"t": 1} if test else {})
-    return public_url(workspace, f"/m/u/{sign(workspace, UNSUBSCRIBE, data)}")
+class Signer:
+    """Makes a batch's signed links with the settings read ONCE (``public_url``, ``marketing_link_days``).
+
+    A campaign of N links per message used to read settings ~N+3 times per recipient;
+    ``signer(workspace)`` once per batch and its methods per message. (The signing key
+    itself is cached by the core's ``sign``.)
+    """
+
+    __slots__ = ("age", "base", "workspace")
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.base = public_url(workspace, "")
+        self.age = _link_age(workspace)
+
+    def _url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def unsubscribe_url(self, campaign_id: int | None, contact_id: int | None, *, test=False) -> str:
+        data = {"c": campaign_id, "k": contact_id} | ({"t": 1} if test else {})
+        return self._url(f"/m/u/{sign(self.workspace, UNSUBSCRIBE, data)}")
+
+    def open_url(self, campaign_id: int | None, contact_id: int, *, ref: str | None = None) -> str:
+        data = {"c": campaign_id, "k": contact_id} | ({"r": ref} if ref else {})
+        return self._url(f"/m/o/{sign(self.workspace, OPEN, data, max_age=self.age)}.gif")
+
+    def click_url(self, campaign_id: int, contact_id: int, position: int) -> str:
+        data = {"c": campaign_id, "k": contact_id, "l": position}
+        return self._url(f"/m/c/{sign(self.workspace, CLICK, data, max_age=self.age)}")
+
+    def link_url(self, ref: str, contact_id: int, url: str) -> str:
+        """A click link for mail without a campaign: the token signs the target URL itself and a
+        ``ref`` (e.g. ``seq:<enrollment>:<step>``), so the redirect only goes where the mail said."""
+        data = {"r": ref, "k": contact_id, "u": url}
+        return self._url(f"/m/l/{sign(self.workspace, LINK, data, max_age=self.age)}")
+
+
+def signer(workspace: Workspace) -> Signer:
+    return Signer(workspace)
 
 
 def _link_age(workspace: Workspace) -> int:
     return int(workspace.setting("marketing_link_days", DEFAULT_LINK_DAYS) or DEFAULT_LINK_DAYS) * 86400
 
 
-def open_url(workspace: Workspace, campaign_id: int, contact_id: int) -> str:
-    token = sign(workspace, OPEN, {"c": campaign_id, "k": contact_id}, max_age=_link_age(workspace))
-    return public_url(workspace, f"/m/o/{token}.gif")
+def unsubscribe_url(workspace: Workspace, campaign_id: int | None, contact_id: int | None, *, test=False) -> str:
+    return Signer(workspace).unsubscribe_url(campaign_id, contact_id, test=test)
+
+
+def open_url(workspace: Workspace, campaign_id: int | None, contact_id: int, *, ref: str | None = None) -> str:
+    return Signer(workspace).open_url(campaign_id, contact_id, ref=ref)
 
 
 def click_url(workspace: Workspace, campaign_id: int, contact_id: int, position: int) -> str:
-    token = sign(workspace, CLICK, {"c": campaign_id, "k": contact_id, "l": position}, max_age=_link_age(workspace))
-    return public_url(workspace, f"/m/c/{token}")
+    return Signer(workspace).click_url(campaign_id, contact_id, position)
+
+
+def link_url(workspace: Workspace, ref: str, contact_id: int, url: str) -> str:
+    """A signed click link naming its own URL (see ``Signer.link_url``)."""
+    return Signer(workspace).link_url(ref, contact_id, url)
 
 
 def read_token(workspace: Workspace, purpose: str, token: str) -> dict[str, Any]:
@@ -130,7 +175,9 @@ def read_token(workspace: Workspace, purpose: str, token: str) -> dict[str, Any]
 
 
 # ------------------------------------------------------------------ machines
-def machine_reason(workspace: Workspace, *, campaign_id, contact_id, user_agent: str, at: str) -> str | None:
+def machine_reason(
+    workspace: Workspace, *, campaign_id, contact_id, user_agent: str, at: str, ref: str | None = None
+) -> str | None:
     """Why the team's rules say no person made this event, or None for a person."""
     agent = (user_agent or "").strip()
     if not agent:
@@ -139,11 +186,9 @@ def machine_reason(workspace: Workspace, *, campaign_id, contact_id, user_agent:
         if re.search(pattern, agent, re.IGNORECASE):
             return f"scanner user agent ({pattern})"
     seconds = int(workspace.setting("marketing_machine_seconds", DEFAULT_MACHINE_SECONDS) or 0)
-    if seconds and campaign_id and contact_id:
-        sent = workspace.store.scalar(
-            "SELECT sent_at FROM mail_outbox WHERE key = ? AND sent_at IS NOT NULL",
-            [f"campaign:{campaign_id}:{contact_id}"],
-        )
+    key = f"campaign:{campaign_id}:{contact_id}" if campaign_id and contact_id else ref
+    if seconds and key:
+        sent = workspace.store.scalar("SELECT sent_at FROM mail_outbox WHERE key = ? AND sent_at IS NOT NULL", [key])
         if sent and _between(sent, at) <= seconds:
             return f"within {seconds} s of delivery"
     return None
@@ -169,12 +214,13 @@ def record_event(
     at: str | None = None,
     machine: str | None = None,
     form_id: int | None = None,
+    ref: str | None = None,
 ) -> dict[str, Any]:
     """Keep one event; a person's (``machine`` None after the rules ran) also lands on the timeline."""
     at = at or utcnow()
     if machine is None and kind in ("open", "click"):
         machine = machine_reason(
-            workspace, campaign_id=campaign_id, contact_id=contact_id, user_agent=user_agent, at=at
+            workspace, campaign_id=campaign_id, contact_id=contact_id, user_agent=user_agent, at=at, ref=ref
         )
     variant = None
     if campaign_id and contact_id:
@@ -183,7 +229,7 @@ def record_event(
             [campaign_id, contact_id],
         )
     with workspace.store.transaction():
-        first = not machine and _first(workspace, kind, campaign_id, contact_id, url)
+        first = not machine and _first(workspace, kind, campaign_id, contact_id, url, ref)
         event = workspace.store.insert(
             "marketing_events",
             {
@@ -198,10 +244,11 @@ def record_event(
                 "machine": int(bool(machine)),
                 "reason": machine or None,
                 "form_id": form_id,
+                "ref": ref,
             },
         )
         if first and contact_id:
-            _activity(workspace, kind, campaign_id, contact_id, url, at)
+            _activity(workspace, kind, campaign_id, contact_id, url, at, ref)
         if kind == "click" and not machine and contact_id:
             _qualify(workspace, contact_id)
     return event
@@ -216,12 +263,15 @@ def _qualify(workspace: Workspace, contact_id: int) -> None:
         workspace.store.update("contacts", contact_id, {"lifecycle_stage": "marketing_qualified"})
 
 
-def _first(workspace: Workspace, kind: str, campaign_id, contact_id, url) -> bool:
-    """Whether this is the person's first such event (an open per campaign, a click per link)."""
+def _first(workspace: Workspace, kind: str, campaign_id, contact_id, url, ref=None) -> bool:
+    """Whether this is the person's first such event (an open per campaign or mail, a click per link)."""
     if kind not in ("open", "click") or not contact_id:
         return True
-    sql = "SELECT 1 FROM marketing_events WHERE kind = ? AND campaign_id IS ? AND contact_id = ? AND machine = 0"
-    params = [kind, campaign_id, contact_id]
+    sql = (
+        "SELECT 1 FROM marketing_events WHERE kind = ? AND campaign_id IS ? AND ref IS ? AND contact_id = ?"
+        " AND machine = 0"
+    )
+    params = [kind, campaign_id, ref, contact_id]
     if kind == "click":
         sql += " AND url IS ?"
         params.append(url)
@@ -235,10 +285,10 @@ _SUBJECTS = {
 }
 
 
-def _activity(workspace: Workspace, kind: str, campaign_id, contact_id: int, url: str | None, at: str) -> None:
+def _activity(workspace: Workspace, kind: str, campaign_id, contact_id: int, url, at: str, ref=None) -> None:
     name = workspace.store.scalar("SELECT name FROM campaigns WHERE id = ?", [campaign_id]) if campaign_id else None
     if kind in _SUBJECTS:
-        subject = _SUBJECTS[kind].format(name or "a campaign")
+        subject = _SUBJECTS[kind].format(name or ("a sequence e-mail" if ref else "a campaign"))
     else:
         return
     workspace.store.insert(

@@ -17,8 +17,9 @@
 What this reuses from the marketing package (``..render``, ``..tracking``): merge fields of a
 contact, rendering of subject/HTML/text with the core templates, the unsubscribe footer and
 the signed unsubscribe link (``unsubscribe_url`` with no campaign), the open pixel
-(``open_url`` with no campaign). Links are not click-tracked: ``tracking.click_url`` needs a
-campaign's ``campaign_links`` row.
+(``open_url`` with no campaign and ``ref`` the outbox key) and click links
+(``tracking.link_url``: the token signs the target URL and the ref ``seq:<enrollment>:<step>``).
+A branch looks only at the opens/clicks of this enrollment's own mail (``marketing_events.ref``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from crm_workspace.services.outbox import deliver, enqueue
 from crm_workspace.services.templates import render
 
 from .. import tracking
-from ..render import contexts, html_to_text, render_parts, track, with_footer
+from ..mailable import refusal
+from ..render import contexts, html_to_text, links_of, render_parts, track, with_footer
 from .model import enrol_segment_entries, get_sequence, ledger
 
 if TYPE_CHECKING:
@@ -49,9 +51,8 @@ STALE_CLAIM = timedelta(minutes=15)
 #: How often a branch looks again for an open or click before its deadline.
 BRANCH_RECHECK = timedelta(hours=1)
 CUSTOMER_STAGES = ("customer", "advocate")
-#: Marketing tables whose SQL this module reads: consent/suppression (``marketing_suppressions``)
-#: mirror ``campaigns.AUDIENCE_SQL``; opens and clicks are ``marketing_events`` rows.
-SUPPRESSED_SQL = "SELECT 1 FROM marketing_suppressions WHERE email = lower(?) AND suppressed = 1"
+#: Who may be mailed is the marketing package's one rule (``..mailable``), shared with campaigns;
+#: opens and clicks are ``marketing_events`` rows.
 
 
 def parse(moment: str) -> datetime:
@@ -116,24 +117,16 @@ def exit_reason(workspace: Workspace, sequence: dict, enrollment: dict, contact:
 
 
 def mail_refusal(workspace: Workspace, contact: dict[str, Any]) -> str | None:
-    """Why this person may not get marketing e-mail now (the campaigns' audience rules), or None."""
-    if contact.get("marketing_consent") == 0:
-        return "unsubscribed"
-    if contact.get("marketing_consent") != 1:
-        return "no marketing consent"
-    email = str(contact.get("email") or "")
-    if "@" not in email:
-        return "no e-mail address"
-    if workspace.store.scalar(SUPPRESSED_SQL, [email]):
-        return "address suppressed (bounced)"
-    return None
+    """Why this person may not get marketing e-mail now (the campaigns' audience rule), or None."""
+    return refusal(workspace, contact)
 
 
 # ----------------------------------------------------------------- steps
 def build_email(workspace: Workspace, sequence: dict, args: dict, contact: dict, key: str):
     cid = contact["id"]
     context = contexts(workspace, [cid]).get(cid) or {}
-    unsubscribe = tracking.unsubscribe_url(workspace, None, cid)
+    signer = tracking.signer(workspace)  # the link settings read once for this message
+    unsubscribe = signer.unsubscribe_url(None, cid)
     context = {**context, "unsubscribe_url": unsubscribe, "sequence": sequence["name"]}
     subject, html, text = render_parts(args.get("subject") or "", args.get("html"), args.get("text"), context)
     if not text.strip() and html.strip():
@@ -141,7 +134,13 @@ def build_email(workspace: Workspace, sequence: dict, args: dict, contact: dict,
     mentioned = "unsubscribe_url" in (args.get("html") or "") + (args.get("text") or "")
     html, text = with_footer(html, text, unsubscribe, mentioned=mentioned)
     if html:
-        html = track(html, {}, lambda _position: "", tracking.open_url(workspace, None, cid))
+        urls = links_of(args.get("html"))  # the template's literal links (not the unsubscribe footer)
+        html = track(
+            html,
+            {url: position for position, url in enumerate(urls)},
+            lambda position: signer.link_url(key, cid, urls[position]),
+            signer.open_url(None, cid, ref=key),
+        )
     sender = sequence.get("sender") or mail_from(workspace)
     address = sender.split("<")[-1].strip(" >")
     headers = {
@@ -214,8 +213,9 @@ def do_step(workspace, sequence, enrollment, contact, step, now) -> tuple[int | 
         event = "click" if a.get("on") == "clicked" else "open"
         since = _last_email_at(workspace, enrollment)
         found = workspace.store.scalar(
-            "SELECT 1 FROM marketing_events WHERE contact_id = ? AND kind = ? AND machine = 0 AND at >= ? LIMIT 1",
-            [contact["id"], event, since],
+            "SELECT 1 FROM marketing_events WHERE contact_id = ? AND kind = ? AND machine = 0 AND at >= ?"
+            " AND ref LIKE ? LIMIT 1",
+            [contact["id"], event, since, f"seq:{enrollment['id']}:%"],
         )
         yes, no = a.get("yes", pos + 1), a.get("no", pos + 1)
         deadline = parse(enrollment["step_started_at"] or now) + timedelta(days=float(a.get("within_days", 3)))
