@@ -145,6 +145,27 @@ class StoreReads:
             raise NotFound(f"{table} #{row_id} does not exist")
         return rows[0]
 
+    def rows_by_id(self, table: str, ids: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+        """The rows of ``ids`` that exist, by primary key, read as ``get`` reads them: one query per 500 ids.
+
+        Keyed by the stored key: an id given in another type (``"12"`` for 12) is missing here,
+        ``get`` finds it.
+        """
+        pk = self.primary_key(table)
+        found: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            sql = f"SELECT * FROM [{table}] WHERE [{pk}] IN ({', '.join('?' * len(part))})"
+            if self.pool.is_writing:
+                cursor = self.conn.execute(sql, part)
+                names = [d[0] for d in cursor.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            else:
+                rows = self.query(sql, part)
+            for row in rows:
+                found[row[pk]] = row
+        return found
+
     def columns(self, table: str) -> dict[str, str]:
         """Column name → declared type (cached; cleared by migrations)."""
         if table not in self._columns:
