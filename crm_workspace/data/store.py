@@ -235,16 +235,18 @@ class Store(StoreReads):
         versioned = "version" in columns
         check = self._validator(table) if validate else None
         rows = []
+        stamps = {"updated_at": now, "updated_by": user, "version": 1}
+        last_keys: Any = None
         for original in records:
             record = dict(original)
-            self._check_columns(table, record, columns)
+            if record.keys() != last_keys:  # records of a bulk write mostly share their fields: checked once
+                self._check_columns(table, record, columns)
+                last_keys = original.keys()
             if check:
                 check(record, None)
             if versioned:
                 record.setdefault("created_at", now)
-                record["updated_at"] = now
-                record["updated_by"] = user
-                record["version"] = 1
+                record.update(stamps)
             rows.append(record)
         if pk == "id" and columns.get("id", "").upper() == "INTEGER":
             next_id = (self.scalar(f"SELECT max(id) FROM [{table}]") or 0) + 1
@@ -254,9 +256,10 @@ class Store(StoreReads):
                     next_id += 1
                 else:
                     next_id = max(next_id, int(row["id"]) + 1)
-        names = sorted({name for row in rows for name in row})
+        shapes = statements.by_shape(rows)
+        names = {name for shape in shapes for name in shape}
         try:
-            for shape, group in statements.by_shape(rows).items():
+            for shape, group in shapes.items():
                 statements.insert_rows(self.conn, table, list(shape), group)
         except sqlite3.Error as error:
             raise _translate(error, table) from error
