@@ -57,16 +57,22 @@ def by_shape(rows: list[dict]) -> dict[tuple[str, ...], list[dict]]:
 
     One INSERT names one column list; a row written with a column it did not give
     would store NULL there instead of the schema's default. A batch of one shape
-    (the usual case) stays one group.
+    (the usual case) stays one group; rows of a few shapes in turn (an optional
+    column filled in some rows) sort each key order once.
     """
     groups: dict[tuple[str, ...], list[dict]] = {}
+    shape_of: dict[tuple[str, ...], list[dict]] = {}  # the fields in a row's own order → its group
     last_keys: Any = None
     last_group: list[dict] = []
     for row in rows:
         keys = row.keys()
         if keys != last_keys:
             last_keys = keys
-            last_group = groups.setdefault(tuple(sorted(keys)), [])
+            order = tuple(keys)
+            group = shape_of.get(order)
+            if group is None:
+                group = shape_of[order] = groups.setdefault(tuple(sorted(order)), [])
+            last_group = group
         last_group.append(row)
     return groups
 

@@ -236,12 +236,13 @@ class Store(StoreReads):
         check = self._validator(table) if validate else None
         rows = []
         stamps = {"updated_at": now, "updated_by": user, "version": 1}
-        last_keys: Any = None
+        checked: set[tuple[str, ...]] = set()  # the fields of records already checked (bulk writes share them)
         for original in records:
             record = dict(original)
-            if record.keys() != last_keys:  # records of a bulk write mostly share their fields: checked once
+            given = tuple(record)
+            if given not in checked:
                 self._check_columns(table, record, columns)
-                last_keys = original.keys()
+                checked.add(given)
             if check:
                 check(record, None)
             if versioned:

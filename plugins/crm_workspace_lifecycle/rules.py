@@ -123,20 +123,17 @@ def validate_event(ws, record: dict) -> dict[str, str] | None:
 # ------------------------------------------------------------ transitions
 def events_for(changes) -> list[dict]:
     """Lifecycle events for contacts whose stage changed (inserted with a stage counts: from NULL)."""
-    return [
-        {
-            "contact_id": change.id,
-            "from_stage": (change.before or {}).get("lifecycle_stage"),
-            "to_stage": change.after["lifecycle_stage"],
-            "at": change.at,
-            "by": change.user,
-        }
-        for change in changes
-        if change.table == "contacts"
-        and change.after is not None
-        and change.after.get("lifecycle_stage")
-        and change.changed("lifecycle_stage")
-    ]
+    events = []
+    for change in changes:  # an import announces 100k changes: each looked at once
+        if change.table != "contacts" or change.after is None:
+            continue
+        stage = change.after.get("lifecycle_stage")
+        old = change.before.get("lifecycle_stage") if change.before else None
+        if stage and stage != old:
+            events.append(
+                {"contact_id": change.id, "from_stage": old, "to_stage": stage, "at": change.at, "by": change.user}
+            )
+    return events
 
 
 def apply_rules(ws, changes) -> None:
