@@ -266,6 +266,38 @@ def test_append_only_tables_refuse_changes(workspace: Workspace):
         workspace.store.conn.execute("DELETE FROM audit_log WHERE id > 0")
 
 
+def test_a_plugins_append_only_table_is_refused_by_the_store_before_any_work(workspace: Workspace):
+    """``schema.append_only`` on a plugin's table: the Store refuses updates and deletes up front, like audit_log's."""
+    from crm_workspace.data.schema import append_only
+
+    store = workspace.store
+    migrations = sqlite_utils.Migrations("test.ledger")
+
+    @migrations()
+    def m000_ledger(db):
+        db["ledger"].create({"id": int, "entry": str}, pk="id")
+        append_only(db, "ledger")
+
+    store.migrate([migrations])
+    checked = []
+
+    class Watcher:
+        @hookimpl
+        def crm_validate_record(self, table, record, before):
+            checked.append((table, before is not None))
+
+    workspace.register(Watcher(), name="watcher")
+    row = store.insert("ledger", {"entry": "opened"})  # appending is what the table is for
+    checked.clear()
+    with pytest.raises(CrmError, match="ledger is append-only: update refused"):
+        store.update("ledger", row["id"], {"entry": "rewritten"})
+    with pytest.raises(CrmError, match="ledger is append-only: delete refused"):
+        store.delete("ledger", row["id"])
+    assert checked == []  # refused before validation (nothing read, nothing half-done)
+    assert store.get("ledger", row["id"])["entry"] == "opened"
+    assert store.append_only("ledger") == {"update", "delete"} and store.append_only("contacts") == frozenset()
+
+
 def test_delete_is_audited_and_referenced_rows_are_protected(workspace: Workspace):
     org = workspace.store.insert("organizations", {"name": "Acme"})
     workspace.store.insert("contacts", {"last_name": "Novak", "organization_id": org["id"]})

@@ -35,6 +35,8 @@ class StoreReads:
     actor: Actor
     _columns: dict[str, dict[str, str]]
     _defaults: dict[str, set[str]]
+    #: (schema version, table → writes its append-only triggers refuse), read by ``append_only``
+    _append_only: tuple[int, dict[str, set[str]]] | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -165,6 +167,24 @@ class StoreReads:
             for row in rows:
                 found[row[pk]] = row
         return found
+
+    def append_only(self, table: str) -> frozenset[str]:
+        """The writes (``"update"``, ``"delete"``) ``table``'s append-only triggers refuse (``schema.append_only``).
+
+        Read from the schema, so a plugin's append-only table is known like a core one;
+        kept until the schema changes (``PRAGMA schema_version``, any process).
+        """
+        version = self.conn.execute("PRAGMA schema_version").fetchone()[0]
+        if self._append_only is None or self._append_only[0] != version:
+            refused: dict[str, set[str]] = {}
+            for owner, name in self.conn.execute(
+                "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%is append-only%'"
+            ):
+                for action in ("update", "delete"):
+                    if name == f"{owner}_no_{action}":
+                        refused.setdefault(owner, set()).add(action)
+            self._append_only = (version, refused)
+        return frozenset(self._append_only[1].get(table, ()))
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → declared type (cached; cleared by migrations)."""

@@ -382,7 +382,10 @@ class Store(StoreReads):
 
     # ------------------------------------------------------------- internals
     def _refuse_append_only_write(self, table: str, action: str) -> None:
-        if table == "audit_log" or (table in schema.APPEND_ONLY and action != "insert"):
+        """Refused before any work: the audit log (written by the Store alone), and changes to append-only tables."""
+        if table == "audit_log" or (
+            action != "insert" and (table in schema.APPEND_ONLY or action in self.append_only(table))
+        ):
             raise CrmError(f"{table} is append-only: {action} refused")
 
     def _forget_settings(self, table: str) -> None:
