@@ -115,11 +115,7 @@ class StoreReads:
         Every other read sees ``users.password_hash`` as NULL (the read policy).
         """
         with self.pool.writing():
-            row = self.conn.execute(
-                "/*crm:auth*/ SELECT password_hash FROM users WHERE username = ? AND coalesce(active, 1) != 0",
-                [username],
-            ).fetchone()
-        return row[0] if row else None
+            return permissions.password_hash_of(self.conn, username)
 
     def users_with_password(self) -> set[str]:
         """Usernames that have a login password (for listing users; the hashes stay hidden)."""
