@@ -141,6 +141,35 @@ def test_update_many_mixes_fields_and_sees_its_own_earlier_changes(workspace: Wo
     assert workspace.store.get("contacts", ids[1])["title"] is None  # the whole batch rolled back
 
 
+def test_bulk_updates_and_deletes_read_rows_a_chunk_at_a_time_yet_see_their_own_writes(workspace: Workspace):
+    store = workspace.store
+    ids = store.insert_many("organizations", [{"name": f"O{i}"} for i in range(1200)])
+    updates = [(ids[0], {"city": "A"}, 1), (ids[1], {"city": "B"}, 1), (ids[1], {"city": "B2"}, 2)]
+    updates += [(ids[0], {"country": "X"}, 2)]  # written before the flush the second B forced: not its stale read
+    updates += [(row_id, {"city": "Z"}, 1) for row_id in ids[2:1100]]
+    updates += [(ids[0], {"industry": "Y"}, 3)]  # and again two chunks later
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        results = store.update_many("organizations", updates)
+    finally:
+        store.conn.set_trace_callback(None)
+    assert [(r["city"], r["country"], r["industry"], r["version"]) for r in (results[3], results[-1])] == [
+        ("A", "X", None, 3),
+        ("A", "X", "Y", 4),
+    ]
+    assert store.get("organizations", ids[1])["city"] == "B2" and store.get("organizations", ids[600])["city"] == "Z"
+    chunked = [s for s in statements if "WHERE [id] IN (" in s and s.lstrip().startswith("SELECT")]
+    single = [s for s in statements if "WHERE [id] = " in s and s.lstrip().startswith("SELECT")]
+    assert len(chunked) == 3 and len(single) == 3  # 1,102 rows in 3 queries; the 3 repeats read again
+    with pytest.raises(NotFound):
+        store.delete_many("organizations", [(ids[5], None), (ids[6], None), (ids[5], None)])
+    assert store.get("organizations", ids[5]) and store.get("organizations", ids[6])  # nothing half-deleted
+    with pytest.raises(NotFound, match="does not exist"):
+        store.update_many("organizations", [(ids[1150], {"city": "Q"}, None), (10**9, {"city": "Q"}, None)])
+    assert store.get("organizations", ids[1150])["city"] is None
+
+
 def test_snapshot_reads_one_moment_and_refuses_writes(workspace: Workspace, tmp_path):
     workspace.store.insert("organizations", {"name": "Before"})
     other = Workspace.open(workspace.path, user="other", builtins_only=True, load_plugins=False)
