@@ -313,10 +313,11 @@ class Store(StoreReads):
         with self.transaction():
             for part in statements.chunks(updates, 500):
                 current = self.rows_by_id(table, [row_id for row_id, _wanted, _expected in part])
-                for row_id, wanted, expected in part:
+                for index, (row_id, wanted, expected) in enumerate(part):
                     key = str(row_id)
                     if key in pending_ids:
                         flush()  # the same record twice in one batch: the second sees the first
+                        current = self.rows_by_id(table, [later for later, _w, _e in part[index:]])  # as do the rest
                     before = current.get(row_id) if key not in written else None
                     if before is None:
                         before = self.get(table, row_id)  # NotFound, an id of another type, or written above
