@@ -27,10 +27,11 @@ _import_sqlite_utils_without_pandas()
 
 from crm_workspace.errors import ConflictError, CrmError, NotFound, PermissionDenied, PluginError, ValidationError  # noqa: E402
 from crm_workspace.hookspecs import hookimpl  # noqa: E402
-from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection, Setting  # noqa: E402
+from crm_workspace.types import ApiResource, Change, Metric, Page, PersonalData, RecordSection, Route, Setting  # noqa: E402
 from crm_workspace.workspace import Workspace  # noqa: E402
 
 __all__ = [
+    "ApiResource",
     "Change",
     "ConflictError",
     "CrmError",
@@ -41,6 +42,7 @@ __all__ = [
     "PersonalData",
     "PluginError",
     "RecordSection",
+    "Route",
     "Setting",
     "ValidationError",
     "Workspace",

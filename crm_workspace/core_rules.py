@@ -13,11 +13,11 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from crm_workspace.data import checks, fields, schema
+from crm_workspace.data import checks, fields, mail_settings, permissions, schema
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError
 from crm_workspace.hookspecs import hookimpl
-from crm_workspace.types import PersonalData, Setting
+from crm_workspace.types import ApiResource, PersonalData, Setting
 
 #: The filter of every list meant for marketing: consent given and not withdrawn.
 CONSENTED_SQL = "marketing_consent = 1"
@@ -59,8 +59,15 @@ def crm_validate_record(workspace, table: str, record: dict, before: dict | None
         checks.date(record, "due_at", errors)
     elif table == "users":
         checks.choice(record, "role", schema.ROLES, errors)
+        if "username" in record:
+            try:
+                permissions.check_username(str(record["username"] or ""))
+            except CrmError as error:
+                errors["username"] = str(error)
     elif table == "settings":
         validate_setting(workspace, record, before, errors)
+    elif table == "mail_outbox":
+        checks.choice(record, "status", schema.OUTBOX_STATUSES, errors)
     return errors or None
 
 
@@ -92,6 +99,41 @@ def _flag(value: Any) -> bool:
     return value
 
 
+#: Where people reach the served app (``public_url`` setting): the base of every link a plugin mails out.
+DEFAULT_PUBLIC_URL = "http://localhost:5006"
+#: How often ``crm serve`` runs the plugins' ticks (``tick_seconds`` setting), and its bounds.
+DEFAULT_TICK_SECONDS = 30
+TICK_SECONDS_RANGE = (5, 86_400)
+
+
+def check_public_url(value: Any) -> str:
+    """``value`` as the app's public base URL (http or https, a host, no query), without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
+        raise ValueError(f"must be an http(s) address such as https://crm.example.com, not {value!r}")
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) address such as https://crm.example.com, not {value!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"must be a plain base address (no query, fragment or credentials), not {value!r}")
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as error:
+        raise ValueError(f"has a bad port: {value!r}") from error
+    return url.rstrip("/")
+
+
+def check_tick_seconds(value: Any) -> int:
+    low, high = TICK_SECONDS_RANGE
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"must be a whole number of seconds, not {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high} seconds, not {value}")
+    return int(value)
+
+
 @hookimpl
 def crm_settings() -> list[Setting]:
     """The settings the core reads."""
@@ -111,6 +153,19 @@ def crm_settings() -> list[Setting]:
         Setting(
             "members_edit_all", _flag, True, doc="Members may edit every record (false: only their own or unowned)."
         ),
+        Setting(
+            "public_url",
+            check_public_url,
+            DEFAULT_PUBLIC_URL,
+            doc="The address people reach the served app at: the base of links in mail (tracking, unsubscribe).",
+        ),
+        Setting(
+            "tick_seconds",
+            check_tick_seconds,
+            DEFAULT_TICK_SECONDS,
+            doc="Seconds between two runs of the plugins' periodic work (crm_tick) while `crm serve` runs.",
+        ),
+        *mail_settings.SETTINGS,
     ]
 
 
@@ -227,10 +282,11 @@ def validate_consent(record: dict[str, Any], before: dict | None, errors: dict[s
 
 @hookimpl
 def crm_personal_data(workspace) -> list[PersonalData]:
-    """The contact's own row, and the text of their activities."""
+    """The contact's own row, the text of their activities, and the mail the outbox holds for them."""
     return [
         PersonalData("contacts", "id", CONTACT_FIELDS, title="contact"),
         PersonalData("activities", "contact_id", ("subject", "body")),
+        PersonalData("mail_outbox", "contact_id", ("recipient", "subject", "message"), title="mail"),
     ]
 
 
@@ -256,3 +312,13 @@ def marketing_audience(workspace, limit: int | None = None, offset: int = 0) -> 
 def crm_data_views(workspace) -> dict:
     """``ws.df("privacy.marketing_audience")``: contacts with marketing consent given."""
     return {"privacy.marketing_audience": lambda **filters: marketing_audience(workspace, **filters)}
+
+
+@hookimpl
+def crm_api_resources(workspace) -> list[ApiResource]:
+    """The core's shared tables, served by the JSON API when it is installed."""
+    return [
+        ApiResource("contacts", "contacts", "Contacts", "People: leads, customers and every other stakeholder."),
+        ApiResource("organizations", "organizations", "Organizations", "Companies and other organizations."),
+        ApiResource("activities", "activities", "Activities", "Calls, e-mails, meetings, notes and tasks."),
+    ]

@@ -6,7 +6,7 @@ any object or module with functions decorated by ``crm_workspace.hookimpl``
 whose names match these; it may accept any subset of a hook's arguments.
 
 Collecting hooks (pages, metrics, migrations, commands, demo data, aliases,
-views, record sections, search) are called one plugin at a time: a plugin that
+views, record sections, search, settings, routes, ticks) are called one plugin at a time: a plugin that
 raises is reported by name and the others carry on. Write-path hooks
 (``crm_validate_record``, ``crm_record_changed``) run inside the write's
 transaction: a plugin that raises there aborts that one write, which is rolled
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported for annotations only: the core starts without them
     import pandas
     import sqlite_utils
 
-    from crm_workspace.types import Change, Metric, Page, PersonalData, RecordSection, Setting
+    from crm_workspace.types import ApiResource, Change, Metric, Page, PersonalData, RecordSection, Route, Setting
     from crm_workspace.workspace import Workspace
 
 hookspec = pluggy.HookspecMarker("crm_workspace")
@@ -181,4 +181,53 @@ def crm_settings() -> list[Setting] | None:
     ``admin_only`` setting (the default: anything that changes behaviour for
     everyone) is refused to members with ``PermissionDenied``. Read a setting with
     ``workspace.setting(key, default)``; declare every key your plugin reads.
+    """
+
+
+@hookspec
+def crm_routes(workspace: Workspace) -> list[Route] | None:
+    """Return the HTTP routes this plugin serves beside the app, as ``Route`` objects.
+
+    ``crm serve`` mounts them on its Tornado server (an API, webhooks, tracked
+    links, public forms, calendar feeds). Panel's login does **not** guard them:
+    each handler authenticates the request itself (an API token, a signed link,
+    ``crm_workspace.services.signing``) or is public by design. Subclass
+    ``crm_workspace.services.http.RouteHandler``: its ``initialize`` receives
+    ``workspace=`` (the served workspace acting as ``system:<plugin>``, see
+    ``Workspace.as_system``) and the route's ``kwargs``; it sets security headers,
+    limits the body size and offers ``write_json``, ``write_page`` and a rate
+    limiter. A pattern must start with a literal segment of its own (``/api/...``,
+    ``/t/...``): one that would shadow the app (``/``, ``/login``, ``/logout``,
+    ``/static``, ``/ws``...) or repeat another plugin's pattern is refused and
+    reported as this plugin's error; its other routes are still mounted.
+    """
+
+
+@hookspec
+def crm_tick(workspace: Workspace, now: str) -> None:
+    """Do this plugin's periodic work: due sequence steps, retries, deliveries, mailbox polls.
+
+    ``crm serve`` calls it every ``tick_seconds`` (a setting, default 30) in a
+    background thread, and ``crm tick`` once (for cron). ``workspace`` acts as
+    ``system:<plugin>`` (full rights, audited under that name); ``now`` is the
+    ISO-8601 UTC time to treat as now (tests move it with ``crm tick --now`` or
+    ``$CRM_NOW``): compare due times with it, not with the clock. A tick must be
+    idempotent and short: do what is due, remember what was done in your tables,
+    and leave the rest for the next tick (two ticks never overlap, even across
+    processes). If it raises, the failure is recorded and reported for this
+    plugin only; the other plugins' ticks still run.
+    """
+
+
+@hookspec
+def crm_api_resources(workspace: Workspace) -> list[ApiResource] | None:
+    """Return the tables this plugin serves through the JSON API, as ``ApiResource`` objects.
+
+    ``ApiResource(name, table, fields=(), read_only=(...), writable=True)`` serves
+    ``table`` at ``/api/<name>``: list (filters, sorting, keyset pagination), get,
+    create, update and delete, each write through the Store as the token's user
+    (validation, audit, ``crm_record_changed``), and a schema in
+    ``/api/openapi.json`` built from the table's columns. Opt in only for tables
+    whose rows a user may see and change; declare only tables you own. Resource
+    names are unique: a duplicate is reported and skipped.
     """

@@ -219,6 +219,21 @@ class PluginHost:
                 results.append((name, result))
         return results
 
+    def implementers(self, hook_name: str) -> list[str]:
+        """The registered plugins implementing ``hook_name``, in registration order."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        return list(dict.fromkeys(impl.plugin_name for impl in impls))
+
+    def call_plugin(self, name: str, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call one plugin's ``hook_name`` (each plugin with its own arguments); a failure is recorded and raised."""
+        impls = [impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls() if impl.plugin_name == name]
+        try:
+            return self.pm._hookexec(hook_name, impls, kwargs, False)
+        except Exception as error:
+            failure = PluginError(name, hook_name, error)
+            self.errors[name] = failure
+            raise failure from error
+
 
 # ------------------------------------------------------------------ calling
 def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any, PluginError | None]]:

@@ -1,4 +1,4 @@
-"""What the enabled plugins contribute, gathered: pages, metrics, record sections, views, aliases, search.
+"""What the enabled plugins contribute, gathered: pages, metrics, record sections, views, aliases, search, routes.
 
 The Workspace's collecting methods are these functions over its plugin host
 (crm_workspace/plugins.py). Every hook is called through the host, so a plugin
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.errors import CrmError, PluginError
-from crm_workspace.types import Metric, Page, RecordSection
+from crm_workspace.types import ApiResource, Metric, Page, RecordSection, Route
 
 if TYPE_CHECKING:
     import pandas
@@ -38,6 +39,21 @@ def pages(host: PluginHost, workspace: Any) -> list[Page]:
                 continue
             found[page.name] = _with_plugin(page, plugin)
     return sorted(found.values(), key=lambda p: (p.order, p.name))
+
+
+def api_resources(host: PluginHost, workspace: Any) -> list[ApiResource]:
+    """Every enabled plugin's API resources by name; a name taken twice is reported, the first kept."""
+    found: dict[str, ApiResource] = {}
+    for plugin, contributed in reversed(host.collect("crm_api_resources", workspace=workspace)):
+        for resource in contributed:
+            if resource.name in found:
+                taken = ValueError(
+                    f"API resource '{resource.name}' is already served by '{found[resource.name].plugin}'"
+                )
+                host.errors[plugin] = PluginError(plugin, "crm_api_resources", taken)
+                continue
+            found[resource.name] = _with_plugin(resource, plugin)
+    return sorted(found.values(), key=lambda r: r.name)
 
 
 def metrics(host: PluginHost, workspace: Any) -> list[Metric]:
@@ -142,3 +158,68 @@ def search(host: PluginHost, workspace: Any, query: str, limit: int) -> pandas.D
     if not frames:
         return pd.DataFrame(columns=["type", "id", "title", "subtitle", "rank"])
     return pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable").head(limit).reset_index(drop=True)
+
+
+#: First path segments the served app owns (Panel, Bokeh, the login): no plugin route may start with one.
+RESERVED_SEGMENTS = frozenset(
+    {
+        "",
+        "login",
+        "logout",
+        "static",
+        "panel-preview",
+        "components",
+        "ws",
+        "metadata",
+        "autoload.js",
+        "favicon.ico",
+        "liveness",
+        "rest",
+        "admin",
+        "panel_dist",
+    }
+)
+_LITERAL_SEGMENT = re.compile(r"^/([A-Za-z0-9._~-]+)(?:/|$)")
+
+
+def route_problem(route: Route, taken: dict[str, str]) -> str | None:
+    """Why ``route`` may not be mounted (it would shadow the app or another plugin's route), or None."""
+    pattern = route.pattern
+    if not isinstance(pattern, str) or not pattern.startswith("/"):
+        return f"route pattern {pattern!r} must start with '/'"
+    match = _LITERAL_SEGMENT.match(pattern)
+    if match is None:
+        return f"route pattern {pattern!r} must start with a literal segment of its own, such as '/api/...'"
+    if match.group(1).lower() in RESERVED_SEGMENTS:
+        return f"route pattern {pattern!r} would shadow the app's own '/{match.group(1)}'"
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        return f"route pattern {pattern!r} is not a valid regular expression ({error})"
+    if pattern in taken:
+        return f"route pattern {pattern!r} is already served by '{taken[pattern]}'"
+    handler = route.handler
+    if not isinstance(handler, type) or not any(
+        cls.__module__ == "tornado.web" and cls.__name__ == "RequestHandler" for cls in handler.__mro__
+    ):
+        return f"route {pattern!r}: the handler must be a tornado.web.RequestHandler subclass, not {handler!r}"
+    return None
+
+
+def routes(host: PluginHost, workspace: Any) -> list[Route]:
+    """Every enabled plugin's HTTP routes; a route that would shadow the app or another plugin's is reported."""
+    found: list[Route] = []
+    taken: dict[str, str] = {}
+    for plugin, contributed in reversed(host.collect("crm_routes", workspace=workspace)):
+        problems = []
+        for route in contributed:
+            route = _with_plugin(route, plugin)
+            problem = route_problem(route, taken)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            taken[route.pattern] = plugin
+            found.append(route)
+        if problems:  # every refused route named in the plugin's one error
+            host.errors[plugin] = PluginError(plugin, "crm_routes", ValueError("; ".join(problems)))
+    return found

@@ -7,8 +7,10 @@ def test_my_plugin(workspace):
     ...
 
 Also: ``registered(ws, plugin)`` (register for a ``with`` block), ``page_text(obj)``
-(the text a person would read on a rendered page, without a browser) and
-``assert_no_plugin_errors(ws)``.
+(the text a person would read on a rendered page, without a browser),
+``assert_no_plugin_errors(ws)``, ``route_server(ws)`` (the plugins' HTTP routes on a
+real local server), and a real SMTP server for mail tests: ``smtp_server()`` / the
+``smtpd`` fixture with ``configure_smtp(ws, port)``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ import functools
 import itertools
 import os
 import shutil
+import socket
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +164,70 @@ def registered(ws: Workspace, plugin: Any, name: str | None = None) -> Iterator[
         ws.unregister(registered_name)
 
 
+class RouteServer:
+    """A real HTTP server on a free loopback port serving a workspace's plugin routes (``route_server``)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, bytes]:
+        """``(status, headers, body)`` of one request; redirects are not followed."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body.encode() if isinstance(body, str) else body, headers or {})
+            response = conn.getresponse()
+            return response.status, response.msg, response.read()
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def route_server(ws: Workspace) -> Iterator[RouteServer]:
+    """Serve ``ws``'s plugin routes (``crm_routes``) exactly as ``crm serve`` mounts them, for the ``with`` block.
+
+    Tornado runs in a thread on a free port; each handler gets ``ws`` acting as
+    ``system:<plugin>``. Test a plugin's API, links and forms over real HTTP
+    without starting the whole app.
+    """
+    import asyncio
+    import threading
+
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    from crm_workspace.web.server import route_patterns
+
+    patterns = route_patterns(ws)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(tornado.web.Application(patterns))
+        server.add_sockets(sockets)
+        box["port"] = sockets[0].getsockname()[1]
+        box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        ready.set()
+        await box["stop"].wait()
+        server.stop()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="crm-route-server", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the route server did not start")
+    try:
+        yield RouteServer(box["port"])
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(10)
+
+
 def page_text(obj: Any) -> str:
     """The text a person would read in a Panel object (a page, a pane, a layout), newline-separated.
 
@@ -210,3 +281,96 @@ def assert_no_plugin_errors(ws: Workspace) -> None:
     """Fail with every plugin problem the workspace recorded (failed hooks, duplicate pages)."""
     errors = ws.plugin_errors()
     assert not errors, "plugin errors:\n" + "\n".join(str(e) for e in errors)
+
+
+# ----------------------------------------------------------------- SMTP
+_REPLIES = {421: "Service not available", 450: "Mailbox busy", 451: "Try again later", 550: "No such user"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpServer:
+    """The messages an aiosmtpd server received: ``messages`` (EmailMessage), ``envelopes`` ((from, [to]))."""
+
+    def __init__(self, refuse: Mapping[str, int] | None = None):
+        self.refuse = {address.lower(): code for address, code in (refuse or {}).items()}
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._lock = threading.Lock()
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list) -> str:
+        code = self.refuse.get(address.lower())
+        if code:
+            return f"{code} {_REPLIES.get(code, 'Refused')}: {address}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, _class=EmailMessage, policy=email_policy.default)
+        with self._lock:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+    def recipients(self) -> list[str]:
+        """Every envelope recipient of every received message, in order."""
+        return [to for _, tos in self.envelopes for to in tos]
+
+
+@contextlib.contextmanager
+def smtp_server(
+    refuse: Mapping[str, int] | None = None,
+    *,
+    login: tuple[str, str] | None = None,
+    tls: Any = None,
+    implicit_tls: bool = False,
+) -> Iterator[SmtpServer]:
+    """An aiosmtpd SMTP server on 127.0.0.1 and a free port for the ``with`` block.
+
+    ``login=(user, password)`` makes it require SMTP AUTH (over plain SMTP: a test server).
+    ``tls`` (a server ``ssl.SSLContext``) makes it require STARTTLS, or speak TLS from
+    the first byte with ``implicit_tls`` (``smtp_security`` "ssl").
+    """
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server_: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if hasattr(data, "login") else None
+        return AuthResult(success=given == login, handled=False)
+
+    server = SmtpServer(refuse)
+    server.port = free_port()
+    options: dict[str, Any] = {"data_size_limit": None}
+    if login is not None:
+        options |= {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    if tls is not None:
+        options |= {"ssl_context": tls} if implicit_tls else {"tls_context": tls, "require_starttls": True}
+    controller = Controller(server, hostname=server.host, port=server.port, **options)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtpd() -> Iterator[SmtpServer]:
+    """A running SMTP server collecting what it receives (see ``smtp_server``)."""
+    with smtp_server() as server:
+        yield server
+
+
+def configure_smtp(workspace: Any, port: int, host: str = "127.0.0.1") -> None:
+    """Point ``workspace``'s mail settings at a local test server (plain SMTP, no login)."""
+    workspace.set_setting("smtp_host", host)
+    workspace.set_setting("smtp_port", int(port))
+    workspace.set_setting("smtp_security", "none")
+    workspace.set_setting("smtp_user", "")

@@ -142,6 +142,32 @@ class Change:
 
 
 @dataclass(frozen=True)
+class ApiResource:
+    """A table served by the JSON API at ``/api/<name>`` (returned by ``crm_api_resources``).
+
+    ``fields`` are the columns the API shows and accepts (default: every column, hidden
+    ones never); ``read_only`` ones are shown but refused in a write (ids, stamps,
+    ``version``); ``writable=False`` serves the table for reading only. Every write
+    goes through the Store as the token's user, like a write from a page.
+    """
+
+    name: str
+    table: str
+    title: str = ""
+    description: str = ""
+    fields: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ("id", "created_at", "updated_at", "updated_by", "version")
+    writable: bool = True
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(f"API resource name {self.name!r} must be lower-case letters, digits and _")
+        object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "read_only", tuple(self.read_only))
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     name: str
     version: str
@@ -150,3 +176,21 @@ class PluginInfo:
     hooks: tuple[str, ...]
     distribution: str = ""
     error: str = ""  # why it failed to load or migrate (then it is not enabled); "" when fine
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route a plugin serves beside the app (returned by ``crm_routes``).
+
+    ``pattern`` is a Tornado URL pattern starting with a literal first segment
+    (``/api/v1/contacts/([0-9]+)``); ``handler`` a ``tornado.web.RequestHandler``
+    subclass, usually ``crm_workspace.services.http.RouteHandler``, whose
+    ``initialize`` receives ``workspace=`` (the served workspace acting as
+    ``system:<plugin>``) and ``kwargs``. Panel's login does not guard it: the
+    handler authenticates the request itself or is public by design.
+    """
+
+    pattern: str
+    handler: type
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    plugin: str = ""

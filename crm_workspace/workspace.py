@@ -25,12 +25,12 @@ import sqlite_utils
 
 from crm_workspace import plugins as plugin_system
 from crm_workspace import registry
+from crm_workspace.data import permissions, schema
 from crm_workspace.data import query as table_query
-from crm_workspace.data import schema
 from crm_workspace.data.actor import Actor
 from crm_workspace.data.store import Pool, Store
 from crm_workspace.errors import CrmError, NotFound, PluginError
-from crm_workspace.types import Metric, Page, PluginInfo, RecordSection, Setting
+from crm_workspace.types import ApiResource, Metric, Page, PluginInfo, RecordSection, Route, Setting
 
 if TYPE_CHECKING:
     import pandas
@@ -75,17 +75,29 @@ class Workspace(param.Parameterized):
     #: the web shell), so this core class knows no UI and imports none.
     ui_backend: ClassVar[Callable[[], Any] | None] = None
 
-    def __init__(self, shared: _Shared, *, user: str, **params: Any):
+    def __init__(
+        self, shared: _Shared, *, user: str, max_role: str | None = None, _system: bool = False, **params: Any
+    ):
         super().__init__(user=user, **params)
         self._shared = shared
+        self._max_role = max_role
+        self._system = _system
         self.store = Store(shared.pool, self._actor(user))
         self.store.settings.catalog = self.declared_settings
-        self._seen_version: tuple[int, int] | None = None
-        self.param.watch(lambda event: setattr(self.store, "actor", self._actor(event.new)), "user")
+        self._seen_version: tuple[int, int, int] | object | None = None
+        self.param.watch(self._user_changed, "user")
 
     def _actor(self, user: str) -> Actor:
         """The Store's actor: this user, hooks called with ``workspace=self``, views told of commits."""
-        return Actor(user, hooks=plugin_system.WorkspaceHooks(self._shared.host.pm, self), on_commit=self.changed)
+        hooks = plugin_system.WorkspaceHooks(self._shared.host.pm, self)
+        if self._max_role is None or self._system:
+            return Actor(user, hooks=hooks, on_commit=self.changed, system=self._system)
+        source = permissions.capped(permissions.from_users_table, self._max_role)
+        return Actor(user, hooks=hooks, on_commit=self.changed, role_source=source)
+
+    def _user_changed(self, event: Any) -> None:
+        self._system = False  # another user is never the system: the flag goes with the name it was given for
+        self.store.actor = self._actor(event.new)
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -122,9 +134,33 @@ class Workspace(param.Parameterized):
         workspace.migrate()
         return workspace
 
-    def as_user(self, user: str) -> Workspace:
-        """This workspace acting as ``user``: same database and plugins, own UI state."""
-        return type(self)(self._shared, user=user)
+    def as_user(self, user: str, *, max_role: str | None = None) -> Workspace:
+        """This workspace acting as ``user``: same database and plugins, own UI state.
+
+        ``max_role`` caps the user's rights for this workspace (an API token with the
+        role ``viewer`` of an admin reads only): the lesser of it and the user's
+        current role applies, read at every write.
+        """
+        if max_role is not None and max_role not in permissions.ROLES:
+            raise CrmError(f"unknown role '{max_role}' (roles: {', '.join(permissions.ROLES)})")
+        return type(self)(self._shared, user=user, max_role=max_role)
+
+    def as_system(self, name: str) -> Workspace:
+        """This workspace acting as ``system:<name>``: full rights, audited under that name.
+
+        Only for server-side code: scheduler ticks, verified signed links, inbound
+        mail, plugin routes. Nothing a browser sends can obtain it (a ``system:``
+        name from a login, the users table or ``--user`` has no rights at all).
+        """
+        name = str(name or "").strip()
+        if not name or any(c.isspace() for c in name):
+            raise CrmError(f"a system actor needs a name without spaces, not {name!r}")
+        return type(self)(self._shared, user=f"system:{name}", _system=True)
+
+    @property
+    def system(self) -> bool:
+        """True when this workspace acts as the system (``as_system``)."""
+        return self._system
 
     @property
     def path(self) -> str:
@@ -167,6 +203,14 @@ class Workspace(param.Parameterized):
 
     def plugin_errors(self) -> list[PluginError]:
         return list(self._shared.host.errors.values())
+
+    def implementers(self, hook: str) -> list[str]:
+        """The enabled plugins implementing ``hook`` (a hook name such as ``"crm_tick"``)."""
+        return self._shared.host.implementers(hook)
+
+    def call_plugin(self, name: str, hook: str, **kwargs: Any) -> list[Any]:
+        """Call plugin ``name``'s ``hook`` alone; a failure is recorded (``plugin_errors``) and raised."""
+        return self._shared.host.call_plugin(name, hook, **kwargs)
 
     def enable(self, name: str) -> None:
         """Enable an installed plugin; the choice is kept in the database."""
@@ -224,8 +268,16 @@ class Workspace(param.Parameterized):
         """Every named DataFrame view ``ws.df(name, **filters)`` accepts: name, plugin, description."""
         return registry.views_frame(self._shared.host, self)
 
+    def api_resources(self) -> list[ApiResource]:
+        """The tables every enabled plugin serves through the JSON API (``crm_api_resources``), by name."""
+        return registry.api_resources(self._shared.host, self)
+
     def field_aliases(self) -> dict[str, dict[str, list[str]]]:
         return registry.field_aliases(self._shared.host)
+
+    def routes(self) -> list[Route]:
+        """Every enabled plugin's HTTP routes (``crm_routes``); shadowing or repeated patterns are refused."""
+        return registry.routes(self._shared.host, self)
 
     # ------------------------------------------------------------- reads
     def df(self, source: str, **params: Any) -> pandas.DataFrame:

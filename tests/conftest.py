@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import CHROMIUM, CHROMIUM_ARGS, Server, free_port, open_page  # noqa: F401 - re-exported
 
-from crm_workspace.testing import demo_workspace, make_workspace, workspace  # noqa: F401 - fixtures
+from crm_workspace.testing import demo_workspace, make_workspace, smtpd, workspace  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="session")

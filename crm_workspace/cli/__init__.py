@@ -21,8 +21,10 @@ from crm_workspace.cli.admin import register as _register_admin_commands
 from crm_workspace.cli.context import acting_user, db_path, open_workspace, refuse_overwrite
 from crm_workspace.cli.context import warn as _warn
 from crm_workspace.cli.dates import parse_day, parse_when
+from crm_workspace.cli.mail import register as _register_mail_commands
 from crm_workspace.cli.output import emit, output_options
 from crm_workspace.cli.progress import progress
+from crm_workspace.cli.ticks import register as _register_tick_command
 from crm_workspace.errors import CrmError
 
 
@@ -52,7 +54,7 @@ class CrmGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
-        if command is None:
+        if command is None or isinstance(command, click.Group):  # plugins may add to a core group (`crm mail log`)
             self._load_plugin_commands(ctx)
             command = super().get_command(ctx, name)
         return with_global_options(command) if command is not None else None
@@ -189,15 +191,16 @@ def init(ctx: click.Context, demo: bool, seed: int, force: bool, **sizes: int | 
 @click.option("--address", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--show", is_flag=True, help="Open a browser tab.")
 @click.option("--num-procs", default=1, show_default=True, type=click.IntRange(1), help="Server processes.")
+@click.option("--no-tick", is_flag=True, help="Do not run the plugins' periodic work (crm_tick) in the background.")
 @click.pass_context
-def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int) -> None:
-    """Serve every enabled module's dashboard."""
+def serve(ctx: click.Context, port: int, address: str, show: bool, num_procs: int, no_tick: bool) -> None:
+    """Serve every enabled module's dashboard and HTTP routes, and run their periodic work."""
     open_workspace(ctx).close()  # refuse a missing database; migrate before any session opens it
     from crm_workspace.web.server import serve as run
     from crm_workspace.web.session import ServeConfig
 
     config = ServeConfig(path=str(Path(db_path(ctx)).resolve()), user=acting_user(ctx))
-    run(config, port=port, address=address, show=show, num_procs=num_procs)
+    run(config, port=port, address=address, show=show, num_procs=num_procs, tick=not no_tick)
 
 
 @cli.group()
@@ -275,6 +278,8 @@ __all__ = [
 ]
 
 _register_admin_commands(cli)  # users, audit, privacy, backup, restore (crm_workspace/cli/admin.py)
+_register_mail_commands(cli)  # mail test/outbox/send/requeue (crm_workspace/cli/mail.py)
+_register_tick_command(cli)  # tick (crm_workspace/cli/ticks.py)
 
 
 def main() -> None:

@@ -85,8 +85,9 @@ REFUSED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "
 SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema"})
 #: PRAGMAs refused even to raw use outside a write (they can corrupt the file).
 DANGEROUS_PRAGMAS = frozenset({"writable_schema", "trusted_schema"})
-#: Columns that read as NULL on every policy read and raw use.
-HIDDEN_COLUMNS = frozenset({("users", "password_hash")})
+#: Columns that read as NULL on every policy read and raw use (plugins add theirs with
+#: ``crm_workspace.data.schema.hide_column``; ``Store.secret`` reads one back).
+HIDDEN_COLUMNS: set[tuple[str, str]] = {("users", "password_hash")}
 #: Tables only readers allowed by their policy may read.
 AUDIT_TABLES = frozenset({"audit_log"})
 

@@ -65,9 +65,14 @@ class Actor:
     on_commit: Callable[[], None] = _nothing
     #: The user's permissions, read when a write starts (default: the users table and settings).
     role_source: Callable[[Store, str], permissions.Permissions] = permissions.from_users_table
+    #: Server-side code acting as ``system:<name>`` with full rights (``Workspace.as_system``
+    #: alone sets it): never a row of the users table, never a browser session.
+    system: bool = False
 
     def permissions(self, store: Store) -> permissions.Permissions:
+        if self.system:
+            return permissions.system_permissions(self.user)
         return self.role_source(store, self.user)
 
     def __repr__(self) -> str:
-        return f"<Actor {self.user!r}>"
+        return f"<Actor {self.user!r}{' (system)' if self.system else ''}>"

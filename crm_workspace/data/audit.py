@@ -12,6 +12,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from crm_workspace.data.access import HIDDEN_COLUMNS
 from crm_workspace.errors import CrmError
 
 if TYPE_CHECKING:
@@ -20,8 +21,12 @@ if TYPE_CHECKING:
 
 _STAMPS = ("created_at", "updated_at", "updated_by")
 _UNSTAMPED = {"updated_at", "updated_by", "version", "created_at"}
-#: Columns whose values never reach the audit trail, even hashed.
+#: Columns whose values never reach the audit trail, even hashed (and every hidden ``(table, column)``).
 REDACTED = frozenset({"password_hash"})
+
+
+def _redacted(table: str, column: str) -> bool:
+    return column in REDACTED or (table, column) in HIDDEN_COLUMNS
 
 
 def _json_default(value: Any) -> str:
@@ -53,7 +58,7 @@ def record_inserts(
 
     def pairs(group: list[str]) -> str:
         return ", ".join(
-            f"'{c}', " + (f"CASE WHEN [{c}] IS NOT NULL THEN '<redacted>' END" if c in REDACTED else f"[{c}]")
+            f"'{c}', " + (f"CASE WHEN [{c}] IS NOT NULL THEN '<redacted>' END" if _redacted(table, c) else f"[{c}]")
             for c in group
         )
 
@@ -95,8 +100,8 @@ def _audit_json(change: Change) -> str:
             "after": {k: change.after.get(k) for k in names},
         }
     for part in ("before", "after"):  # secrets never reach the audit trail, even hashed
-        if body.get(part) and REDACTED & body[part].keys():
-            body[part] = {k: ("<redacted>" if k in REDACTED and v else v) for k, v in body[part].items()}
+        if body.get(part) and any(_redacted(change.table, k) for k in body[part]):
+            body[part] = {k: ("<redacted>" if _redacted(change.table, k) and v else v) for k, v in body[part].items()}
     if change.context:
         body["context"] = change.context
     return _AUDIT_ENCODER.encode(body)

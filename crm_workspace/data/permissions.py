@@ -29,6 +29,13 @@ Who is checked — default deny (the decision, and why):
   ``data_version`` (any commit, in any process, invalidates it): a removed,
   disabled or demoted user loses rights at their next action, and a served
   session re-checks once a second (crm_workspace/web/session.py).
+- **The system actor**: server-side code (scheduler ticks, verified signed
+  links, inbound mail, plugin routes) acts as ``system:<name>`` with an admin's
+  rights, through ``Workspace.as_system(name)`` only: its Actor carries
+  ``system=True``, which nothing else sets. A ``system:`` name read from the
+  users table, a login or a ``--user`` option gets no rights at all, and no user
+  may be named ``system:...`` (``check_username``), so neither a users row nor a
+  browser session can obtain it. Its writes are audited under its name.
 - On the host the CLI and notebooks hold the database file itself, so file
   permissions are the real boundary there; the roles stop mistakes and shape what
   a named colleague can do. In the **served app** the boundary is the login
@@ -47,6 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from crm_workspace.data import schema
 from crm_workspace.data.settings import SECURITY_SETTINGS
 from crm_workspace.errors import CrmError, PermissionDenied
 
@@ -64,7 +72,16 @@ _OWN_ACCOUNT = frozenset({"password_hash", "display_name", "email"})
 #: Roles that grant nothing: a disabled user, and one who is not (or no longer) in the users table.
 _INACTIVE = "inactive"
 _UNKNOWN = "unknown"
-NO_RIGHTS = frozenset({_INACTIVE, _UNKNOWN})
+#: A ``system:`` name claimed without ``Workspace.as_system`` (a --user option, CRM_USER).
+_FALSE_SYSTEM = "false-system"
+NO_RIGHTS = frozenset({_INACTIVE, _UNKNOWN, _FALSE_SYSTEM})
+#: The prefix of the system actor's names (``system:marketing``): reserved, never a user's.
+SYSTEM_PREFIX = "system:"
+
+
+def is_system_name(user: str) -> bool:
+    """Whether ``user`` is (or pretends to be) a system actor's name."""
+    return str(user).casefold().startswith(SYSTEM_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,8 @@ class Permissions:
     edit_all: bool = True
     #: settings only an admin may write (the declared ``admin_only`` ones)
     admin_settings: frozenset[str] = SECURITY_SETTINGS
+    #: the system actor (``Workspace.as_system``): an admin's rights, set by nothing else
+    system: bool = False
 
     @property
     def enforced(self) -> bool:
@@ -112,7 +131,7 @@ class Permissions:
         if self.role != "member":
             what = "a viewer" if self.role == "viewer" else f"'{self.role}'"
             raise PermissionDenied(f"{self.user} is {what} and may not change data ({action} {table} refused)")
-        if table in ADMIN_TABLES:
+        if table in ADMIN_TABLES or table in schema.ADMIN_ONLY:
             raise PermissionDenied(f"only an admin may change {table} ({self.user} is a member)")
         if table == "settings":
             key = (before or {}).get("key") or (record or {}).get("key")
@@ -129,6 +148,8 @@ class Permissions:
             )
 
     def _no_rights(self, what: str) -> str:
+        if self.role == _FALSE_SYSTEM:
+            return f"{self.user} is a system name: only server-side code acts as it ({what} refused)"
         if self.role == _INACTIVE:
             return f"{self.user} is disabled and has no rights ({what} refused)"
         return f"{self.user} is not a user of this workspace and has no rights ({what} refused)"
@@ -143,6 +164,11 @@ def _store(holder: Any) -> Store:
 #: Per Store: (data_version token, user, Permissions). Any commit in any process changes
 #: the token, so a cached role is never stale; between commits a lookup costs one PRAGMA.
 _role_cache: weakref.WeakKeyDictionary[Any, tuple[Any, str, Permissions]] = weakref.WeakKeyDictionary()
+
+
+def system_permissions(user: str) -> Permissions:
+    """The system actor's permissions: an admin's (the Actor's ``system`` flag asks for them)."""
+    return Permissions(user, "admin", system=True)
 
 
 def from_users_table(store: Store, user: str) -> Permissions:
@@ -164,6 +190,8 @@ def from_users_table(store: Store, user: str) -> Permissions:
 
 
 def _read_permissions(store: Store, user: str) -> Permissions:
+    if is_system_name(user):  # claimed without as_system: nothing, not even in setup mode
+        return Permissions(user, _FALSE_SYSTEM)
     try:
         rows = store.query("SELECT role, active FROM users WHERE username = ?", [user])
         if not rows:
@@ -176,6 +204,26 @@ def _read_permissions(store: Store, user: str) -> Permissions:
         return Permissions(user, role)
     edit_all = bool(store.settings.get("members_edit_all", True))
     return Permissions(user, role, edit_all, store.settings.admin_only())
+
+
+def capped(source: Any, max_role: str) -> Any:
+    """A role source giving the lesser of ``source``'s role and ``max_role`` (an API token's role).
+
+    No rights stay no rights; setup mode (no users yet) counts as admin, so it is capped too.
+    """
+    rank = {role: i for i, role in enumerate(ROLES)}  # admin 0 < member 1 < viewer 2
+
+    def role_source(store: Store, user: str) -> Permissions:
+        found = source(store, user)
+        if not found.has_access or rank.get(found.role or "admin", 0) >= rank[max_role]:
+            return found
+        if max_role == "member":
+            return Permissions(
+                user, "member", bool(store.settings.get("members_edit_all", True)), store.settings.admin_only()
+            )
+        return Permissions(user, max_role)
+
+    return role_source
 
 
 def permissions(holder: Store | Any) -> Permissions:
@@ -237,6 +285,8 @@ def check_username(username: str) -> str:
     bad = next((c for c in username if c.isspace() or unicodedata.category(c).startswith("C")), None)
     if bad is not None:
         raise CrmError(f"a username may not contain spaces or control characters (found {bad!r})")
+    if is_system_name(username):
+        raise CrmError(f"a username may not begin with '{SYSTEM_PREFIX}' (reserved for server-side code)")
     return username
 
 

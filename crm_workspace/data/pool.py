@@ -11,6 +11,7 @@ statement may do depends on that state (reads never write).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import threading
@@ -22,6 +23,9 @@ import sqlite_utils
 
 from crm_workspace.data.access import Authorizer, ReadScope
 from crm_workspace.errors import CrmError
+
+#: A number per connection ever opened in this process: part of every data-version token.
+_CONNECTIONS = itertools.count(1)
 
 #: How long a writer waits for another writer's lock before giving up (``$CRM_BUSY_TIMEOUT``).
 BUSY_TIMEOUT_S = float(os.environ.get("CRM_BUSY_TIMEOUT", "10"))
@@ -67,6 +71,7 @@ class Pool:
             except sqlite3.DatabaseError as error:
                 raise CrmError(f"cannot open workspace database {self.path}: {error}") from error
             self._local.db = db
+            self._local.serial = next(_CONNECTIONS)
             with self._all_lock:
                 self._all.append(conn)
         return db
@@ -84,16 +89,22 @@ class Pool:
     def in_write(self) -> bool:
         return getattr(self._local, "transaction", None) is not None
 
-    def data_version(self, conn: sqlite3.Connection) -> tuple[int, int] | object:
+    def data_version(self, conn: sqlite3.Connection) -> tuple[int, int, int] | object:
         """A token that changes whenever any connection, in any process, commits.
 
         Inside a write transaction nobody else can commit, so the token is that
         transaction's own (no query per call: validation asks for every row).
+        Outside, SQLite's ``data_version`` counts commits *this connection* saw:
+        two threads' connections may show the same number at different moments, so
+        the token names the connection too, and a cache shared by threads (a Store's
+        settings and roles, used by the API's worker threads) never takes one
+        thread's token for another's.
         """
         token = getattr(self._local, "transaction", None)
         if token is not None:
             return token
-        return (conn.execute("PRAGMA data_version").fetchone()[0], self.local_writes)
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        return (getattr(self._local, "serial", 0), version, self.local_writes)
 
     @contextlib.contextmanager
     def snapshot(self, conn: sqlite3.Connection) -> Iterator[None]:

@@ -117,6 +117,22 @@ class StoreReads:
         with self.pool.writing():
             return permissions.password_hash_of(self.conn, username)
 
+    def secret(self, table: str, column: str, row_id: Any) -> Any:
+        """The value of a hidden column (``schema.hide_column``) of one row, for checking a credential only.
+
+        Every other read sees hidden columns as NULL (the read policy).
+        """
+        from crm_workspace.data.access import HIDDEN_COLUMNS
+
+        if (table, column) not in HIDDEN_COLUMNS:
+            raise CrmError(f"{table}.{column} is not a hidden column")
+        pk = self.primary_key(table)
+        with self.pool.writing():
+            row = self.conn.execute(
+                f"/*crm:auth*/ SELECT [{column}] FROM [{table}] WHERE [{pk}] = ?", [row_id]
+            ).fetchone()
+        return row[0] if row else None
+
     def users_with_password(self) -> set[str]:
         """Usernames that have a login password (for listing users; the hashes stay hidden)."""
         with self.pool.writing():

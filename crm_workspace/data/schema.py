@@ -16,6 +16,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import Database
 
+from crm_workspace.data import access
+
 STAKEHOLDER_TYPES = (
     "customer",
     "prospect",
@@ -65,6 +67,30 @@ def unique_message(constraint: str, message: str) -> None:
 
 
 unique_message("contacts.email", "another contact already has this email address")
+
+
+#: Tables only admins may write (besides the core's users, plugin state and logins); see ``admin_table``.
+ADMIN_ONLY: set[str] = set()
+
+
+def admin_table(table: str) -> None:
+    """Declare ``table`` writable by admins only: members' and viewers' writes are refused (PermissionDenied)."""
+    ADMIN_ONLY.add(table)
+
+
+def hide_column(table: str, column: str) -> None:
+    """Declare ``table.column`` a secret (a credential's hash), like ``users.password_hash``.
+
+    Every read through the Store, ``ws.df`` and ``ws.query`` sees it as NULL (so a
+    ``WHERE`` on it matches nothing), the audit trail records ``<redacted>`` instead
+    of its value, and only ``store.secret(table, column, row_id)`` reads it back.
+    """
+    access.HIDDEN_COLUMNS.add((table, column))
+
+
+def is_hidden(table: str, column: str) -> bool:
+    """Whether ``table.column`` is hidden from reads (``hide_column``, and ``users.password_hash``)."""
+    return (table, column) in access.HIDDEN_COLUMNS
 
 
 def append_only(db: Database, table: str) -> None:
@@ -254,3 +280,49 @@ def m003_login_sessions_and_lockout(db: Database) -> None:
         not_null={"failures", "last_at"},
         defaults={"failures": 0, "locked_until": 0},
     )
+
+
+#: The states of a row of ``mail_outbox`` (crm_workspace/services/outbox.py). ``unknown``: left
+#: ``sending`` by a sender that died mid-message; never resent unless a person requeues it.
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "unknown")
+
+
+@migrations()
+def m004_mail_outbox(db: Database) -> None:
+    """The one durable mail ledger every module sends through (crm_workspace/services/outbox.py).
+
+    ``key`` makes enqueueing idempotent (unique); ``message`` is the whole RFC 5322
+    text as sent (7-bit), ``recipient`` the envelope's addresses, comma-separated;
+    ``claimed_by`` names the process (host:pid) that marked a row ``sending``.
+    """
+    db["mail_outbox"].create(
+        {
+            "id": int,
+            "key": str,
+            "plugin": str,
+            "ref_table": str,
+            "ref_id": str,
+            "contact_id": int,
+            "sender": str,
+            "recipient": str,
+            "subject": str,
+            "message_id": str,
+            "message": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "permanent": int,
+            "queued_at": str,
+            "send_after": str,
+            "attempted_at": str,
+            "claimed_by": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"key", "status"},
+        defaults={"status": "queued", "attempts": 0, "permanent": 0},
+    )
+    db.execute("CREATE UNIQUE INDEX idx_mail_outbox_key ON mail_outbox(key)")
+    db.execute("CREATE INDEX idx_mail_outbox_due ON mail_outbox(status, send_after, id)")
+    db.execute("CREATE INDEX idx_mail_outbox_plugin ON mail_outbox(plugin, status)")
+    db.execute("CREATE INDEX idx_mail_outbox_contact ON mail_outbox(contact_id)")

@@ -60,7 +60,7 @@ class Store(StoreReads):
     def _translate_error(self, error: sqlite3.Error) -> CrmError:
         return _translate(error)
 
-    def data_version(self) -> tuple[int, int] | object:
+    def data_version(self) -> tuple[int, int, int] | object:
         """A token that changes whenever any connection, in any process, commits (see ``Pool.data_version``)."""
         return self.pool.data_version(self.conn)
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_workspace.data import permissions
+from crm_workspace.services import signing
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,7 @@ OPEN_ACCESS = "-"
 
 def cookie_secret(db_path: str | Path) -> str:
     """The workspace's cookie-signing secret, created on first use (file beside the database)."""
-    path = Path(f"{Path(db_path).resolve()}.cookie-secret")
-    if path.exists():
-        secret = path.read_text(encoding="utf-8").strip()
-        if len(secret) >= 32:
-            return secret
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret)
-    return secret
+    return signing.secret_beside(db_path, "cookie-secret")
 
 
 def _connect(db_path: str, *, write: bool = False) -> sqlite3.Connection:

@@ -9,15 +9,22 @@ import sys
 
 import panel as pn
 
+from crm_workspace.services.http import SERVER_MAX_BODY_BYTES
 from crm_workspace.web.session import ServeConfig, base_workspace, configure, session_app
+from crm_workspace.workspace import Workspace
 
 
-def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs: int = 1) -> None:
-    """Serve the app over ``config.path``; sessions get ``config`` (with ``login`` set when one is required)."""
+def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs: int = 1, tick: bool = True) -> None:
+    """Serve the app over ``config.path``; sessions get ``config`` (with ``login`` set when one is required).
+
+    Every enabled plugin's ``crm_routes`` are mounted beside the app; with ``tick``
+    (and one process) a background thread runs the plugins' ``crm_tick``.
+    """
     workspace = base_workspace(config.path, user=config.user)
     auth_options = _auth_options(workspace.path, address, config.user)
     config = dataclasses.replace(config, login=True)  # the login may become required while serving
     configure(workspace)
+    routes = route_patterns(workspace)
     # SQLite connections must not cross a fork (--num-procs): close them; each process reopens lazily.
     workspace.close()
     # Everything loaded so far lives as long as the server: keep it out of the garbage
@@ -35,6 +42,13 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
     def app() -> pn.viewable.Viewable:
         return session_app(config)
 
+    if tick and num_procs == 1:
+        from crm_workspace.services.scheduler import Ticker
+
+        Ticker(workspace.path, config.user).start()
+    elif tick:
+        print("no background ticks with --num-procs > 1: run `crm tick` from cron instead", file=sys.stderr, flush=True)
+
     pn.serve(
         {"/": app},
         port=port,
@@ -44,8 +58,30 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
         websocket_origin=origins,
         title="crm-workspace",
         threaded=False,
+        extra_patterns=routes,
+        http_server_kwargs={"max_body_size": SERVER_MAX_BODY_BYTES},
         **auth_options,
     )
+
+
+def route_patterns(workspace: Workspace) -> list[tuple]:
+    """Tornado patterns of every plugin's routes, each handler given the workspace acting as its plugin's system.
+
+    Routes that would shadow the app or another plugin's route are refused by
+    ``workspace.routes()`` (crm_workspace/registry.py) and reported here, once.
+    """
+    known = {id(error) for error in workspace.plugin_errors()}
+    systems: dict[str, Workspace] = {}
+    patterns = []
+    for route in workspace.routes():
+        if route.plugin not in systems:
+            systems[route.plugin] = workspace.as_system(route.plugin)
+        system = systems[route.plugin]
+        patterns.append((route.pattern, route.handler, {**route.kwargs, "workspace": system}))
+    for error in workspace.plugin_errors():
+        if id(error) not in known:
+            print(f"warning: {error}", file=sys.stderr, flush=True)
+    return patterns
 
 
 def _auth_options(db_path: str, address: str, user: str | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_workspace import Metric, Page, PersonalData, RecordSection, Setting, hookimpl
+from crm_workspace import ApiResource, Metric, Page, PersonalData, RecordSection, Setting, hookimpl
 
 from .schema import migrations
 
@@ -135,3 +135,9 @@ def crm_record_sections(workspace, table, record_id):
 def crm_personal_data(workspace):
     """A contact's deals: exported whole; on erasure amounts and stages stay (forecasts), their name leaves titles."""
     return [PersonalData("deals", "contact_id")]
+
+
+@hookimpl
+def crm_api_resources(workspace):
+    """Deals, served by the JSON API at ``/api/deals``."""
+    return [ApiResource("deals", "deals", "Deals", "Opportunities on the pipeline: stage, amount, close date, status.")]
