@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -304,25 +305,26 @@ def call_strict(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list
         raise PluginError(_culprit(caller, error), hook_name, error) from error
 
 
-def strict_caller(pm: pluggy.PluginManager, hook_name: str) -> Callable[..., list[Any]]:
+def strict_caller(pm: pluggy.PluginManager, hook_name: str, **bound: Any) -> Callable[..., list[Any]]:
     """``call_strict`` for a loop over many records: the implementations are looked up once.
 
     Calls them in pluggy's order (last registered first, ``tryfirst``/``trylast``
     respected) and collects non-None results, without pluggy's per-call
     bookkeeping, which is most of the cost of a validation hook on a bulk write.
-    With a wrapper among the implementations, or tracing on, every call goes
-    through pluggy instead.
+    ``bound`` arguments (``workspace=``) are given to every call. With a wrapper
+    among the implementations, or tracing on, every call goes through pluggy instead.
     """
     caller = getattr(pm.hook, hook_name)
     if pm in _TRACED or any(impl.hookwrapper or impl.wrapper for impl in caller.get_hookimpls()):
-        return lambda **kwargs: call_strict(pm, hook_name, **kwargs)
-    impls = [(impl.function, impl.argnames) for impl in reversed(caller.get_hookimpls())]
+        return lambda **kwargs: call_strict(pm, hook_name, **bound, **kwargs)
+    impls = [(impl.function, _picker(impl.argnames)) for impl in reversed(caller.get_hookimpls())]
 
     def call(**kwargs: Any) -> list[Any]:
+        kwargs.update(bound)
         results = []
         try:
-            for function, argnames in impls:
-                result = function(*[kwargs[name] for name in argnames])
+            for function, pick in impls:
+                result = function(*pick(kwargs))
                 if result is not None:
                     results.append(result)
         except Exception as error:
@@ -330,6 +332,13 @@ def strict_caller(pm: pluggy.PluginManager, hook_name: str) -> Callable[..., lis
         return results
 
     return call
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The arguments ``names`` out of a call's keywords, as a tuple (one itemgetter: no loop per call)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return (lambda kwargs: (kwargs[names[0]],)) if names else (lambda _kwargs: ())
 
 
 class WorkspaceHooks:
@@ -340,9 +349,7 @@ class WorkspaceHooks:
         self.workspace = workspace
 
     def validator(self) -> Callable[..., list[Any]]:
-        call = strict_caller(self.pm, "crm_validate_record")
-        workspace = self.workspace
-        return lambda **kwargs: call(workspace=workspace, **kwargs)
+        return strict_caller(self.pm, "crm_validate_record", workspace=self.workspace)
 
     def listens_to_changes(self) -> bool:
         return bool(self.pm.hook.crm_record_changed.get_hookimpls())

@@ -118,3 +118,15 @@ def test_a_bad_value_already_in_the_file_reads_as_the_default(ws):
     contact = ws.store.get("contacts", 1)
     ws.store.update("contacts", 1, {"lifecycle_stage": "lead"}, version=contact["version"])
     assert ws.store.get("contacts", 1)["lifecycle_stage"] == "lead"
+
+
+def test_a_setting_read_for_every_row_is_decoded_once_and_handed_out_as_a_copy(ws):
+    """Validation reads lifecycle_stages for each record: the decoded list is kept, never shared."""
+    ws.set_setting("lifecycle_stages", ["lead", "customer"])
+    with ws.store.snapshot():
+        first = ws.setting("lifecycle_stages")
+        first.append("mutated by a caller")
+        assert ws.setting("lifecycle_stages") == ["lead", "customer"]
+        assert ws.setting("lifecycle_stages") is not ws.setting("lifecycle_stages")
+    ws.set_setting("lifecycle_stages", ["lead", "customer", "advocate"])  # a write is seen at once
+    assert ws.lifecycle_stages() == ["lead", "customer", "advocate"]

@@ -141,6 +141,37 @@ def test_update_many_mixes_fields_and_sees_its_own_earlier_changes(workspace: Wo
     assert workspace.store.get("contacts", ids[1])["title"] is None  # the whole batch rolled back
 
 
+def test_bulk_updates_and_deletes_read_rows_a_chunk_at_a_time_yet_see_their_own_writes(workspace: Workspace):
+    store = workspace.store
+    ids = store.insert_many("organizations", [{"name": f"O{i}"} for i in range(1200)])
+    updates = [(ids[0], {"city": "A"}, 1), (ids[1], {"city": "B"}, 1), (ids[1], {"city": "B2"}, 2)]
+    updates += [(ids[0], {"country": "X"}, 2)]  # written before the flush the second B forced: not its stale read
+    updates += [(row_id, {"city": "Z"}, 1) for row_id in ids[2:1100]]
+    updates += [(ids[0], {"industry": "Y"}, 3)]  # and again two chunks later
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        results = store.update_many("organizations", updates)
+    finally:
+        store.conn.set_trace_callback(None)
+    assert [(r["city"], r["country"], r["industry"], r["version"]) for r in (results[3], results[-1])] == [
+        ("A", "X", None, 3),
+        ("A", "X", "Y", 4),
+    ]
+    assert store.get("organizations", ids[1])["city"] == "B2" and store.get("organizations", ids[600])["city"] == "Z"
+    chunked = [s for s in statements if "WHERE [id] IN (" in s and s.lstrip().startswith("SELECT")]
+    single = [s for s in statements if "WHERE [id] = " in s and s.lstrip().startswith("SELECT")]
+    # 1,104 updates: a query per chunk of 500 and per flush a repeat forced (the rest of its chunk read again);
+    # the 3 repeats themselves one by one
+    assert len(chunked) == 3 + 2 and len(single) == 3
+    with pytest.raises(NotFound):
+        store.delete_many("organizations", [(ids[5], None), (ids[6], None), (ids[5], None)])
+    assert store.get("organizations", ids[5]) and store.get("organizations", ids[6])  # nothing half-deleted
+    with pytest.raises(NotFound, match="does not exist"):
+        store.update_many("organizations", [(ids[1150], {"city": "Q"}, None), (10**9, {"city": "Q"}, None)])
+    assert store.get("organizations", ids[1150])["city"] is None
+
+
 def test_snapshot_reads_one_moment_and_refuses_writes(workspace: Workspace, tmp_path):
     workspace.store.insert("organizations", {"name": "Before"})
     other = Workspace.open(workspace.path, user="other", builtins_only=True, load_plugins=False)
@@ -264,6 +295,38 @@ def test_append_only_tables_refuse_changes(workspace: Workspace):
         workspace.store.conn.execute("DELETE FROM audit_log")  # even raw SQL inside the Store's transaction
     with pytest.raises(sqlite3.DatabaseError, match="not authorized"):  # outside it, raw SQL only reads
         workspace.store.conn.execute("DELETE FROM audit_log WHERE id > 0")
+
+
+def test_a_plugins_append_only_table_is_refused_by_the_store_before_any_work(workspace: Workspace):
+    """``schema.append_only`` on a plugin's table: the Store refuses updates and deletes up front, like audit_log's."""
+    from crm_workspace.data.schema import append_only
+
+    store = workspace.store
+    migrations = sqlite_utils.Migrations("test.ledger")
+
+    @migrations()
+    def m000_ledger(db):
+        db["ledger"].create({"id": int, "entry": str}, pk="id")
+        append_only(db, "ledger")
+
+    store.migrate([migrations])
+    checked = []
+
+    class Watcher:
+        @hookimpl
+        def crm_validate_record(self, table, record, before):
+            checked.append((table, before is not None))
+
+    workspace.register(Watcher(), name="watcher")
+    row = store.insert("ledger", {"entry": "opened"})  # appending is what the table is for
+    checked.clear()
+    with pytest.raises(CrmError, match="ledger is append-only: update refused"):
+        store.update("ledger", row["id"], {"entry": "rewritten"})
+    with pytest.raises(CrmError, match="ledger is append-only: delete refused"):
+        store.delete("ledger", row["id"])
+    assert checked == []  # refused before validation (nothing read, nothing half-done)
+    assert store.get("ledger", row["id"])["entry"] == "opened"
+    assert store.append_only("ledger") == {"update", "delete"} and store.append_only("contacts") == frozenset()
 
 
 def test_delete_is_audited_and_referenced_rows_are_protected(workspace: Workspace):

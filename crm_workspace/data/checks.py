@@ -22,9 +22,11 @@ def blank(value: Any) -> bool:
 
 def strip_text(record: dict[str, Any]) -> None:
     """Trim the text values of ``record``, except free text (``VERBATIM``)."""
-    for key, value in list(record.items()):
+    for key, value in record.items():  # replacing values of present keys: safe while iterating
         if isinstance(value, str) and key not in VERBATIM:
-            record[key] = value.strip()
+            trimmed = value.strip()
+            if trimmed is not value:  # strip() gives the same object back when there is nothing to trim
+                record[key] = trimmed
 
 
 def required(record: dict, before: dict | None, field: str, errors: dict[str, str]) -> None:

@@ -322,6 +322,19 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return False
 
 
+def password_hash_of(conn: Any, username: str) -> str | None:
+    """The stored password hash of an active user, for checking a login only (None: no such user or none set).
+
+    The one query of a hash, on the Store's connection (``Store.password_hash``) and on
+    the login's own read-only one (crm_workspace/web/auth.py). Tagged so that the
+    statement is cached apart from policy reads, which see the hash as NULL (access.py).
+    """
+    row = conn.execute(
+        "/*crm:auth*/ SELECT password_hash FROM users WHERE username = ? AND coalesce(active, 1) != 0", [username]
+    ).fetchone()
+    return row[0] if row and row[0] else None
+
+
 def login_enabled(conn: Any) -> bool:
     """True when any user has a password: the served app then requires login.
 

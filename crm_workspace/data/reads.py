@@ -35,6 +35,8 @@ class StoreReads:
     actor: Actor
     _columns: dict[str, dict[str, str]]
     _defaults: dict[str, set[str]]
+    #: (schema version, table → writes its append-only triggers refuse), read by ``append_only``
+    _append_only: tuple[int, dict[str, set[str]]] | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -113,11 +115,7 @@ class StoreReads:
         Every other read sees ``users.password_hash`` as NULL (the read policy).
         """
         with self.pool.writing():
-            row = self.conn.execute(
-                "/*crm:auth*/ SELECT password_hash FROM users WHERE username = ? AND coalesce(active, 1) != 0",
-                [username],
-            ).fetchone()
-        return row[0] if row else None
+            return permissions.password_hash_of(self.conn, username)
 
     def secret(self, table: str, column: str, row_id: Any) -> Any:
         """The value of a hidden column (``schema.hide_column``) of one row, for checking a credential only.
@@ -160,6 +158,45 @@ class StoreReads:
         if not rows:
             raise NotFound(f"{table} #{row_id} does not exist")
         return rows[0]
+
+    def rows_by_id(self, table: str, ids: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+        """The rows of ``ids`` that exist, by primary key, read as ``get`` reads them: one query per 500 ids.
+
+        Keyed by the stored key: an id given in another type (``"12"`` for 12) is missing here,
+        ``get`` finds it.
+        """
+        pk = self.primary_key(table)
+        found: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            sql = f"SELECT * FROM [{table}] WHERE [{pk}] IN ({', '.join('?' * len(part))})"
+            if self.pool.is_writing:
+                cursor = self.conn.execute(sql, part)
+                names = [d[0] for d in cursor.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            else:
+                rows = self.query(sql, part)
+            for row in rows:
+                found[row[pk]] = row
+        return found
+
+    def append_only(self, table: str) -> frozenset[str]:
+        """The writes (``"update"``, ``"delete"``) ``table``'s append-only triggers refuse (``schema.append_only``).
+
+        Read from the schema, so a plugin's append-only table is known like a core one;
+        kept until the schema changes (``PRAGMA schema_version``, any process).
+        """
+        version = self.conn.execute("PRAGMA schema_version").fetchone()[0]
+        if self._append_only is None or self._append_only[0] != version:
+            refused: dict[str, set[str]] = {}
+            for owner, name in self.conn.execute(
+                "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%is append-only%'"
+            ):
+                for action in ("update", "delete"):
+                    if name == f"{owner}_no_{action}":
+                        refused.setdefault(owner, set()).add(action)
+            self._append_only = (version, refused)
+        return frozenset(self._append_only[1].get(table, ()))
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → declared type (cached; cleared by migrations)."""

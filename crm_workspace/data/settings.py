@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Settings only admins may write when no catalogue of declarations is known (a bare Store).
 SECURITY_SETTINGS = frozenset({"members_edit_all"})
+#: JSON values that are immutable once decoded
+_SCALARS = frozenset({str, int, float, bool})
 
 
 class Settings:
@@ -35,6 +37,8 @@ class Settings:
     def __init__(self, store: Store):
         self._store = store
         self._cache: tuple[Any, dict[str, str]] | None = None
+        #: decoded values of the cache above, for those safe to hand out again (see ``get``)
+        self._decoded: dict[str, Any] = {}
         #: every declared setting by key (the Workspace gives ``crm_settings``' answers); None: not known
         self.catalog: Callable[[], dict[str, Setting]] | None = None
 
@@ -59,13 +63,22 @@ class Settings:
             except CrmError:  # no settings table yet
                 return default
             cached = self._cache = (token, self._usable({row["key"]: row["value"] for row in rows}))
+            self._decoded = {}
+        if key in self._decoded:  # validation asks for the same setting for every row of a bulk write
+            value = self._decoded[key]
+            return list(value) if value.__class__ is list else value
         encoded = cached[1].get(key)
         if encoded is None:
             return default
         try:
-            return json.loads(encoded)
+            value = json.loads(encoded)
         except (TypeError, ValueError):
             return default
+        if value is None or value.__class__ in _SCALARS:
+            self._decoded[key] = value
+        elif value.__class__ is list and all(item is None or item.__class__ in _SCALARS for item in value):
+            self._decoded[key] = list(value)  # handed out as a copy: the caller may change its list
+        return value
 
     def _usable(self, stored: dict[str, str]) -> dict[str, str]:
         """``stored`` without values their declaration refuses (written before checks, or by raw SQL).
@@ -96,3 +109,4 @@ class Settings:
     def forget(self) -> None:
         """Drop the cache (the Store calls this when it writes the settings table)."""
         self._cache = None
+        self._decoded = {}

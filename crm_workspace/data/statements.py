@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 
@@ -18,7 +20,7 @@ def rows_per_statement(conn: sqlite3.Connection, values_per_row: int) -> int:
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, names: list[str], rows: list[dict]) -> None:
-    """Insert ``rows``, which all give the fields ``names``, many rows per statement."""
+    """Insert ``rows``, which all give exactly the fields ``names``, many rows per statement."""
     if not names:
         for _row in rows:
             conn.execute(f"INSERT INTO [{table}] DEFAULT VALUES")
@@ -27,10 +29,11 @@ def insert_rows(conn: sqlite3.Connection, table: str, names: list[str], rows: li
     one = "(" + ", ".join("?" * len(names)) + ")"
     head = "INSERT INTO [{}] ({}) VALUES ".format(table, ", ".join(f"[{n}]" for n in names))
     full = head + ", ".join([one] * per_statement)
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
     for start in range(0, len(rows), per_statement):
         part = rows[start : start + per_statement]
         sql = full if len(part) == per_statement else head + ", ".join([one] * len(part))
-        conn.execute(sql, [row.get(n) for row in part for n in names])
+        conn.execute(sql, list(chain.from_iterable(map(pick, part))))
 
 
 def update_rows(
@@ -54,16 +57,22 @@ def by_shape(rows: list[dict]) -> dict[tuple[str, ...], list[dict]]:
 
     One INSERT names one column list; a row written with a column it did not give
     would store NULL there instead of the schema's default. A batch of one shape
-    (the usual case) stays one group.
+    (the usual case) stays one group; rows of a few shapes in turn (an optional
+    column filled in some rows) sort each key order once.
     """
     groups: dict[tuple[str, ...], list[dict]] = {}
+    shape_of: dict[tuple[str, ...], list[dict]] = {}  # the fields in a row's own order → its group
     last_keys: Any = None
     last_group: list[dict] = []
     for row in rows:
         keys = row.keys()
         if keys != last_keys:
             last_keys = keys
-            last_group = groups.setdefault(tuple(sorted(keys)), [])
+            order = tuple(keys)
+            group = shape_of.get(order)
+            if group is None:
+                group = shape_of[order] = groups.setdefault(tuple(sorted(order)), [])
+            last_group = group
         last_group.append(row)
     return groups
 

@@ -11,7 +11,6 @@ and bumped → ``audit_log`` (crm_workspace/data/audit.py) → ``crm_record_chan
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -22,14 +21,15 @@ import sqlite_utils
 from crm_workspace.data import audit as audit_trail
 from crm_workspace.data import permissions, schema, statements
 from crm_workspace.data.actor import Actor
-from crm_workspace.data.pool import BUSY_TIMEOUT_S, READ_CACHE_KIB, WRITE_CACHE_KIB, Pool
+from crm_workspace.data.pool import READ_CACHE_KIB, WRITE_CACHE_KIB, Pool
 from crm_workspace.data.reads import StoreReads
 from crm_workspace.data.settings import Settings
+from crm_workspace.data.sqlerrors import translate as _translate
 from crm_workspace.data.validation import Validator
 from crm_workspace.errors import (
     ConflictError,
     CrmError,
-    DatabaseLocked,
+    NotFound,
     PermissionDenied,
     ValidationError,
 )
@@ -235,16 +235,19 @@ class Store(StoreReads):
         versioned = "version" in columns
         check = self._validator(table) if validate else None
         rows = []
+        stamps = {"updated_at": now, "updated_by": user, "version": 1}
+        checked: set[tuple[str, ...]] = set()  # the fields of records already checked (bulk writes share them)
         for original in records:
             record = dict(original)
-            self._check_columns(table, record, columns)
+            given = tuple(record)
+            if given not in checked:
+                self._check_columns(table, record, columns)
+                checked.add(given)
             if check:
                 check(record, None)
             if versioned:
                 record.setdefault("created_at", now)
-                record["updated_at"] = now
-                record["updated_by"] = user
-                record["version"] = 1
+                record.update(stamps)
             rows.append(record)
         if pk == "id" and columns.get("id", "").upper() == "INTEGER":
             next_id = (self.scalar(f"SELECT max(id) FROM [{table}]") or 0) + 1
@@ -254,9 +257,10 @@ class Store(StoreReads):
                     next_id += 1
                 else:
                     next_id = max(next_id, int(row["id"]) + 1)
-        names = sorted({name for row in rows for name in row})
+        shapes = statements.by_shape(rows)
+        names = {name for shape in shapes for name in shape}
         try:
-            for shape, group in statements.by_shape(rows).items():
+            for shape, group in shapes.items():
                 statements.insert_rows(self.conn, table, list(shape), group)
         except sqlite3.Error as error:
             raise _translate(error, table) from error
@@ -305,31 +309,39 @@ class Store(StoreReads):
             pending.clear()
             pending_ids.clear()
 
+        written: set[str] = set()
         with self.transaction():
-            for row_id, wanted, expected in updates:
-                if str(row_id) in pending_ids:
-                    flush()  # the same record twice in one batch: the second sees the first
-                before = self.get(table, row_id)
-                perms.check(table, "update", before, wanted)
-                if versioned and expected is not None and int(expected) != before["version"]:
-                    raise ConflictError(table, row_id, int(expected), before, dict(wanted))
-                self._check_columns(table, wanted, columns)
-                diff = {k: v for k, v in wanted.items() if k != pk and before.get(k) != v}
-                diff.pop("version", None)
-                if diff:
-                    check(diff, before)
-                    diff = {k: v for k, v in diff.items() if before.get(k) != v}
-                if not diff:
-                    results.append(before)
-                    continue
-                stamped = dict(diff)
-                if versioned:
-                    stamped.update(updated_at=now, updated_by=user, version=before["version"] + 1)
-                pending.setdefault(tuple(stamped), []).append((row_id, stamped))
-                pending_ids.add(str(row_id))
-                after = {**before, **stamped}
-                results.append(after)
-                recorded.append(Change(table, row_id, "update", before, after, user, now, context))
+            for part in statements.chunks(updates, 500):
+                current = self.rows_by_id(table, [row_id for row_id, _wanted, _expected in part])
+                for index, (row_id, wanted, expected) in enumerate(part):
+                    key = str(row_id)
+                    if key in pending_ids:
+                        flush()  # the same record twice in one batch: the second sees the first
+                        current = self.rows_by_id(table, [later for later, _w, _e in part[index:]])  # as do the rest
+                    before = current.get(row_id) if key not in written else None
+                    if before is None:
+                        before = self.get(table, row_id)  # NotFound, an id of another type, or written above
+                    written.add(key)
+                    perms.check(table, "update", before, wanted)
+                    if versioned and expected is not None and int(expected) != before["version"]:
+                        raise ConflictError(table, row_id, int(expected), before, dict(wanted))
+                    self._check_columns(table, wanted, columns)
+                    diff = {k: v for k, v in wanted.items() if k != pk and before.get(k) != v}
+                    diff.pop("version", None)
+                    if diff:
+                        check(diff, before)
+                        diff = {k: v for k, v in diff.items() if before.get(k) != v}
+                    if not diff:
+                        results.append(before)
+                        continue
+                    stamped = dict(diff)
+                    if versioned:
+                        stamped.update(updated_at=now, updated_by=user, version=before["version"] + 1)
+                    pending.setdefault(tuple(stamped), []).append((row_id, stamped))
+                    pending_ids.add(key)
+                    after = {**before, **stamped}
+                    results.append(after)
+                    recorded.append(Change(table, row_id, "update", before, after, user, now, context))
             flush()
             self._forget_settings(table)
             self._record(recorded)
@@ -345,25 +357,36 @@ class Store(StoreReads):
         pk = self.primary_key(table)
         now, user, context = utcnow(), self.actor.user, self.pool.current_context()
         removed, recorded = [], []
+        seen: set[str] = set()
         with self.transaction():
-            for row_id, expected in deletions:
-                before = self.get(table, row_id)
-                perms.check(table, "delete", before)
-                if expected is not None and "version" in before and int(expected) != before["version"]:
-                    raise ConflictError(table, row_id, int(expected), before, {})
-                try:
-                    self.conn.execute(f"DELETE FROM [{table}] WHERE [{pk}] = ?", [row_id])
-                except sqlite3.IntegrityError as error:
-                    raise CrmError(f"{table} #{row_id} cannot be deleted: other records still refer to it") from error
-                removed.append(before)
-                recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
+            for part in statements.chunks(deletions, 500):
+                current = self.rows_by_id(table, [row_id for row_id, _expected in part])
+                for row_id, expected in part:
+                    before = current.get(row_id) if str(row_id) not in seen else None
+                    before = before or self.get(table, row_id)  # NotFound (deleted above), or an id of another type
+                    seen.add(str(row_id))
+                    perms.check(table, "delete", before)
+                    if expected is not None and "version" in before and int(expected) != before["version"]:
+                        raise ConflictError(table, row_id, int(expected), before, {})
+                    try:
+                        if not self.conn.execute(f"DELETE FROM [{table}] WHERE [{pk}] = ?", [row_id]).rowcount:
+                            raise NotFound(f"{table} #{row_id} does not exist")  # removed since read (a trigger)
+                    except sqlite3.IntegrityError as error:
+                        raise CrmError(
+                            f"{table} #{row_id} cannot be deleted: other records still refer to it"
+                        ) from error
+                    removed.append(before)
+                    recorded.append(Change(table, row_id, "delete", before, None, user, now, context))
             self._forget_settings(table)
             self._record(recorded)
         return removed
 
     # ------------------------------------------------------------- internals
     def _refuse_append_only_write(self, table: str, action: str) -> None:
-        if table == "audit_log" or (table in schema.APPEND_ONLY and action != "insert"):
+        """Refused before any work: the audit log (written by the Store alone), and changes to append-only tables."""
+        if table == "audit_log" or (
+            action != "insert" and (table in schema.APPEND_ONLY or action in self.append_only(table))
+        ):
             raise CrmError(f"{table} is append-only: {action} refused")
 
     def _forget_settings(self, table: str) -> None:
@@ -411,38 +434,3 @@ class Store(StoreReads):
             self.actor.hooks.record_changed(changes)
         finally:
             local.announcing -= 1
-
-
-_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
-
-
-def _translate(error: sqlite3.Error, table: str = "") -> CrmError:
-    """Turn an SQLite error into one a person can read."""
-    message = str(error)
-    if "database is locked" in message or "database is busy" in message:
-        return DatabaseLocked(
-            f"the workspace database is busy (locked by another writer for more than {BUSY_TIMEOUT_S:.0f} s); try again"
-        )
-    match = _UNIQUE.search(message)
-    if match:
-        # SQLite names the columns ("contacts.email"), or the index when it is on an expression
-        constraint = match.group("cols") or f"index '{match.group('index')}'"
-        columns = (match.group("cols") or match.group("index") or "").split(", ")
-        owner = columns[0].split(".")[0] if match.group("cols") else table
-        fields = [c.split(".")[-1] for c in columns]
-        declared = schema.UNIQUE_MESSAGES.get(constraint)
-        if declared:
-            return ValidationError(owner or "record", {fields[0]: declared})
-        return ValidationError(table or "record", {f: "must be unique; this value is already used" for f in fields})
-    if "FOREIGN KEY constraint failed" in message:
-        return ValidationError(table or "record", {"reference": "points to a record that does not exist"})
-    if "NOT NULL constraint failed" in message:
-        field = message.rsplit(".", 1)[-1]
-        return ValidationError(table or "record", {field: "is required"})
-    if "append-only" in message:
-        return CrmError(message)
-    if "no such table" in message or "no such column" in message or "syntax error" in message:
-        return CrmError(f"query failed: {message}")
-    if "file is not a database" in message or "malformed" in message:
-        return CrmError(f"not a crm-workspace database: {message}")
-    return CrmError(f"database error: {message}")

@@ -85,12 +85,9 @@ def check_login(db_path: str, username: str, password: str) -> bool:
         return False
     conn = _connect(db_path)
     try:
-        row = conn.execute(
-            "SELECT password_hash FROM users WHERE username = ? AND coalesce(active, 1) != 0", [username]
-        ).fetchone()
+        stored = permissions.password_hash_of(conn, username)  # the Store's one query of a hash
     finally:
         conn.close()
-    stored = row[0] if row and row[0] else None
     matches = permissions.verify_password(stored or _dummy(), password)
     return matches and stored is not None
 
@@ -98,14 +95,9 @@ def check_login(db_path: str, username: str, password: str) -> bool:
 def may_log_in(db_path: str, username: str) -> bool:
     conn = _connect(db_path)
     try:
-        row = conn.execute(
-            "SELECT 1 FROM users WHERE username = ? AND coalesce(active, 1) != 0"
-            " AND password_hash IS NOT NULL AND password_hash != ''",
-            [username],
-        ).fetchone()
+        return permissions.password_hash_of(conn, username) is not None
     finally:
         conn.close()
-    return row is not None
 
 
 def login_required(db_path: str) -> bool:

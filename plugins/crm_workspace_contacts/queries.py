@@ -7,6 +7,7 @@ exactly what the page shows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -93,6 +94,59 @@ def contact_filters(
     return (" WHERE " + " AND ".join(where)) if where else "", params, match
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A search ranked by relevance: the FTS table, its bm25 weights, the match, and the other filters.
+
+    ``window``: rank only that many matches (in index order), for a bounded first page.
+    """
+
+    fts: str
+    weights: str
+    match: str
+    where: str = ""
+    params: list = field(default_factory=list)
+    window: int | None = None
+
+
+def paged_list(
+    workspace: Workspace,
+    *,
+    select: str,
+    table: str,
+    alias: str,
+    joins: str = "",
+    where: str = "",
+    params: list | None = None,
+    order: str,
+    ranking: Ranking | None = None,
+    limit: int | None = PAGE_SIZE,
+    offset: int = 0,
+) -> list[dict]:
+    """One page of a list: ``select`` from ``table alias`` (+ ``joins``), filtered by ``where``.
+
+    Sorted by ``order``, or by relevance (then id) when a ``ranking`` is given; the
+    contact and organization lists (pages, data views) are both this query.
+    """
+    if ranking is not None:
+        window = f" LIMIT {int(ranking.window)}" if ranking.window else ""
+        sql = (
+            f"{select} FROM (SELECT rowid, bm25({ranking.fts}, {ranking.weights}) AS rank FROM {ranking.fts}"
+            f" WHERE {ranking.fts} MATCH ?{window}) s JOIN {table} {alias} ON {alias}.id = s.rowid"
+            f"{joins}{ranking.where} ORDER BY s.rank, {alias}.id"
+        )
+        params = [ranking.match, *ranking.params]
+    else:
+        sql = f"{select} FROM {table} {alias}{joins}{where} ORDER BY {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return workspace.store.query(sql, params or [])
+
+
+def _order(sorts: dict[str, str], sort: str | None, default: str, descending: bool) -> str:
+    return sorts.get(sort or default, sorts[default]).format(d="DESC" if descending else "ASC")
+
+
 def list_contacts(
     workspace: Workspace,
     *,
@@ -104,27 +158,30 @@ def list_contacts(
 ) -> list[dict]:
     """One page of the contact list; sorted by relevance when searching without an explicit sort."""
     where, params, match = contact_filters(**filters)
-    direction = "DESC" if descending else "ASC"
-    select = (
-        "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, o.name AS organization,"
-        f" c.stakeholder_type, c.lifecycle_stage, c.owner, {LAST_TOUCHED} AS last_touched"
-    )
+    ranking = None
     if match and not sort:
         # Unfiltered first pages rank a bounded window of matches (see search.RANK_WINDOW).
-        where, params, _ = contact_filters(**{**filters, "search": ""})  # the join does the matching
-        window = f" LIMIT {RANK_WINDOW}" if not params and limit is not None and offset + limit <= RANK_WINDOW else ""
-        sql = (
-            f"{select} FROM (SELECT rowid, bm25(contacts_fts, {CONTACT_WEIGHTS}) AS rank FROM contacts_fts"
-            f" WHERE contacts_fts MATCH ?{window}) s JOIN contacts c ON c.id = s.rowid"
-            f" LEFT JOIN organizations o ON o.id = c.organization_id{where} ORDER BY s.rank, c.id"
+        others, others_params, _ = contact_filters(**{**filters, "search": ""})  # the join does the matching
+        bounded = not others_params and limit is not None and offset + limit <= RANK_WINDOW
+        ranking = Ranking(
+            "contacts_fts", CONTACT_WEIGHTS, match, others, others_params, RANK_WINDOW if bounded else None
         )
-        params = [match, *params]
-    else:
-        order = CONTACT_SORTS.get(sort or "last_name", CONTACT_SORTS["last_name"]).format(d=direction)
-        sql = f"{select} FROM contacts c LEFT JOIN organizations o ON o.id = c.organization_id{where} ORDER BY {order}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-    return workspace.store.query(sql, params)
+    return paged_list(
+        workspace,
+        select=(
+            "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, o.name AS organization,"
+            f" c.stakeholder_type, c.lifecycle_stage, c.owner, {LAST_TOUCHED} AS last_touched"
+        ),
+        table="contacts",
+        alias="c",
+        joins=" LEFT JOIN organizations o ON o.id = c.organization_id",
+        where=where,
+        params=params,
+        order=_order(CONTACT_SORTS, sort, "last_name", descending),
+        ranking=ranking,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def count_contacts(workspace: Workspace, cap: int = COUNT_CAP, **filters: Any) -> int:
@@ -157,23 +214,23 @@ def list_organizations(
     offset: int = 0,
     **filters: Any,
 ) -> list[dict]:
+    """One page of the organization list; sorted by relevance when searching without an explicit sort."""
     where, params, match = org_filters(**filters)
-    select = (
-        "SELECT o.id, o.name, o.domain, o.industry, o.city, o.country, o.owner,"
-        " (SELECT count(*) FROM contacts k WHERE k.organization_id = o.id) AS contacts"
+    return paged_list(
+        workspace,
+        select=(
+            "SELECT o.id, o.name, o.domain, o.industry, o.city, o.country, o.owner,"
+            " (SELECT count(*) FROM contacts k WHERE k.organization_id = o.id) AS contacts"
+        ),
+        table="organizations",
+        alias="o",
+        where=where,
+        params=params,
+        order=_order(ORG_SORTS, sort, "name", descending),
+        ranking=Ranking("organizations_fts", ORG_WEIGHTS, match, where, params) if match and not sort else None,
+        limit=limit,
+        offset=offset,
     )
-    if match and not sort:
-        sql = (
-            f"{select} FROM (SELECT rowid, bm25(organizations_fts, {ORG_WEIGHTS}) AS rank FROM organizations_fts"
-            f" WHERE organizations_fts MATCH ?) s JOIN organizations o ON o.id = s.rowid{where} ORDER BY s.rank, o.id"
-        )
-        params = [match, *params]
-    else:
-        order = ORG_SORTS.get(sort or "name", ORG_SORTS["name"]).format(d="DESC" if descending else "ASC")
-        sql = f"{select} FROM organizations o{where} ORDER BY {order}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-    return workspace.store.query(sql, params)
 
 
 def count_organizations(workspace: Workspace, cap: int = COUNT_CAP, **filters: Any) -> int:

@@ -127,21 +127,18 @@ def events_for(changes) -> list[dict]:
     A contact re-created by undoing a merge is no new contact: its journey is the one it had
     (its events kept its id), so the restoring insert records nothing.
     """
-    return [
-        {
-            "contact_id": change.id,
-            "from_stage": (change.before or {}).get("lifecycle_stage"),
-            "to_stage": change.after["lifecycle_stage"],
-            "at": change.at,
-            "by": change.user,
-        }
-        for change in changes
-        if change.table == "contacts"
-        and change.after is not None
-        and change.after.get("lifecycle_stage")
-        and change.changed("lifecycle_stage")
-        and not (change.action == "insert" and change.context.get("merge_undo"))
-    ]
+    events = []
+    for change in changes:  # an import announces 100k changes: each looked at once
+        if change.table != "contacts" or change.after is None:
+            continue
+        stage = change.after.get("lifecycle_stage")
+        old = change.before.get("lifecycle_stage") if change.before else None
+        if not stage or stage == old:
+            continue
+        if change.action == "insert" and change.context.get("merge_undo"):
+            continue
+        events.append({"contact_id": change.id, "from_stage": old, "to_stage": stage, "at": change.at, "by": change.user})
+    return events
 
 
 def apply_rules(ws, changes) -> None:
