@@ -69,10 +69,32 @@ def test_the_built_in_sections_replace_the_short_lists(ws):
 
     contact_id = contact_with_a_deal_and_a_relationship(ws)
     text = own_lists_text(ContactRecord(workspace=ws, record_id=contact_id))
-    assert "Engine" not in text and "Babbage" not in text and "sections below" in text
+    assert text.strip() == ""  # no heading, no leftover placeholder: the sections below show them
     ws.disable("relationships")
     text = own_lists_text(ContactRecord(workspace=ws, record_id=contact_id))
     assert "Engine" not in text and "Babbage" in text
+
+
+def test_the_record_shows_no_internal_fields_and_humane_times(ws):
+    import re
+
+    import panel as pn
+    from crm_workspace_contacts.views import ContactRecord
+
+    contact_id = contact_with_a_deal_and_a_relationship(ws)
+    ws.store.update("contacts", contact_id, {"marketing_consent": 1, "consent_at": "2026-01-02T03:04:05Z"})
+    ws.store.insert("activities", {"contact_id": contact_id, "kind": "call", "subject": "Intro call"})
+    record = ContactRecord(workspace=ws, record_id=contact_id)
+    text = re.sub(r"<[^>]*>", " ", page_text(record))  # what a person reads (hover titles aside)
+    assert "Intro call" in text and "Version" not in text and "sections below" not in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text), "a raw ISO time is shown"
+    own = re.sub(r"<[^>]*>", " ", page_text(pn.Column(record._details, record._lifecycle, record._timeline)))
+    assert not re.search(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d", own), "a raw time is shown"
+    assert "2 Jan 2026" in own  # the consent time, humanised
+    assert "just now" in text
+    timeline = record._timeline().objects[0].object
+    assert re.search(r"title='\d{4}-\d\d-\d\d \d\d:\d\d", timeline)  # the exact time on hover
+    assert isinstance(record.logger.buttons, pn.FlexBox) and record.logger.buttons.flex_wrap == "wrap"
 
 
 @pytest.fixture
