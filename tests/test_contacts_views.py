@@ -152,6 +152,16 @@ def test_contact_list_widgets_are_bound_to_the_model_both_ways(demo):
     assert view.status.object.startswith("**0 contacts**") and view.next.disabled
 
 
+def test_the_contact_list_fills_the_width_with_readable_columns(demo):
+    from crm_workspace_contacts.views import ContactListView
+
+    table = ContactListView(workspace=demo).table
+    assert table.layout == "fit_columns" and table.titles["first_name"] == "First name"
+    share = {k: float(v.rstrip("%")) for k, v in table.widths.items()}
+    assert sum(share.values()) <= 100 and share["email"] >= 20 and share["phone"] >= 10
+    assert not table.value["last_touched"].astype(str).str.contains("T").any()  # the day, not a raw time
+
+
 def test_a_filter_change_goes_back_to_page_one_with_one_load(demo, monkeypatch):
     from crm_workspace_contacts import queries
     from crm_workspace_contacts.views import ContactListView

@@ -275,3 +275,13 @@ def test_the_placing_rule_reads_as_words_and_only_where_it_helps():
     message = {"id": 1, "kind": "inbound", "author": None, "sender": "a@example.com", "send_status": None}
     page = thread_html([{**message, "created_at": "2026-11-30T09:00:00Z", "body_text": "hi", "placed_by": "new"}], None)
     assert "placed by" not in page and "new" not in page.split("meta")[1]
+
+
+def test_the_queue_fills_the_width_and_gives_names_room(ws):
+    from crm_workspace_service.views.queue_view import QueueView
+
+    table = QueueView(workspace=ws).table
+    assert table.layout == "fit_columns"
+    share = {k: float(v.rstrip("%")) for k, v in table.widths.items()}
+    assert sum(share.values()) <= 100  # the checkbox column beside them: no sideways scrolling
+    assert share["requester"] >= 12 and share["organization"] >= 12
