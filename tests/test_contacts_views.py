@@ -69,10 +69,32 @@ def test_the_built_in_sections_replace_the_short_lists(ws):
 
     contact_id = contact_with_a_deal_and_a_relationship(ws)
     text = own_lists_text(ContactRecord(workspace=ws, record_id=contact_id))
-    assert "Engine" not in text and "Babbage" not in text and "sections below" in text
+    assert text.strip() == ""  # no heading, no leftover placeholder: the sections below show them
     ws.disable("relationships")
     text = own_lists_text(ContactRecord(workspace=ws, record_id=contact_id))
     assert "Engine" not in text and "Babbage" in text
+
+
+def test_the_record_shows_no_internal_fields_and_humane_times(ws):
+    import re
+
+    import panel as pn
+    from crm_workspace_contacts.views import ContactRecord
+
+    contact_id = contact_with_a_deal_and_a_relationship(ws)
+    ws.store.update("contacts", contact_id, {"marketing_consent": 1, "consent_at": "2026-01-02T03:04:05Z"})
+    ws.store.insert("activities", {"contact_id": contact_id, "kind": "call", "subject": "Intro call"})
+    record = ContactRecord(workspace=ws, record_id=contact_id)
+    text = re.sub(r"<[^>]*>", " ", page_text(record))  # what a person reads (hover titles aside)
+    assert "Intro call" in text and "Version" not in text and "sections below" not in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text), "a raw ISO time is shown"
+    own = re.sub(r"<[^>]*>", " ", page_text(pn.Column(record._details, record._lifecycle, record._timeline)))
+    assert not re.search(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d", own), "a raw time is shown"
+    assert "2 Jan 2026" in own  # the consent time, humanised
+    assert "just now" in text
+    timeline = record._timeline().objects[0].object
+    assert re.search(r"title='\d{4}-\d\d-\d\d \d\d:\d\d", timeline)  # the exact time on hover
+    assert isinstance(record.logger.buttons, pn.FlexBox) and record.logger.buttons.flex_wrap == "wrap"
 
 
 @pytest.fixture
@@ -128,6 +150,16 @@ def test_contact_list_widgets_are_bound_to_the_model_both_ways(demo):
     view.after_w.value = date(2100, 1, 1)
     assert model.touched_after == date(2100, 1, 1) and view.table.value.empty
     assert view.status.object.startswith("**0 contacts**") and view.next.disabled
+
+
+def test_the_contact_list_fills_the_width_with_readable_columns(demo):
+    from crm_workspace_contacts.views import ContactListView
+
+    table = ContactListView(workspace=demo).table
+    assert table.layout == "fit_columns" and table.titles["first_name"] == "First name"
+    share = {k: float(v.rstrip("%")) for k, v in table.widths.items()}
+    assert sum(share.values()) <= 100 and share["email"] >= 20 and share["phone"] >= 10
+    assert not table.value["last_touched"].astype(str).str.contains("T").any()  # the day, not a raw time
 
 
 def test_a_filter_change_goes_back_to_page_one_with_one_load(demo, monkeypatch):

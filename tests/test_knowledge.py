@@ -121,6 +121,22 @@ def test_section_hands_the_link_to_the_reply(kb):
     assert [s.key for s in sections if s.plugin == "knowledge"] == ["knowledge.suggestions"]
 
 
+def test_each_suggestion_puts_its_title_above_its_buttons(kb):
+    """A narrow right column never squeezes a title beside its buttons (one word per line)."""
+    import panel as pn
+
+    if not kb.query("SELECT 1 FROM sqlite_master WHERE name = 'tickets'"):
+        kb.register(ServiceStub(), "service_stub")
+    kb.store.insert("tickets", {"subject": "Password reset?", "description": "cannot log in", "status": "open"})
+    section = SuggestionsSection(workspace=kb, ticket_id=1)
+    row = section.__panel__().objects[0]
+    assert isinstance(row, pn.Column)
+    title, buttons = row.objects
+    assert isinstance(title, pn.pane.HTML) and "Reset your password" in title.object
+    assert [b.label for b in buttons.objects] == ["Insert into reply", "Copy link"]
+    assert all(b.width <= 140 for b in buttons.objects)
+
+
 def get(server, path, ua="pytest"):
     status, _headers, body = server.request("GET", path, headers={"User-Agent": ua})
     return status, body.decode()

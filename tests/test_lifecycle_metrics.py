@@ -148,3 +148,18 @@ def test_stays_table_matches_the_window_function_even_for_history_out_of_order(h
         {"stage": "lead", "days": 4.0},
         {"stage": "marketing_qualified", "days": None},
     ]
+
+
+def test_funnel_labels_are_white_on_dark_bands():
+    import pandas as pd
+    from bokeh.models import GlyphRenderer, Text
+    from crm_workspace_lifecycle.views import funnel_figure, label_color
+
+    assert label_color("#08306b") == "#ffffff" and label_color("#f7fbff") == "#222222"
+    frame = pd.DataFrame(
+        {"stage": ["subscriber", "lead", "customer"], "reached": [209, 120, 40], "conversion_to_next": [0.5, 0.3, None]}
+    )
+    fig = funnel_figure(frame)
+    text = next(r for r in fig.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, Text))
+    colors = text.data_source.data[text.glyph.text_color]
+    assert colors[0] == "#ffffff"  # "subscriber: 209" on the darkest blue

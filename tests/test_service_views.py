@@ -263,3 +263,25 @@ def test_the_knowledge_base_suggestion_goes_into_the_reply(tmp_path):
     finally:
         ws.close()
         clock.set_now(None)
+
+
+def test_the_placing_rule_reads_as_words_and_only_where_it_helps():
+    from crm_workspace_service.views.ticket_parts import placed_text, thread_html
+
+    assert placed_text("new") == placed_text("header") == ""
+    assert placed_text("subject", 12) == "matched by subject tag [#12]"
+    assert "merge queue" in placed_text("header-unverified")
+    assert placed_text("new (auto-reply)").startswith("auto-reply")
+    message = {"id": 1, "kind": "inbound", "author": None, "sender": "a@example.com", "send_status": None}
+    page = thread_html([{**message, "created_at": "2026-11-30T09:00:00Z", "body_text": "hi", "placed_by": "new"}], None)
+    assert "placed by" not in page and "new" not in page.split("meta")[1]
+
+
+def test_the_queue_fills_the_width_and_gives_names_room(ws):
+    from crm_workspace_service.views.queue_view import QueueView
+
+    table = QueueView(workspace=ws).table
+    assert table.layout == "fit_columns"
+    share = {k: float(v.rstrip("%")) for k, v in table.widths.items()}
+    assert sum(share.values()) <= 100  # the checkbox column beside them: no sideways scrolling
+    assert share["requester"] >= 12 and share["organization"] >= 12

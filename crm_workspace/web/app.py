@@ -204,6 +204,7 @@ def kpi_card(label: str, value: str, sql: str = "", help: str = "") -> pn.pane.H
         f'<div class="value">{html.escape(value)}</div>{query}</div>',
         stylesheets=[CSS],
         margin=5,
+        css_classes=["crm-kpi-card"],  # fitted by static/fit.css on a phone: two cards a row
     )
 
 

@@ -59,11 +59,13 @@ class SuggestionsSection(pn.viewable.Viewer):
             f"{html.escape(article['title'])}</a>",
             sizing_mode="stretch_width",
         )
-        insert = pn.widgets.Button(label="Insert into reply", color="primary", width=140)
+        insert = pn.widgets.Button(label="Insert into reply", color="primary", width=130, height=28)
         insert.on_click(lambda _e: self.insert(article))
-        copy = pn.widgets.Button(label="Copy link", width=100)
+        copy = pn.widgets.Button(label="Copy link", width=90, height=28)
         copy.js_on_click(code=f"navigator.clipboard && navigator.clipboard.writeText({json.dumps(article['url'])})")
-        return pn.Row(link, insert, copy, sizing_mode="stretch_width")
+        # Title on its own full-width line (wrapping normally), the two small buttons below it:
+        # a narrow right column never squeezes the title to one word per line.
+        return pn.Column(link, pn.Row(insert, copy), sizing_mode="stretch_width", css_classes=["kb-suggestion"])
 
     def _refresh(self) -> None:
         found = self.suggestions()

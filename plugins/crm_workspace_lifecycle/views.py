@@ -31,6 +31,16 @@ def _pct(value) -> str:
     return "—" if value is None or value != value else f"{100 * value:.1f} %"
 
 
+def label_color(fill: str) -> str:
+    """White on a dark band, near-black on a light one (by the fill's relative luminance)."""
+    r, g, b = (int(fill.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    lum = sum(
+        w * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        for w, c in zip((0.2126, 0.7152, 0.0722), (r, g, b), strict=True)
+    )
+    return "#ffffff" if lum < 0.3 else "#222222"
+
+
 def funnel_figure(frame):
     """A tapered funnel: one trapezoid per stage, widths proportional to contacts reaching it."""
     top = max(frame["reached"].max() if len(frame) else 0, 1)
@@ -53,6 +63,7 @@ def funnel_figure(frame):
             "x": [0.0] * len(counts),
             "y": [-i - 0.45 for i in range(len(counts))],
             "color": [Blues9[min(i, 8)] for i in range(len(counts))],
+            "text_color": [label_color(Blues9[min(i, 8)]) for i in range(len(counts))],
         }
     )
     fig = figure(
@@ -71,7 +82,7 @@ def funnel_figure(frame):
         text_align="center",
         text_baseline="middle",
         text_font_size="11pt",
-        text_color="#222",
+        text_color="text_color",  # readable on every band
     )
     fig.add_tools(HoverTool(tooltips=[("stage", "@stage"), ("reached", "@reached")]))
     fig.axis.visible = False

@@ -62,6 +62,19 @@ def test_the_menu_opens_from_its_button_and_closes_after_a_pick(phone, served_de
     expect(phone.get_by_placeholder(re.compile("name, email"))).to_be_visible(timeout=TIMEOUT)
 
 
+def test_home_kpi_cards_fill_the_width(phone, served_demo):
+    open_at(phone, served_demo, "", "home")
+    cards = phone.locator(".crm-kpi")
+    expect(cards.first).to_be_visible(timeout=TIMEOUT)
+    boxes = [cards.nth(i).bounding_box() for i in range(min(cards.count(), 4))]
+    first = boxes[0]
+    full = first["width"] >= 0.8 * WIDTH
+    two_a_row = len(boxes) > 1 and boxes[1]["y"] == first["y"] and all(b["width"] >= 0.4 * WIDTH for b in boxes[:2])
+    assert full or two_a_row, f"the KPI cards use a narrow column: {boxes}"
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= WIDTH + 1 for b in boxes)
+    fits_the_width(phone)
+
+
 def test_contacts_list_is_a_list_of_cards(phone, served_demo):
     open_at(phone, served_demo, "?page=contacts", "contacts")
     cell = phone.locator(".tabulator-row .tabulator-cell", has_text=re.compile(r"@.+\.example")).first

@@ -42,7 +42,8 @@ class ActivityLogger(pn.viewable.Viewer):
             button = pn.widgets.Button(label=label, color="light")
             button.on_click(lambda _e, k=kind: self._start(k))
             buttons.append(button)
-        self.buttons = pn.Row(*buttons)
+        # wrap onto a second line rather than run past the column's right edge
+        self.buttons = pn.FlexBox(*buttons, flex_wrap="wrap", gap="4px", sizing_mode="stretch_width")
 
     def _build(self) -> None:
         draft = self.draft = ActivityDraft(workspace=self.workspace, table=self.table, record_id=self.record_id)
@@ -59,7 +60,7 @@ class ActivityLogger(pn.viewable.Viewer):
         self.cancel.on_click(lambda _e: setattr(self.form, "visible", False))
         self.error = pn.pane.Alert("", alert_type="danger", visible=False)
         self.form.objects = [
-            pn.Row(self.subject, self.channel, self.due, self.owner),
+            pn.FlexBox(self.subject, self.channel, self.due, self.owner, flex_wrap="wrap", sizing_mode="stretch_width"),
             self.body,
             self.error,
             pn.Row(self.save, self.cancel),

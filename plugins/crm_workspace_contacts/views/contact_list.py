@@ -15,6 +15,35 @@ from ..state import ContactListModel
 from .common import READ_ONLY_TIP, E, choices_with_any, read_only
 from .listing import RecordListActions
 
+#: column headings people read, and each column's share of the width (the table fills it, no sideways
+#: scrolling at 1400 px; an email or an organization gets room to be read)
+TITLES = {
+    "id": "#",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "phone": "Phone",
+    "title": "Job title",
+    "organization": "Organization",
+    "stakeholder_type": "Type",
+    "lifecycle_stage": "Stage",
+    "owner": "Owner",
+    "last_touched": "Last touched",
+}
+WIDTHS = {
+    "id": "3%",
+    "first_name": "7%",
+    "last_name": "8%",
+    "email": "21%",
+    "phone": "10%",
+    "title": "10%",
+    "organization": "12%",
+    "stakeholder_type": "7%",
+    "lifecycle_stage": "9%",
+    "owner": "5%",
+    "last_touched": "8%",
+}
+
 
 class ContactListView(RecordListActions, pn.viewable.Viewer):
     """Contacts list: every filter widget is bound to a ``ContactListModel`` param."""
@@ -81,6 +110,9 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
             disabled=True,
             pagination=None,
             sizing_mode="stretch_width",
+            layout="fit_columns",
+            titles=TITLES,
+            widths=WIDTHS,
             height=560,
             selectable=False,
         )
@@ -104,7 +136,9 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
             self.status.object = E(model.error)
             return
         rows = model.rows
-        self.table.value = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
+        frame = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
+        frame["last_touched"] = frame["last_touched"].map(lambda t: t[:10] if isinstance(t, str) else t)  # the day
+        self.table.value = frame
         first = model.page * PAGE_SIZE
         self.status.object = f"**{model.summary('contacts')}** — showing {first + 1 if rows else 0}–{first + len(rows)}"
         self.prev.disabled = not model.has_previous

@@ -11,7 +11,7 @@ from crm_workspace import CrmError, Workspace
 
 from ..state import RecordModel
 from .activities import ActivityLogger
-from .common import CSS, READ_ONLY_TIP, E, fields_table, name_of, read_only
+from .common import CSS, READ_ONLY_TIP, E, fields_table, name_of, read_only, text_html, when_html
 from .forms import RecordForm
 
 
@@ -22,9 +22,9 @@ def timeline_html(items: list[dict]) -> str:
     out = []
     for item in items:
         tags = "".join(f"<span class='crm-tag {E(t)}'>{E(t)}</span>" for t in (item["function"], item["channel"]) if t)
-        body = f"<div>{E(item['body'])}</div>" if item["body"] else ""
+        body = f"<div>{text_html(item['body'])}</div>" if item["body"] else ""
         out.append(
-            f"<div class='crm-tl crm-tl-{E(item['source'])}'><div class='meta'>{E((item['at'] or '')[:16].replace('T', ' '))}"
+            f"<div class='crm-tl crm-tl-{E(item['source'])}'><div class='meta'>{when_html(item['at'])}"
             f" · {E(item['kind'])} · {E(item['by'])} {tags}</div>"
             f"<div>{item['icon']} <b>{E(item['subject'])}</b></div>{body}</div>"
         )
@@ -120,7 +120,8 @@ class _Record(pn.viewable.Viewer):
         if show_related:
             related = self.model.related()
             parts.append(pn.pane.HTML(related_html(related)) if related else pn.pane.Markdown("No relationships."))
-        return pn.Column(*parts) if parts else pn.pane.Markdown("In the Deals and Relationships sections below.")
+        # nothing when other modules' sections (below) show the deals and relationships in full
+        return pn.Column("### Deals & relationships", *parts) if parts else pn.Column()
 
     def _sections(self) -> list[pn.viewable.Viewable]:
         out = []
@@ -170,7 +171,6 @@ class ContactRecord(_Record):
             ("Lifecycle stage", row.get("lifecycle_stage")),
             ("Tags", ", ".join(self.model.tags())),
             ("Notes", row.get("notes")),
-            ("Version", row.get("version")),
         ]
         pairs += [(c.replace("_", " ").capitalize(), row.get(c)) for c in self.model.consent_fields()]
         items: list[Any] = [
@@ -192,16 +192,14 @@ class ContactRecord(_Record):
         if not events:
             return pn.pane.Markdown("No lifecycle history.")
         text = "".join(
-            f"<li>{E((e['at'] or '')[:10])}: {E(e['from_stage'] or '—')} → <b>{E(e['to_stage'])}</b>"
+            f"<li>{when_html(e['at'])}: {E(e['from_stage'] or '—')} → <b>{E(e['to_stage'])}</b>"
             f" ({E(e['by'] or '')})</li>"
             for e in events
         )
         return pn.pane.HTML(f"<ul>{text}</ul>")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return self._layout(
-            self._back(), self._details, "### Lifecycle", self._lifecycle, "### Deals & relationships", self._deals_view
-        )
+        return self._layout(self._back(), self._details, "### Lifecycle", self._lifecycle, self._deals_view)
 
 
 class OrganizationRecord(_Record):
@@ -242,6 +240,5 @@ class OrganizationRecord(_Record):
             self._details,
             "### People",
             self._people,
-            "### Deals & relationships",
             self._deals_view,
         )

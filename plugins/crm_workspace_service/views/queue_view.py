@@ -29,6 +29,21 @@ def sla_style(value) -> str:
     return SLA_STYLES.get(value, "")
 
 
+#: each column's share of the width: a requester or an organization gets room to be read at 1400 px
+QUEUE_WIDTHS = {
+    "sla": "7%",
+    "id": "4%",
+    "subject": "21%",
+    "requester": "12%",
+    "organization": "13%",
+    "status": "6%",
+    "priority": "7%",
+    "assignee": "7%",
+    "team": "7%",
+    "due": "13%",
+}
+
+
 class QueueView(pn.viewable.Viewer):
     workspace = param.ClassSelector(class_=Workspace)
     model = param.ClassSelector(class_=QueueModel)
@@ -76,7 +91,8 @@ class QueueView(pn.viewable.Viewer):
             selectable="checkbox",
             sizing_mode="stretch_width",
             titles=QUEUE_COLUMNS,
-            widths={"sla": 120, "id": 60, "subject": 320},
+            layout="fit_columns",  # the table fills the width; each column its share (beside the checkboxes)
+            widths=QUEUE_WIDTHS,
             css_classes=["svc-queue"],
             height=560,
         )

@@ -15,6 +15,29 @@ def when(text: str | None) -> str:
     return (text or "").replace("T", " ").replace("Z", " UTC")
 
 
+# How a message found its ticket, in words; the routine rules (a new ticket, a reply matched by its
+# mail headers) say nothing: only the ones worth a second look are shown.
+_PLACED = {
+    "subject": "matched by subject tag",
+    "header-unverified": "claims an existing ticket (sender not on it): in the merge queue",
+    "follow-up": "reply to a closed ticket: opened as a follow-up",
+    "portal": "sent from the customer portal",
+}
+
+
+def placed_text(placed_by: str | None, ticket_id: int | None = None) -> str:
+    """The placing rule for people: "" for the routine ones, a short phrase otherwise."""
+    rule = placed_by or ""
+    auto = rule.endswith(" (auto-reply)")
+    rule = rule.removesuffix(" (auto-reply)")
+    text = _PLACED.get(rule, "")
+    if rule == "subject" and ticket_id:
+        text += f" [#{int(ticket_id)}]"
+    if auto:
+        text = "auto-reply (not answered)" + (f", {text}" if text else "")
+    return text
+
+
 def thread_html(messages: list[dict], description: str | None) -> str:
     parts = []
     if description and not any(m["kind"] == "inbound" for m in messages):
@@ -27,7 +50,8 @@ def thread_html(messages: list[dict], description: str | None) -> str:
         status = ""
         if m["kind"] == "public" and m["send_status"] and m["send_status"] != "sent":
             status = f' · <span class="svc-unsent" data-send="{E(m["send_status"])}">{E(m["send_status"])} (not sent yet)</span>'
-        placed = f" · placed by {E(m['placed_by'])}" if m.get("placed_by") else ""
+        placed = placed_text(m.get("placed_by"), m.get("ticket_id"))
+        placed = f' · <span class="svc-placed">{E(placed)}</span>' if placed else ""
         files = json.loads(m.get("files") or "[]")
         names = "".join(
             f"<div class='meta'>📎 {E(f['filename'])} ({f['size']:,} bytes{', too big: not kept' if f['too_big'] else ''})</div>"
