@@ -77,3 +77,13 @@ def test_pick_people_from_a_segment_onto_a_static_list(ws):
     tab._add_selected()
     assert "Added 2" in page_text(tab.list_message)
     assert len(ws.df("marketing.segment", name="Picked")) == 2
+
+
+def test_campaign_tables_read_as_a_product(ws):
+    """Headers are labels, rates percentages, names wide and left-aligned (issue 18's standard)."""
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    grid = tab._table()
+    assert grid.titles["unique_opens"] == "Unique opens" and grid.titles["open_rate"] == "Open rate"
+    assert all("_" not in title for title in grid.titles.values())
+    assert grid.formatters["open_rate"].format == "0.0%" and grid.formatters["click_rate"].format == "0.0%"
+    assert grid.widths["name"] >= 200 and grid.text_align["name"] == "left"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 
 import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
 
 READ_ONLY_TIP = "Viewers cannot change marketing: ask an admin or a member."
 
@@ -24,9 +26,71 @@ def button(label: str, read_only: bool, *, kind: str = "primary", **options) -> 
     )
 
 
+# column -> the header a person reads (anything not listed: "some_name" -> "Some name")
+LABELS = {
+    "unique_opens": "Unique opens",
+    "unique_clicks": "Unique clicks",
+    "open_rate": "Open rate",
+    "click_rate": "Click rate",
+    "unsubscribes": "Unsubscribes",
+    "waiting_here": "Waiting here",
+    "due_now": "Due now",
+    "next_due": "Next due",
+    "last_run": "Last run",
+}
+RATES = ("open_rate", "click_rate", "bounce_rate", "unsubscribe_rate", "conversion_rate", "rate")
+NAMES = {"name": 240, "segment": 200, "campaign": 240, "sequence": 200, "conditions": 320, "text": 320}
+
+
+def label(column: str) -> str:
+    """A column's header: a known label, else the name in words ("next_due" -> "Next due")."""
+    return LABELS.get(column) or str(column).replace("_", " ").capitalize()
+
+
 def table(frame, **options) -> pn.widgets.Tabulator:
+    """A read-only Tabulator with labelled headers, rates as percentages and wide, left-aligned names."""
     options.setdefault("sizing_mode", "stretch_width")
+    columns = [str(c) for c in getattr(frame, "columns", [])]
+    options.setdefault("titles", {c: label(c) for c in columns})
+    formatters = {c: NumberFormatter(format="0.0%") for c in columns if c in RATES or c.endswith("_rate")}
+    options.setdefault("formatters", formatters)
+    options.setdefault("widths", {c: w for c, w in NAMES.items() if c in columns})
+    options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
+    options.setdefault("configuration", {"columnDefaults": {"tooltip": True}})
     return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
+
+
+def when(iso, now: datetime | None = None) -> str:
+    """An ISO time as people say it ("in 2 days", "3 hours ago", "just now"); older than a month: its date."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    future, seconds = seconds < 0, abs(seconds)
+    for size, unit in ((86400 * 30, None), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            if unit is None:
+                return moment.strftime("%-d %b %Y")
+            count = int(seconds // size)
+            text = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "just now"
+
+
+def exact(iso) -> str:
+    """An ISO time in a readable exact form ("2 Dec 2026 14:30 UTC") for a hover title."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    return moment.strftime("%-d %b %Y %H:%M") + (" UTC" if moment.utcoffset() in (None, UTC.utcoffset(None)) else "")
 
 
 def say(box: pn.Column, text: str, kind: str = "success") -> None:
