@@ -39,7 +39,21 @@ LABELS = {
     "last_run": "Last run",
 }
 RATES = ("open_rate", "click_rate", "bounce_rate", "unsubscribe_rate", "conversion_rate", "rate")
-NAMES = {"name": 240, "segment": 200, "campaign": 240, "sequence": 200, "conditions": 320, "text": 320}
+NAMES = {
+    "name": 240,
+    "segment": 200,
+    "campaign": 240,
+    "sequence": 200,
+    "conditions": 320,
+    "text": 320,
+    "step": 360,
+    "error": 320,
+}
+TIMES = ("next_due", "last_run", "at", "due", "when")
+
+
+def is_time(column: str) -> bool:
+    return column in TIMES or column.endswith("_at")
 
 
 def label(column: str) -> str:
@@ -53,11 +67,24 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     columns = [str(c) for c in getattr(frame, "columns", [])]
     options.setdefault("titles", {c: label(c) for c in columns})
     formatters = {c: NumberFormatter(format="0.0%") for c in columns if c in RATES or c.endswith("_rate")}
+    times = [c for c in columns if is_time(c)]
+    if times:  # humanised, the exact time on hover
+        frame = frame.copy()
+        for column in times:
+            frame[column] = [
+                f"<span title='{html.escape(exact(v))}'>{html.escape(when(v))}</span>" if _given(v) else ""
+                for v in frame[column]
+            ]
+            formatters[column] = {"type": "html"}
     options.setdefault("formatters", formatters)
     options.setdefault("widths", {c: w for c, w in NAMES.items() if c in columns})
     options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
     options.setdefault("configuration", {"columnDefaults": {"tooltip": True}})
     return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
+
+
+def _given(value) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def when(iso, now: datetime | None = None) -> str:
