@@ -40,9 +40,9 @@ LABELS = {
 }
 RATES = ("open_rate", "click_rate", "bounce_rate", "unsubscribe_rate", "conversion_rate", "rate")
 NAMES = {
-    "name": 240,
-    "segment": 200,
-    "campaign": 240,
+    "name": 210,
+    "segment": 170,
+    "campaign": 210,
     "sequence": 200,
     "conditions": 320,
     "text": 320,
@@ -66,7 +66,9 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     options.setdefault("sizing_mode", "stretch_width")
     columns = [str(c) for c in getattr(frame, "columns", [])]
     options.setdefault("titles", {c: label(c) for c in columns})
-    formatters = {c: NumberFormatter(format="0.0%") for c in columns if c in RATES or c.endswith("_rate")}
+    formatters = {
+        c: NumberFormatter(format="0.0%", text_align="right") for c in columns if c in RATES or c.endswith("_rate")
+    }
     times = [c for c in columns if is_time(c)]
     if times:  # humanised, the exact time on hover
         frame = frame.copy()
@@ -77,9 +79,12 @@ def table(frame, **options) -> pn.widgets.Tabulator:
             ]
             formatters[column] = {"type": "html"}
     options.setdefault("formatters", formatters)
-    options.setdefault("widths", {c: w for c, w in NAMES.items() if c in columns})
+    wide = {**NAMES, "unsubscribes": 112}  # the longest one-word header
+    options.setdefault("widths", {c: w for c, w in wide.items() if c in columns})
     options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
-    options.setdefault("configuration", {"columnDefaults": {"tooltip": True}})
+    options.setdefault(
+        "configuration", {"columnDefaults": {"tooltip": True, "headerTooltip": True, "headerWordWrap": True}}
+    )
     return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
 
 
