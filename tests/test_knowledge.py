@@ -223,3 +223,10 @@ def test_the_help_centre_does_not_link_to_itself(kb):
         assert 'href="/kb">' not in body
         _status, body = get(server, "/kb/reset-your-password")
         assert 'href="/kb">' in body
+
+
+def test_no_article_open_reads_new_article(kb):
+    from crm_workspace_knowledge.views import KnowledgePage
+
+    page = KnowledgePage(workspace=kb)
+    assert page.picker.value is None and page.picker.options["(new article)"] is None

@@ -40,7 +40,7 @@ class KnowledgePage(pn.viewable.Viewer):
             self.param.status, label="Status", options={"All": "", **{s.capitalize(): s for s in STATUSES}}, width=120
         )
         self.listing = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["kb-list"])
-        self.picker = pn.widgets.Select(label="Article", options={}, width=320)
+        self.picker = pn.widgets.Select(label="Article", options={"(new article)": None}, value=None, width=320)
         self.picker.param.watch(lambda e: self._open(e.new), "value")
         self.new = pn.widgets.Button(
             label="New article", disabled=locked, description=READ_ONLY_TIP if locked else None
@@ -86,7 +86,8 @@ class KnowledgePage(pn.viewable.Viewer):
     def _refresh(self) -> None:
         ws = self.workspace
         rows = model.list_articles(ws, status=self.status or None, text=self.text, limit=100)
-        options = {f"{r['title']} ({r['status']})": r["id"] for r in rows}
+        # a real entry for "nothing open": the browser never shows a blank box or picks the first article
+        options = {"(new article)": None, **{f"{r['title']} ({r['status']})": r["id"] for r in rows}}
         if self.article_id is not None and self.article_id not in options.values():
             try:  # filtered out: still named while it is open
                 loaded = model.get_article(ws, self.article_id)
