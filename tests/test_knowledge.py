@@ -212,7 +212,7 @@ def test_the_editor_names_what_it_shows_and_the_list_reads_left_to_right(kb):
     page.status = "draft"  # the loaded (published) article is filtered out: still named while open
     assert page.picker.value == 2 and page.title.value == "Résumé of known issues"
     page.new.clicks += 1
-    assert page.picker.value is None and page.title.value == ""
+    assert page.picker.value == 0 and page.title.value == ""  # "(new article)"
     listing = page.listing.object
     assert "<th>Title</th>" in listing and "text-align:left" in listing
 
@@ -229,4 +229,5 @@ def test_no_article_open_reads_new_article(kb):
     from crm_workspace_knowledge.views import KnowledgePage
 
     page = KnowledgePage(workspace=kb)
-    assert page.picker.value is None and page.picker.options["(new article)"] is None
+    assert page.picker.value == page.picker.options["(new article)"] == 0
+    assert page.category.value == page.category.options["(none)"] == 0

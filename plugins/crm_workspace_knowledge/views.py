@@ -19,6 +19,7 @@ from .markdown import render
 from .schema import STATUSES
 
 READ_ONLY_TIP = "Viewers cannot change articles"
+NONE = 0  # "(new article)" / "(none)" in a dropdown: a browser Select shows a None value as a blank box
 
 
 class KnowledgePage(pn.viewable.Viewer):
@@ -40,7 +41,7 @@ class KnowledgePage(pn.viewable.Viewer):
             self.param.status, label="Status", options={"All": "", **{s.capitalize(): s for s in STATUSES}}, width=120
         )
         self.listing = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["kb-list"])
-        self.picker = pn.widgets.Select(label="Article", options={"(new article)": None}, value=None, width=320)
+        self.picker = pn.widgets.Select(label="Article", options={"(new article)": NONE}, value=NONE, width=320)
         self.picker.param.watch(lambda e: self._open(e.new), "value")
         self.new = pn.widgets.Button(
             label="New article", disabled=locked, description=READ_ONLY_TIP if locked else None
@@ -87,7 +88,7 @@ class KnowledgePage(pn.viewable.Viewer):
         ws = self.workspace
         rows = model.list_articles(ws, status=self.status or None, text=self.text, limit=100)
         # a real entry for "nothing open": the browser never shows a blank box or picks the first article
-        options = {"(new article)": None, **{f"{r['title']} ({r['status']})": r["id"] for r in rows}}
+        options = {"(new article)": NONE, **{f"{r['title']} ({r['status']})": r["id"] for r in rows}}
         if self.article_id is not None and self.article_id not in options.values():
             try:  # filtered out: still named while it is open
                 loaded = model.get_article(ws, self.article_id)
@@ -95,16 +96,16 @@ class KnowledgePage(pn.viewable.Viewer):
             except CrmError:
                 self.article_id = None
         self.picker.options = options
-        self.picker.value = self.article_id
-        self.category.options = {"(none)": None, **{c["name"]: c["id"] for c in model.categories(ws)}}
+        self.picker.value = NONE if self.article_id is None else self.article_id
+        self.category.options = {"(none)": NONE, **{c["name"]: c["id"] for c in model.categories(ws)}}
         self.listing.object = _listing_html(rows)
 
     def _open(self, article_id) -> None:
         self.message.visible = False
-        if article_id is None:
+        if not article_id:  # None or NONE: a new article
             self.article_id, self._version = None, None
-            self.picker.value = None
-            self.title.value, self.tags.value, self.body.value, self.category.value = "", "", "", None
+            self.picker.value = NONE
+            self.title.value, self.tags.value, self.body.value, self.category.value = "", "", "", NONE
             self.state.object = "<em>New article (draft)</em>"
             self.unpublish.visible = False
             return
@@ -115,7 +116,7 @@ class KnowledgePage(pn.viewable.Viewer):
         self.title.value = article["title"] or ""
         self.tags.value = article["tags"] or ""
         self.body.value = article["body_md"] or ""
-        self.category.value = article["category_id"]
+        self.category.value = article["category_id"] or NONE
         published = article["status"] == "published"
         link = model.article_url(self.workspace, article["slug"])
         self.state.object = (
@@ -138,7 +139,7 @@ class KnowledgePage(pn.viewable.Viewer):
             "title": self.title.value,
             "tags": self.tags.value,
             "body_md": self._source,
-            "category_id": self.category.value,
+            "category_id": self.category.value or None,
         }
         if status:
             record["status"] = status
