@@ -343,3 +343,21 @@ def test_a_file_of_many_runaway_rules_is_refused(ws):
     bombs = [_event(f"b{i}@x", start, extra="RRULE:FREQ=MINUTELY\r\n") for i in range(10)]
     with pytest.raises(CalendarImportError, match="no calendar makes"):
         read_calendars(_ics(*bombs), "bombs.ics")
+
+
+def test_the_demo_gives_every_member_upcoming_meetings_and_tasks(demo_db):
+    from crm_workspace_calendar.feeds import feed_rows
+    from crm_workspace_calendar.imports import upcoming
+
+    from crm_workspace import Workspace
+
+    ws = Workspace.open(demo_db, user="ana")
+    try:
+        members = [r["username"] for r in ws.store.query("SELECT username FROM users WHERE role != 'viewer'")]
+        assert "ana" in members
+        for user in members:
+            meetings = upcoming(ws, user=user, days=30)
+            assert len(meetings) >= 3 and all(m["owner"] == user for m in meetings)
+            assert sum(r["kind"] == "task" and not r["done"] for r in feed_rows(ws, user)) >= 3
+    finally:
+        ws.close()

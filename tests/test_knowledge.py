@@ -216,3 +216,34 @@ def test_page_opens_the_article_in_its_address(kb):
     assert page.title.value == "Résumé of known issues"
     kb.open_page("knowledge", id=999)  # gone: the page stays as it was
     assert page.title.value == "Résumé of known issues"
+
+
+def test_the_editor_names_what_it_shows_and_the_list_reads_left_to_right(kb):
+    from crm_workspace_knowledge.views import KnowledgePage
+
+    page = KnowledgePage(workspace=kb)
+    kb.open_page("knowledge", id=2)
+    assert page.picker.value == 2  # the Article dropdown shows the loaded article, not a blank
+    assert page.status_filter.value == "" and page.status_filter.options["All"] == ""
+    page.status = "draft"  # the loaded (published) article is filtered out: still named while open
+    assert page.picker.value == 2 and page.title.value == "Résumé of known issues"
+    page.new.clicks += 1
+    assert page.picker.value == 0 and page.title.value == ""  # "(new article)"
+    listing = page.listing.object
+    assert "<th>Title</th>" in listing and "text-align:left" in listing
+
+
+def test_the_help_centre_does_not_link_to_itself(kb):
+    with route_server(kb) as server:
+        _status, body = get(server, "/kb")
+        assert 'href="/kb">' not in body
+        _status, body = get(server, "/kb/reset-your-password")
+        assert 'href="/kb">' in body
+
+
+def test_no_article_open_reads_new_article(kb):
+    from crm_workspace_knowledge.views import KnowledgePage
+
+    page = KnowledgePage(workspace=kb)
+    assert page.picker.value == page.picker.options["(new article)"] == 0
+    assert page.category.value == page.category.options["(none)"] == 0

@@ -77,3 +77,29 @@ def test_pick_people_from_a_segment_onto_a_static_list(ws):
     tab._add_selected()
     assert "Added 2" in page_text(tab.list_message)
     assert len(ws.df("marketing.segment", name="Picked")) == 2
+
+
+def test_campaign_tables_read_as_a_product(ws):
+    """Headers are labels, rates percentages, names wide and left-aligned (issue 18's standard)."""
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    grid = tab._table()
+    assert grid.titles["unique_opens"] == "Unique opens" and grid.titles["open_rate"] == "Open rate"
+    assert all("_" not in title for title in grid.titles.values())
+    assert grid.formatters["open_rate"].format == "0.0%" and grid.formatters["click_rate"].format == "0.0%"
+    assert grid.widths["name"] >= 200 and grid.text_align["name"] == "left"
+
+
+def test_sequence_steps_show_labels_and_humanised_times(ws):
+    from crm_workspace_marketing.sequences.views import SequencesPage
+
+    page = SequencesPage(workspace=ws)
+    assert page.selected, "the demo has sequences"
+    grid = page._step_counts()[1]
+    assert grid.titles["waiting_here"] == "Waiting here" and grid.titles["next_due"] == "Next due"
+    assert grid.titles["due_now"] == "Due now" and grid.widths["step"] >= 300
+    due = [v for v in grid.value["next_due"] if v]
+    assert due, "someone is waiting in the demo"
+    for cell in due:  # "in 2 days" / "3 hours ago" / a date, the exact time in the hover title
+        assert "title='" in cell and ("ago" in cell or "in " in cell or "just now" in cell or " 20" in cell)
+        assert "T" not in cell.split(">")[1]
+    assert grid.formatters["next_due"] == {"type": "html"}

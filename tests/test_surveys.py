@@ -217,3 +217,16 @@ def test_served_through_the_api(workspace):
     resources = {r.name: r for r in workspace.api_resources()}
     assert resources["survey_responses"].writable is False
     assert "views" in resources["kb_articles"].read_only
+
+
+def test_tables_read_unassigned_and_readable_times_and_the_kpis_say_what_they_count(workspace):
+    from crm_workspace_surveys import metrics
+    from crm_workspace_surveys.views import table_html
+
+    rows = [{"agent": None, "csat_pct": 50.0}, {"agent": "ana", "csat_pct": 80.0}]
+    agents = table_html(rows, [("agent", "agent"), ("csat_pct", "CSAT %")], "sv-agents")
+    assert "<td>Unassigned</td>" in agents and "<th>Agent</th>" in agents
+    flags = table_html([{"flagged_at": "2026-11-02T09:05:00Z"}], [("flagged_at", "since")], "sv-flags")
+    assert "2 Nov 2026 09:05" in flags and ">2026-11-02T" not in flags
+    labels = {m.key: m.label for m in metrics.kpis(workspace)}
+    assert labels["surveys.churn_flags"] == "Low survey scores (open)"

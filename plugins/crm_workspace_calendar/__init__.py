@@ -97,6 +97,14 @@ def crm_data_views(workspace):
 
 
 @hookimpl
+def crm_demo_data(workspace, seed, size, today):
+    """Each team member's next two weeks: a few meetings and tasks for the Calendar page and feeds."""
+    from .demo import add_upcoming
+
+    add_upcoming(workspace, seed, size, today)
+
+
+@hookimpl
 def crm_dashboards(workspace):
     def view(ws):
         from .views import CalendarPage

@@ -46,7 +46,8 @@ class KbHandler(RouteHandler):
             '<form method="get" action="/kb/search"><label for="q">Search the help centre</label>'
             f'<input id="q" name="q" type="search" value="{escape(query)}"><button type="submit">Search</button></form>'
         )
-        self.write_page(title, f'<p><a href="/kb">Help centre</a></p>{search}{body}', status)
+        home = "" if title == "Help centre" else '<p><a href="/kb">← Help centre</a></p>'  # no link to itself
+        self.write_page(title, f"{home}{search}{body}", status)
 
 
 def _article_list(rows: list[dict]) -> str:

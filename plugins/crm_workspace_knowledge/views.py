@@ -19,6 +19,7 @@ from .markdown import render
 from .schema import STATUSES
 
 READ_ONLY_TIP = "Viewers cannot change articles"
+NONE = 0  # "(new article)" / "(none)" in a dropdown: a browser Select shows a None value as a blank box
 
 
 class KnowledgePage(pn.viewable.Viewer):
@@ -36,9 +37,11 @@ class KnowledgePage(pn.viewable.Viewer):
         self.search = pn.widgets.TextInput.from_param(
             self.param.text, label="Search", placeholder="Search articles…", onkeyup=True, width=260
         )
-        self.status_filter = pn.widgets.Select.from_param(self.param.status, label="Status", width=120)
+        self.status_filter = pn.widgets.Select.from_param(
+            self.param.status, label="Status", options={"All": "", **{s.capitalize(): s for s in STATUSES}}, width=120
+        )
         self.listing = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["kb-list"])
-        self.picker = pn.widgets.Select(label="Article", options={}, width=320)
+        self.picker = pn.widgets.Select(label="Article", options={"(new article)": NONE}, value=NONE, width=320)
         self.picker.param.watch(lambda e: self._open(e.new), "value")
         self.new = pn.widgets.Button(
             label="New article", disabled=locked, description=READ_ONLY_TIP if locked else None
@@ -84,24 +87,36 @@ class KnowledgePage(pn.viewable.Viewer):
     def _refresh(self) -> None:
         ws = self.workspace
         rows = model.list_articles(ws, status=self.status or None, text=self.text, limit=100)
-        self.picker.options = {f"{r['title']} ({r['status']})": r["id"] for r in rows}
-        self.category.options = {"(none)": None, **{c["name"]: c["id"] for c in model.categories(ws)}}
+        # a real entry for "nothing open": the browser never shows a blank box or picks the first article
+        options = {"(new article)": NONE, **{f"{r['title']} ({r['status']})": r["id"] for r in rows}}
+        if self.article_id is not None and self.article_id not in options.values():
+            try:  # filtered out: still named while it is open
+                loaded = model.get_article(ws, self.article_id)
+                options[f"{loaded['title']} ({loaded['status']})"] = loaded["id"]
+            except CrmError:
+                self.article_id = None
+        self.picker.options = options
+        self.picker.value = NONE if self.article_id is None else self.article_id
+        self.category.options = {"(none)": NONE, **{c["name"]: c["id"] for c in model.categories(ws)}}
         self.listing.object = _listing_html(rows)
 
     def _open(self, article_id) -> None:
         self.message.visible = False
-        if article_id is None:
+        if not article_id:  # None or NONE: a new article
             self.article_id, self._version = None, None
-            self.title.value, self.tags.value, self.body.value, self.category.value = "", "", "", None
+            self.picker.value = NONE
+            self.title.value, self.tags.value, self.body.value, self.category.value = "", "", "", NONE
             self.state.object = "<em>New article (draft)</em>"
             self.unpublish.visible = False
             return
         article = model.get_article(self.workspace, article_id)
         self.article_id, self._version = article["id"], article["version"]
+        if article["id"] in self.picker.options.values():
+            self.picker.value = article["id"]  # the dropdown names the article in the editor
         self.title.value = article["title"] or ""
         self.tags.value = article["tags"] or ""
         self.body.value = article["body_md"] or ""
-        self.category.value = article["category_id"]
+        self.category.value = article["category_id"] or NONE
         published = article["status"] == "published"
         link = model.article_url(self.workspace, article["slug"])
         self.state.object = (
@@ -124,7 +139,7 @@ class KnowledgePage(pn.viewable.Viewer):
             "title": self.title.value,
             "tags": self.tags.value,
             "body_md": self._source,
-            "category_id": self.category.value,
+            "category_id": self.category.value or None,
         }
         if status:
             record["status"] = status
@@ -172,12 +187,17 @@ def _listing_html(rows: list[dict]) -> str:
     if not rows:
         return "<p><em>No articles.</em></p>"
     body = "".join(
-        f"<tr><td>{html.escape(r['title'])}</td><td>{html.escape(r['category'] or '')}</td>"
-        f"<td>{html.escape(r['status'])}</td><td>{int(r['views'] or 0):,}</td>"
+        f"<tr><td class='kb-title'>{html.escape(r['title'])}</td><td>{html.escape(r['category'] or '')}</td>"
+        f"<td>{html.escape(r['status'])}</td><td class='kb-num'>{int(r['views'] or 0):,}</td>"
         f"<td>{int(r['helpful_yes'] or 0)} / {int(r['helpful_no'] or 0)}</td></tr>"
         for r in rows
     )
+    style = (
+        "<style>.kb-table{border-collapse:collapse;width:100%}.kb-table th,.kb-table td{text-align:left;"
+        "padding:4px 10px;border-bottom:1px solid #e5e7eb}.kb-table td.kb-num,.kb-table th.kb-num"
+        "{text-align:right}</style>"
+    )
     return (
-        "<table class='kb-table'><thead><tr><th>title</th><th>category</th><th>status</th><th>views</th>"
-        f"<th>helpful yes / no</th></tr></thead><tbody>{body}</tbody></table>"
+        f"{style}<table class='kb-table'><thead><tr><th>Title</th><th>Category</th><th>Status</th>"
+        f"<th class='kb-num'>Views</th><th>Helpful yes / no</th></tr></thead><tbody>{body}</tbody></table>"
     )

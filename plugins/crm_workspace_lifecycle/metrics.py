@@ -152,7 +152,7 @@ def kpi_queries(ws, now: datetime | None = None) -> list[tuple[str, str, str, st
         ),
         (
             "churn_risk",
-            "Customers at risk of churn",
+            f"Customers inactive {months}+ months",
             f"SELECT count(*) FROM contacts c WHERE c.lifecycle_stage IN ({customer_list}) AND NOT EXISTS"
             f" (SELECT 1 FROM activities a WHERE a.contact_id = c.id AND a.occurred_at >= '{quiet_since}')",
             "{:,}",

@@ -399,7 +399,7 @@ class LifecyclePage(pn.viewable.Viewer):
                     pn.widgets.Tabulator(self.model.data_quality(), show_index=False, disabled=True, width=380),
                 ),
                 pn.Column(
-                    "**Customers at risk of churn**",
+                    "**Customers with no recent activity (churn risk)**",
                     pn.widgets.Tabulator(
                         self.model.churn_risk(),
                         show_index=False,

@@ -126,6 +126,6 @@ def kpis(ws: Any) -> list[Metric]:
                help="good CSAT answers / all CSAT answers", page="surveys"),
         Metric("surveys.nps", "NPS (90 days)", ws.store.scalar(nps), sql=nps, fmt="{:+.0f}",
                help="% promoters (9-10) - % detractors (0-6)", page="surveys"),
-        Metric("surveys.churn_flags", "Churn-risk flags", ws.store.scalar(flags_sql) or 0, sql=flags_sql,
-               help="contacts whose low survey score opened a flag not yet cleared", page="surveys"),
+        Metric("surveys.churn_flags", "Low survey scores (open)", ws.store.scalar(flags_sql) or 0,
+               sql=flags_sql, help="contacts whose low CSAT or NPS answer opened a churn-risk flag not yet cleared", page="surveys"),
     ]  # fmt: skip

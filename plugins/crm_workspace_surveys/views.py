@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 import panel as pn
 import param
@@ -56,14 +57,32 @@ def distribution_figure(rows: list[dict]):
     return fig
 
 
+TIMES = ("responded_at", "flagged_at")
+
+
+def readable(iso) -> str:
+    """An ISO time as "2 Dec 2026 14:30" (UTC), or the text as given when it is not a time."""
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).strftime("%-d %b %Y %H:%M")
+    except ValueError:
+        return str(iso)
+
+
+def _cell(row: dict, key: str) -> str:
+    value = row.get(key)
+    if value is None or value == "":
+        return {"agent": "Unassigned", "team": "No team"}.get(key, "")
+    if key in TIMES:
+        return f"<span title='{E(str(value))}'>{E(readable(value))}</span>"
+    return E(str(value))
+
+
 def table_html(rows: list[dict], columns: list[tuple[str, str]], css: str) -> str:
+    """Rows as an escaped table: a blank agent reads "Unassigned", times as a date (ISO on hover)."""
     if not rows:
         return "<p><em>Nothing yet.</em></p>"
-    head = "".join(f"<th>{E(label)}</th>" for _key, label in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{E('' if r.get(k) is None else str(r.get(k)))}</td>" for k, _label in columns) + "</tr>"
-        for r in rows
-    )
+    head = "".join(f"<th>{E(label[:1].upper() + label[1:])}</th>" for _key, label in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(r, k)}</td>" for k, _label in columns) + "</tr>" for r in rows)
     return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -153,7 +172,7 @@ class ContactSection(pn.viewable.Viewer):
         rows = metrics.responses(ws, limit=10, contact_id=self.contact_id)
         flag = rules.open_flag(ws, self.contact_id)
         head = (
-            f"<p class='sv-flag'><b>Churn risk</b>: {E(flag['reason'] or '')} since {E(flag['flagged_at'])}</p>"
+            f"<p class='sv-flag'><b>Churn risk</b>: {E(flag['reason'] or '')} since {E(readable(flag['flagged_at']))}</p>"
             if flag
             else ""
         )

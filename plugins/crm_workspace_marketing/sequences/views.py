@@ -13,6 +13,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 
+from ..views.common import table, when
 from . import data, model
 from .editor import COLUMNS, from_rows, to_rows
 
@@ -24,8 +25,8 @@ def _alert(text: str, kind: str = "danger") -> pn.pane.Alert:
 
 
 def _table(frame: pd.DataFrame, **options) -> pn.widgets.Tabulator:
-    options.setdefault("sizing_mode", "stretch_width")
-    return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
+    """Labelled headers, humanised times with the exact one on hover, wide step text."""
+    return table(frame, **options)
 
 
 class SequencesPage(pn.viewable.Viewer):
@@ -153,7 +154,7 @@ class SequencesPage(pn.viewable.Viewer):
             ("Due now (backlog)", h["due_now"]),
             ("People in sequences", h["active"]),
             ("Steps in the last hour", h["steps_last_hour"]),
-            ("Last run", h["last_run"] or "never"),
+            ("Last run", when(h["last_run"]) or "never"),
             ("Failures", h["failures"]),
             ("E-mail queued / failed", f"{h['mail_queued']} / {h['mail_failed']}"),
         ]

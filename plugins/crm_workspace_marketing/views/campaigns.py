@@ -15,7 +15,7 @@ from crm_workspace import CrmError
 
 from .. import sending
 from ..model import MarketingModel
-from .common import alert, button, say, table
+from .common import alert, button, say, table, when
 
 STARTER_HTML = """<html><body>
 <p>Hello {{ first_name | default("there") }},</p>
@@ -208,7 +208,7 @@ class CampaignsTab(pn.viewable.Viewer):
         except CrmError as error:
             return alert(str(error))
         row = progress.iloc[0]
-        last = html.escape(str(row["last_run"] or "never"))
+        last = html.escape(when(row["last_run"]) if isinstance(row["last_run"], str) else "never")
         parts = [
             pn.pane.HTML(
                 f"<div class='mk-progress'>Backlog <b>{int(row['backlog']):,}</b> · sent <b>{int(row['sent']):,}</b>"

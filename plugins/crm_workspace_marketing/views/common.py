@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 
 import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
 
 READ_ONLY_TIP = "Viewers cannot change marketing: ask an admin or a member."
 
@@ -24,9 +26,103 @@ def button(label: str, read_only: bool, *, kind: str = "primary", **options) -> 
     )
 
 
+# column -> the header a person reads (anything not listed: "some_name" -> "Some name")
+LABELS = {
+    "unique_opens": "Unique opens",
+    "unique_clicks": "Unique clicks",
+    "open_rate": "Open rate",
+    "click_rate": "Click rate",
+    "unsubscribes": "Unsubscribes",
+    "waiting_here": "Waiting here",
+    "due_now": "Due now",
+    "next_due": "Next due",
+    "last_run": "Last run",
+}
+RATES = ("open_rate", "click_rate", "bounce_rate", "unsubscribe_rate", "conversion_rate", "rate")
+NAMES = {
+    "name": 210,
+    "segment": 170,
+    "campaign": 210,
+    "sequence": 200,
+    "conditions": 320,
+    "text": 320,
+    "step": 360,
+    "error": 320,
+}
+TIMES = ("next_due", "last_run", "at", "due", "when")
+
+
+def is_time(column: str) -> bool:
+    return column in TIMES or column.endswith("_at")
+
+
+def label(column: str) -> str:
+    """A column's header: a known label, else the name in words ("next_due" -> "Next due")."""
+    return LABELS.get(column) or str(column).replace("_", " ").capitalize()
+
+
 def table(frame, **options) -> pn.widgets.Tabulator:
+    """A read-only Tabulator with labelled headers, rates as percentages and wide, left-aligned names."""
     options.setdefault("sizing_mode", "stretch_width")
+    columns = [str(c) for c in getattr(frame, "columns", [])]
+    options.setdefault("titles", {c: label(c) for c in columns})
+    formatters = {
+        c: NumberFormatter(format="0.0%", text_align="right") for c in columns if c in RATES or c.endswith("_rate")
+    }
+    times = [c for c in columns if is_time(c)]
+    if times:  # humanised, the exact time on hover
+        frame = frame.copy()
+        for column in times:
+            frame[column] = [
+                f"<span title='{html.escape(exact(v))}'>{html.escape(when(v))}</span>" if _given(v) else ""
+                for v in frame[column]
+            ]
+            formatters[column] = {"type": "html"}
+    options.setdefault("formatters", formatters)
+    wide = {**NAMES, "unsubscribes": 112}  # the longest one-word header
+    options.setdefault("widths", {c: w for c, w in wide.items() if c in columns})
+    options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
+    options.setdefault(
+        "configuration", {"columnDefaults": {"tooltip": True, "headerTooltip": True, "headerWordWrap": True}}
+    )
     return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
+
+
+def _given(value) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def when(iso, now: datetime | None = None) -> str:
+    """An ISO time as people say it ("in 2 days", "3 hours ago", "just now"); older than a month: its date."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    future, seconds = seconds < 0, abs(seconds)
+    for size, unit in ((86400 * 30, None), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            if unit is None:
+                return moment.strftime("%-d %b %Y")
+            count = int(seconds // size)
+            text = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "just now"
+
+
+def exact(iso) -> str:
+    """An ISO time in a readable exact form ("2 Dec 2026 14:30 UTC") for a hover title."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    return moment.strftime("%-d %b %Y %H:%M") + (" UTC" if moment.utcoffset() in (None, UTC.utcoffset(None)) else "")
 
 
 def say(box: pn.Column, text: str, kind: str = "success") -> None:
