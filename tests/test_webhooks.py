@@ -94,6 +94,8 @@ def test_domain_events_and_only_the_subscribed_ones(ws, receiver):
 
 
 def test_ticket_solved_by_table_and_field_names(ws, receiver):
+    import contextlib
+
     import sqlite_utils
 
     from crm_workspace import hookimpl
@@ -110,7 +112,9 @@ def test_ticket_solved_by_table_and_field_names(ws, receiver):
         def crm_migrations(self):
             return self.migrations
 
-    with registered(ws, Tickets()):
+    # The built-in service plugin owns ``tickets`` now; the stand-in is only for a workspace without it.
+    has_tickets = bool(ws.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tickets'"))
+    with contextlib.nullcontext() if has_tickets else registered(ws, Tickets()):
         webhooks.subscribe(ws, receiver.url, "ticket.solved,tickets.created")
         ticket = ws.store.insert("tickets", {"subject": "Broken", "status": "open"})
         ws.store.update("tickets", ticket["id"], {"status": "solved"})

@@ -7,6 +7,7 @@ check them twice (``insert_many(..., validate=False, validated=check)``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 
@@ -19,7 +20,13 @@ class Validator:
         self._call = call
 
     def __call__(self, record: dict, before: dict | None) -> dict[str, str]:
-        errors: dict[str, str] = {}
+        # SQLite stores inf/nan as REAL but its JSON (the audit trail) cannot hold them: refuse
+        # them in every field, whatever the column, before any plugin turns them into text.
+        errors: dict[str, str] = {
+            field: "must be a finite number"
+            for field, value in record.items()
+            if isinstance(value, float) and not math.isfinite(value)
+        }
         for result in self._call(table=self.table, record=record, before=before):
             for field, message in result.items():
                 errors.setdefault(field, message)

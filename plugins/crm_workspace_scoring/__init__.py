@@ -90,12 +90,18 @@ def crm_tick(workspace, now):
     refresh_if_stale(workspace, now)
 
 
-@hookimpl(trylast=True)
+@hookimpl(wrapper=True)
 def crm_demo_data(workspace, size, today):
-    """The suggested rules, everyone scored, and a model trained on the demo's history (after the other modules)."""
+    """The suggested rules, everyone scored, and a model trained on the demo's history (after the other modules).
+
+    A wrapper, not ``trylast``: other modules' demos are ``trylast`` too (surveys adds CSAT
+    notes, unaudited and without events), and any of them running later left stale scores.
+    """
+    result = yield
     from .demo import add_demo_scoring
 
     add_demo_scoring(workspace, size, today)
+    return result
 
 
 @hookimpl(trylast=True)  # after the marketing plugin made its group: `crm marketing train-score` joins it
