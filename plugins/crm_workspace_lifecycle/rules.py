@@ -137,7 +137,9 @@ def events_for(changes) -> list[dict]:
             continue
         if change.action == "insert" and change.context.get("merge_undo"):
             continue
-        events.append({"contact_id": change.id, "from_stage": old, "to_stage": stage, "at": change.at, "by": change.user})
+        events.append(
+            {"contact_id": change.id, "from_stage": old, "to_stage": stage, "at": change.at, "by": change.user}
+        )
     return events
 
 
