@@ -59,10 +59,7 @@ def workspace_path(contacts: int) -> Path:
     path = DATA / f"segments-c{contacts}.db"
     if path.exists():
         return path
-    shared = Path("/work/main/benchmarks/.data/demo-c100000-a10000-d1000-r1000.db")
-    source = (
-        shared if shared.exists() else large_workspace_path(100_000, deals=1000, activities=10_000, relationships=1000)
-    )
+    source = large_workspace_path(100_000, deals=1000, activities=10_000, relationships=1000)
     DATA.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     shutil.copy(source, partial)
