@@ -30,10 +30,15 @@ def demo_db(demo_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def served_demo(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Iterator[Server]:
-    """The demo workspace served for one test module (tests may write to it)."""
+    """The demo workspace served for one test module (tests may write to it).
+
+    Without the background tick: its first run does the demo's due work (rule tasks, the NPS
+    survey), and a write landing mid-upload breaks the Import page (a known race, to be fixed
+    in the page); tests of ticks start their own server.
+    """
     path = tmp_path_factory.mktemp("served") / "crm.db"
     shutil.copy(demo_template, path)
-    server = Server(path)
+    server = Server(path, args=("--no-tick",))
     yield server
     server.stop()
 

@@ -71,6 +71,11 @@ class IndexHandler(KbHandler):
             if rows:
                 rows.sort(key=lambda r: r["title"].lower())
                 parts.append(f'<h2 id="{escape(cat["slug"])}">{escape(cat["name"])}</h2>{_article_list(rows)}')
+        # a published article without a category is still part of the help centre
+        loose = [r for r in model.list_articles(ws, status="published", limit=None) if not r.get("category")]
+        if loose:
+            loose.sort(key=lambda r: r["title"].lower())
+            parts.append(f"<h2>{'More articles' if parts else 'Articles'}</h2>{_article_list(loose)}")
         self.page("Help centre", "".join(parts) or "<p class='muted'>No articles yet.</p>")
 
 
