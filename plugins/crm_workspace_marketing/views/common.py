@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 
 import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
+
+from crm_workspace.web.display import when_html
 
 READ_ONLY_TIP = "Viewers cannot change marketing: ask an admin or a member."
 
@@ -73,10 +74,7 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     if times:  # humanised, the exact time on hover
         frame = frame.copy()
         for column in times:
-            frame[column] = [
-                f"<span title='{html.escape(exact(v))}'>{html.escape(when(v))}</span>" if _given(v) else ""
-                for v in frame[column]
-            ]
+            frame[column] = [when_html(v) if _given(v) else "" for v in frame[column]]
             formatters[column] = {"type": "html"}
     options.setdefault("formatters", formatters)
     wide = {**NAMES, "unsubscribes": 112}  # the longest one-word header
@@ -90,39 +88,6 @@ def table(frame, **options) -> pn.widgets.Tabulator:
 
 def _given(value) -> bool:
     return isinstance(value, str) and bool(value)
-
-
-def when(iso, now: datetime | None = None) -> str:
-    """An ISO time as people say it ("in 2 days", "3 hours ago", "just now"); older than a month: its date."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
-    except ValueError:
-        return str(iso)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
-    future, seconds = seconds < 0, abs(seconds)
-    for size, unit in ((86400 * 30, None), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            if unit is None:
-                return moment.strftime("%-d %b %Y")
-            count = int(seconds // size)
-            text = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {text}" if future else f"{text} ago"
-    return "just now"
-
-
-def exact(iso) -> str:
-    """An ISO time in a readable exact form ("2 Dec 2026 14:30 UTC") for a hover title."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
-    except ValueError:
-        return str(iso)
-    return moment.strftime("%-d %b %Y %H:%M") + (" UTC" if moment.utcoffset() in (None, UTC.utcoffset(None)) else "")
 
 
 def say(box: pn.Column, text: str, kind: str = "success") -> None:
