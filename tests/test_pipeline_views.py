@@ -304,3 +304,18 @@ def test_a_deal_with_nobody_and_no_company_opens_with_empty_pickers(page):
     assert form._save()
     saved = page.workspace.store.get("deals", deal["id"])
     assert (saved["title"], saved["owner"], saved["organization_id"]) == ("Bare 2", None, None)
+
+
+def test_slipped_deals_and_the_conflict_show_dates_as_people_read_them(page):
+    import re
+
+    store = page.workspace.store
+    beta = store.insert("deals", {"title": "Beta", "stage": "proposal", "expected_close": "2030-02-10"})
+    store.update("deals", beta["id"], {"expected_close": "2030-04-10"}, version=beta["version"])
+    from crm_workspace_pipeline.views.forecast import Forecast
+
+    table = Forecast(model=page.model)._slipped()
+    assert list(table.value[["was", "now"]].iloc[0]) == ["10 Feb 2030", "10 Apr 2030"]
+    assert "<time" in table.value["changed_at"].iloc[0] and table.formatters["changed_at"] == {"type": "html"}
+    assert page.form._shown("expected_close", "2030-04-10") == "10 Apr 2030"
+    assert not re.search(r"\d{4}-\d\d-\d\dT", re.sub(r"<[^>]*>", "", table.value["changed_at"].iloc[0]))
