@@ -90,3 +90,16 @@ def test_html_table_escapes_every_header_and_cell():
 def test_html_table_without_rows_says_so():
     assert "None yet." in html_table([], ["a"])
     assert "No meetings &amp; calls" in html_table([], ["a"], empty="No meetings & calls")
+
+
+def test_times_inside_text_and_cell_classes():
+    from crm_workspace.web.display import times_text
+
+    assert (
+        times_text("disabled at 2030-01-08T12:00:00Z after 10 failures", NOW)
+        == "disabled at 2 days ago after 10 failures"
+    )
+    assert times_text(None) == ""
+    assert "crm-when" in cell_html("disabled at 2030-01-08T12:00:00Z")
+    out = html_table([{"name": "x"}], {"name": "Rule"}, cell_class="auto-")
+    assert "<td class='auto-name'" in out and "<td class" not in html_table([{"name": "x"}], ["name"])

@@ -123,6 +123,13 @@ def times_html(text: Any, now: datetime | None = None) -> str:
     return "".join(out) + E(text[last:])
 
 
+def times_text(text: Any, now: datetime | None = None) -> str:
+    """Plain text with each ISO date-time in it said as ``ago`` ("disabled 2 days ago"), for a widget or an
+    alert that escapes on its own."""
+    text = "" if text is None else str(text)
+    return ISO_TIME.sub(lambda match: ago(match.group(), now), text)
+
+
 def money(amount: Any, currency: str | None = None) -> str:
     """``57500.0`` as "€57,500": whole units, thousands separated, the currency's symbol (else its code after
     the number, "57,500 CHF"); "" for None. ``currency`` None is the default currency (EUR)."""
@@ -159,14 +166,14 @@ def number(value: Any) -> str:
 
 def cell_html(value: Any) -> str:
     """One table cell: None empty, a time "3 days ago" (exact on hover), a date "30 Nov 2026", a float
-    "57,500", anything else its text; always escaped."""
+    "57,500", anything else its text with any time inside humanised; always escaped."""
     if value is None:
         return ""
     if isinstance(value, datetime | date) or (isinstance(value, str) and (is_day(value) or moment(value))):
         return when_html(value)
     if isinstance(value, float):
         return E(number(value))
-    return E(str(value))
+    return times_html(value)
 
 
 Columns = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[str]
@@ -181,12 +188,20 @@ def _labelled(columns: Columns) -> list[tuple[str, str]]:
 _CELL = "text-align:left;padding:2px 8px;vertical-align:top"
 
 
-def html_table(rows: Iterable[Mapping[str, Any]], columns: Columns, *, empty: str = "None yet.", css: str = "") -> str:
+def html_table(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Columns,
+    *,
+    empty: str = "None yet.",
+    css: str = "",
+    cell_class: str = "",
+) -> str:
     """Rows as an HTML table, every header and cell escaped and each value shown by ``cell_html``.
 
     ``columns`` is ``{column: header}``, ``[(column, header), ...]`` or ``[column, ...]`` (headers then read
     "First name"); a cell ``html_table`` should not format, put it in the row ready as text. No rows: ``empty``
-    as a grey line. ``css`` adds a class to the table (for a test or a stylesheet to find it).
+    as a grey line. ``css`` adds classes to the table, ``cell_class`` a class to each cell, its prefix and the
+    column ("auto-" -> ``<td class="auto-name">``), for a test or a stylesheet to find them.
     """
     pairs = _labelled(columns)
     rows = list(rows)
@@ -194,7 +209,9 @@ def html_table(rows: Iterable[Mapping[str, Any]], columns: Columns, *, empty: st
         return f"<p class='crm-empty' style='color:#5f6b7a;font-size:13px;margin:4px 0'>{E(empty)}</p>"
     head = "".join(f"<th style='{_CELL}'>{E(title)}</th>" for _, title in pairs)
     body = "".join(
-        "<tr>" + "".join(f"<td style='{_CELL}'>{cell_html(row.get(key))}</td>" for key, _ in pairs) + "</tr>"
+        "<tr>"
+        + "".join(f"<td{_class(cell_class, key)} style='{_CELL}'>{cell_html(row.get(key))}</td>" for key, _ in pairs)
+        + "</tr>"
         for row in rows
     )
     classes = f"crm-table {css}".strip()
@@ -202,3 +219,7 @@ def html_table(rows: Iterable[Mapping[str, Any]], columns: Columns, *, empty: st
         f"<table class='{E(classes)}' style='border-collapse:collapse;font-size:13px'>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
+
+
+def _class(prefix: str, column: str) -> str:
+    return f" class='{E(prefix + column)}'" if prefix else ""
