@@ -58,7 +58,7 @@ def deals_html(deals: list[dict]) -> str:
 
 def related_html(rows: list[dict]) -> str:
     text = "".join(
-        f"<li>{E(r['kind'] or '')} {E(r['direction'])} <b>{E(r['other'] or '')}</b> ({E(r['other_type'])})</li>"
+        f"<li>{E(label(r['kind']))} {E(r['direction'])} <b>{E(r['other'] or '')}</b> ({E(r['other_type'])})</li>"
         for r in rows[:100]
     )
     return f"<ul>{text}</ul>"
