@@ -12,7 +12,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
-from crm_workspace.web.display import ago
+from crm_workspace.web.display import ago, label
 
 from ..views.common import table
 from . import data, model
@@ -180,7 +180,7 @@ class SequencesPage(pn.viewable.Viewer):
         title = (
             f"**{html.escape(row['name'])}** ({row['status']}): when "
             f"{html.escape(model.describe_trigger(row['trigger_kind'], row['trigger']))}; "
-            f"exits: {html.escape(', '.join(row['exits']) or 'none')}"
+            f"exits: {html.escape(', '.join(label(e) for e in row['exits']) or 'none')}"
         )
         return pn.Column(pn.pane.Markdown(title), _table(frame.reindex(columns=columns), height=220))
 

@@ -38,6 +38,7 @@ LABELS = {
     "due_now": "Due now",
     "next_due": "Next due",
     "last_run": "Last run",
+    "trigger": "Starts when",
 }
 RATES = ("open_rate", "click_rate", "bounce_rate", "unsubscribe_rate", "conversion_rate", "rate")
 NAMES = {
@@ -49,7 +50,10 @@ NAMES = {
     "text": 320,
     "step": 360,
     "error": 320,
+    "trigger": 300,
 }
+#: columns whose text wraps onto more lines instead of being cut off (a trigger's sentence)
+WRAPPED = ("trigger",)
 TIMES = ("next_due", "last_run", "at", "due", "when")
 
 
@@ -70,6 +74,7 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     formatters = {
         c: NumberFormatter(format="0.0%", text_align="right") for c in columns if c in RATES or c.endswith("_rate")
     }
+    formatters.update({c: {"type": "textarea"} for c in columns if c in WRAPPED})
     times = [c for c in columns if is_time(c)]
     if times:  # humanised, the exact time on hover
         frame = frame.copy()
