@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.display import label, when_html
 
 from .mapping import ENTITIES
 from .model import PREVIEW_ROWS, ImportModel
@@ -244,8 +245,16 @@ class ImportPage(pn.viewable.Viewer):
         frame = pd.DataFrame(rows)[
             ["id", "at", "user", "file_name", "entity", "created", "updated", "skipped", "rejected", "status"]
         ]
+        frame = frame.assign(at=[when_html(v) for v in frame["at"]])  # "3 days ago", the exact time on hover
         return pn.widgets.Tabulator(
-            frame, show_index=False, disabled=True, pagination="local", page_size=10, sizing_mode="stretch_width"
+            frame,
+            show_index=False,
+            disabled=True,
+            pagination="local",
+            page_size=10,
+            sizing_mode="stretch_width",
+            formatters={"at": {"type": "html"}},
+            titles={c: label(c) for c in frame.columns} | {"id": "Batch", "at": "When", "file_name": "File"},
         )
 
     def __panel__(self):
