@@ -23,11 +23,13 @@ def timeline_html(items: list[dict]) -> str:
         return "<p>No touchpoints yet.</p>"
     out = []
     for item in items:
-        tags = "".join(f"<span class='crm-tag {E(t)}'>{E(t)}</span>" for t in (item["function"], item["channel"]) if t)
+        tags = "".join(
+            f"<span class='crm-tag {E(t)}'>{E(label(t))}</span>" for t in (item["function"], item["channel"]) if t
+        )
         body = _body_html(item)
         out.append(
             f"<div class='crm-tl crm-tl-{E(item['source'])}'><div class='meta'>{when_html(item['at'])}"
-            f" · {E(item['kind'])} · {E(item['by'])} {tags}</div>"
+            f" · {E(label(item['kind']))} · {E(item['by'])} {tags}</div>"
             f"<div>{item['icon']} <b>{E(item['subject'])}</b></div>{body}</div>"
         )
     return "".join(out)
