@@ -73,8 +73,9 @@ def crm_register_commands(cli):
     register(cli)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def crm_demo_data(workspace, seed, size, today):
+    """After the other modules' demo data: the time rule's past runs are settled over every contact."""
     from .demo import add_demo
 
     add_demo(workspace, size, today)
