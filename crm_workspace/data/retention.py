@@ -55,14 +55,14 @@ def blank(
 
 
 def _chunked(store: Any, table: str, pk: str, where: str, params: Sequence[Any], statement: str, chunk: int) -> int:
-    done = 0
-    select = f"SELECT [{pk}] FROM [{table}] WHERE {where} LIMIT {int(chunk)}"
-    while ids := [row[pk] for row in store.query(select, params)]:
+    done, last = 0, None
+    # in key order from where the last chunk ended: rows kept (blanked) are never scanned again
+    select = f"SELECT [{pk}] FROM [{table}] WHERE ({where}) AND [{pk}] > ? ORDER BY [{pk}] LIMIT {int(chunk)}"
+    first = f"SELECT [{pk}] FROM [{table}] WHERE {where} ORDER BY [{pk}] LIMIT {int(chunk)}"
+    while ids := [row[pk] for row in store.query(*((first, params) if last is None else (select, [*params, last])))]:
         with store.transaction():
             marks = ",".join("?" * len(ids))
             # picked again under the write lock: a row changed since the SELECT (requeued) stays
-            count = store.conn.execute(f"{statement} WHERE [{pk}] IN ({marks}) AND ({where})", [*ids, *params]).rowcount
-        done += count
-        if count < len(ids):  # rows that changed meanwhile, or a trigger kept: the next run sees them
-            break
+            done += store.conn.execute(f"{statement} WHERE [{pk}] IN ({marks}) AND ({where})", [*ids, *params]).rowcount
+        last = ids[-1]
     return done
