@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import pytest
 from crm_workspace_surveys import rules
 from crm_workspace_surveys.nps import period_start
-from service_stub import ServiceStub
 
 from crm_workspace.services import privacy
 from crm_workspace.services.scheduler import run_ticks
@@ -20,8 +19,6 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture
 def desk(workspace, smtpd):
-    if not workspace.query("SELECT 1 FROM sqlite_master WHERE name = 'tickets'"):
-        workspace.register(ServiceStub(), "service_stub")
     configure_smtp(workspace, smtpd.port)
     workspace.set_setting("nps_every_days", 0)  # CSAT only here
     ana = workspace.store.insert(
