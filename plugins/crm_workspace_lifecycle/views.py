@@ -111,12 +111,12 @@ def funnel_figure(frame):
 
 def funnel_table(frame) -> str:
     rows = "".join(
-        f'<tr><td>{html.escape(str(stage))}</td><td class="lc-reached" data-stage="{html.escape(str(stage))}">{n:,}</td>'
+        f'<tr><td>{html.escape(label(stage))}</td><td class="lc-reached" data-stage="{html.escape(str(stage))}">{n:,}</td>'
         f"<td>{_pct(conv)}</td></tr>"
         for stage, n, conv in zip(frame["stage"], frame["reached"], frame["conversion_to_next"], strict=True)
     )
     return (
-        '<table class="lc-funnel"><thead><tr><th>stage</th><th>reached</th><th>conversion to next</th></tr></thead>'
+        '<table class="lc-funnel"><thead><tr><th>Stage</th><th>Reached</th><th>Conversion to next</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
 
