@@ -156,3 +156,13 @@ def m002_rules(db: Database) -> None:
         pk="id",
         not_null={"rule_id", "at", "status"},
     )
+
+
+@migrations()
+def m003_retention_indexes(db: Database) -> None:
+    """An index for the hourly retention scan of the delivery log (retention.py), by status and
+    last moment: a prune with nothing to remove reads no kept delivery."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_finished"
+        " ON webhook_deliveries(status, coalesce(delivered_at, created_at))"
+    )
