@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from crm_workspace_automation import retention, rules
 
-from crm_workspace import ValidationError
+from crm_workspace import PermissionDenied, ValidationError
 from crm_workspace.data import retention as core_retention
 from crm_workspace.services.scheduler import run_ticks
 
@@ -92,3 +92,14 @@ def test_the_scans_read_through_indexes(workspace):
         runs
     )
     assert "SCAN" not in runs, runs
+
+
+def test_only_an_admin_or_the_tick_prunes_rule_runs(workspace):
+    ws = workspace
+    ws.store.insert("users", {"username": "tester", "role": "admin"})
+    ws.store.insert("users", {"username": "mia", "role": "member"})
+    with pytest.raises(PermissionDenied, match="only an admin may prune rule_runs"):
+        retention.prune_runs(ws.as_user("mia"), now=_in(200))
+    with pytest.raises(PermissionDenied, match="only an admin may prune webhook_deliveries"):
+        retention.prune(ws.as_user("mia"), now=_in(200))
+    assert retention.prune_runs(ws.as_system("automation"), now=_in(200)) == 0

@@ -313,3 +313,15 @@ def test_retention_reads_only_its_candidates_through_an_index(workspace):
         ["2030-01-01T00:00:00Z"],
     )
     assert candidates == [] and store.get("mail_outbox", row_id)["status"] == "sent"
+
+
+def test_only_an_admin_or_the_scheduler_may_prune(workspace):
+    ws = workspace
+    ws.store.insert("users", {"username": "tester", "role": "admin"})
+    ws.store.insert("users", {"username": "mia", "role": "member"})
+    (row_id,) = queue(ws, 1)
+    _age(ws, [row_id], status="sent", sent_at="2026-01-01T00:00:00Z")
+    with pytest.raises(PermissionDenied, match="only an admin may prune mail_outbox"):
+        outbox.prune(ws.as_user("mia"), days=1, now="2026-11-30T00:00:00Z")
+    assert ws.store.get("mail_outbox", row_id)["message"]  # nothing was touched
+    assert outbox.prune(ws.as_system("core"), days=1, now="2026-11-30T00:00:00Z") == {"removed": 0, "emptied": 1}

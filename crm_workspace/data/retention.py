@@ -8,7 +8,9 @@ into the append-only audit log: the opposite of retention. ``prune`` deletes the
 (a body no longer needed beside counters that still are), both without audit rows or
 events: the ledger's own insert was audited, and its policy (the retention setting) is on
 record in the settings table. Both check once that the acting user may change ``table``,
-refuse append-only tables, and check the table and column names. For the ledger
+refuse append-only tables, and check the table and column names. Retention is a policy
+decision, not a colleague's edit: only an admin, the system actor (``as_system``: the
+ticks) or setup mode may prune, whatever a member may write row by row. For the ledger
 tables of a plugin's own, from its tick or a command, never for a person's records.
 
 The scan: rows are picked a chunk at a time (short write locks). With ``index`` (an index
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crm_workspace.data import permissions, schema
-from crm_workspace.errors import CrmError, NotFound
+from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 
 #: Rows per transaction: short write locks, so a served app's writes go on meanwhile.
 CHUNK = 2000
@@ -39,7 +41,10 @@ def _checked(store: Any, table: str, action: str, columns: Sequence[str] = ()) -
     unknown = [name for name in columns if name not in known]
     if unknown:
         raise NotFound(f"{table} has no column {', '.join(unknown)}")
-    permissions.permissions(store).check(table, action)
+    rights = permissions.permissions(store)
+    rights.check(table, action)  # a viewer, a disabled or unknown user: refused with their reason
+    if rights.enforced and rights.role != "admin":
+        raise PermissionDenied(f"only an admin may prune {table} ({rights.user} is a {rights.role})")
     return store.primary_key(table)
 
 
