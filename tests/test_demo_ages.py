@@ -51,7 +51,8 @@ def test_the_demos_first_tick_finds_nothing_due_that_the_demo_left_undone(demo_d
     def counts():
         return (
             ws.store.scalar("SELECT count(*) FROM activities WHERE kind = 'task'"),
-            ws.store.scalar("SELECT count(*) FROM rule_runs"),
+            # runs the ticks made (their retention may drop the demo's superseded old runs meanwhile)
+            ws.store.scalar("SELECT count(*) FROM rule_runs WHERE at > ?", [iso(today)]),
             ws.store.scalar("SELECT count(*) FROM mail_outbox WHERE plugin = 'surveys'"),
         )
 

@@ -291,3 +291,37 @@ def test_retention_removes_old_finished_mail_and_keeps_what_records_count(worksp
     ws.store.insert("users", {"username": "vic", "role": "viewer"})
     with pytest.raises(PermissionDenied):
         outbox.prune(ws.as_user("vic"), days=1, now="2030-01-01T00:00:00Z")
+
+
+def test_retention_reads_only_its_candidates_through_an_index(workspace):
+    """The hourly prune must not scan the kept ledger: each step reads its own partial index."""
+    from crm_workspace.data import retention
+
+    store = workspace.store
+    removed = retention.plan(store, "mail_outbox", outbox.REMOVED, ["x"], index="idx_mail_outbox_removable")
+    emptied = retention.plan(
+        store, "mail_outbox", outbox.EMPTIED, ["x"], columns=["message"], index="idx_mail_outbox_emptiable"
+    )
+    for plan, index in ((removed, "idx_mail_outbox_removable"), (emptied, "idx_mail_outbox_emptiable")):
+        assert f"USING INDEX {index}" in plan and "SCAN" not in plan, plan
+    # an emptied row of a record leaves the index: years of campaign ledger cost the scan nothing
+    (row_id,) = queue(workspace, 1)
+    _age(workspace, [row_id], status="sent", sent_at="2026-01-01T00:00:00Z")
+    outbox.prune(workspace, now="2026-11-30T00:00:00Z")
+    candidates = store.query(
+        f"SELECT id FROM mail_outbox INDEXED BY idx_mail_outbox_emptiable WHERE {outbox.EMPTIED} AND message IS NOT NULL",
+        ["2030-01-01T00:00:00Z"],
+    )
+    assert candidates == [] and store.get("mail_outbox", row_id)["status"] == "sent"
+
+
+def test_only_an_admin_or_the_scheduler_may_prune(workspace):
+    ws = workspace
+    ws.store.insert("users", {"username": "tester", "role": "admin"})
+    ws.store.insert("users", {"username": "mia", "role": "member"})
+    (row_id,) = queue(ws, 1)
+    _age(ws, [row_id], status="sent", sent_at="2026-01-01T00:00:00Z")
+    with pytest.raises(PermissionDenied, match="only an admin may prune mail_outbox"):
+        outbox.prune(ws.as_user("mia"), days=1, now="2026-11-30T00:00:00Z")
+    assert ws.store.get("mail_outbox", row_id)["message"]  # nothing was touched
+    assert outbox.prune(ws.as_system("core"), days=1, now="2026-11-30T00:00:00Z") == {"removed": 0, "emptied": 1}

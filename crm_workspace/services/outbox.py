@@ -269,6 +269,10 @@ def requeue(workspace: Any, ids: Iterable[int]) -> int:
 # ------------------------------------------------------------------ retention
 #: A finished row whose last moment (sent, else last attempt, else queued) is before ``?``.
 FINISHED = "status IN ('sent', 'failed') AND coalesce(sent_at, attempted_at, queued_at) < ?"
+#: The rows retention removes (no record) and the rows whose text it drops (a record's); each
+#: is read through the partial index of the core's m005 that holds exactly its candidates.
+REMOVED = f"{FINISHED} AND coalesce(ref_table, '') = ''"
+EMPTIED = f"{FINISHED} AND coalesce(ref_table, '') != ''"
 
 
 def retention_days(workspace: Any) -> int:
@@ -293,6 +297,6 @@ def prune(workspace: Any, *, days: int | None = None, now: str | None = None) ->
     moment = datetime.fromisoformat(_iso(now or utcnow()).replace("Z", "+00:00"))
     cutoff = (moment - timedelta(days=days)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     store = workspace.store
-    removed = retention.prune(store, TABLE, f"{FINISHED} AND coalesce(ref_table, '') = ''", [cutoff])
-    emptied = retention.blank(store, TABLE, ["message"], f"{FINISHED} AND coalesce(ref_table, '') != ''", [cutoff])
+    removed = retention.prune(store, TABLE, REMOVED, [cutoff], index="idx_mail_outbox_removable")
+    emptied = retention.blank(store, TABLE, ["message"], EMPTIED, [cutoff], index="idx_mail_outbox_emptiable")
     return {"removed": removed, "emptied": emptied}

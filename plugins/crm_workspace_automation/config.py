@@ -74,6 +74,12 @@ SETTINGS = [
         30,
         doc="Days delivered and failed webhook deliveries stay in the log (0: forever).",
     ),
+    Setting(
+        "rules_retention_days",
+        _retention_days,
+        90,
+        doc="Days workflow rule runs stay in the log; each record's latest run per rule stays (0: forever).",
+    ),
 ]
 
 
