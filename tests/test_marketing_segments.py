@@ -265,8 +265,49 @@ def test_segments_on_campaign_engagement_follow_new_events(ws):
     assert newcomer in set(ws.df("marketing.segment", name="Opened November").id)
     never = segments.count(ws, [{"field": "email_engagement", "op": "not_clicked", "value": "any"}])
     clickers = ws.store.scalar(
-        "SELECT count(DISTINCT contact_id) FROM marketing_events WHERE kind = 'click' AND machine = 0"
+        "SELECT count(DISTINCT contact_id) FROM marketing_events"
+        " WHERE kind = 'click' AND machine = 0 AND campaign_id IS NOT NULL"
     )
     assert never == ws.store.scalar("SELECT count(*) FROM contacts") - clickers
     with pytest.raises(FieldGone, match="no campaign named"):
         compile_filter(ws, [{"field": "email_engagement", "op": "opened", "value": "Nope"}])
+
+
+def test_any_campaign_counts_campaigns_only_and_any_email_counts_sequences_too(ws):
+    from crm_workspace_marketing import tracking
+    from crm_workspace_marketing.filters import describe
+
+    def members(op, value):
+        return {
+            r["id"]
+            for r in ws.query(
+                *compile_filter(ws, [{"field": "email_engagement", "op": op, "value": value}]).select("c.id AS id")
+            )
+        }
+
+    campaign_openers = members("opened", "any")
+    reader = ws.store.scalar(
+        "SELECT id FROM contacts WHERE id NOT IN (SELECT contact_id FROM marketing_events WHERE contact_id IS NOT NULL)"
+    )
+    tracking.record_event(
+        ws,
+        "open",
+        campaign_id=None,
+        contact_id=reader,
+        ref="seq:1:1",
+        user_agent="Mozilla/5.0",
+        at="2026-01-01T10:00:00Z",
+    )
+    assert ws.store.scalar("SELECT machine FROM marketing_events WHERE ref = 'seq:1:1'") == 0  # a person's open
+    assert members("opened", "any") == campaign_openers  # a sequence's mail is no campaign
+    assert reader not in members("opened", "Any campaign")
+    assert reader in members("not_opened", "any")
+    everyone = members("opened", "any e-mail")
+    assert everyone == campaign_openers | {reader}
+    assert reader not in members("not_opened", "Any E-mail")
+    assert "any e-mail (campaign or sequence)" in describe(
+        ws, [{"field": "email_engagement", "op": "opened", "value": "any e-mail"}]
+    )
+    assert "any campaign" in describe(ws, [{"field": "email_engagement", "op": "opened", "value": "any"}])
+    segments.save_segment(ws, "Read a sequence", [{"field": "email_engagement", "op": "opened", "value": "any e-mail"}])
+    assert reader in set(ws.df("marketing.segment", name="Read a sequence").id)
