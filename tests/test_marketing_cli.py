@@ -123,3 +123,22 @@ def test_marketing_run_also_runs_due_sequence_steps_only_when_sequences_is_enabl
     done = crm(demo_db, "marketing", "run", "--json")
     assert done.returncode == 0, done.stderr
     assert "sequences" not in json.loads(done.stdout)[0]
+
+
+def test_segments_json_shows_each_filter_with_its_groups(ws, demo_db):
+    from crm_workspace_marketing import segments
+
+    grouped = {
+        "match": "all",
+        "conditions": [
+            {"field": "lifecycle_stage", "op": "is", "value": "lead"},
+            {"match": "any", "conditions": [{"field": "tags", "op": "has_any", "value": ["vip"]}]},
+        ],
+    }
+    segments.save_segment(ws, "Grouped on the CLI", grouped)
+    done = crm(demo_db, "marketing", "segments", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["name"]: r for r in json.loads(done.stdout)}
+    assert rows["Grouped on the CLI"]["filter"] == grouped
+    assert "(tags has any of vip)" in rows["Grouped on the CLI"]["conditions"]
+    assert rows["Grouped on the CLI"]["members"] == segments.count(ws, grouped)

@@ -311,3 +311,50 @@ def test_any_campaign_counts_campaigns_only_and_any_email_counts_sequences_too(w
     assert "any campaign" in describe(ws, [{"field": "email_engagement", "op": "opened", "value": "any"}])
     segments.save_segment(ws, "Read a sequence", [{"field": "email_engagement", "op": "opened", "value": "any e-mail"}])
     assert reader in set(ws.df("marketing.segment", name="Read a sequence").id)
+
+
+NESTED = {
+    "match": "all",
+    "conditions": [
+        {"field": "lifecycle_stage", "op": "in", "value": ["lead", "marketing_qualified", "subscriber"]},
+        {
+            "match": "any",
+            "conditions": [
+                {"field": "tags", "op": "has_any", "value": ["vip", "newsletter"]},
+                {"field": "lead_score.rule_points", "op": "gt", "value": 10},
+            ],
+        },
+    ],
+}
+
+
+def test_a_group_inside_a_segment_compiles_to_parameterised_sql(ws):
+    stage = {
+        r["id"]
+        for r in ws.query(
+            "SELECT id FROM contacts WHERE lifecycle_stage IN ('lead', 'marketing_qualified', 'subscriber')"
+        )
+    }
+    tagged = {
+        r["contact_id"] for r in ws.query("SELECT contact_id FROM contact_tags WHERE tag IN ('vip', 'newsletter')")
+    }
+    scored = {r["contact_id"] for r in ws.query("SELECT contact_id FROM lead_scores WHERE rule_points > 10")}
+    expected = stage & (tagged | scored)
+    assert expected and expected != stage & tagged and expected != stage & scored  # both branches matter
+    compiled = compile_filter(ws, NESTED)
+    assert " OR " in compiled.sql and " AND " in compiled.sql
+    assert "vip" not in compiled.sql and "lead" not in compiled.sql.replace("lead_scores", "")  # values are parameters
+    assert compiled.params == ["lead", "marketing_qualified", "subscriber", "vip", "newsletter", 10]
+    assert {"contact_tags", "lead_scores"} <= compiled.tables
+    assert ids(ws, NESTED) == expected
+    assert segments.count(ws, NESTED) == len(expected)
+    saved = segments.save_segment(ws, "Warm or tagged", NESTED)
+    assert json.loads(saved["filter"]) == NESTED  # kept as defined
+    assert set(ws.df("marketing.segment", name="Warm or tagged").id) == expected
+    newcomer = next(iter(stage - expected))  # tagging a contact of the stage brings it in, through the group
+    ws.store.insert("contact_tags", {"contact_id": newcomer, "tag": "vip"})
+    assert newcomer in set(ws.df("marketing.segment", name="Warm or tagged").id)
+    words = segments.list_segments(ws)
+    assert (
+        "(tags has any of vip, newsletter OR " in next(r for r in words if r["name"] == "Warm or tagged")["conditions"]
+    )

@@ -56,9 +56,18 @@ def test_build_a_segment_and_see_its_count(page, served):
     value.press("Enter")
     ws = Workspace.open(served.db, user="ana")
     leads = ws.store.scalar("SELECT count(*) FROM contacts WHERE lifecycle_stage = 'lead'")
+    customers = ws.store.scalar("SELECT count(*) FROM contacts WHERE lifecycle_stage = 'customer'")
     ws.close()
     page.locator(".mk-count-value", has_text=re.compile(f"^{leads:,}$")).wait_for()
     assert "contacts match" in page.locator(".mk-count").first.inner_text()
+    # a group: ALL of [stage lead, ANY of [stage customer]] matches nobody; ANY of both, leads and customers
+    page.get_by_role("button", name="+ Group").click()
+    inner = page.locator(".mk-group .mk-value input").first
+    inner.fill("customer")
+    inner.press("Enter")
+    page.locator(".mk-count-value", has_text=re.compile("^0$")).wait_for()
+    page.locator(".mk-match").get_by_role("button", name="any").click()
+    page.locator(".mk-count-value", has_text=re.compile(f"^{leads + customers:,}$")).wait_for()
 
 
 def test_open_the_unsubscribe_link_of_a_received_message(page, served, mail):
