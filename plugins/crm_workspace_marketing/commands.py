@@ -85,11 +85,24 @@ def register(cli: click.Group) -> None:
     @marketing.command("list-add")
     @click.argument("name")
     @click.argument("emails", type=click.File("r"), default="-")
+    @click.option(
+        "--from-import",
+        "batch",
+        metavar="BATCH",
+        help="Add the contacts an import batch created or updated (see `crm imports list`) instead of EMAILS.",
+    )
     @click.pass_context
-    def list_add(ctx, name, emails):
+    def list_add(ctx, name, emails, batch):
         """Add the contacts with the addresses in EMAILS (a file, or - for stdin) to a static list."""
+        from .imports import add_import
         from .segments import add_emails
 
+        if batch:
+            found = add_import(open_workspace(ctx), name, batch)
+            click.echo(
+                f"added {found['added']}, already on the list {found['already']} (the import's {found['contacts']} contacts)"
+            )
+            return
         result = add_emails(open_workspace(ctx), name, emails.read())
         click.echo(
             f"added {result['added']}, already on the list {result['already']},"

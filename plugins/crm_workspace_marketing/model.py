@@ -15,7 +15,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 
-from . import analytics, campaigns, fields, filters, forms, segments, sending
+from . import analytics, campaigns, fields, filters, forms, imports, segments, sending
 
 ANY = "(choose a field)"
 
@@ -235,6 +235,15 @@ class MarketingModel(param.Parameterized):
         added = segments.add_members(self.workspace, name, contact_ids)
         self.workspace.changed()
         return added
+
+    def import_batches(self) -> dict[str, str]:
+        """The contact imports to make a list from: label -> batch id, newest first."""
+        return {row["label"]: row["id"] for row in imports.import_batches(self.workspace)}
+
+    def add_import(self, name: str, batch_id: str) -> dict[str, int]:
+        result = imports.add_import(self.workspace, name, batch_id)
+        self.workspace.changed()
+        return result
 
     def create_list(self, name: str) -> dict[str, Any]:
         row = segments.save_segment(self.workspace, name, kind="static")

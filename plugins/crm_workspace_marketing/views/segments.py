@@ -154,11 +154,38 @@ class SegmentsTab(pn.viewable.Viewer):
             visible=False,
         )
         self.pick_from.param.watch(self._pick_from, "value")
+        self.batch = pn.widgets.Select(
+            label="…or everyone an import created or updated", options={}, width=420, css_classes=["mk-batch"]
+        )
+        self.add_batch = button("Add the import's contacts", self.read_only, width=220)
+        self.add_batch.on_click(self._add_batch)
         self.add_selected = button("Add the selected to the list", self.read_only, width=220)
         self.add_selected.on_click(self._add_selected)
         self._refresh_names()
 
+    def _add_batch(self, _event=None) -> None:
+        try:
+            name = self.new_list.value.strip() or self.list_name.value
+            if not name:
+                raise CrmError("choose a list or name a new one")
+            if not self.batch.value:
+                raise CrmError("choose an import")
+            if self.new_list.value.strip():
+                self.model.create_list(name)
+            result = self.model.add_import(name, self.batch.value)
+        except CrmError as error:
+            say(self.list_message, str(error), "danger")
+            return
+        say(
+            self.list_message,
+            f"Added {result['added']:,} of the import's {result['contacts']:,} contacts to '{name}'"
+            f" ({result['already']:,} were on it already).",
+        )
+        self.new_list.value = ""
+        self._refresh_names()
+
     def _refresh_names(self) -> None:
+        self.batch.options = {"": "", **self.model.import_batches()}
         self.editing.options = ["", *self.model.segment_names("dynamic")]
         self.list_name.options = self.model.segment_names("static")
         self.pick_from.options = ["", *self.model.segment_names()]
@@ -279,8 +306,9 @@ class SegmentsTab(pn.viewable.Viewer):
                 self.pick_from,
                 self.picker,
                 self.add_selected,
+                pn.Row(self.batch, pn.Column(pn.Spacer(height=18), self.add_batch)),
                 self.list_message,
-                title="Static lists: paste addresses or pick people",
+                title="Static lists: paste addresses, pick people or take an import",
                 collapsed=True,
                 sizing_mode="stretch_width",
             ),
