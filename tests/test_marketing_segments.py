@@ -358,3 +358,32 @@ def test_a_group_inside_a_segment_compiles_to_parameterised_sql(ws):
     assert (
         "(tags has any of vip, newsletter OR " in next(r for r in words if r["name"] == "Warm or tagged")["conditions"]
     )
+
+
+def test_an_erased_contact_is_in_no_segment_or_list(ws, tmp_path):
+    from crm_workspace_marketing import schema
+
+    from crm_workspace.services import privacy
+
+    stage = [{"field": "lifecycle_stage", "op": "is", "value": "customer"}]
+    segments.save_segment(ws, "Customers", stage)
+    segments.save_segment(ws, "VIP list", kind="static")
+    person = ws.query("SELECT id, email FROM contacts WHERE lifecycle_stage = 'customer' AND email IS NOT NULL")[0]
+    segments.add_members(ws, "VIP list", [person["id"]])
+    before = segments.count(ws, stage)
+    privacy.erase(ws, person["email"], tmp_path)
+    assert ws.store.get("contacts", person["id"])["lifecycle_stage"] == "customer"  # kept, yet matches nothing
+    assert ws.store.scalar("SELECT count(*) FROM marketing_erased WHERE contact_id = ?", [person["id"]]) == 1
+    assert segments.count(ws, stage) == before - 1
+    assert person["id"] not in set(ws.df("marketing.segment", name="Customers").id)
+    ws.store.update("contacts", person["id"], {"title": "Anyone"})  # a later write does not bring them back
+    assert person["id"] not in set(ws.df("marketing.segment", name="Customers").id)
+    assert segments.add_members(ws, "VIP list", [person["id"]]) == 0
+    segments.rebuild(ws)
+    assert not ws.query("SELECT 1 FROM segment_members WHERE contact_id = ?", [person["id"]])
+    with ws.store.transaction() as db:  # erased before the table existed: found in the audit trail
+        db.execute("DELETE FROM marketing_erased")
+        db.execute("INSERT INTO segment_members (segment_id, contact_id) SELECT id, ? FROM segments", [person["id"]])
+        schema.m007_erased(db)
+    assert ws.store.scalar("SELECT contact_id FROM marketing_erased") == person["id"]
+    assert not ws.query("SELECT 1 FROM segment_members WHERE contact_id = ?", [person["id"]])

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.fields import BadValue, normalize_date
 
+from .erased import not_erased
 from .fields import ANY_CAMPAIGN, CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, resolve
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def compile_filter(workspace: Workspace, value: str | dict | None, *, now: datet
     """``value`` as SQL; ``FilterError`` (``FieldGone`` for a missing field) naming the bad condition."""
     state = _State(workspace, now or datetime.now(UTC))
     sql = _group(state, parse(value), depth=1, path="")
+    sql = f"{sql} AND {not_erased('c.id')}"  # an erased person matches no filter
     return Compiled(sql, state.params, frozenset(state.tables), state.relative, tuple(state.fields))
 
 
