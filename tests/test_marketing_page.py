@@ -172,3 +172,29 @@ def json_filter(ws, name):
     import json
 
     return json.loads(ws.query("SELECT filter FROM segments WHERE name = ?", [name])[0]["filter"])
+
+
+def test_sending_from_the_page_asks_first_and_refuses_unsaved_changes(ws):
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    tab._ask()
+    assert "save the campaign first" in str(tab.message[0].object) and not tab.confirm.visible
+    tab.editor.param.update(campaign_name="Asked first", segment="Newsletter audience")
+    tab._save()
+    assert tab.row and tab.row["name"] == "Asked first"
+    people = tab.model.audience_count("Asked first")
+    assert people > 0
+    tab._ask()
+    assert tab.confirm.visible and f"Send 'Asked first' to {people:,} people?" in tab.confirm_text.object
+    assert tab.confirm_button.name == f"Send to {people:,} people"
+    assert (
+        ws.store.scalar(
+            "SELECT count(*) FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id"
+            " WHERE c.name = 'Asked first'"
+        )
+        == 0
+    )  # asking sends nothing
+    tab.cancel_button.clicks += 1
+    assert not tab.confirm.visible
+    tab.editor.subject = "Changed after saving"
+    tab._ask()
+    assert not tab.confirm.visible and "unsaved changes" in str(tab.message[0].object)

@@ -203,6 +203,15 @@ class CampaignsTab(pn.viewable.Viewer):
             self.row = self.model.campaign_row(name)
             if self.row["status"] == "sent":
                 raise CrmError(f"'{name}' was sent already")
+            e, row = self.editor, self.row
+            unsaved = (e.subject, e.html, e.text or "", e.segment or "") != (
+                row["subject"] or "",
+                row["html"] or "",
+                row["text"] or "",
+                self.model.segment_name(row["segment_id"]) or "",
+            )
+            if unsaved and row["status"] == "draft":
+                raise CrmError("the campaign has unsaved changes: save the draft first, then send what you saved")
             people = self.model.audience_count(name) if self.row.get("segment_id") else None
             if people is None:
                 raise CrmError(f"'{name}' has no segment: choose who receives it and save the draft")
