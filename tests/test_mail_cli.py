@@ -56,3 +56,19 @@ def test_send_with_the_server_down_leaves_mail_queued(workspace):
     result = run(workspace, "mail", "send")
     assert result.exit_code == 1 and "cannot reach the SMTP server" in result.output
     assert outbox.counts(workspace)["queued"] == 1
+
+
+def test_prune_reports_what_it_removed(workspace):
+    old = outbox.enqueue(workspace, make_message(to="a@example.com", subject="s", text="t"), key="old", plugin="cli")
+    outbox.enqueue(workspace, make_message(to="b@example.com", subject="s", text="t"), key="new", plugin="cli")
+    with workspace.store.transaction():
+        workspace.store.conn.execute(
+            "UPDATE mail_outbox SET status = 'sent', sent_at = '2020-01-01T00:00:00Z' WHERE id = ?", [old]
+        )
+    result = run(workspace, "mail", "prune", "--days", "30")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "removed 1 finished message older than 30 days; dropped the text of 0 more that records still count"
+    )
+    assert [r["key"] for r in workspace.store.query("SELECT key FROM mail_outbox")] == ["new"]
+    assert "removed 0 finished messages" in run(workspace, "mail", "prune").output  # mail_retention_days: 90

@@ -121,6 +121,11 @@ def test_the_page_shows_the_model_card_and_is_read_only_for_viewers(demo_db):
     ws = make_workspace(demo_db, user="ana")
     text = page_text(ws.dashboard("scoring"))
     assert "Model v1" in text and "Hold-out AUC" in text and "Senior title" in text
+    import re
+
+    shown = re.sub(r"<[^>]*>", " ", text)  # what a person reads (hover titles aside)
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown), "a raw ISO time is shown"
+    assert "rescored" in shown and ("ago" in shown or "just now" in shown)
     metric = next(m for m in ws.metrics() if m.key == "hot_leads")
     assert ws.df(metric.sql).iloc[0, 0] == metric.value
     viewer = make_workspace(demo_db, user="eve")

@@ -358,3 +358,18 @@ def test_sequences_and_campaigns_share_one_mailable_rule(ws):
     }
     sql = f"SELECT c.id FROM contacts c WHERE c.id IN (?, ?, ?, ?) AND {mailable_sql('c')}"
     assert [r["id"] for r in ws.query(sql, [ok, half, none, gone])] == [ok]
+
+
+def test_the_overview_says_each_trigger_in_a_whole_sentence_that_wraps():
+    import pandas as pd
+    from crm_workspace_marketing.sequences.model import describe_trigger
+    from crm_workspace_marketing.views.common import table
+
+    assert describe_trigger("lifecycle_stage", {"stage": "marketing_qualified"}) == (
+        "a contact's lifecycle stage becomes Marketing qualified"
+    )
+    assert describe_trigger("tag_added", {"tag": "event-2026"}) == "the tag “event-2026” is added to a contact"
+    assert describe_trigger("form_submitted", {}) == "a contact submits any form"
+    shown = table(pd.DataFrame([{"name": "Welcome", "trigger": describe_trigger("enters_segment", {"segment": "x"})}]))
+    assert shown.formatters["trigger"] == {"type": "textarea"} and shown.titles["trigger"] == "Starts when"
+    assert shown.widths["trigger"] >= 300

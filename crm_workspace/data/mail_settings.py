@@ -61,6 +61,16 @@ def _per_minute(value: Any) -> int:
     return value
 
 
+def retention_days(value: Any) -> int:
+    """A retention period: a whole number of days, 0 for keeping everything (shared with plugins' ledgers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        raise ValueError(f"must be a whole number of days (0: keep forever), not {value!r}")
+    return int(value)
+
+
+#: Days a finished message keeps its place in the outbox (crm_workspace/services/outbox.py ``prune``).
+DEFAULT_MAIL_RETENTION_DAYS = 90
+
 SETTINGS = (
     Setting("smtp_host", _host, "localhost", doc="The SMTP server mail is sent through."),
     Setting("smtp_port", _port, 25, doc="The SMTP server's port (25, 587 with starttls, 465 with ssl)."),
@@ -82,5 +92,12 @@ SETTINGS = (
         _per_minute,
         0,
         doc="At most this many messages a minute leave the outbox (0: no limit).",
+    ),
+    Setting(
+        "mail_retention_days",
+        retention_days,
+        DEFAULT_MAIL_RETENTION_DAYS,
+        doc="Days sent and failed mail stays in the outbox (0: forever): older messages are removed,"
+        " or keep only their ledger row when a record counts them (a campaign, a ticket reply).",
     ),
 )

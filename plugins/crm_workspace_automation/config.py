@@ -47,6 +47,12 @@ def _timeout(value: Any) -> float:
     return float(value)
 
 
+def _retention_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        raise ValueError(f"must be a whole number of days (0: keep forever), not {value!r}")
+    return int(value)
+
+
 SETTINGS = [
     Setting(
         "webhooks_allow_private",
@@ -62,6 +68,12 @@ SETTINGS = [
         doc="Failed webhook attempts in a row after which a subscription is disabled.",
     ),
     Setting("webhooks_timeout", _timeout, DEFAULT_TIMEOUT, doc="Seconds a webhook receiver has to answer."),
+    Setting(
+        "webhooks_retention_days",
+        _retention_days,
+        30,
+        doc="Days delivered and failed webhook deliveries stay in the log (0: forever).",
+    ),
 ]
 
 

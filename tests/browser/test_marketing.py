@@ -31,6 +31,8 @@ def served(tmp_path_factory, demo_template, mail):
     ws = Workspace.open(path, user="ana")
     configure_smtp(ws, mail.port)
     ws.close()
+    # no background tick: with SMTP configured it would deliver campaigns and sequence steps on its
+    # own schedule, racing the sends and throttling these tests start and count themselves
     server = Server(path, args=("--no-tick",))
     ws = Workspace.open(path, user="ana")
     ws.set_setting("public_url", server.url.rstrip("/"))

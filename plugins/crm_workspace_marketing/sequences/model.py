@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace import CrmError, NotFound
 from crm_workspace.data.store import utcnow
+from crm_workspace.web.display import label
 
 from ..erased import mark as mark_erased
 from .checks import EXITS, LOCKED_FIELDS, STATUSES, STEP_KINDS, TRIGGERS, _json, check_steps, dumps
@@ -71,13 +72,14 @@ def list_sequences(workspace: Workspace) -> list[dict[str, Any]]:
 
 
 def describe_trigger(kind: str, args: dict[str, Any]) -> str:
+    """What starts a sequence, as the end of a sentence "Starts when ...": "a contact's lifecycle stage becomes Lead"."""
     value = next((str(v) for v in args.values() if v not in (None, "")), "")
     return {
-        "enters_segment": f"enters segment {value}",
-        "lifecycle_stage": f"lifecycle stage becomes {value}",
-        "form_submitted": f"submits form {value or '(any)'}",
-        "tag_added": f"tag {value} added",
-    }.get(kind, kind)
+        "enters_segment": f"a contact enters the segment “{value}”",
+        "lifecycle_stage": f"a contact's lifecycle stage becomes {label(value)}",
+        "form_submitted": f"a contact submits the form “{value}”" if value else "a contact submits any form",
+        "tag_added": f"the tag “{value}” is added to a contact",
+    }.get(kind, label(kind))
 
 
 STEP_COUNTS_SQL = """

@@ -12,10 +12,11 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError
+from crm_workspace.web.display import when_html
 
 from .. import sending
 from ..model import MarketingModel
-from .common import alert, button, say, table, when
+from .common import alert, button, say, table
 
 STARTER_HTML = """<html><body>
 <p>Hello {{ first_name | default("there") }},</p>
@@ -283,7 +284,7 @@ class CampaignsTab(pn.viewable.Viewer):
         except CrmError as error:
             return alert(str(error))
         row = progress.iloc[0]
-        last = html.escape(when(row["last_run"]) if isinstance(row["last_run"], str) else "never")
+        last = when_html(row["last_run"]) if isinstance(row["last_run"], str) else "never"
         parts = [
             pn.pane.HTML(
                 f"<div class='mk-progress'>Backlog <b>{int(row['backlog']):,}</b>"
