@@ -153,6 +153,19 @@ def test_an_erased_contact_leaves_the_sequence(ws, smtpd):
     assert len(smtpd.messages) == 1
 
 
+def test_an_erased_contact_is_never_enrolled_again(ws, smtpd):
+    cid = person(ws)
+    privacy.erase(ws.as_system("test"), "ana@example.com", ws.path + ".receipts")
+    model.save_sequence(
+        ws,
+        {"name": "Customers", "trigger_kind": "lifecycle_stage", "trigger_args": {"stage": "customer"}},
+        WELCOME,
+    )
+    ws.store.update("contacts", cid, {"lifecycle_stage": "lead"})  # would trigger Welcome
+    assert model.enrol_many(ws, [(1, cid), (2, cid)]) == 0
+    assert ws.query("SELECT * FROM sequence_enrollments WHERE contact_id = ?", [cid]) == []
+
+
 def test_running_twice_at_the_same_time_sends_nothing_twice(ws, smtpd, tmp_path):
     cids = [person(ws, f"P{i}") for i in range(3)]
     for cid in cids:
