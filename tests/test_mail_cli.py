@@ -72,3 +72,21 @@ def test_prune_reports_what_it_removed(workspace):
     )
     assert [r["key"] for r in workspace.store.query("SELECT key FROM mail_outbox")] == ["new"]
     assert "removed 0 finished messages" in run(workspace, "mail", "prune").output  # mail_retention_days: 90
+
+
+def test_prune_is_an_admins_decision(workspace):
+    """Retention deletes without audit rows: a member, who may delete mail only on the audited
+    path, may not erase the ledger unrecorded with ``--days 1``."""
+    sent = outbox.enqueue(workspace, make_message(to="a@example.com", subject="s", text="t"), key="k", plugin="cli")
+    with workspace.store.transaction():
+        workspace.store.conn.execute(
+            "UPDATE mail_outbox SET status = 'sent', sent_at = '2020-01-01T00:00:00Z' WHERE id = ?", [sent]
+        )
+    workspace.store.insert("users", {"username": "tester", "role": "admin"})
+    workspace.store.insert("users", {"username": "mel", "role": "member"})
+    result = CliRunner().invoke(cli, ["--db", workspace.path, "--user", "mel", "mail", "prune", "--days", "1"])
+    assert result.exit_code != 0 and "only an admin may" in result.output
+    assert "Traceback" not in result.output
+    assert workspace.store.scalar("SELECT count(*) FROM mail_outbox") == 1
+    assert run(workspace, "--user", "tester", "mail", "prune", "--days", "1").exit_code == 0
+    assert workspace.store.scalar("SELECT count(*) FROM mail_outbox") == 0

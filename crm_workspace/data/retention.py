@@ -7,8 +7,9 @@ into the append-only audit log: the opposite of retention. ``prune`` deletes the
 ``where`` clause picks, a chunk per transaction, and ``blank`` empties columns of such rows
 (a body no longer needed beside counters that still are), both without audit rows or
 events: the ledger's own insert was audited, and its policy (the retention setting) is on
-record in the settings table. Both check once that the acting user may change ``table``,
-refuse append-only tables, and check the table and column names. For the ledger tables of
+record in the settings table. Both check once that the acting user is an admin (a tick's
+system actor is; a member, who may delete a row only on the audited path, may not erase a
+ledger unrecorded), refuse append-only tables, and check the table and column names. For the ledger tables of
 a plugin's own, from its tick or a command, never for a person's records.
 """
 
@@ -31,7 +32,7 @@ def _checked(store: Any, table: str, action: str, columns: Sequence[str] = ()) -
     unknown = [name for name in columns if name not in known]
     if unknown:
         raise NotFound(f"{table} has no column {', '.join(unknown)}")
-    permissions.permissions(store).check(table, action)
+    permissions.require_admin(store, f"{action} {table} rows without audit (retention)")
     return store.primary_key(table)
 
 
