@@ -71,7 +71,10 @@ def ago(iso: Any, now: datetime | None = None) -> str:
     when = moment(iso)
     if when is None:
         return str(iso)
-    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:  # a naive "now" is UTC, like a stored time without a zone
+        now = now.replace(tzinfo=UTC)
+    seconds = (now - when).total_seconds()
     future, seconds = seconds < 0, abs(seconds)
     for size, unit in _STEPS:
         if seconds >= size:
