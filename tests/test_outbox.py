@@ -291,3 +291,16 @@ def test_retention_removes_old_finished_mail_and_keeps_what_records_count(worksp
     ws.store.insert("users", {"username": "vic", "role": "viewer"})
     with pytest.raises(PermissionDenied):
         outbox.prune(ws.as_user("vic"), days=1, now="2030-01-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "30", None])
+def test_a_retention_setting_is_whole_days(workspace, bad):
+    """One check for every ledger's retention setting (mail here, webhooks in the automation plugin)."""
+    from crm_workspace.data.retention import check_days
+
+    assert check_days(7.0) == 7 and check_days(0) == 0
+    with pytest.raises(ValueError, match="whole number of days"):
+        check_days(bad)
+    for key in ("mail_retention_days", "webhooks_retention_days"):
+        with pytest.raises(CrmError, match="whole number of days"):
+            workspace.set_setting(key, bad)
