@@ -37,6 +37,16 @@ def test_ago_with_a_naive_now_takes_it_as_utc():
     assert ">3 days ago<" in when_html("2030-01-07T12:00:00Z", naive)
 
 
+def test_a_frames_missing_values_show_empty_and_never_raise():
+    """NaT and NaN, as pandas gives a missing time or number, read like None (NaT used to raise ValueError)."""
+    import pandas as pd
+
+    for missing in (pd.NaT, float("nan")):
+        assert when_html(missing) == ago(missing) == exact(missing) == day(missing) == ""
+        assert cell_html(missing) == money(missing) == number(missing) == ""
+    assert "<td" in html_table([{"at": pd.NaT, "n": float("nan")}], ["at", "n"])
+
+
 def test_ago_of_nothing_or_not_a_time():
     assert ago(None) == "" and ago("") == ""
     assert ago("soon", NOW) == "soon" and ago("2030-13-45T00:00Z", NOW) == "2030-13-45T00:00Z"
