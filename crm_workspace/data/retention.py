@@ -9,8 +9,8 @@ into the append-only audit log: the opposite of retention. ``prune`` deletes the
 events: the ledger's own insert was audited, and its policy (the retention setting) is on
 record in the settings table. Both check once that the acting user is an admin (a tick's
 system actor is; a member, who may delete a row only on the audited path, may not erase a
-ledger unrecorded), refuse append-only tables, and check the table and column names. For the ledger tables of
-a plugin's own, from its tick or a command, never for a person's records.
+ledger unrecorded), refuse append-only tables, and check the table and column names. For
+the ledger tables of a plugin's own, from its tick or a command, never for a person's records.
 """
 
 from __future__ import annotations
