@@ -31,6 +31,22 @@ def test_ago_says_past_and_future_times_as_people_do():
     assert ago("2030-01-07", NOW) == "7 Jan 2030"  # a date alone stays a date
 
 
+def test_ago_with_a_naive_now_takes_it_as_utc():
+    naive = datetime(2030, 1, 10, 12)
+    assert ago("2030-01-07T12:00:00Z", naive) == "3 days ago" and ago("2030-01-10T13:00:00+01:00", naive) == "just now"
+    assert ">3 days ago<" in when_html("2030-01-07T12:00:00Z", naive)
+
+
+def test_a_frames_missing_values_show_empty_and_never_raise():
+    """NaT and NaN, as pandas gives a missing time or number, read like None (NaT used to raise ValueError)."""
+    import pandas as pd
+
+    for missing in (pd.NaT, float("nan")):
+        assert when_html(missing) == ago(missing) == exact(missing) == day(missing) == ""
+        assert cell_html(missing) == money(missing) == number(missing) == ""
+    assert "<td" in html_table([{"at": pd.NaT, "n": float("nan")}], ["at", "n"])
+
+
 def test_ago_of_nothing_or_not_a_time():
     assert ago(None) == "" and ago("") == ""
     assert ago("soon", NOW) == "soon" and ago("2030-13-45T00:00Z", NOW) == "2030-13-45T00:00Z"

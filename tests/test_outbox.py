@@ -325,3 +325,16 @@ def test_only_an_admin_or_the_scheduler_may_prune(workspace):
         outbox.prune(ws.as_user("mia"), days=1, now="2026-11-30T00:00:00Z")
     assert ws.store.get("mail_outbox", row_id)["message"]  # nothing was touched
     assert outbox.prune(ws.as_system("core"), days=1, now="2026-11-30T00:00:00Z") == {"removed": 0, "emptied": 1}
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "30", None])
+def test_a_retention_setting_is_whole_days(workspace, bad):
+    """One check for every ledger's retention setting (mail here, webhooks in the automation plugin)."""
+    from crm_workspace.data.retention import check_days
+
+    assert check_days(7.0) == 7 and check_days(0) == 0
+    with pytest.raises(ValueError, match="whole number of days"):
+        check_days(bad)
+    for key in ("mail_retention_days", "webhooks_retention_days"):
+        with pytest.raises(CrmError, match="whole number of days"):
+            workspace.set_setting(key, bad)

@@ -442,6 +442,20 @@ def test_the_tick_prunes_finished_deliveries_and_expanded_events_after_the_reten
         ws.set_setting("webhooks_retention_days", "a month")
 
 
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset")
+def test_retention_reads_a_time_without_a_zone_as_utc(monkeypatch):
+    """A naive ``now`` is UTC, whatever the host's zone: on a host at UTC+14 the cutoff must not move 14 h."""
+    from crm_workspace_automation import retention
+
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    try:
+        assert retention._moment("2026-12-01T09:00:00") == datetime(2026, 12, 1, 9, tzinfo=UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 # ----------------------------------------------- addresses in any spelling
 @pytest.mark.parametrize(
     "url",

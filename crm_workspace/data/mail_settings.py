@@ -10,6 +10,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 from typing import Any
 
+from crm_workspace.data.retention import check_days
 from crm_workspace.types import Setting
 
 SECURITY_MODES = ("none", "starttls", "ssl")
@@ -61,13 +62,6 @@ def _per_minute(value: Any) -> int:
     return value
 
 
-def retention_days(value: Any) -> int:
-    """A retention period: a whole number of days, 0 for keeping everything (shared with plugins' ledgers)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
-        raise ValueError(f"must be a whole number of days (0: keep forever), not {value!r}")
-    return int(value)
-
-
 #: Days a finished message keeps its place in the outbox (crm_workspace/services/outbox.py ``prune``).
 DEFAULT_MAIL_RETENTION_DAYS = 90
 
@@ -95,7 +89,7 @@ SETTINGS = (
     ),
     Setting(
         "mail_retention_days",
-        retention_days,
+        check_days,
         DEFAULT_MAIL_RETENTION_DAYS,
         doc="Days sent and failed mail stays in the outbox (0: forever): older messages are removed,"
         " or keep only their ledger row when a record counts them (a campaign, a ticket reply).",

@@ -34,6 +34,13 @@ from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 CHUNK = 2000
 
 
+def check_days(value: Any) -> int:
+    """A retention setting's check (``Setting(..., check_days, ...)``): whole days, 0 for keeping everything."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        raise ValueError(f"must be a whole number of days (0: keep forever), not {value!r}")
+    return int(value)
+
+
 def _checked(store: Any, table: str, action: str, columns: Sequence[str] = ()) -> str:
     known = store.columns(table)  # NotFound for an unknown table
     if table == "audit_log" or table in schema.APPEND_ONLY or action in store.append_only(table):

@@ -124,7 +124,7 @@ def run_ticks(workspace: Any, now: str | None = None, *, plugins: list[str] | No
         unknown = sorted(set(plugins) - set(names) - {CORE})
         if unknown:
             raise CrmError(
-                f"no enabled plugin named {', '.join(unknown)} has a tick (ticking: {', '.join(names) or 'none'})"
+                f"no enabled plugin named {', '.join(unknown)} has a tick (ticking: {', '.join([*names, CORE])})"
             )
         names = [name for name in names if name in plugins]
     disabled = plugin_system.disabled_plugins(workspace.store)

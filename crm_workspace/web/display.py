@@ -28,8 +28,19 @@ DEFAULT_CURRENCY = "EUR"
 _STEPS = ((86400 * 30, None), (86400, "day"), (3600, "hour"), (60, "minute"))
 
 
+def _missing(value: Any) -> bool:
+    """None, "", or a missing value of a pandas frame (NaN, NaT: the values unequal to themselves)."""
+    return (
+        value is None
+        or (isinstance(value, str) and value == "")
+        or (isinstance(value, float | date) and value != value)
+    )
+
+
 def moment(value: Any) -> datetime | None:
     """An ISO date-time (text or ``datetime``) as an aware datetime (UTC when it names no zone), else None."""
+    if _missing(value):
+        return None
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str) and ISO_TIME.fullmatch(value.strip()):
@@ -51,7 +62,7 @@ def is_day(value: Any) -> bool:
 
 def day(value: Any) -> str:
     """A date (or the day of a date-time) as people read it: "30 Nov 2026"; other text as given, None as ""."""
-    if value is None or value == "":
+    if _missing(value):
         return ""
     if isinstance(value, date):
         return value.strftime("%-d %b %Y")
@@ -64,14 +75,17 @@ def day(value: Any) -> str:
 def ago(iso: Any, now: datetime | None = None) -> str:
     """A time as people say it: "just now", "5 minutes ago", "3 days ago", "in 2 days"; a month or more
     away, its date ("1 Jun 2029"); a date alone, its date. None is "", text that is no time stays as it is."""
-    if iso is None or iso == "":
+    if _missing(iso):
         return ""
     if is_day(iso):
         return day(iso)
     when = moment(iso)
     if when is None:
         return str(iso)
-    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:  # a naive "now" is UTC, like a stored time without a zone
+        now = now.replace(tzinfo=UTC)
+    seconds = (now - when).total_seconds()
     future, seconds = seconds < 0, abs(seconds)
     for size, unit in _STEPS:
         if seconds >= size:
@@ -85,7 +99,7 @@ def ago(iso: Any, now: datetime | None = None) -> str:
 
 def exact(iso: Any) -> str:
     """The exact time for a hover: "30 Nov 2026 07:12 UTC" (a date alone: "Mon 30 Nov 2026")."""
-    if iso is None or iso == "":
+    if _missing(iso):
         return ""
     if is_day(iso):
         return day(iso) if isinstance(iso, date) else _weekday(str(iso))
@@ -105,7 +119,7 @@ def _weekday(text: str) -> str:
 
 def when_html(iso: Any, now: datetime | None = None) -> str:
     """A time as ``<time>`` showing "3 days ago" with the exact time on hover, escaped; "" for None."""
-    if iso is None or iso == "":
+    if _missing(iso):
         return ""
     if not (is_day(iso) or moment(iso)):
         return E(str(iso))
@@ -133,7 +147,7 @@ def times_text(text: Any, now: datetime | None = None) -> str:
 def money(amount: Any, currency: str | None = None) -> str:
     """``57500.0`` as "€57,500": whole units, thousands separated, the currency's symbol (else its code after
     the number, "57,500 CHF"); "" for None. ``currency`` None is the default currency (EUR)."""
-    if amount is None or amount == "":
+    if _missing(amount):
         return ""
     try:
         value = float(amount)
@@ -157,8 +171,10 @@ def label(name: Any) -> str:
 
 def number(value: Any) -> str:
     """A number as people read it: "57,500", "0.08", "12"; anything else as text."""
+    if _missing(value):
+        return ""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return "" if value is None else str(value)
+        return str(value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}"
     return f"{int(value):,}"
@@ -167,7 +183,7 @@ def number(value: Any) -> str:
 def cell_html(value: Any) -> str:
     """One table cell: None empty, a time "3 days ago" (exact on hover), a date "30 Nov 2026", a float
     "57,500", anything else its text with any time inside humanised; always escaped."""
-    if value is None:
+    if _missing(value):
         return ""
     if isinstance(value, datetime | date) or (isinstance(value, str) and (is_day(value) or moment(value))):
         return when_html(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_workspace import Setting
+from crm_workspace.data.retention import check_days
 
 DEFAULT_BACKOFF = (60, 300, 1800, 7200, 43200)  # 1 min, 5 min, 30 min, 2 h, 12 h
 DEFAULT_MAX_FAILURES = 10
@@ -47,12 +48,6 @@ def _timeout(value: Any) -> float:
     return float(value)
 
 
-def _retention_days(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
-        raise ValueError(f"must be a whole number of days (0: keep forever), not {value!r}")
-    return int(value)
-
-
 SETTINGS = [
     Setting(
         "webhooks_allow_private",
@@ -70,13 +65,13 @@ SETTINGS = [
     Setting("webhooks_timeout", _timeout, DEFAULT_TIMEOUT, doc="Seconds a webhook receiver has to answer."),
     Setting(
         "webhooks_retention_days",
-        _retention_days,
+        check_days,
         30,
         doc="Days delivered and failed webhook deliveries stay in the log (0: forever).",
     ),
     Setting(
         "rules_retention_days",
-        _retention_days,
+        check_days,
         90,
         doc="Days workflow rule runs stay in the log; each record's latest run per rule stays (0: forever).",
     ),

@@ -95,4 +95,6 @@ def prune_due(ws, now: str) -> dict[str, int] | None:
 def _moment(now: str | None) -> datetime:
     if not now:
         return datetime.now(UTC)
-    return datetime.fromisoformat(now.replace("Z", "+00:00")).astimezone(UTC)
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    # no zone means UTC, as everywhere in the store (astimezone alone would read it as the host's local time)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

@@ -27,13 +27,6 @@ def today_iso() -> str:
     return utcnow()[:10]
 
 
-def parse_date(text: str | None) -> str | None:
-    """``YYYY-MM-DD`` (a longer ISO time is cut to its day), None for blank; ValueError otherwise."""
-    if blank(text):
-        return None
-    return date.fromisoformat(str(text).strip()[:10]).isoformat()
-
-
 class Day(param.CalendarDate):
     """A calendar date that also takes its ISO text ("2030-02-01"), as notebooks and data views pass it.
 

@@ -85,9 +85,9 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     wide = {**NAMES, "unsubscribes": 112}  # the longest one-word header
     options.setdefault("widths", {c: w for c, w in wide.items() if c in columns})
     options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
-    options.setdefault(
-        "configuration", {"columnDefaults": {"tooltip": True, "headerTooltip": True, "headerWordWrap": True}}
-    )
+    # no cell tooltips: Tabulator sets a tooltip's innerHTML to the raw cell value, so a campaign named
+    # "<img onerror=...>" would run as HTML on hover (header titles are ours: labels of column names)
+    options.setdefault("configuration", {"columnDefaults": {"headerTooltip": True, "headerWordWrap": True}})
     return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
 
 

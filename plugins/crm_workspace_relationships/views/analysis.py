@@ -27,10 +27,12 @@ WORDS = ("stakeholder_type", "stage")
 def _table(frame) -> pn.widgets.Tabulator:
     """A read-only list as people read it: labelled headers, stored words in words, money, shares as percentages."""
     shown = frame.assign(**{c: [label(v) for v in frame[c]] for c in WORDS if c in frame.columns})
-    if "amount" in frame.columns:
-        shown = shown.assign(amount=[money(v) for v in frame["amount"]])
+    if "amount" in frame.columns:  # in the deal's own currency ("$12,000"), not the default's
+        currencies = frame["currency"] if "currency" in frame.columns else [None] * len(frame)
+        shown = shown.assign(amount=[money(v, c) for v, c in zip(frame["amount"], currencies, strict=True)])
+        shown = shown.drop(columns=["currency"], errors="ignore")
     formatters = {"betweenness": NumberFormatter(format="0.0%")} if "betweenness" in frame.columns else {}
-    titles = {c: TITLES.get(c) or label(c) for c in frame.columns}
+    titles = {c: TITLES.get(c) or label(c) for c in shown.columns}
     return pn.widgets.Tabulator(
         shown, show_index=False, disabled=True, page_size=10, pagination="local", titles=titles, formatters=formatters
     )
