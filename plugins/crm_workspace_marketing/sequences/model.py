@@ -127,13 +127,6 @@ def describe_step(step: dict[str, Any]) -> str:
     return kind
 
 
-def describe_then(step: dict[str, Any], count: int) -> str:
-    then = step["args"].get("then")
-    if then is None or step["kind"] == "branch":
-        return ""
-    return " → end" if then >= count else f" → step {then}"
-
-
 # ----------------------------------------------------------------- writing
 def save_sequence(
     workspace: Workspace,
