@@ -35,7 +35,7 @@ class CampaignEditor(param.Parameterized):
     text = param.String(default="", doc="Plain text (left empty: made from the HTML).")
     variant_subject = param.String(default="", doc="A/B test: a second subject line (empty: no test).")
     share = param.Number(default=0.2, bounds=(0.05, 0.5), doc="A/B test: the share of the audience that tests.")
-    metric = param.Selector(default="opens", objects=["opens", "clicks"])
+    metric = param.Selector(default="opens", objects=["opens", "clicks", "revenue"])
     wait_hours = param.Number(default=4, bounds=(0, 336))
 
     def values(self) -> dict:
