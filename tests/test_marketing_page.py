@@ -198,3 +198,14 @@ def test_sending_from_the_page_asks_first_and_refuses_unsaved_changes(ws):
     tab.editor.subject = "Changed after saving"
     tab._ask()
     assert not tab.confirm.visible and "unsaved changes" in str(tab.message[0].object)
+
+
+def test_the_campaigns_tab_shows_the_demos_ab_test_and_its_decision(ws):
+    """The demo's webinar tested two subject lines: the page names the winner, when (in words a person
+    reads, no ISO time), and each variant's numbers."""
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    text = page_text(pn.panel(tab._progress("Webinar: pipeline hygiene")))
+    assert "Winner: variant" in text and "by opens" in text and "T13:00:00Z" not in text
+    variants = MarketingModel(workspace=ws).variants("Webinar: pipeline hygiene")
+    assert list(variants.name) == ["A", "B"] and variants.recipients.sum() > 0 and variants.opens.sum() > 0
+    assert "revenue" in variants.columns
