@@ -209,3 +209,23 @@ def test_the_campaigns_tab_shows_the_demos_ab_test_and_its_decision(ws):
     variants = MarketingModel(workspace=ws).variants("Webinar: pipeline hygiene")
     assert list(variants.name) == ["A", "B"] and variants.recipients.sum() > 0 and variants.opens.sum() > 0
     assert "revenue" in variants.columns
+
+
+def test_the_analytics_charts_keep_their_legends_off_the_data(ws):
+    """Inside the plot the legend covered the demo's bars (and on a phone most of the chart)."""
+    from bokeh.models import Legend
+    from crm_workspace_marketing.views.analytics import campaigns_figure, daily_figure
+
+    model = MarketingModel(workspace=ws)
+    for fig in (campaigns_figure(model.campaigns()), daily_figure(model.daily())):
+        assert [type(item) for item in fig.above].count(Legend) == 1
+        assert not [item for item in fig.center if isinstance(item, Legend)]
+
+
+def test_attribution_reads_as_money(ws):
+    from crm_workspace_marketing.views.common import table
+
+    grid = table(MarketingModel(workspace=ws).attribution())
+    for column in ("first_touch_revenue", "last_touch_revenue", "influenced_pipeline"):
+        assert grid.formatters[column].format == "0,0"
+    assert grid.titles["influenced_pipeline"] == "Influenced pipeline"
