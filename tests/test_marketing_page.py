@@ -229,3 +229,35 @@ def test_attribution_reads_as_money(ws):
     for column in ("first_touch_revenue", "last_touch_revenue", "influenced_pipeline"):
         assert grid.formatters[column].format == "0,0"
     assert grid.titles["influenced_pipeline"] == "Influenced pipeline"
+
+
+def test_the_page_tests_up_to_four_subjects_and_keeps_a_notebooks_content_variants(ws):
+    """The A/B field takes one subject a line (two to four versions); saving a campaign whose variants
+    change the HTML (made in a notebook) keeps them instead of dropping the test."""
+    import json
+
+    from crm_workspace_marketing import campaigns
+
+    content = {"variants": [{"html": "<p>B body</p>"}, {"subject": "C subject"}], "metric": "clicks", "share": 0.3}
+    campaigns.save_campaign(
+        ws, {"name": "Content test", "subject": "A", "html": "<p>A</p>", "segment_id": "VIP customers", "ab": content}
+    )
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    tab.chooser.value = "Content test"
+    assert tab.editor.variant_subject == "\nC subject"
+    tab._save()
+    saved = json.loads(campaigns.get_campaign(ws, "Content test")["ab"])
+    assert saved["variants"] == content["variants"] and saved["metric"] == "clicks"
+    tab.editor.variant_subject = "B subject\nC subject\nD subject"
+    tab._save()  # a second save from the same screen: no "changed since you opened it"
+    assert "Saved" in str(tab.message[0].object), tab.message[0].object
+    saved = json.loads(campaigns.get_campaign(ws, "Content test")["ab"])
+    assert saved["variants"] == [
+        {"html": "<p>B body</p>", "subject": "B subject"},
+        {"subject": "C subject"},
+        {"subject": "D subject"},
+    ]
+    tab.editor.variant_subject = "B\nC\nD\nE"  # five versions: a clear message, nothing saved
+    tab._save()
+    assert "two to four versions" in str(tab.message[0].object)
+    assert len(json.loads(campaigns.get_campaign(ws, "Content test")["ab"])["variants"]) == 3
