@@ -208,7 +208,7 @@ def test_the_campaigns_tab_shows_the_demos_ab_test_and_its_decision(ws):
     assert "Winner: variant" in text and "by opens" in text and "T13:00:00Z" not in text
     variants = MarketingModel(workspace=ws).variants("Webinar: pipeline hygiene")
     assert list(variants.name) == ["A", "B"] and variants.recipients.sum() > 0 and variants.opens.sum() > 0
-    assert "revenue" in variants.columns
+    assert "revenue" in variants.columns and "variant" not in variants.columns  # A and B, not also 0 and 1
 
 
 def test_the_analytics_charts_keep_their_legends_off_the_data(ws):

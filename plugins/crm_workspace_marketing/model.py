@@ -284,7 +284,8 @@ class MarketingModel(param.Parameterized):
         return self.workspace.df("marketing.failures", campaign=name)
 
     def variants(self, name: str) -> pd.DataFrame:
-        return self.workspace.df("marketing.ab", campaign=name)
+        """Each version's numbers for the page: named A, B, ... (the notebook's 0-based ``variant`` left out)."""
+        return self.workspace.df("marketing.ab", campaign=name).drop(columns=["variant"])
 
     def ab_decision(self, name: str) -> str:
         ab = campaigns.ab_config(self.campaign_row(name))
