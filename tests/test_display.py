@@ -83,7 +83,7 @@ def test_money_labels_and_numbers():
     assert money(57500.0, "EUR") == "€57,500" and money(57500, "chf") == "57,500 CHF"
     assert money(-1200.4, "USD") == "-$1,200" and money(None, "EUR") == "" and money(10) == "€10"
     assert label("first_name") == "First name" and label("marketing_qualified") == "Marketing qualified"
-    assert label(None) == ""
+    assert label(None) == "" and label(float("nan")) == ""  # an empty stage in a DataFrame, never "Nan"
     assert number(57500.0) == "57,500" and number(0.08107) == "0.08" and number(12) == "12" and number(None) == ""
 
 

@@ -193,3 +193,51 @@ def test_a_refused_address_is_bounced_and_suppressed(ws):
     row = ws.query("SELECT * FROM marketing_suppressions WHERE email = ?", [refused])[0]
     assert row["suppressed"] == 1 and row["reason"] == "hard bounce" and "550" in row["detail"]
     assert campaigns.audience_count(ws, campaign(ws, "Again", "bnc")) == len(people["given"]) - 1
+
+
+def test_an_ab_test_can_pick_the_winner_by_influenced_revenue(ws, smtpd):
+    """Variant A is opened more, but only B's readers open deals afterwards: by revenue B wins; a machine
+    open, a lost deal and a deal made before the mail count for nobody."""
+    configure_smtp(ws, smtpd.port)
+    audience(ws, 60, "rev")  # 20 consenting
+    ab = {"variants": [{"subject": "B: {{ first_name }}"}], "share": 0.4, "metric": "revenue", "wait_hours": 1}
+    row = campaign(ws, "Rev", "rev", ab=json.dumps(ab))
+    sending.send(ws, "Rev")
+    started = campaigns.ab_config(campaigns.get_campaign(ws, "Rev"))["test_started_at"]
+    tested = ws.query("SELECT contact_id, variant FROM campaign_recipients WHERE campaign_id = ?", [row["id"]])
+    a = [t["contact_id"] for t in tested if t["variant"] == 0]
+    b = [t["contact_id"] for t in tested if t["variant"] == 1]
+    before = ws.store.insert("deals", {"title": "Before the mail", "contact_id": a[3], "amount": 90000})
+    ws.store.update("deals", before["id"], {"created_at": "2000-01-01T00:00:00Z"})  # an opener's older deal
+
+    start = datetime.fromisoformat(started.replace("Z", "+00:00"))
+
+    def at(minutes):  # after the machine window of the delivery
+        return (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def opened(contact_id, agent="Mozilla/5.0"):
+        tracking.record_event(ws, "open", campaign_id=row["id"], contact_id=contact_id, user_agent=agent, at=at(10))
+
+    def deal(title, contact_id, amount, **changes):
+        made = ws.store.insert("deals", {"title": title, "contact_id": contact_id, "amount": amount})
+        ws.store.update("deals", made["id"], {"created_at": at(30), **changes})
+
+    for person in a[:4]:
+        opened(person)
+    opened(b[0])
+    ws.set_setting("marketing_scanner_agents", ["(?i)barracuda"])
+    opened(b[1], agent="Barracuda scanner")  # a machine: its deal is not influenced
+    deal("Won by B", b[0], 5000)
+    deal("Scanner", b[1], 80000)
+    deal("Lost by A", a[0], 70000, status="lost", lost_reason="price")
+    frame = ws.df("marketing.ab", campaign="Rev").set_index("name")
+    assert frame.loc["A", "opens"] > frame.loc["B", "opens"]
+    assert frame.loc["A", "revenue"] == 0 and frame.loc["B", "revenue"] == 5000
+    later = (datetime.fromisoformat(started.replace("Z", "+00:00")) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert sending.run(ws, at(40))["decided"] == []  # the wait is not over
+    assert sending.run(ws, later)["decided"] == ["Rev"]
+    decided = campaigns.ab_config(campaigns.get_campaign(ws, "Rev"))
+    assert decided["winner"] == 1 and decided["metric"] == "revenue"
+    assert {r["variant"]: r["revenue"] for r in decided["results"]} == {0: 0, 1: 5000}
+    with pytest.raises(ValidationError, match="opens or clicks or revenue"):
+        campaign(ws, "Bad metric", "rev", ab=json.dumps({**ab, "metric": "likes"}))

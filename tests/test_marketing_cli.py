@@ -50,6 +50,8 @@ def test_campaigns_send_run_and_tick_from_the_command_line(ws, demo_db, smtpd):
     assert done.returncode == 0 and "sent 2" in done.stdout, done.stderr
     report = json.loads(crm(demo_db, "marketing", "run", "--json").stdout)[0]
     assert report["sent"] == 0 and report["queued"] == 0  # nothing left: cron-safe
+    said = crm(demo_db, "marketing", "run").stdout  # without --json: sentences, no Python dicts
+    assert "Delivered 0, failed 0" in said and "Sequences: enrolled" in said and "{" not in said
     assert crm(demo_db, "tick").returncode == 0
     missing = crm(demo_db, "marketing", "send", "No such campaign")
     assert missing.returncode != 0 and "no campaign named" in missing.stderr and "Traceback" not in missing.stderr

@@ -198,3 +198,66 @@ def test_sending_from_the_page_asks_first_and_refuses_unsaved_changes(ws):
     tab.editor.subject = "Changed after saving"
     tab._ask()
     assert not tab.confirm.visible and "unsaved changes" in str(tab.message[0].object)
+
+
+def test_the_campaigns_tab_shows_the_demos_ab_test_and_its_decision(ws):
+    """The demo's webinar tested two subject lines: the page names the winner, when (in words a person
+    reads, no ISO time), and each variant's numbers."""
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    text = page_text(pn.panel(tab._progress("Webinar: pipeline hygiene")))
+    assert "Winner: variant" in text and "by opens" in text and "T13:00:00Z" not in text
+    variants = MarketingModel(workspace=ws).variants("Webinar: pipeline hygiene")
+    assert list(variants.name) == ["A", "B"] and variants.recipients.sum() > 0 and variants.opens.sum() > 0
+    assert "revenue" in variants.columns and "variant" not in variants.columns  # A and B, not also 0 and 1
+
+
+def test_the_analytics_charts_keep_their_legends_off_the_data(ws):
+    """Inside the plot the legend covered the demo's bars (and on a phone most of the chart)."""
+    from bokeh.models import Legend
+    from crm_workspace_marketing.views.analytics import campaigns_figure, daily_figure
+
+    model = MarketingModel(workspace=ws)
+    for fig in (campaigns_figure(model.campaigns()), daily_figure(model.daily())):
+        assert [type(item) for item in fig.above].count(Legend) == 1
+        assert not [item for item in fig.center if isinstance(item, Legend)]
+
+
+def test_attribution_reads_as_money(ws):
+    from crm_workspace_marketing.views.common import table
+
+    grid = table(MarketingModel(workspace=ws).attribution())
+    for column in ("first_touch_revenue", "last_touch_revenue", "influenced_pipeline"):
+        assert grid.formatters[column].format == "0,0"
+    assert grid.titles["influenced_pipeline"] == "Influenced pipeline"
+
+
+def test_the_page_tests_up_to_four_subjects_and_keeps_a_notebooks_content_variants(ws):
+    """The A/B field takes one subject a line (two to four versions); saving a campaign whose variants
+    change the HTML (made in a notebook) keeps them instead of dropping the test."""
+    import json
+
+    from crm_workspace_marketing import campaigns
+
+    content = {"variants": [{"html": "<p>B body</p>"}, {"subject": "C subject"}], "metric": "clicks", "share": 0.3}
+    campaigns.save_campaign(
+        ws, {"name": "Content test", "subject": "A", "html": "<p>A</p>", "segment_id": "VIP customers", "ab": content}
+    )
+    tab = CampaignsTab(model=MarketingModel(workspace=ws))
+    tab.chooser.value = "Content test"
+    assert tab.editor.variant_subject == "\nC subject"
+    tab._save()
+    saved = json.loads(campaigns.get_campaign(ws, "Content test")["ab"])
+    assert saved["variants"] == content["variants"] and saved["metric"] == "clicks"
+    tab.editor.variant_subject = "B subject\nC subject\nD subject"
+    tab._save()  # a second save from the same screen: no "changed since you opened it"
+    assert "Saved" in str(tab.message[0].object), tab.message[0].object
+    saved = json.loads(campaigns.get_campaign(ws, "Content test")["ab"])
+    assert saved["variants"] == [
+        {"html": "<p>B body</p>", "subject": "B subject"},
+        {"subject": "C subject"},
+        {"subject": "D subject"},
+    ]
+    tab.editor.variant_subject = "B\nC\nD\nE"  # five versions: a clear message, nothing saved
+    tab._save()
+    assert "two to four versions" in str(tab.message[0].object)
+    assert len(json.loads(campaigns.get_campaign(ws, "Content test")["ab"])["variants"]) == 3

@@ -126,6 +126,8 @@ def test_the_page_shows_the_model_card_and_is_read_only_for_viewers(demo_db):
     shown = re.sub(r"<[^>]*>", " ", text)  # what a person reads (hover titles aside)
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown), "a raw ISO time is shown"
     assert "rescored" in shown and ("ago" in shown or "just now" in shown)
+    assert not re.search(r"\b\w+[~=]\w", shown), "a raw feature name (title~head, country=es) is shown"
+    assert "has the word" in shown or " is " in shown or " a month" in shown  # the strongest features, said
     metric = next(m for m in ws.metrics() if m.key == "hot_leads")
     assert ws.df(metric.sql).iloc[0, 0] == metric.value
     viewer = make_workspace(demo_db, user="eve")
@@ -186,3 +188,22 @@ def test_scoring_in_index_order_gives_the_per_contact_scores(demo_workspace):
         assert scoped == {k: per_contact[k] for k in scoped} and scoped
     stored = dict(store.conn.execute("SELECT contact_id, model_score FROM lead_scores").fetchall())
     assert stored == {k: v for k, v in per_contact.items() if k in stored}
+
+
+def test_model_features_are_said_in_words():
+    from crm_workspace_scoring.learn import describe_feature, top_features
+
+    assert describe_feature("title~head") == 'title has the word "head"'
+    assert (
+        describe_feature("country=es") == "country is ES"
+        and describe_feature("industry=finance") == "industry is finance"
+    )
+    assert describe_feature("calls_per_month") == "calls a month"
+    assert describe_feature("email_opens_per_month") == "e-mail opens a month"
+    top = top_features(
+        {"params": {"features": [{"name": "title~vp", "coef": -0.5}, {"name": "org_size", "coef": 1.2}]}}
+    )
+    assert [(f["feature"], f["name"], f["direction"]) for f in top] == [
+        ("contacts at the same organization", "org_size", "+"),
+        ('title has the word "vp"', "title~vp", "−"),
+    ]

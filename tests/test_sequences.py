@@ -373,3 +373,27 @@ def test_the_overview_says_each_trigger_in_a_whole_sentence_that_wraps():
     shown = table(pd.DataFrame([{"name": "Welcome", "trigger": describe_trigger("enters_segment", {"segment": "x"})}]))
     assert shown.formatters["trigger"] == {"type": "textarea"} and shown.titles["trigger"] == "Starts when"
     assert shown.widths["trigger"] >= 300
+
+
+def test_a_tag_starts_a_sequence_that_sets_the_stage_and_a_reply_exits_it(ws, smtpd):
+    model.save_sequence(
+        ws,
+        {"name": "Warm", "trigger_kind": "tag_added", "trigger_args": {"tag": "warm"}, "exit_on": ["replied"]},
+        [
+            {"kind": "set_stage", "args": {"stage": "marketing_qualified"}},
+            {"kind": "wait", "args": {"days": 2}},
+            {"kind": "email", "args": {"subject": "Still warm, {{ first_name }}?", "text": "Hello"}},
+        ],
+    )
+    cid = person(ws, "Tia")
+    ws.store.insert("contact_tags", {"contact_id": cid, "tag": "warm"})
+    runner.run(ws, T0)
+    assert ws.store.get("contacts", cid)["lifecycle_stage"] == "marketing_qualified"
+    assert enrollment(ws, cid)["status"] == "active" and not smtpd.messages
+    ws.store.insert(
+        "activities",
+        {"contact_id": cid, "kind": "email", "subject": "Re: hello", "occurred_at": at(days=1)},
+    )
+    runner.run(ws, at(days=3))
+    row = enrollment(ws, cid)
+    assert (row["status"], row["exit_reason"]) == ("exited", "replied") and not smtpd.messages

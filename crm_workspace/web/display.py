@@ -162,8 +162,8 @@ def money(amount: Any, currency: str | None = None) -> str:
 
 def label(name: Any) -> str:
     """A column or a stored word as people write it: "first_name" -> "First name",
-    "marketing_qualified" -> "Marketing qualified"; None is ""."""
-    if name is None:
+    "marketing_qualified" -> "Marketing qualified"; None and a DataFrame's missing value (NaN) are ""."""
+    if name is None or (isinstance(name, float) and name != name):
         return ""
     text = str(name).replace("_", " ").strip()
     return text[:1].upper() + text[1:]

@@ -52,12 +52,14 @@ ORDER BY coalesce(c.started_at, c.created_at) DESC, c.id DESC
 """
 
 #: Deals of contacts a campaign touched (a human open or click before the deal was created, within
-#: the window), credited to the first and to the last such campaign.
+#: the window), credited to the first and to the last such campaign; influenced deals and pipeline
+#: count each deal once for every campaign that touched it.
 ATTRIBUTION_SQL = """
 WITH touches AS (
   SELECT d.id AS deal_id, d.amount, d.status, e.campaign_id, e.at,
          row_number() OVER (PARTITION BY d.id ORDER BY e.at, e.id) AS first_rank,
-         row_number() OVER (PARTITION BY d.id ORDER BY e.at DESC, e.id DESC) AS last_rank
+         row_number() OVER (PARTITION BY d.id ORDER BY e.at DESC, e.id DESC) AS last_rank,
+         row_number() OVER (PARTITION BY d.id, e.campaign_id ORDER BY e.at, e.id) AS campaign_rank
   FROM deals d JOIN marketing_events e ON e.contact_id = d.contact_id
   WHERE e.machine = 0 AND e.kind IN ('open', 'click') AND e.campaign_id IS NOT NULL
     AND e.at <= d.created_at AND julianday(d.created_at) - julianday(e.at) <= :days)
@@ -67,7 +69,7 @@ SELECT c.id, c.name,
        count(DISTINCT CASE WHEN t.last_rank = 1 THEN t.deal_id END) AS last_touch_deals,
        coalesce(sum(CASE WHEN t.last_rank = 1 AND t.status = 'won' THEN t.amount END), 0) AS last_touch_revenue,
        count(DISTINCT t.deal_id) AS influenced_deals,
-       coalesce(sum(CASE WHEN t.first_rank = 1 THEN t.amount END), 0) AS influenced_pipeline
+       coalesce(sum(CASE WHEN t.campaign_rank = 1 THEN t.amount END), 0) AS influenced_pipeline
 FROM campaigns c LEFT JOIN touches t ON t.campaign_id = c.id
 GROUP BY c.id ORDER BY c.id DESC
 """

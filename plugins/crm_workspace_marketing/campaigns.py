@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from crm_workspace import Workspace
 
 STATUSES = ("draft", "sending", "sent")
-METRICS = ("opens", "clicks")
+METRICS = ("opens", "clicks", "revenue")
 CONTENT = ("subject", "html", "text", "sender", "reply_to", "segment_id", "ab")
 
 #: Who may receive campaign ``?`` (twice: the campaign id) among segment ``?``'s members.

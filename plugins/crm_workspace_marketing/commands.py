@@ -166,7 +166,10 @@ def register_campaigns(marketing: click.Group) -> None:
         sequences = run_sequences(workspace, now, limit=limit)
         if sequences is not None:
             report["sequences"] = sequences
-        emit([{k: v for k, v in report.items()}], None, fmt)
+        if fmt == "table":  # a person (or cron's mail) reads sentences, not a table of dicts
+            click.echo(run_summary(report))
+        else:
+            emit([{k: v for k, v in report.items()}], None, fmt)
 
     @marketing.command("bounces")
     @click.argument("mailbox", required=False)
@@ -180,3 +183,21 @@ def register_campaigns(marketing: click.Group) -> None:
             raise click.ClickException("give a mailbox, or set marketing_bounce_mailbox")
         counts = process_mailbox(ws, mailbox)
         click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def run_summary(report: dict) -> str:
+    """``crm marketing run``'s report in lines a person reads: what was decided, sent, read and run."""
+    names = ", ".join
+    lines = [
+        f"A/B tests decided: {names(report['decided']) or 'none'}; winners queued to {report['queued']:,} more people",
+        f"Delivered {report['sent']:,}, failed {report['failed']:,}"
+        + (f"; stopped: {report['stopped']}" if report.get("stopped") else ""),
+        f"Campaigns finished: {names(report['finished']) or 'none'}",
+    ]
+    if report.get("bounces"):
+        lines.append("Bounce mailbox: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report["bounces"].items()))
+    if report.get("segments_rebuilt"):
+        lines.append(f"Segments rebuilt (relative to today): {names(report['segments_rebuilt'])}")
+    if report.get("sequences") is not None:
+        lines.append("Sequences: " + ", ".join(f"{k} {v:,}" for k, v in report["sequences"].items()))
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ import pandas as pd
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.display import exact
 
 from . import analytics, campaigns, fields, filters, forms, imports, segments, sending
 
@@ -283,14 +284,15 @@ class MarketingModel(param.Parameterized):
         return self.workspace.df("marketing.failures", campaign=name)
 
     def variants(self, name: str) -> pd.DataFrame:
-        return self.workspace.df("marketing.ab", campaign=name)
+        """Each version's numbers for the page: named A, B, ... (the notebook's 0-based ``variant`` left out)."""
+        return self.workspace.df("marketing.ab", campaign=name).drop(columns=["variant"])
 
     def ab_decision(self, name: str) -> str:
         ab = campaigns.ab_config(self.campaign_row(name))
         if not ab:
             return ""
         if ab.get("phase") == "decided":
-            return f"Winner: variant {chr(65 + int(ab['winner']))} by {ab['metric']} (decided {ab.get('decided_at')})"
+            return f"Winner: variant {chr(65 + int(ab['winner']))} by {ab['metric']} (decided {exact(ab.get('decided_at'))})"
         if ab.get("phase") == "testing":
             return f"Testing on {ab['share']:.0%} of the audience; the winner by {ab['metric']} after {ab['wait_hours']:g} h"
         return f"A/B test: {len(ab['variants']) + 1} versions on {ab['share']:.0%}, winner by {ab['metric']}"

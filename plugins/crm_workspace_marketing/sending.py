@@ -317,8 +317,20 @@ def backlog(workspace: Workspace) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- A/B test
+#: per variant: the amount of open or won deals its test recipients created after a human open or
+#: click of this campaign (influenced revenue, the A/B metric "revenue"); needs the deals table
+VARIANT_REVENUE_SQL = """
+SELECT r.variant, coalesce(sum(d.amount), 0) AS revenue
+FROM campaign_recipients r JOIN deals d ON d.contact_id = r.contact_id
+WHERE r.campaign_id = :campaign AND r.phase = 'test' AND d.status IN ('open', 'won') AND d.created_at >= :since
+  AND EXISTS (SELECT 1 FROM marketing_events e WHERE e.campaign_id = r.campaign_id AND e.contact_id = r.contact_id
+              AND e.machine = 0 AND e.kind IN ('open', 'click') AND e.at <= d.created_at)
+GROUP BY r.variant
+"""
+
+
 def results(workspace: Workspace, campaign_id: int) -> list[dict[str, Any]]:
-    """Each variant's recipients, unique human opens and clicks, and rates."""
+    """Each variant's recipients, unique human opens and clicks, rates and influenced revenue."""
     rows = workspace.query(
         """
         SELECT r.variant, count(DISTINCT r.contact_id) AS recipients,
@@ -336,6 +348,13 @@ def results(workspace: Workspace, campaign_id: int) -> list[dict[str, Any]]:
         r["name"] = chr(65 + r["variant"])
         r["open_rate"] = r["opens"] / r["recipients"] if r["recipients"] else 0.0
         r["click_rate"] = r["clicks"] / r["recipients"] if r["recipients"] else 0.0
+    revenue = {}
+    if rows and workspace.store.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deals'"):
+        since = (ab_config(get_campaign(workspace, campaign_id)) or {}).get("test_started_at") or ""
+        found = workspace.query(VARIANT_REVENUE_SQL, {"campaign": campaign_id, "since": since})
+        revenue = {r["variant"]: float(r["revenue"]) for r in found}
+    for r in rows:
+        r["revenue"] = revenue.get(r["variant"], 0.0)
     return rows
 
 
@@ -350,13 +369,13 @@ def decide(workspace: Workspace, campaign: str | int, *, force: bool = False, no
     if not force and moment < started + timedelta(hours=float(ab["wait_hours"])):
         return None
     found = results(workspace, row["id"])
-    rate = "open_rate" if ab["metric"] == "opens" else "click_rate"
-    winner = max(found, key=lambda r: (r[rate], -r["variant"]))["variant"] if found else 0
+    rate = {"opens": "open_rate", "clicks": "click_rate", "revenue": "revenue"}[ab["metric"]]
+    winner = max(found, key=lambda r: (r[rate], r["click_rate"], -r["variant"]))["variant"] if found else 0
     ab.update(
         phase="decided",
         winner=winner,
         decided_at=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        results=[{k: r[k] for k in ("variant", "recipients", "opens", "clicks")} for r in found],
+        results=[{k: r[k] for k in ("variant", "recipients", "opens", "clicks", "revenue")} for r in found],
     )
     workspace.store.update("campaigns", row["id"], {"ab": json.dumps(ab, separators=(",", ":"))})
     return winner

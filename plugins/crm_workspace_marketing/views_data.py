@@ -39,11 +39,11 @@ def data_views(workspace: Workspace) -> dict:
         return analytics.failures(workspace, campaigns.get_campaign(workspace, campaign)["id"], limit)
 
     def ab(campaign: str | int) -> pd.DataFrame:
-        """An A/B test's variants: recipients, unique human opens and clicks, rates."""
+        """An A/B test's variants: recipients, unique human opens and clicks, rates, influenced revenue."""
         import pandas as pd
 
         rows = sending.results(workspace, campaigns.get_campaign(workspace, campaign)["id"])
-        columns = ["name", "variant", "recipients", "opens", "clicks", "open_rate", "click_rate"]
+        columns = ["name", "variant", "recipients", "opens", "clicks", "open_rate", "click_rate", "revenue"]
         return pd.DataFrame(rows, columns=columns)
 
     def attribution(days: int = 90) -> pd.DataFrame:

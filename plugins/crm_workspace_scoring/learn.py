@@ -213,6 +213,40 @@ def top_features(model: dict | None, n: int = 8) -> list[dict]:
     )
     ranked = sorted(items, key=lambda f: -abs(f["coef"]))[:n]
     return [
-        {"feature": f["name"], "weight": round(f["coef"], 3), "direction": "+" if f["coef"] > 0 else "−"}
+        {
+            "feature": describe_feature(f["name"]),
+            "weight": round(f["coef"], 3),
+            "direction": "+" if f["coef"] > 0 else "−",
+            "name": f["name"],
+        }
         for f in ranked
     ]
+
+
+#: how a person says a built-in feature (the others: "title~head", "country=es", "<kind>s_per_month")
+FEATURE_WORDS = {
+    "days_since_created": "days since the contact was created",
+    "has_email": "has an e-mail address",
+    "has_phone": "has a phone number",
+    "has_title": "has a job title",
+    "org_size": "contacts at the same organization",
+    "activities_last_30d": "activities in the last 30 days",
+    "email_opens_per_month": "e-mail opens a month",
+    "email_clicks_per_month": "e-mail clicks a month",
+}
+
+
+def describe_feature(name: str) -> str:
+    """A model feature as people read it: "title~head" -> 'title has the word "head"',
+    "country=es" -> "country is ES", "calls_per_month" -> "calls a month"."""
+    if name in FEATURE_WORDS:
+        return FEATURE_WORDS[name]
+    if "~" in name:
+        column, _, word = name.partition("~")
+        return f'{column} has the word "{word}"'
+    if "=" in name:
+        column, _, value = name.partition("=")
+        return f"{column} is {value.upper() if column == 'country' else value}"
+    if name.endswith("_per_month"):
+        return f"{name.removesuffix('_per_month').replace('_', ' ')} a month"
+    return name.replace("_", " ")

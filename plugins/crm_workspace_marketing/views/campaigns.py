@@ -25,6 +25,20 @@ STARTER_HTML = """<html><body>
 </body></html>"""
 
 
+def ab_variants(subjects: str, loaded: list[dict]) -> list[dict]:
+    """The A/B variants from the editor's subject lines (line i is variant i's subject), keeping each
+    loaded variant's own HTML and text; a variant left with nothing to test is dropped."""
+    lines = [line.strip() for line in subjects.rstrip().split("\n")] if subjects.strip() else []
+    found = []
+    for i in range(max(len(lines), len(loaded))):
+        variant = {k: v for k, v in (loaded[i] if i < len(loaded) else {}).items() if k != "subject"}
+        if i < len(lines) and lines[i]:
+            variant["subject"] = lines[i]
+        if any(variant.get(k) for k in ("subject", "html", "text")):
+            found.append(variant)
+    return found
+
+
 class CampaignEditor(param.Parameterized):
     """The fields of the campaign being written, as params the inputs are bound to."""
 
@@ -33,17 +47,22 @@ class CampaignEditor(param.Parameterized):
     segment = param.String(default="")
     html = param.String(default=STARTER_HTML)
     text = param.String(default="", doc="Plain text (left empty: made from the HTML).")
-    variant_subject = param.String(default="", doc="A/B test: a second subject line (empty: no test).")
+    variant_subject = param.String(
+        default="", doc="A/B test: up to three other subject lines, one per line (empty: no test)."
+    )
+    #: the A/B variants as loaded: a variant's own HTML or text (set in a notebook) is kept on saving
+    loaded_variants = param.List(default=[], precedence=-1)
     share = param.Number(default=0.2, bounds=(0.05, 0.5), doc="A/B test: the share of the audience that tests.")
-    metric = param.Selector(default="opens", objects=["opens", "clicks"])
+    metric = param.Selector(default="opens", objects=["opens", "clicks", "revenue"])
     wait_hours = param.Number(default=4, bounds=(0, 336))
 
     def values(self) -> dict:
         ab = None
-        if self.variant_subject.strip():
+        found = ab_variants(self.variant_subject, self.loaded_variants)
+        if found:
             ab = json.dumps(
                 {
-                    "variants": [{"subject": self.variant_subject}],
+                    "variants": found,
                     "share": self.share,
                     "metric": self.metric,
                     "wait_hours": self.wait_hours,
@@ -128,12 +147,12 @@ class CampaignsTab(pn.viewable.Viewer):
     def _choose(self, event) -> None:
         if not event.new:
             self.row = None
-            self.editor.param.update(campaign_name="", variant_subject="")
+            self.editor.param.update(campaign_name="", variant_subject="", loaded_variants=[])
             return
         row = self.model.campaign_row(event.new)
         segment = self.model.segment_name(row["segment_id"])
         ab = json.loads(row["ab"]) if row.get("ab") else {}
-        variant = (ab.get("variants") or [{}])[0]
+        loaded = [dict(v) for v in ab.get("variants") or []]
         self.row = row
         self.editor.param.update(
             campaign_name=row["name"],
@@ -141,7 +160,8 @@ class CampaignsTab(pn.viewable.Viewer):
             segment=segment or "",
             html=row["html"] or "",
             text=row["text"] or "",
-            variant_subject=variant.get("subject", ""),
+            variant_subject="\n".join(v.get("subject", "") for v in loaded).rstrip("\n"),
+            loaded_variants=loaded,
             share=ab.get("share", 0.2),
             metric=ab.get("metric", "opens"),
             wait_hours=ab.get("wait_hours", 4),
@@ -161,6 +181,11 @@ class CampaignsTab(pn.viewable.Viewer):
             say(self.message, str(error), "danger")
             return
         self._names()
+        # the saved row (its new version) even when the chooser already shows it: a second save is no conflict
+        self.row = row
+        self.editor.loaded_variants = [
+            dict(v) for v in (json.loads(row["ab"]) if row.get("ab") else {}).get("variants", [])
+        ]
         self.chooser.value = row["name"]
         say(self.message, f"Saved '{row['name']}' ({row['status']}).")
 
@@ -310,8 +335,8 @@ class CampaignsTab(pn.viewable.Viewer):
             self.segment_select,
         ]
         ab = pn.Row(
-            pn.widgets.TextInput.from_param(
-                e.param.variant_subject, label="A/B: second subject", width=300, disabled=ro
+            pn.widgets.TextAreaInput.from_param(
+                e.param.variant_subject, label="A/B: other subjects (one a line)", width=300, height=80, disabled=ro
             ),
             pn.widgets.FloatSlider.from_param(e.param.share, label="Test share", width=160, disabled=ro),
             pn.widgets.Select.from_param(e.param.metric, label="Winner by", width=110, disabled=ro),

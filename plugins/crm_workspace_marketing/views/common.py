@@ -75,6 +75,8 @@ def table(frame, **options) -> pn.widgets.Tabulator:
         c: NumberFormatter(format="0.0%", text_align="right") for c in columns if c in RATES or c.endswith("_rate")
     }
     formatters.update({c: {"type": "textarea"} for c in columns if c in WRAPPED})
+    money = [c for c in columns if c == "revenue" or c.endswith(("_revenue", "_pipeline"))]
+    formatters.update({c: NumberFormatter(format="0,0", text_align="right") for c in money})  # 18,600, not 18,600.0
     times = [c for c in columns if is_time(c)]
     if times:  # humanised, the exact time on hover
         frame = frame.copy()
