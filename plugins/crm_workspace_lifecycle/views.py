@@ -14,6 +14,7 @@ from bokeh.plotting import figure
 from crm_workspace import Workspace
 from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
+from crm_workspace.web.deferred import after_ready
 
 from .model import LifecycleModel
 
@@ -421,21 +422,29 @@ class LifecyclePage(pn.viewable.Viewer):
 
     def __panel__(self):
         deps = self._deps()
+
+        def later(build, deps, height):  # below the first screen: built once the page is shown
+            return after_ready(
+                lambda: pn.panel(pn.bind(self._guard(build), *deps), sizing_mode="stretch_width"),
+                min_height=height,
+                sizing_mode="stretch_width",
+            )
+
         return pn.Column(
             "## Lifecycle",
             pn.Row(self._start, self._end, self._owner, self._contact),
             "### Funnel",
-            pn.bind(self._guard(self._funnel), *deps),
+            pn.bind(self._guard(self._funnel), *deps),  # the first screen: with the page
             "### Time in stage",
-            pn.bind(self._guard(self._time), *deps),
+            later(self._time, deps, 360),
             "### Cohorts by month of entry",
-            pn.bind(self._guard(self._cohorts), *deps),
+            later(self._cohorts, deps, 300),
             "### Flow between stages",
-            pn.bind(self._guard(self._flow), *deps),
+            later(self._flow, deps, 300),
             "### Journey",
-            pn.bind(self._guard(self._journey), self.workspace.param.revision, self.model.param.contact_id),
+            later(self._journey, (self.workspace.param.revision, self.model.param.contact_id), 560),
             "### Metrics",
-            pn.bind(self._guard(self._metrics), *deps),
-            self._settings(),
+            later(self._metrics, deps, 700),
+            after_ready(self._settings, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
