@@ -348,7 +348,8 @@ class Workspace(param.Parameterized):
 
     def lifecycle_stages(self) -> list[str]:
         """The workspace's ordered lifecycle stages (the ``lifecycle_stages`` setting)."""
-        return list(self.setting("lifecycle_stages", schema.LIFECYCLE_STAGES))
+        stages = self.setting("lifecycle_stages")  # a list read from the settings is a fresh copy already
+        return stages if stages.__class__ is list else list(schema.LIFECYCLE_STAGES if stages is None else stages)
 
     # -------------------------------------------------------------- views
     def dashboard(self, name: str) -> Any:

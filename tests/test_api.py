@@ -294,6 +294,8 @@ def test_crm_serve_serves_the_same_api_at_slash_api(served):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr  # the app now asks for a login; the API asks for a token
+    # no background tick: a tick's write (a score, a due task) between the two reads compared below
+    # would make the served page differ from the direct one for reasons that are not the API's
     server = Server(db, args=("--no-tick",), ready_path="api/openapi.json")
     try:
         served_api = Api(server.port)

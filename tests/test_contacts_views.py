@@ -93,8 +93,29 @@ def test_the_record_shows_no_internal_fields_and_humane_times(ws):
     assert "2 Jan 2026" in own  # the consent time, humanised
     assert "just now" in text
     timeline = record._timeline().objects[0].object
-    assert re.search(r"title='\d{4}-\d\d-\d\d \d\d:\d\d", timeline)  # the exact time on hover
+    assert re.search(r"title='\d{1,2} \w{3} \d{4} \d\d:\d\d UTC'", timeline)  # the exact time on hover
     assert isinstance(record.logger.buttons, pn.FlexBox) and record.logger.buttons.flex_wrap == "wrap"
+
+
+def test_timeline_edits_name_fields_by_label_and_show_values_as_people_read_them(ws):
+    import re
+
+    from crm_workspace_contacts.views import ContactRecord
+
+    org = ws.store.insert("organizations", {"name": "Acme & Co"})
+    contact = ws.store.insert("contacts", {"first_name": "A", "last_name": "B"})
+    ws.store.update(
+        "contacts",
+        contact["id"],
+        {"first_name": "Ann", "stakeholder_type": "customer", "organization_id": org["id"],
+         "lifecycle_stage": "marketing_qualified", "consent_at": "2026-01-02T03:04:05Z", "marketing_consent": 1},
+    )  # fmt: skip
+    timeline = ContactRecord(workspace=ws, record_id=contact["id"])._timeline().objects[0].object
+    text = re.sub(r"<[^>]*>", " ", timeline)
+    assert "First name: A → Ann" in text and "Stakeholder type: Prospect → Customer" in text
+    assert "Organization: — → Acme &amp; Co" in text and "Lifecycle stage: — → Marketing qualified" in text
+    assert "Marketing consent: — → Yes" in text and "2 Jan 2026" in text
+    assert not re.search(r"first_name|stakeholder_type|organization_id|marketing_qualified|\dT\d", text)
 
 
 @pytest.fixture

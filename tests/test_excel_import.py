@@ -387,3 +387,40 @@ def test_contacts_without_email_match_by_name_and_organization(tmp_path, workspa
     assert len(plan.creates) == 1  # same name, another organization: another person
     _, plan = run(workspace, path, on_duplicate="create")
     assert len(plan.creates) == 2
+
+
+def test_import_page_keeps_its_mapping_widgets_in_place(tmp_path, workspace):
+    """Mapping changes and refreshes update the one mapping section; nothing is re-drawn or moved.
+
+    Re-drawing it on each change moved the recipe row between layouts and replaced the
+    select just used; with a refresh from another connection's write in between, the
+    browser got messages about models it no longer had ("reference pNNNN isn't known").
+    """
+    from crm_workspace_excel import recipes
+    from crm_workspace_excel.views import SKIP, ImportPage
+
+    page = ImportPage(workspace=workspace)
+    layout = page.__panel__()
+    assert page.mapping_section in layout.objects and not page.mapping_section.visible
+    path = simple(tmp_path / "s.xlsx", ["Given", "Surname", "E-mail"], [["Ines", "Okafor", "i@example.net"]])
+    page.model.load(path.read_bytes(), "s.xlsx")
+    assert page.mapping_section.visible
+    selects = list(page.mapping_box.objects)
+    recipe_row = page.mapping_section.objects[2]
+    assert [s.label for s in selects] == ["Given", "Surname", "E-mail"]
+    assert selects[0].value == SKIP and selects[2].value == "email"
+
+    selects[0].value = "last_name"  # takes the field from "Surname", whose select follows
+    assert page.model.mapping["Given"] == "last_name" and selects[1].value == SKIP
+    recipes.save(workspace, "elsewhere", "contacts", {"Given": "first_name"})  # a write, then a refresh
+    workspace.revision += 1
+    assert page.recipe_select.options == ["elsewhere"]
+    page.model.set_field("Given", "first_name")
+    assert selects[0].value == "first_name"
+    assert all(a is b for a, b in zip(page.mapping_box.objects, selects, strict=True))
+    assert page.mapping_section.objects[2] is recipe_row
+    assert all(w in recipe_row.objects for w in (page.recipe_name, page.save_recipe, page.recipe_select))
+
+    page.model.entity = "organizations"  # other fields: new selects, in the same box
+    assert page.mapping_box.objects[0] is not selects[0] and page.mapping_section.objects[2] is recipe_row
+    assert [s.label for s in page.mapping_box.objects] == ["Given", "Surname", "E-mail"]

@@ -8,7 +8,6 @@ import pytest
 from crm_workspace_knowledge import model, routes
 from crm_workspace_knowledge.markdown import render
 from crm_workspace_knowledge.section import SuggestionsSection
-from service_stub import ServiceStub
 
 from crm_workspace.errors import ValidationError
 from crm_workspace.testing import route_server
@@ -107,8 +106,6 @@ def test_suggestions_for_a_ticket(kb):
 
 
 def test_section_hands_the_link_to_the_reply(kb):
-    if not kb.query("SELECT 1 FROM sqlite_master WHERE name = 'tickets'"):
-        kb.register(ServiceStub(), "service_stub")
     kb.store.insert("tickets", {"subject": "Password reset?", "description": "cannot log in", "status": "open"})
     section = SuggestionsSection(workspace=kb, ticket_id=1)
     reply = []
@@ -125,8 +122,6 @@ def test_each_suggestion_puts_its_title_above_its_buttons(kb):
     """A narrow right column never squeezes a title beside its buttons (one word per line)."""
     import panel as pn
 
-    if not kb.query("SELECT 1 FROM sqlite_master WHERE name = 'tickets'"):
-        kb.register(ServiceStub(), "service_stub")
     kb.store.insert("tickets", {"subject": "Password reset?", "description": "cannot log in", "status": "open"})
     section = SuggestionsSection(workspace=kb, ticket_id=1)
     row = section.__panel__().objects[0]

@@ -56,3 +56,41 @@ def test_send_with_the_server_down_leaves_mail_queued(workspace):
     result = run(workspace, "mail", "send")
     assert result.exit_code == 1 and "cannot reach the SMTP server" in result.output
     assert outbox.counts(workspace)["queued"] == 1
+
+
+def test_prune_reports_what_it_removed(workspace):
+    old = outbox.enqueue(workspace, make_message(to="a@example.com", subject="s", text="t"), key="old", plugin="cli")
+    outbox.enqueue(workspace, make_message(to="b@example.com", subject="s", text="t"), key="new", plugin="cli")
+    with workspace.store.transaction():
+        workspace.store.conn.execute(
+            "UPDATE mail_outbox SET status = 'sent', sent_at = '2020-01-01T00:00:00Z' WHERE id = ?", [old]
+        )
+    result = run(workspace, "mail", "prune", "--days", "30")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "removed 1 finished message older than 30 days; dropped the text of 0 more that records still count"
+    )
+    assert [r["key"] for r in workspace.store.query("SELECT key FROM mail_outbox")] == ["new"]
+    assert "removed 0 finished messages" in run(workspace, "mail", "prune").output  # mail_retention_days: 90
+
+
+def test_only_an_admin_may_prune_from_the_command_line(workspace):
+    old = outbox.enqueue(workspace, make_message(to="a@example.com", subject="s", text="t"), key="old", plugin="cli")
+    with workspace.store.transaction():
+        workspace.store.conn.execute(
+            "UPDATE mail_outbox SET status = 'sent', sent_at = '2020-01-01T00:00:00Z' WHERE id = ?", [old]
+        )
+    for username, role in (("tester", "admin"), ("ben", "member"), ("eve", "viewer")):
+        workspace.store.insert("users", {"username": username, "role": role})
+    refusals = {
+        "ben": "Error: only an admin may prune mail_outbox (ben is a member)",
+        "eve": "Error: eve is a viewer and may not change data (delete mail_outbox refused)",
+        "mallory": "Error: mallory is not a user of this workspace and has no rights",
+    }
+    for user, refusal in refusals.items():
+        result = run(workspace, "--user", user, "mail", "prune", "--days", "30")
+        assert result.exit_code == 1 and result.output.startswith(refusal), result.output
+        assert "Traceback" not in result.output
+    assert workspace.store.query("SELECT key FROM mail_outbox") == [{"key": "old"}]  # nothing removed
+    result = run(workspace, "--user", "tester", "mail", "prune", "--days", "30")
+    assert result.exit_code == 0 and result.output.startswith("removed 1 finished message"), result.output

@@ -1,4 +1,4 @@
-"""Reading mail from a real Maildir: unread until done, huge messages never block, safe text."""
+"""Reading mail from a real Maildir: unread until done, huge or deeply nested messages never block, safe text."""
 
 from __future__ import annotations
 
@@ -212,3 +212,27 @@ def test_imap_peeks_and_marks_seen_only_when_done(monkeypatch):
         box.mark_done("7")
         assert [i.key for i in box.unread()] == ["9"]
     assert fake.calls[-1] == ("logout",)
+
+
+# ------------------------------------------------------- hostile structure
+def _nested(depth: int) -> bytes:
+    head = "From: Zed <z@example.org>\nTo: ana@example.com\nSubject: nest\nMessage-ID: <n1@x>\nMIME-Version: 1.0\n"
+    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(depth))
+    closing = "".join(f"--b{i}--\n" for i in reversed(range(depth)))
+    return (head + opening + "Content-Type: text/plain\n\nhello\n" + closing).encode()
+
+
+@pytest.mark.parametrize("depth", [200, 3000])
+def test_a_deeply_nested_message_never_blocks_the_mailbox(tmp_path, depth):
+    import mailbox
+
+    from crm_workspace.services.mailbox import open_mailbox, text_of
+
+    box = mailbox.Maildir(tmp_path / "mail", create=True)
+    box.add(_nested(depth))
+    box.add(b"From: y@example.org\nTo: ana@example.com\nSubject: fine\nMessage-ID: <n2@x>\n\nok\n")
+    with open_mailbox(str(tmp_path / "mail")) as opened:
+        items = list(opened.unread())
+        texts = sorted(text_of(item.message) for item in items)
+        subjects = sorted(item.message["Subject"] for item in items)
+    assert subjects == ["fine", "nest"] and "ok" in texts[-1]

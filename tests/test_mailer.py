@@ -1,4 +1,5 @@
-"""The mailer and the templates: real SMTP (aiosmtpd on localhost), refusals, a server that is down."""
+"""The mailer and the templates: real SMTP (aiosmtpd on localhost), refusals, a server that is down,
+templates that cannot build huge values."""
 
 from __future__ import annotations
 
@@ -221,3 +222,16 @@ def test_a_server_that_requires_starttls_refuses_plain_smtp(workspace, certifica
         with pytest.raises(MailError, match="STARTTLS"):
             Mailer.from_workspace(workspace).send(make_message(to="a@example.com", subject="s", text="t"))
         assert server.messages == []
+
+
+# --------------------------------------------------------- template limits
+@pytest.mark.parametrize(
+    "source", ["{{ 'a' * 10**9 }}", "{{ 10**9 * 'ab' }}", "{{ 2 ** 100000000 }}", "{{ [1] * 10**9 }}"]
+)
+def test_a_template_cannot_build_huge_values(source):
+    with pytest.raises(templates.TemplateProblem, match="too large"):
+        templates.render(source, {}, html=False)
+
+
+def test_ordinary_arithmetic_still_works():
+    assert templates.render("{{ '-' * 3 }} {{ 2 ** 10 }} {{ price * 2 }}", {"price": 5}, html=True) == "--- 1024 10"

@@ -123,3 +123,72 @@ def test_marketing_run_also_runs_due_sequence_steps_only_when_sequences_is_enabl
     done = crm(demo_db, "marketing", "run", "--json")
     assert done.returncode == 0, done.stderr
     assert "sequences" not in json.loads(done.stdout)[0]
+
+
+def test_segments_json_shows_each_filter_with_its_groups(ws, demo_db):
+    from crm_workspace_marketing import segments
+
+    grouped = {
+        "match": "all",
+        "conditions": [
+            {"field": "lifecycle_stage", "op": "is", "value": "lead"},
+            {"match": "any", "conditions": [{"field": "tags", "op": "has_any", "value": ["vip"]}]},
+        ],
+    }
+    segments.save_segment(ws, "Grouped on the CLI", grouped)
+    done = crm(demo_db, "marketing", "segments", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["name"]: r for r in json.loads(done.stdout)}
+    assert rows["Grouped on the CLI"]["filter"] == grouped
+    assert "(tags has any of vip)" in rows["Grouped on the CLI"]["conditions"]
+    assert rows["Grouped on the CLI"]["members"] == segments.count(ws, grouped)
+
+
+def test_a_static_list_from_an_import_batch(ws, demo_db, tmp_path):
+    import re
+
+    from crm_workspace_marketing import segments
+    from crm_workspace_marketing.imports import batch_contacts, import_batches
+    from crm_workspace_marketing.model import MarketingModel
+    from crm_workspace_marketing.views.segments import SegmentsTab
+
+    known = ws.query("SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1")[0]
+    sheet = tmp_path / "fair.csv"
+    sheet.write_text(
+        "first_name,last_name,email,title\n"
+        "Imma,Port,imma.port@example.com,Buyer\n"
+        "Otto,Port,otto.port@example.com,CFO\n"
+        f"Known,Person,{known['email']},Head of imports\n"
+    )
+    done = crm(demo_db, "import", str(sheet), "--entity", "contacts")
+    assert done.returncode == 0, done.stderr
+    batch = re.search(r"batch: (\S+)", done.stdout).group(1)
+    imported = {
+        r["id"]
+        for r in ws.query("SELECT id FROM contacts WHERE email IN ('imma.port@example.com', 'otto.port@example.com')")
+    }
+    assert len(imported) == 2
+    expected = imported | {known["id"]}  # created and updated
+    assert set(batch_contacts(ws, batch)) == expected
+    assert batch in {b["id"] for b in import_batches(ws)}
+
+    assert crm(demo_db, "marketing", "segment-save", "Fair visitors", "--static").returncode == 0
+    done = crm(demo_db, "marketing", "list-add", "Fair visitors", "--from-import", batch)
+    assert done.returncode == 0, done.stderr
+    assert "added 3, already on the list 0 (the import's 3 contacts)" in done.stdout
+    assert set(ws.df("marketing.segment", name="Fair visitors").id) == expected
+    again = crm(demo_db, "marketing", "list-add", "Fair visitors", "--from-import", batch)
+    assert "added 0, already on the list 3" in again.stdout
+
+    bad = crm(demo_db, "marketing", "list-add", "Fair visitors", "--from-import", "nope")
+    assert bad.returncode != 0 and "no import batch 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+    # the page: choose the import, name a new list
+    tab = SegmentsTab(model=MarketingModel(workspace=ws))
+    assert batch in tab.batch.options.values()
+    tab.new_list.value = "Fair (page)"
+    tab.batch.value = batch
+    tab._add_batch()
+    assert set(ws.df("marketing.segment", name="Fair (page)").id) == expected
+    assert "Added 3 of the import&#x27;s 3 contacts" in str(tab.list_message[0].object)
+    assert segments.get_segment(ws, "Fair (page)")["kind"] == "static"

@@ -265,8 +265,125 @@ def test_segments_on_campaign_engagement_follow_new_events(ws):
     assert newcomer in set(ws.df("marketing.segment", name="Opened November").id)
     never = segments.count(ws, [{"field": "email_engagement", "op": "not_clicked", "value": "any"}])
     clickers = ws.store.scalar(
-        "SELECT count(DISTINCT contact_id) FROM marketing_events WHERE kind = 'click' AND machine = 0"
+        "SELECT count(DISTINCT contact_id) FROM marketing_events"
+        " WHERE kind = 'click' AND machine = 0 AND campaign_id IS NOT NULL"
     )
     assert never == ws.store.scalar("SELECT count(*) FROM contacts") - clickers
     with pytest.raises(FieldGone, match="no campaign named"):
         compile_filter(ws, [{"field": "email_engagement", "op": "opened", "value": "Nope"}])
+
+
+def test_any_campaign_counts_campaigns_only_and_any_email_counts_sequences_too(ws):
+    from crm_workspace_marketing import tracking
+    from crm_workspace_marketing.filters import describe
+
+    def members(op, value):
+        return {
+            r["id"]
+            for r in ws.query(
+                *compile_filter(ws, [{"field": "email_engagement", "op": op, "value": value}]).select("c.id AS id")
+            )
+        }
+
+    campaign_openers = members("opened", "any")
+    reader = ws.store.scalar(
+        "SELECT id FROM contacts WHERE id NOT IN (SELECT contact_id FROM marketing_events WHERE contact_id IS NOT NULL)"
+    )
+    tracking.record_event(
+        ws,
+        "open",
+        campaign_id=None,
+        contact_id=reader,
+        ref="seq:1:1",
+        user_agent="Mozilla/5.0",
+        at="2026-01-01T10:00:00Z",
+    )
+    assert ws.store.scalar("SELECT machine FROM marketing_events WHERE ref = 'seq:1:1'") == 0  # a person's open
+    assert members("opened", "any") == campaign_openers  # a sequence's mail is no campaign
+    assert reader not in members("opened", "Any campaign")
+    assert reader in members("not_opened", "any")
+    everyone = members("opened", "any e-mail")
+    assert everyone == campaign_openers | {reader}
+    assert reader not in members("not_opened", "Any E-mail")
+    assert "any e-mail (campaign or sequence)" in describe(
+        ws, [{"field": "email_engagement", "op": "opened", "value": "any e-mail"}]
+    )
+    assert "any campaign" in describe(ws, [{"field": "email_engagement", "op": "opened", "value": "any"}])
+    segments.save_segment(ws, "Read a sequence", [{"field": "email_engagement", "op": "opened", "value": "any e-mail"}])
+    assert reader in set(ws.df("marketing.segment", name="Read a sequence").id)
+
+
+NESTED = {
+    "match": "all",
+    "conditions": [
+        {"field": "lifecycle_stage", "op": "in", "value": ["lead", "marketing_qualified", "subscriber"]},
+        {
+            "match": "any",
+            "conditions": [
+                {"field": "tags", "op": "has_any", "value": ["vip", "newsletter"]},
+                {"field": "lead_score.rule_points", "op": "gt", "value": 10},
+            ],
+        },
+    ],
+}
+
+
+def test_a_group_inside_a_segment_compiles_to_parameterised_sql(ws):
+    stage = {
+        r["id"]
+        for r in ws.query(
+            "SELECT id FROM contacts WHERE lifecycle_stage IN ('lead', 'marketing_qualified', 'subscriber')"
+        )
+    }
+    tagged = {
+        r["contact_id"] for r in ws.query("SELECT contact_id FROM contact_tags WHERE tag IN ('vip', 'newsletter')")
+    }
+    scored = {r["contact_id"] for r in ws.query("SELECT contact_id FROM lead_scores WHERE rule_points > 10")}
+    expected = stage & (tagged | scored)
+    assert expected and expected != stage & tagged and expected != stage & scored  # both branches matter
+    compiled = compile_filter(ws, NESTED)
+    assert " OR " in compiled.sql and " AND " in compiled.sql
+    assert "vip" not in compiled.sql and "lead" not in compiled.sql.replace("lead_scores", "")  # values are parameters
+    assert compiled.params == ["lead", "marketing_qualified", "subscriber", "vip", "newsletter", 10]
+    assert {"contact_tags", "lead_scores"} <= compiled.tables
+    assert ids(ws, NESTED) == expected
+    assert segments.count(ws, NESTED) == len(expected)
+    saved = segments.save_segment(ws, "Warm or tagged", NESTED)
+    assert json.loads(saved["filter"]) == NESTED  # kept as defined
+    assert set(ws.df("marketing.segment", name="Warm or tagged").id) == expected
+    newcomer = next(iter(stage - expected))  # tagging a contact of the stage brings it in, through the group
+    ws.store.insert("contact_tags", {"contact_id": newcomer, "tag": "vip"})
+    assert newcomer in set(ws.df("marketing.segment", name="Warm or tagged").id)
+    words = segments.list_segments(ws)
+    assert (
+        "(tags has any of vip, newsletter OR " in next(r for r in words if r["name"] == "Warm or tagged")["conditions"]
+    )
+
+
+def test_an_erased_contact_is_in_no_segment_or_list(ws, tmp_path):
+    from crm_workspace_marketing import schema
+
+    from crm_workspace.services import privacy
+
+    stage = [{"field": "lifecycle_stage", "op": "is", "value": "customer"}]
+    segments.save_segment(ws, "Customers", stage)
+    segments.save_segment(ws, "VIP list", kind="static")
+    person = ws.query("SELECT id, email FROM contacts WHERE lifecycle_stage = 'customer' AND email IS NOT NULL")[0]
+    segments.add_members(ws, "VIP list", [person["id"]])
+    before = segments.count(ws, stage)
+    privacy.erase(ws, person["email"], tmp_path)
+    assert ws.store.get("contacts", person["id"])["lifecycle_stage"] == "customer"  # kept, yet matches nothing
+    assert ws.store.scalar("SELECT count(*) FROM marketing_erased WHERE contact_id = ?", [person["id"]]) == 1
+    assert segments.count(ws, stage) == before - 1
+    assert person["id"] not in set(ws.df("marketing.segment", name="Customers").id)
+    ws.store.update("contacts", person["id"], {"title": "Anyone"})  # a later write does not bring them back
+    assert person["id"] not in set(ws.df("marketing.segment", name="Customers").id)
+    assert segments.add_members(ws, "VIP list", [person["id"]]) == 0
+    segments.rebuild(ws)
+    assert not ws.query("SELECT 1 FROM segment_members WHERE contact_id = ?", [person["id"]])
+    with ws.store.transaction() as db:  # erased before the table existed: found in the audit trail
+        db.execute("DELETE FROM marketing_erased")
+        db.execute("INSERT INTO segment_members (segment_id, contact_id) SELECT id, ? FROM segments", [person["id"]])
+        schema.m007_erased(db)
+    assert ws.store.scalar("SELECT contact_id FROM marketing_erased") == person["id"]
+    assert not ws.query("SELECT 1 FROM segment_members WHERE contact_id = ?", [person["id"]])

@@ -73,6 +73,18 @@ def test_an_old_workspace_opens_with_every_table_column_index_trigger_and_row(ol
     assert {t: n for t, n in counts_of(old_file).items() if t in rows} == rows  # new tables may be added
 
 
+def test_an_old_workspace_gains_the_retention_indexes_and_prunes_through_them(old_file: Path):
+    from crm_workspace.services import outbox
+
+    ws = Workspace.open(old_file, user="ana", builtins_only=True)
+    try:
+        indexes = set(schema_of(old_file)["indexes"])
+        assert {"idx_mail_outbox_removable", "idx_mail_outbox_emptiable", "idx_webhook_deliveries_finished"} <= indexes
+        assert outbox.prune(ws, days=1) == {"removed": 0, "emptied": 0}  # INDEXED BY: refused if unusable
+    finally:
+        ws.close()
+
+
 def test_the_moved_tables_take_writes_in_an_old_workspace(old_file: Path):
     ws = Workspace.open(old_file, user="ana", builtins_only=True)
     try:

@@ -242,3 +242,99 @@ def test_an_interrupted_send_is_unknown_not_queued(workspace, smtpd, monkeypatch
         outbox.deliver(workspace)
     row = workspace.store.get("mail_outbox", row_id)
     assert row["status"] == "unknown" and "interrupted" in row["last_error"]
+
+
+def _age(ws, ids, **values) -> None:
+    """Set columns of rows directly: a ledger as it looks months later."""
+    names = ", ".join(f"{name} = ?" for name in values)
+    with ws.store.transaction():
+        ws.store.conn.executemany(
+            f"UPDATE mail_outbox SET {names} WHERE id = ?", [[*values.values(), row_id] for row_id in ids]
+        )
+
+
+def test_retention_removes_old_finished_mail_and_keeps_what_records_count(workspace):
+    from crm_workspace.services.scheduler import run_ticks
+
+    ws = workspace
+    notes = [
+        outbox.enqueue(ws, make_message(to=f"n{i}@example.com", subject="note", text="t"), key=f"note-{i}", plugin="n")
+        for i in range(4)
+    ]
+    campaign = queue(ws, 2)  # a campaign's rows: ref_table campaigns
+    old, recent, now = "2026-08-01T09:00:00Z", "2026-11-01T09:00:00Z", "2026-11-10T09:00:00Z"  # 101 and 9 days
+    _age(ws, [notes[0], *campaign], status="sent", attempted_at=old, sent_at=old)
+    _age(ws, [notes[1]], status="failed", attempted_at=old, queued_at=old)
+    _age(ws, [notes[2]], queued_at=old)  # still waiting: never pruned
+    _age(ws, [notes[3]], status="sent", attempted_at=recent, sent_at=recent)
+    audited = ws.store.scalar("SELECT count(*) FROM audit_log")
+
+    assert outbox.prune(ws, now=now) == {"removed": 2, "emptied": 2}
+    left = {r["id"]: r for r in ws.store.query("SELECT id, status, message FROM mail_outbox")}
+    assert set(left) == {notes[2], notes[3], *campaign}
+    assert [left[i]["message"] for i in campaign] == [None, None] and left[notes[3]]["message"]
+    assert statuses(ws) == {"queued": 1, "sent": 3}  # the campaign's sent figure is intact
+    again = outbox.enqueue(ws, make_message(to="p0@example.com", subject="s", text="t"), key="campaign-1:0", plugin="m")
+    assert again == campaign[0]  # its key still makes it once-only
+    assert ws.store.scalar("SELECT count(*) FROM audit_log") == audited  # no copy of what went into the audit log
+    assert outbox.prune(ws, now=now) == {"removed": 0, "emptied": 0}
+
+    ws.set_setting("mail_retention_days", 0)  # keep everything
+    assert outbox.prune(ws, now="2030-01-01T00:00:00Z") == {"removed": 0, "emptied": 0}
+    ws.set_setting("mail_retention_days", 5)
+    (result,) = run_ticks(ws, now=now, plugins=["core"])  # the tick's core step uses the setting
+    assert (result.plugin, result.ok) == ("core", True)
+    assert ws.store.scalar("SELECT count(*) FROM mail_outbox WHERE id = ?", [notes[3]]) == 0
+    with pytest.raises(CrmError, match="must be a whole number of days"):
+        ws.set_setting("mail_retention_days", -1)
+    ws.store.insert("users", {"username": "tester", "role": "admin"})
+    ws.store.insert("users", {"username": "vic", "role": "viewer"})
+    with pytest.raises(PermissionDenied):
+        outbox.prune(ws.as_user("vic"), days=1, now="2030-01-01T00:00:00Z")
+
+
+def test_retention_reads_only_its_candidates_through_an_index(workspace):
+    """The hourly prune must not scan the kept ledger: each step reads its own partial index."""
+    from crm_workspace.data import retention
+
+    store = workspace.store
+    removed = retention.plan(store, "mail_outbox", outbox.REMOVED, ["x"], index="idx_mail_outbox_removable")
+    emptied = retention.plan(
+        store, "mail_outbox", outbox.EMPTIED, ["x"], columns=["message"], index="idx_mail_outbox_emptiable"
+    )
+    for plan, index in ((removed, "idx_mail_outbox_removable"), (emptied, "idx_mail_outbox_emptiable")):
+        assert f"USING INDEX {index}" in plan and "SCAN" not in plan, plan
+    # an emptied row of a record leaves the index: years of campaign ledger cost the scan nothing
+    (row_id,) = queue(workspace, 1)
+    _age(workspace, [row_id], status="sent", sent_at="2026-01-01T00:00:00Z")
+    outbox.prune(workspace, now="2026-11-30T00:00:00Z")
+    candidates = store.query(
+        f"SELECT id FROM mail_outbox INDEXED BY idx_mail_outbox_emptiable WHERE {outbox.EMPTIED} AND message IS NOT NULL",
+        ["2030-01-01T00:00:00Z"],
+    )
+    assert candidates == [] and store.get("mail_outbox", row_id)["status"] == "sent"
+
+
+def test_only_an_admin_or_the_scheduler_may_prune(workspace):
+    ws = workspace
+    ws.store.insert("users", {"username": "tester", "role": "admin"})
+    ws.store.insert("users", {"username": "mia", "role": "member"})
+    (row_id,) = queue(ws, 1)
+    _age(ws, [row_id], status="sent", sent_at="2026-01-01T00:00:00Z")
+    with pytest.raises(PermissionDenied, match="only an admin may prune mail_outbox"):
+        outbox.prune(ws.as_user("mia"), days=1, now="2026-11-30T00:00:00Z")
+    assert ws.store.get("mail_outbox", row_id)["message"]  # nothing was touched
+    assert outbox.prune(ws.as_system("core"), days=1, now="2026-11-30T00:00:00Z") == {"removed": 0, "emptied": 1}
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "30", None])
+def test_a_retention_setting_is_whole_days(workspace, bad):
+    """One check for every ledger's retention setting (mail here, webhooks in the automation plugin)."""
+    from crm_workspace.data.retention import check_days
+
+    assert check_days(7.0) == 7 and check_days(0) == 0
+    with pytest.raises(ValueError, match="whole number of days"):
+        check_days(bad)
+    for key in ("mail_retention_days", "webhooks_retention_days"):
+        with pytest.raises(CrmError, match="whole number of days"):
+            workspace.set_setting(key, bad)

@@ -367,3 +367,16 @@ def test_org_chart_tree_layout_puts_managers_above_their_reports(workspace):
     assert y["Ceo"] > y["Vp1"] > y["E1"] > y["Loose0"]
     links = next(r for r in fig.renderers if r.name == "org-chart-links").data_source.data
     assert len(links["xs"]) == 5
+
+
+def test_single_threaded_deals_show_their_own_currency(workspace):
+    from crm_workspace_relationships.model import AnalysisModel
+    from crm_workspace_relationships.views.analysis import _table
+
+    acme = org(workspace, "Acme")
+    person(workspace, "P1", acme)
+    workspace.store.insert(
+        "deals", {"title": "Dollars", "organization_id": acme, "status": "open", "amount": 12000, "currency": "USD"}
+    )
+    table = _table(AnalysisModel(workspace=workspace).single_threaded())
+    assert list(table.value["amount"]) == ["$12,000"] and "currency" not in table.value.columns

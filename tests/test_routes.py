@@ -1,4 +1,5 @@
-"""Plugin routes (crm_routes): mounted by `crm serve` beside the app, RouteHandler's defaults, the system actor.
+"""Plugin routes (crm_routes): mounted by `crm serve` beside the app, RouteHandler's defaults, the system actor,
+no secret of a URL or header in a log.
 
 The served test starts `crm serve` on a workspace whose users have passwords, with a plugin
 installed the way pip installs one (a dist-info with an entry point, on PYTHONPATH).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import sqlite3
 import textwrap
@@ -20,7 +22,7 @@ from helpers import CRM, Server
 from crm_workspace import PermissionDenied, Route, ValidationError, Workspace, hookimpl
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError
-from crm_workspace.services.http import RateLimiter, RouteHandler
+from crm_workspace.services.http import RateLimiter, RouteHandler, redact_path
 from crm_workspace.testing import make_workspace, registered, route_server
 
 pytestmark = pytest.mark.xdist_group("routes")
@@ -352,3 +354,31 @@ def test_the_cli_refuses_a_system_username(tmp_path):
         timeout=60,
     )
     assert done.returncode != 0 and "reserved" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------ no secrets in logs
+class _Boom(RouteHandler):
+    def get(self, token: str) -> None:
+        raise RuntimeError("boom")
+
+
+def test_secret_looking_segments_and_queries_are_redacted():
+    assert redact_path("/ical/AbCdEf0123456789_-xyzXYZ.ics") == "/ical/<redacted>.ics"
+    assert redact_path("/unsubscribe?t=secret-signed-token") == "/unsubscribe"
+    assert redact_path("/api/contacts/12") == "/api/contacts/12"
+
+
+def test_access_and_error_logs_name_no_token(workspace, caplog, monkeypatch):
+    import crm_workspace.web.server as server_module
+
+    token = "S3cr3tT0k3nS3cr3tT0k3n"
+    caplog.set_level(logging.INFO)
+    route = Route(r"/boom/([A-Za-z0-9]+)", _Boom)
+    monkeypatch.setattr(server_module, "route_patterns", lambda ws: [(route.pattern, route.handler, {"workspace": ws})])
+    with route_server(workspace) as server:
+        assert (
+            server.request("GET", f"/boom/{token}?t=another-secret", headers={"Authorization": "Bearer xyz"})[0] == 500
+        )
+    text = caplog.text
+    assert "boom" in text and "/boom/<redacted>" in text
+    assert token not in text and "another-secret" not in text and "Bearer xyz" not in text

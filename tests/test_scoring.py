@@ -257,6 +257,47 @@ def test_a_persons_scores_are_exported_and_removed_on_erasure(demo_db, tmp_path)
     assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
 
 
+def test_an_erased_contact_is_never_scored_again(demo_db, tmp_path):
+    from crm_workspace.services import privacy
+
+    ws = make_workspace(demo_db, user="ana")
+    # someone whose kept fields (stage, organization) still earn fit points after the erasure
+    person = ws.query(
+        "SELECT c.id, c.email FROM contacts c JOIN lead_scores s ON s.contact_id = c.id"
+        " WHERE c.email IS NOT NULL AND s.rule_points > 0 ORDER BY s.rule_points DESC LIMIT 1"
+    )[0]
+    privacy.erase(ws, person["email"], tmp_path)
+    assert ws.store.scalar("SELECT count(*) FROM score_erased WHERE contact_id = ?", [person["id"]]) == 1
+    rule(ws, "Any contact", "fit", {"field": "id", "op": "gt", "value": 0}, 7)  # a new rule: everyone rescored
+    assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
+    assert engine.rescore(ws) == ws.store.scalar("SELECT count(*) FROM contacts") - 1
+    assert engine.rescore(ws, [person["id"]]) == 1  # asked for by id: still nothing stored
+    assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
+    assert engine.breakdown(ws, person["id"]) == []
+    ws.store.update("contacts", person["id"], {"lifecycle_stage": "customer"})  # a later write scores nobody
+    assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
+    # the tick does not see an "unscored" contact and rescore everyone each time
+    assert engine.refresh_if_stale(ws, engine.last_run(ws.store)) == 0
+    ws.close()
+
+
+def test_people_erased_before_the_upgrade_are_marked_from_the_audit_trail(demo_db, tmp_path):
+    from crm_workspace_scoring import schema
+
+    from crm_workspace.services import privacy
+
+    ws = make_workspace(demo_db, user="ana")
+    person = ws.query("SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1")[0]
+    privacy.erase(ws, person["email"], tmp_path)
+    with ws.store.transaction() as db:  # as an older version left it: no mark, and a score back
+        db.execute("DELETE FROM score_erased")
+        db.execute("INSERT INTO lead_scores (contact_id, rule_points) VALUES (?, 5)", [person["id"]])
+        schema.m002_erased(db)
+    assert ws.store.scalar("SELECT contact_id FROM score_erased") == person["id"]
+    assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
+    ws.close()
+
+
 def test_a_full_rescore_in_small_batches_gives_the_same_scores(demo_workspace, monkeypatch):
     ws = demo_workspace
     whole = ws.query("SELECT contact_id, rule_points, model_score FROM lead_scores ORDER BY contact_id")

@@ -121,6 +121,11 @@ def test_the_page_shows_the_model_card_and_is_read_only_for_viewers(demo_db):
     ws = make_workspace(demo_db, user="ana")
     text = page_text(ws.dashboard("scoring"))
     assert "Model v1" in text and "Hold-out AUC" in text and "Senior title" in text
+    import re
+
+    shown = re.sub(r"<[^>]*>", " ", text)  # what a person reads (hover titles aside)
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown), "a raw ISO time is shown"
+    assert "rescored" in shown and ("ago" in shown or "just now" in shown)
     metric = next(m for m in ws.metrics() if m.key == "hot_leads")
     assert ws.df(metric.sql).iloc[0, 0] == metric.value
     viewer = make_workspace(demo_db, user="eve")
@@ -159,3 +164,25 @@ def test_the_demos_numpy_fit_is_scikit_learns_model():
     assert np.allclose(ours_w, theirs.coef_[0], atol=1e-4) and abs(ours_b - theirs.intercept_[0]) < 1e-4
     scores = np.round(z[:, 0], 1)  # with ties
     assert learn.rank_auc(y, scores) == pytest.approx(roc_auc_score(y, scores))
+
+
+def test_scoring_in_index_order_gives_the_per_contact_scores(demo_workspace):
+    """A rescore counts activities, e-mail events and organization sizes per scope (index order, once per
+    organization); the training path counts them per contact. Both give every contact the same score."""
+    from crm_workspace_scoring import engine, features
+
+    ws = demo_workspace
+    store = ws.store
+    model = engine.active_model(store)
+    names = {f["name"] for f in model["params"]["features"]}
+    assert {"org_size", "email_opens_per_month", "activities_last_30d"} <= names  # what the scope counts
+    now = engine.last_run(store)
+    base = "SELECT c.id AS id, ? AS cutoff FROM contacts c"
+    per_contact = dict(store.conn.execute(*features.score_sql(store, model["params"], base, [now], now)).fetchall())
+    for scope in (("{} BETWEEN ? AND ?", [1, 10**9]), ("{} IN (SELECT value FROM json_each(?))", ["[1, 2, 3]"])):
+        scoped_base = f"{base} WHERE {scope[0].format('c.id')}"
+        sql, params = features.score_sql(store, model["params"], scoped_base, [now, *scope[1]], now, scope)
+        scoped = dict(store.conn.execute(sql, params).fetchall())
+        assert scoped == {k: per_contact[k] for k in scoped} and scoped
+    stored = dict(store.conn.execute("SELECT contact_id, model_score FROM lead_scores").fetchall())
+    assert stored == {k: v for k, v in per_contact.items() if k in stored}

@@ -153,6 +153,19 @@ def test_an_erased_contact_leaves_the_sequence(ws, smtpd):
     assert len(smtpd.messages) == 1
 
 
+def test_an_erased_contact_is_never_enrolled_again(ws, smtpd):
+    cid = person(ws)
+    privacy.erase(ws.as_system("test"), "ana@example.com", ws.path + ".receipts")
+    model.save_sequence(
+        ws,
+        {"name": "Customers", "trigger_kind": "lifecycle_stage", "trigger_args": {"stage": "customer"}},
+        WELCOME,
+    )
+    ws.store.update("contacts", cid, {"lifecycle_stage": "lead"})  # would trigger Welcome
+    assert model.enrol_many(ws, [(1, cid), (2, cid)]) == 0
+    assert ws.query("SELECT * FROM sequence_enrollments WHERE contact_id = ?", [cid]) == []
+
+
 def test_running_twice_at_the_same_time_sends_nothing_twice(ws, smtpd, tmp_path):
     cids = [person(ws, f"P{i}") for i in range(3)]
     for cid in cids:
@@ -345,3 +358,18 @@ def test_sequences_and_campaigns_share_one_mailable_rule(ws):
     }
     sql = f"SELECT c.id FROM contacts c WHERE c.id IN (?, ?, ?, ?) AND {mailable_sql('c')}"
     assert [r["id"] for r in ws.query(sql, [ok, half, none, gone])] == [ok]
+
+
+def test_the_overview_says_each_trigger_in_a_whole_sentence_that_wraps():
+    import pandas as pd
+    from crm_workspace_marketing.sequences.model import describe_trigger
+    from crm_workspace_marketing.views.common import table
+
+    assert describe_trigger("lifecycle_stage", {"stage": "marketing_qualified"}) == (
+        "a contact's lifecycle stage becomes Marketing qualified"
+    )
+    assert describe_trigger("tag_added", {"tag": "event-2026"}) == "the tag “event-2026” is added to a contact"
+    assert describe_trigger("form_submitted", {}) == "a contact submits any form"
+    shown = table(pd.DataFrame([{"name": "Welcome", "trigger": describe_trigger("enters_segment", {"segment": "x"})}]))
+    assert shown.formatters["trigger"] == {"type": "textarea"} and shown.titles["trigger"] == "Starts when"
+    assert shown.widths["trigger"] >= 300

@@ -396,3 +396,83 @@ def test_https_receivers_are_verified_by_the_name_in_the_url(ws, tmp_path, monke
         assert webhooks.deliveries(ws)[0]["status"] == "delivered" and len(receiver.ok()) == 1
     finally:
         receiver.close()
+
+
+def test_the_tick_prunes_finished_deliveries_and_expanded_events_after_the_retention_period(ws, receiver):
+    from crm_workspace_automation import retention
+
+    from crm_workspace.services.scheduler import run_ticks
+
+    def age(table, ids, *columns):
+        with ws.store.transaction():
+            for column in columns:
+                ws.store.conn.executemany(
+                    f"UPDATE {table} SET {column} = '2020-01-01T00:00:00Z' WHERE id = ?", [[i] for i in ids]
+                )
+
+    def deliveries():
+        return {r["record_id"]: r["status"] for r in ws.query("SELECT record_id, status FROM webhook_deliveries")}
+
+    webhooks.subscribe(ws, receiver.url, "contacts.created")
+    old, recent = _contact(ws, "Old"), _contact(ws, "Recent")
+    delivery.deliver_due(ws)
+    receiver.answer = lambda request: 500
+    waiting = _contact(ws, "Waiting")
+    delivery.deliver_due(ws)  # refused: pending, to be retried
+    unexpanded = _contact(ws, "Unexpanded")  # an event the worker has not expanded yet
+    assert deliveries() == {str(old["id"]): "delivered", str(recent["id"]): "delivered", str(waiting["id"]): "pending"}
+    ids = {r["record_id"]: r["id"] for r in ws.query("SELECT id, record_id FROM webhook_deliveries")}
+    age("webhook_deliveries", [ids[str(old["id"])], ids[str(waiting["id"])]], "created_at", "delivered_at")
+    events = {r["record_id"]: r["id"] for r in ws.query("SELECT id, record_id FROM webhook_events")}
+    age("webhook_events", [events[str(c["id"])] for c in (old, waiting, unexpanded)], "created_at")
+    audited = ws.store.scalar("SELECT count(*) FROM audit_log")
+
+    assert retention.prune(ws, days=0) == {"deliveries": 0, "events": 0}  # 0 keeps everything
+    assert retention.prune(ws) == {"deliveries": 1, "events": 2}  # webhooks_retention_days: 30
+    assert deliveries() == {str(recent["id"]): "delivered", str(waiting["id"]): "pending"}
+    left = {r["record_id"] for r in ws.query("SELECT record_id FROM webhook_events")}
+    assert left == {str(recent["id"]), str(unexpanded["id"])}  # old but not expanded yet: kept
+    assert ws.store.scalar("SELECT count(*) FROM audit_log") == audited  # no copy of the bodies in the audit log
+    assert [s["delivered"] for s in webhooks.subscriptions(ws)] == [1]  # the counts cover the period kept
+
+    age("webhook_deliveries", [ids[str(recent["id"])]], "created_at", "delivered_at")
+    assert [r.ok for r in run_ticks(ws, plugins=["automation"])] == [True]  # the tick prunes, about hourly
+    assert str(recent["id"]) not in deliveries() and deliveries()[str(waiting["id"])] == "pending"
+    with pytest.raises(ValidationError):
+        ws.set_setting("webhooks_retention_days", "a month")
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset")
+def test_retention_reads_a_time_without_a_zone_as_utc(monkeypatch):
+    """A naive ``now`` is UTC, whatever the host's zone: on a host at UTC+14 the cutoff must not move 14 h."""
+    from crm_workspace_automation import retention
+
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    try:
+        assert retention._moment("2026-12-01T09:00:00") == datetime(2026, 12, 1, 9, tzinfo=UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+# ----------------------------------------------- addresses in any spelling
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254 (cloud metadata)
+        "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",  # Teredo, client 10.0.0.1
+        "http://[::ffff:127.0.0.1]/",
+        "http://2130706433/",
+        "http://0177.0.0.1/",
+        "http://0.0.0.0/",
+    ],
+)
+def test_private_addresses_in_any_spelling_are_refused(url):
+    with pytest.raises(netguard.UnsafeURL, match="refused"):
+        netguard.resolve(url)
+
+
+def test_a_public_6to4_address_is_allowed():
+    assert netguard.resolve("http://[2002:808:808::1]/").address == "2002:808:808::1"

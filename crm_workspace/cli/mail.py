@@ -18,7 +18,7 @@ _LISTED = ("id", "status", "plugin", "recipient", "subject", "attempts", "queued
 
 @click.group()
 def mail() -> None:
-    """Mail: test the SMTP setup, list the outbox, send what is queued."""
+    """Mail: test the SMTP setup, list the outbox, send what is queued, prune what is old."""
 
 
 @mail.command("test")
@@ -98,6 +98,32 @@ def mail_requeue(ctx: click.Context, ids: tuple[int, ...]) -> None:
 
     count = outbox.requeue(open_workspace(ctx), ids)
     click.echo(f"queued {count} message{'s' if count != 1 else ''} again")
+
+
+@mail.command("prune")
+@click.option(
+    "--days", type=click.IntRange(min=1), help="Keep this many days of finished mail (default: mail_retention_days)."
+)
+@click.pass_context
+def mail_prune(ctx: click.Context, days: int | None) -> None:
+    """Remove sent and failed mail older than the retention period (what the tick does hourly).
+
+    Messages a record counts (a campaign's, a ticket reply's) keep their ledger row
+    without their text; the others are removed.
+    """
+    from crm_workspace.services import outbox
+
+    workspace = open_workspace(ctx)
+    kept = outbox.retention_days(workspace) if days is None else days
+    if not kept:
+        click.echo("mail_retention_days is 0: all mail is kept (give --days N to prune anyway)")
+        return
+    done = outbox.prune(workspace, days=kept)
+    removed, emptied = done["removed"], done["emptied"]
+    click.echo(
+        f"removed {removed} finished message{'s' if removed != 1 else ''} older than {kept} days;"
+        f" dropped the text of {emptied} more that records still count"
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -94,7 +94,8 @@ def _audit_json(change: Change) -> str:
     elif change.action == "delete":
         body = {"before": change.before}
     else:
-        names = [k for k in change.after if k not in _UNSTAMPED and change.changed(k)]
+        before = change.before or {}
+        names = [k for k, v in change.after.items() if k not in _UNSTAMPED and before.get(k) != v]  # changed()
         body = {
             "before": {k: change.before.get(k) for k in names},
             "after": {k: change.after.get(k) for k in names},

@@ -102,8 +102,18 @@ TEXT_LIMITS = {
 }
 
 
+#: The shortest of ``TEXT_LIMITS``: a record without a longer text has nothing too long.
+_SHORTEST_LIMIT = min(TEXT_LIMITS.values())
+
+
 def max_length(record: dict, errors: dict[str, str], limits: dict[str, int] | None = None) -> None:
     """Each text field of ``record`` named in ``limits`` (default ``TEXT_LIMITS``) is at most that long."""
+    if not limits:
+        for value in record.values():  # the common case, checked once per value: nothing that long
+            if value.__class__ is str and len(value) > _SHORTEST_LIMIT:
+                break
+        else:
+            return
     for field, limit in (limits or TEXT_LIMITS).items():
         value = record.get(field)
         if value.__class__ is str and len(value) > limit:

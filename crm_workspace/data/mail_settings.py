@@ -10,6 +10,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 from typing import Any
 
+from crm_workspace.data.retention import check_days
 from crm_workspace.types import Setting
 
 SECURITY_MODES = ("none", "starttls", "ssl")
@@ -61,6 +62,9 @@ def _per_minute(value: Any) -> int:
     return value
 
 
+#: Days a finished message keeps its place in the outbox (crm_workspace/services/outbox.py ``prune``).
+DEFAULT_MAIL_RETENTION_DAYS = 90
+
 SETTINGS = (
     Setting("smtp_host", _host, "localhost", doc="The SMTP server mail is sent through."),
     Setting("smtp_port", _port, 25, doc="The SMTP server's port (25, 587 with starttls, 465 with ssl)."),
@@ -82,5 +86,12 @@ SETTINGS = (
         _per_minute,
         0,
         doc="At most this many messages a minute leave the outbox (0: no limit).",
+    ),
+    Setting(
+        "mail_retention_days",
+        check_days,
+        DEFAULT_MAIL_RETENTION_DAYS,
+        doc="Days sent and failed mail stays in the outbox (0: forever): older messages are removed,"
+        " or keep only their ledger row when a record counts them (a campaign, a ticket reply).",
     ),
 )

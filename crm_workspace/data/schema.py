@@ -326,3 +326,21 @@ def m004_mail_outbox(db: Database) -> None:
     db.execute("CREATE INDEX idx_mail_outbox_due ON mail_outbox(status, send_after, id)")
     db.execute("CREATE INDEX idx_mail_outbox_plugin ON mail_outbox(plugin, status)")
     db.execute("CREATE INDEX idx_mail_outbox_contact ON mail_outbox(contact_id)")
+
+
+@migrations()
+def m005_mail_outbox_retention(db: Database) -> None:
+    """Indexes for the outbox's retention scan (crm_workspace/services/outbox.py ``prune``), hourly.
+
+    Each holds exactly the rows one of its two steps may still touch, keyed by status and
+    the row's last moment, so a prune that finds nothing to do reads no kept row: rows of no
+    record (removed when old), and rows of a record that still hold their text (emptied when
+    old). An emptied row leaves the second index: the ledger rows records keep for ever cost
+    a scan nothing. The expressions are the ones ``outbox.FINISHED`` and ``prune`` use.
+    """
+    finished = "mail_outbox(status, coalesce(sent_at, attempted_at, queued_at))"
+    db.execute(f"CREATE INDEX idx_mail_outbox_removable ON {finished} WHERE coalesce(ref_table, '') = ''")
+    db.execute(
+        f"CREATE INDEX idx_mail_outbox_emptiable ON {finished}"
+        " WHERE coalesce(ref_table, '') != '' AND message IS NOT NULL"
+    )

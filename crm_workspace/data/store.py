@@ -62,7 +62,8 @@ class Store(StoreReads):
 
     def data_version(self) -> tuple[int, int, int] | object:
         """A token that changes whenever any connection, in any process, commits (see ``Pool.data_version``)."""
-        return self.pool.data_version(self.conn)
+        token = getattr(self.pool._local, "transaction", None)  # a transaction's own: no connection lookup
+        return token if token is not None else self.pool.data_version(self.conn)
 
     # ------------------------------------------------------------ migrations
     def migrate(self, migration_sets: Iterable[sqlite_utils.Migrations]) -> None:

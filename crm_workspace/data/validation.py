@@ -25,7 +25,7 @@ class Validator:
         errors: dict[str, str] = {
             field: "must be a finite number"
             for field, value in record.items()
-            if isinstance(value, float) and not math.isfinite(value)
+            if value.__class__ is not str and isinstance(value, float) and not math.isfinite(value)
         }
         for result in self._call(table=self.table, record=record, before=before):
             for field, message in result.items():

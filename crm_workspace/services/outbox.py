@@ -26,16 +26,29 @@ audit log for every campaign, and the crash guarantee needs those commits small
 (issue 19: 10,000 messages within 2x of a bare SMTP loop). ``requeue`` is a
 person's decision and goes through ``store.update_many`` (audited). The send
 loop lives in crm_workspace/services/delivery.py.
+
+Retention (``prune``, run by the scheduler's core step about once an hour and by ``crm
+mail prune``): sent and failed rows whose last moment is older than
+``mail_retention_days`` (default 90; 0 keeps everything). A row that belongs to no record
+(``ref_table`` empty: a test mail, a notification) is deleted. A row that names a record
+is that record's delivery ledger: pages count from it (a campaign's sent and failed
+figures, its opens joined to their message, a sequence step's state, a ticket reply's
+delivery) and its ``key`` keeps a once-only mail from going twice (a CSAT survey per
+ticket, an NPS survey per period), so it stays, but loses ``message``, its text: the bulk
+of the table (the whole RFC 5322 message; the row without it is some 300 bytes). Neither
+writes audit rows (crm_workspace/data/retention.py says why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
+from crm_workspace.data import retention
+from crm_workspace.data.mail_settings import DEFAULT_MAIL_RETENTION_DAYS
 from crm_workspace.data.schema import OUTBOX_STATUSES
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError
@@ -251,3 +264,39 @@ def requeue(workspace: Any, ids: Iterable[int]) -> int:
             ],
         )
     return len(rows)
+
+
+# ------------------------------------------------------------------ retention
+#: A finished row whose last moment (sent, else last attempt, else queued) is before ``?``.
+FINISHED = "status IN ('sent', 'failed') AND coalesce(sent_at, attempted_at, queued_at) < ?"
+#: The rows retention removes (no record) and the rows whose text it drops (a record's); each
+#: is read through the partial index of the core's m005 that holds exactly its candidates.
+REMOVED = f"{FINISHED} AND coalesce(ref_table, '') = ''"
+EMPTIED = f"{FINISHED} AND coalesce(ref_table, '') != ''"
+
+
+def retention_days(workspace: Any) -> int:
+    """The ``mail_retention_days`` setting (its default when unset or unreadable)."""
+    try:
+        return int(workspace.setting("mail_retention_days", DEFAULT_MAIL_RETENTION_DAYS))
+    except (TypeError, ValueError, CrmError):
+        return DEFAULT_MAIL_RETENTION_DAYS
+
+
+def prune(workspace: Any, *, days: int | None = None, now: str | None = None) -> dict[str, int]:
+    """Retention of the ledger (see the module doc): ``{"removed": rows deleted, "emptied": texts dropped}``.
+
+    ``days`` defaults to the ``mail_retention_days`` setting (0: keep everything); ``now``
+    (ISO time) to the clock.
+    """
+    days = retention_days(workspace) if days is None else int(days)
+    if days < 0:
+        raise CrmError(f"days must be 0 or more, not {days}")
+    if days == 0:
+        return {"removed": 0, "emptied": 0}
+    moment = datetime.fromisoformat(_iso(now or utcnow()).replace("Z", "+00:00"))
+    cutoff = (moment - timedelta(days=days)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    store = workspace.store
+    removed = retention.prune(store, TABLE, REMOVED, [cutoff], index="idx_mail_outbox_removable")
+    emptied = retention.blank(store, TABLE, ["message"], EMPTIED, [cutoff], index="idx_mail_outbox_emptiable")
+    return {"removed": removed, "emptied": emptied}

@@ -7,6 +7,10 @@ Two runs over one database never overlap, in one process or across several (``cr
 serve`` and a cron job's ``crm tick``): a run holds an exclusive lock on
 ``<db>.tick-lock``, and a run that finds it held is skipped (``TickRun.skipped``).
 
+After the plugins, a full run does the core's own periodic work as ``system:core`` (listed
+as the plugin ``core``): the mail outbox's retention (``outbox.prune``), at most once an
+hour of tick time per workspace file and process.
+
 ``Ticker`` is ``crm serve``'s background thread: its own Workspace (and so its own
 SQLite connection), a run every ``tick_seconds`` (a setting, read before each wait).
 """
@@ -37,6 +41,12 @@ log = logging.getLogger(__name__)
 
 HOOK = "crm_tick"
 _process_lock = threading.Lock()
+
+#: The name the core's own periodic work runs and is reported under.
+CORE = "core"
+#: Seconds of tick time between two runs of the core's housekeeping (a scan of the outbox).
+HOUSEKEEPING_EVERY_S = 3600
+_housekept: dict[str, datetime] = {}
 
 
 @dataclass(frozen=True)
@@ -111,10 +121,10 @@ def run_ticks(workspace: Any, now: str | None = None, *, plugins: list[str] | No
     run.now = tick_time(now)
     names = workspace.implementers(HOOK)
     if plugins is not None:
-        unknown = sorted(set(plugins) - set(names))
+        unknown = sorted(set(plugins) - set(names) - {CORE})
         if unknown:
             raise CrmError(
-                f"no enabled plugin named {', '.join(unknown)} has a tick (ticking: {', '.join(names) or 'none'})"
+                f"no enabled plugin named {', '.join(unknown)} has a tick (ticking: {', '.join([*names, CORE])})"
             )
         names = [name for name in names if name in plugins]
     disabled = plugin_system.disabled_plugins(workspace.store)
@@ -135,7 +145,28 @@ def run_ticks(workspace: Any, now: str | None = None, *, plugins: list[str] | No
                 run.append(TickResult(name, False, time.perf_counter() - started, message, cause))
             else:
                 run.append(TickResult(name, True, time.perf_counter() - started))
+        if plugins is None or CORE in plugins:
+            _housekeeping(workspace, run, forced=plugins is not None)
     return run
+
+
+def _housekeeping(workspace: Any, run: TickRun, *, forced: bool) -> None:
+    """The core's periodic work: the outbox's retention (about hourly, or whenever asked by name)."""
+    from crm_workspace.services import outbox
+
+    moment = datetime.fromisoformat(run.now.replace("Z", "+00:00"))
+    key = str(Path(workspace.path).resolve()) if workspace.path else str(id(workspace))
+    last = _housekept.get(key)
+    if not forced and last is not None and last <= moment and (moment - last).total_seconds() < HOUSEKEEPING_EVERY_S:
+        return
+    _housekept[key] = moment
+    started = time.perf_counter()
+    try:
+        outbox.prune(workspace.as_system(CORE), now=run.now)
+    except Exception as error:
+        run.append(TickResult(CORE, False, time.perf_counter() - started, f"{type(error).__name__}: {error}", error))
+    else:
+        run.append(TickResult(CORE, True, time.perf_counter() - started))
 
 
 def tick_seconds(workspace: Any) -> int:

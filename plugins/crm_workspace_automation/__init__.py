@@ -73,8 +73,9 @@ def crm_register_commands(cli):
     register(cli)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def crm_demo_data(workspace, seed, size, today):
+    """After the other modules' demo data: the time rule's past runs are settled over every contact."""
     from .demo import add_demo
 
     add_demo(workspace, size, today)
@@ -99,7 +100,8 @@ def crm_data_views(workspace):
 
 @hookimpl
 def crm_tick(workspace, now):
-    """Due webhook deliveries and time rules (disabling rules whose fields are gone).
+    """Due webhook deliveries and time rules (disabling rules whose fields are gone), then,
+    about hourly, the retention of the delivery log (``webhooks_retention_days``, retention.py).
 
     In ``crm serve`` the ticks run on a background thread; the first one also starts the
     delivery thread, which looks every second, so webhooks leave within seconds of a write
@@ -108,9 +110,10 @@ def crm_tick(workspace, now):
     """
     import threading
 
-    from . import delivery, rules
+    from . import delivery, retention, rules
 
     if threading.current_thread() is not threading.main_thread():
         delivery.start_thread(workspace)
     delivery.deliver_due(workspace, now=now)
     rules.run_time_rules(workspace, now=now)
+    retention.prune_due(workspace, now)

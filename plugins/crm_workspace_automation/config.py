@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_workspace import Setting
+from crm_workspace.data.retention import check_days
 
 DEFAULT_BACKOFF = (60, 300, 1800, 7200, 43200)  # 1 min, 5 min, 30 min, 2 h, 12 h
 DEFAULT_MAX_FAILURES = 10
@@ -62,6 +63,18 @@ SETTINGS = [
         doc="Failed webhook attempts in a row after which a subscription is disabled.",
     ),
     Setting("webhooks_timeout", _timeout, DEFAULT_TIMEOUT, doc="Seconds a webhook receiver has to answer."),
+    Setting(
+        "webhooks_retention_days",
+        check_days,
+        30,
+        doc="Days delivered and failed webhook deliveries stay in the log (0: forever).",
+    ),
+    Setting(
+        "rules_retention_days",
+        check_days,
+        90,
+        doc="Days workflow rule runs stay in the log; each record's latest run per rule stays (0: forever).",
+    ),
 ]
 
 

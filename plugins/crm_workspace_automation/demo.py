@@ -3,6 +3,12 @@
 The subscription points at ``example.invalid`` (a name that never resolves) and is written
 already disabled, with its notice, so the page shows what a failing receiver looks like
 without the demo ever sending anything.
+
+The rules were written 90 days before ``demo_today()`` and the time rule has run since
+(``settle``): every quiet lead got its check-in task when the rule came or when it went
+quiet, and again every 30 quiet days, up to ``demo_today()``, with the
+rule's run and its timeline note. So the served demo's first tick finds nothing due that
+was not due a moment ago, instead of creating a burst of tasks dated today.
 """
 
 from __future__ import annotations
@@ -10,8 +16,13 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from crm_workspace.services.demo import bulk, demo_today, iso
+
+PLUGIN = "automation"
+#: The demo's rules were written this many days before ``demo_today()``; the time rule ran since.
+RULES_AGE_DAYS = 90
 
 RULES = [
     {
@@ -68,11 +79,12 @@ def add_demo(workspace, size: Mapping[str, int], today: str | None) -> None:
             "actions": json.dumps(rule["actions"]),
             "enabled": 1,
             "owner": owner,
-            "created_at": now,
+            "created_at": iso(demo_today(today) - timedelta(days=RULES_AGE_DAYS)),
         }
         for rule in RULES
     ]
     store.insert_many("workflow_rules", rows, **bulk(size))
+    settle(workspace, size, demo_today(today))
     store.insert_many(
         "webhook_subscriptions",
         [
@@ -91,3 +103,74 @@ def add_demo(workspace, size: Mapping[str, int], today: str | None) -> None:
         ],
         **bulk(size),
     )
+
+
+def settle(workspace, size: Mapping[str, int], today: datetime) -> None:
+    """Record the time rules' runs up to ``today``, as the tick would have made them."""
+    from . import rules
+    from .actions import fill, links
+
+    store = workspace.store
+    tasks, runs, notes = [], [], []
+    for rule in rules.rules(workspace, enabled_only=True):
+        days = next((int(c["value"]) for c in rule["conditions"] if c.get("op") == "no activity for days"), 0)
+        creates = [a for a in rule["actions"] if a.get("type") == "create_task"]
+        if rule["trigger"] != "time" or not days or len(creates) != len(rule["actions"]):
+            continue
+        # every record the rule matches, with the last moment it was active (cutoff: today)
+        horizon = iso(today + timedelta(days=days))
+        for record in rules.quiet_records(workspace, rule, horizon, limit=10**9):
+            quiet = datetime.fromisoformat(record.pop("_quiet_since").replace("Z", "+00:00"))
+            at = quiet + timedelta(days=days, hours=1)  # the first tick after it went quiet
+            at = max(at, datetime.fromisoformat(rule["created_at"].replace("Z", "+00:00")))
+            while at <= today:
+                done = []
+                for action in creates:
+                    due = at + timedelta(days=float(action.get("due_days") or 0))
+                    owner = action.get("assign_to") or record.get("owner") or rule.get("owner")
+                    tasks.append(
+                        {
+                            "kind": "task",
+                            "subject": fill(action.get("subject"), record)[:200],
+                            "body": fill(action.get("body") or f"Created by the rule '{rule['name']}'.", record),
+                            "due_at": iso(due),
+                            "done": int(due < today - timedelta(days=3)),  # the team worked the older ones
+                            "owner": owner,
+                            **links(workspace, rule["table_name"], record),
+                            "created_at": iso(at),
+                            "updated_at": iso(at),
+                            "updated_by": f"system:{PLUGIN}",
+                        }
+                    )
+                    done.append(f"task for {owner or 'nobody'}")
+                detail = "; ".join(done)
+                runs.append(
+                    {
+                        "rule_id": rule["id"],
+                        "at": iso(at),
+                        "table_name": rule["table_name"],
+                        "record_id": str(record["id"]),
+                        "trigger": "time",
+                        "status": "ok",
+                        "detail": detail,
+                        "user": f"system:{PLUGIN}",
+                    }
+                )
+                notes.append(
+                    {
+                        "kind": "note",
+                        "subject": f"{rules.NOTE_PREFIX}{rule['name']} (ok)"[:200],
+                        "body": detail,
+                        "occurred_at": iso(at),
+                        "owner": record.get("owner"),
+                        **links(workspace, rule["table_name"], record),
+                        "created_at": iso(at),
+                        "updated_at": iso(at),
+                    }
+                )
+                at += timedelta(days=days, hours=1)  # the task is activity: quiet again from its creation
+    if runs:
+        options = bulk(size)
+        store.insert_many("activities", tasks, **options)
+        store.insert_many("activities", notes, **options)
+        store.insert_many("rule_runs", runs, **options)

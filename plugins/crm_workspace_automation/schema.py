@@ -14,7 +14,8 @@
   the receiver's deduplication key, the same on every attempt and replay.
 - ``workflow_rules``: when (``table_name``, ``trigger``, ``conditions`` JSON) and what
   (``actions`` JSON); ``disabled_reason`` says why a rule was turned off automatically.
-- ``rule_runs``: one row per rule run: the record, what each action did or why it failed.
+- ``rule_runs``: one row per rule run: the record, what each action did or why it failed;
+  kept ``rules_retention_days``, and each record's latest run per rule for ever (retention.py).
 """
 
 from __future__ import annotations
@@ -155,4 +156,15 @@ def m002_rules(db: Database) -> None:
         ),
         pk="id",
         not_null={"rule_id", "at", "status"},
+    )
+
+
+@migrations()
+def m003_retention_indexes(db: Database) -> None:
+    """An index for the hourly retention scan of the delivery log (retention.py), by status and
+    last moment: a prune with nothing to remove reads no kept delivery. ``rule_runs`` is read
+    in time order through ``idx_rule_runs_at`` (m002)."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_finished"
+        " ON webhook_deliveries(status, coalesce(delivered_at, created_at))"
     )

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import html
-import re
 
 import panel as pn
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.display import html_table
 
 from .model import CalendarModel
 
-_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?Z$")
-
-
-def _cell(value) -> str:
-    """A value as a person reads it: times as ``2026-11-30 09:00 UTC``, escaped."""
-    text = "" if value is None else str(value)
-    return html.escape(_ISO.sub(r"\1 \2 UTC", text))
-
 
 def _table(rows: list[dict], columns: list[tuple[str, str]], empty: str) -> pn.pane.HTML:
-    if not rows:
-        return pn.pane.HTML(f"<p><em>{html.escape(empty)}</em></p>")
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(t)}</th>" for _, t in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{_cell(r.get(k))}</td>" for k, _ in columns) + "</tr>"
-        for r in rows
-    )
-    return pn.pane.HTML(
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", sizing_mode="stretch_width"
-    )
+    """Rows as the core's escaped table: times as "in 2 days" with the exact time on hover."""
+    return pn.pane.HTML(html_table(rows, columns, empty=empty), sizing_mode="stretch_width")
 
 
 class CalendarPage(pn.viewable.Viewer):
@@ -58,7 +42,7 @@ class CalendarPage(pn.viewable.Viewer):
         return _table(
             rows,
             [
-                ("starts_at", "Starts (UTC)"),
+                ("starts_at", "Starts"),
                 ("subject", "Meeting"),
                 ("contact", "Contact"),
                 ("organization", "Organization"),

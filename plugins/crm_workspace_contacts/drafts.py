@@ -14,6 +14,7 @@ from crm_workspace import ConflictError, CrmError, ValidationError, Workspace
 from crm_workspace.data.schema import ACTIVITY_KINDS, CHANNELS, STAKEHOLDER_TYPES
 
 from . import merge, queries, records
+from .labels import field_label
 
 
 class RecordDraft(param.Parameterized):
@@ -73,7 +74,11 @@ class RecordDraft(param.Parameterized):
             return store.insert(self.table, values)
         except ValidationError as error:
             mine = {name: text for name, text in error.errors.items() if name in self.fields}
-            others = [f"{name}: {text}" for name, text in error.errors.items() if name not in self.fields]
+            others = [
+                f"{field_label(self.table, name)}: {text}"
+                for name, text in error.errors.items()
+                if name not in self.fields
+            ]
             self.param.update(errors=mine, problems=others)
         except ConflictError as error:
             self.conflict = error

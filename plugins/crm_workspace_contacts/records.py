@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from crm_workspace import Workspace
 from crm_workspace.data.store import utcnow
+from crm_workspace.web.display import day, label
+
+from . import labels
 
 ACTIVITY_ICONS = {"call": "📞", "email": "✉️", "meeting": "🤝", "note": "📝", "task": "✅"}
 _MARKETING = re.compile(r"newsletter|case study|campaign|webinar|event|content|social", re.I)
@@ -64,7 +67,7 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
     ):
         subject = a["subject"] or a["kind"]
         if a["kind"] == "task":
-            subject += " (done)" if a["done"] else f" (due {(a['due_at'] or '')[:10]})"
+            subject += " (done)" if a["done"] else f" (due {day(a['due_at']) or 'no date'})"
         items.append(
             {
                 "at": a["at"],
@@ -88,7 +91,7 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
                     "icon": "🔄",
                     "function": "marketing" if e["to_stage"] in _MARKETING_STAGES else "sales",
                     "channel": "",
-                    "subject": f"Lifecycle stage: {e['from_stage'] or '—'} → {e['to_stage']}",
+                    "subject": f"Lifecycle stage: {label(e['from_stage']) or '—'} → {label(e['to_stage'])}",
                     "body": "",
                     "by": e["by"] or "",
                     "source": "stage",
@@ -104,9 +107,8 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
             body = json.loads(row["changes"] or "{}")
         except ValueError:
             body = {}
-        after = body.get("after") or {}
-        before = body.get("before") or {}
-        fields = ", ".join(f"{k}: {before.get(k) or '—'} → {v or '—'}" for k, v in after.items())
+        changes = _edit_changes(workspace, table, body.get("before") or {}, body.get("after") or {})
+        fields = ", ".join(f"{name}: {old} → {new}" for name, old, new in changes)
         items.append(
             {
                 "at": row["at"],
@@ -116,6 +118,7 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
                 "channel": "",
                 "subject": "Record edited" + (" (merge)" if "merge" in (body.get("context") or {}) else ""),
                 "body": fields,
+                "changes": changes,
                 "by": row["user"] or "",
                 "source": "edit",
                 "id": row["id"],
@@ -123,6 +126,20 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
         )
     items.sort(key=lambda item: item["at"] or "", reverse=True)
     return items[:limit]
+
+
+def _edit_changes(workspace: Workspace, table: str, before: dict, after: dict) -> list[tuple[str, str, str]]:
+    """An audited edit as (label, old, new) for people: labels, stored words in words, an organization by name."""
+    out = []
+    for column, new in after.items():
+        if column in labels.INTERNAL:
+            continue
+        old = before.get(column)
+        if column == "organization_id":
+            names = workspace.store.rows_by_id("organizations", [i for i in (old, new) if i is not None])
+            old, new = (names[i]["name"] if i in names else i for i in (old, new))
+        out.append((labels.field_label(table, column), labels.value_text(column, old), labels.value_text(column, new)))
+    return out
 
 
 def deals_of(workspace: Workspace, table: str, record_id: int) -> list[dict]:

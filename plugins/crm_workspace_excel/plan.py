@@ -326,6 +326,8 @@ class Planner:
         A withdrawal is never re-granted by an import: that cell is dropped, the rest of
         the row imported, and the row reported (``consent_kept``, the preview's problems).
         """
+        if "marketing_consent" not in record:
+            return  # nothing to refuse, nothing given: the common import without a consent column
         refused = regrant_refused(record, before)
         if refused:
             for name in ("marketing_consent", "consent_at", "consent_source"):

@@ -415,12 +415,19 @@ def find_table(sheet: str, rows: list[list[Any]], merged: list | None = None, he
         headers.append(text)
     data, numbers, skipped = [], [], []
     width = len(headers)
+    footer_like: dict[str, bool] = {}  # first cells repeat (names, stages): each searched once
     for index in range(header + 1, len(rows)):
         row = rows[index]
         # fast path: a normal data row has a non-blank first or second cell that is not footer-like
         reason = None
         first = row[0] if row else None
-        if _blank(first) or (isinstance(first, str) and FOOTER.search(first)):
+        if first.__class__ is str:
+            footer = footer_like.get(first)
+            if footer is None:
+                footer = footer_like[first] = not first.strip() or FOOTER.search(first) is not None
+            if footer:
+                reason = junk_reason(row, width)
+        elif _blank(first) or (isinstance(first, str) and FOOTER.search(first)):
             reason = junk_reason(row, width)
         if reason:
             if reason != "blank":

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.display import label, when_html
 
 from .mapping import ENTITIES
 from .model import PREVIEW_ROWS, ImportModel
@@ -64,6 +65,20 @@ class ImportPage(pn.viewable.Viewer):
         )
         self.export_entity.param.watch(lambda e: setattr(self.export_button, "filename", f"{e.new}.xlsx"), "value")
         self.model.param.watch(lambda e: setattr(self.progress, "value", e.new), "progress")
+        # The mapping section is laid out once; the model's changes update it in place (see _sync_mapping)
+        self._selects: dict[str, pn.widgets.Select] = {}
+        self._select_key: tuple = ()
+        self._syncing = False
+        self.mapping_box = pn.FlexBox()
+        self.mapping_section = pn.Column(
+            "### Mapping",
+            self.mapping_box,
+            pn.Row(self.recipe_name, self.save_recipe, self.recipe_select, self.apply_recipe),
+            visible=False,
+            sizing_mode="stretch_width",
+        )
+        self.model.param.watch(self._sync_mapping, ["table", "entity", "mapping"])
+        self._sync_mapping()
 
     # ------------------------------------------------------------ actions
     def _uploaded(self, event) -> None:
@@ -111,9 +126,12 @@ class ImportPage(pn.viewable.Viewer):
         if pn.state.notifications is not None:
             pn.state.notifications.success(f"saved mapping recipe '{self.recipe_name.value}'")
 
+    @param.depends("workspace.revision", watch=True)
     def _refresh_recipes(self) -> None:
+        """The saved recipes, this session's and those saved from elsewhere (another browser, the CLI)."""
         names = [r["name"] for r in self.model.recipes()]
-        self.recipe_select.options = names
+        if names != self.recipe_select.options:
+            self.recipe_select.options = names
         self.recipe_select.disabled = self.apply_recipe.disabled = not names
 
     def _apply_recipe(self) -> None:
@@ -160,25 +178,46 @@ class ImportPage(pn.viewable.Viewer):
             f"**{table.header_row + 1}** · {len(table.rows):,} data rows{skipped}"
         )
 
-    @param.depends("model.table", "model.entity", "model.mapping")
-    def _mapping_editor(self):
+    def _sync_mapping(self, *_events) -> None:
+        """Show the model's mapping: new selects only for a new set of columns or fields, else new values.
+
+        Every widget here stays in the one layout built in ``__init__``: re-drawing the
+        section on each change moved the recipe row between layouts and replaced the select
+        a person had just used, and a refresh from another connection's write landing
+        meanwhile made the browser apply messages about models it no longer had
+        ("reference pNNNN isn't known").
+        """
         table = self.model.table
         if table is None:
-            return pn.Column()
+            self.mapping_section.visible = False
+            return
         options = [SKIP, *self.model.fields()]
-        widgets = []
-        for header in table.headers:
-            current = self.model.mapping.get(header) or SKIP
-            select = pn.widgets.Select(
-                label=header, options=options, value=current if current in options else SKIP, width=190
-            )
-            select.param.watch(lambda e, h=header: self.model.set_field(h, None if e.new == SKIP else e.new), "value")
-            widgets.append(select)
-        return pn.Column(
-            "### Mapping",
-            pn.FlexBox(*widgets),
-            pn.Row(self.recipe_name, self.save_recipe, self.recipe_select, self.apply_recipe),
-        )
+        key = (tuple(table.headers), tuple(options))
+        if key != self._select_key:
+            selects = {
+                header: pn.widgets.Select(label=header, options=options, value=self._shown(header, options), width=190)
+                for header in table.headers
+            }
+            for header, select in selects.items():
+                select.param.watch(lambda e, h=header: self._picked(h, e.new), "value")
+            self._select_key, self._selects = key, selects
+            self.mapping_box.objects = list(selects.values())
+        else:
+            self._syncing = True
+            try:
+                for header, select in self._selects.items():
+                    select.value = self._shown(header, options)
+            finally:
+                self._syncing = False
+        self.mapping_section.visible = True
+
+    def _shown(self, header: str, options: list[str]) -> str:
+        current = self.model.mapping.get(header) or SKIP
+        return current if current in options else SKIP
+
+    def _picked(self, header: str, choice: str) -> None:
+        if not self._syncing:
+            self.model.set_field(header, None if choice == SKIP else choice)
 
     @param.depends("model.preview_plan", "model.plan")
     def _preview(self):
@@ -244,8 +283,16 @@ class ImportPage(pn.viewable.Viewer):
         frame = pd.DataFrame(rows)[
             ["id", "at", "user", "file_name", "entity", "created", "updated", "skipped", "rejected", "status"]
         ]
+        frame = frame.assign(at=[when_html(v) for v in frame["at"]])  # "3 days ago", the exact time on hover
         return pn.widgets.Tabulator(
-            frame, show_index=False, disabled=True, pagination="local", page_size=10, sizing_mode="stretch_width"
+            frame,
+            show_index=False,
+            disabled=True,
+            pagination="local",
+            page_size=10,
+            sizing_mode="stretch_width",
+            formatters={"at": {"type": "html"}},
+            titles={c: label(c) for c in frame.columns} | {"id": "Batch", "at": "When", "file_name": "File"},
         )
 
     def __panel__(self):
@@ -254,7 +301,7 @@ class ImportPage(pn.viewable.Viewer):
             pn.Row(self.upload, self.sheet, self.header, self.entity, self.on_duplicate),
             self._error,
             self._detected,
-            self._mapping_editor,
+            self.mapping_section,
             self._preview,
             pn.Row(self.dry_button, self.import_button, self.progress),
             self._result,

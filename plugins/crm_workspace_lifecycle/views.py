@@ -7,7 +7,7 @@ from datetime import datetime
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper, NumberFormatter
 from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 
@@ -15,6 +15,7 @@ from crm_workspace import Workspace
 from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
+from crm_workspace.web.display import exact, label, when_html
 
 from .model import LifecycleModel
 
@@ -30,6 +31,24 @@ DIRECTION_COLORS = {
 
 def _pct(value) -> str:
     return "—" if value is None or value != value else f"{100 * value:.1f} %"
+
+
+#: columns read as stored words ("marketing_qualified" -> "Marketing qualified") and as times
+WORD_COLUMNS = ("stage", "type", "function")
+TIME_COLUMNS = ("at", "since", "last_activity")
+
+
+def readable_table(frame, **options) -> pn.widgets.Tabulator:
+    """A read-only Tabulator as people read it: labelled headers, stages in words, times "3 days ago" (the exact
+    time on hover), shares as percentages."""
+    shown = frame.assign(
+        **{c: [label(v) for v in frame[c]] for c in WORD_COLUMNS if c in frame.columns},
+        **{c: [when_html(v) for v in frame[c]] for c in TIME_COLUMNS if c in frame.columns},
+    )
+    formatters = {c: {"type": "html"} for c in TIME_COLUMNS if c in frame.columns}
+    formatters.update({c: NumberFormatter(format="0.0%") for c in ("share",) if c in frame.columns})
+    titles = {c: label(c) for c in frame.columns} | {"contact_id": "Id", "at": "When", "by": "By"}
+    return pn.widgets.Tabulator(shown, show_index=False, disabled=True, titles=titles, formatters=formatters, **options)
 
 
 def label_color(fill: str) -> str:
@@ -79,12 +98,12 @@ def funnel_html(frame) -> str:
 
 def funnel_table(frame) -> str:
     rows = "".join(
-        f'<tr><td>{html.escape(str(stage))}</td><td class="lc-reached" data-stage="{html.escape(str(stage))}">{n:,}</td>'
+        f'<tr><td>{html.escape(label(stage))}</td><td class="lc-reached" data-stage="{html.escape(str(stage))}">{n:,}</td>'
         f"<td>{_pct(conv)}</td></tr>"
         for stage, n, conv in zip(frame["stage"], frame["reached"], frame["conversion_to_next"], strict=True)
     )
     return (
-        '<table class="lc-funnel"><thead><tr><th>stage</th><th>reached</th><th>conversion to next</th></tr></thead>'
+        '<table class="lc-funnel"><thead><tr><th>Stage</th><th>Reached</th><th>Conversion to next</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
 
@@ -188,6 +207,7 @@ def journey_figure(frame):
     if len(frame):
         data = frame.assign(
             when=[datetime.fromisoformat(a.replace("Z", "+00:00")) for a in frame["at"]],
+            at=[exact(a) for a in frame["at"]],
             color=[FUNCTION_COLORS.get(f, "#999") for f in frame["function"]],
         )
         stages = data[data["type"] == "stage"]
@@ -335,7 +355,7 @@ class LifecyclePage(pn.viewable.Viewer):
             pn.pane.Bokeh(time_figure(self.model.time_in_stage()), sizing_mode="stretch_width"),
             pn.Column(
                 "**Stuck longest**",
-                pn.widgets.Tabulator(self.model.stuck(), show_index=False, disabled=True, width=480, height=330),
+                readable_table(self.model.stuck(), width=480, height=330),
             ),
             sizing_mode="stretch_width",
         )
@@ -353,9 +373,7 @@ class LifecyclePage(pn.viewable.Viewer):
         table = frame[["at", "type", "detail", "function", "by"]] if len(frame) else frame
         return pn.Column(
             pn.pane.Bokeh(journey_figure(frame), sizing_mode="stretch_width"),
-            pn.widgets.Tabulator(
-                table, show_index=False, disabled=True, pagination="local", page_size=10, sizing_mode="stretch_width"
-            ),
+            readable_table(table, pagination="local", page_size=10, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -383,23 +401,14 @@ class LifecyclePage(pn.viewable.Viewer):
             pn.Row(
                 pn.Column(
                     "**Data quality**",
-                    pn.widgets.Tabulator(self.model.data_quality(), show_index=False, disabled=True, width=380),
+                    readable_table(self.model.data_quality(), width=380),
                 ),
                 pn.Column(
                     "**Customers with no recent activity (churn risk)**",
-                    pn.widgets.Tabulator(
-                        self.model.churn_risk(),
-                        show_index=False,
-                        disabled=True,
-                        pagination="local",
-                        page_size=8,
-                        width=560,
-                    ),
+                    readable_table(self.model.churn_risk(), pagination="local", page_size=8, width=560),
                 ),
             ),
-            pn.widgets.Tabulator(
-                series, show_index=False, disabled=True, pagination="local", page_size=12, sizing_mode="stretch_width"
-            ),
+            readable_table(series, pagination="local", page_size=12, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
 
+from crm_workspace import CrmError
 from crm_workspace.cli import emit, output_options
 
 
@@ -22,11 +24,19 @@ def register(cli: click.Group) -> None:
     @output_options
     @click.pass_context
     def segments_(ctx, fmt):
-        """List the segments with their member counts (broken ones say why)."""
+        """List the segments with their member counts (broken ones say why); JSON adds each filter, groups and all."""
+        from .filters import parse
         from .segments import list_segments
         from .views_data import SEGMENT_COLUMNS
 
-        emit(list_segments(open_workspace(ctx)), SEGMENT_COLUMNS, fmt, empty="(no segments)")
+        rows = list_segments(open_workspace(ctx))
+        columns = SEGMENT_COLUMNS
+        if fmt == "json":
+            for row in rows:
+                with contextlib.suppress(CrmError):  # unreadable: kept as its text (the segment says it is broken)
+                    row["filter"] = parse(row["filter"]) if row["kind"] == "dynamic" else None
+            columns = [*SEGMENT_COLUMNS, "filter"]
+        emit(rows, columns, fmt, empty="(no segments)")
 
     @marketing.command("segment")
     @click.argument("name")
@@ -75,11 +85,24 @@ def register(cli: click.Group) -> None:
     @marketing.command("list-add")
     @click.argument("name")
     @click.argument("emails", type=click.File("r"), default="-")
+    @click.option(
+        "--from-import",
+        "batch",
+        metavar="BATCH",
+        help="Add the contacts an import batch created or updated (see `crm imports list`) instead of EMAILS.",
+    )
     @click.pass_context
-    def list_add(ctx, name, emails):
+    def list_add(ctx, name, emails, batch):
         """Add the contacts with the addresses in EMAILS (a file, or - for stdin) to a static list."""
+        from .imports import add_import
         from .segments import add_emails
 
+        if batch:
+            found = add_import(open_workspace(ctx), name, batch)
+            click.echo(
+                f"added {found['added']}, already on the list {found['already']} (the import's {found['contacts']} contacts)"
+            )
+            return
         result = add_emails(open_workspace(ctx), name, emails.read())
         click.echo(
             f"added {result['added']}, already on the list {result['already']},"

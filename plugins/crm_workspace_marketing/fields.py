@@ -8,7 +8,8 @@ Field keys as a filter stores them:
 - ``custom.Favourite colour`` (a spreadsheet column kept as a custom field, ``excel_custom_fields``),
 - ``tags`` (``contact_tags``), ``lead_score.rule_points`` (``lead_scores``, when the scoring
   plugin made it), ``last_activity`` (the contact's latest activity), ``consent``,
-  ``email_engagement`` (opened or clicked a campaign, or any: people only, never machines).
+  ``email_engagement`` (opened or clicked a campaign, any campaign, or any e-mail including
+  sequences': people only, never machines).
 
 A key that no longer resolves (a column removed, the scoring plugin gone) raises
 ``FieldGone``: the segment using it is marked broken, nothing crashes.
@@ -89,6 +90,9 @@ OPS: dict[str, dict[str, str]] = {
 NO_VALUE = frozenset({"is_empty", "is_not_empty"})
 LIST_OPS = frozenset({"in", "not_in", "has_any", "has_all", "has_none"})
 CONSENT_VALUES = {"given": 1, "withdrawn": 0, "never_asked": None}
+#: ``email_engagement`` values: any campaign (never a sequence's mail); any e-mail, campaign or sequence.
+ANY_CAMPAIGN = "any"
+ANY_EMAIL = "any e-mail"
 
 _HIDDEN = {"version", "updated_by"}
 _CHOICE_COLUMNS = {"lifecycle_stage", "stakeholder_type", "owner"}
@@ -164,11 +168,11 @@ def resolve(workspace: Workspace, key: str) -> Field:
     if key == "email_engagement":
         return Field(
             "email_engagement",
-            "Campaign e-mail (name, or any)",
+            "E-mail engagement",
             "engagement",
             "events",
             "kind",
-            ("any", *_campaigns(workspace)),
+            (ANY_CAMPAIGN, ANY_EMAIL, *_campaigns(workspace)),
         )
     prefix, _, rest = key.partition(".")
     if rest and prefix == "organization":

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.fields import BadValue, normalize_date
 
-from .fields import CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, resolve
+from .erased import not_erased
+from .fields import ANY_CAMPAIGN, CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, resolve
 
 if TYPE_CHECKING:
     from crm_workspace import Workspace
@@ -90,6 +91,7 @@ def compile_filter(workspace: Workspace, value: str | dict | None, *, now: datet
     """``value`` as SQL; ``FilterError`` (``FieldGone`` for a missing field) naming the bad condition."""
     state = _State(workspace, now or datetime.now(UTC))
     sql = _group(state, parse(value), depth=1, path="")
+    sql = f"{sql} AND {not_erased('c.id')}"  # an erased person matches no filter
     return Compiled(sql, state.params, frozenset(state.tables), state.relative, tuple(state.fields))
 
 
@@ -306,19 +308,40 @@ def _last_activity(state: _State, f: Field, op: str, value: Any) -> str:
 
 
 def _engagement(state: _State, op: str, value: Any) -> str:
-    """Opened or clicked a campaign (by name) or any: a person's event, never a machine's."""
+    """Opened or clicked a campaign (by name), any campaign, or any e-mail: a person's event, never a machine's.
+
+    "any" means any *campaign* (a sequence's mail has no campaign and does not count);
+    ``ANY_EMAIL`` ("any e-mail") counts campaigns and sequence mail alike.
+    """
     state.tables.add("marketing_events")
     kind = "open" if op in ("opened", "not_opened") else "click"
-    name = _text(value) if value not in (None, "") else "any"
+    name = _text(value) if value not in (None, "") else ANY_CAMPAIGN
     sub = "SELECT contact_id FROM marketing_events WHERE kind = ? AND machine = 0 AND contact_id IS NOT NULL"
     state.params.append(kind)
-    if name.lower() != "any":
+    wanted = _engaged(name)
+    if wanted == "any campaign":
+        sub += " AND campaign_id IS NOT NULL"
+    elif wanted != ANY_EMAIL_WORDS:
         campaign = state.workspace.store.scalar("SELECT id FROM campaigns WHERE name = ? COLLATE NOCASE", [name])
         if campaign is None:
             raise FieldGone(f"there is no campaign named '{name}' (any more)")
         sub += " AND campaign_id = ?"
         state.params.append(campaign)
     return f"c.id {'NOT IN' if op.startswith('not_') else 'IN'} ({sub})"
+
+
+ANY_EMAIL_WORDS = "any e-mail (campaign or sequence)"
+
+
+def _engaged(value: Any) -> str:
+    """What an engagement condition is about, in words: "any campaign", "any e-mail (…)" or the campaign's name."""
+    text = str(value or ANY_CAMPAIGN).strip()
+    plain = " ".join(text.lower().replace("-", "").split())
+    if plain in ("any", "any campaign"):
+        return "any campaign"
+    if plain in ("any email", "any email (campaign or sequence)", "any campaign or sequence email"):
+        return ANY_EMAIL_WORDS
+    return text
 
 
 def describe(workspace: Workspace, value: str | dict | None) -> str:
@@ -347,6 +370,8 @@ def _describe(workspace: Workspace, group: dict) -> str:
             parts.append(f"{label} {words}")
         elif op in ("in_last_days", "not_in_last_days"):
             parts.append(f"{label} {'not ' if op.startswith('not') else ''}in the last {value} days")
+        elif key == "email_engagement":
+            parts.append(f"{words} {_engaged(value)}")
         else:
             shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
             parts.append(f"{label} {words} {shown}")

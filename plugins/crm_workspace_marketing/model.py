@@ -15,7 +15,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 
-from . import analytics, campaigns, fields, filters, forms, segments, sending
+from . import analytics, campaigns, fields, filters, forms, imports, segments, sending
 
 ANY = "(choose a field)"
 
@@ -41,13 +41,29 @@ class Condition(param.Parameterized):
         return {"field": self.field, "op": self.op, "value": value}
 
 
+class Kept(param.Parameterized):
+    """A part of a saved filter the builder does not edit (a group nested deeper than one level), kept as is."""
+
+    value = param.Dict(default={})
+
+    def as_filter(self, _kind: str = "") -> dict[str, Any]:
+        return self.value
+
+
+class ConditionGroup(param.Parameterized):
+    """A group inside the segment: all or any of its own conditions (e.g. ANY of [tag is vip, score > 50])."""
+
+    match = param.Selector(default="any", objects=["all", "any"], doc="Match all or any of the group's conditions.")
+    conditions = param.List(default=[], doc="Its conditions (Condition, or Kept for deeper groups).")
+
+
 class SegmentBuilder(param.Parameterized):
-    """A segment being edited: its conditions, the live count and SQL, saving."""
+    """A segment being edited: its conditions and groups (one level), the live count and SQL, saving."""
 
     workspace = param.ClassSelector(class_=Workspace)
     segment_name = param.String(default="", label="Segment name", doc="The segment's name.")
     match = param.Selector(default="all", objects=["all", "any"], doc="Match all or any of the conditions.")
-    conditions = param.List(default=[], item_type=Condition)
+    conditions = param.List(default=[], doc="Condition and ConditionGroup items, in order.")
     segment_id = param.Integer(default=None, allow_None=True, doc="The saved segment being edited (None: a new one).")
     version = param.Integer(default=None, allow_None=True)
     count = param.Integer(default=None, allow_None=True, doc="Contacts the filter matches now.")
@@ -72,23 +88,58 @@ class SegmentBuilder(param.Parameterized):
         return {label: op for op, label in found.ops.items()} if found else {}
 
     # ------------------------------------------------------------ conditions
-    def add(self, key: str = "lifecycle_stage", op: str | None = None, value: str = "") -> Condition:
+    def _condition(self, key: str = "lifecycle_stage", op: str | None = None, value: str = "") -> Condition:
         found = self.field(key) or next(iter(self._catalog.values()))
         condition = Condition(field=found.key, op=op or next(iter(found.ops)), value=value)
         condition.param.watch(lambda *_: self.refresh(), ["field", "op", "value"])
-        self.conditions = [*self.conditions, condition]
+        return condition
+
+    def add(
+        self,
+        key: str = "lifecycle_stage",
+        op: str | None = None,
+        value: str = "",
+        *,
+        group: ConditionGroup | None = None,
+    ) -> Condition:
+        """A new condition at the end of the segment (or of ``group``)."""
+        condition = self._condition(key, op, value)
+        holder = group or self
+        holder.conditions = [*holder.conditions, condition]
         self.refresh()
         return condition
 
-    def remove(self, condition: Condition) -> None:
-        self.conditions = [c for c in self.conditions if c is not condition]
+    def add_group(self, match: str | None = None, *, first: bool = True) -> ConditionGroup:
+        """A new group, matching the other way than the segment (ALL of [..., ANY of [...]]), with one condition."""
+        group = ConditionGroup(match=match or ("any" if self.match == "all" else "all"))
+        group.param.watch(lambda *_: self.refresh(), ["match", "conditions"])
+        if first:
+            group.conditions = [self._condition()]
+        self.conditions = [*self.conditions, group]
+        self.refresh()
+        return group
+
+    def remove(self, item: Condition | ConditionGroup | Kept) -> None:
+        """Take a condition or group out (wherever it is); a group left empty goes too."""
+        kept = []
+        for current in self.conditions:
+            if current is item:
+                continue
+            if isinstance(current, ConditionGroup) and any(c is item for c in current.conditions):
+                current.conditions = [c for c in current.conditions if c is not item]
+                if not current.conditions:
+                    continue
+            kept.append(current)
+        self.conditions = kept
         self.refresh()
 
+    def _item(self, item) -> dict[str, Any]:
+        if isinstance(item, ConditionGroup):
+            return {"match": item.match, "conditions": [self._item(c) for c in item.conditions]}
+        return item.as_filter(getattr(self.field(getattr(item, "field", "")), "kind", "text"))
+
     def as_filter(self) -> dict[str, Any]:
-        return {
-            "match": self.match,
-            "conditions": [c.as_filter(getattr(self.field(c.field), "kind", "text")) for c in self.conditions],
-        }
+        return {"match": self.match, "conditions": [self._item(c) for c in self.conditions]}
 
     @param.depends("match", watch=True)
     def refresh(self) -> None:
@@ -104,22 +155,32 @@ class SegmentBuilder(param.Parameterized):
         self.param.trigger("changed")
 
     # ------------------------------------------------------------ load, save
+    def _loaded(self, item: dict, depth: int):
+        if "conditions" not in item:
+            value = item.get("value", "")
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            condition = Condition(field=item.get("field", ""), op=item.get("op", ""), value=shown)
+            condition.param.watch(lambda *_: self.refresh(), ["field", "op", "value"])
+            return condition
+        if depth > 1:  # deeper than the builder edits: kept exactly as saved (a notebook made it)
+            return Kept(value=item)
+        group = ConditionGroup(match="any" if str(item.get("match", "all")).lower() == "any" else "all")
+        group.conditions = [self._loaded(c, depth + 1) for c in item.get("conditions") or [] if isinstance(c, dict)]
+        group.param.watch(lambda *_: self.refresh(), ["match", "conditions"])
+        return group
+
     def load(self, name: str) -> None:
         row = segments.get_segment(self.workspace, name)
         if row["kind"] != "dynamic":
             raise CrmError(f"'{row['name']}' is a static list: add people to it below")
         group = filters.parse(row["filter"])
-        self.conditions = []
-        for item in group.get("conditions", []):
-            if "conditions" in item:
-                continue  # nested groups are kept when saved from a notebook; the builder edits one level
-            value = item.get("value", "")
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            condition = Condition(field=item.get("field", ""), op=item.get("op", ""), value=shown)
-            condition.param.watch(lambda *_: self.refresh(), ["field", "op", "value"])
-            self.conditions = [*self.conditions, condition]
+        items = [self._loaded(c, 1) for c in group.get("conditions") or [] if isinstance(c, dict)]
         self.param.update(
-            segment_name=row["name"], match=group.get("match", "all"), segment_id=row["id"], version=row["version"]
+            conditions=items,
+            segment_name=row["name"],
+            match="any" if str(group.get("match", "all")).lower() == "any" else "all",
+            segment_id=row["id"],
+            version=row["version"],
         )
         self.refresh()
 
@@ -174,6 +235,15 @@ class MarketingModel(param.Parameterized):
         added = segments.add_members(self.workspace, name, contact_ids)
         self.workspace.changed()
         return added
+
+    def import_batches(self) -> dict[str, str]:
+        """The contact imports to make a list from: label -> batch id, newest first."""
+        return {row["label"]: row["id"] for row in imports.import_batches(self.workspace)}
+
+    def add_import(self, name: str, batch_id: str) -> dict[str, int]:
+        result = imports.add_import(self.workspace, name, batch_id)
+        self.workspace.changed()
+        return result
 
     def create_list(self, name: str) -> dict[str, Any]:
         row = segments.save_segment(self.workspace, name, kind="static")

@@ -249,3 +249,19 @@ def m006_event_ref(db: Database) -> None:
     if "ref" not in db["marketing_events"].columns_dict:
         db.execute("ALTER TABLE marketing_events ADD COLUMN ref TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS idx_marketing_events_ref ON marketing_events(ref, kind, machine)")
+
+
+@migrations()
+def m007_erased(db: Database) -> None:
+    """``marketing_erased``: contacts erased by ``crm privacy erase``, never in a segment, list or sequence again.
+
+    People erased before this table existed are found by the audit trail's ``erase`` entries.
+    """
+    ensure_table(db, "marketing_erased", {"contact_id": int, "erased_at": str}, pk="contact_id")
+    if db["audit_log"].exists():
+        db.execute(
+            "INSERT OR IGNORE INTO marketing_erased (contact_id, erased_at)"
+            " SELECT CAST(row_id AS INTEGER), max(at) FROM audit_log"
+            " WHERE table_name = 'contacts' AND action = 'erase' GROUP BY row_id"
+        )
+    db.execute("DELETE FROM segment_members WHERE contact_id IN (SELECT contact_id FROM marketing_erased)")

@@ -23,6 +23,8 @@ from crm_workspace import Change, CrmError, NotFound
 from crm_workspace.data.fields import BadValue, find_email
 from crm_workspace.data.store import utcnow
 
+from .erased import mark as mark_erased
+from .erased import not_erased
 from .fields import FilterError
 from .filters import Compiled, compile_filter, describe, parse
 
@@ -282,7 +284,7 @@ def add_members(workspace: Workspace, segment: str | int, contact_ids: Iterable[
         before = conn.total_changes
         conn.execute(
             "INSERT OR IGNORE INTO segment_members (segment_id, contact_id, added_at)"
-            f" SELECT ?, id, ? FROM contacts WHERE id IN ({IDS})",
+            f" SELECT ?, id, ? FROM contacts WHERE id IN ({IDS}) AND {not_erased('id')}",
             [row["id"], utcnow(), ids],
         )
         added = conn.total_changes - before
@@ -397,6 +399,7 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
     """``crm_record_changed``: keep members current for exactly the contacts these writes touched."""
     store = workspace.store
     now = utcnow()
+    mark_erased(workspace, changes)  # before re-evaluating: the erased person matches nothing now
     for change in changes:
         if change.table != "segments":
             continue

@@ -60,8 +60,8 @@ def isolated(ws: Workspace, limit: int = 200, offset: int = 0) -> pandas.DataFra
 def single_threaded(ws: Workspace, limit: int = 200) -> pandas.DataFrame:
     import pandas as pd
 
-    cols = ["id", "title", "stage", "amount", "organization_id", "organization", "threads", "thread_contact_id",
-            "thread_contact"]  # fmt: skip
+    cols = ["id", "title", "stage", "amount", "currency", "organization_id", "organization", "threads",
+            "thread_contact_id", "thread_contact"]  # fmt: skip
     return pd.DataFrame(queries.single_threaded_deals(ws, limit), columns=cols)
 
 

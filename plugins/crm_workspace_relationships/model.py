@@ -250,7 +250,7 @@ class AnalysisModel(param.Parameterized):
 
     def single_threaded(self, limit: int = 100) -> pd.DataFrame:
         frame = frames.single_threaded(self.workspace, limit=limit)
-        return frame[["title", "organization", "stage", "amount", "threads", "thread_contact"]]
+        return frame[["title", "organization", "stage", "amount", "currency", "threads", "thread_contact"]]
 
     def suggestions(self, limit: int = 15) -> list[dict[str, Any]]:
         return queries.inferred_ties(self.workspace, limit=limit)

@@ -244,7 +244,7 @@ threads AS (
 )
 SELECT s.*, trim(coalesce(c.first_name,'') || ' ' || coalesce(c.last_name,'')) AS thread_contact
 FROM (
-  SELECT d.id, d.title, d.stage, d.amount, d.organization_id, o.name AS organization,
+  SELECT d.id, d.title, d.stage, d.amount, d.currency, d.organization_id, o.name AS organization,
          count(th.contact_id) AS threads, min(th.contact_id) AS thread_contact_id
   FROM deals d
   JOIN organizations o ON o.id = d.organization_id

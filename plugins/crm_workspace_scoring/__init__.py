@@ -73,6 +73,7 @@ def crm_record_changed(workspace, changes):
     """
     from . import engine
 
+    engine.forget_erased(workspace.store, changes)
     ids, everyone = engine.touched_contacts(workspace.store, changes)
     if everyone:
         engine.rescore(workspace)

@@ -104,28 +104,39 @@ def _inputs(store, base_sql: str, base_params: list, now: str, scope=None) -> tu
 
     Each contact's inputs are computed once into ``p`` (MATERIALIZED: the features then
     read columns instead of re-parsing dates and titles once per feature). ``scope``
-    (``(sql with {}, params)``, when every cutoff is ``now``) lets ``a`` count without ``p``.
+    (``(sql with {}, params)``, when every cutoff is ``now``: scoring) lets ``a`` and ``m``
+    count in index order without ``p``, and the organizations' sizes be counted once per
+    organization (``g``) instead of once per contact.
     """
     events = conditions.event_columns(store)
     kinds = ", ".join(f"sum(e.kind = '{k}') AS n_{k}" for k in ACTIVITY_KINDS)  # fixed names, no user text
     categories = ", ".join(f"{sql} AS {name.rpartition('.')[2]}" for name, (sql, _) in CATEGORY_COLUMNS.items())
-    ctes = [
+    org_n = "(SELECT count(*) FROM contacts x WHERE x.organization_id = c.organization_id)"
+    ctes, head, org_join = [], [], ""
+    if scope is not None:
+        scope_sql, scope_params = scope
+        ctes.append(
+            "g AS MATERIALIZED (SELECT x.organization_id AS org, count(*) AS n FROM contacts x"
+            f" WHERE x.organization_id IN (SELECT c.organization_id FROM contacts c WHERE {scope_sql.format('c.id')})"
+            " GROUP BY x.organization_id)"
+        )
+        head = list(scope_params)
+        org_n, org_join = "coalesce(g.n, 0)", " LEFT JOIN g ON g.org = c.organization_id"
+    ctes += [
         f"base AS ({base_sql})",
         "p AS MATERIALIZED (SELECT base.id, base.cutoff,"
-        " strftime('%Y-%m-%dT%H:%M:%SZ', base.cutoff, '-30 days') AS since,"
-        " max(30.0, coalesce(julianday(base.cutoff) - julianday(c.created_at), 30.0)) AS known,"
+        + (" strftime('%Y-%m-%dT%H:%M:%SZ', base.cutoff, '-30 days') AS since," if scope is None else "")
+        + " max(30.0, coalesce(julianday(base.cutoff) - julianday(c.created_at), 30.0)) AS known,"
         " coalesce(julianday(?) - julianday(c.created_at), 0) AS age,"
         f" {PADDED_TITLE.format('c')} AS title, {categories},"
         " (c.email IS NOT NULL AND c.email != '') AS has_email, (c.phone IS NOT NULL AND c.phone != '') AS has_phone,"
-        " (c.title IS NOT NULL AND c.title != '') AS has_title,"
-        " (SELECT count(*) FROM contacts x WHERE x.organization_id = c.organization_id) AS org_n"
-        " FROM base JOIN contacts c ON c.id = base.id LEFT JOIN organizations o ON o.id = c.organization_id)",
+        f" (c.title IS NOT NULL AND c.title != '') AS has_title, {org_n} AS org_n"
+        f" FROM base JOIN contacts c ON c.id = base.id LEFT JOIN organizations o ON o.id = c.organization_id{org_join})",
         # CROSS JOIN keeps p outside: a few contacts seek their own activities instead of scanning all
         f"a AS (SELECT p.id AS id, {kinds}, sum(e.occurred_at >= p.since) AS recent"
         " FROM p CROSS JOIN activities e ON e.contact_id = p.id AND e.occurred_at < p.cutoff GROUP BY p.id)",
     ]
     if scope is not None:  # scoring: one cutoff (now) for everyone, so count in index order without p
-        scope_sql, scope_params = scope
         ctes[-1] = (
             f"a AS (SELECT e.contact_id AS id, {kinds},"
             " sum(e.occurred_at >= strftime('%Y-%m-%dT%H:%M:%SZ', ?, '-30 days')) AS recent FROM activities e"
@@ -137,14 +148,22 @@ def _inputs(store, base_sql: str, base_params: list, now: str, scope=None) -> tu
     joins = "LEFT JOIN a ON a.id = p.id"
     if events:
         kind_col, at_col = events
-        ctes.append(
-            f"m AS (SELECT e.contact_id AS id, sum(e.\"{kind_col}\" = 'open') AS opens,"
-            f" sum(e.\"{kind_col}\" = 'click') AS clicks FROM p JOIN marketing_events e"
-            f' ON e.contact_id = p.id AND e."{at_col}" < p.cutoff AND coalesce(e.machine, 0) = 0'
-            " GROUP BY e.contact_id)"
-        )
+        counts = f"sum(e.\"{kind_col}\" = 'open') AS opens, sum(e.\"{kind_col}\" = 'click') AS clicks"
+        if scope is None:
+            ctes.append(
+                f"m AS (SELECT e.contact_id AS id, {counts} FROM p JOIN marketing_events e"
+                f' ON e.contact_id = p.id AND e."{at_col}" < p.cutoff AND coalesce(e.machine, 0) = 0'
+                " GROUP BY e.contact_id)"
+            )
+        else:  # in index order over the contacts in scope, like ``a``: no probe per contact, no sort
+            ctes.append(
+                f"m AS (SELECT e.contact_id AS id, {counts} FROM marketing_events e"
+                f' WHERE {scope_sql.format("e.contact_id")} AND e."{at_col}" < ? AND coalesce(e.machine, 0) = 0'
+                " GROUP BY e.contact_id)"
+            )
+            tail += [*scope_params, now]
         joins += " LEFT JOIN m ON m.id = p.id"
-    return f"WITH {', '.join(ctes)}", f"FROM p {joins}", [*base_params, now, *tail], bool(events)
+    return f"WITH {', '.join(ctes)}", f"FROM p {joins}", [*head, *base_params, now, *tail], bool(events)
 
 
 def frame_sql(store, features: list[dict], base_sql: str, base_params: list, now: str) -> tuple[str, list]:

@@ -44,8 +44,9 @@ def sample_sql(workspace, now: str) -> tuple[str, list]:
         " FROM contacts c"
         f" LEFT JOIN (SELECT contact_id, min(at) AS at FROM lifecycle_events WHERE to_stage IN ({marks})"
         " GROUP BY contact_id) w ON w.contact_id = c.id"
-        " WHERE c.lifecycle_stage IS NOT NULL OR w.at IS NOT NULL"
-        " OR EXISTS (SELECT 1 FROM lifecycle_events e WHERE e.contact_id = c.id)"
+        " WHERE (c.lifecycle_stage IS NOT NULL OR w.at IS NOT NULL"
+        " OR EXISTS (SELECT 1 FROM lifecycle_events e WHERE e.contact_id = c.id))"
+        " AND c.id NOT IN (SELECT contact_id FROM score_erased)"  # an erased person's history trains nothing
     )
     return sql, [now, *won, now, now, *won, *won]
 

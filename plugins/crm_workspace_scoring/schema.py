@@ -87,3 +87,21 @@ def m001_tables(db: Database) -> None:
         pk="contact_id",
         not_null={"rule_points"},
     )
+
+
+@migrations()
+def m002_erased(db: Database) -> None:
+    """``score_erased``: contacts ``crm privacy erase`` anonymised; they are never scored again.
+
+    Filled from the audit trail's ``erase`` entries (the core's mark of an erasure) for
+    people erased before this table existed, and by ``crm_record_changed`` afterwards.
+    """
+    ensure_table(db, "score_erased", {"contact_id": int, "erased_at": str}, pk="contact_id")
+    if db["audit_log"].exists():
+        db.execute(
+            "INSERT OR IGNORE INTO score_erased (contact_id, erased_at)"
+            " SELECT CAST(row_id AS INTEGER), max(at) FROM audit_log"
+            " WHERE table_name = 'contacts' AND action = 'erase' GROUP BY row_id"
+        )
+    if db["lead_scores"].exists():
+        db.execute("DELETE FROM lead_scores WHERE contact_id IN (SELECT contact_id FROM score_erased)")

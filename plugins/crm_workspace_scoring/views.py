@@ -6,12 +6,13 @@ import html
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool, NumberFormatter
 from bokeh.plotting import figure
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
+from crm_workspace.web.display import exact, html_table, label, when_html
 
 from . import frames
 from .model import NEW, ScoringModel
@@ -24,17 +25,6 @@ def _notify(kind: str, message: str) -> None:
         getattr(pn.state.notifications, kind)(message, duration=8000)
 
 
-def _table(rows: list[dict], columns: dict[str, str], css: str) -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape('' if row.get(c) is None else str(row[c]))}</td>" for c in columns)
-        + "</tr>"
-        for row in rows
-    )
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def score_section(workspace: Workspace, contact_id: int) -> pn.viewable.Viewable:
     """Both scores of one contact, the rule points broken down by rule, and where the model score comes from."""
     report = frames.contact_report(workspace, str(contact_id))
@@ -42,11 +32,13 @@ def score_section(workspace: Workspace, contact_id: int) -> pn.viewable.Viewable
     head = (
         "**Rule points: not scored yet** (run `crm scoring rescore`)"
         if points is None
-        else f"**Rule points: {points:g}** · scored {html.escape(str(report['scored_at'])[:16].replace('T', ' '))} UTC"
+        else f"**Rule points: {points:g}** · scored {when_html(report['scored_at'])}"
     )
     rows = [{**r, "points": f"{r['points']:+g}"} for r in report["breakdown"]]
     breakdown = (
-        _table(rows, {"rule": "Rule", "kind": "Kind", "condition": "Condition", "points": "Points"}, "score-breakdown")
+        html_table(
+            rows, {"rule": "Rule", "kind": "Kind", "condition": "Condition", "points": "Points"}, css="score-breakdown"
+        )
         if rows
         else "<p>No rule gives this contact points.</p>"
     )
@@ -80,10 +72,10 @@ def model_card_html(card: dict | None) -> str:
             '<div class="score-model-card"><h4>No model yet</h4><p>Train one on this workspace\'s history: which leads'
             " became customers. It needs at least 50 of them.</p></div>"
         )
-    top = _table(card["top"], {"feature": "Feature", "weight": "Weight", "direction": ""}, "score-top-features")
+    top = html_table(card["top"], {"feature": "Feature", "weight": "Weight", "direction": ""}, css="score-top-features")
     facts = [
         ("Version", f"v{card['version']}"),
-        ("Trained", f"{str(card['trained_at'])[:16].replace('T', ' ')} UTC by {card['trained_by'] or '—'}"),
+        ("Trained", f"{exact(card['trained_at'])} by {card['trained_by'] or '—'}"),
         ("Sample", f"{card['sample_size']:,} contacts, {card['positives']:,} became customers"),
         ("Hold-out AUC", f"{card['auc']:.2f} on {card['holdout_size']:,} contacts kept out of training"),
         ("Algorithm", f"{card['algorithm'].replace('_', ' ')} over {len(card['features'])} features"),
@@ -209,11 +201,11 @@ class ScoringPage(pn.viewable.Viewer):
 
     def _summary(self):
         s = self.model.summary()
-        run = "never" if not s["as_of"] else f"{str(s['as_of'])[:16].replace('T', ' ')} UTC"
+        run = when_html(s["as_of"]) or "never"
         took = f" in {s['seconds']:.1f} s" if s["seconds"] is not None else ""
         queued = f" · {s['queued']:,} waiting for the next tick" if s["queued"] else ""
         return pn.pane.Markdown(
-            f"{s['scored']:,} of {s['contacts']:,} contacts scored (everyone rescored {html.escape(run)}{took}"
+            f"{s['scored']:,} of {s['contacts']:,} contacts scored (everyone rescored {run}{took}"
             f"{queued}) · **{s['hot']:,} hot leads** ({s['hot_points']:g}+ rule points)"
         )
 
@@ -238,8 +230,23 @@ class ScoringPage(pn.viewable.Viewer):
         )
 
     def _leads(self, _order=None):
+        frame = self.model.leads()
+        frame = frame.assign(
+            lifecycle_stage=[label(v) for v in frame["lifecycle_stage"]],
+            updated_at=[when_html(v) for v in frame["updated_at"]],
+        )
         return pn.widgets.Tabulator(
-            self.model.leads(), show_index=False, disabled=True, sizing_mode="stretch_width", height=420
+            frame,
+            show_index=False,
+            disabled=True,
+            sizing_mode="stretch_width",
+            height=420,
+            titles={**{c: label(c) for c in frame.columns}, "contact_id": "Id", "updated_at": "Score changed"},
+            formatters={
+                "updated_at": {"type": "html"},
+                "rule_points": NumberFormatter(format="0"),
+                "model_score": NumberFormatter(format="0"),
+            },
         )
 
     def __panel__(self):

@@ -8,6 +8,7 @@ import pandas as pd
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.display import ago
 
 from . import clock
 from .queue import VIEWS, Filters, count, marker, page, saved_views, soon_moments, teams
@@ -22,7 +23,7 @@ QUEUE_COLUMNS = {
     "priority": "Priority",
     "assignee": "Assignee",
     "team": "Team",
-    "due": "Next due (UTC)",
+    "due": "Next due",
 }
 
 
@@ -67,7 +68,7 @@ class QueueModel(param.Parameterized):
                     "priority": r["priority"],
                     "assignee": r["assignee"] or "",
                     "team": r["team"] or "",
-                    "due": (r["sla_due_at"] or "").replace("T", " ").replace("Z", ""),
+                    "due": ago(r["sla_due_at"], now),
                 }
                 for r in rows
             ],

@@ -16,6 +16,7 @@ from crm_workspace import Route
 from crm_workspace.errors import CrmError, NotFound
 from crm_workspace.services.http import RateLimiter, RouteHandler, escape
 from crm_workspace.services.signing import BadSignature, public_url, sign, unsign
+from crm_workspace.web.display import when_html
 
 from .rules import safe_filename
 from .tickets import attachment_bytes, post_message
@@ -73,7 +74,7 @@ class TicketList(PortalHandler):
         )
         items = "".join(
             f"<li><a href='/s/p/{escape(token)}/{int(r['id'])}'>#{int(r['id'])} {escape(r['subject'])}</a>"
-            f" <span class='muted'>{escape(r['status'])} · {escape((r['created_at'] or '')[:10])}</span></li>"
+            f" <span class='muted'>{escape(r['status'])} · {when_html(r['created_at'])}</span></li>"
             for r in rows
         )
         name = escape(contact["first_name"] or contact["email"] or "")
@@ -99,7 +100,7 @@ class TicketPage(PortalHandler):
         )
         thread = "".join(
             f"<div class='message {escape(m['kind'])}'><p class='muted'>{'You' if m['kind'] == 'inbound' else 'Support'}"
-            f" · {escape((m['created_at'] or '').replace('T', ' ').replace('Z', ' UTC'))}</p>"
+            f" · {when_html(m['created_at'])}</p>"
             f"<p style='white-space:pre-wrap'>{escape(m['body_text'] or '')}</p></div>"
             for m in messages
         )

@@ -1,13 +1,19 @@
-"""Demo answers over the last 90 days: CSAT on solved tickets (when the service demo made some), NPS from customers."""
+"""Demo answers over the last 90 days: CSAT on solved tickets (when the service demo made some), NPS from customers.
+
+This period's NPS survey went out already (``_nps_sends``): each customer it reached has its
+``sent`` outbox row under the key the tick uses, so the served demo's first tick does not
+survey the customers who did not answer (yet) a second time.
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from crm_workspace.services.demo import demo_today, iso
 
-from .rules import CHURN_TAG, is_low, table_exists
+from .nps import period_start, recipients
+from .rules import CHURN_TAG, PLUGIN, is_low, table_exists
 
 COMMENTS = {
     "good": ["Quick and friendly, thanks!", "Solved on the first reply.", "Great help.", ""],
@@ -45,6 +51,7 @@ def add_demo(ws, seed: int, today: str | None) -> None:
         key = "nps_high" if score >= 9 else "nps_mid" if score >= 7 else "nps_low"
         rows.append(_row("nps", cid, score, rng.choice(COMMENTS[key]), now - timedelta(days=rng.uniform(0, 60)),
                          period=period))  # fmt: skip
+    _nps_sends(ws, [r for r in rows if r["kind"] == "nps"], period, now)
     if not rows:
         return
     activities = [
@@ -82,6 +89,31 @@ def add_demo(ws, seed: int, today: str | None) -> None:
             events=False,
             validate=False,
         )
+
+
+def _nps_sends(ws, answers: list[dict], period: str, now) -> None:
+    """The ledger of this period's survey: sent at its start (before any answer) to every customer due."""
+    if period != period_start(iso(now), 90) or int(ws.setting("nps_every_days", 90) or 0) != 90:
+        return  # another period length: the tick's keys would not match these
+    start = datetime.fromisoformat(f"{period}T09:00:00+00:00")
+    answered = {r["contact_id"]: r["responded_at"] for r in answers}
+    emails = {
+        r["id"]: r["email"]
+        for r in ws.query(
+            "SELECT id, email FROM contacts WHERE lifecycle_stage = 'customer' AND email IS NOT NULL AND email != ''"
+        )
+    }
+    due = [r["id"] for r in recipients(ws, period)]  # everyone the tick would survey now
+    sends = []
+    for cid in sorted({*due, *(c for c in answered if c in emails)}):
+        at = start
+        if cid in answered:  # sent before the answer came
+            at = min(at, datetime.fromisoformat(answered[cid].replace("Z", "+00:00")) - timedelta(hours=1))
+        sends.append({"key": f"nps:{cid}:{period}", "plugin": PLUGIN, "ref_table": "contacts", "ref_id": str(cid),
+                      "contact_id": cid, "sender": "crm@localhost", "recipient": emails.get(cid),
+                      "subject": "How likely are you to recommend us?", "status": "sent", "attempts": 1,
+                      "queued_at": iso(at), "attempted_at": iso(at), "sent_at": iso(at)})  # fmt: skip
+    ws.store.insert_many("mail_outbox", sends, audit=False, events=False, validate=False)
 
 
 def _subject(row: dict) -> str:

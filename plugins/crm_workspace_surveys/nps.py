@@ -9,7 +9,9 @@ them (``survey_optouts``).
 
 When: periods are counted from 1970-01-01 in steps of N days; the outbox key
 ``nps:<contact>:<period start>`` makes a tick idempotent (a rerun, two servers, cron and
-``crm serve`` together: one mail per contact per period).
+``crm serve`` together: one mail per contact per period). The row names its contact
+(``ref_table``), so the outbox's retention keeps it (without its text) past
+``mail_retention_days``: a longer NPS period never surveys a person twice.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def send_nps(ws: Any, now: str, *, dry_run: bool = False) -> list[dict]:
         ws,
         (
             {"message": message_for(ws, c, period), "key": f"nps:{c['id']}:{period}", "plugin": PLUGIN,
-             "contact_id": int(c["id"])}
+             "contact_id": int(c["id"]), "ref_table": "contacts", "ref_id": int(c["id"])}
             for c in due
         ),
     )  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
 
 import panel as pn
 import param
@@ -11,6 +10,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from crm_workspace import Workspace
+from crm_workspace.web.display import html_table, label, when_html
 
 from . import metrics, rules
 
@@ -57,33 +57,23 @@ def distribution_figure(rows: list[dict]):
     return fig
 
 
-TIMES = ("responded_at", "flagged_at")
-
-
-def readable(iso) -> str:
-    """An ISO time as "2 Dec 2026 14:30" (UTC), or the text as given when it is not a time."""
-    try:
-        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).strftime("%-d %b %Y %H:%M")
-    except ValueError:
-        return str(iso)
-
-
-def _cell(row: dict, key: str) -> str:
-    value = row.get(key)
-    if value is None or value == "":
-        return {"agent": "Unassigned", "team": "No team"}.get(key, "")
-    if key in TIMES:
-        return f"<span title='{E(str(value))}'>{E(readable(value))}</span>"
-    return E(str(value))
+#: what a blank cell of these columns means
+BLANK = {"agent": "Unassigned", "team": "No team"}
 
 
 def table_html(rows: list[dict], columns: list[tuple[str, str]], css: str) -> str:
-    """Rows as an escaped table: a blank agent reads "Unassigned", times as a date (ISO on hover)."""
-    if not rows:
-        return "<p><em>Nothing yet.</em></p>"
-    head = "".join(f"<th>{E(label[:1].upper() + label[1:])}</th>" for _key, label in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r, k)}</td>" for k, _label in columns) + "</tr>" for r in rows)
-    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    """Rows as the core's escaped table: a blank agent reads "Unassigned", a stage in words, times humanised
+    (the exact time on hover)."""
+    shown = [
+        {
+            **r,
+            **{k: v for k, v in BLANK.items() if r.get(k) in (None, "")},
+            "lifecycle_stage": label(r.get("lifecycle_stage")),
+        }
+        for r in rows
+    ]
+    headers = [(key, title[:1].upper() + title[1:]) for key, title in columns]
+    return html_table(shown, headers, empty="Nothing yet.", css=css)
 
 
 class SatisfactionPage(pn.viewable.Viewer):
@@ -172,11 +162,11 @@ class ContactSection(pn.viewable.Viewer):
         rows = metrics.responses(ws, limit=10, contact_id=self.contact_id)
         flag = rules.open_flag(ws, self.contact_id)
         head = (
-            f"<p class='sv-flag'><b>Churn risk</b>: {E(flag['reason'] or '')} since {E(readable(flag['flagged_at']))}</p>"
+            f"<p class='sv-flag'><b>Churn risk</b>: {E(flag['reason'] or '')} since {when_html(flag['flagged_at'])}</p>"
             if flag
             else ""
         )
-        items = "".join(f"<li>{E(r['responded_at'][:10])} · {E(rules.describe(r))}"
+        items = "".join(f"<li>{when_html(r['responded_at'])} · {E(rules.describe(r))}"
                         f"{(' – ' + E(r['comment'])) if r['comment'] else ''}</li>" for r in rows)  # fmt: skip
         self.body.object = head + (f"<ul>{items}</ul>" if items else "<p><em>No survey answers.</em></p>")
         self.clear.visible = bool(flag)

@@ -3,6 +3,8 @@ a conflicting edit from two browsers, merging two duplicates."""
 
 from __future__ import annotations
 
+import re
+
 from crm_workspace_contacts.search import search_contacts
 from helpers import open_page
 from playwright.sync_api import expect
@@ -75,6 +77,25 @@ def test_record_page_timeline_and_log_a_call(page, served_demo):
     finally:
         ws.close()
     assert logged == [{"kind": "call", "owner": "ana"}]
+
+
+def test_the_timeline_names_an_edited_field_by_its_label(page, served_demo):
+    contact = demo_contact(
+        served_demo, "email IS NOT NULL AND id > 250 AND coalesce(stakeholder_type, '') != 'partner'"
+    )
+    ws = Workspace.open(served_demo.db, user="ana")
+    try:
+        ws.store.update("contacts", contact["id"], {"first_name": "Renamed", "stakeholder_type": "partner"})
+    finally:
+        ws.close()
+    open_record(page, served_demo, {**contact, "first_name": "Renamed"})
+    edit = page.locator(".crm-tl-edit").first
+    expect(edit).to_contain_text(f"First name: {contact['first_name']} → Renamed")
+    expect(edit).to_contain_text("Stakeholder type:")
+    expect(edit).not_to_contain_text("first_name")
+    expect(edit).not_to_contain_text("stakeholder_type")
+    expect(edit.locator(".meta")).to_contain_text(re.compile(r"just now|ago"))
+    expect(edit.locator(".meta time.crm-when")).to_have_attribute("title", re.compile(r"\d{4} \d\d:\d\d UTC$"))
 
 
 def test_edit_from_two_browsers_shows_a_conflict(page, browser, served_demo):

@@ -65,7 +65,7 @@ def test_a_viewer_uploading_a_hostile_workbook_cannot_take_the_server_down(page,
 
     db = tmp_path / "crm.db"
     shutil.copy(demo_template, db)
-    server = Server(db, env={"CRM_USER": "eve"}, args=("--no-tick",))  # eve is a viewer in the demo
+    server = Server(db, env={"CRM_USER": "eve"})  # eve is a viewer in the demo; the tick runs meanwhile
     try:
         open_page(page, server, "excel")
         upload = page.locator("input[type=file]")
@@ -82,3 +82,45 @@ def test_a_viewer_uploading_a_hostile_workbook_cannot_take_the_server_down(page,
         assert server.process.poll() is None
     finally:
         server.stop()
+
+
+def test_an_import_survives_writes_from_another_connection_mid_mapping(page, served_demo, tmp_path):
+    """Another connection writing while the mapping is shown used to break the page
+    (Bokeh: "reference pNNNN isn't known"): the session's refresh re-drew the mapping and
+    moved its persistent widgets between layouts."""
+    from crm_workspace_excel import recipes
+
+    book = simple(
+        tmp_path / "fair.xlsx",
+        ["Given", "Surname", "E-mail"],
+        [["Ines", "Okafor", "ines.okafor@example.net"], ["Jon", "Berg", "jon.berg@example.net"]],
+    )
+    open_page(page, served_demo, "excel")
+    page.get_by_text("Upload a spreadsheet").wait_for()
+    page.locator("input[type=file]").set_input_files(str(book))
+    page.get_by_text("header on row").wait_for()
+    given = page.locator(".bk-input-group").filter(has_text="Given").locator("select")
+    given.select_option("first_name")
+    page.get_by_text("→ first_name").wait_for()
+
+    other = Workspace.open(served_demo.db, user="ana")
+    try:
+        contact = other.store.scalar("SELECT min(id) FROM contacts")
+        other.store.update("contacts", contact, {"title": "Changed elsewhere"})
+        recipes.save(other, "from elsewhere", "contacts", {"Given": "first_name"})
+        # the session's refresh shows the recipe saved elsewhere: proof the write was seen mid-mapping
+        page.locator("select").filter(has=page.locator("option", has_text="from elsewhere")).wait_for(timeout=30_000)
+        other.store.update("contacts", contact, {"title": "Changed again"})
+        given.select_option("last_name")  # re-map after the refresh: the widgets are still live
+        page.get_by_text("→ last_name").wait_for()
+        given.select_option("first_name")
+        page.get_by_text("→ first_name").wait_for()
+        page.get_by_role("button", name="Dry run").click()
+        page.get_by_text("2 created, 0 updated").wait_for()
+        page.get_by_role("button", name="Import", exact=True).click()
+        page.get_by_text("Imported — batch").wait_for()
+        rows = other.store.query("SELECT first_name FROM contacts WHERE email LIKE '%@example.net' ORDER BY 1")
+        assert rows == [{"first_name": "Ines"}, {"first_name": "Jon"}]
+        assert not page.get_by_text("isn't known").count()
+    finally:
+        other.close()

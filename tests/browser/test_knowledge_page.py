@@ -56,15 +56,12 @@ def test_a_suggested_article_is_inserted_into_a_reply(page, tmp_path, demo_templ
     from pathlib import Path
 
     from helpers import Server
-    from service_stub import ServiceStub
 
     from crm_workspace import Workspace
 
     db = tmp_path / "crm.db"
     shutil.copy(demo_template, db)
     ws = Workspace.open(db, user="ana")
-    if not ws.query("SELECT 1 FROM sqlite_master WHERE name = 'tickets'"):
-        ws.register(ServiceStub(), "service_stub")
     ticket = ws.store.insert(
         "tickets", {"subject": "I forgot my password", "description": "cannot sign in", "status": "open"}
     )

@@ -16,6 +16,10 @@ def test_the_page_lists_a_sequence_with_who_is_at_each_step(page, served_demo):
     page.get_by_text("Welcome series", exact=True).first.wait_for()
     page.get_by_text("Event follow-up", exact=True).first.wait_for()
     page.locator(".tabulator-cell", has_text="if opened within 2 d → step 3, else → step 4").first.wait_for()
+    trigger = page.locator(".tabulator-cell[tabulator-field='trigger']", has_text="lifecycle stage becomes Lead").first
+    trigger.wait_for()  # the whole sentence, wrapped within its column rather than cut off
+    assert trigger.inner_text().strip() == "a contact's lifecycle stage becomes Lead"
+    assert trigger.evaluate("cell => cell.scrollWidth <= cell.clientWidth + 1")
     ws = Workspace.open(served_demo.db, user="ana")
     waiting = ws.store.scalar(  # the demo's people wait from a day after its "today": no tick moves them
         "SELECT count(*) FROM sequence_enrollments e JOIN sequences s ON s.id = e.sequence_id"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import Server
 
@@ -104,7 +106,12 @@ def test_an_emailed_ticket_is_answered_from_its_page(page, served_desk):
     sent = served_desk.smtpd.messages[0]
     assert sent["To"] == "kim@customer.example" and sent["In-Reply-To"] == "<first@customer.example>"
     assert "[#1]" in sent["Subject"] and "corrected the invoice" in sent.get_content()
-    page.locator(".svc-msg.public").filter(has_text="corrected the invoice").wait_for()
+    reply = page.locator(".svc-msg.public").filter(has_text="corrected the invoice")
+    reply.wait_for()
+    # the thread says when as people do ("just now"), the exact time on hover, never an ISO timestamp
+    meta = reply.locator(".meta").first
+    assert re.search(r"just now|ago", meta.inner_text()) and not re.search(r"\d{4}-\d\d-\d\d", meta.inner_text())
+    assert re.search(r"\d{4} \d\d:\d\d UTC$", meta.locator("time.crm-when").get_attribute("title"))
     # the requester answers the reply: it joins the thread on the open page
     answer = EmailMessage()
     answer["From"] = "kim@customer.example"

@@ -8,33 +8,28 @@ from typing import Any
 
 import panel as pn
 
+from crm_workspace.web.display import html_table, times_text
+
 READ_ONLY_TIP = "Read-only: your role lets you view automation, not change it"
 
 
 def table(rows: list[dict[str, Any]], columns: dict[str, str], css: str) -> str:
-    """Rows as an HTML table; every value escaped (URLs, names and errors come from users and receivers)."""
-    if not rows:
-        return f"<p class='{css} auto-empty'>Nothing yet.</p>"
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td class='auto-{html.escape(c)}'>{'' if row.get(c) is None else html.escape(str(row.get(c)))}</td>"
-            for c in columns
-        )
-        + "</tr>"
-        for row in rows
-    )
+    """Rows as the core's escaped table (URLs, names and errors come from users and receivers), times humanised;
+    each cell has the class ``auto-<column>``."""
     # the style travels with the table: each pane draws in its own shadow root
-    return f"<style>{STYLE}</style><table class='{css} auto-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<style>{STYLE}</style>" + html_table(
+        rows, columns, empty="Nothing yet.", css=f"{css} auto-table", cell_class="auto-"
+    )
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 def alert(text: str, kind: str = "warning") -> pn.pane.Alert:
-    """An alert showing ``text`` as typed: HTML escaped and Markdown's punctuation too (names are users')."""
-    return pn.pane.Alert(_MARKDOWN.sub(r"\\\1", html.escape(text)), alert_type=kind, sizing_mode="stretch_width")
+    """An alert showing ``text`` as typed (times in it humanised): HTML escaped and Markdown's punctuation too
+    (names are users')."""
+    shown = html.escape(times_text(text))
+    return pn.pane.Alert(_MARKDOWN.sub(r"\\\1", shown), alert_type=kind, sizing_mode="stretch_width")
 
 
 def notify(kind: str, message: str) -> None:

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.display import day
 
 from ..drafts import ActivityDraft
 from ..records import mark_done, my_tasks
@@ -106,7 +107,7 @@ class MyTasks(pn.viewable.Viewer):
             return pn.pane.Markdown("Nothing due. 🎉")
         rows = []
         for task in tasks:
-            when = (task["due_at"] or "")[:10]
+            when = day(task["due_at"])
             label = "<span style='color:#b00020'>overdue</span>" if task["overdue"] else "due"
             who = task["contact"] or task["organization"] or ""
             done = pn.widgets.Button(label="Mark done", color="success", width=110)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import re
-from datetime import UTC, datetime
 from typing import Any
 
 import panel as pn
+
+from crm_workspace.web.display import cell_html
 
 E = html.escape
 #: the label of "no filter" in a filter's choices (its value is "")
@@ -46,61 +46,12 @@ def notify(message: str, kind: str = "error") -> None:
         getattr(pn.state.notifications, kind)(message, duration=6000)
 
 
-_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?")
-
-
-def text_html(text: str) -> str:
-    """Free text escaped, with any stored time in it (an edit's "old → new") humanised."""
-    out, last = [], 0
-    for match in _ISO_TIME.finditer(text):
-        out += [E(text[last : match.start()]), when_html(match.group())]
-        last = match.end()
-    return "".join(out) + E(text[last:])
-
-
-def _value(value: Any) -> str:
-    """A field's value escaped; a stored time (ISO) as "3 days ago" with the exact time on hover."""
-    if isinstance(value, str) and _ISO_TIME.match(value):
-        return when_html(value)
-    return E("" if value is None else str(value))
-
-
 def fields_table(pairs: list[tuple[str, Any]]) -> str:
-    """Label/value pairs as an HTML table, every value escaped."""
-    rows = "".join(f"<tr><td>{E(k)}</td><td>{_value(v)}</td></tr>" for k, v in pairs)
+    """Label/value pairs as an HTML table, every value escaped; times humanised (exact on hover), dates readable."""
+    rows = "".join(f"<tr><td>{E(k)}</td><td>{cell_html(v)}</td></tr>" for k, v in pairs)
     return f"<table class='crm-fields'>{rows}</table>"
 
 
 def choices_with_any(values: list[str]) -> dict[str, str]:
     """A filter's options: "(any)" (no filter, value "") then each value."""
     return {ANY: "", **{value: value for value in values}}
-
-
-def ago(iso: str | None, now: datetime | None = None) -> str:
-    """An ISO time as people say it: "just now", "5 minutes ago", "3 days ago", "in 2 days", or its date."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
-    future, seconds = seconds < 0, abs(seconds)
-    for size, unit in ((86400 * 30, None), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            if unit is None:
-                return moment.strftime("%-d %b %Y")
-            count = int(seconds // size)
-            text = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {text}" if future else f"{text} ago"
-    return "just now"
-
-
-def when_html(iso: str | None) -> str:
-    """A time as "3 days ago" with the exact time (UTC) on hover, escaped."""
-    if not iso:
-        return ""
-    exact = iso.replace("T", " ").replace("Z", " UTC")
-    return f"<span class='crm-when' title='{E(exact)}'>{E(ago(iso))}</span>"

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.display import when_html
 
 from ..drafts import MergeReview
 from ..state import DuplicatesModel
@@ -109,7 +110,7 @@ class DuplicatesPage(pn.viewable.Viewer):
         rows = []
         for entry in entries:
             text = (
-                f"#{entry['id']} {E((entry['at'] or '')[:16])} by {E(entry['user'] or '')}: #{entry['loser_id']}"
+                f"#{entry['id']} {when_html(entry['at'])} by {E(entry['user'] or '')}: #{entry['loser_id']}"
                 f" merged into #{entry['winner_id']} {E(entry['winner'] or '')} — {E(entry['status'])}"
             )
             row: list[Any] = [pn.pane.HTML(text, width=620)]

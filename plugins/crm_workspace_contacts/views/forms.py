@@ -11,6 +11,7 @@ import param
 from crm_workspace import Workspace
 
 from ..drafts import DRAFTS, RecordDraft
+from ..labels import field_label
 from .common import CSS, E
 
 
@@ -63,7 +64,8 @@ class RecordForm(pn.viewable.Viewer):
     def _show_errors(self, _event: Any = None) -> None:
         for name, alert in self.errors.items():
             text = self.draft.errors.get(name)
-            alert.param.update(object=f"{name.replace('_', ' ')}: {E(text)}" if text else "", visible=bool(text))
+            shown = f"{E(field_label(self.table, name))}: {E(text)}" if text else ""
+            alert.param.update(object=shown, visible=bool(text))
 
     def _show_message(self, _event: Any = None) -> None:
         parts: list[Any] = [pn.pane.Alert(E(text), alert_type="danger") for text in self.draft.problems]
@@ -74,14 +76,14 @@ class RecordForm(pn.viewable.Viewer):
     def _conflict(self) -> pn.viewable.Viewable:
         error, loaded = self.draft.conflict, self.draft.loaded
         rows = "".join(
-            f"<tr><td>{E(n)}</td><td>{E(str(loaded.get(n) or ''))}</td>"
+            f"<tr><td>{E(field_label(self.table, n))}</td><td>{E(str(loaded.get(n) or ''))}</td>"
             f"<td><b>{E(str(error.mine.get(n, loaded.get(n)) or ''))}</b></td>"
             f"<td><b>{E(str(error.theirs.get(n) or ''))}</b></td></tr>"
             for n in self.draft.conflicting_fields()
         )
         table = pn.pane.HTML(
             "<div class='crm-conflict'><b>Conflict:</b> " + E(str(error)) + "<table class='crm-fields'>"
-            "<tr><td>field</td><td>when you opened it</td><td>yours</td><td>theirs (saved)</td></tr>"
+            "<tr><td>Field</td><td>When you opened it</td><td>Yours</td><td>Theirs (saved)</td></tr>"
             f"{rows}</table></div>",
             stylesheets=[CSS],
         )

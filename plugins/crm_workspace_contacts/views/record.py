@@ -9,10 +9,12 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.deferred import after_ready
+from crm_workspace.web.display import day, label, money, times_html, when_html
 
+from ..labels import FIELD_LABELS, field_label, value_text
 from ..state import RecordModel
 from .activities import ActivityLogger
-from .common import CSS, READ_ONLY_TIP, E, fields_table, name_of, read_only, text_html, when_html
+from .common import CSS, READ_ONLY_TIP, E, fields_table, name_of, read_only
 from .forms import RecordForm
 
 
@@ -22,32 +24,44 @@ def timeline_html(items: list[dict]) -> str:
         return "<p>No touchpoints yet.</p>"
     out = []
     for item in items:
-        tags = "".join(f"<span class='crm-tag {E(t)}'>{E(t)}</span>" for t in (item["function"], item["channel"]) if t)
-        body = f"<div>{text_html(item['body'])}</div>" if item["body"] else ""
+        tags = "".join(
+            f"<span class='crm-tag {E(t)}'>{E(label(t))}</span>" for t in (item["function"], item["channel"]) if t
+        )
+        body = _body_html(item)
         out.append(
             f"<div class='crm-tl crm-tl-{E(item['source'])}'><div class='meta'>{when_html(item['at'])}"
-            f" · {E(item['kind'])} · {E(item['by'])} {tags}</div>"
+            f" · {E(label(item['kind']))} · {E(item['by'])} {tags}</div>"
             f"<div>{item['icon']} <b>{E(item['subject'])}</b></div>{body}</div>"
         )
     return "".join(out)
 
 
+def _body_html(item: dict) -> str:
+    """An item's text: an edit as one "Label: old → new" line a field, times humanised (exact on hover)."""
+    if item.get("changes"):
+        return "".join(
+            f"<div class='crm-change'>{E(name)}: {times_html(old)} → {times_html(new)}</div>"
+            for name, old, new in item["changes"]
+        )
+    return f"<div>{times_html(item['body'])}</div>" if item["body"] else ""
+
+
 def deals_html(deals: list[dict]) -> str:
     rows = "".join(
-        f"<tr><td>{E(d['title'] or '')}</td><td>{E(d['stage'] or '')}</td>"
-        f"<td style='text-align:right'>{d['amount'] or 0:,.0f} {E(d['currency'] or '')}</td>"
-        f"<td>{E(d['status'] or '')}</td><td>{E(d['expected_close'] or '')}</td></tr>"
+        f"<tr><td>{E(d['title'] or '')}</td><td>{E(label(d['stage']))}</td>"
+        f"<td style='text-align:right'>{E(money(d['amount'] or 0, d['currency']))}</td>"
+        f"<td>{E(label(d['status']))}</td><td>{E(day(d['expected_close']))}</td></tr>"
         for d in deals
     )
     return (
-        "<table class='crm-fields'><tr><td>deal</td><td>stage</td><td>amount</td><td>status</td><td>close</td></tr>"
+        "<table class='crm-fields'><tr><td>Deal</td><td>Stage</td><td>Amount</td><td>Status</td><td>Expected close</td></tr>"
         f"{rows}</table>"
     )
 
 
 def related_html(rows: list[dict]) -> str:
     text = "".join(
-        f"<li>{E(r['kind'] or '')} {E(r['direction'])} <b>{E(r['other'] or '')}</b> ({E(r['other_type'])})</li>"
+        f"<li>{E(label(r['kind']))} {E(r['direction'])} <b>{E(r['other'] or '')}</b> ({E(r['other_type'])})</li>"
         for r in rows[:100]
     )
     return f"<ul>{text}</ul>"
@@ -164,17 +178,11 @@ class ContactRecord(_Record):
             self.row = row = self.model.row()
         except CrmError as error:
             return pn.pane.Alert(E(str(error)), alert_type="warning")
-        pairs = [
-            ("Title", row.get("title")),
-            ("Email", row.get("email")),
-            ("Phone", row.get("phone")),
-            ("Owner", row.get("owner")),
-            ("Stakeholder type", row.get("stakeholder_type")),
-            ("Lifecycle stage", row.get("lifecycle_stage")),
-            ("Tags", ", ".join(self.model.tags())),
-            ("Notes", row.get("notes")),
-        ]
-        pairs += [(c.replace("_", " ").capitalize(), row.get(c)) for c in self.model.consent_fields()]
+        shown = FIELD_LABELS["contacts"]
+        pairs = [(shown[c], row.get(c)) for c in ("title", "email", "phone", "owner")]
+        pairs += [(shown[c], label(row.get(c))) for c in ("stakeholder_type", "lifecycle_stage")]
+        pairs += [("Tags", ", ".join(self.model.tags())), (shown["notes"], row.get("notes"))]
+        pairs += [(field_label("contacts", c), value_text(c, row.get(c))) for c in self.model.consent_fields()]
         items: list[Any] = [
             pn.pane.HTML(
                 f"<h2 class='crm-record-title'>{E(name_of(row))}</h2>", stylesheets=[CSS], sizing_mode="stretch_width"
@@ -194,7 +202,7 @@ class ContactRecord(_Record):
         if not events:
             return pn.pane.Markdown("No lifecycle history.")
         text = "".join(
-            f"<li>{when_html(e['at'])}: {E(e['from_stage'] or '—')} → <b>{E(e['to_stage'])}</b>"
+            f"<li>{when_html(e['at'])}: {E(label(e['from_stage']) or '—')} → <b>{E(label(e['to_stage']))}</b>"
             f" ({E(e['by'] or '')})</li>"
             for e in events
         )
@@ -216,7 +224,8 @@ class OrganizationRecord(_Record):
         except CrmError as error:
             return pn.pane.Alert(E(str(error)), alert_type="warning")
         pairs = [
-            (k.capitalize(), row.get(k)) for k in ("domain", "industry", "city", "country", "phone", "website", "owner")
+            (field_label("organizations", k), row.get(k))
+            for k in ("domain", "industry", "city", "country", "phone", "website", "owner")
         ]
         return pn.Column(
             pn.pane.HTML(

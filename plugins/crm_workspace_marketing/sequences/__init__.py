@@ -1,8 +1,9 @@
 """Nurture sequences: e-mail automation triggered by events, run step by step by the scheduler.
 
 A second plugin inside the marketing package (entry point ``sequences``). It imports from the
-marketing modules only ``render`` (merge fields, rendering, footer, pixel) and ``tracking``
-(signed unsubscribe and open links), and reads the marketing tables ``segments``,
+marketing modules only ``render`` (merge fields, rendering, footer, pixel), ``tracking``
+(signed unsubscribe and open links), ``mailable`` and ``erased`` (erased people are never
+enrolled), and reads the marketing tables ``segments``,
 ``segment_members``, ``forms``, ``marketing_events`` and ``marketing_suppressions`` by SQL.
 """
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace import CrmError, NotFound
 from crm_workspace.data.store import utcnow
+from crm_workspace.web.display import label
 
+from ..erased import mark as mark_erased
 from .checks import EXITS, LOCKED_FIELDS, STATUSES, STEP_KINDS, TRIGGERS, _json, check_steps, dumps
 
 __all__ = ["EXITS", "LOCKED_FIELDS", "STATUSES", "STEP_KINDS", "TRIGGERS", "dumps"]
@@ -70,13 +72,14 @@ def list_sequences(workspace: Workspace) -> list[dict[str, Any]]:
 
 
 def describe_trigger(kind: str, args: dict[str, Any]) -> str:
+    """What starts a sequence, as the end of a sentence "Starts when ...": "a contact's lifecycle stage becomes Lead"."""
     value = next((str(v) for v in args.values() if v not in (None, "")), "")
     return {
-        "enters_segment": f"enters segment {value}",
-        "lifecycle_stage": f"lifecycle stage becomes {value}",
-        "form_submitted": f"submits form {value or '(any)'}",
-        "tag_added": f"tag {value} added",
-    }.get(kind, kind)
+        "enters_segment": f"a contact enters the segment “{value}”",
+        "lifecycle_stage": f"a contact's lifecycle stage becomes {label(value)}",
+        "form_submitted": f"a contact submits the form “{value}”" if value else "a contact submits any form",
+        "tag_added": f"the tag “{value}” is added to a contact",
+    }.get(kind, label(kind))
 
 
 STEP_COUNTS_SQL = """
@@ -122,13 +125,6 @@ def describe_step(step: dict[str, Any]) -> str:
             f"else → step {a.get('no')}"
         )
     return kind
-
-
-def describe_then(step: dict[str, Any], count: int) -> str:
-    then = step["args"].get("then")
-    if then is None or step["kind"] == "branch":
-        return ""
-    return " → end" if then >= count else f" → step {then}"
 
 
 # ----------------------------------------------------------------- writing
@@ -198,6 +194,15 @@ def enrol(workspace: Workspace, sequence_id: int, contact_id: int, now: str | No
 def enrol_many(workspace: Workspace, pairs: list[tuple[int, int]], now: str | None = None) -> int:
     """Enrol (sequence id, contact id) pairs not yet (or ever) enrolled, in one INSERT; how many."""
     pairs = list(dict.fromkeys(pairs))
+    gone = {
+        r["contact_id"]
+        for r in workspace.query(
+            "SELECT contact_id FROM marketing_erased WHERE contact_id IN (SELECT json_extract(value, '$[1]')"
+            " FROM json_each(:pairs))",
+            {"pairs": dumps(pairs)},
+        )
+    }
+    pairs = [(sid, cid) for sid, cid in pairs if cid not in gone]  # an erased person is never enrolled
     known = {
         (r["sequence_id"], r["contact_id"])
         for r in workspace.query(
@@ -254,6 +259,7 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
     if not changes:
         return
     if any(c.context.get("privacy_erasure") for c in changes):
+        mark_erased(workspace, changes)  # the segments' hook does it too: whichever runs first
         _exit_erased(workspace, changes)
         return
     active: dict[str, list[dict[str, Any]]] = {}

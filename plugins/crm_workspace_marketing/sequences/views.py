@@ -13,8 +13,9 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.deferred import after_ready
+from crm_workspace.web.display import ago, label
 
-from ..views.common import table, when
+from ..views.common import table
 from . import data, model
 from .editor import COLUMNS, from_rows, to_rows
 
@@ -155,7 +156,7 @@ class SequencesPage(pn.viewable.Viewer):
             ("Due now (backlog)", h["due_now"]),
             ("People in sequences", h["active"]),
             ("Steps in the last hour", h["steps_last_hour"]),
-            ("Last run", when(h["last_run"]) or "never"),
+            ("Last run", ago(h["last_run"]) or "never"),
             ("Failures", h["failures"]),
             ("E-mail queued / failed", f"{h['mail_queued']} / {h['mail_failed']}"),
         ]
@@ -180,7 +181,7 @@ class SequencesPage(pn.viewable.Viewer):
         title = (
             f"**{html.escape(row['name'])}** ({row['status']}): when "
             f"{html.escape(model.describe_trigger(row['trigger_kind'], row['trigger']))}; "
-            f"exits: {html.escape(', '.join(row['exits']) or 'none')}"
+            f"exits: {html.escape(', '.join(label(e) for e in row['exits']) or 'none')}"
         )
         return pn.Column(pn.pane.Markdown(title), _table(frame.reindex(columns=columns), height=220))
 

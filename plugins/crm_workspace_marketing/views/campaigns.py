@@ -12,10 +12,11 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError
+from crm_workspace.web.display import when_html
 
 from .. import sending
 from ..model import MarketingModel
-from .common import alert, button, say, table, when
+from .common import alert, button, say, table
 
 STARTER_HTML = """<html><body>
 <p>Hello {{ first_name | default("there") }},</p>
@@ -77,19 +78,52 @@ class CampaignsTab(pn.viewable.Viewer):
         self.preview_button.on_click(self._preview)
         self.preview_box = pn.Column(sizing_mode="stretch_width")
         self.test_to = pn.widgets.TextInput(
-            label="Send a test to", placeholder="you@example.com", width=260, disabled=self.read_only
+            label="Send a test to",
+            placeholder="you@example.com",
+            width=260,
+            disabled=self.read_only,
+            css_classes=["mk-test-to"],
         )
         self.test_button = button("Send test", self.read_only, kind="default", width=120)
         self.test_button.on_click(self._test)
         self.send_button = button("Send to the segment", self.read_only, kind="success", width=200)
-        self.send_button.on_click(self._send)
+        self.send_button.on_click(self._ask)
+        self.confirm_text = pn.pane.HTML("", css_classes=["mk-confirm-text"])
+        self.confirm_button = button("Send now", self.read_only, kind="danger", width=200)
+        self.confirm_button.on_click(self._send)
+        self.cancel_button = pn.widgets.Button(label="Cancel", width=100)
+        self.cancel_button.on_click(lambda _e: setattr(self.confirm, "visible", False))
+        self.confirm = pn.Column(
+            self.confirm_text,
+            pn.Row(self.confirm_button, self.cancel_button),
+            visible=False,
+            css_classes=["mk-confirm"],
+            styles={"border": "1px solid #f0ad4e", "padding": "6px", "border-radius": "4px"},
+        )
         self.refresh_button = pn.widgets.Button(label="Refresh progress", width=150)
         self.refresh_button.on_click(lambda _e: self.model.workspace.changed())
+        self.segment_select = pn.widgets.Select.from_param(
+            self.editor.param.segment,
+            options=[""],
+            label="Segment",
+            width=260,
+            disabled=self.read_only,
+            css_classes=["mk-campaign-segment"],
+        )
         self._names()
+        ws.param.watch(self._segments_changed, "revision")
 
     def _names(self) -> None:
         frame = self.model.campaigns()
         self.chooser.options = ["", *frame.name]
+        self._segments_changed()
+
+    def _segments_changed(self, _event=None) -> None:
+        """The segments to choose from, kept current (one saved on the Segments tab appears here)."""
+        with contextlib.suppress(CrmError):
+            names = ["", *self.model.segment_names()]
+            if names != self.segment_select.options:
+                self.segment_select.options = names
 
     def _choose(self, event) -> None:
         if not event.new:
@@ -159,7 +193,49 @@ class CampaignsTab(pn.viewable.Viewer):
             return
         say(self.message, f"Test sent to {self.test_to.value}.")
 
+    def _ask(self, _event=None) -> None:
+        """The confirm step: who would receive the campaign, in a number, before anything is sent."""
+        self.confirm.visible = False
+        if not self.row:
+            say(self.message, "save the campaign first", "warning")
+            return
+        name = self.row["name"]
+        try:
+            self.row = self.model.campaign_row(name)
+            if self.row["status"] == "sent":
+                raise CrmError(f"'{name}' was sent already")
+            e, row = self.editor, self.row
+            unsaved = (e.subject, e.html, e.text or "", e.segment or "") != (
+                row["subject"] or "",
+                row["html"] or "",
+                row["text"] or "",
+                self.model.segment_name(row["segment_id"]) or "",
+            )
+            if unsaved and row["status"] == "draft":
+                raise CrmError("the campaign has unsaved changes: save the draft first, then send what you saved")
+            people = self.model.audience_count(name) if self.row.get("segment_id") else None
+            if people is None:
+                raise CrmError(f"'{name}' has no segment: choose who receives it and save the draft")
+        except CrmError as error:
+            say(self.message, str(error), "danger")
+            return
+        if not people and self.row["status"] == "draft":
+            say(
+                self.message, f"Nobody in '{name}'s segment can receive it (consent, unsubscribed, bounced).", "warning"
+            )
+            return
+        segment = self.model.segment_name(self.row["segment_id"]) or ""
+        self.confirm_text.object = (
+            f"<b>Send '{html.escape(name)}' to {people:,} {'person' if people == 1 else 'people'}?</b><br>"
+            f"Members of '{html.escape(segment)}' with marketing consent who have not unsubscribed,"
+            " bounced or been erased, each address once. This cannot be undone."
+        )
+        self.confirm_button.name = f"Send to {people:,} {'person' if people == 1 else 'people'}"
+        self.confirm.visible = True
+        self.message[:] = []
+
     def _send(self, _event=None) -> None:
+        self.confirm.visible = False
         if not self.row:
             say(self.message, "save the campaign first", "warning")
             return
@@ -176,7 +252,7 @@ class CampaignsTab(pn.viewable.Viewer):
                 sending.send(workspace, name)
 
         threading.Thread(target=deliver, name=f"send-{self.row['id']}", daemon=True).start()
-        say(self.message, f"Sending '{name}': {queued:,} messages queued. Refresh to follow the progress.")
+        say(self.message, f"Sending '{name}': {queued:,} messages queued. The progress below follows it.")
 
     # ------------------------------------------------------------- sections
     def _table(self, _revision=None):
@@ -208,10 +284,11 @@ class CampaignsTab(pn.viewable.Viewer):
         except CrmError as error:
             return alert(str(error))
         row = progress.iloc[0]
-        last = html.escape(when(row["last_run"]) if isinstance(row["last_run"], str) else "never")
+        last = when_html(row["last_run"]) if isinstance(row["last_run"], str) else "never"
         parts = [
             pn.pane.HTML(
-                f"<div class='mk-progress'>Backlog <b>{int(row['backlog']):,}</b> · sent <b>{int(row['sent']):,}</b>"
+                f"<div class='mk-progress'>Backlog <b>{int(row['backlog']):,}</b>"
+                f" · sent <b class='mk-sent'>{int(row['sent']):,}</b>"
                 f" · failed <b>{int(row['failed']):,}</b> · retrying {int(row['retrying']):,}"
                 f" · unknown {int(row['unknown']):,} · rate {row['per_minute_last_10_min']:.1f}/min (last 10 min)"
                 f" · last run {last} · not yet queued: {audience:,}</div>"
@@ -226,12 +303,11 @@ class CampaignsTab(pn.viewable.Viewer):
     def __panel__(self):
         e = self.editor
         ro = self.read_only
-        segments = self.model.segment_names()
         widgets = [
-            pn.widgets.TextInput.from_param(e.param.campaign_name, label="Name", width=260, disabled=ro),
-            pn.widgets.Select.from_param(
-                e.param.segment, options=["", *segments], label="Segment", width=260, disabled=ro
+            pn.widgets.TextInput.from_param(
+                e.param.campaign_name, label="Name", width=260, disabled=ro, css_classes=["mk-campaign-name"]
             ),
+            self.segment_select,
         ]
         ab = pn.Row(
             pn.widgets.TextInput.from_param(
@@ -243,7 +319,9 @@ class CampaignsTab(pn.viewable.Viewer):
         )
         editor = pn.Card(
             pn.Row(self.chooser, *widgets),
-            pn.widgets.TextInput.from_param(e.param.subject, label="Subject", sizing_mode="stretch_width", disabled=ro),
+            pn.widgets.TextInput.from_param(
+                e.param.subject, label="Subject", sizing_mode="stretch_width", disabled=ro, css_classes=["mk-subject"]
+            ),
             pn.widgets.TextAreaInput.from_param(
                 e.param.html,
                 label="HTML (merge fields: {{ first_name }} …)",
@@ -260,6 +338,7 @@ class CampaignsTab(pn.viewable.Viewer):
             ),
             ab,
             pn.Row(self.save_button, self.send_button),
+            self.confirm,
             self.message,
             title="Write a campaign",
             sizing_mode="stretch_width",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 
 import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
+
+from crm_workspace.web.display import when_html
 
 READ_ONLY_TIP = "Viewers cannot change marketing: ask an admin or a member."
 
@@ -37,6 +38,7 @@ LABELS = {
     "due_now": "Due now",
     "next_due": "Next due",
     "last_run": "Last run",
+    "trigger": "Starts when",
 }
 RATES = ("open_rate", "click_rate", "bounce_rate", "unsubscribe_rate", "conversion_rate", "rate")
 NAMES = {
@@ -48,7 +50,10 @@ NAMES = {
     "text": 320,
     "step": 360,
     "error": 320,
+    "trigger": 300,
 }
+#: columns whose text wraps onto more lines instead of being cut off (a trigger's sentence)
+WRAPPED = ("trigger",)
 TIMES = ("next_due", "last_run", "at", "due", "when")
 
 
@@ -69,60 +74,25 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     formatters = {
         c: NumberFormatter(format="0.0%", text_align="right") for c in columns if c in RATES or c.endswith("_rate")
     }
+    formatters.update({c: {"type": "textarea"} for c in columns if c in WRAPPED})
     times = [c for c in columns if is_time(c)]
     if times:  # humanised, the exact time on hover
         frame = frame.copy()
         for column in times:
-            frame[column] = [
-                f"<span title='{html.escape(exact(v))}'>{html.escape(when(v))}</span>" if _given(v) else ""
-                for v in frame[column]
-            ]
+            frame[column] = [when_html(v) if _given(v) else "" for v in frame[column]]
             formatters[column] = {"type": "html"}
     options.setdefault("formatters", formatters)
     wide = {**NAMES, "unsubscribes": 112}  # the longest one-word header
     options.setdefault("widths", {c: w for c, w in wide.items() if c in columns})
     options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
-    options.setdefault(
-        "configuration", {"columnDefaults": {"tooltip": True, "headerTooltip": True, "headerWordWrap": True}}
-    )
+    # no cell tooltips: Tabulator sets a tooltip's innerHTML to the raw cell value, so a campaign named
+    # "<img onerror=...>" would run as HTML on hover (header titles are ours: labels of column names)
+    options.setdefault("configuration", {"columnDefaults": {"headerTooltip": True, "headerWordWrap": True}})
     return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
 
 
 def _given(value) -> bool:
     return isinstance(value, str) and bool(value)
-
-
-def when(iso, now: datetime | None = None) -> str:
-    """An ISO time as people say it ("in 2 days", "3 hours ago", "just now"); older than a month: its date."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
-    except ValueError:
-        return str(iso)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
-    future, seconds = seconds < 0, abs(seconds)
-    for size, unit in ((86400 * 30, None), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            if unit is None:
-                return moment.strftime("%-d %b %Y")
-            count = int(seconds // size)
-            text = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {text}" if future else f"{text} ago"
-    return "just now"
-
-
-def exact(iso) -> str:
-    """An ISO time in a readable exact form ("2 Dec 2026 14:30 UTC") for a hover title."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
-    except ValueError:
-        return str(iso)
-    return moment.strftime("%-d %b %Y %H:%M") + (" UTC" if moment.utcoffset() in (None, UTC.utcoffset(None)) else "")
 
 
 def say(box: pn.Column, text: str, kind: str = "success") -> None:

@@ -9,7 +9,8 @@ import param
 
 from crm_workspace import CrmError
 
-from ..model import Condition, MarketingModel, SegmentBuilder
+from ..filters import describe
+from ..model import Condition, ConditionGroup, Kept, MarketingModel, SegmentBuilder
 from .common import alert, button, say, table
 
 
@@ -68,6 +69,48 @@ class ConditionEditor(pn.viewable.Viewer):
         return pn.Row(self.field, self.op, self.value, self.remove, css_classes=["mk-condition"])
 
 
+class GroupEditor(pn.viewable.Viewer):
+    """A group inside the segment: all/any of its own conditions, which are edited like the top ones."""
+
+    def __init__(self, builder: SegmentBuilder, group: ConditionGroup, read_only: bool, **params):
+        super().__init__(**params)
+        self.builder, self.group, self.read_only = builder, group, read_only
+        self.match = pn.widgets.RadioButtonGroup.from_param(
+            group.param.match, width=120, disabled=read_only, css_classes=["mk-group-match"]
+        )
+        self.add = pn.widgets.Button(label="+ Condition in this group", width=200, disabled=read_only)
+        self.add.on_click(lambda _event: builder.add(group=group))
+        self.remove = pn.widgets.Button(label="Remove group", width=130, disabled=read_only)
+        self.remove.on_click(lambda _event: builder.remove(group))
+
+    def _items(self, items):
+        return pn.Column(*[editor(self.builder, item, self.read_only) for item in items], margin=(0, 0, 0, 20))
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(
+                pn.pane.Markdown("**Group:** match", margin=(8, 5)), self.match, pn.pane.Markdown("of", margin=(8, 5))
+            ),
+            pn.bind(self._items, self.group.param.conditions),
+            pn.Row(self.add, self.remove),
+            css_classes=["mk-group"],
+            styles={"border-left": "3px solid #9ab", "padding-left": "6px"},
+        )
+
+
+def editor(builder: SegmentBuilder, item, read_only: bool):
+    """The editor of one item of the filter: a condition, a group, or a deeper part kept as saved."""
+    if isinstance(item, ConditionGroup):
+        return GroupEditor(builder, item, read_only)
+    if isinstance(item, Kept):
+        remove = pn.widgets.Button(label="✕", width=40, disabled=read_only, description="Remove this group")
+        remove.on_click(lambda _event: builder.remove(item))
+        words = html.escape(describe(builder.workspace, {"match": "all", "conditions": [item.value]}))
+        text = pn.pane.HTML(f"<i>{words}</i> (nested deeper: edit it in a notebook; kept as saved)")
+        return pn.Row(text, remove, css_classes=["mk-kept"])
+    return ConditionEditor(builder, item, read_only)
+
+
 class SegmentsTab(pn.viewable.Viewer):
     model = param.ClassSelector(class_=MarketingModel)
 
@@ -86,6 +129,8 @@ class SegmentsTab(pn.viewable.Viewer):
         self.new_button.on_click(lambda _e: self.builder.new())
         self.add_button = pn.widgets.Button(label="+ Condition", width=130, disabled=self.read_only)
         self.add_button.on_click(lambda _e: self.builder.add())
+        self.group_button = pn.widgets.Button(label="+ Group", width=130, disabled=self.read_only)
+        self.group_button.on_click(lambda _e: self.builder.add_group())
         self.save_button = button("Save segment", self.read_only, width=160)
         self.save_button.on_click(self._save)
         self.list_name = pn.widgets.Select(label="Static list", options=[], width=260)
@@ -109,11 +154,38 @@ class SegmentsTab(pn.viewable.Viewer):
             visible=False,
         )
         self.pick_from.param.watch(self._pick_from, "value")
+        self.batch = pn.widgets.Select(
+            label="…or everyone an import created or updated", options={}, width=420, css_classes=["mk-batch"]
+        )
+        self.add_batch = button("Add the import's contacts", self.read_only, width=220)
+        self.add_batch.on_click(self._add_batch)
         self.add_selected = button("Add the selected to the list", self.read_only, width=220)
         self.add_selected.on_click(self._add_selected)
         self._refresh_names()
 
+    def _add_batch(self, _event=None) -> None:
+        try:
+            name = self.new_list.value.strip() or self.list_name.value
+            if not name:
+                raise CrmError("choose a list or name a new one")
+            if not self.batch.value:
+                raise CrmError("choose an import")
+            if self.new_list.value.strip():
+                self.model.create_list(name)
+            result = self.model.add_import(name, self.batch.value)
+        except CrmError as error:
+            say(self.list_message, str(error), "danger")
+            return
+        say(
+            self.list_message,
+            f"Added {result['added']:,} of the import's {result['contacts']:,} contacts to '{name}'"
+            f" ({result['already']:,} were on it already).",
+        )
+        self.new_list.value = ""
+        self._refresh_names()
+
     def _refresh_names(self) -> None:
+        self.batch.options = {"": "", **self.model.import_batches()}
         self.editing.options = ["", *self.model.segment_names("dynamic")]
         self.list_name.options = self.model.segment_names("static")
         self.pick_from.options = ["", *self.model.segment_names()]
@@ -183,7 +255,7 @@ class SegmentsTab(pn.viewable.Viewer):
         self._refresh_names()
 
     def _conditions(self, conditions):
-        return pn.Column(*[ConditionEditor(self.builder, c, self.read_only) for c in conditions])
+        return pn.Column(*[editor(self.builder, c, self.read_only) for c in conditions])
 
     def _count(self, _changed=None):
         b = self.builder
@@ -207,7 +279,9 @@ class SegmentsTab(pn.viewable.Viewer):
         name = pn.widgets.TextInput.from_param(
             b.param.segment_name, label="Segment name", width=260, disabled=self.read_only
         )
-        match = pn.widgets.RadioButtonGroup.from_param(b.param.match, width=140, disabled=self.read_only)
+        match = pn.widgets.RadioButtonGroup.from_param(
+            b.param.match, width=140, disabled=self.read_only, css_classes=["mk-match"]
+        )
         return pn.Column(
             pn.bind(self._list, self.model.workspace.param.revision),
             pn.Card(
@@ -218,7 +292,7 @@ class SegmentsTab(pn.viewable.Viewer):
                     pn.Column(pn.Spacer(height=18), self.new_button),
                 ),
                 pn.bind(self._conditions, b.param.conditions),
-                self.add_button,
+                pn.Row(self.add_button, self.group_button),
                 pn.bind(self._count, b.param.changed),
                 self.save_button,
                 self.message,
@@ -232,8 +306,9 @@ class SegmentsTab(pn.viewable.Viewer):
                 self.pick_from,
                 self.picker,
                 self.add_selected,
+                pn.Row(self.batch, pn.Column(pn.Spacer(height=18), self.add_batch)),
                 self.list_message,
-                title="Static lists: paste addresses or pick people",
+                title="Static lists: paste addresses, pick people or take an import",
                 collapsed=True,
                 sizing_mode="stretch_width",
             ),

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from crm_workspace.errors import ConflictError, CrmError, ValidationError
+from crm_workspace.web.display import day, label
 
 from ..model import PipelineModel
 from ..values import Day, blank, money
@@ -186,7 +187,7 @@ class DealForm(pn.viewable.Viewer):
     def _draw_heading(self, deal: dict[str, Any]) -> None:
         stage = deal.get("stage_label") or deal["stage"]
         if deal["status"] != "open":
-            stage += f" · {deal['status']}"
+            stage += f" · {label(deal['status'])}"
         if deal.get("lost_reason"):
             stage += f" ({deal['lost_reason']})"
         amount = money(deal["amount"], deal["currency"])
@@ -275,6 +276,8 @@ class DealForm(pn.viewable.Viewer):
             return next(iter(self.model.contact_choices(current=int(value), limit=0)), str(value))
         if name == "owner":
             return next((k for k, v in self.model.owner_choices().items() if v == value), str(value))
+        if name == "expected_close":
+            return day(value)
         if name == "amount":
             try:
                 return money(float(value), self.currency or self.loaded.get("currency"))

@@ -10,6 +10,8 @@ import param
 from bokeh.models import ColumnDataSource, NumeralTickFormatter
 from bokeh.plotting import figure
 
+from crm_workspace.web.display import day, when_html
+
 from ..model import PipelineModel
 from ..values import DEFAULT_CURRENCY, money
 
@@ -108,10 +110,15 @@ class Forecast(pn.viewable.Viewer):
         frame = self.model.slipped()
         if frame.empty:
             return pn.pane.Markdown("No slipped deals: no expected close date has been pushed later.")
-        frame = frame.assign(changed_at=frame["changed_at"].str.slice(0, 16).str.replace("T", " "))
+        frame = frame.assign(
+            changed_at=[when_html(v) for v in frame["changed_at"]],
+            was=[day(v) for v in frame["was"]],
+            now=[day(v) for v in frame["now"]],
+        )
         return pn.widgets.Tabulator(
             frame,
             titles=SLIPPED_TITLES,
+            formatters={"changed_at": {"type": "html"}},
             disabled=True,
             show_index=False,
             pagination="local",

@@ -6,15 +6,36 @@ from typing import Any
 
 import panel as pn
 import param
+from bokeh.models.widgets.tables import NumberFormatter
 
 from crm_workspace import CrmError
+from crm_workspace.web.display import label, money
 
 from ..model import AnalysisModel
 from .common import notify_error, notify_success, text
 
+#: headers a column name does not say well enough, and stored words shown in words
+TITLES = {
+    "id": "Id",
+    "betweenness": "Bridges (share of paths)",
+    "articulation point": "Cuts the network",
+    "threads": "Threads",
+}
+WORDS = ("stakeholder_type", "stage")
+
 
 def _table(frame) -> pn.widgets.Tabulator:
-    return pn.widgets.Tabulator(frame, show_index=False, disabled=True, page_size=10, pagination="local")
+    """A read-only list as people read it: labelled headers, stored words in words, money, shares as percentages."""
+    shown = frame.assign(**{c: [label(v) for v in frame[c]] for c in WORDS if c in frame.columns})
+    if "amount" in frame.columns:  # in the deal's own currency ("$12,000"), not the default's
+        currencies = frame["currency"] if "currency" in frame.columns else [None] * len(frame)
+        shown = shown.assign(amount=[money(v, c) for v, c in zip(frame["amount"], currencies, strict=True)])
+        shown = shown.drop(columns=["currency"], errors="ignore")
+    formatters = {"betweenness": NumberFormatter(format="0.0%")} if "betweenness" in frame.columns else {}
+    titles = {c: TITLES.get(c) or label(c) for c in shown.columns}
+    return pn.widgets.Tabulator(
+        shown, show_index=False, disabled=True, page_size=10, pagination="local", titles=titles, formatters=formatters
+    )
 
 
 class AnalysisView(pn.viewable.Viewer):

@@ -12,6 +12,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.display import label
 
 from ..model import EditorModel
 from .common import notify_error, text
@@ -33,14 +34,15 @@ class RelationshipEditor(pn.viewable.Viewer):
         if self.model is None:
             self.model = EditorModel(workspace=self.workspace, node=self.node)
         m = self.model
+        kinds = {label(k): k for k in m.param.kind.objects}  # "Works with", not "works_with"
         self._pick = pn.widgets.Select.from_param(m.param.relationship, sizing_mode="stretch_width")
-        self._kind = pn.widgets.Select.from_param(m.param.kind)
+        self._kind = pn.widgets.Select.from_param(m.param.kind, options=kinds)
         self._strength = pn.widgets.IntSlider.from_param(m.param.strength)
         self._notes = pn.widgets.TextInput.from_param(m.param.notes, sizing_mode="stretch_width")
         self._save = pn.widgets.Button(label="Save changes", color="primary")
         self._remove = pn.widgets.Button(label="Remove", color="danger")
         self._target = NodePicker.from_param(m.param.target, search=m.search, label="Add a relationship to")
-        self._new_kind = pn.widgets.Select.from_param(m.param.new_kind)
+        self._new_kind = pn.widgets.Select.from_param(m.param.new_kind, options=kinds)
         self._new_strength = pn.widgets.IntSlider.from_param(m.param.new_strength)
         self._new_notes = pn.widgets.TextInput.from_param(m.param.new_notes, sizing_mode="stretch_width")
         self._add = pn.widgets.Button(label="Add relationship", color="success")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import panel as pn
 
 from crm_workspace import Workspace
+from crm_workspace.web.display import when_html
 
 from ..context import tickets_of
 from .common import CSS, E, ticket_link
@@ -16,7 +17,7 @@ def tickets_section(workspace: Workspace, table: str, record_id: int) -> pn.view
         return pn.pane.Markdown("No tickets.")
     body = "".join(
         f"<tr><td>{ticket_link(r['id'], '#' + str(r['id']) + ' ' + r['subject'])}</td><td>{E(r['status'])}</td>"
-        f"<td>{E(r['priority'])}</td><td>{E(r['assignee'] or '')}</td><td>{E((r['created_at'] or '')[:10])}</td></tr>"
+        f"<td>{E(r['priority'])}</td><td>{E(r['assignee'] or '')}</td><td>{when_html(r['created_at'])}</td></tr>"
         for r in rows
     )
     head = "<tr><th>Ticket</th><th>Status</th><th>Priority</th><th>Assignee</th><th>Opened</th></tr>"

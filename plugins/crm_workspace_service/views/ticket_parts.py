@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 
 from crm_workspace import Workspace
+from crm_workspace.web.display import label, when_html
 
 from .. import context
 from ..portal import portal_link
 from .common import E, ticket_link
-
-
-def when(text: str | None) -> str:
-    return (text or "").replace("T", " ").replace("Z", " UTC")
-
 
 # How a message found its ticket, in words; the routine rules (a new ticket, a reply matched by its
 # mail headers) say nothing: only the ones worth a second look are shown.
@@ -58,7 +54,7 @@ def thread_html(messages: list[dict], description: str | None) -> str:
             for f in files
         )
         parts.append(
-            f'<div class="svc-msg {m["kind"]}" data-message="{int(m["id"])}"><div class="meta">{E(label)} · {E(who)} · {E(when(m["created_at"]))}{status}{placed}</div>'
+            f'<div class="svc-msg {m["kind"]}" data-message="{int(m["id"])}"><div class="meta">{E(label)} · {E(who)} · {when_html(m["created_at"])}{status}{placed}</div>'
             f"<pre>{E(m['body_text'] or '')}</pre>{names}</div>"
         )
     return "".join(parts) or "<p>No messages yet.</p>"
@@ -74,7 +70,9 @@ def side_html(ws: Workspace, t: dict) -> str:
         )
         parts.append(f'<div><a href="?page=contacts&amp;id={int(person["id"])}">{E(name)}</a></div>')
         parts.append(f"<div>{E(person['email'] or '')}</div><div>{E(person['organization'] or '')}</div>")
-        parts.append(f"<div>Lifecycle stage: <b class='svc-stage'>{E(person['lifecycle_stage'] or '—')}</b></div>")
+        parts.append(
+            f"<div>Lifecycle stage: <b class='svc-stage'>{E(label(person['lifecycle_stage']) or '—')}</b></div>"
+        )
         link = portal_link(ws, person["id"])
         parts.append(
             f"<div><a class='svc-portal' href='{E(link)}' target='_blank' rel='noopener'>Customer portal link</a></div>"

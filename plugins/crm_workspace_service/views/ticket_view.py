@@ -18,6 +18,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import ConflictError, CrmError
+from crm_workspace.web.display import ago
 
 from .. import clock, context, presence
 from ..outbound import retry, send_pending
@@ -25,7 +26,7 @@ from ..rules import ticket_sla
 from ..schema import PRIORITIES, STATUSES
 from ..tickets import attachment_bytes, get_ticket, merge_ticket, post_message, thread, update_ticket
 from .common import CSS, READ_ONLY_TIP, E, notify, read_only, sla_badge
-from .ticket_parts import side_html, thread_html, when
+from .ticket_parts import side_html, thread_html
 
 REFRESH_MS = 3000
 
@@ -198,12 +199,11 @@ class TicketView(pn.viewable.Viewer):
         return parts
 
     def _badges(self) -> None:
-        state = ticket_sla(self.workspace, self.ticket, clock.now())
+        now = clock.now()
+        state = ticket_sla(self.workspace, self.ticket, now)
         badges = []
         for c in state.clocks:
-            detail = (
-                f"due {when(c.due_at.strftime('%Y-%m-%dT%H:%MZ'))}" if c.due_at and c.state in ("ok", "soon") else ""
-            )
+            detail = f"due {ago(c.due_at, now)}" if c.due_at and c.state in ("ok", "soon") else ""
             badges.append(sla_badge(c.metric.replace("_", " "), c.state, detail))
         self.badges.object = " ".join(badges)
 

@@ -1,4 +1,4 @@
-"""append_derived: the fast path for rows derived from a write, and only for those."""
+"""Rows derived from a write (append_derived): the fast path for them, and only for them."""
 
 from __future__ import annotations
 
