@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 #: (contact, from, to, at): contact 3 moves backwards, 4 only subscribes
@@ -152,14 +154,15 @@ def test_stays_table_matches_the_window_function_even_for_history_out_of_order(h
 
 def test_funnel_labels_are_white_on_dark_bands():
     import pandas as pd
-    from bokeh.models import GlyphRenderer, Text
-    from crm_workspace_lifecycle.views import funnel_figure, label_color
+    from crm_workspace_lifecycle.views import funnel_html, label_color
 
     assert label_color("#08306b") == "#ffffff" and label_color("#f7fbff") == "#222222"
     frame = pd.DataFrame(
         {"stage": ["subscriber", "lead", "customer"], "reached": [209, 120, 40], "conversion_to_next": [0.5, 0.3, None]}
     )
-    fig = funnel_figure(frame)
-    text = next(r for r in fig.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, Text))
-    colors = text.data_source.data[text.glyph.text_color]
-    assert colors[0] == "#ffffff"  # "subscriber: 209" on the darkest blue
+    drawn = funnel_html(frame)
+    labels = re.findall(r'<span style="color: (#\w+)">([^<]*)</span>', drawn)
+    assert labels[0] == ("#ffffff", "subscriber: 209  → 50.0 %")  # on the darkest blue
+    assert labels[2][1] == "customer: 40"  # the last stage: no conversion
+    widths = [float(w) for w in re.findall(r"width: ([\d.]+)%", drawn)]
+    assert widths[0] > widths[1] > widths[2] > 0  # as wide as the contacts reaching each stage

@@ -8,6 +8,8 @@ once a second (default deny, crm_workspace/data/permissions.py).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 from collections.abc import Callable
@@ -133,9 +135,26 @@ def session_workspace(path: str | None = None, *, user: str | None = None) -> Wo
 
 
 def configure(workspace: Workspace) -> None:
-    """Load the extensions every page needs and route callback errors to notifications."""
+    """Load the extensions every page needs and route callback errors to notifications; import the pages' views."""
     extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions} | {"tabulator"})
     pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
+    preload_views(workspace)
+
+
+def preload_views(workspace: Workspace) -> None:
+    """Import each plugin's ``views`` before serving: no page pays for its imports on its first visit.
+
+    It also keeps custom components working: Panel defines a ``JSComponent``'s browser model
+    when its class is made, and one made inside a live session (a section built after the page
+    was shown, crm_workspace/web/deferred.py) was missing from later sessions' pages.
+    """
+    packages = {(getattr(page.view, "__module__", "") or "").split(".")[0] for page in app_pages(workspace)}
+    for package in sorted(packages - {"", "crm_workspace"}):
+        try:
+            if importlib.util.find_spec(f"{package}.views") is not None:
+                importlib.import_module(f"{package}.views")
+        except Exception:  # the page itself reports its plugin's problem when it is opened
+            log.warning("could not import %s.views", package, exc_info=True)
 
 
 def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:

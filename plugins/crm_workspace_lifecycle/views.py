@@ -14,6 +14,7 @@ from bokeh.plotting import figure
 from crm_workspace import Workspace
 from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
+from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import exact, label, when_html
 
 from .model import LifecycleModel
@@ -60,53 +61,39 @@ def label_color(fill: str) -> str:
     return "#ffffff" if lum < 0.3 else "#222222"
 
 
-def funnel_figure(frame):
-    """A tapered funnel: one trapezoid per stage, widths proportional to contacts reaching it."""
+FUNNEL_CSS = """
+.lc-fn-title {font-weight: 600; margin: 4px 0 8px;}
+.lc-fn-row {position: relative; height: 54px; margin-bottom: 6px;}
+.lc-fn-band {height: 100%; margin: 0 auto; opacity: 0.9;}
+.lc-fn-row span {position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+  font-size: 11pt; pointer-events: none;}
+"""
+
+
+def funnel_html(frame) -> str:
+    """A tapered funnel in HTML: one band per stage, as wide as the contacts reaching it, narrowing to the next.
+
+    Plain HTML, not a chart: it is the lifecycle page's first screen, drawn with the page at once.
+    """
     top = max(frame["reached"].max() if len(frame) else 0, 1)
-    xs, ys, labels = [], [], []
     counts = list(frame["reached"])
+    rows = []
     for i, (stage, n) in enumerate(zip(frame["stage"], counts, strict=True)):
         upper = n / top
         lower = (counts[i + 1] / top) if i + 1 < len(counts) else upper * 0.85
-        xs.append([-upper / 2, upper / 2, lower / 2, -lower / 2])
-        ys.append([-i, -i, -i - 0.9, -i - 0.9])
+        taper = min(lower / upper, 1.0) if upper else 1.0
+        left, right = 50 * (1 - taper), 50 * (1 + taper)
         conv = frame["conversion_to_next"].iloc[i]
-        labels.append(f"{stage}: {n:,}" + (f"  → {_pct(conv)}" if i + 1 < len(counts) else ""))
-    source = ColumnDataSource(
-        {
-            "xs": xs,
-            "ys": ys,
-            "stage": list(frame["stage"]),
-            "reached": counts,
-            "label": labels,
-            "x": [0.0] * len(counts),
-            "y": [-i - 0.45 for i in range(len(counts))],
-            "color": [Blues9[min(i, 8)] for i in range(len(counts))],
-            "text_color": [label_color(Blues9[min(i, 8)]) for i in range(len(counts))],
-        }
-    )
-    fig = figure(
-        height=60 * max(len(counts), 1) + 60,
-        sizing_mode="stretch_width",
-        title="Funnel",
-        toolbar_location=None,
-        x_range=(-0.6, 0.6),
-    )
-    fig.patches("xs", "ys", source=source, fill_color="color", line_color="white", fill_alpha=0.9)
-    fig.text(
-        "x",
-        "y",
-        text="label",
-        source=source,
-        text_align="center",
-        text_baseline="middle",
-        text_font_size="11pt",
-        text_color="text_color",  # readable on every band
-    )
-    fig.add_tools(HoverTool(tooltips=[("stage", "@stage"), ("reached", "@reached")]))
-    fig.axis.visible = False
-    fig.grid.visible = False
-    return fig
+        label = f"{stage}: {n:,}" + (f"  → {_pct(conv)}" if i + 1 < len(counts) else "")
+        fill = Blues9[min(i, 8)]
+        color = label_color(fill) if (upper + lower) / 2 >= 0.4 else "#222222"  # wide enough to hold its label
+        rows.append(
+            f'<div class="lc-fn-row" title="{html.escape(str(stage))}: {n:,} reached">'
+            f'<div class="lc-fn-band" style="width: {100 * upper / 1.2:.1f}%; background: {fill}; '
+            f'clip-path: polygon(0 0, 100% 0, {right:.1f}% 100%, {left:.1f}% 100%)"></div>'
+            f'<span style="color: {color}">{html.escape(label)}</span></div>'
+        )
+    return f'<div class="lc-funnel-chart"><div class="lc-fn-title">Funnel</div>{"".join(rows)}</div>'
 
 
 def funnel_table(frame) -> str:
@@ -358,7 +345,7 @@ class LifecyclePage(pn.viewable.Viewer):
             else ""
         )
         return pn.Row(
-            pn.pane.Bokeh(funnel_figure(frame), sizing_mode="stretch_width"),
+            pn.pane.HTML(funnel_html(frame), stylesheets=[FUNNEL_CSS], sizing_mode="stretch_width"),
             pn.pane.HTML(funnel_table(frame) + note, width=340),
             sizing_mode="stretch_width",
         )
@@ -430,21 +417,29 @@ class LifecyclePage(pn.viewable.Viewer):
 
     def __panel__(self):
         deps = self._deps()
+
+        def later(build, deps, height):  # below the first screen: built once the page is shown
+            return after_ready(
+                lambda: pn.panel(pn.bind(self._guard(build), *deps), sizing_mode="stretch_width"),
+                min_height=height,
+                sizing_mode="stretch_width",
+            )
+
         return pn.Column(
             "## Lifecycle",
             pn.Row(self._start, self._end, self._owner, self._contact),
             "### Funnel",
-            pn.bind(self._guard(self._funnel), *deps),
+            pn.bind(self._guard(self._funnel), *deps),  # the first screen: with the page
             "### Time in stage",
-            pn.bind(self._guard(self._time), *deps),
+            later(self._time, deps, 360),
             "### Cohorts by month of entry",
-            pn.bind(self._guard(self._cohorts), *deps),
+            later(self._cohorts, deps, 300),
             "### Flow between stages",
-            pn.bind(self._guard(self._flow), *deps),
+            later(self._flow, deps, 300),
             "### Journey",
-            pn.bind(self._guard(self._journey), self.workspace.param.revision, self.model.param.contact_id),
+            later(self._journey, (self.workspace.param.revision, self.model.param.contact_id), 560),
             "### Metrics",
-            pn.bind(self._guard(self._metrics), *deps),
-            self._settings(),
+            later(self._metrics, deps, 700),
+            after_ready(self._settings, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -11,6 +11,7 @@ from bokeh.plotting import figure
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import exact, html_table, label, when_html
 
 from . import frames
@@ -265,9 +266,18 @@ class ScoringPage(pn.viewable.Viewer):
             ),
             "### Rules",
             pn.bind(self._guard(self._rules), rev),
-            pn.Card(self.form, title="Add or edit a rule", collapsed=False, sizing_mode="stretch_width"),
+            # below the first screen: built once the page is shown (crm_workspace/web/deferred.py)
+            after_ready(
+                lambda: pn.Card(self.form, title="Add or edit a rule", collapsed=False, sizing_mode="stretch_width"),
+                min_height=420,
+                sizing_mode="stretch_width",
+            ),
             "### Top leads",
             pn.widgets.RadioButtonGroup.from_param(self.model.param.order),
-            pn.bind(self._guard(self._leads), rev, self.model.param.order),
+            after_ready(
+                lambda: pn.panel(pn.bind(self._guard(self._leads), rev, self.model.param.order)),
+                min_height=420,
+                sizing_mode="stretch_width",
+            ),
             sizing_mode="stretch_width",
         )

@@ -13,7 +13,7 @@ REACHED = 'td.lc-reached[data-stage="{}"]'
 
 
 def open_lifecycle(page, server) -> None:
-    """The page draws six Bokeh plots: allow a loaded CI machine time for the first render."""
+    """The page draws five Bokeh plots: allow a loaded CI machine time for the first render."""
     page.set_default_navigation_timeout(60_000)
     open_page(page, server, "lifecycle")
     page.locator(REACHED.format("subscriber")).first.wait_for(timeout=60_000)
@@ -36,14 +36,16 @@ def test_page_renders_each_chart(page, served_demo):
         "Metrics",
     ):
         assert page.get_by_role("heading", name=heading).is_visible(), heading
-    # funnel, time in stage, cohorts, flow, journey, monthly metrics: six Bokeh plots drawn on canvases
+    # the funnel is HTML, drawn with the page; time in stage, cohorts, flow, journey and monthly
+    # metrics: five Bokeh plots drawn on canvases once the page is shown
+    assert page.locator(".lc-fn-band").count() >= 3
     page.wait_for_function(
         "() => { const n = []; const walk = r => { r.querySelectorAll('*').forEach(e => {"
         " if (e.tagName === 'CANVAS') n.push(e); if (e.shadowRoot) walk(e.shadowRoot); }); };"
-        " walk(document); return n.filter(c => c.width > 0).length >= 6; }",
+        " walk(document); return n.filter(c => c.width > 0).length >= 5; }",
         timeout=30_000,
     )
-    assert page.get_by_text("Stuck longest").is_visible()
+    page.get_by_text("Stuck longest").wait_for(timeout=30_000)  # built after the page is shown
     assert page.locator(".alert-danger").count() == 0
     assert reached(page, "subscriber") >= reached(page, "lead") >= reached(page, "customer") > 0
 

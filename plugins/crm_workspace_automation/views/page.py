@@ -9,6 +9,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.deferred import lazy_tabs
 
 from .. import model, rules, webhooks
 from ..access import is_admin
@@ -227,6 +228,9 @@ class AutomationPage(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             "## Automation",
-            pn.Tabs(self._rules_tab(), self._webhooks_tab(), dynamic=True, sizing_mode="stretch_width"),
+            # the webhooks tab is built on its first visit (crm_workspace/web/deferred.py)
+            lazy_tabs(
+                ("Workflow rules", self._rules_tab), ("Webhooks", self._webhooks_tab), sizing_mode="stretch_width"
+            ),
             sizing_mode="stretch_width",
         )

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import day, label, money, times_html, when_html
 
 from ..labels import FIELD_LABELS, field_label, value_text
@@ -160,7 +161,8 @@ class _Record(pn.viewable.Viewer):
                 pn.Column("### Timeline", self.logger, self._timeline, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),
-            *self._sections(),
+            # other modules' sections, below the first screen: built once the page is shown
+            after_ready(lambda: pn.Column(*self._sections(), sizing_mode="stretch_width"), sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 

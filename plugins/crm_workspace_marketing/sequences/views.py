@@ -12,6 +12,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import ago, label
 
 from ..views.common import table
@@ -218,7 +219,8 @@ class SequencesPage(pn.viewable.Viewer):
             pn.Row(self.picker, *([] if ro else [self.toggle, self.run])),
             self.message,
             pn.bind(self._step_counts, rev, self.param.selected),
-            *([] if ro else [editor]),
-            pn.bind(self._ledger, rev),
+            # below the first screen: built once the page is shown (crm_workspace/web/deferred.py)
+            *([] if ro else [after_ready(lambda: editor, min_height=400, sizing_mode="stretch_width")]),
+            after_ready(lambda: pn.panel(pn.bind(self._ledger, rev)), min_height=320, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -6,6 +6,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.deferred import lazy_tabs
 
 from ..model import MarketingModel
 from .analytics import AnalyticsTab
@@ -23,12 +24,12 @@ class MarketingPage(pn.viewable.Viewer):
 
     def __panel__(self):
         note = " (read only)" if self.workspace.read_only else ""
-        tabs = pn.Tabs(
-            ("Segments", SegmentsTab(model=self.model)),
-            ("Campaigns", CampaignsTab(model=self.model)),
-            ("Forms", FormsTab(model=self.model)),
-            ("Analytics", AnalyticsTab(model=self.model)),
-            dynamic=True,
+        # a tab is built on its first visit (crm_workspace/web/deferred.py): the page opens on Segments alone
+        tabs = lazy_tabs(
+            ("Segments", lambda: SegmentsTab(model=self.model)),
+            ("Campaigns", lambda: CampaignsTab(model=self.model)),
+            ("Forms", lambda: FormsTab(model=self.model)),
+            ("Analytics", lambda: AnalyticsTab(model=self.model)),
             sizing_mode="stretch_width",
         )
         return pn.Column(f"## Marketing{note}", tabs, sizing_mode="stretch_width")

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
+from crm_workspace.web.deferred import lazy_tabs
 
 from ..model import AnalysisModel, MapModel, OrgChartModel
 from .analysis import AnalysisView
@@ -106,11 +107,11 @@ class RelationshipMap(pn.viewable.Viewer):
             ),
             sizing_mode="stretch_width",
         )
-        self.tabs = pn.Tabs(
-            ("Map", map_tab),
-            ("Analysis", AnalysisView(model=AnalysisModel(workspace=self.workspace))),
-            ("Org chart", OrgChartView(model=self.chart)),
-            dynamic=True,
+        # Analysis and Org chart are built on their first visit (crm_workspace/web/deferred.py)
+        self.tabs = lazy_tabs(
+            ("Map", lambda: map_tab),
+            ("Analysis", lambda: AnalysisView(model=AnalysisModel(workspace=self.workspace))),
+            ("Org chart", lambda: OrgChartView(model=self.chart)),
             sizing_mode="stretch_width",
         )
         return pn.Column("## Stakeholder relationship map", self.tabs, sizing_mode="stretch_width")

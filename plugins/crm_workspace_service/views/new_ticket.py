@@ -57,11 +57,11 @@ class NewTicket(pn.viewable.Viewer):
         self.workspace.open_page("service", id=ticket["id"])
 
     def __panel__(self):
-        return pn.Card(
-            pn.Row(self.subject, self.email, self.priority, self.channel),
-            self.text,
-            self.create,
-            title="New ticket",
-            collapsed=True,
-            sizing_mode="stretch_width",
-        )
+        card = pn.Card(title="New ticket", collapsed=True, sizing_mode="stretch_width")
+
+        def fill(_event=None) -> None:  # the form is drawn when first opened, not with the queue
+            if not card.collapsed and not card.objects:
+                card.objects = [pn.Row(self.subject, self.email, self.priority, self.channel), self.text, self.create]
+
+        card.param.watch(fill, "collapsed")
+        return card

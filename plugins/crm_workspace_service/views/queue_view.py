@@ -10,6 +10,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.deferred import after_ready
 
 from ..model import QUEUE_COLUMNS, QueueModel
 from ..queue import VIEWS, Filters, save_view
@@ -190,14 +191,18 @@ class QueueView(pn.viewable.Viewer):
             pn.Row(self.view_select, self.saved, self.team, self.assignee, self.priority, self.search),
             pn.Row(self.info, self.prev_button, self.next_button),
             self.table,
-            pn.Row(
-                self.bulk_assignee,
-                self.bulk_assign,
-                self.bulk_status,
-                self.bulk_set,
-                pn.Spacer(width=30),
-                self.save_name,
-                self.save_button,
+            after_ready(  # under the table, below the first screen: built once the page is shown
+                lambda: pn.Row(
+                    self.bulk_assignee,
+                    self.bulk_assign,
+                    self.bulk_status,
+                    self.bulk_set,
+                    pn.Spacer(width=30),
+                    self.save_name,
+                    self.save_button,
+                ),
+                min_height=60,
+                sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",
         )
