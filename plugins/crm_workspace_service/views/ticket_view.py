@@ -40,6 +40,7 @@ class TicketView(pn.viewable.Viewer):
         ws = self.workspace
         self.ticket = get_ticket(ws, self.ticket_id)
         self.seen_version = self.ticket["version"]
+        self.seen_message = self._last_message()
         self.session = f"{os.getpid()}-{id(self):x}"  # unique across serve processes
         locked = read_only(ws)
         tip = READ_ONLY_TIP if locked else None
@@ -118,6 +119,16 @@ class TicketView(pn.viewable.Viewer):
     # ---------------------------------------------------------------- reading
     def _macro_options(self) -> dict[str, Any]:
         return {"(insert a macro)": 0, **{m["name"]: m["id"] for m in context.macros(self.workspace)}}
+
+    def _last_message(self) -> int:
+        """The newest message's id: what this agent had seen when they last synced with the thread."""
+        return self.workspace.store.scalar(
+            "SELECT coalesce(max(id), 0) FROM ticket_messages WHERE ticket_id = ?", [self.ticket_id]
+        )
+
+    def _synced(self) -> None:
+        self.seen_version = get_ticket(self.workspace, self.ticket_id)["version"]
+        self.seen_message = self._last_message()
 
     def _reload(self, *_events) -> None:
         ws = self.workspace
@@ -234,7 +245,7 @@ class TicketView(pn.viewable.Viewer):
             self.ticket = update_ticket(self.workspace, self.ticket_id, changes, version=self.seen_version)
         except ConflictError:
             notify("warning", "Someone changed this ticket since you opened it: review the thread, then save again")
-            self.seen_version = get_ticket(self.workspace, self.ticket_id)["version"]
+            self._synced()
             return
         except CrmError as error:
             notify("error", str(error))
@@ -295,7 +306,7 @@ class TicketView(pn.viewable.Viewer):
         self.body.value = self.body.value_input = ""
         self.upload.param.update(value=None, filename=None)
         self.upload.clear()
-        self.seen_version = get_ticket(self.workspace, self.ticket_id)["version"]
+        self._synced()
         if message["kind"] == "public":
             try:
                 send_pending(self.workspace)
@@ -321,11 +332,8 @@ class TicketView(pn.viewable.Viewer):
 
     def _ask(self, text: str) -> None:
         """The thread moved on since this agent looked: show what is new, send only if they still want to."""
-        newer = [
-            m
-            for m in thread(self.workspace, self.ticket_id)
-            if m["created_at"] >= (self.ticket.get("updated_at") or "")
-        ][-3:]
+        # by id, not time: a message's and a ticket's clocks need not agree (an import, a test clock)
+        newer = [m for m in thread(self.workspace, self.ticket_id) if m["id"] > self.seen_message][-3:]
         summary = "".join(
             f"<li>{E(m['kind'])} by {E(m['author'] or m['sender'] or '?')}: {E((m['body_text'] or '')[:140])}</li>"
             for m in newer
@@ -336,7 +344,7 @@ class TicketView(pn.viewable.Viewer):
 
         def review(_e) -> None:
             self.conflict.visible = False
-            self.seen_version = get_ticket(self.workspace, self.ticket_id)["version"]
+            self._synced()
             self._reload()
 
         cancel.on_click(review)
