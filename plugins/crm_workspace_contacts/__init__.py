@@ -60,6 +60,9 @@ def crm_validate_record(workspace, table, record, before):
     return validate(workspace, table, record, before)
 
 
+crm_validate_record.tables = ("contacts", "organizations")  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_search(workspace, query, limit):
     from .search import search_frame
