@@ -67,6 +67,12 @@ def crm_validate_record(
     phone). Return a mapping of field name to a message a person can act on for
     every invalid field, or ``None``: any message refuses the write with a
     ``ValidationError`` and nothing is saved.
+
+    Optional: an implementation that checks a few tables only may say which,
+    ``crm_validate_record.tables = ("deals",)`` after its ``def``; the Store then
+    leaves it out of the checks of other tables (a bulk write calls every
+    implementation once per record). It must still return ``None`` for other
+    tables when called: tracing or a hook wrapper calls every implementation.
     """
 
 

@@ -305,19 +305,30 @@ def call_strict(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list
         raise PluginError(_culprit(caller, error), hook_name, error) from error
 
 
-def strict_caller(pm: pluggy.PluginManager, hook_name: str, **bound: Any) -> Callable[..., list[Any]]:
+def strict_caller(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    skip: Callable[[Callable[..., Any]], bool] | None = None,
+    **bound: Any,
+) -> Callable[..., list[Any]]:
     """``call_strict`` for a loop over many records: the implementations are looked up once.
 
     Calls them in pluggy's order (last registered first, ``tryfirst``/``trylast``
     respected) and collects non-None results, without pluggy's per-call
     bookkeeping, which is most of the cost of a validation hook on a bulk write.
-    ``bound`` arguments (``workspace=``) are given to every call. With a wrapper
-    among the implementations, or tracing on, every call goes through pluggy instead.
+    ``bound`` arguments (``workspace=``) are given to every call. Implementations
+    whose function ``skip`` accepts are left out (they would return None for every
+    call of this loop). With a wrapper among the implementations, or tracing on,
+    every call goes through pluggy instead.
     """
     caller = getattr(pm.hook, hook_name)
     if pm in _TRACED or any(impl.hookwrapper or impl.wrapper for impl in caller.get_hookimpls()):
         return lambda **kwargs: call_strict(pm, hook_name, **bound, **kwargs)
-    impls = [(impl.function, _picker(impl.argnames)) for impl in reversed(caller.get_hookimpls())]
+    impls = [
+        (impl.function, _picker(impl.argnames))
+        for impl in reversed(caller.get_hookimpls())
+        if skip is None or not skip(impl.function)
+    ]
 
     def call(**kwargs: Any) -> list[Any]:
         kwargs.update(bound)
@@ -348,8 +359,14 @@ class WorkspaceHooks:
         self.pm = pm
         self.workspace = workspace
 
-    def validator(self) -> Callable[..., list[Any]]:
-        return strict_caller(self.pm, "crm_validate_record", workspace=self.workspace)
+    def validator(self, table: str | None = None) -> Callable[..., list[Any]]:
+        """Every ``crm_validate_record`` but those that declare ``tables`` without ``table``."""
+
+        def elsewhere(function: Callable[..., Any]) -> bool:
+            tables = getattr(function, "tables", None)
+            return table is not None and tables is not None and table not in tables
+
+        return strict_caller(self.pm, "crm_validate_record", elsewhere, workspace=self.workspace)
 
     def listens_to_changes(self) -> bool:
         return bool(self.pm.hook.crm_record_changed.get_hookimpls())

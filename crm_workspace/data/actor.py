@@ -26,8 +26,12 @@ ValidateCall = Callable[..., list[dict[str, str]]]
 class WriteHooks(Protocol):
     """The hooks the Store calls on the write path (``crm_validate_record``, ``crm_record_changed``)."""
 
-    def validator(self) -> ValidateCall:
-        """A caller of every ``crm_validate_record``, looked up once for many records."""
+    def validator(self, table: str | None = None) -> ValidateCall:
+        """A caller of every ``crm_validate_record``, looked up once for many records.
+
+        Given the ``table`` every call will name, it may leave out the implementations
+        that declare they validate other tables only (``crm_validate_record.tables``).
+        """
         ...
 
     def listens_to_changes(self) -> bool:
@@ -42,7 +46,7 @@ class WriteHooks(Protocol):
 class NoHooks:
     """No plugins: nothing validates, nobody listens (a bare Store in a script or a test)."""
 
-    def validator(self) -> ValidateCall:
+    def validator(self, table: str | None = None) -> ValidateCall:
         return lambda **_kwargs: []
 
     def listens_to_changes(self) -> bool:

@@ -23,10 +23,12 @@ def blank(value: Any) -> bool:
 def strip_text(record: dict[str, Any]) -> None:
     """Trim the text values of ``record``, except free text (``VERBATIM``)."""
     for key, value in record.items():  # replacing values of present keys: safe while iterating
-        if isinstance(value, str) and key not in VERBATIM:
+        if value.__class__ is str:  # the common case first, VERBATIM asked only when a trim changes something
             trimmed = value.strip()
-            if trimmed is not value:  # strip() gives the same object back when there is nothing to trim
+            if trimmed is not value and key not in VERBATIM:  # strip() gives the same str back if nothing to trim
                 record[key] = trimmed
+        elif isinstance(value, str) and key not in VERBATIM:  # a str subclass: stripped into a plain str
+            record[key] = value.strip()
 
 
 def required(record: dict, before: dict | None, field: str, errors: dict[str, str]) -> None:

@@ -409,7 +409,7 @@ class Store(StoreReads):
         a ``PluginError`` naming it. Handing ``check`` back as ``insert_many(...,
         validate=False, validated=check)`` skips the write path's second check.
         """
-        return Validator(table, self.actor.user, self.actor.hooks.validator())
+        return Validator(table, self.actor.user, self.actor.hooks.validator(table))
 
     def _validator(self, table: str) -> Callable[[dict, dict | None], None]:
         """``validator`` that raises ValidationError with all problems: the write path's check."""

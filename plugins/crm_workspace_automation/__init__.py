@@ -44,6 +44,9 @@ def crm_validate_record(workspace, table, record, before):
     return None
 
 
+crm_validate_record.tables = ("webhook_subscriptions", "workflow_rules")  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """An outbox row for every subscribed event (one INSERT each), then the field-change rules."""

@@ -33,6 +33,9 @@ def crm_validate_record(workspace, table, record, before):
     return validate(workspace, table, record, before) or None
 
 
+crm_validate_record.tables = ("kb_articles", "kb_categories", "kb_hits")  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_routes(workspace):
     from . import routes

@@ -46,6 +46,9 @@ def crm_validate_record(workspace, table, record, before):
     return errors or None
 
 
+crm_validate_record.tables = ("lifecycle_events",)  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """Append a lifecycle event for every contact whose stage changed, whoever changed it; then the rules."""

@@ -37,6 +37,9 @@ def crm_validate_record(workspace, table, record, before):
     return None
 
 
+crm_validate_record.tables = ("segments", "campaigns", "forms")  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """Segment members follow the contacts (and their organization, tags, activities ...) a write changed."""

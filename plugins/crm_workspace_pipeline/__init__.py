@@ -88,6 +88,9 @@ def crm_validate_record(workspace, table, record, before):
     return validate(workspace, record, before)
 
 
+crm_validate_record.tables = ("deals",)  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """A deal moved to another stage (won and lost too) leaves a note on its contact's timeline."""

@@ -64,6 +64,9 @@ def crm_validate_record(workspace, table, record, before):
     return validate(workspace, record, before)
 
 
+crm_validate_record.tables = ("score_rules",)  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """Rescore the contacts a write touched (a rule or a new model: everyone), in the same transaction.

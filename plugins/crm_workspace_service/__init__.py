@@ -100,6 +100,10 @@ def crm_validate_record(workspace, table, record, before):
     return None
 
 
+# the Store skips it for other tables
+crm_validate_record.tables = ("tickets", "ticket_messages", "ticket_attachments", "business_calendars", "sla_policies")
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """Every ticket insert and change of status, priority or policy is appended to its status history."""

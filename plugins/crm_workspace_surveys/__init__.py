@@ -45,6 +45,9 @@ def crm_validate_record(workspace, table, record, before):
     return validate(workspace, record, before) or None
 
 
+crm_validate_record.tables = ("survey_responses",)  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """A ticket becoming solved queues its CSAT e-mail (once per ticket)."""

@@ -28,6 +28,9 @@ def crm_validate_record(workspace, table, record, before):
     return None
 
 
+crm_validate_record.tables = ("sequences",)  # the Store skips it for other tables
+
+
 @hookimpl
 def crm_record_changed(workspace, changes):
     """Enrol contacts whose write matches a trigger (one INSERT each); exit erased people."""
