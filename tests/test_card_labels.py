@@ -37,3 +37,8 @@ def test_the_design_gives_every_table_its_labels():
     assert any('content: "Sent"' in str(sheet) for sheet in modifiers["stylesheets"])
     other, _ = OfflineFast._get_modifiers(pn.pane.Markdown("x"), OfflineFast._themes["default"])
     assert not any("content:" in str(sheet) for sheet in other["stylesheets"])
+
+
+def test_a_table_filled_later_is_labelled_from_its_titles():
+    table = pn.widgets.Tabulator(None, titles={"first_name": "First name"})
+    assert 'content: "First name"' in card_labels_css(table)

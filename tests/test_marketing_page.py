@@ -287,3 +287,11 @@ def test_stages_read_as_labels_but_are_stored_as_codes(ws):
     tables = pn.panel(AnalyticsTab(model=MarketingModel(workspace=ws))).select(pn.widgets.Tabulator)
     attribution = next(t for t in tables if "first_touch_deals" in t.value.columns)
     assert "id" not in attribution.value.columns and "Id" not in attribution.titles.values()
+
+
+def test_the_picker_shows_words_not_columns_or_codes(ws):
+    tab = SegmentsTab(model=MarketingModel(workspace=ws))
+    tab.pick_from.value = "Warm leads (DACH)"
+    assert tab.picker.titles["first_name"] == "First name"
+    stages = set(tab.picker.value["lifecycle_stage"])
+    assert stages and all(s[:1].isupper() and "_" not in s for s in stages if s), stages

@@ -44,14 +44,14 @@ def css_string(text: str) -> str:
 
 def card_labels_css(table: Any) -> str:
     """A table's (Tabulator's) stylesheet on narrow screens: each cell of a card shows its column's title
-    before its value; hidden and internal columns stay unlabelled (their cells are hidden)."""
+    before its value; hidden and internal columns stay unlabelled (their cells are hidden). The columns are
+    those of the table's value when its model is made, and those its ``titles`` name."""
     frame = table.value
-    if frame is None:
-        return ""
-    columns = [str(c) for c in frame.columns]
-    if table.show_index:
-        columns.insert(0, str(frame.index.name or "index"))
     titles = table.titles if isinstance(table.titles, dict) else {}
+    columns = [str(c) for c in frame.columns] if frame is not None else []
+    if frame is not None and table.show_index:
+        columns.insert(0, str(frame.index.name or "index"))
+    columns += [str(c) for c in titles if str(c) not in columns]  # a table filled later: its titles name its columns
     hidden = {str(c) for c in table.hidden_columns or ()}
     rules = []
     for field in columns:

@@ -12,7 +12,10 @@ from crm_workspace import CrmError
 from ..fields import choice_labels
 from ..filters import describe
 from ..model import Condition, ConditionGroup, Kept, MarketingModel, SegmentBuilder
-from .common import alert, button, say, table
+from .common import alert, button, label, say, table
+
+#: the columns of the people picked into a static list
+PICKED = ("id", "first_name", "last_name", "email", "lifecycle_stage", "organization")
 
 
 class ConditionEditor(pn.viewable.Viewer):
@@ -180,6 +183,7 @@ class SegmentsTab(pn.viewable.Viewer):
             height=220,
             sizing_mode="stretch_width",
             visible=False,
+            titles={c: label(c) for c in PICKED},  # headers (and a phone card's labels) in words
         )
         self.pick_from.param.watch(self._pick_from, "value")
         self.batch = pn.widgets.Select(
@@ -223,7 +227,8 @@ class SegmentsTab(pn.viewable.Viewer):
             self.picker.visible = False
             return
         frame = self.model.member_sample(event.new)
-        self.picker.value = frame[["id", "first_name", "last_name", "email", "lifecycle_stage", "organization"]]
+        stages = [label(v) if isinstance(v, str) else "" for v in frame["lifecycle_stage"]]  # a label, not a code
+        self.picker.value = frame[list(PICKED)].assign(lifecycle_stage=stages)
         self.picker.visible = True
 
     def _add_selected(self, _event=None) -> None:
