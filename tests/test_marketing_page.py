@@ -261,3 +261,37 @@ def test_the_page_tests_up_to_four_subjects_and_keeps_a_notebooks_content_varian
     tab._save()
     assert "two to four versions" in str(tab.message[0].object)
     assert len(json.loads(campaigns.get_campaign(ws, "Content test")["ab"])["variants"]) == 3
+
+
+def test_stages_read_as_labels_but_are_stored_as_codes(ws):
+    from crm_workspace_marketing.filters import describe
+    from crm_workspace_marketing.views.analytics import AnalyticsTab
+    from crm_workspace_marketing.views.segments import ConditionEditor
+
+    builder = SegmentBuilder(workspace=ws)
+    condition = builder.add("lifecycle_stage", "in", "lead, marketing_qualified")
+    editor = ConditionEditor(builder, condition, read_only=False)
+    assert editor.value.value == "Lead, Marketing qualified"  # the box shows labels
+    assert "Marketing qualified" in editor.value.placeholder or "Lead" in editor.value.placeholder
+    editor.value.value = "Customer, sales qualified"  # typed as labels (any case) ...
+    assert condition.value == "customer, sales_qualified"  # ... stored as codes
+    assert builder.count == ws.store.scalar(
+        "SELECT count(*) FROM contacts WHERE lifecycle_stage IN ('customer', 'sales_qualified')"
+    )
+    condition.value = "lead"
+    assert editor.value.value == "Lead"
+    words = describe(ws, {"match": "all", "conditions": [condition.as_filter("choice")]})
+    assert "Lead" in words and "marketing_qualified" not in describe(
+        ws, {"conditions": [{"field": "lifecycle_stage", "op": "in", "value": ["marketing_qualified"]}]}
+    )
+    tables = pn.panel(AnalyticsTab(model=MarketingModel(workspace=ws))).select(pn.widgets.Tabulator)
+    attribution = next(t for t in tables if "first_touch_deals" in t.value.columns)
+    assert "id" not in attribution.value.columns and "Id" not in attribution.titles.values()
+
+
+def test_the_picker_shows_words_not_columns_or_codes(ws):
+    tab = SegmentsTab(model=MarketingModel(workspace=ws))
+    tab.pick_from.value = "Warm leads (DACH)"
+    assert tab.picker.titles["first_name"] == "First name"
+    stages = set(tab.picker.value["lifecycle_stage"])
+    assert stages and all(s[:1].isupper() and "_" not in s for s in stages if s), stages

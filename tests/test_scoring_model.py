@@ -207,3 +207,24 @@ def test_model_features_are_said_in_words():
         ("contacts at the same organization", "org_size", "+"),
         ('title has the word "vp"', "title~vp", "−"),
     ]
+
+
+def test_the_rules_table_and_the_leads_order_speak_words_not_columns(demo_db):
+    import panel as pn
+    from crm_workspace_scoring.views import ScoringPage
+
+    from crm_workspace.testing import make_workspace
+
+    ws = make_workspace(demo_db, user="ana")
+    page = ScoringPage(workspace=ws)
+    rules = page._rules()
+    titles = rules.titles
+    assert titles["half_life_days"] == "Half-life (days)" and titles["enabled"] == "Enabled"
+    assert titles["name"] == "Name" and titles["contacts"] == "Contacts with points"
+    assert set(rules.value["enabled"]) <= {"Yes", "No"}, "enabled shows as 1/0"
+    for column, title in titles.items():  # wide enough for the whole title, not "half-…"
+        assert rules.widths[column] >= 8 * len(title), column
+    toggle = next(w for w in pn.panel(page).select(pn.widgets.RadioButtonGroup))
+    assert list(toggle.options) == ["Rule points", "Model score"]
+    toggle.value = "model_score"
+    assert page.model.order == "model_score"

@@ -25,7 +25,7 @@ from crm_workspace.types import Page
 from crm_workspace.web import identity
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.web.icons import is_icon_name, svg
-from crm_workspace.web.responsive import FIT_CSS_PATH, ShellMenu, shell_css
+from crm_workspace.web.responsive import FIT_CSS_PATH, ShellMenu, card_labels_css, shell_css
 from crm_workspace.web.router import Router, page_query, parse_query
 from crm_workspace.workspace import Workspace
 
@@ -73,6 +73,14 @@ class OfflineFast(Fast):
         # by full URL: a relative one would be looked up under this class's name; Panel serves it from its bundle
         "js_modules": {**Fast._resources["js_modules"], "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js"},
     }
+
+    @classmethod
+    def _get_modifiers(cls, viewable, theme=None, isolated=True):
+        """Panel's modifiers, and for a table its cards' labels on a phone (``card_labels_css``)."""
+        modifiers, child_modifiers = super()._get_modifiers(viewable, theme, isolated)
+        if isinstance(viewable, pn.widgets.Tabulator) and (labels := card_labels_css(viewable)):
+            modifiers["stylesheets"] = [*modifiers.get("stylesheets", []), labels]
+        return modifiers, child_modifiers
 
 
 class ReadyMark(JSComponent):

@@ -137,6 +137,19 @@ def _choices(workspace: Workspace, column: str) -> tuple[str, ...]:
     return ()
 
 
+#: the stored words shown as labels (a stage "marketing_qualified" reads "Marketing qualified"); owners are names
+_WORDED_COLUMNS = {"lifecycle_stage", "stakeholder_type"}
+
+
+def choice_labels(f: Field | None) -> dict[str, str]:
+    """A choice field's stored codes and the labels people read, by code (empty for other fields)."""
+    from crm_workspace.web.display import label
+
+    if f is None or f.column not in _WORDED_COLUMNS:
+        return {}
+    return {code: label(code) for code in f.choices}
+
+
 def _columns(workspace: Workspace, table: str) -> dict[str, str] | None:
     try:
         return workspace.store.columns(table)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from crm_workspace.data.fields import BadValue, normalize_date
 
 from .erased import not_erased
-from .fields import ANY_CAMPAIGN, CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, resolve
+from .fields import ANY_CAMPAIGN, CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, choice_labels, resolve
 
 if TYPE_CHECKING:
     from crm_workspace import Workspace
@@ -361,9 +361,10 @@ def _describe(workspace: Workspace, group: dict) -> str:
             parts.append(f"({inner})" if inner else "")
             continue
         key, op, value = condition.get("field", "?"), condition.get("op", "?"), condition.get("value")
+        names: dict[str, str] = {}
         try:
             f = resolve(workspace, key)
-            label, words = f.label.lower(), f.ops.get(op, op)
+            label, words, names = f.label.lower(), f.ops.get(op, op), choice_labels(f)
         except FilterError:
             label, words = f"{key} (missing)", op
         if op in NO_VALUE:
@@ -373,6 +374,7 @@ def _describe(workspace: Workspace, group: dict) -> str:
         elif key == "email_engagement":
             parts.append(f"{words} {_engaged(value)}")
         else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+            values = value if isinstance(value, list | tuple) else [value]
+            shown = ", ".join(names.get(str(v), str(v)) for v in values)  # a stage's label, not its code
             parts.append(f"{label} {words} {shown}")
     return joiner.join(p for p in parts if p)

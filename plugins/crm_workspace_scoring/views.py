@@ -18,6 +18,14 @@ from . import frames
 from .model import NEW, ScoringModel
 
 READ_ONLY_TIP = "Read-only: your role lets you see scores and rules, not change them"
+#: the rules table's headers, whole (each column wide enough for its title)
+RULE_TITLES = {"half_life_days": "Half-life (days)", "enabled": "Enabled", "contacts": "Contacts with points"}
+RULE_WIDTHS = {
+    "name": 170, "kind": 100, "reads": 340, "points": 80, "cap": 70, "half_life_days": 140, "enabled": 90,
+    "contacts": 170,
+}  # fmt: skip
+#: the top leads' order, as people say it
+ORDERS = {"Rule points": "rule_points", "Model score": "model_score"}
 
 
 def _notify(kind: str, message: str) -> None:
@@ -219,14 +227,18 @@ class ScoringPage(pn.viewable.Viewer):
         frame = self.model.rules_frame()[
             ["name", "kind", "reads", "points", "cap", "half_life_days", "enabled", "contacts"]
         ]
+        frame = frame.assign(
+            kind=[label(v) for v in frame["kind"]], enabled=["Yes" if v else "No" for v in frame["enabled"]]
+        )
         return pn.widgets.Tabulator(
             frame,
             show_index=False,
             disabled=True,
             sizing_mode="stretch_width",
             height=280,
-            widths={"reads": 420, "name": 180},
-            titles={"half_life_days": "half-life (days)", "contacts": "contacts with points"},
+            widths=RULE_WIDTHS,
+            titles={**{c: label(c) for c in frame.columns}, **RULE_TITLES},
+            formatters={c: NumberFormatter(format="0[.]0") for c in ("points", "cap", "half_life_days", "contacts")},
         )
 
     def _leads(self, _order=None):
@@ -273,7 +285,7 @@ class ScoringPage(pn.viewable.Viewer):
                 sizing_mode="stretch_width",
             ),
             "### Top leads",
-            pn.widgets.RadioButtonGroup.from_param(self.model.param.order),
+            pn.widgets.RadioButtonGroup.from_param(self.model.param.order, options=ORDERS),
             after_ready(
                 lambda: pn.panel(pn.bind(self._guard(self._leads), rev, self.model.param.order)),
                 min_height=420,

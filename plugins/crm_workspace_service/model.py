@@ -8,7 +8,7 @@ import pandas as pd
 import param
 
 from crm_workspace import Workspace
-from crm_workspace.web.display import ago
+from crm_workspace.web.display import when_html
 
 from . import clock
 from .queue import VIEWS, Filters, count, marker, page, saved_views, soon_moments, teams
@@ -68,7 +68,9 @@ class QueueModel(param.Parameterized):
                     "priority": r["priority"],
                     "assignee": r["assignee"] or "",
                     "team": r["team"] or "",
-                    "due": ago(r["sla_due_at"], now),
+                    # "in 2 days" shown, the exact time on hover; the cell's text starts with the ISO time
+                    # (<time datetime='...'>), so sorting the column sorts by time, not alphabetically
+                    "due": when_html(r["sla_due_at"], now),
                 }
                 for r in rows
             ],

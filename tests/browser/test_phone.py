@@ -84,6 +84,8 @@ def test_contacts_list_is_a_list_of_cards(phone, served_demo):
     assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH and box["height"] > 40  # stacked lines
     email = cell.bounding_box()
     assert email["width"] > 120, "an email is readable, not squeezed into a sliver of a column"
+    label = cell.evaluate("el => getComputedStyle(el, '::before').content")
+    assert label == '"Email"', f"a card's cell says its column's title first, not only the value: {label}"
     fits_the_width(phone)
 
 

@@ -111,7 +111,7 @@ class AnalyticsTab(pn.viewable.Viewer):
                 "**Influenced deals and revenue** (first and last touch: people's opens and clicks "
                 "up to 90 days before the deal; revenue of won deals)"
             ),
-            table(attribution, height=200),
+            table(attribution.drop(columns=["id"], errors="ignore"), height=200),  # the campaign's name, not its id
             sizing_mode="stretch_width",
         )
 

@@ -9,9 +9,13 @@ import param
 
 from crm_workspace import CrmError
 
+from ..fields import choice_labels
 from ..filters import describe
 from ..model import Condition, ConditionGroup, Kept, MarketingModel, SegmentBuilder
-from .common import alert, button, say, table
+from .common import alert, button, label, say, table
+
+#: the columns of the people picked into a static list
+PICKED = ("id", "first_name", "last_name", "email", "lifecycle_stage", "organization")
 
 
 class ConditionEditor(pn.viewable.Viewer):
@@ -36,9 +40,9 @@ class ConditionEditor(pn.viewable.Viewer):
             disabled=read_only,
             css_classes=["mk-op"],
         )
-        self.value = pn.widgets.TextInput.from_param(
-            condition.param.value,
-            label="",
+        # a stage reads "Marketing qualified" in the box and is stored as "marketing_qualified"
+        self.value = pn.widgets.TextInput(
+            value=self._shown(condition.value),
             width=280,
             disabled=read_only,
             placeholder=self._hint(),
@@ -47,13 +51,39 @@ class ConditionEditor(pn.viewable.Viewer):
         self.remove = pn.widgets.Button(label="✕", width=40, disabled=read_only, description="Remove this condition")
         self.remove.on_click(lambda _event: builder.remove(condition))
         condition.param.watch(self._field_changed, "field")
+        self.value.param.watch(self._typed, "value")
+        condition.param.watch(self._stored, "value")
+
+    def _labels(self) -> dict[str, str]:
+        return choice_labels(self.builder.field(self.condition.field))
+
+    def _shown(self, stored: str) -> str:
+        """The stored codes as the labels people read ("lead, marketing_qualified" -> "Lead, Marketing qualified")."""
+        labels = self._labels()
+        if not labels:
+            return stored
+        return ", ".join(labels.get(v.strip(), v.strip()) for v in stored.split(",") if v.strip())
+
+    def _codes(self, typed: str) -> str:
+        """What was typed, labels or codes, as the codes to store; anything else as typed."""
+        codes = {k.lower(): code for code, name in self._labels().items() for k in (code, name)}
+        if not codes:
+            return typed
+        return ", ".join(codes.get(v.strip().lower(), v.strip()) for v in typed.split(",") if v.strip())
+
+    def _typed(self, event) -> None:
+        self.condition.value = self._codes(event.new)
+
+    def _stored(self, event) -> None:
+        self.value.value = self._shown(event.new)
 
     def _hint(self) -> str:
         found = self.builder.field(self.condition.field)
         if found is None:
             return ""
         if found.choices:
-            return ", ".join(found.choices[:6]) + (" …" if len(found.choices) > 6 else "")
+            shown = [choice_labels(found).get(c, c) for c in found.choices]
+            return ", ".join(shown[:6]) + (" …" if len(shown) > 6 else "")
         return {"date": "2026-01-31, or a number of days", "number": "a number (a .. b for between)"}.get(
             found.kind, "text"
         )
@@ -64,6 +94,7 @@ class ConditionEditor(pn.viewable.Viewer):
         if self.condition.op not in ops.values():
             self.condition.op = next(iter(ops.values()))
         self.value.placeholder = self._hint()
+        self.value.value = self._shown(self.condition.value)
 
     def __panel__(self):
         return pn.Row(self.field, self.op, self.value, self.remove, css_classes=["mk-condition"])
@@ -152,6 +183,7 @@ class SegmentsTab(pn.viewable.Viewer):
             height=220,
             sizing_mode="stretch_width",
             visible=False,
+            titles={c: label(c) for c in PICKED},  # headers (and a phone card's labels) in words
         )
         self.pick_from.param.watch(self._pick_from, "value")
         self.batch = pn.widgets.Select(
@@ -195,7 +227,8 @@ class SegmentsTab(pn.viewable.Viewer):
             self.picker.visible = False
             return
         frame = self.model.member_sample(event.new)
-        self.picker.value = frame[["id", "first_name", "last_name", "email", "lifecycle_stage", "organization"]]
+        stages = [label(v) if isinstance(v, str) else "" for v in frame["lifecycle_stage"]]  # a label, not a code
+        self.picker.value = frame[list(PICKED)].assign(lifecycle_stage=stages)
         self.picker.visible = True
 
     def _add_selected(self, _event=None) -> None:

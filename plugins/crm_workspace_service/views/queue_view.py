@@ -94,6 +94,7 @@ class QueueView(pn.viewable.Viewer):
             titles=QUEUE_COLUMNS,
             layout="fit_columns",  # the table fills the width; each column its share (beside the checkboxes)
             widths=QUEUE_WIDTHS,
+            formatters={"due": {"type": "html"}},  # humanised, sorted by the time (QueueModel.rows)
             css_classes=["svc-queue"],
             height=560,
         )
