@@ -59,7 +59,7 @@ def test_a_stage_change_from_another_process_updates_the_funnel(page, served_dem
         other.store.update("contacts", lead, {"lifecycle_stage": "advocate"})
     finally:
         other.close()
-    page.locator(REACHED.format("advocate")).filter(has_text=re.compile(f"^{before + 1:,}$")).wait_for(timeout=10_000)
+    page.locator(REACHED.format("advocate")).filter(has_text=re.compile(f"^{before + 1:,}$")).wait_for(timeout=45_000)
 
 
 def test_lifecycle_kpis_on_the_home_page(page, served_demo):
