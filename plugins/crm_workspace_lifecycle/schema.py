@@ -14,15 +14,20 @@ from crm_workspace.data.schema import append_only, ensure_table
 
 migrations = sqlite_utils.Migrations("crm_workspace.lifecycle")
 
-# The trigger m002 made; m003 replaces it with STAYS_TRIGGER (same rows, cheaper per event).
-STAYS_TRIGGER_M002 = """
+# Both triggers' start: the contact's previous stay ends where the new event begins; then the
+# new event's stay is inserted, ending at the contact's next event if one is already there.
+_CLOSE_PREVIOUS = """\
 CREATE TRIGGER lifecycle_stays_on_event AFTER INSERT ON lifecycle_events BEGIN
     UPDATE lifecycle_stays SET next_at = NEW.at, days = julianday(NEW.at) - julianday(at)
     WHERE event_id = (
         SELECT event_id FROM lifecycle_stays WHERE contact_id = NEW.contact_id
         AND (at < NEW.at OR (at = NEW.at AND event_id < NEW.id))
         ORDER BY at DESC, event_id DESC LIMIT 1);
-    INSERT INTO lifecycle_stays (event_id, contact_id, stage, at, next_at, days)
+    INSERT INTO lifecycle_stays (event_id, contact_id, stage, at, next_at, days)"""
+
+# The trigger m002 made; m003 replaces it with STAYS_TRIGGER (same rows, cheaper per event).
+STAYS_TRIGGER_M002 = f"""
+{_CLOSE_PREVIOUS}
     SELECT NEW.id, NEW.contact_id, NEW.to_stage, NEW.at, n.at, julianday(n.at) - julianday(NEW.at)
     FROM (SELECT (SELECT at FROM lifecycle_stays WHERE contact_id = NEW.contact_id
                   AND (at > NEW.at OR (at = NEW.at AND event_id > NEW.id))
@@ -35,13 +40,7 @@ _NEXT_AT = """(SELECT at FROM lifecycle_stays WHERE contact_id = NEW.contact_id
         ORDER BY at, event_id LIMIT 1)"""
 
 STAYS_TRIGGER = f"""
-CREATE TRIGGER lifecycle_stays_on_event AFTER INSERT ON lifecycle_events BEGIN
-    UPDATE lifecycle_stays SET next_at = NEW.at, days = julianday(NEW.at) - julianday(at)
-    WHERE event_id = (
-        SELECT event_id FROM lifecycle_stays WHERE contact_id = NEW.contact_id
-        AND (at < NEW.at OR (at = NEW.at AND event_id < NEW.id))
-        ORDER BY at DESC, event_id DESC LIMIT 1);
-    INSERT INTO lifecycle_stays (event_id, contact_id, stage, at, next_at, days)
+{_CLOSE_PREVIOUS}
     VALUES (NEW.id, NEW.contact_id, NEW.to_stage, NEW.at, {_NEXT_AT},
         julianday({_NEXT_AT}) - julianday(NEW.at));
 END
