@@ -218,13 +218,19 @@ class CampaignsTab(pn.viewable.Viewer):
             return
         say(self.message, f"Test sent to {self.test_to.value}.")
 
-    def _ask(self, _event=None) -> None:
-        """The confirm step: who would receive the campaign, in a number, before anything is sent."""
+    def _saved_name(self) -> str | None:
+        """The campaign's name once it is saved (the confirm step hidden); None, with a message, before."""
         self.confirm.visible = False
         if not self.row:
             say(self.message, "save the campaign first", "warning")
+            return None
+        return self.row["name"]
+
+    def _ask(self, _event=None) -> None:
+        """The confirm step: who would receive the campaign, in a number, before anything is sent."""
+        name = self._saved_name()
+        if name is None:
             return
-        name = self.row["name"]
         try:
             self.row = self.model.campaign_row(name)
             if self.row["status"] == "sent":
@@ -260,11 +266,9 @@ class CampaignsTab(pn.viewable.Viewer):
         self.message[:] = []
 
     def _send(self, _event=None) -> None:
-        self.confirm.visible = False
-        if not self.row:
-            say(self.message, "save the campaign first", "warning")
+        name = self._saved_name()
+        if name is None:
             return
-        name = self.row["name"]
         try:
             queued = self.model.queue(name)
         except CrmError as error:
