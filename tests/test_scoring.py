@@ -267,7 +267,8 @@ def test_an_erased_contact_is_never_scored_again(demo_db, tmp_path):
         " WHERE c.email IS NOT NULL AND s.rule_points > 0 ORDER BY s.rule_points DESC LIMIT 1"
     )[0]
     privacy.erase(ws, person["email"], tmp_path)
-    assert ws.store.scalar("SELECT count(*) FROM score_erased WHERE contact_id = ?", [person["id"]]) == 1
+    assert privacy.erased(ws, [person["id"]]) == {person["id"]}  # the core's list, no copy of the plugin's
+    assert "score_erased" not in ws.store.db.table_names()
     rule(ws, "Any contact", "fit", {"field": "id", "op": "gt", "value": 0}, 7)  # a new rule: everyone rescored
     assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
     assert engine.rescore(ws) == ws.store.scalar("SELECT count(*) FROM contacts") - 1
@@ -284,16 +285,18 @@ def test_an_erased_contact_is_never_scored_again(demo_db, tmp_path):
 def test_people_erased_before_the_upgrade_are_marked_from_the_audit_trail(demo_db, tmp_path):
     from crm_workspace_scoring import schema
 
+    from crm_workspace.data import schema as core_schema
     from crm_workspace.services import privacy
 
     ws = make_workspace(demo_db, user="ana")
     person = ws.query("SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1")[0]
     privacy.erase(ws, person["email"], tmp_path)
     with ws.store.transaction() as db:  # as an older version left it: no mark, and a score back
-        db.execute("DELETE FROM score_erased")
+        db.execute("DROP TABLE erased_contacts")
         db.execute("INSERT INTO lead_scores (contact_id, rule_points) VALUES (?, 5)", [person["id"]])
+        core_schema.m006_erased_contacts(db)
         schema.m002_erased(db)
-    assert ws.store.scalar("SELECT contact_id FROM score_erased") == person["id"]
+    assert ws.store.scalar("SELECT contact_id FROM erased_contacts") == person["id"]
     assert ws.query("SELECT * FROM lead_scores WHERE contact_id = ?", [person["id"]]) == []
     ws.close()
 

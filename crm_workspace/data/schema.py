@@ -54,6 +54,13 @@ ROLES = ("admin", "member", "viewer")
 #: tables append-only with ``append_only(db, table)``: the triggers are the declaration.
 APPEND_ONLY = ("audit_log",)
 
+#: The core's record of the contacts ``crm privacy erase`` anonymised (``contact_id``, ``erased_at``):
+#: written by the erasure alone, read by modules through ``crm_workspace.services.privacy``.
+ERASED_CONTACTS = "erased_contacts"
+
+#: Core tables the Store writes for nobody, and why: the core itself fills them.
+CORE_WRITTEN = {"audit_log": "append-only", ERASED_CONTACTS: "written by the privacy erasure alone"}
+
 #: What a person is told when a write breaks a unique index, keyed by what SQLite
 #: names in the error: ``"table.column"`` (``"t.a, t.b"`` for several columns), or
 #: ``"index 'name'"`` for an index on an expression. The Store's error
@@ -344,3 +351,21 @@ def m005_mail_outbox_retention(db: Database) -> None:
         f"CREATE INDEX idx_mail_outbox_emptiable ON {finished}"
         " WHERE coalesce(ref_table, '') != '' AND message IS NOT NULL"
     )
+
+
+@migrations()
+def m006_erased_contacts(db: Database) -> None:
+    """``erased_contacts``: one row per contact ``crm privacy erase`` anonymised, kept for ever (append-only).
+
+    Every module that must never take an erased person again (segments, sequences, scores)
+    reads this one list instead of keeping its own. People erased before it existed are
+    found by the audit trail's ``erase`` entries (the erasure's own mark), so a file made by
+    an older version is right at once.
+    """
+    db[ERASED_CONTACTS].create({"contact_id": int, "erased_at": str}, pk="contact_id", not_null={"erased_at"})
+    db.execute(
+        f"INSERT OR IGNORE INTO {ERASED_CONTACTS} (contact_id, erased_at)"
+        " SELECT CAST(row_id AS INTEGER), max(at) FROM audit_log"
+        " WHERE table_name = 'contacts' AND action = 'erase' GROUP BY row_id"
+    )
+    append_only(db, ERASED_CONTACTS)

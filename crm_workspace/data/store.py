@@ -384,10 +384,10 @@ class Store(StoreReads):
 
     # ------------------------------------------------------------- internals
     def _refuse_append_only_write(self, table: str, action: str) -> None:
-        """Refused before any work: the audit log (written by the Store alone), and changes to append-only tables."""
-        if table == "audit_log" or (
-            action != "insert" and (table in schema.APPEND_ONLY or action in self.append_only(table))
-        ):
+        """Refused before any work: tables the core alone writes (the audit log...), changes to append-only ones."""
+        if table in schema.CORE_WRITTEN:
+            raise CrmError(f"{table} is {schema.CORE_WRITTEN[table]}: {action} refused")
+        if action != "insert" and (table in schema.APPEND_ONLY or action in self.append_only(table)):
             raise CrmError(f"{table} is append-only: {action} refused")
 
     def _forget_settings(self, table: str) -> None:

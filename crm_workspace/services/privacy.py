@@ -28,6 +28,11 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
   the WAL. Ids, stages, dates and amounts stay (aggregates unchanged). The
   receipt lists only rows really changed and names the backups next to the
   database, which still hold the person.
+- **The erased** are recorded in the core table ``erased_contacts`` by the
+  erasure itself (and, for older files, from the audit trail's ``erase``
+  entries by the core migration). Modules read it through ``erased``,
+  ``not_erased`` and ``ERASED_IDS``: a segment, a sequence, a score never takes
+  an erased person again, whichever modules were enabled at the erasure.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crm_workspace.data.schema import ERASED_CONTACTS
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError, NotFound, PermissionDenied
 from crm_workspace.plugins import call_strict
@@ -53,6 +60,25 @@ from crm_workspace.types import Change, PersonalData
 
 if TYPE_CHECKING:
     from crm_workspace.workspace import Workspace
+
+
+# ------------------------------------------------------------ the erased
+#: The ids of every erased contact, as an SQL subquery (``x NOT IN (ERASED_IDS)``).
+ERASED_IDS = f"SELECT contact_id FROM {ERASED_CONTACTS}"
+
+
+def not_erased(column: str = "c.id") -> str:
+    """An SQL condition: the contact id in ``column`` is not an erased person's (``c.id NOT IN (...)``)."""
+    return f"{column} NOT IN ({ERASED_IDS})"
+
+
+def erased(workspace: Workspace, contact_ids: Iterable[int] | None = None) -> set[int]:
+    """The ids of the erased contacts (among ``contact_ids`` when given)."""
+    if contact_ids is None:
+        return {r["contact_id"] for r in workspace.store.query(ERASED_IDS)}
+    ids = json.dumps(sorted({int(i) for i in contact_ids if i is not None}))
+    rows = workspace.store.query(f"{ERASED_IDS} WHERE contact_id IN (SELECT value FROM json_each(?))", [ids])
+    return {r["contact_id"] for r in rows}
 
 
 # ---------------------------------------------------------- declarations
@@ -255,6 +281,8 @@ def erase(workspace: Workspace, email: str, receipt_dir: str | Path = ".") -> Pa
             "INSERT INTO audit_log (at, user, table_name, row_id, action, changes) VALUES (?, ?, ?, ?, ?, ?)",
             [now, workspace.user, "contacts", str(cid), "erase", json.dumps({"privacy_erasure": True})],
         )
+        # the core's list of the erased, before the change is announced: modules' hooks may read it
+        conn.execute(f"INSERT OR IGNORE INTO {ERASED_CONTACTS} (contact_id, erased_at) VALUES (?, ?)", [cid, now])
         after = store.get("contacts", cid)
         call_strict(
             workspace.pm,

@@ -1,9 +1,9 @@
 """People ``crm privacy erase`` anonymised: no segment, list or sequence ever takes them again.
 
-The core marks an erasure with an ``erase`` entry in the audit trail and a contacts change
-whose context says ``privacy_erasure``; ``marketing_erased`` keeps the ids (filled from the
-audit trail for people erased before it existed, see schema.py) so segment filters and
-enrolments exclude them with one small ``NOT IN``.
+The core keeps the list of erased contacts (``erased_contacts``, written by the erasure,
+read through ``crm_workspace.services.privacy``): segment filters and static lists exclude
+them with its ``not_erased`` condition, enrolments with ``erased``. What is left here is
+taking an erased person off the segments they were in, in the erasure's own write.
 """
 
 from __future__ import annotations
@@ -11,28 +11,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from crm_workspace.data.store import utcnow
-
 if TYPE_CHECKING:
     from crm_workspace import Change, Workspace
 
-#: The ids of erased contacts, as a subquery.
-ERASED_IDS = "SELECT contact_id FROM marketing_erased"
 
-
-def not_erased(column: str = "c.id") -> str:
-    """An SQL condition: the contact id in ``column`` is not an erased person's."""
-    return f"{column} NOT IN ({ERASED_IDS})"
-
-
-def mark(workspace: Workspace, changes: list[Change]) -> list[int]:
-    """Record the contacts these writes erased and take them off every segment and list; their ids."""
+def forget(workspace: Workspace, changes: list[Change]) -> list[int]:
+    """Take the contacts these writes erased off every segment and list; their ids."""
     ids = sorted({int(c.id) for c in changes if c.table == "contacts" and (c.context or {}).get("privacy_erasure")})
     if ids:
-        conn, marks = workspace.store.conn, json.dumps(ids)
-        conn.execute(
-            "INSERT OR IGNORE INTO marketing_erased (contact_id, erased_at) SELECT value, ? FROM json_each(?)",
-            [utcnow(), marks],
+        workspace.store.conn.execute(
+            "DELETE FROM segment_members WHERE contact_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
         )
-        conn.execute("DELETE FROM segment_members WHERE contact_id IN (SELECT value FROM json_each(?))", [marks])
     return ids

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.fields import BadValue, normalize_date
+from crm_workspace.services.privacy import not_erased
 
-from .erased import not_erased
 from .fields import ANY_CAMPAIGN, CONSENT_VALUES, NO_VALUE, Field, FieldGone, FilterError, choice_labels, resolve
 
 if TYPE_CHECKING:

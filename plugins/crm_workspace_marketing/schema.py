@@ -13,6 +13,7 @@ import sqlite_utils
 from sqlite_utils.db import Database
 
 from crm_workspace.data.schema import append_only, ensure_table, unique_message
+from crm_workspace.services.privacy import ERASED_IDS
 
 migrations = sqlite_utils.Migrations("crm_workspace.marketing")
 
@@ -253,15 +254,21 @@ def m006_event_ref(db: Database) -> None:
 
 @migrations()
 def m007_erased(db: Database) -> None:
-    """``marketing_erased``: contacts erased by ``crm privacy erase``, never in a segment, list or sequence again.
+    """Contacts erased by ``crm privacy erase`` leave every segment and list (and are never in one again).
 
-    People erased before this table existed are found by the audit trail's ``erase`` entries.
+    The core's ``erased_contacts`` names them (filled from the audit trail's ``erase`` entries for
+    people erased before it existed). This migration once made ``marketing_erased``, the plugin's
+    own copy of that list; ``m008`` drops it from the files that have it.
     """
-    ensure_table(db, "marketing_erased", {"contact_id": int, "erased_at": str}, pk="contact_id")
-    if db["audit_log"].exists():
-        db.execute(
-            "INSERT OR IGNORE INTO marketing_erased (contact_id, erased_at)"
-            " SELECT CAST(row_id AS INTEGER), max(at) FROM audit_log"
-            " WHERE table_name = 'contacts' AND action = 'erase' GROUP BY row_id"
-        )
-    db.execute("DELETE FROM segment_members WHERE contact_id IN (SELECT contact_id FROM marketing_erased)")
+    db.execute(f"DELETE FROM segment_members WHERE contact_id IN ({ERASED_IDS})")
+
+
+@migrations()
+def m008_drop_own_erased(db: Database) -> None:
+    """Drop ``marketing_erased``: the core's ``erased_contacts`` is the one list of erased people now.
+
+    Nothing writes the old table any more, so kept it would go stale and mislead whoever
+    reads it (a report, a notebook). It holds nothing the core's list lacks: both were filled
+    from the same audit trail entries and by the same erasures.
+    """
+    db.execute("DROP TABLE IF EXISTS marketing_erased")

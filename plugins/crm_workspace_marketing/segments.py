@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from crm_workspace import Change, CrmError, NotFound
 from crm_workspace.data.fields import BadValue, find_email
 from crm_workspace.data.store import utcnow
+from crm_workspace.services.privacy import not_erased
 
-from .erased import mark as mark_erased
-from .erased import not_erased
+from .erased import forget as forget_erased
 from .fields import FilterError
 from .filters import Compiled, compile_filter, describe, parse
 
@@ -399,7 +399,7 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
     """``crm_record_changed``: keep members current for exactly the contacts these writes touched."""
     store = workspace.store
     now = utcnow()
-    mark_erased(workspace, changes)  # before re-evaluating: the erased person matches nothing now
+    forget_erased(workspace, changes)  # before re-evaluating: the erased person matches nothing now
     for change in changes:
         if change.table != "segments":
             continue

@@ -21,11 +21,9 @@ from collections.abc import Iterable
 
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import PermissionDenied
+from crm_workspace.services.privacy import ERASED_IDS, erased, not_erased
 
 from . import conditions, features
-
-#: Contacts ``crm privacy erase`` anonymised: never scored (``score_erased``, see schema.py).
-NOT_ERASED = "{} NOT IN (SELECT contact_id FROM score_erased)"
 
 #: More contacts than this in one write are queued for the next tick instead of rescored inside it.
 INLINE_LIMIT = 2_000
@@ -107,7 +105,7 @@ def points_sql(store, rules: list[dict], scope: str, scope_params: list, now: st
     sql = (
         f"SELECT c.id AS id{''.join(', ' + c for c in columns)} FROM contacts c"
         f" LEFT JOIN organizations o ON o.id = c.organization_id {' '.join(joins)} WHERE {scope.format('c.id')}"
-        f" AND {NOT_ERASED.format('c.id')}"
+        f" AND {not_erased('c.id')}"
     )
     return sql, [*select_params, *join_params, *scope_params]
 
@@ -147,8 +145,7 @@ def rescore(workspace, contact_ids: Iterable[int] | None = None, *, now: str | N
     with store.transaction():
         conn = store.conn
         conn.execute(
-            "DELETE FROM lead_scores WHERE contact_id NOT IN (SELECT id FROM contacts)"
-            " OR contact_id IN (SELECT contact_id FROM score_erased)"
+            f"DELETE FROM lead_scores WHERE contact_id NOT IN (SELECT id FROM contacts) OR contact_id IN ({ERASED_IDS})"
         )
         conn.execute("DELETE FROM score_dirty")
         conn.execute("DELETE FROM score_rule_stats")
@@ -177,10 +174,7 @@ def _pass(store, rules: list[dict], model: dict | None, found: tuple[str, list],
     cols = [f"r{int(r['id'])}" for r in rules]
     total = f"round({' + '.join('p.' + c for c in cols) or '0.0'}, 2)"
     if model:  # the model's scores drive the upsert: one row per contact in scope
-        base = (
-            f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')}"
-            f" AND {NOT_ERASED.format('c.id')}"
-        )
+        base = f"SELECT c.id AS id, ? AS cutoff FROM contacts c WHERE {scope.format('c.id')} AND {not_erased('c.id')}"
         model_sql, model_params = features.score_sql(store, model["params"], base, [now, *scope_params], now, found)
         source = f"SELECT m.id, {total}, m.score, ?, ? FROM ({model_sql}) m JOIN {passed} p ON p.id = m.id"
         source_params = [model["version"], now, *model_params]
@@ -197,7 +191,7 @@ def _pass(store, rules: list[dict], model: dict | None, found: tuple[str, list],
     )
     conn.execute(
         f"DELETE FROM lead_scores WHERE {scope.format('contact_id')} AND (contact_id NOT IN (SELECT id FROM contacts)"
-        " OR contact_id IN (SELECT contact_id FROM score_erased))",
+        f" OR contact_id IN ({ERASED_IDS}))",
         scope_params,
     )
     if totals is None:
@@ -221,7 +215,7 @@ def breakdown(workspace, contact_id: int) -> list[dict]:
         [int(contact_id)],
     )
     rules = enabled_rules(store)
-    if store.scalar("SELECT 1 FROM score_erased WHERE contact_id = ?", [int(contact_id)]):
+    if erased(workspace, [contact_id]):
         return []  # an erased person has no score
     scope, scope_params = _scope([contact_id])
     sql, params = points_sql(store, rules, scope, scope_params, as_of or utcnow())
@@ -246,7 +240,7 @@ def touched_contacts(store, changes) -> tuple[set[int], bool]:
     orgs: set[int] = set()
     for change in changes:
         rows = [r for r in (change.before, change.after) if r]
-        if change.context.get("privacy_erasure"):  # erased: marked (forget_erased), never scored again
+        if change.context.get("privacy_erasure"):  # erased: scores dropped (forget_erased), never scored again
             continue
         if change.table == "contacts":
             ids.add(change.id)
@@ -266,15 +260,11 @@ def touched_contacts(store, changes) -> tuple[set[int], bool]:
 
 
 def forget_erased(store, changes) -> None:
-    """Mark the contacts an erasure anonymised (``score_erased``) and drop any score or queued rescore of theirs."""
+    """Drop any score or queued rescore of the contacts an erasure anonymised (the core lists them as erased)."""
     ids = sorted({int(c.id) for c in changes if c.table == "contacts" and c.context.get("privacy_erasure")})
     if not ids:
         return
     conn, marks = store.conn, json.dumps(ids)
-    conn.execute(
-        "INSERT OR IGNORE INTO score_erased (contact_id, erased_at) SELECT value, ? FROM json_each(?)",
-        [utcnow(), marks],
-    )
     conn.execute("DELETE FROM lead_scores WHERE contact_id IN (SELECT value FROM json_each(?))", [marks])
     conn.execute("DELETE FROM score_dirty WHERE contact_id IN (SELECT value FROM json_each(?))", [marks])
 
@@ -298,7 +288,7 @@ def refresh_if_stale(workspace, now: str) -> int:
     last = last_run(store)
     unscored = store.scalar(
         "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.id NOT IN (SELECT contact_id FROM lead_scores)"
-        f" AND {NOT_ERASED.format('c.id')})"
+        f" AND {not_erased('c.id')})"
     )
     due = (
         unscored

@@ -16,6 +16,7 @@ import time
 
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import CrmError, PermissionDenied
+from crm_workspace.services.privacy import not_erased
 
 from . import features
 
@@ -46,7 +47,7 @@ def sample_sql(workspace, now: str) -> tuple[str, list]:
         " GROUP BY contact_id) w ON w.contact_id = c.id"
         " WHERE (c.lifecycle_stage IS NOT NULL OR w.at IS NOT NULL"
         " OR EXISTS (SELECT 1 FROM lifecycle_events e WHERE e.contact_id = c.id))"
-        " AND c.id NOT IN (SELECT contact_id FROM score_erased)"  # an erased person's history trains nothing
+        f" AND {not_erased('c.id')}"  # an erased person's history trains nothing
     )
     return sql, [now, *won, now, now, *won, *won]
 

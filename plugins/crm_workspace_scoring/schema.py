@@ -14,6 +14,7 @@ import sqlite_utils
 from sqlite_utils.db import Database
 
 from crm_workspace.data.schema import append_only, ensure_table
+from crm_workspace.services.privacy import ERASED_IDS
 
 migrations = sqlite_utils.Migrations("crm_workspace.scoring")
 
@@ -91,17 +92,22 @@ def m001_tables(db: Database) -> None:
 
 @migrations()
 def m002_erased(db: Database) -> None:
-    """``score_erased``: contacts ``crm privacy erase`` anonymised; they are never scored again.
+    """Contacts ``crm privacy erase`` anonymised have no score (and are never scored again).
 
-    Filled from the audit trail's ``erase`` entries (the core's mark of an erasure) for
-    people erased before this table existed, and by ``crm_record_changed`` afterwards.
+    The core's ``erased_contacts`` names them (filled from the audit trail's ``erase`` entries for
+    people erased before it existed). This migration once made ``score_erased``, the plugin's own
+    copy of that list; ``m003`` drops it from the files that have it.
     """
-    ensure_table(db, "score_erased", {"contact_id": int, "erased_at": str}, pk="contact_id")
-    if db["audit_log"].exists():
-        db.execute(
-            "INSERT OR IGNORE INTO score_erased (contact_id, erased_at)"
-            " SELECT CAST(row_id AS INTEGER), max(at) FROM audit_log"
-            " WHERE table_name = 'contacts' AND action = 'erase' GROUP BY row_id"
-        )
     if db["lead_scores"].exists():
-        db.execute("DELETE FROM lead_scores WHERE contact_id IN (SELECT contact_id FROM score_erased)")
+        db.execute(f"DELETE FROM lead_scores WHERE contact_id IN ({ERASED_IDS})")
+
+
+@migrations()
+def m003_drop_own_erased(db: Database) -> None:
+    """Drop ``score_erased``: the core's ``erased_contacts`` is the one list of erased people now.
+
+    Nothing writes the old table any more, so kept it would go stale and mislead whoever
+    reads it. It holds nothing the core's list lacks: both were filled from the same audit
+    trail entries and by the same erasures.
+    """
+    db.execute("DROP TABLE IF EXISTS score_erased")

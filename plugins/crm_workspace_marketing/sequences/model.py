@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace import CrmError, NotFound
 from crm_workspace.data.store import utcnow
+from crm_workspace.services.privacy import erased
 from crm_workspace.web.display import label
 
-from ..erased import mark as mark_erased
+from ..erased import forget as forget_erased
 from .checks import EXITS, LOCKED_FIELDS, STATUSES, STEP_KINDS, TRIGGERS, _json, check_steps, dumps
 
 __all__ = ["EXITS", "LOCKED_FIELDS", "STATUSES", "STEP_KINDS", "TRIGGERS", "dumps"]
@@ -194,14 +195,7 @@ def enrol(workspace: Workspace, sequence_id: int, contact_id: int, now: str | No
 def enrol_many(workspace: Workspace, pairs: list[tuple[int, int]], now: str | None = None) -> int:
     """Enrol (sequence id, contact id) pairs not yet (or ever) enrolled, in one INSERT; how many."""
     pairs = list(dict.fromkeys(pairs))
-    gone = {
-        r["contact_id"]
-        for r in workspace.query(
-            "SELECT contact_id FROM marketing_erased WHERE contact_id IN (SELECT json_extract(value, '$[1]')"
-            " FROM json_each(:pairs))",
-            {"pairs": dumps(pairs)},
-        )
-    }
+    gone = erased(workspace, [cid for _, cid in pairs])
     pairs = [(sid, cid) for sid, cid in pairs if cid not in gone]  # an erased person is never enrolled
     known = {
         (r["sequence_id"], r["contact_id"])
@@ -259,7 +253,7 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
     if not changes:
         return
     if any(c.context.get("privacy_erasure") for c in changes):
-        mark_erased(workspace, changes)  # the segments' hook does it too: whichever runs first
+        forget_erased(workspace, changes)  # the segments' hook does it too: whichever runs first
         _exit_erased(workspace, changes)
         return
     active: dict[str, list[dict[str, Any]]] = {}

@@ -1,0 +1,91 @@
+"""The core's one list of erased people (``erased_contacts``), read by every module.
+
+``crm privacy erase`` records the person in it in its own write; a file made before it
+existed gets it from the audit trail's ``erase`` entries; the marketing and scoring plugins
+read it (``privacy.not_erased`` / ``privacy.erased``) instead of keeping their own copies.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from crm_workspace_marketing import segments
+
+from crm_workspace import CrmError, Workspace
+from crm_workspace.services import privacy
+
+
+def someone(ws: Workspace, n: int = 0) -> dict:
+    return ws.query("SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1 OFFSET ?", [n])[0]
+
+
+def test_the_erasure_records_the_person_and_nothing_else_writes_the_list(demo_db: Path, tmp_path: Path):
+    ws = Workspace.open(demo_db, user="ana")
+    try:
+        person, other = someone(ws), someone(ws, 1)
+        assert privacy.erased(ws) == set()
+        privacy.erase(ws, person["email"], tmp_path)
+        assert privacy.erased(ws) == {person["id"]}
+        assert privacy.erased(ws, [person["id"], other["id"], None]) == {person["id"]}
+        assert privacy.erased(ws, []) == set()
+        audit = ws.store.scalar(
+            "SELECT at FROM audit_log WHERE table_name = 'contacts' AND row_id = ? AND action = 'erase'",
+            [str(person["id"])],
+        )
+        assert ws.query("SELECT * FROM erased_contacts") == [{"contact_id": person["id"], "erased_at": audit}]
+        kept = ws.query(f"SELECT c.id FROM contacts c WHERE {privacy.not_erased('c.id')}")
+        assert len(kept) == ws.store.scalar("SELECT count(*) FROM contacts") - 1
+        assert person["id"] not in {r["id"] for r in kept}
+        assert ws.store.scalar(f"SELECT count(*) FROM ({privacy.ERASED_IDS})") == 1
+        with pytest.raises(CrmError, match="written by the privacy erasure alone: insert refused"):
+            ws.store.insert("erased_contacts", {"contact_id": other["id"], "erased_at": "2026-01-01T00:00:00Z"})
+        with pytest.raises(CrmError, match="written by the privacy erasure alone: delete refused"):
+            ws.store.delete("erased_contacts", person["id"])
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"), ws.store.transaction():
+            ws.store.conn.execute("DELETE FROM erased_contacts")
+        assert privacy.erased(ws) == {person["id"]}
+    finally:
+        ws.close()
+
+
+def test_an_older_file_gets_the_list_from_the_audit_trail_and_loses_the_plugins_copies(demo_db: Path, tmp_path: Path):
+    ws = Workspace.open(demo_db, user="ana")
+    person = someone(ws)
+    privacy.erase(ws, person["email"], tmp_path)
+    ws.close()
+    with sqlite3.connect(demo_db) as conn:  # as the previous version left it
+        conn.execute("DROP TABLE erased_contacts")
+        for table in ("marketing_erased", "score_erased"):
+            conn.execute(f"CREATE TABLE {table} (contact_id INTEGER PRIMARY KEY, erased_at TEXT)")
+            conn.execute(f"INSERT INTO {table} VALUES (?, '2026-01-01T00:00:00Z')", [person["id"]])
+        conn.execute(
+            "DELETE FROM _sqlite_migrations WHERE (migration_set, name) IN (VALUES"
+            " ('crm_workspace.core', 'm006_erased_contacts'),"
+            " ('crm_workspace.marketing', 'm008_drop_own_erased'),"
+            " ('crm_workspace.scoring', 'm003_drop_own_erased'))"
+        )
+    conn.close()
+    ws = Workspace.open(demo_db, user="ana")
+    try:
+        assert privacy.erased(ws) == {person["id"]}
+        tables = set(ws.store.db.table_names())
+        assert "erased_contacts" in tables and not {"marketing_erased", "score_erased"} & tables
+    finally:
+        ws.close()
+
+
+def test_a_module_enabled_after_the_erasure_still_never_takes_the_person(demo_db: Path, tmp_path: Path):
+    ws = Workspace.open(demo_db, user="ana")
+    try:
+        person = someone(ws)
+        ws.disable("marketing")
+        privacy.erase(ws, person["email"], tmp_path)
+        ws.enable("marketing")
+        segments.save_segment(ws, "Everyone", [{"field": "id", "op": "gt", "value": 0}])
+        members = {r["contact_id"] for r in ws.query("SELECT contact_id FROM segment_members")}
+        assert len(members) == ws.store.scalar("SELECT count(*) FROM contacts") - 1
+        assert person["id"] not in members
+    finally:
+        ws.close()
