@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -180,7 +181,12 @@ def test_the_contact_list_fills_the_width_with_readable_columns(demo):
     assert table.layout == "fit_columns" and table.titles["first_name"] == "First name"
     share = {k: float(v.rstrip("%")) for k, v in table.widths.items()}
     assert sum(share.values()) <= 100 and share["email"] >= 20 and share["phone"] >= 10
-    assert not table.value["last_touched"].astype(str).str.contains("T").any()  # the day, not a raw time
+    touched = [t for t in table.value["last_touched"] if t]
+    assert touched and all(t.startswith("<time class='crm-when'") for t in touched)  # "3 days ago", exact on hover
+    shown = [re.sub(r"<[^>]+>", "", t) for t in touched]  # what a person reads in the cell
+    assert not any(re.search(r"\d{4}-\d\d-\d\d", s) for s in shown)
+    assert any(s.endswith(" ago") for s in shown)
+    assert table.formatters["last_touched"] == {"type": "html"}
 
 
 def test_a_filter_change_goes_back_to_page_one_with_one_load(demo, monkeypatch):

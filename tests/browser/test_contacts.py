@@ -50,6 +50,12 @@ def test_search_as_you_type_finds_a_demo_contact(page, served_demo):
     expect(rows.first).to_be_visible()
     for text in rows.all_inner_texts():
         assert "jos" in text.lower() or "José" in text
+    touched = page.locator(".tabulator-cell[tabulator-field='last_touched'] time.crm-when")  # "3 days ago"
+    expect(touched.first).to_be_visible()
+    assert re.fullmatch(r"\d+ \w+s? ago|just now|\d{1,2} \w{3} \d{4}", touched.first.inner_text())
+    assert touched.first.get_attribute("title")  # the exact time on hover
+    for text in page.locator(".tabulator-cell[tabulator-field='last_touched']").all_inner_texts():
+        assert not re.search(r"\d{4}-\d\d-\d\d", text)
 
 
 def test_record_page_timeline_and_log_a_call(page, served_demo):

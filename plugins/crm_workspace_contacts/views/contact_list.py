@@ -9,6 +9,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.display import when_html
 
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
 from ..state import ContactListModel
@@ -113,6 +114,7 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
             layout="fit_columns",
             titles=TITLES,
             widths=WIDTHS,
+            formatters={"last_touched": {"type": "html"}},  # "3 days ago", the exact time on hover
             height=560,
             selectable=False,
         )
@@ -137,7 +139,8 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
             return
         rows = model.rows
         frame = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
-        frame["last_touched"] = frame["last_touched"].map(lambda t: t[:10] if isinstance(t, str) else t)  # the day
+        # "3 days ago" with the exact time on hover; as text the <time> sorts by its ISO datetime attribute
+        frame["last_touched"] = [when_html(t) for t in frame["last_touched"]]
         self.table.value = frame
         first = model.page * PAGE_SIZE
         self.status.object = f"**{model.summary('contacts')}** — showing {first + 1 if rows else 0}–{first + len(rows)}"
