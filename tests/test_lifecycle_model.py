@@ -339,3 +339,43 @@ def test_page_filters_are_bound_to_the_model_and_views_hold_no_sql(workspace):
     assert page._owner.value == "ana"
     text = Path(views.__file__).read_text()
     assert not re.search(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b", text)
+
+
+def test_the_charts_show_stage_labels_not_stored_keys(demo_workspace):
+    from crm_workspace_lifecycle import charts
+    from crm_workspace_lifecycle.model import LifecycleModel
+
+    model = LifecycleModel(workspace=demo_workspace)
+    stages = model.stages()
+    words = {s: s.replace("_", " ").capitalize() for s in stages}  # "marketing_qualified" -> "Marketing qualified"
+    assert words["marketing_qualified"] == "Marketing qualified"
+
+    def shown(axis, factors):
+        """What a person reads under each factor of a categorical axis."""
+        return [axis.major_label_overrides.get(f, f) for f in factors]
+
+    time = charts.time_figure(model.time_in_stage())
+    assert shown(time.yaxis[0], time.y_range.factors) == [words[s] for s in time.y_range.factors]
+    flow = charts.flow_figure(model.flow(), stages)
+    assert shown(flow.xaxis[0], flow.x_range.factors) == [words[s] for s in stages]
+    assert shown(flow.yaxis[0], flow.y_range.factors)[-1] == "(new)"
+    assert "Sales qualified" in shown(flow.yaxis[0], flow.y_range.factors)
+    cohorts = model.cohorts()
+    columns = [c for c in cohorts.columns if c not in ("cohort", "entered")]
+    cohort = charts.cohort_figure(cohorts, columns)
+    assert shown(cohort.xaxis[0], cohort.x_range.factors) == [words[s] for s in columns]
+    assert list(time.renderers[0].data_source.data["stage"]) == list(model.time_in_stage()["stage"])  # data: keys
+
+    mover = demo_workspace.query(
+        "SELECT contact_id FROM lifecycle_events WHERE to_stage = 'marketing_qualified' LIMIT 1"
+    )[0]["contact_id"]
+    model.contact_id = mover
+    journey = model.journey()
+    fig = charts.journey_figure(journey)
+    assert shown(fig.yaxis[0], fig.y_range.factors) == ["Service", "Sales", "Marketing"]
+    (text,) = [r for r in fig.renderers if type(r.glyph).__name__ == "Text"]  # the words beside each diamond
+    assert text.glyph.text == "stage" and "Marketing qualified" in list(text.data_source.data["stage"])
+    assert "marketing_qualified" not in list(text.data_source.data["stage"])
+    details = list(charts.journey_in_words(journey)["detail"])
+    assert any("→ Marketing qualified" in d for d in details)
+    assert not any("marketing_qualified" in d for d in details)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper, NumberFormatter
+from bokeh.models import ColumnDataSource, NumberFormatter
 from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 
@@ -15,18 +14,10 @@ from crm_workspace import Workspace
 from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
-from crm_workspace.web.display import exact, label, when_html
+from crm_workspace.web.display import label, when_html
 
+from .charts import cohort_figure, flow_figure, journey_figure, journey_in_words, time_figure
 from .model import LifecycleModel
-
-FUNCTION_COLORS = {"marketing": "#1f77b4", "sales": "#ff7f0e", "service": "#2ca02c"}
-DIRECTION_COLORS = {
-    "entry": "#9e9e9e",
-    "forward": "#4caf50",
-    "backward": "#ff9800",
-    "churn": "#e53935",
-    "return": "#8e24aa",
-}
 
 
 def _pct(value) -> str:
@@ -106,127 +97,6 @@ def funnel_table(frame) -> str:
         '<table class="lc-funnel"><thead><tr><th>Stage</th><th>Reached</th><th>Conversion to next</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
-
-
-def time_figure(frame):
-    stages = list(frame["stage"])
-    source = ColumnDataSource(
-        {
-            "stage": stages,
-            "median": list(frame["median_days"]),
-            "p90": list(frame["p90_days"]),
-            "stays": list(frame["stays"]),
-        }
-    )
-    fig = figure(
-        y_range=list(reversed(stages)) or ["-"],
-        height=40 * max(len(stages), 1) + 80,
-        sizing_mode="stretch_width",
-        title="Days in stage: median (dark) and p90",
-        toolbar_location=None,
-    )
-    fig.hbar(y="stage", right="p90", height=0.7, source=source, color="#c6dbef", legend_label="p90")
-    fig.hbar(y="stage", right="median", height=0.4, source=source, color="#08519c", legend_label="median")
-    fig.add_tools(
-        HoverTool(tooltips=[("stage", "@stage"), ("median days", "@median"), ("p90 days", "@p90"), ("stays", "@stays")])
-    )
-    fig.legend.location = "bottom_right"
-    return fig
-
-
-def heatmap_figure(frame, x: str, y: str, value: str, label: str, title: str, *, x_range, y_range, colors=None):
-    source = ColumnDataSource(frame)
-    fig = figure(
-        x_range=x_range or ["-"],
-        y_range=y_range or ["-"],
-        height=30 * max(len(y_range), 1) + 120,
-        sizing_mode="stretch_width",
-        title=title,
-        toolbar_location=None,
-    )
-    if colors:
-        fig.rect(x, y, 0.95, 0.95, source=source, fill_color="color", fill_alpha="alpha", line_color=None)
-    else:
-        mapper = LinearColorMapper(palette=list(reversed(Blues9)), low=0, high=1)
-        fig.rect(x, y, 0.95, 0.95, source=source, fill_color={"field": value, "transform": mapper}, line_color=None)
-    fig.text(x, y, text=label, source=source, text_align="center", text_baseline="middle", text_font_size="9pt")
-    fig.xaxis.major_label_orientation = 0.8
-    fig.grid.visible = False
-    return fig
-
-
-def cohort_figure(frame, stages):
-    records = []
-    for _, row in frame.iterrows():
-        for stage in stages:
-            share = row[stage]
-            records.append({"cohort": row["cohort"], "stage": stage, "share": share, "label": f"{100 * share:.0f}%"})
-    import pandas as pd
-
-    long = pd.DataFrame(records, columns=["cohort", "stage", "share", "label"])
-    return heatmap_figure(
-        long,
-        "stage",
-        "cohort",
-        "share",
-        "label",
-        "Cohorts: share of each month's entrants reaching a stage",
-        x_range=stages,
-        y_range=list(reversed(frame["cohort"].tolist())),
-    )
-
-
-def flow_figure(frame, stages):
-    frame = frame.copy()
-    top = max(frame["moves"].max() if len(frame) else 1, 1)
-    frame["color"] = [DIRECTION_COLORS[d] for d in frame["direction"]]
-    frame["alpha"] = [0.25 + 0.75 * (m / top) ** 0.5 for m in frame["moves"]]
-    frame["label"] = [f"{m:,}" for m in frame["moves"]]
-    return heatmap_figure(
-        frame,
-        "to_stage",
-        "from_stage",
-        "moves",
-        "label",
-        "Flow: moves from (rows) → to (columns); orange = backwards, red = churn",
-        x_range=list(stages),
-        y_range=list(reversed(["(new)", *stages])),
-        colors=True,
-    )
-
-
-def journey_figure(frame):
-    fig = figure(
-        x_axis_type="datetime",
-        y_range=["service", "sales", "marketing"],
-        height=260,
-        sizing_mode="stretch_width",
-        title="Journey: stage changes (diamonds) and touchpoints (circles) by function",
-        toolbar_location=None,
-    )
-    if len(frame):
-        data = frame.assign(
-            when=[datetime.fromisoformat(a.replace("Z", "+00:00")) for a in frame["at"]],
-            at=[exact(a) for a in frame["at"]],
-            color=[FUNCTION_COLORS.get(f, "#999") for f in frame["function"]],
-        )
-        stages = data[data["type"] == "stage"]
-        touches = data[data["type"] != "stage"]
-        fig.scatter("when", "function", source=ColumnDataSource(stages), marker="diamond", size=16, color="color")
-        fig.text(
-            "when",
-            "function",
-            text="stage",
-            source=ColumnDataSource(stages),
-            y_offset=-12,
-            text_font_size="8pt",
-            angle=0.5,
-        )
-        fig.scatter(
-            "when", "function", source=ColumnDataSource(touches), marker="circle", size=8, color="color", alpha=0.6
-        )
-        fig.add_tools(HoverTool(tooltips=[("at", "@at"), ("what", "@detail"), ("stage", "@stage"), ("by", "@by")]))
-    return fig
 
 
 class LifecycleSettings(pn.viewable.Viewer):
@@ -370,7 +240,7 @@ class LifecyclePage(pn.viewable.Viewer):
 
     def _journey(self, _contact=None):
         frame = self.model.journey()
-        table = frame[["at", "type", "detail", "function", "by"]] if len(frame) else frame
+        table = journey_in_words(frame)[["at", "type", "detail", "function", "by"]] if len(frame) else frame
         return pn.Column(
             pn.pane.Bokeh(journey_figure(frame), sizing_mode="stretch_width"),
             readable_table(table, pagination="local", page_size=10, sizing_mode="stretch_width"),
@@ -393,7 +263,7 @@ class LifecyclePage(pn.viewable.Viewer):
             ("new_organizations", "#2ca02c"),
             ("new_deals", "#d62728"),
         ):
-            fig.line("month", name, source=source, color=color, legend_label=name.replace("_", " "), line_width=2)
+            fig.line("month", name, source=source, color=color, legend_label=label(name), line_width=2)
         fig.legend.location = "top_left"
         fig.xaxis.major_label_orientation = 0.8
         return pn.Column(
