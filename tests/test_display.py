@@ -84,6 +84,8 @@ def test_money_labels_and_numbers():
     assert money(-1200.4, "USD") == "-$1,200" and money(None, "EUR") == "" and money(10) == "€10"
     assert label("first_name") == "First name" and label("marketing_qualified") == "Marketing qualified"
     assert label(None) == "" and label(float("nan")) == ""  # an empty stage in a DataFrame, never "Nan"
+    assert label("nps_score") == "NPS score" and label("contact_id") == "Contact ID" and label("ip") == "IP"
+    assert label("identity") == "Identity" and label("sla_due_at") == "SLA due at"  # whole words only
     assert number(57500.0) == "57,500" and number(0.08107) == "0.08" and number(12) == "12" and number(None) == ""
 
 

@@ -160,12 +160,21 @@ def money(amount: Any, currency: str | None = None) -> str:
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
 
 
+#: words label() writes in capitals wherever they stand ("nps_score" -> "NPS score", "contact_id" -> "Contact ID")
+ACRONYMS = frozenset(
+    {"api", "auc", "csat", "csv", "html", "id", "imap", "ip", "kpi", "nps", "sla", "smtp", "url", "utc"}
+)
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
 def label(name: Any) -> str:
     """A column or a stored word as people write it: "first_name" -> "First name",
-    "marketing_qualified" -> "Marketing qualified"; None and a DataFrame's missing value (NaN) are ""."""
+    "marketing_qualified" -> "Marketing qualified", "nps_score" -> "NPS score" (``ACRONYMS``);
+    None and a DataFrame's missing value (NaN) are ""."""
     if name is None or (isinstance(name, float) and name != name):
         return ""
     text = str(name).replace("_", " ").strip()
+    text = _WORD.sub(lambda m: m.group().upper() if m.group().lower() in ACRONYMS else m.group(), text)
     return text[:1].upper() + text[1:]
 
 
