@@ -185,7 +185,7 @@ def test_sending_from_the_page_asks_first_and_refuses_unsaved_changes(ws):
     assert people > 0
     tab._ask()
     assert tab.confirm.visible and f"Send 'Asked first' to {people:,} people?" in tab.confirm_text.object
-    assert tab.confirm_button.name == f"Send to {people:,} people"
+    assert tab.confirm_button.label == f"Send to {people:,} people"
     assert (
         ws.store.scalar(
             "SELECT count(*) FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id"

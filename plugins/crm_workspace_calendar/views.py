@@ -58,7 +58,7 @@ class CalendarPage(pn.viewable.Viewer):
             parts.append(
                 pn.widgets.TextInput(
                     value=self.model.feed_link,
-                    name="Feed address (shown once)",
+                    label="Feed address (shown once)",
                     disabled=False,
                     sizing_mode="stretch_width",
                 )

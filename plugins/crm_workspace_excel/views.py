@@ -39,7 +39,7 @@ class ImportPage(pn.viewable.Viewer):
         self.import_button = pn.widgets.Button(label="Import", color="success", width=120)
         self.dry_button.on_click(lambda _e: self._dry_run())
         self.import_button.on_click(self._import)
-        self.progress = pn.indicators.Progress(value=0, max=100, width=300, visible=False, name="Import progress")
+        self.progress = pn.indicators.Progress(value=0, max=100, width=300, visible=False, label="Import progress")
         self.rejects = pn.widgets.FileDownload(
             callback=self._rejects_file,
             filename="rejects.xlsx",

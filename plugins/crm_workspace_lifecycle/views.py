@@ -125,7 +125,7 @@ class LifecycleSettings(pn.viewable.Viewer):
         self.save_rules = pn.widgets.Button(label="Save rules", color="primary")
         self.save_rules.on_click(self._save_rules)
         stages = pn.widgets.TextAreaInput.from_param(
-            self.param.stages, name="Stages, in order (one per line)", height=200, width=300, description=None
+            self.param.stages, label="Stages, in order (one per line)", height=200, width=300, description=None
         )
         rules = [pn.widgets.Checkbox.from_param(self.param[name]) for name in ("won_deal", "meeting", "churn_risk")]
         months = pn.widgets.IntInput.from_param(self.param.months, width=180)
@@ -185,12 +185,12 @@ class LifecyclePage(pn.viewable.Viewer):
         self.model = model = LifecycleModel.last_year(self.workspace)
         model.contact_id = model.latest_contact()
         self._owner = pn.widgets.Select.from_param(
-            model.param.owner, options=["", *model.owners()], name="Owner", width=160, description=None
+            model.param.owner, options=["", *model.owners()], label="Owner", width=160, description=None
         )
-        self._start = pn.widgets.DatePicker.from_param(model.param.start, name="From", width=150, description=None)
-        self._end = pn.widgets.DatePicker.from_param(model.param.end, name="To", width=150, description=None)
+        self._start = pn.widgets.DatePicker.from_param(model.param.start, label="From", width=150, description=None)
+        self._end = pn.widgets.DatePicker.from_param(model.param.end, label="To", width=150, description=None)
         self._contact = pn.widgets.IntInput.from_param(
-            model.param.contact_id, name="Journey of contact #", width=160, description=None
+            model.param.contact_id, label="Journey of contact #", width=160, description=None
         )
 
     def _deps(self):

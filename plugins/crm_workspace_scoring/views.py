@@ -127,13 +127,13 @@ class ScoringPage(pn.viewable.Viewer):
                 pn.widgets.FloatInput.from_param(model.param.points, width=120, **fields),
                 pn.widgets.FloatInput.from_param(model.param.cap, width=120, **fields),
                 pn.widgets.FloatInput.from_param(
-                    model.param.half_life_days, name="Half-life (days)", width=140, **fields
+                    model.param.half_life_days, label="Half-life (days)", width=140, **fields
                 ),
                 pn.widgets.Checkbox.from_param(model.param.enabled, disabled=locked),
             ),
             pn.bind(self._builder, model.param.kind),
             pn.widgets.TextAreaInput.from_param(
-                model.param.condition, name="Condition (JSON)", height=120, sizing_mode="stretch_width", **fields
+                model.param.condition, label="Condition (JSON)", height=120, sizing_mode="stretch_width", **fields
             ),
             pn.bind(self._reads, model.param.condition, model.param.kind),
             pn.widgets.TextInput.from_param(model.param.description, sizing_mode="stretch_width", **fields),

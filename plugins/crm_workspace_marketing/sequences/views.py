@@ -65,7 +65,7 @@ class SequencesPage(pn.viewable.Viewer):
         )
         self.add = pn.widgets.Button(label="Add step", disabled=ro, width=110, description=TIP if ro else None)
         self.remove = pn.widgets.Button(label="Remove last step", disabled=ro, width=150)
-        self.save = pn.widgets.Button(label="Save sequence", button_type="primary", disabled=ro, width=150)
+        self.save = pn.widgets.Button(label="Save sequence", color="primary", disabled=ro, width=150)
         self.new = pn.widgets.Button(label="New sequence", disabled=ro, width=130)
         self.toggle = pn.widgets.Button(label="Pause / resume", disabled=ro, width=140)
         self.run = pn.widgets.Button(label="Run due steps now", disabled=ro, width=160)

@@ -261,7 +261,7 @@ class CampaignsTab(pn.viewable.Viewer):
             f"Members of '{html.escape(segment)}' with marketing consent who have not unsubscribed,"
             " bounced or been erased, each address once. This cannot be undone."
         )
-        self.confirm_button.name = f"Send to {people:,} {'person' if people == 1 else 'people'}"
+        self.confirm_button.label = f"Send to {people:,} {'person' if people == 1 else 'people'}"
         self.confirm.visible = True
         self.message[:] = []
 

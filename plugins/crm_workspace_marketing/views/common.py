@@ -19,8 +19,8 @@ def alert(text: str, kind: str = "danger") -> pn.pane.Alert:
 def button(label: str, read_only: bool, *, kind: str = "primary", **options) -> pn.widgets.Button:
     """A button that does nothing for a viewer (disabled, with the reason as its tooltip)."""
     return pn.widgets.Button(
-        name=label,
-        button_type=kind,
+        label=label,
+        color=kind,
         disabled=read_only,
         description=READ_ONLY_TIP if read_only else None,
         **options,

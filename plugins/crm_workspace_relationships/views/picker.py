@@ -34,12 +34,12 @@ class NodePicker(pn.viewable.Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._input = pn.widgets.TextInput.from_param(
-            self.param.text, name=self.label, placeholder="type a name…", sizing_mode="stretch_width"
+            self.param.text, label=self.label, placeholder="type a name…", sizing_mode="stretch_width"
         )
         # search while typing, not only on Enter (typing never writes back into the box)
         self._input.link(self, value_input="query")
         self._matches = pn.widgets.Select.from_param(
-            self.param.match, name="", sizing_mode="stretch_width", visible=self.param.query.rx.pipe(bool)
+            self.param.match, label="", sizing_mode="stretch_width", visible=self.param.query.rx.pipe(bool)
         )
 
     @param.depends("text", watch=True)
