@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from crm_workspace import Workspace
+from crm_workspace import ValidationError, Workspace
 from crm_workspace.cli import cli
 from crm_workspace.data import permissions
 from crm_workspace.errors import CrmError, PermissionDenied
@@ -196,6 +196,24 @@ def test_a_member_may_skip_validation_only_with_the_validators_token(ws):
         ben.store.insert_many("organizations", [{"name": "X"}], validate=False, validated=other)
     with pytest.raises(PermissionDenied):
         ben.store.insert_many("contacts", [{"last_name": "X"}], validate=False, validated=check)
+
+
+def test_updates_are_checked_once_when_the_validator_vouches_for_them(ws, monkeypatch):
+    """The importer's updates, validated while planning, are not validated again as they are written."""
+    ben = ws.as_user("ben")
+    org = ben.store.insert("organizations", {"name": "Vouched"})
+    check = ben.store.validator("organizations")
+    changes = {"name": "  Vouched Ltd  "}
+    assert check(changes, org) == {} and changes == {"name": "Vouched Ltd"}
+    calls = []
+    real = ben.store.validator
+    monkeypatch.setattr(ben.store, "validator", lambda table: calls.append(table) or real(table))
+    ben.store.update_many("organizations", [(org["id"], changes, None)], validated=check)
+    assert calls == [] and ben.store.get("organizations", org["id"])["name"] == "Vouched Ltd"
+    other = ws.store.validator("organizations")  # another Store's token proves nothing: checked as usual
+    with pytest.raises(ValidationError):
+        ben.store.update_many("organizations", [(org["id"], {"name": ""}, None)], validated=other)
+    assert calls == ["organizations"]
 
 
 def test_a_member_imports_a_spreadsheet(demo_db, tmp_path):

@@ -60,6 +60,9 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             done += len(keys)
         if progress:
             progress(done, total)
+        # every change and record was validated by the same hooks while planning (rejects need per-row
+        # answers): the validator vouches for them. Organization ids added here are of rows just inserted.
+        checked = store.validator(plan.entity)
         # updates first: they touch scattered existing pages, best done before the inserts fill the page cache
         updates = []
         for row, row_id, changes, _before in plan.updates:
@@ -68,7 +71,7 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             updates.append((row_id, changes, None))
         for start in range(0, len(updates), CHUNK):
             chunk = updates[start : start + CHUNK]
-            store.update_many(plan.entity, chunk)
+            store.update_many(plan.entity, chunk, validated=checked)
             done += len(chunk)
             if progress:
                 progress(done, total)
@@ -81,8 +84,6 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
                 if row.org_name is not None and "organization_id" not in record:
                     record = {**record, "organization_id": org_ids.get(nz.org_key(row.org_name))}
                 chunk.append(record)
-            # every record was validated by the same hooks while planning (rejects need per-row answers)
-            checked = store.validator(plan.entity)
             entity_ids.extend(store.insert_many(plan.entity, chunk, validate=False, validated=checked))
             done += len(chunk)
             if progress:
