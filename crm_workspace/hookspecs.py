@@ -171,7 +171,8 @@ def crm_personal_data(workspace: Workspace) -> list[PersonalData] | None:
     rows, with ``remove=True``), then names the table in its receipt with the
     rows it really changed. Declare every table you add that holds personal data:
     what is not declared is not erased. A plugin that raises here stops the
-    export or erasure (a receipt must not claim what was skipped).
+    export or erasure (a receipt must not claim what was skipped). A disabled
+    plugin is asked too (its tables stay): keep this hook free of side effects.
 
     ``where`` narrows the rows with an SQL condition and may name the contact's
     id as ``:contact``; with ``contact_column=""`` the rows are chosen by

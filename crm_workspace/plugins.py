@@ -18,7 +18,7 @@ import re
 import sqlite3
 import sys
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from operator import itemgetter
@@ -97,6 +97,28 @@ def load(ep: EntryPointPlugin) -> Any:
     for candidate in metadata.entry_points(group=PROJECT, name=ep.name):
         return candidate.load()
     raise LookupError(ep.name)
+
+
+def dormant_answers(names: Iterable[str], hook_name: str, **kwargs: Any) -> list[Any]:
+    """``hook_name``'s answers of installed plugins that are not running (disabled or failed).
+
+    Their tables stay in the database when an admin disables them, so a question such
+    as "which personal data do you keep?" must still reach them. Each is loaded into a
+    plugin manager of its own: nothing of theirs joins the workspace. One that cannot
+    be loaded raises its PluginError, since what it would have answered is unknown.
+    """
+    installed = {ep.name: ep for ep in discover()}
+    answers: list[Any] = []
+    for name in names:
+        if name not in installed:
+            continue
+        pm = make_plugin_manager()
+        try:
+            pm.register(load(installed[name]), name=name)
+        except Exception as error:
+            raise PluginError(name, "import", error) from error
+        answers.extend(call_strict(pm, hook_name, **kwargs))
+    return answers
 
 
 # ------------------------------------------------------------------- state

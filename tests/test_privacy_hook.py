@@ -122,3 +122,37 @@ def test_every_built_in_declares_its_personal_data(tmp_path: Path):
             assert {item.contact_column, *item.fields} - {""} <= set(ws.store.columns(item.table)), item
     finally:
         ws.close()
+
+
+def test_a_disabled_plugins_personal_data_is_still_exported_and_erased(site: Path, tmp_path: Path):
+    """Disabling a plugin keeps its table: an export and an erasure still ask it what is personal."""
+    db = tmp_path / "crm.db"
+    crm(site, db, "init", "--demo", "--contacts", "20")
+    with sqlite3.connect(db) as conn:
+        cid, email = conn.execute(
+            "SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1"
+        ).fetchone()
+        conn.execute("INSERT INTO nps_answers (contact_id, score, comment) VALUES (?, 3, ?)", [cid, COMMENT])
+    crm(site, db, "plugins", "disable", "nps")
+
+    crm(site, db, "privacy", "export", email, "--out", str(tmp_path / "export"))
+    exported = json.loads((tmp_path / "export" / f"privacy-export-contact-{cid}.json").read_text())
+    assert [row["comment"] for row in exported["nps_answers"]] == [COMMENT]
+    crm(site, db, "privacy", "erase", email, "--yes", "--receipt-dir", str(tmp_path / "receipts"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT score, comment FROM nps_answers").fetchall() == [(3, "[erased]")]
+
+
+def test_an_erasure_stops_when_a_plugin_with_tables_cannot_say_what_it_keeps(site: Path, tmp_path: Path):
+    db = tmp_path / "crm.db"
+    crm(site, db, "init", "--demo", "--contacts", "20")
+    email = sqlite3.connect(db).execute("SELECT email FROM contacts WHERE email IS NOT NULL LIMIT 1").fetchone()[0]
+    crm(site, db, "plugins", "disable", "nps")
+    (site / "nps_plugin.py").write_text("raise ImportError('broken by an upgrade')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)}
+    argv = [CRM, "--db", str(db), "--user", "ana", "privacy", "erase", email, "--yes"]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "plugin 'nps' is installed but not running" in result.stderr and "broken by an upgrade" in result.stderr
+    with sqlite3.connect(db) as conn:  # nothing erased: the person is still there, whole
+        assert conn.execute("SELECT 1 FROM contacts WHERE email = ?", [email]).fetchone()

@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace.data.schema import ERASED_CONTACTS
 from crm_workspace.data.store import utcnow
-from crm_workspace.errors import CrmError, NotFound, PermissionDenied
-from crm_workspace.plugins import call_strict
+from crm_workspace.errors import CrmError, NotFound, PermissionDenied, PluginError
+from crm_workspace.plugins import call_strict, dormant_answers
 from crm_workspace.services.privacy_scrub import (
     _erased,
     _lifted_append_only,
@@ -83,9 +83,21 @@ def erased(workspace: Workspace, contact_ids: Iterable[int] | None = None) -> se
 
 # ---------------------------------------------------------- declarations
 def declarations(workspace: Workspace) -> list[PersonalData]:
-    """Every enabled plugin's ``PersonalData``, for the tables this workspace has."""
+    """Every installed plugin's ``PersonalData``, for the tables this workspace has.
+
+    Disabled plugins are asked too: their tables still hold people. One that cannot be
+    loaded stops the export or erasure, which would otherwise miss what it keeps.
+    """
+    dormant = [i.name for i in workspace.plugins() if not i.enabled and i.distribution != "(registered)"]
+    try:
+        answers = dormant_answers(dormant, "crm_personal_data", workspace=workspace)
+    except PluginError as error:
+        raise CrmError(
+            f"plugin '{error.plugin}' is installed but not running, and cannot say which personal data its"
+            f" tables keep ({error.error}): fix or uninstall it, then try again"
+        ) from error
     found: list[PersonalData] = []
-    for result in call_strict(workspace.pm, "crm_personal_data", workspace=workspace):
+    for result in call_strict(workspace.pm, "crm_personal_data", workspace=workspace) + answers:
         for item in result:
             if not isinstance(item, PersonalData):
                 raise CrmError(f"crm_personal_data must return PersonalData objects, not {item!r}")
