@@ -90,6 +90,19 @@ class SessionGuard:
         return (found.role or "setup") if found.has_access else None
 
     def start(self) -> None:
+        """Start the once-a-second check; served, ``open_session`` calls it once the browser has the page.
+
+        Not before: Panel counts a session as connected only when the browser reports the
+        page drawn (``document_ready``), and until then it drops the messages of any
+        change to the page (``hold()``, panel/io/document.py ``_drain_unconnected_events``)
+        on the premise that the browser has not fetched the document yet. But the browser
+        fetched it first, so a refresh in between (a write seen by ``workspace.poll``)
+        changed the page on the server only: later messages then named components the
+        browser never got (Bokeh's "reference pNNNN isn't known") and those parts of the
+        page stayed as they were, e.g. a section built after the page was shown never
+        appeared. A write in that moment is not lost: the first check after the page is
+        drawn sees the database's new version and refreshes the page.
+        """
         # background: not a user's action, so not counted in Panel's process-wide "busy" state
         self._callback = PeriodicCallback(callback=self.tick, period=POLL_MS, background=True)
         self._callback.start()
@@ -125,7 +138,7 @@ def open_session(
     guard = SessionGuard(ws, token=token, logged_in=logged_in)
     if pn.state.curdoc is not None and guard.state is not None:
         ws.poll()
-        guard.start()
+        pn.state.onload(guard.start)  # no refresh while the browser is still drawing the page (see start)
     return ws, guard
 
 
