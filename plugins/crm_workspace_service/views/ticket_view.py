@@ -112,7 +112,8 @@ class TicketView(pn.viewable.Viewer):
         ws.param.watch(self._reload, "revision")
         self._reload()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
+            # once the browser has drawn the page: a change before then never reaches it (SessionGuard.start)
+            pn.state.onload(lambda: pn.state.add_periodic_callback(self._tick, period=REFRESH_MS))
             pn.state.on_session_destroyed(lambda _ctx: presence.leave(ws, self.ticket_id, ws.user, self.session))
         self._tick()
 
