@@ -334,6 +334,24 @@ def test_a_session_loses_access_within_a_tick_when_its_user_is_removed_or_demote
     assert guard.state is None  # lost for good: a new page load (and login) is needed
 
 
+def test_a_session_whose_page_is_not_drawn_yet_loses_access_but_is_not_refreshed(ws, monkeypatch):
+    """Before the browser reports the page drawn, a tick checks access but refreshes nothing."""
+    from crm_workspace.web.session import SessionGuard
+
+    chloe = ws.as_user("chloe")
+    guard = SessionGuard(chloe, token=None, logged_in=False)
+    polls, heard = [], []
+    monkeypatch.setattr(chloe, "poll", lambda: polls.append(1))
+    guard.listeners.append(heard.append)
+    guard.tick()
+    assert polls == [] and guard.state is not None
+    ws.store.delete("users", "chloe")
+    guard.tick()  # a client that never reports the page drawn keeps no revoked rights
+    assert guard.state is None and heard == [None] and polls == []
+    guard.page_drawn()  # the loss is shown once the browser can receive it
+    assert heard == [None, None]
+
+
 def test_an_open_anonymous_session_loses_access_when_a_login_becomes_required(ws):
     from crm_workspace.web.session import SessionGuard
 

@@ -78,6 +78,8 @@ class SessionGuard:
         self.listeners: list[Callable[[str | None], None]] = []
         self.state = self.current()
         self._callback: PeriodicCallback | None = None
+        #: whether the browser has reported the page drawn (see ``page_drawn``)
+        self.drawn = False
 
     def current(self) -> str | None:
         ws = self.workspace
@@ -90,7 +92,13 @@ class SessionGuard:
         return (found.role or "setup") if found.has_access else None
 
     def start(self) -> None:
-        """Start the once-a-second check; served, ``open_session`` calls it once the browser has the page.
+        """Start the once-a-second check (``open_session`` does, as the session opens)."""
+        # background: not a user's action, so not counted in Panel's process-wide "busy" state
+        self._callback = PeriodicCallback(callback=self.tick, period=POLL_MS, background=True)
+        self._callback.start()
+
+    def page_drawn(self) -> None:
+        """The browser has drawn the page (``pn.state.onload``): from now on data changes refresh it.
 
         Not before: Panel counts a session as connected only when the browser reports the
         page drawn (``document_ready``), and until then it drops the messages of any
@@ -101,17 +109,21 @@ class SessionGuard:
         browser never got (Bokeh's "reference pNNNN isn't known") and those parts of the
         page stayed as they were, e.g. a section built after the page was shown never
         appeared. A write in that moment is not lost: the first check after the page is
-        drawn sees the database's new version and refreshes the page.
+        drawn sees the database's new version and refreshes the page. Access is checked
+        from the start all the same (a client that never reports the page drawn keeps no
+        revoked rights), and a loss before this moment is shown now.
         """
-        # background: not a user's action, so not counted in Panel's process-wide "busy" state
-        self._callback = PeriodicCallback(callback=self.tick, period=POLL_MS, background=True)
-        self._callback.start()
+        self.drawn = True
+        if self.state is None:
+            for listener in self.listeners:
+                listener(None)
 
     def tick(self) -> None:
-        """Once a second: refresh views if the data changed, and apply any change of access."""
+        """Once a second: apply any change of access, and refresh views if the data changed."""
         if self.state is None:
             return
-        self.workspace.poll()
+        if self.drawn:
+            self.workspace.poll()
         state = self.current()
         if state == self.state:
             return
@@ -138,7 +150,8 @@ def open_session(
     guard = SessionGuard(ws, token=token, logged_in=logged_in)
     if pn.state.curdoc is not None and guard.state is not None:
         ws.poll()
-        pn.state.onload(guard.start)  # no refresh while the browser is still drawing the page (see start)
+        guard.start()
+        pn.state.onload(guard.page_drawn)  # no refresh while the browser is still drawing the page
     return ws, guard
 
 
