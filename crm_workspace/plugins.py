@@ -18,7 +18,7 @@ import re
 import sqlite3
 import sys
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from operator import itemgetter
@@ -99,25 +99,24 @@ def load(ep: EntryPointPlugin) -> Any:
     raise LookupError(ep.name)
 
 
-def dormant_answers(names: Iterable[str], hook_name: str, **kwargs: Any) -> list[Any]:
-    """``hook_name``'s answers of installed plugins that are not running (disabled or failed).
+def dormant_answers(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
+    """``hook_name``'s answers of every installed plugin not running in ``pm``.
 
-    Their tables stay in the database when an admin disables them, so a question such
-    as "which personal data do you keep?" must still reach them. Each is loaded into a
-    plugin manager of its own: nothing of theirs joins the workspace. One that cannot
-    be loaded raises its PluginError, since what it would have answered is unknown.
+    Disabled, failed, or left out by ``$CRM_PLUGINS``: their tables stay in the database,
+    so a question such as "which personal data do you keep?" must still reach them. Each
+    is loaded into a plugin manager of its own: nothing of theirs joins the workspace. One
+    that cannot be loaded raises its PluginError, since what it would have answered is unknown.
     """
-    installed = {ep.name: ep for ep in discover()}
     answers: list[Any] = []
-    for name in names:
-        if name not in installed:
+    for ep in metadata.entry_points(group=PROJECT):
+        if pm.has_plugin(ep.name):
             continue
-        pm = make_plugin_manager()
+        own = make_plugin_manager()
         try:
-            pm.register(load(installed[name]), name=name)
+            own.register(ep.load(), name=ep.name)
         except Exception as error:
-            raise PluginError(name, "import", error) from error
-        answers.extend(call_strict(pm, hook_name, **kwargs))
+            raise PluginError(ep.name, "import", error) from error
+        answers.extend(call_strict(own, hook_name, **kwargs))
     return answers
 
 

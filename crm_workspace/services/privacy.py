@@ -85,12 +85,13 @@ def erased(workspace: Workspace, contact_ids: Iterable[int] | None = None) -> se
 def declarations(workspace: Workspace) -> list[PersonalData]:
     """Every installed plugin's ``PersonalData``, for the tables this workspace has.
 
-    Disabled plugins are asked too: their tables still hold people. One that cannot be
-    loaded stops the export or erasure, which would otherwise miss what it keeps.
+    Installed plugins that are not running (disabled, or left out by ``$CRM_PLUGINS``) are
+    asked too: their tables still hold people. One that cannot be loaded stops the export
+    or erasure, which would otherwise miss what it keeps.
     """
-    dormant = [i.name for i in workspace.plugins() if not i.enabled and i.distribution != "(registered)"]
     try:
-        answers = dormant_answers(dormant, "crm_personal_data", workspace=workspace)
+        with workspace.store.snapshot():  # asked, not run: a disabled plugin's hook may not write
+            answers = dormant_answers(workspace.pm, "crm_personal_data", workspace=workspace)
     except PluginError as error:
         raise CrmError(
             f"plugin '{error.plugin}' is installed but not running, and cannot say which personal data its"
