@@ -40,7 +40,7 @@ class CloseDialog(pn.viewable.Viewer):
         self.details = bound(
             pn.widgets.TextInput, self.param.reason_details, name="Details (optional, or your own reason)"
         )
-        self.date = bound(pn.widgets.DatePicker, self.param.closed_on, name="Closed on")
+        self.date = bound(pn.widgets.DatePicker, self.param.closed_on, label="Closed on")
         self.error = pn.pane.Alert("", alert_type="warning", visible=False)
         self.confirm = pn.widgets.Button(label="Confirm", color="primary")
         self.cancel = pn.widgets.Button(label="Cancel")
@@ -86,7 +86,7 @@ class CloseDialog(pn.viewable.Viewer):
         self.layout.title = f"Move to {stage['label']}"
         self.title.object = f"**{html.escape(deal['title'] or '')}** → {html.escape(stage['label'] or '')}"
         self.reason.visible = self.details.visible = lost
-        self.date.name = "Lost on" if lost else "Won on"
+        self.date.label = "Lost on" if lost else "Won on"
         self.error.visible = False
         self.layout.visible = True
 
