@@ -217,6 +217,31 @@ def test_dry_run_writes_nothing_and_matches_the_import(tmp_path, workspace):
     assert counts(workspace)["contacts"] == before["contacts"] + expected["created"]
 
 
+def test_an_update_edited_since_the_plan_is_checked_again_as_it_is_written(tmp_path, workspace):
+    """The plan's validator vouches for the records as they were planned, not for one edited since."""
+    from crm_workspace import hookimpl
+
+    store = workspace.store
+    eva = store.insert("contacts", {"first_name": "Eva", "last_name": "Old", "email": "eva@example.com"})
+    store.insert("contacts", {"first_name": "Bo", "last_name": "Old", "email": "bo@example.com"})
+    path = simple(tmp_path / "u.xlsx", ["Email", "Title"], [["eva@example.com", "CEO"], ["bo@example.com", "CTO"]])
+    _, plan = run(workspace, path)
+    checked = []
+
+    class Spy:
+        @hookimpl
+        def crm_validate_record(self, workspace, table, record, before):
+            if table == "contacts":
+                checked.append(before["email"] if before else None)
+
+    workspace.register(Spy(), "spy")
+    store.update("contacts", eva["id"], {"last_name": "Edited"})  # while the preview was open
+    checked.clear()
+    execute(workspace, plan)
+    assert checked == ["eva@example.com"]  # only the record changed since the plan
+    assert [r["title"] for r in workspace.query("SELECT title FROM contacts ORDER BY id")] == ["CEO", "CTO"]
+
+
 def test_failure_half_way_leaves_database_untouched(tmp_path, workspace):
     before = counts(workspace)
     _, plan = run(workspace, messy_contacts(tmp_path / "m.xlsx"))

@@ -69,9 +69,14 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             if row.org_name is not None and nz.org_key(row.org_name) in org_ids:
                 changes["organization_id"] = org_ids[nz.org_key(row.org_name)]
             updates.append((row_id, changes, None))
+        changed_since = _changed_since(store, plan)
         for start in range(0, len(updates), CHUNK):
             chunk = updates[start : start + CHUNK]
-            store.update_many(plan.entity, chunk, validated=checked)
+            stale = [update for update in chunk if update[0] in changed_since]
+            if stale:  # edited since the plan (a preview left open): checked against the record as it is now
+                store.update_many(plan.entity, stale)
+            fresh = [update for update in chunk if update[0] not in changed_since] if stale else chunk
+            store.update_many(plan.entity, fresh, validated=checked)
             done += len(chunk)
             if progress:
                 progress(done, total)
@@ -102,6 +107,19 @@ def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | Non
             },
         )
     return batch_id
+
+
+def _changed_since(store, plan: Plan) -> set[Any]:
+    """The ids of records to update whose version is no longer the one the plan saw."""
+    changed: set[Any] = set()
+    ids = list(plan.versions)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = store.query(
+            f"SELECT id, version FROM [{plan.entity}] WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        )
+        changed.update(row["id"] for row in rows if row["version"] != plan.versions[row["id"]])
+    return changed
 
 
 def _write_custom(store, plan: Plan, created_ids: list[Any]) -> None:

@@ -37,6 +37,8 @@ class Plan:
     creates: list[Row] = field(default_factory=list)
     #: (row, id, changes, before values of the changed fields)
     updates: list[tuple[Row, int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    #: the version of each record to update as planned: one changed since is checked again as it is written
+    versions: dict[int, Any] = field(default_factory=dict)
     unchanged: list[tuple[int, int]] = field(default_factory=list)  # (row index, record id)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     rejects: list[tuple[int, str]] = field(default_factory=list)
@@ -319,6 +321,7 @@ class Planner:
                 continue
             changes = {k: v for k, v in check.items() if before.get(k) != v}
             plan.updates.append((row, row_id, changes, {k: before.get(k) for k in changes}))
+            plan.versions[row_id] = before.get("version")
 
     def _consent(self, row: Row, record: dict[str, Any], before: dict | None) -> None:
         """Consent an import may write: given for a contact who never answered, with the file as its source.
