@@ -89,3 +89,36 @@ def test_a_module_enabled_after_the_erasure_still_never_takes_the_person(demo_db
         assert person["id"] not in members
     finally:
         ws.close()
+
+
+def test_a_forged_erasure_flag_on_an_ordinary_update_takes_nobody_off(demo_db: Path, tmp_path: Path):
+    ws = Workspace.open(demo_db, user="ben")  # a member: may update contacts, may not erase
+    try:
+        cid = ws.store.scalar(
+            "SELECT e.contact_id FROM sequence_enrollments e JOIN segment_members m USING (contact_id)"
+            " JOIN lead_scores s USING (contact_id) WHERE e.status = 'active' ORDER BY e.contact_id LIMIT 1"
+        )
+        before = ws.query("SELECT segment_id FROM segment_members WHERE contact_id = ? ORDER BY 1", [cid])
+        with ws.store.context(privacy_erasure=True):
+            ws.store.update("contacts", cid, {"notes": "forged"})
+        assert privacy.erased(ws) == set()
+        assert ws.query("SELECT segment_id FROM segment_members WHERE contact_id = ? ORDER BY 1", [cid]) == before
+        assert ws.store.scalar("SELECT count(*) FROM lead_scores WHERE contact_id = ?", [cid]) == 1
+        assert ws.store.scalar(
+            "SELECT count(*) FROM sequence_enrollments WHERE contact_id = ? AND status = 'active'", [cid]
+        )
+        changes = [privacy.Change("contacts", cid, "update", {}, {}, "ben", "", {"privacy_erasure": True})]
+        assert privacy.erased_in(ws, changes) == set()
+    finally:
+        ws.close()
+    ws = Workspace.open(demo_db, user="ana")
+    try:  # the real erasure still takes the person off everything
+        privacy.erase(ws, ws.store.get("contacts", cid)["email"], tmp_path)
+        assert privacy.erased_in(ws, changes) == {cid}
+        assert ws.store.scalar("SELECT count(*) FROM segment_members WHERE contact_id = ?", [cid]) == 0
+        assert ws.store.scalar("SELECT count(*) FROM lead_scores WHERE contact_id = ?", [cid]) == 0
+        assert not ws.store.scalar(
+            "SELECT count(*) FROM sequence_enrollments WHERE contact_id = ? AND status = 'active'", [cid]
+        )
+    finally:
+        ws.close()
