@@ -122,3 +122,39 @@ def test_a_forged_erasure_flag_on_an_ordinary_update_takes_nobody_off(demo_db: P
         )
     finally:
         ws.close()
+
+
+def test_an_erased_contact_stays_as_a_tombstone_so_its_id_is_never_reused(demo_db: Path, tmp_path: Path):
+    from crm_workspace_contacts.merge import merge_contacts, undo_merge
+    from crm_workspace_excel.batches import undo
+
+    from crm_workspace.data import schema
+
+    ws = Workspace.open(demo_db, user="ana")
+    try:
+        with ws.store.transaction(), ws.store.context(import_batch="b-erased"):
+            ws.store.insert("import_batches", {"id": "b-erased", "at": "2026-01-01T00:00:00Z", "status": "done"})
+            last = ws.store.insert("contacts", {"first_name": "Last", "last_name": "One", "email": "last@example.com"})
+        other = someone(ws)
+        log_id = merge_contacts(ws, other["id"], someone(ws, 1)["id"])
+        privacy.erase(ws, "last@example.com", tmp_path)
+        privacy.erase(ws, other["email"], tmp_path)
+        with pytest.raises(CrmError) as refused:
+            ws.store.delete("contacts", last["id"])
+        assert str(refused.value) == schema.TOMBSTONE and "tombstone" in schema.TOMBSTONE
+        with pytest.raises(sqlite3.IntegrityError, match="tombstone"), ws.store.transaction():
+            ws.store.conn.execute("DELETE FROM contacts WHERE id = ?", [last["id"]])
+        new = ws.store.insert("contacts", {"first_name": "New", "last_name": "Person"})
+        assert new["id"] > last["id"] and privacy.erased(ws, [new["id"]]) == set()
+        with pytest.raises(CrmError, match=rf"contact #{last['id']} was erased .* tombstone .* cannot be merged"):
+            merge_contacts(ws, new["id"], last["id"])
+        with pytest.raises(CrmError, match=rf"contact #{last['id']} was erased .* cannot be merged"):
+            merge_contacts(ws, last["id"], new["id"])
+        with pytest.raises(CrmError, match=rf"contact #{other['id']} was erased .* cannot be unmerged"):
+            undo_merge(ws, log_id)
+        with pytest.raises(CrmError, match=r"cannot undo import batch b-erased: .* changed since"):
+            undo(ws, "b-erased")
+        assert ws.store.get("contacts", last["id"])["first_name"] != "Last"  # still there, anonymised
+        ws.store.delete("contacts", new["id"])  # anyone else is deleted as before
+    finally:
+        ws.close()
