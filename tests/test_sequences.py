@@ -153,6 +153,23 @@ def test_an_erased_contact_leaves_the_sequence(ws, smtpd):
     assert len(smtpd.messages) == 1
 
 
+def test_the_runner_asks_the_core_list_who_is_erased_not_the_name(ws, smtpd):
+    namesake = ws.store.insert("contacts", {"first_name": "Erased", "last_name": "person", "lifecycle_stage": "lead"})
+    runner.run(ws, T0)
+    assert enrollment(ws, namesake["id"])["exit_reason"] != "erased"  # a real person without an email
+    cid = person(ws)
+    privacy.erase(ws.as_system("test"), "ana@example.com", ws.path + ".receipts")
+    ws.store.update("contacts", cid, {"first_name": "Renamed"})  # the erased row edited afterwards
+    with ws.store.transaction():  # an enrollment the erasure did not end (a module disabled then)
+        ws.store.conn.execute(
+            "INSERT INTO sequence_enrollments (sequence_id, contact_id, current_step, next_run_at, step_started_at,"
+            " status, enrolled_at) SELECT id, ?, 0, ?, ?, 'active', ? FROM sequences",
+            [cid, T0, T0, T0],
+        )
+    runner.run(ws, T0)
+    assert (enrollment(ws, cid)["status"], enrollment(ws, cid)["exit_reason"]) == ("exited", "erased")
+
+
 def test_an_erased_contact_is_never_enrolled_again(ws, smtpd):
     cid = person(ws)
     privacy.erase(ws.as_system("test"), "ana@example.com", ws.path + ".receipts")

@@ -367,6 +367,11 @@ def test_an_erased_contact_leaves_no_body_to_send(ws, receiver, tmp_path):
     assert stored and all("erin" not in (r["payload"] or "").lower() for r in stored)
 
 
+def test_the_core_list_of_the_erased_offers_no_event(ws):
+    assert "contacts.created" in webhooks.known_events(ws)
+    assert not [name for name in webhooks.known_events(ws) if name.startswith("erased_contacts.")]
+
+
 def test_https_receivers_are_verified_by_the_name_in_the_url(ws, tmp_path, monkeypatch):
     """The connection goes to the checked address, and TLS still verifies the URL's host name."""
     import shutil

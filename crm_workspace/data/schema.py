@@ -1,10 +1,11 @@
 """The core tables, their vocabulary and the core migration set.
 
 The core owns the shared tables every plugin may rely on (users, organizations,
-contacts, activities, audit_log, settings, plugin_state; see DESIGN.md). Modules
-create their own tables (deals, relationships, lifecycle_events, import_batches,
-...) in their named migration sets with ``ensure_table``; workspaces made before
-0.2 got those four from the core's ``m001``, which ``ensure_table`` accepts.
+contacts, activities, audit_log, settings, plugin_state, erased_contacts; see
+DESIGN.md). Modules create their own tables (deals, relationships,
+lifecycle_events, import_batches, ...) in their named migration sets with
+``ensure_table``; workspaces made before 0.2 got those four from the core's
+``m001``, which ``ensure_table`` accepts.
 The default lifecycle stages stay here because ``contacts.lifecycle_stage`` is a
 core column the core validates; the lifecycle plugin only records the moves.
 """
@@ -369,3 +370,27 @@ def m006_erased_contacts(db: Database) -> None:
         " WHERE table_name = 'contacts' AND action = 'erase' GROUP BY row_id"
     )
     append_only(db, ERASED_CONTACTS)
+
+
+#: Why an erased person's contact row cannot be deleted (the trigger of ``m007``; the Store passes it on).
+TOMBSTONE = (
+    "this contact was erased for privacy: its anonymised row stays as a tombstone"
+    " (so its id is never given to someone else) and cannot be deleted"
+)
+
+
+@migrations()
+def m007_keep_erased_tombstones(db: Database) -> None:
+    """An erased person's anonymised contact row stays for ever: deleting it is refused.
+
+    ``contacts.id`` is an ``INTEGER PRIMARY KEY`` without AUTOINCREMENT, so deleting the
+    highest-id contact would let the next new contact take its id, and ``erased_contacts``
+    would then take that new person for erased for ever. The SQL is written out in full
+    (not built from names that may change later): a migration says what it did.
+    """
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS contacts_keep_erased BEFORE DELETE ON contacts"
+        " WHEN OLD.id IN (SELECT contact_id FROM erased_contacts)"
+        " BEGIN SELECT RAISE(ABORT, 'this contact was erased for privacy: its anonymised row stays as a tombstone"
+        " (so its id is never given to someone else) and cannot be deleted'); END"
+    )

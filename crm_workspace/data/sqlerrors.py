@@ -35,7 +35,7 @@ def translate(error: sqlite3.Error, table: str = "") -> CrmError:
     if "NOT NULL constraint failed" in message:
         field = message.rsplit(".", 1)[-1]
         return ValidationError(table or "record", {field: "is required"})
-    if "append-only" in message:
+    if "append-only" in message or message == schema.TOMBSTONE:  # the core's triggers say why themselves
         return CrmError(message)
     if "no such table" in message or "no such column" in message or "syntax error" in message:
         return CrmError(f"query failed: {message}")

@@ -382,6 +382,8 @@ class Store(StoreReads):
                         if not self.conn.execute(f"DELETE FROM [{table}] WHERE [{pk}] = ?", [row_id]).rowcount:
                             raise NotFound(f"{table} #{row_id} does not exist")  # removed since read (a trigger)
                     except sqlite3.IntegrityError as error:
+                        if "FOREIGN KEY" not in str(error):  # a trigger's refusal says why
+                            raise _translate(error, table) from error
                         raise CrmError(
                             f"{table} #{row_id} cannot be deleted: other records still refer to it"
                         ) from error

@@ -31,7 +31,7 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
 - **The erased** are recorded in the core table ``erased_contacts`` by the
   erasure itself (and, for older files, from the audit trail's ``erase``
   entries by the core migration). Modules read it through ``erased``,
-  ``not_erased`` and ``ERASED_IDS``: a segment, a sequence, a score never takes
+  ``erased_in`` (a write's erased contacts), ``not_erased`` and ``ERASED_IDS``: a segment, a sequence, a score never takes
   an erased person again, whichever modules were enabled at the erasure.
 """
 
@@ -79,6 +79,17 @@ def erased(workspace: Workspace, contact_ids: Iterable[int] | None = None) -> se
     ids = json.dumps(sorted({int(i) for i in contact_ids if i is not None}))
     rows = workspace.store.query(f"{ERASED_IDS} WHERE contact_id IN (SELECT value FROM json_each(?))", [ids])
     return {r["contact_id"] for r in rows}
+
+
+def erased_in(workspace: Workspace, changes: Iterable[Change]) -> set[int]:
+    """The contacts these changes erased: flagged ``privacy_erasure`` AND in ``erased_contacts``.
+
+    The flag alone proves nothing (any caller may set it with ``store.context(...)``); the
+    erasure writes the person into the core's list before it announces the change, so a
+    forged flag on an ordinary update finds nobody here.
+    """
+    flagged = {int(c.id) for c in changes if c.table == "contacts" and (c.context or {}).get("privacy_erasure")}
+    return erased(workspace, flagged) if flagged else set()
 
 
 # ---------------------------------------------------------- declarations

@@ -27,9 +27,19 @@ from .schema import OWN_TABLES
 
 ACTIONS = {"insert": "created", "update": "updated", "delete": "deleted"}
 
-#: Tables whose rows never leave the workspace by webhook (credentials, sessions, settings).
+#: Tables whose rows never leave the workspace by webhook (credentials, sessions, settings), and
+#: the core's own lists the Store writes for nobody (no event of theirs could ever fire).
 PRIVATE_TABLES = frozenset(
-    {"users", "login_sessions", "login_failures", "settings", "plugin_state", "audit_log", "api_tokens"}
+    {
+        "users",
+        "login_sessions",
+        "login_failures",
+        "settings",
+        "plugin_state",
+        "audit_log",
+        "erased_contacts",
+        "api_tokens",
+    }
 )
 #: Columns never sent, whatever the table (and every column a plugin hides with ``hide_column``).
 REDACTED = frozenset({"password_hash", "token_hash", "secret", "password"})

@@ -15,6 +15,7 @@ from typing import Any
 
 from crm_workspace import ConflictError, CrmError, NotFound, Workspace
 from crm_workspace.data.store import utcnow
+from crm_workspace.services.privacy import erased
 
 MERGEABLE_FIELDS = (
     "first_name",
@@ -130,6 +131,7 @@ def merge_contacts(
     with store.transaction():
         winner = store.get("contacts", winner_id)
         loser = store.get("contacts", loser_id)
+        _refuse_erased(workspace, [winner["id"], loser["id"]], "merged")
         for row, expected in ((winner, winner_version), (loser, loser_version)):
             if expected is not None and int(expected) != row["version"]:
                 raise ConflictError("contacts", row["id"], int(expected), row, {})
@@ -200,6 +202,15 @@ def merge_contacts(
     return log_id
 
 
+def _refuse_erased(workspace: Workspace, contact_ids: list[int], what: str) -> None:
+    """CrmError when one of the contacts was erased: its anonymised row is a tombstone, never merged."""
+    gone = sorted(erased(workspace, contact_ids))
+    if gone:
+        raise CrmError(
+            f"contact #{gone[0]} was erased for privacy: its anonymised row stays as a tombstone and cannot be {what}"
+        )
+
+
 def undo_merge(workspace: Workspace, log_id: int) -> None:
     """Undo a merge: the merged-away contact comes back with its id, its records move back."""
     store = workspace.store
@@ -210,7 +221,11 @@ def undo_merge(workspace: Workspace, log_id: int) -> None:
             raise NotFound(f"no merge #{log_id}") from None
         if log["status"] != "merged":
             raise CrmError(f"merge #{log_id} is {log['status']}, it cannot be undone")
-        details = json.loads(log["details"])
+        _refuse_erased(workspace, [log["winner_id"]], f"unmerged (merge #{log_id})")
+        try:
+            details = json.loads(log["details"])
+        except (TypeError, ValueError):  # erased with the person it held
+            raise CrmError(f"merge #{log_id} cannot be undone: its record of the merged contact was erased") from None
         loser, winner_id = details["loser"], log["winner_id"]
         with store.context(merge_undo=log_id):
             current = store.get("contacts", winner_id)

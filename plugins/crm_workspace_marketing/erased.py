@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from crm_workspace.services.privacy import erased_in
+
 if TYPE_CHECKING:
     from crm_workspace import Change, Workspace
 
 
 def forget(workspace: Workspace, changes: list[Change]) -> list[int]:
     """Take the contacts these writes erased off every segment and list; their ids."""
-    ids = sorted({int(c.id) for c in changes if c.table == "contacts" and (c.context or {}).get("privacy_erasure")})
+    ids = sorted(erased_in(workspace, changes))  # the flag alone is no proof: the core's list says
     if ids:
         workspace.store.conn.execute(
             "DELETE FROM segment_members WHERE contact_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]

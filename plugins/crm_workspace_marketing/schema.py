@@ -13,7 +13,6 @@ import sqlite_utils
 from sqlite_utils.db import Database
 
 from crm_workspace.data.schema import append_only, ensure_table, unique_message
-from crm_workspace.services.privacy import ERASED_IDS
 
 migrations = sqlite_utils.Migrations("crm_workspace.marketing")
 
@@ -260,7 +259,7 @@ def m007_erased(db: Database) -> None:
     people erased before it existed). This migration once made ``marketing_erased``, the plugin's
     own copy of that list; ``m008`` drops it from the files that have it.
     """
-    db.execute(f"DELETE FROM segment_members WHERE contact_id IN ({ERASED_IDS})")
+    db.execute("DELETE FROM segment_members WHERE contact_id IN (SELECT contact_id FROM erased_contacts)")
 
 
 @migrations()
@@ -268,7 +267,15 @@ def m008_drop_own_erased(db: Database) -> None:
     """Drop ``marketing_erased``: the core's ``erased_contacts`` is the one list of erased people now.
 
     Nothing writes the old table any more, so kept it would go stale and mislead whoever
-    reads it (a report, a notebook). It holds nothing the core's list lacks: both were filled
-    from the same audit trail entries and by the same erasures.
+    reads it (a report, a notebook). Should it name someone the core's list lacks (an audit trail
+    trimmed or edited by hand), that person joins the core's list first. The SQL is written out
+    in full, never built from names that may change later: a migration says what it did.
     """
+    if db["marketing_erased"].exists():  # anyone only it names joins the core's list before it goes
+        db.execute(
+            "INSERT OR IGNORE INTO erased_contacts (contact_id, erased_at)"
+            " SELECT contact_id, coalesce(erased_at, '') FROM marketing_erased"
+        )
+        if db["segment_members"].exists():
+            db.execute("DELETE FROM segment_members WHERE contact_id IN (SELECT contact_id FROM marketing_erased)")
     db.execute("DROP TABLE IF EXISTS marketing_erased")

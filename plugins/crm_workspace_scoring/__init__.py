@@ -76,8 +76,8 @@ def crm_record_changed(workspace, changes):
     """
     from . import engine
 
-    engine.forget_erased(workspace.store, changes)
-    ids, everyone = engine.touched_contacts(workspace.store, changes)
+    gone = engine.forget_erased(workspace, changes)
+    ids, everyone = engine.touched_contacts(workspace.store, changes, gone)
     if everyone:
         engine.rescore(workspace)
     elif len(ids) > engine.INLINE_LIMIT:  # an import: queued for the next tick, the import stays fast

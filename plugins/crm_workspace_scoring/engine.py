@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import PermissionDenied
-from crm_workspace.services.privacy import ERASED_IDS, erased, not_erased
+from crm_workspace.services.privacy import ERASED_IDS, erased, erased_in, not_erased
 
 from . import conditions, features
 
@@ -233,14 +233,17 @@ def rescore_all(workspace, *, now: str | None = None) -> int:
     return rescore(workspace, None, now=now)
 
 
-def touched_contacts(store, changes) -> tuple[set[int], bool]:
-    """The contacts a Store write may have changed the scores of, and whether everyone's may have changed."""
+def touched_contacts(store, changes, gone: set[int] = frozenset()) -> tuple[set[int], bool]:
+    """The contacts a Store write may have changed the scores of, and whether everyone's may have changed.
+
+    ``gone``: the contacts this write erased (``forget_erased``), never scored again.
+    """
     ids: set[int] = set()
     everyone = False
     orgs: set[int] = set()
     for change in changes:
         rows = [r for r in (change.before, change.after) if r]
-        if change.context.get("privacy_erasure"):  # erased: scores dropped (forget_erased), never scored again
+        if change.table == "contacts" and change.id in gone:
             continue
         if change.table == "contacts":
             ids.add(change.id)
@@ -259,14 +262,15 @@ def touched_contacts(store, changes) -> tuple[set[int], bool]:
     return ids, everyone
 
 
-def forget_erased(store, changes) -> None:
-    """Drop any score or queued rescore of the contacts an erasure anonymised (the core lists them as erased)."""
-    ids = sorted({int(c.id) for c in changes if c.table == "contacts" and c.context.get("privacy_erasure")})
+def forget_erased(workspace, changes) -> set[int]:
+    """Drop any score or queued rescore of the contacts these changes erased (``privacy.erased_in``); their ids."""
+    ids = erased_in(workspace, changes)
     if not ids:
-        return
-    conn, marks = store.conn, json.dumps(ids)
+        return ids
+    conn, marks = workspace.store.conn, json.dumps(sorted(ids))
     conn.execute("DELETE FROM lead_scores WHERE contact_id IN (SELECT value FROM json_each(?))", [marks])
     conn.execute("DELETE FROM score_dirty WHERE contact_id IN (SELECT value FROM json_each(?))", [marks])
+    return ids
 
 
 def last_run(store) -> str | None:

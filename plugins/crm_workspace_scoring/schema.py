@@ -14,7 +14,6 @@ import sqlite_utils
 from sqlite_utils.db import Database
 
 from crm_workspace.data.schema import append_only, ensure_table
-from crm_workspace.services.privacy import ERASED_IDS
 
 migrations = sqlite_utils.Migrations("crm_workspace.scoring")
 
@@ -99,7 +98,7 @@ def m002_erased(db: Database) -> None:
     copy of that list; ``m003`` drops it from the files that have it.
     """
     if db["lead_scores"].exists():
-        db.execute(f"DELETE FROM lead_scores WHERE contact_id IN ({ERASED_IDS})")
+        db.execute("DELETE FROM lead_scores WHERE contact_id IN (SELECT contact_id FROM erased_contacts)")
 
 
 @migrations()
@@ -107,7 +106,15 @@ def m003_drop_own_erased(db: Database) -> None:
     """Drop ``score_erased``: the core's ``erased_contacts`` is the one list of erased people now.
 
     Nothing writes the old table any more, so kept it would go stale and mislead whoever
-    reads it. It holds nothing the core's list lacks: both were filled from the same audit
-    trail entries and by the same erasures.
+    reads it. Should it name someone the core's list lacks (an audit trail trimmed or edited
+    by hand), that person joins the core's list first. The SQL is written out in full, never
+    built from names that may change later: a migration says what it did.
     """
+    if db["score_erased"].exists():  # anyone only it names joins the core's list before it goes
+        db.execute(
+            "INSERT OR IGNORE INTO erased_contacts (contact_id, erased_at)"
+            " SELECT contact_id, coalesce(erased_at, '') FROM score_erased"
+        )
+        if db["lead_scores"].exists():
+            db.execute("DELETE FROM lead_scores WHERE contact_id IN (SELECT contact_id FROM score_erased)")
     db.execute("DROP TABLE IF EXISTS score_erased")

@@ -252,9 +252,10 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
     changes = [c for c in changes if c.table in wanted and c.after is not None]
     if not changes:
         return
-    if any(c.context.get("privacy_erasure") for c in changes):
-        forget_erased(workspace, changes)  # the segments' hook does it too: whichever runs first
-        _exit_erased(workspace, changes)
+    gone = forget_erased(workspace, changes)  # the segments' hook does it too: whichever runs first
+    if gone:
+        for contact_id in gone:
+            exit_contact(workspace, contact_id, "erased")
         return
     active: dict[str, list[dict[str, Any]]] = {}
     for r in workspace.query("SELECT id, trigger_kind, trigger_args FROM sequences WHERE status = 'active'"):
@@ -285,12 +286,6 @@ def on_changes(workspace: Workspace, changes: list[Change]) -> None:
                     wanted_pairs.append((seq["id"], int(after["contact_id"])))
     if wanted_pairs:
         enrol_many(workspace, wanted_pairs)
-
-
-def _exit_erased(workspace: Workspace, changes: list[Change]) -> None:
-    for change in changes:
-        if change.table == "contacts" and change.context.get("privacy_erasure"):
-            exit_contact(workspace, int(change.id), "erased")
 
 
 def exit_contact(workspace: Workspace, contact_id: int, reason: str) -> int:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_workspace import CrmError
 from crm_workspace.data.store import utcnow
+from crm_workspace.services import privacy
 from crm_workspace.services.mailer import MailError, mail_from, make_message
 from crm_workspace.services.outbox import deliver, enqueue
 from crm_workspace.services.templates import render
@@ -73,10 +74,9 @@ def _contact(workspace: Workspace, contact_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def erased(contact: dict[str, Any] | None) -> bool:
-    return contact is None or (
-        not contact.get("email") and (contact.get("first_name"), contact.get("last_name")) == ("Erased", "person")
-    )
+def gone(workspace: Workspace, contact: dict[str, Any] | None) -> bool:
+    """Deleted, or erased (the core's list says so, never a guess from the name)."""
+    return contact is None or bool(privacy.erased(workspace, [contact["id"]]))
 
 
 def replied(workspace: Workspace, contact_id: int, since: str) -> bool:
@@ -100,7 +100,7 @@ def replied(workspace: Workspace, contact_id: int, since: str) -> bool:
 
 def exit_reason(workspace: Workspace, sequence: dict, enrollment: dict, contact: dict | None) -> str | None:
     """Why the person leaves the sequence before the next step, or None."""
-    if erased(contact):
+    if gone(workspace, contact):
         return "erased"
     exits = sequence["exits"]
     stage = contact.get("lifecycle_stage")
