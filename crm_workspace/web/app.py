@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -158,6 +159,30 @@ def kpi_cards(cards: list[str]) -> pn.pane.HTML:
     )
 
 
+#: (workspace file, user) -> (data version, when computed, metrics): the home page's KPIs, shared by sessions.
+_METRICS: dict[tuple[str, str], tuple[Any, float, list]] = {}
+#: At most this old when nothing was written since (KPIs of "this month", "90 days" follow the clock).
+METRICS_MAX_AGE_S = 60.0
+
+
+def shared_metrics(workspace: Workspace) -> list:
+    """``workspace.metrics()``, computed once for every session of the user until the data changes.
+
+    Each KPI is an aggregate over a whole table: at 100k contacts the home page's ~35
+    queries took 0.6 s of every visit. Sessions of one server share their results until
+    any connection commits (``store.data_version()``) or a minute has passed.
+    """
+    key = (workspace.path, workspace.user)
+    version = workspace.store.data_version()
+    cached = _METRICS.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] == version and now - cached[1] < METRICS_MAX_AGE_S:
+        return cached[2]
+    metrics = workspace.metrics()
+    _METRICS[key] = (version, now, metrics)
+    return metrics
+
+
 class Home(pn.viewable.Viewer):
     """The home page: KPI cards from every plugin's ``crm_metrics``, and plugin problems."""
 
@@ -188,7 +213,7 @@ class Home(pn.viewable.Viewer):
         )
 
     def _cards(self, _revision: int) -> pn.viewable.Viewable:
-        metrics = self.workspace.metrics()
+        metrics = shared_metrics(self.workspace)
         if not metrics:
             return pn.pane.Markdown("No module contributes metrics yet.")
         return kpi_cards([kpi_card(m.label, m.formatted(), m.sql, m.help) for m in metrics])
