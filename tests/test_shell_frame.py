@@ -40,3 +40,16 @@ def test_home_kpis_are_shared_until_the_data_changes(demo_workspace: Workspace):
     contact = demo_workspace.store.query("SELECT id, first_name FROM contacts ORDER BY id LIMIT 1")[0]
     demo_workspace.store.update("contacts", contact["id"], {"first_name": "Renamed"})
     assert app_module.shared_metrics(demo_workspace) is not first  # a write: computed again
+
+
+def test_the_duplicates_page_draws_a_screenful_of_pairs_then_the_rest_on_request(demo_workspace: Workspace):
+    from crm_workspace_contacts.views import DuplicatesPage
+    from crm_workspace_contacts.views.duplicates import PAIRS_SHOWN
+
+    page = DuplicatesPage(workspace=demo_workspace)
+    pair = {"a": 1, "b": 2, "a_name": "A", "b_name": "B", "organization": "", "reason": "same email", "score": 90.0}
+    page.model.pairs = lambda limit=100: [dict(pair, a=i) for i in range(PAIRS_SHOWN + 5)]
+    shown, more = page._pairs().objects
+    assert len(shown.objects) == PAIRS_SHOWN and more.label == "Show 5 more"
+    more.clicks += 1
+    assert len(shown.objects) == PAIRS_SHOWN + 5 and not more.visible
