@@ -12,13 +12,21 @@ Every page the app registers (``crm_dashboards``, plus home and the audit trail)
 measured, then each module's record page where it has one (a contact, an organization,
 a deal, a ticket, an article: the first of its table). ``--pages`` picks some by label.
 
+On a large workspace (issue 18: every page within 2.5 s at 100k contacts): ``--contacts N``
+serves a copy of the cached demo workspace of that size (benchmarks/.data, built once by
+common.large_workspace_path: N contacts, N/10 activities, N/100 deals and relationships,
+the core modules' data only), ``--db PATH`` a copy of any workspace file. The copy is
+migrated and served; the source file is never written.
+
 Run: .venv/bin/python benchmarks/bench_pages.py [--runs 3] [--pages "contacts,deal record"]
+     [--contacts 100000 | --db PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -28,12 +36,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, report
+from common import ROOT, large_workspace_path, report
 
 CRM = str(Path(sys.executable).with_name("crm"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 GOAL = "goal: ready within 1.5 s"
+GOAL_LARGE = "goal: ready within 2.5 s at 100k contacts"
 TIMEOUT_MS = 60_000
 #: Seconds from navigation start until no deferred section is still loading, per navigation.
 SETTLED: list[float] = []
@@ -170,6 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="navigations per page (median)")
     parser.add_argument("--pages", default="", help="comma-separated page labels (default: all)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--contacts", type=int, metavar="N", help="a copy of the cached demo workspace of N contacts")
+    size.add_argument("--db", type=Path, metavar="PATH", help="a copy of this workspace file (never written)")
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
@@ -180,7 +192,25 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
         db = Path(tmp) / "crm.db"
-        subprocess.run([CRM, "--db", str(db), "init", "--demo"], check=True, capture_output=True)
+        source = args.db
+        if args.contacts:
+            n = args.contacts
+            source = large_workspace_path(n, activities=n // 10, deals=n // 100, relationships=n // 100)
+        if source is not None:
+            if not Path(source).is_file():
+                parser.error(f"no workspace file at {source}")
+            shutil.copyfile(source, db)  # the copy is migrated and served: the source stays as it is
+            # the enabled plugins' tables and migrations, before the app opens it
+            subprocess.run([CRM, "--db", str(db), "init"], check=True, capture_output=True)
+            # the catch-up tick a server runs once after it starts (surveys, SLAs, scores over every row: 2 min
+            # at 100k contacts, holding the server's interpreter): done before the clock starts, as on a server
+            # that has been up a while; a failing plugin (no SMTP server here) is no reason to stop
+            subprocess.run([CRM, "--db", str(db), "tick"], check=False, capture_output=True)
+        else:
+            subprocess.run([CRM, "--db", str(db), "init", "--demo"], check=True, capture_output=True)
+        goal = GOAL if source is None else GOAL_LARGE
+        contacts = sqlite3.connect(db).execute("SELECT count(*) FROM contacts").fetchone()[0]
+        print(f"workspace: {contacts:,} contacts ({source or 'crm init --demo'})", flush=True)
         env = {"CRM_USER": "ana", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
         app = Served([CRM, "--db", str(db), "serve", "--port", "{port}"], Path(tmp) / "app.log", env)
         baseline = Served([sys.executable, __file__, "--serve-baseline", "{port}"], Path(tmp) / "base.log", env)
@@ -201,7 +231,7 @@ def main() -> None:
                     SETTLED.clear()
                     ours, shown = median_ready(context, app.url + query, args.runs, expect)
                     name = f"page {label}" + ("" if shown else f" (did not show {expect!r})")
-                    report(name, ours, empty, "Panel's empty page", goal=GOAL)
+                    report(name, ours, empty, "Panel's empty page", goal=goal)
                     if SETTLED:
                         settled = statistics.median(SETTLED)
                         print(f"    (whole page, with the sections loaded after ready: {settled:.2f} s)", flush=True)

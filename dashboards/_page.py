@@ -14,6 +14,7 @@ from crm_workspace import Workspace
 from crm_workspace.web import auth
 from crm_workspace.web.app import error_card
 from crm_workspace.web.session import base_workspace, configure, session_workspace
+from crm_workspace.web.shell import frame
 
 HEADER = "#1f4e79"
 
@@ -50,6 +51,4 @@ def module_page(name: str) -> pn.template.BaseTemplate:
             body = error_card("No such module", f"no enabled module has a page named '{name}'")
         else:
             title, body = page.title, ws.dashboard(name)
-    return pn.template.FastListTemplate(
-        title=f"crm-workspace · {title}", main=[body], header_background=HEADER, accent_base_color=HEADER
-    )
+    return frame(title=f"crm-workspace · {title}", main=[body])

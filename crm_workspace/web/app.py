@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
 import panel as pn
 import param
-from panel.custom import JSComponent
-from panel.io.resources import CDN_DIST
-from panel.theme import Fast
 
 from crm_workspace.data import permissions
 from crm_workspace.errors import NotFound
@@ -25,14 +23,14 @@ from crm_workspace.types import Page
 from crm_workspace.web import identity
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.web.icons import is_icon_name, svg
-from crm_workspace.web.responsive import FIT_CSS_PATH, ShellMenu, card_labels_css, shell_css
-from crm_workspace.web.router import Router, page_query, parse_query
+from crm_workspace.web.router import page_query, parse_query
+from crm_workspace.web.shell import FrameScript, OfflineFast, ReadyMark, ShellTemplate, follow_page
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-#: The system's own interface font: nothing to download, the same text on and off line.
-SYSTEM_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
+#: defined in crm_workspace/web/shell.py, imported from here since they were first defined here
+__all__ = ["OfflineFast", "ReadyMark"]
 
 POLL_MS = 1000
 HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="home", order=0, plugin="core")
@@ -53,72 +51,6 @@ CSS = """
   .crm-kpi .value {font-size: 22px;}
 }
 """
-
-
-class OfflineFast(Fast):
-    """Panel's Fast design without its web font (Open Sans from the internet: offline the page waits for it)."""
-
-    #: Tables share out their width instead of measuring every cell ("fit_data_table", Panel's default):
-    #: half of the Contacts page's time in the browser was Tabulator measuring. A table that sets
-    #: ``layout=`` keeps its own; columns stay resizable, long text ends in an ellipsis.
-    modifiers = {  # noqa: RUF012 - Panel's class attribute
-        **Fast.modifiers,
-        pn.widgets.Tabulator: {**Fast.modifiers[pn.widgets.Tabulator], "layout": "fit_columns"},
-        # phones and tablets: every component fits the screen's width (crm_workspace/web/responsive.py)
-        pn.viewable.Viewable: {"stylesheets": [pn.theme.Inherit, FIT_CSS_PATH]},
-    }
-
-    _resources = {  # noqa: RUF012 - Panel's class attribute
-        **{kind: urls for kind, urls in Fast._resources.items() if kind != "font"},
-        # by full URL: a relative one would be looked up under this class's name; Panel serves it from its bundle
-        "js_modules": {**Fast._resources["js_modules"], "fast-design": f"{CDN_DIST}bundled/fast/js/fast_design.js"},
-    }
-
-    @classmethod
-    def _get_modifiers(cls, viewable, theme=None, isolated=True):
-        """Panel's modifiers, and for a table its cards' labels on a phone (``card_labels_css``)."""
-        modifiers, child_modifiers = super()._get_modifiers(viewable, theme, isolated)
-        if isinstance(viewable, pn.widgets.Tabulator) and (labels := card_labels_css(viewable)):
-            modifiers["stylesheets"] = [*modifiers.get("stylesheets", []), labels]
-        return modifiers, child_modifiers
-
-
-class ReadyMark(JSComponent):
-    """Tells the browser when a page has rendered: ``performance.mark("crm-ready")`` and ``<body data-ready>``.
-
-    The server sets ``page`` once the session's document is rendered in the browser
-    (Panel's ``onload``, after the pages' own deferred loads) and again on each page
-    change; the browser marks on the next frame. The page benchmark
-    (benchmarks/bench_pages.py) and the browser tests wait on it.
-    """
-
-    page = param.String(default="", doc="The page shown; set when it has rendered.")
-
-    _esm = """
-    export function render({ model }) {
-      const mark = () => {
-        if (!model.page) return
-        requestAnimationFrame(() => setTimeout(() => {
-          document.body.dataset.ready = model.page
-          performance.mark("crm-ready", { detail: model.page })
-        }))
-      }
-      model.on("page", () => { delete document.body.dataset.ready; mark() })
-      mark()
-    }
-    """
-
-
-def ready_mark(workspace: Workspace) -> ReadyMark:
-    """A ``ReadyMark`` that follows ``workspace.page``: marks when the session loads and after each page change."""
-    mark = ReadyMark(width=0, height=0, margin=0)
-
-    def loaded() -> None:
-        mark.page = workspace.page
-        workspace.param.watch(lambda event: setattr(mark, "page", event.new), "page")
-
-    pn.state.onload(loaded)
-    return mark
 
 
 def nav_label(page: Page) -> str:
@@ -227,6 +159,30 @@ def kpi_cards(cards: list[str]) -> pn.pane.HTML:
     )
 
 
+#: (workspace file, user) -> (data version, when computed, metrics): the home page's KPIs, shared by sessions.
+_METRICS: dict[tuple[str, str], tuple[Any, float, list]] = {}
+#: At most this old when nothing was written since (KPIs of "this month", "90 days" follow the clock).
+METRICS_MAX_AGE_S = 60.0
+
+
+def shared_metrics(workspace: Workspace) -> list:
+    """``workspace.metrics()``, computed once for every session of the user until the data changes.
+
+    Each KPI is an aggregate over a whole table: at 100k contacts the home page's ~35
+    queries took 0.6 s of every visit. Sessions of one server share their results until
+    any connection commits (``store.data_version()``) or a minute has passed.
+    """
+    key = (workspace.path, workspace.user)
+    version = workspace.store.data_version()
+    cached = _METRICS.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] == version and now - cached[1] < METRICS_MAX_AGE_S:
+        return cached[2]
+    metrics = workspace.metrics()
+    _METRICS[key] = (version, now, metrics)
+    return metrics
+
+
 class Home(pn.viewable.Viewer):
     """The home page: KPI cards from every plugin's ``crm_metrics``, and plugin problems."""
 
@@ -257,7 +213,7 @@ class Home(pn.viewable.Viewer):
         )
 
     def _cards(self, _revision: int) -> pn.viewable.Viewable:
-        metrics = self.workspace.metrics()
+        metrics = shared_metrics(self.workspace)
         if not metrics:
             return pn.pane.Markdown("No module contributes metrics yet.")
         return kpi_cards([kpi_card(m.label, m.formatted(), m.sql, m.help) for m in metrics])
@@ -292,8 +248,9 @@ class App(pn.viewable.Viewer):
         self.nav.value = self._nav_entry(ws.page)  # the widget picks its first entry for None when made
         self.nav.param.watch(self._navigate, "value")
         self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")
-        #: The address bar (router.js), in step with ``workspace.page``/``page_args``; drawn when served.
-        self.router = Router(query=page_query(ws.page, ws.page_args), width=0, height=0, margin=0)
+        #: The address bar (router.js), in step with ``workspace.page``/``page_args``, and the page's ready
+        #: mark and phone menu: the frame's browser side, one component (crm_workspace/web/shell.py); drawn when served.
+        self.router = FrameScript(query=page_query(ws.page, ws.page_args), width=0, height=0, margin=0)
         self.router.param.watch(self._follow_address, "query")
         ws.param.watch(self._show, "page")
         ws.param.watch(self._update_address, ["page", "page_args"])
@@ -356,24 +313,13 @@ class App(pn.viewable.Viewer):
         return pn.Row(pn.Column(self.user_badge(), self.nav, width=200), self.main, sizing_mode="stretch_width")
 
     def template(self) -> pn.template.BaseTemplate:
-        template = pn.template.FastListTemplate(
-            title="crm-workspace",
-            sidebar=[self.user_badge(), self.nav, self.router],
-            main=[self.main],
-            header_background="#1f4e79",
-            accent_base_color="#1f4e79",
-            sidebar_width=230,
-            design=OfflineFast,
-            font=SYSTEM_FONT,
-            # Panel's busy spinner is process-wide: it spins in every session when any one
-            # is working, and updating all of them on every callback was most of the
-            # server's time with 20 sessions open. Components show their own loading state.
-            busy_indicator=None,
+        # Panel's busy spinner is process-wide: it spins in every session when any one
+        # is working, and updating all of them on every callback was most of the
+        # server's time with 20 sessions open (ShellTemplate has none). Components show their own loading state.
+        follow_page(self.router, self.workspace)
+        return ShellTemplate(
+            title="crm-workspace", sidebar=[self.user_badge(), self.nav, self.router], main=[self.main]
         )
-        template.config.raw_css.append(shell_css())
-        template.header.append(ShellMenu(width=0, height=0, margin=0))
-        template.header.append(ready_mark(self.workspace))
-        return template
 
 
 def access_ended() -> pn.pane.Alert:

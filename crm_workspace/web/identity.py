@@ -14,6 +14,7 @@ from typing import Any
 import panel as pn
 
 from crm_workspace.data.permissions import team
+from crm_workspace.web.shell import frame
 
 #: the cookie a browser keeps its chosen member in (one year; cleared by "switch user")
 USER_COOKIE = "crm_user"
@@ -77,10 +78,4 @@ def who_are_you(store: Any) -> pn.Column:
 
 def picker_template(store: Any) -> pn.template.BaseTemplate:
     """The picker in the app's own frame (no navigation yet: no one to act as)."""
-    return pn.template.FastListTemplate(
-        title="crm-workspace",
-        main=[who_are_you(store)],
-        header_background="#1f4e79",
-        accent_base_color="#1f4e79",
-        busy_indicator=None,
-    )
+    return frame(main=[who_are_you(store)])

@@ -23,6 +23,7 @@ from crm_workspace.errors import CrmError
 from crm_workspace.web import auth, identity
 from crm_workspace.web.app import POLL_MS, App, access_ended, app_pages
 from crm_workspace.web.router import parse_query, session_query
+from crm_workspace.web.shell import frame
 from crm_workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
             return identity.picker_template(base.store)
     ws, guard = open_session(config.path, user=config.user, acting=acting)
     if guard.state is None:
-        return pn.template.FastListTemplate(title="crm-workspace", main=[access_ended()], header_background="#1f4e79")
+        return frame(main=[access_ended()])
     # build the page the address names first (a reload, a shared link), not the home page and then that page
     page, args = parse_query(session_query(pn.state.session_args))
     ws.param.update(page=page, page_args=args)

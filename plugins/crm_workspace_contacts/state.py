@@ -19,6 +19,9 @@ from . import merge, queries, records
 from .drafts import MergeReview
 
 #: Record sections (by key) that show in full what a record page would otherwise list briefly.
+#: (workspace file, limit) -> (data version, pairs): the duplicate search, shared by the server's sessions.
+_PAIRS: dict[tuple[str, int], tuple[Any, list[dict]]] = {}
+
 DEALS_SECTION = "pipeline.deals"
 RELATIONSHIPS_SECTION = "relationships.list"
 
@@ -245,7 +248,16 @@ class DuplicatesModel(param.Parameterized):
     failed = param.Boolean(default=False, doc="Whether ``message`` reports a failure.")
 
     def pairs(self, limit: int = 100) -> list[dict]:
-        return merge.find_duplicates(self.workspace, limit=limit)
+        """The likeliest duplicate pairs, searched again only when the data changed since the last search
+        (any session's: the search compares every contact, 1.1 s at 100k contacts)."""
+        key = (self.workspace.path, limit)
+        version = self.workspace.store.data_version()
+        cached = _PAIRS.get(key)
+        if cached is not None and cached[0] == version:
+            return [dict(pair) for pair in cached[1]]
+        pairs = merge.find_duplicates(self.workspace, limit=limit)
+        _PAIRS[key] = (version, [dict(pair) for pair in pairs])
+        return pairs
 
     def log(self, limit: int = 50) -> list[dict]:
         return merge.merge_log(self.workspace, limit)

@@ -20,6 +20,10 @@ def _side(row: dict, field: str) -> str:
     return f"#{row['id']}: {value if value is not None else '—'}"
 
 
+#: Pairs shown at first (the likeliest); the rest behind a button.
+PAIRS_SHOWN = 25
+
+
 class MergeCard(pn.viewable.Viewer):
     """One merge under review: a two-way choice per differing field, bound to the review's choices."""
 
@@ -80,21 +84,31 @@ class DuplicatesPage(pn.viewable.Viewer):
         pairs = self.model.pairs()
         if not pairs:
             return pn.pane.Markdown("No possible duplicates found.")
-        rows = []
-        for pair in pairs:
-            button = pn.widgets.Button(label="Review & merge", width=140)
-            button.on_click(lambda _e, p=pair: self._review(p))
-            rows.append(
-                pn.Row(
-                    pn.pane.HTML(
-                        f"<b>{E(pair['a_name'])}</b> (#{pair['a']}) ↔ <b>{E(pair['b_name'])}</b> (#{pair['b']})"
-                        f" · {E(pair['organization'] or '')} · {E(pair['reason'])} · score <b>{pair['score']:.0f}</b>",
-                        width=640,
-                    ),
-                    button,
-                )
-            )
-        return pn.Column(*rows)
+        # the likeliest first, a screenful at a time: each pair is three components to build and draw
+        shown = pn.Column(*[self._pair_row(pair) for pair in pairs[:PAIRS_SHOWN]])
+        rest = pairs[PAIRS_SHOWN:]
+        if not rest:
+            return shown
+        more = pn.widgets.Button(label=f"Show {len(rest)} more", width=160)
+
+        def show_more(_event: Any) -> None:
+            shown.extend([self._pair_row(pair) for pair in rest])
+            more.visible = False
+
+        more.on_click(show_more)
+        return pn.Column(shown, more)
+
+    def _pair_row(self, pair: dict) -> pn.Row:
+        button = pn.widgets.Button(label="Review & merge", width=140)
+        button.on_click(lambda _e, p=pair: self._review(p))
+        return pn.Row(
+            pn.pane.HTML(
+                f"<b>{E(pair['a_name'])}</b> (#{pair['a']}) ↔ <b>{E(pair['b_name'])}</b> (#{pair['b']})"
+                f" · {E(pair['organization'] or '')} · {E(pair['reason'])} · score <b>{pair['score']:.0f}</b>",
+                width=640,
+            ),
+            button,
+        )
 
     def _review(self, pair: dict) -> None:
         try:
