@@ -169,6 +169,21 @@ def test_nps_tick_is_idempotent_per_period(workspace, smtpd):
     assert smtpd.messages[2]["To"] != smtpd.messages[1]["To"]
 
 
+def test_a_tick_queues_a_few_surveys_and_the_next_ticks_the_rest(workspace, monkeypatch):
+    """A new period's thousands of customers are surveyed over several ticks, none twice."""
+    from crm_workspace_surveys import nps
+
+    customers(workspace)
+    monkeypatch.setattr(nps, "PER_TICK", 1)
+    now = "2026-11-30T09:00:00Z"
+    queued = []
+    for _ in range(3):
+        run_ticks(workspace, now, plugins=["surveys"])
+        queued.append(workspace.store.scalar("SELECT count(*) FROM mail_outbox WHERE plugin = 'surveys'"))
+    assert queued == [1, 2, 2]  # the two customers due, one a tick
+    assert len(nps.send_nps(workspace, now, dry_run=True)) == 0
+
+
 def test_nps_settings(workspace):
     from crm_workspace_surveys.nps import send_nps
 

@@ -62,9 +62,9 @@ def crm_tick(workspace, now):
     """Queue the NPS survey when a period starts, then deliver this plugin's queued mail."""
     from crm_workspace.services.outbox import deliver
 
-    from .nps import send_nps
+    from .nps import PER_TICK, send_nps
 
-    send_nps(workspace, now)
+    send_nps(workspace, now, limit=PER_TICK)
     if workspace.store.scalar("SELECT 1 FROM mail_outbox WHERE plugin = 'surveys' AND status = 'queued' LIMIT 1"):
         deliver(workspace, plugin="surveys")
 

@@ -27,6 +27,9 @@ from crm_workspace.services.signing import public_url, sign
 from .rules import LINK_DAYS, PLUGIN
 
 EPOCH = date(1970, 1, 1)
+#: Surveys one tick queues (and so sends): a new period's thousands of customers are surveyed
+#: over the next ticks instead of holding the server for minutes (20k customers: ~2 min of CPU).
+PER_TICK = 250
 
 
 def period_start(now: str, every_days: int) -> str:
@@ -36,8 +39,8 @@ def period_start(now: str, every_days: int) -> str:
     return (EPOCH + timedelta(days=n * every_days)).isoformat()
 
 
-def recipients(ws: Any, period: str) -> list[dict]:
-    """Customers due for this period's survey: not yet queued, not yet answered."""
+def recipients(ws: Any, period: str, limit: int | None = None) -> list[dict]:
+    """Customers due for this period's survey: not yet queued, not yet answered (the first ``limit``)."""
     consent = (
         "c.marketing_consent = 1"
         if ws.setting("nps_require_consent", False)
@@ -50,8 +53,8 @@ def recipients(ws: Any, period: str) -> list[dict]:
         " AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.key = 'nps:' || c.id || ':' || ?)"
         " AND NOT EXISTS (SELECT 1 FROM survey_responses r WHERE r.kind = 'nps' AND r.contact_id = c.id"
         "  AND r.period = ?)"
-        " ORDER BY c.id",
-        [period, period],
+        " ORDER BY c.id" + (" LIMIT ?" if limit else ""),
+        [period, period, *([limit] if limit else [])],
     )
 
 
@@ -78,13 +81,14 @@ def message_for(ws: Any, contact: dict, period: str):
     )  # fmt: skip
 
 
-def send_nps(ws: Any, now: str, *, dry_run: bool = False) -> list[dict]:
-    """Queue this period's NPS survey for every due customer; the contacts (queued, or due with ``dry_run``)."""
+def send_nps(ws: Any, now: str, *, dry_run: bool = False, limit: int | None = None) -> list[dict]:
+    """Queue this period's NPS survey for every due customer (the first ``limit``); the contacts
+    (queued, or due with ``dry_run``). The tick queues ``PER_TICK`` at a time: the rest follow."""
     every = int(ws.setting("nps_every_days", 90) or 0)
     if every <= 0:
         return []
     period = period_start(now, every)
-    due = recipients(ws, period)
+    due = recipients(ws, period, limit)
     if dry_run or not due:
         return due
     enqueue_many(
