@@ -78,13 +78,16 @@ def crm(
     return result
 
 
+def demo_contact(site: Path, db: Path, contacts: int) -> tuple[int, str]:
+    """A demo workspace made with the plugin installed; the id and email of its first contact with one."""
+    crm(site, db, "init", "--demo", "--contacts", str(contacts))
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+
+
 def test_a_plugins_personal_data_is_exported_and_erased_through_the_cli(site: Path, tmp_path: Path):
     db = tmp_path / "crm.db"
-    crm(site, db, "init", "--demo", "--contacts", "40")
-    with sqlite3.connect(db) as conn:
-        cid, email = conn.execute(
-            "SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1"
-        ).fetchone()
+    cid, email = demo_contact(site, db, 40)
     insert = textwrap.dedent(f"""
         from crm_workspace import Workspace
         ws = Workspace.open({str(db)!r}, user="ana")
@@ -131,11 +134,8 @@ def test_every_built_in_declares_its_personal_data(tmp_path: Path):
 def nps_db(site: Path, tmp_path: Path) -> tuple[Path, int, str]:
     """A small demo with the NPS plugin installed and one answer of a contact's: (db, contact id, email)."""
     db = tmp_path / "crm.db"
-    crm(site, db, "init", "--demo", "--contacts", "20")
+    cid, email = demo_contact(site, db, 20)
     with sqlite3.connect(db) as conn:
-        cid, email = conn.execute(
-            "SELECT id, email FROM contacts WHERE email IS NOT NULL ORDER BY id LIMIT 1"
-        ).fetchone()
         conn.execute("INSERT INTO nps_answers (contact_id, score, comment) VALUES (?, 3, ?)", [cid, COMMENT])
     return db, cid, email
 
