@@ -9,7 +9,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
-from crm_workspace.web.display import when_html
+from crm_workspace.web.display import label, when_html
 
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
 from ..state import ContactListModel
@@ -141,6 +141,8 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
         frame = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
         # "3 days ago" with the exact time on hover; as text the <time> sorts by its ISO datetime attribute
         frame["last_touched"] = [when_html(t) for t in frame["last_touched"]]
+        for column in ("lifecycle_stage", "stakeholder_type"):  # words, not stored keys ("Sales qualified")
+            frame[column] = frame[column].map(label)
         self.table.value = frame
         first = model.page * PAGE_SIZE
         self.status.object = f"**{model.summary('contacts')}** — showing {first + 1 if rows else 0}–{first + len(rows)}"
