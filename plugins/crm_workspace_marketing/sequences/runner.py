@@ -70,13 +70,16 @@ def backoff(attempts: int) -> timedelta:
 
 # ---------------------------------------------------------------- checks
 def _contact(workspace: Workspace, contact_id: int) -> dict[str, Any] | None:
-    rows = workspace.query("SELECT * FROM contacts WHERE id = ?", [contact_id])
+    """The contact's row, with ``_erased``: whether the core's list of the erased names them (one read)."""
+    rows = workspace.query(
+        f"SELECT c.*, NOT ({privacy.not_erased('c.id')}) AS _erased FROM contacts c WHERE c.id = ?", [contact_id]
+    )
     return rows[0] if rows else None
 
 
-def gone(workspace: Workspace, contact: dict[str, Any] | None) -> bool:
+def gone(contact: dict[str, Any] | None) -> bool:
     """Deleted, or erased (the core's list says so, never a guess from the name)."""
-    return contact is None or bool(privacy.erased(workspace, [contact["id"]]))
+    return contact is None or bool(contact["_erased"])
 
 
 def replied(workspace: Workspace, contact_id: int, since: str) -> bool:
@@ -100,7 +103,7 @@ def replied(workspace: Workspace, contact_id: int, since: str) -> bool:
 
 def exit_reason(workspace: Workspace, sequence: dict, enrollment: dict, contact: dict | None) -> str | None:
     """Why the person leaves the sequence before the next step, or None."""
-    if gone(workspace, contact):
+    if gone(contact):
         return "erased"
     exits = sequence["exits"]
     stage = contact.get("lifecycle_stage")
