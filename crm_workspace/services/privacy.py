@@ -31,8 +31,9 @@ module's table, so a plugin installed tomorrow is covered the day it declares.
 - **The erased** are recorded in the core table ``erased_contacts`` by the
   erasure itself (and, for older files, from the audit trail's ``erase``
   entries by the core migration). Modules read it through ``erased``,
-  ``erased_in`` (a write's erased contacts), ``not_erased`` and ``ERASED_IDS``: a segment, a sequence, a score never takes
-  an erased person again, whichever modules were enabled at the erasure.
+  ``erased_in`` (a write's erased contacts), ``not_erased`` and
+  ``ERASED_IDS``: a segment, a sequence, a score never takes an erased
+  person again, whichever modules were enabled at the erasure.
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ from . import merge, queries, records
 from .drafts import MergeReview
 
 #: Record sections (by key) that show in full what a record page would otherwise list briefly.
-#: (workspace file, limit) -> (data version, pairs): the duplicate search, shared by the server's sessions.
-_PAIRS: dict[tuple[str, int], tuple[Any, list[dict]]] = {}
-
 DEALS_SECTION = "pipeline.deals"
 RELATIONSHIPS_SECTION = "relationships.list"
+
+#: (workspace file, limit) -> (data version, pairs): the duplicate search, shared by the server's sessions.
+_PAIRS: dict[tuple[str, int], tuple[Any, list[dict]]] = {}
 
 
 def _xlsx(frame: Any, sheet: str) -> io.BytesIO:
