@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import panel as pn
 import param
 from panel.custom import JSComponent
+from panel.io.document import create_doc_if_none_exists
 from panel.template.base import BasicTemplate
 from panel.theme import Design, Fast
 
@@ -80,6 +81,12 @@ class ShellTemplate(BasicTemplate):
         params.setdefault("busy_indicator", None)
         super().__init__(**params)
         self.config.raw_css.extend(frame_css())
+
+    def _init_doc(self, doc: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Panel's, with the document's model graph walked once at the end, not again after each root."""
+        document = create_doc_if_none_exists(doc or pn.state.curdoc)
+        with document.models.freeze():
+            return super()._init_doc(document, *args, **kwargs)
 
     def resolve_resources(self, *args: Any, **kwargs: Any) -> dict:
         """Panel's resources, with the frame's colours and font as CSS variables."""
