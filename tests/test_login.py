@@ -152,3 +152,41 @@ def test_forty_parallel_guesses_get_at_most_five_tries(server):
     )
     count, locked_until = failures.fetchone()
     assert count == 5 and locked_until > time.time() + 60
+
+
+def test_the_login_check_keeps_its_connection_and_still_sees_every_change(tmp_path: Path):
+    """Asked every second by every open page: one kept connection per file, never a stale answer."""
+    from crm_workspace import Workspace
+
+    path = tmp_path / "crm.db"
+    Workspace.open(path, user="admin", builtins_only=True).close()
+    plain = tmp_path / "plain.db"
+    shutil.copy(path, plain)
+    assert not auth.login_required(str(path))
+    kept = auth._reader(str(path))
+
+    def add_password(db: Path) -> None:
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "INSERT INTO users (username, role, password_hash) VALUES ('ben', 'admin', ?)",
+                [permissions.hash_password("ben-secret-1")],
+            )
+        conn.close()
+
+    add_password(path)
+    assert auth.login_required(str(path))  # another connection's write, seen at once
+    assert auth._reader(str(path)) is kept
+    with sqlite3.connect(plain) as source, sqlite3.connect(path) as target:
+        source.backup(target)  # `crm restore`: the same file, its content replaced
+    assert not auth.login_required(str(path))
+    for name in ("crm.db", "crm.db-wal", "crm.db-shm"):  # another workspace made at the same path
+        (tmp_path / name).unlink(missing_ok=True)
+    Workspace.open(path, user="admin", builtins_only=True).close()
+    add_password(path)
+    assert auth.login_required(str(path))
+    assert auth._reader(str(path)) is not kept
+    for n in range(auth.READERS_KEPT + 2):  # many files (tests): only the last few stay open
+        other = tmp_path / f"other{n}.db"
+        shutil.copy(plain, other)
+        assert not auth.login_required(str(other))
+    assert len(auth._readers.kept) == auth.READERS_KEPT

@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,36 @@ def _connect(db_path: str, *, write: bool = False) -> sqlite3.Connection:
     return conn
 
 
+#: Read-only connections each thread keeps open, one per workspace file (the tests serve many files).
+READERS_KEPT = 4
+_readers = threading.local()
+
+
+def _reader(db_path: str) -> sqlite3.Connection:
+    """A read-only connection to ``db_path`` that this thread keeps open.
+
+    Every open page asks once a second whether a login is now required (or its session
+    still live): a new connection each time parsed the whole schema again, most of the
+    question's cost (a tenth of a busy server's time). A replaced file (a restore) gets a
+    new connection; an idle one holds no lock, its statements end with each answer.
+    """
+    kept: dict[str, tuple[int, sqlite3.Connection]] = _readers.__dict__.setdefault("kept", {})
+    try:
+        inode = os.stat(db_path).st_ino
+    except OSError:
+        return _connect(db_path)  # no file: sqlite3's own "unable to open" error, as before
+    inode_and_conn = kept.pop(db_path, None)
+    if inode_and_conn is not None and inode_and_conn[0] != inode:
+        inode_and_conn[1].close()
+        inode_and_conn = None
+    if inode_and_conn is None:
+        while len(kept) >= READERS_KEPT:
+            kept.pop(next(iter(kept)))[1].close()  # the least recently used
+        inode_and_conn = (inode, _connect(db_path))
+    kept[db_path] = inode_and_conn
+    return inode_and_conn[1]
+
+
 # ---------------------------------------------------------------- passwords
 _dummy_hash: str | None = None
 
@@ -83,32 +114,20 @@ def check_login(db_path: str, username: str, password: str) -> bool:
     """True if ``username`` is an active user whose password hash matches ``password``."""
     if not username or not password:
         return False
-    conn = _connect(db_path)
-    try:
-        stored = permissions.password_hash_of(conn, username)  # the Store's one query of a hash
-    finally:
-        conn.close()
+    stored = permissions.password_hash_of(_reader(db_path), username)  # the Store's one query of a hash
     matches = permissions.verify_password(stored or _dummy(), password)
     return matches and stored is not None
 
 
 def may_log_in(db_path: str, username: str) -> bool:
-    conn = _connect(db_path)
-    try:
-        return permissions.password_hash_of(conn, username) is not None
-    finally:
-        conn.close()
+    return permissions.password_hash_of(_reader(db_path), username) is not None
 
 
 def login_required(db_path: str) -> bool:
     """True when the served app must ask for a login (some user has a password), now."""
     if not Path(db_path).is_file():
         return False
-    conn = _connect(db_path)
-    try:
-        return permissions.login_enabled(conn)
-    finally:
-        conn.close()
+    return permissions.login_enabled(_reader(db_path))
 
 
 # ----------------------------------------------------------------- sessions
@@ -142,18 +161,19 @@ def session_user(db_path: str, token: str | None) -> str | None:
     """The user of a live session: unexpired, not revoked, the user active with the password of the login."""
     if not token:
         return None
-    conn = _connect(db_path)
     try:
-        row = conn.execute(
-            "SELECT s.username, s.password_fingerprint, u.password_hash FROM login_sessions s"
-            " JOIN users u ON u.username = s.username AND coalesce(u.active, 1) != 0"
-            " WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
-            [_token_hash(token), time.time()],
-        ).fetchone()
+        row = (
+            _reader(db_path)
+            .execute(
+                "SELECT s.username, s.password_fingerprint, u.password_hash FROM login_sessions s"
+                " JOIN users u ON u.username = s.username AND coalesce(u.active, 1) != 0"
+                " WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+                [_token_hash(token), time.time()],
+            )
+            .fetchone()
+        )
     except sqlite3.OperationalError:  # before the migration: no sessions at all
         return None
-    finally:
-        conn.close()
     if not row or not row[2] or row[1] != _fingerprint(row[2]):
         return None  # removed, disabled, password changed or cleared since the login
     return row[0]
