@@ -53,3 +53,13 @@ def test_the_duplicates_page_draws_a_screenful_of_pairs_then_the_rest_on_request
     assert len(shown.objects) == PAIRS_SHOWN and more.label == "Show 5 more"
     more.clicks += 1
     assert len(shown.objects) == PAIRS_SHOWN + 5 and not more.visible
+
+
+def test_pages_load_no_math_typesetting(served_demo):
+    """Bokeh's MathJax bundle (1 MB parsed on every page load) stays out: nothing here shows math,
+    and with it loaded, TeX-like text a customer typed would be typeset."""
+    import urllib.request
+
+    with urllib.request.urlopen(served_demo.url + "?page=contacts", timeout=60) as response:
+        html = response.read().decode()
+    assert "bokeh-widgets" in html and "bokeh-mathjax" not in html

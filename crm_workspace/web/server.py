@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import os
 import sys
+from typing import Any
 
 import panel as pn
 
@@ -36,6 +37,7 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
     # Bokeh checks every new session's document for model mistakes and only logs what it finds:
     # ~8 ms of each ~200 ms session open. Development turns it back on with BOKEH_VALIDATE_DOC=true.
     os.environ.setdefault("BOKEH_VALIDATE_DOC", "false")
+    _math_only_when_asked()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     print(f"crm-workspace serving on http://{'localhost' if address == '127.0.0.1' else address}:{port}", flush=True)
 
@@ -62,6 +64,25 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
         http_server_kwargs={"max_body_size": SERVER_MAX_BODY_BYTES},
         **auth_options,
     )
+
+
+def _math_only_when_asked() -> None:
+    """Leave Bokeh's MathJax bundle out of the pages unless a page's plugin asks for ``mathjax``.
+
+    Panel adds it (1 MB, a tenth of a second of every page load in the browser) to any page
+    with an HTML or Markdown pane, in case the text holds TeX; loaded, it typesets whatever
+    looks like TeX in those panes, customers' own text included. No built-in page shows math.
+    """
+    import panel.io.server as panel_server
+    from panel.config import panel_extension
+
+    bundle = panel_server.bundle_resources
+
+    def bundle_resources(roots: Any, resources: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("enable_mathjax", "mathjax" in panel_extension._loaded_extensions)
+        return bundle(roots, resources, *args, **kwargs)
+
+    panel_server.bundle_resources = bundle_resources
 
 
 def route_patterns(workspace: Workspace) -> list[tuple]:
