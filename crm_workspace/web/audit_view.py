@@ -14,6 +14,7 @@ import panel as pn
 import param
 
 from crm_workspace.data import audit, permissions
+from crm_workspace.web.tables import Table
 from crm_workspace.workspace import Workspace
 
 PAGE_SIZE = 50
@@ -86,7 +87,7 @@ class AuditPage(pn.viewable.Viewer):
             pages = max(1, -(-total // PAGE_SIZE))
             return pn.Column(
                 pn.pane.Markdown(f"{total:,} entries · page {model.page + 1} of {pages}"),
-                pn.widgets.Tabulator(
+                Table(
                     model.rows(),
                     show_index=False,
                     disabled=True,

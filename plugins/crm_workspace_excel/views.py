@@ -11,6 +11,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.display import label, when_html
+from crm_workspace.web.tables import Table
 
 from .mapping import ENTITIES
 from .model import PREVIEW_ROWS, ImportModel
@@ -284,7 +285,7 @@ class ImportPage(pn.viewable.Viewer):
             ["id", "at", "user", "file_name", "entity", "created", "updated", "skipped", "rejected", "status"]
         ]
         frame = frame.assign(at=[when_html(v) for v in frame["at"]])  # "3 days ago", the exact time on hover
-        return pn.widgets.Tabulator(
+        return Table(
             frame,
             show_index=False,
             disabled=True,

@@ -15,6 +15,7 @@ from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import label, when_html
+from crm_workspace.web.tables import Table
 
 from .charts import cohort_figure, flow_figure, journey_figure, journey_in_words, time_figure
 from .model import LifecycleModel
@@ -39,7 +40,7 @@ def readable_table(frame, **options) -> pn.widgets.Tabulator:
     formatters = {c: {"type": "html"} for c in TIME_COLUMNS if c in frame.columns}
     formatters.update({c: NumberFormatter(format="0.0%") for c in ("share",) if c in frame.columns})
     titles = {c: label(c) for c in frame.columns} | {"contact_id": "Id", "at": "When", "by": "By"}
-    return pn.widgets.Tabulator(shown, show_index=False, disabled=True, titles=titles, formatters=formatters, **options)
+    return Table(shown, show_index=False, disabled=True, titles=titles, formatters=formatters, **options)
 
 
 def label_color(fill: str) -> str:

@@ -13,6 +13,7 @@ from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import exact, html_table, label, when_html
+from crm_workspace.web.tables import Table
 
 from . import frames
 from .model import NEW, ScoringModel
@@ -230,7 +231,7 @@ class ScoringPage(pn.viewable.Viewer):
         frame = frame.assign(
             kind=[label(v) for v in frame["kind"]], enabled=["Yes" if v else "No" for v in frame["enabled"]]
         )
-        return pn.widgets.Tabulator(
+        return Table(
             frame,
             show_index=False,
             disabled=True,
@@ -247,7 +248,7 @@ class ScoringPage(pn.viewable.Viewer):
             lifecycle_stage=[label(v) for v in frame["lifecycle_stage"]],
             updated_at=[when_html(v) for v in frame["updated_at"]],
         )
-        return pn.widgets.Tabulator(
+        return Table(
             frame,
             show_index=False,
             disabled=True,

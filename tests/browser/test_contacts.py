@@ -150,3 +150,20 @@ def test_merge_two_duplicates_and_undo(page, served_demo):
         assert ws.store.query("SELECT 1 FROM contacts WHERE id = ?", [log["loser_id"]])
     finally:
         ws.close()
+
+
+def test_the_list_draws_the_rows_in_view_and_the_rest_on_scrolling(page, served_demo):
+    """A page of 50 contacts draws about a screenful of rows (crm_workspace/web/tables.py), not all 50
+    or two screenfuls; the last contact of the page appears when the list is scrolled to its end."""
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        last = ws.store.query("SELECT email FROM contacts ORDER BY last_name, first_name, id LIMIT 1 OFFSET 49")[0]
+    finally:
+        ws.close()
+    open_page(page, served_demo, "contacts")
+    expect(page.get_by_text("showing 1–50")).to_be_visible(timeout=30_000)
+    rows = page.locator(".tabulator-row")
+    expect(rows.first).to_be_visible()
+    assert rows.count() < 30
+    page.locator(".tabulator-tableholder").first.evaluate("holder => { holder.scrollTop = holder.scrollHeight }")
+    expect(page.locator(".tabulator-cell[tabulator-field='email']", has_text=last["email"])).to_be_visible()

@@ -10,6 +10,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.web.display import label, when_html
+from crm_workspace.web.tables import Table
 
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
 from ..state import ContactListModel
@@ -105,7 +106,7 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
             callback=self._export, filename="contacts.xlsx", label="⬇ Export to Excel", color="light", width=160
         )
         self.form_area = pn.Column()
-        self.table = pn.widgets.Tabulator(
+        self.table = Table(
             pd.DataFrame(columns=CONTACT_COLUMNS),
             show_index=False,
             disabled=True,

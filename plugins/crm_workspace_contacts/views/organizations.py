@@ -9,6 +9,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.tables import Table
 
 from ..queries import ORG_COLUMNS
 from ..state import OrganizationListModel
@@ -45,7 +46,7 @@ class OrganizationsPage(RecordListActions, pn.viewable.Viewer):
         )
         self.sort = pn.widgets.Select.from_param(model.param.sort, label="Sort by", width=120)
         self.desc = pn.widgets.Checkbox.from_param(model.param.descending, label="descending")
-        self.table = pn.widgets.Tabulator(
+        self.table = Table(
             pd.DataFrame(columns=ORG_COLUMNS),
             show_index=False,
             disabled=True,

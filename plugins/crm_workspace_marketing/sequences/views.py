@@ -14,6 +14,7 @@ import param
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import ago, label
+from crm_workspace.web.tables import Table
 
 from ..views.common import table
 from . import data, model
@@ -52,7 +53,7 @@ class SequencesPage(pn.viewable.Viewer):
         )
         exits = [*model.EXITS, *(f"stage:{s}" for s in ws.lifecycle_stages())]
         self.exits = pn.widgets.MultiChoice(label="Exit when", options=exits, width=420, disabled=ro)
-        self.steps = pn.widgets.Tabulator(
+        self.steps = Table(
             pd.DataFrame(columns=COLUMNS),
             show_index=False,
             disabled=ro,

@@ -8,6 +8,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from crm_workspace.web.display import when_html
+from crm_workspace.web.tables import Table
 
 READ_ONLY_TIP = "Viewers cannot change marketing: ask an admin or a member."
 
@@ -90,7 +91,7 @@ def table(frame, **options) -> pn.widgets.Tabulator:
     # no cell tooltips: Tabulator sets a tooltip's innerHTML to the raw cell value, so a campaign named
     # "<img onerror=...>" would run as HTML on hover (header titles are ours: labels of column names)
     options.setdefault("configuration", {"columnDefaults": {"headerTooltip": True, "headerWordWrap": True}})
-    return pn.widgets.Tabulator(frame, show_index=False, disabled=True, **options)
+    return Table(frame, show_index=False, disabled=True, **options)
 
 
 def _given(value) -> bool:

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError
+from crm_workspace.web.tables import Table
 
 from ..fields import choice_labels
 from ..filters import describe
@@ -175,7 +176,7 @@ class SegmentsTab(pn.viewable.Viewer):
         self.add_emails = button("Add to the list", self.read_only, width=160)
         self.add_emails.on_click(self._add_emails)
         self.pick_from = pn.widgets.Select(label="…or pick people from segment", options=[""], width=260)
-        self.picker = pn.widgets.Tabulator(
+        self.picker = Table(
             None,
             show_index=False,
             disabled=True,

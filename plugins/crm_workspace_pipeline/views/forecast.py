@@ -11,6 +11,7 @@ from bokeh.models import ColumnDataSource, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from crm_workspace.web.display import day, when_html
+from crm_workspace.web.tables import Table
 
 from ..model import PipelineModel
 from ..values import DEFAULT_CURRENCY, money
@@ -115,7 +116,7 @@ class Forecast(pn.viewable.Viewer):
             was=[day(v) for v in frame["was"]],
             now=[day(v) for v in frame["now"]],
         )
-        return pn.widgets.Tabulator(
+        return Table(
             frame,
             titles=SLIPPED_TITLES,
             formatters={"changed_at": {"type": "html"}},

@@ -10,6 +10,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from crm_workspace import CrmError
 from crm_workspace.web.display import label, money
+from crm_workspace.web.tables import Table
 
 from ..model import AnalysisModel
 from .common import notify_error, notify_success, text
@@ -33,7 +34,7 @@ def _table(frame) -> pn.widgets.Tabulator:
         shown = shown.drop(columns=["currency"], errors="ignore")
     formatters = {"betweenness": NumberFormatter(format="0.0%")} if "betweenness" in frame.columns else {}
     titles = {c: TITLES.get(c) or label(c) for c in shown.columns}
-    return pn.widgets.Tabulator(
+    return Table(
         shown, show_index=False, disabled=True, page_size=10, pagination="local", titles=titles, formatters=formatters
     )
 

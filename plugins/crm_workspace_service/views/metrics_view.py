@@ -9,6 +9,7 @@ from bokeh.plotting import figure
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.tables import Table
 
 from ..metrics import backlog, performance
 
@@ -73,7 +74,7 @@ class MetricsView(pn.viewable.Viewer):
             return pn.pane.Alert(str(error), alert_type="danger")
         return pn.Column(
             pn.pane.Bokeh(response_figure(frame, self.group), sizing_mode="stretch_width"),
-            pn.widgets.Tabulator(frame, show_index=False, disabled=True, sizing_mode="stretch_width"),
+            Table(frame, show_index=False, disabled=True, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -82,7 +83,7 @@ class MetricsView(pn.viewable.Viewer):
         frame = backlog(self.workspace)
         return pn.Column(
             pn.pane.Bokeh(backlog_figure(frame), sizing_mode="stretch_width"),
-            pn.widgets.Tabulator(frame, show_index=False, disabled=True, sizing_mode="stretch_width"),
+            Table(frame, show_index=False, disabled=True, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 

@@ -11,6 +11,7 @@ import param
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
+from crm_workspace.web.tables import Table
 
 from ..model import QUEUE_COLUMNS, QueueModel
 from ..queue import VIEWS, Filters, save_view
@@ -86,7 +87,7 @@ class QueueView(pn.viewable.Viewer):
         )
         self.save_button = pn.widgets.Button(label="Save view", width=100, align="end")
         self.save_button.on_click(self._save)
-        self.table = pn.widgets.Tabulator(
+        self.table = Table(
             show_index=False,
             disabled=True,
             selectable="checkbox",

@@ -10,6 +10,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.tables import Table
 
 from .. import setup
 from .common import READ_ONLY_TIP, notify, read_only
@@ -37,7 +38,7 @@ class SettingsView(pn.viewable.Viewer):
         )
         self.calendar.param.watch(lambda _e: self._load_calendar(), "value")
         self.cal_save.on_click(self._save_calendar)
-        self.policies = pn.widgets.Tabulator(
+        self.policies = Table(
             pd.DataFrame(setup.policies(self.workspace)), show_index=False, disabled=locked, sizing_mode="stretch_width"
         )
         self.pol_save = pn.widgets.Button(
@@ -60,7 +61,7 @@ class SettingsView(pn.viewable.Viewer):
         )
         self.macro_add = pn.widgets.Button(label="Add macro", width=120, disabled=locked, description=tip)
         self.macro_add.on_click(self._add_macro)
-        self.macro_list = pn.widgets.Tabulator(
+        self.macro_list = Table(
             pd.DataFrame(setup.macros(self.workspace)),
             show_index=False,
             disabled=True,
