@@ -93,6 +93,7 @@ class AuditPage(pn.viewable.Viewer):
                     disabled=True,
                     sizing_mode="stretch_width",
                     widths={"change": 600},
+                    height=560,  # a screenful drawn, the rest as it scrolls into view (web/tables.py)
                 ),
             )
 
