@@ -49,6 +49,7 @@ def time_figure(frame):
         sizing_mode="stretch_width",
         title="Days in stage: median (dark) and p90",
         toolbar_location=None,
+        tools="",
     )
     fig.hbar(y="stage", right="p90", height=0.7, source=source, color="#c6dbef", legend_label="p90")
     fig.hbar(y="stage", right="median", height=0.4, source=source, color="#08519c", legend_label="median")
@@ -71,6 +72,7 @@ def heatmap_figure(frame, x: str, y: str, value: str, text: str, title: str, *, 
         sizing_mode="stretch_width",
         title=title,
         toolbar_location=None,
+        tools="",
     )
     if colors:
         fig.rect(x, y, 0.95, 0.95, source=source, fill_color="color", fill_alpha="alpha", line_color=None)
@@ -149,6 +151,7 @@ def journey_figure(frame):
         sizing_mode="stretch_width",
         title="Journey: stage changes (diamonds) and touchpoints (circles) by function",
         toolbar_location=None,
+        tools="",
     )
     word_axis(fig.yaxis, ["service", "sales", "marketing"])
     if len(frame):

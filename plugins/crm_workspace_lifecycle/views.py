@@ -256,6 +256,7 @@ class LifecyclePage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             title="Per month",
             toolbar_location=None,
+            tools="",
         )
         source = ColumnDataSource(series)
         for name, color in (

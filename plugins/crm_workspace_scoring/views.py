@@ -68,6 +68,7 @@ def distribution_figure(frame):
         sizing_mode="stretch_width",
         title="Contacts by rule points (buckets of 10)",
         toolbar_location=None,
+        tools="",
     )
     fig.vbar(x="bucket", top="contacts", width=0.8, source=source, color="#08519c")
     fig.add_tools(HoverTool(tooltips=[("points from", "@bucket"), ("contacts", "@contacts")]))

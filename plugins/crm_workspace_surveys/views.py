@@ -33,7 +33,7 @@ def weekly_figure(rows: list[dict]):
     )
     fig = figure(
         x_range=[r["week"] for r in rows] or ["-"], height=260, sizing_mode="stretch_width",
-        title="CSAT % and NPS by week", toolbar_location=None,
+        title="CSAT % and NPS by week", toolbar_location=None, tools="",
     )  # fmt: skip
     fig.line("week", "csat", source=source, line_width=2, color="#1f77b4", legend_label="CSAT %")
     fig.scatter("week", "csat", source=source, size=6, color="#1f77b4")
@@ -50,7 +50,12 @@ def distribution_figure(rows: list[dict]):
     scores = [str(r["score"]) for r in rows]
     source = ColumnDataSource({"score": scores, "answers": [r["answers"] for r in rows], "color": NPS_COLORS})
     fig = figure(
-        x_range=scores, height=260, sizing_mode="stretch_width", title="NPS answers by score", toolbar_location=None
+        x_range=scores,
+        height=260,
+        sizing_mode="stretch_width",
+        title="NPS answers by score",
+        toolbar_location=None,
+        tools="",
     )
     fig.vbar(x="score", top="answers", width=0.8, color="color", source=source)
     fig.add_tools(HoverTool(tooltips=[("score", "@score"), ("answers", "@answers")]))

@@ -33,6 +33,7 @@ def campaigns_figure(frame):
         sizing_mode="stretch_width",
         title="Per campaign (people only)",
         toolbar_location=None,
+        tools="",
     )
     width = 0.8 / len(SERIES)
     for i, (key, color) in enumerate(SERIES):
@@ -65,6 +66,7 @@ def daily_figure(frame):
         sizing_mode="stretch_width",
         title="People's activity per day (last 120 days)",
         toolbar_location=None,
+        tools="",
     )
     if len(frame):
         import pandas as pd

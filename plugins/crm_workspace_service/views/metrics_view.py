@@ -26,6 +26,7 @@ def response_figure(frame, group: str):
         height=34 * len(names) + 90,
         sizing_mode="stretch_width",
         toolbar_location=None,
+        tools="",
         title="First response, business hours: median (dark) and p90",
     )
     fig.hbar(y="name", right="first_response_p90_h", height=0.7, source=source, color="#c6dbef")
@@ -52,6 +53,7 @@ def backlog_figure(frame):
         height=260,
         sizing_mode="stretch_width",
         toolbar_location=None,
+        tools="",
         title="Open tickets by age and priority",
     )
     fig.vbar_stack(
