@@ -8,6 +8,10 @@ browser cache) and the median of ``performance.mark("crm-ready")`` (set by
 crm_workspace/web/app.py's ReadyMark once the page has rendered) is reported against
 the empty page's. Goal (issue 18): every page within 1.5 s on a quiet machine.
 
+Then, as a person moves around the app: in an open app, each page's menu entry is clicked
+in turn (its first visit in the session), from the click to the page's ready mark,
+against the page's own load by address above.
+
 Every page the app registers (``crm_dashboards``, plus home and the audit trail) is
 measured, then each module's record page where it has one (a contact, an organization,
 a deal, a ticket, an article: the first of its table). ``--pages`` picks some by label.
@@ -46,6 +50,8 @@ GOAL_LARGE = "goal: ready within 2.5 s at 100k contacts"
 TIMEOUT_MS = 60_000
 #: Seconds from navigation start until no deferred section is still loading, per navigation.
 SETTLED: list[float] = []
+#: Median seconds to ready of each page loaded by address, this run.
+LOADS: dict[str, float] = {}
 
 
 def _free_port() -> int:
@@ -114,15 +120,16 @@ RECORDS = {
 EXPECT = {"home": "Welcome", "audit": "Audit trail"}
 
 
-def registered_pages(db: Path) -> list[str]:
-    """The names of every page the served app lists to the bench's user, in menu order (``crm_dashboards``)."""
+def registered_pages(db: Path) -> dict[str, str]:
+    """Name -> menu title of every page the served app lists to the bench's user, in menu order
+    (``crm_dashboards``)."""
     sys.path.insert(0, str(ROOT / "plugins"))  # this checkout's plugins, as the served app gets them
     from crm_workspace import Workspace
-    from crm_workspace.web.app import app_pages
+    from crm_workspace.web.app import HOME, app_pages
 
     ws = Workspace.open(db, user="ana")
     try:
-        return ["home", *(page.name for page in app_pages(ws))]
+        return {page.name: page.title for page in [HOME, *app_pages(ws)]}
     finally:
         ws.close()
 
@@ -161,11 +168,43 @@ def time_to_ready(context, url: str, expect: str = "") -> tuple[float, bool]:
         shown = not expect or any(match.is_visible() for match in page.get_by_text(expect).all())
         # sections built after the ready mark (crm_workspace/web/deferred.py): let them arrive, so the
         # next navigation starts on a quiet server and the time to the whole page is on record too
-        deferred = page.locator(".crm-deferred")
-        if deferred.count():
-            deferred.first.wait_for(state="detached", timeout=TIMEOUT_MS)
+        if page.locator(".crm-deferred").count():
+            wait_settled(page)
             SETTLED.append(page.evaluate("performance.now()") / 1000)
         return start / 1000, shown
+    finally:
+        page.close()
+
+
+def wait_settled(page) -> None:
+    """Until no section built after the ready mark is still loading (crm_workspace/web/deferred.py)."""
+    deferred = page.locator(".crm-deferred")
+    if deferred.count():
+        deferred.first.wait_for(state="detached", timeout=TIMEOUT_MS)
+
+
+def menu_ready(context, url: str, titles: dict[str, str]) -> dict[str, float]:
+    """Seconds from a click on each page's menu entry to that page's ready mark, in one open app.
+
+    What a person moving around the app waits for: no page load, the new page built by the
+    server (its first visit in the session) and drawn in the page already open.
+    """
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+        page.wait_for_function("document.body && document.body.dataset.ready", timeout=TIMEOUT_MS)
+        wait_settled(page)
+        seconds = {}
+        for name, title in titles.items():
+            if name == "home":
+                continue
+            entry = page.get_by_role("button", name=title, exact=True).first
+            entry.evaluate("button => { window.crmClicked = performance.now(); button.click() }")
+            page.wait_for_function(f"document.body.dataset.ready === {name!r}", timeout=TIMEOUT_MS)
+            mark = "performance.getEntriesByName('crm-ready').at(-1).startTime - window.crmClicked"
+            seconds[name] = page.evaluate(mark) / 1000
+            wait_settled(page)
+        return seconds
     finally:
         page.close()
 
@@ -215,6 +254,7 @@ def main() -> None:
         app = Served([CRM, "--db", str(db), "serve", "--port", "{port}"], Path(tmp) / "app.log", env)
         baseline = Served([sys.executable, __file__, "--serve-baseline", "{port}"], Path(tmp) / "base.log", env)
         urls = page_urls(db)
+        titles = registered_pages(db)
         wanted = [p.strip() for p in args.pages.split(",") if p.strip()] or list(urls)
         unknown = [label for label in wanted if label not in urls]
         if unknown:
@@ -235,6 +275,13 @@ def main() -> None:
                     if SETTLED:
                         settled = statistics.median(SETTLED)
                         print(f"    (whole page, with the sections loaded after ready: {settled:.2f} s)", flush=True)
+                    LOADS[label] = ours
+                # moving around the open app: each menu entry clicked in turn, a new session per run
+                shown = {name: title for name, title in titles.items() if name in wanted}
+                clicks = [menu_ready(context, app.url, shown) for _ in range(args.runs)] if shown else []
+                for name in [name for name in shown if name != "home"]:
+                    seconds = statistics.median(run[name] for run in clicks)
+                    report(f"page {name} from the menu", seconds, LOADS[name], "its own page load")
                 browser.close()
         finally:
             app.stop()
