@@ -142,5 +142,9 @@ def default_focus(st: GraphState, preferred: Sequence[str | None] = ()) -> str |
             return n
     if not st.importance:
         return None
-    people = [n for n, d in st.graph.nodes(data=True) if d["table"] == "contacts"]
-    return max(people or st.graph.nodes, key=lambda n: (st.importance.get(n, 0), -int(n.split(":")[1])))
+    if "most_connected" not in st.derived:  # a walk over every node: once per built graph, not per visit
+        people = [n for n, d in st.graph.nodes(data=True) if d["table"] == "contacts"]
+        st.derived["most_connected"] = max(
+            people or st.graph.nodes, key=lambda n: (st.importance.get(n, 0), -int(n.split(":")[1]))
+        )
+    return st.derived["most_connected"]

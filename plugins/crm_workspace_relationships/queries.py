@@ -169,8 +169,9 @@ def record(ws: Workspace, node: str) -> dict[str, Any]:
 
 def user_contact(ws: Workspace) -> str | None:
     """The acting user's own contact (matched by the user's email), if any."""
+    # contacts' emails are stored in lower case (crm_workspace.data.fields): the index finds them
     rows = ws.store.query(
-        "SELECT c.id FROM users u JOIN contacts c ON lower(c.email) = lower(u.email)"
+        "SELECT c.id FROM users u JOIN contacts c ON c.email = lower(u.email)"
         " WHERE u.username = ? AND u.email IS NOT NULL LIMIT 1",
         [ws.user],
     )
