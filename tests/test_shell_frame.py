@@ -34,7 +34,7 @@ def test_one_component_routes_marks_ready_and_closes_the_menu():
 
 
 def test_home_kpis_are_shared_until_the_data_changes(demo_workspace: Workspace):
-    app_module._METRICS.clear()
+    app_module.METRICS.clear()
     first = app_module.shared_metrics(demo_workspace)
     assert app_module.shared_metrics(demo_workspace.as_user(demo_workspace.user)) is first  # another session
     contact = demo_workspace.store.query("SELECT id, first_name FROM contacts ORDER BY id LIMIT 1")[0]

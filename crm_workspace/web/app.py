@@ -18,6 +18,7 @@ import panel as pn
 import param
 
 from crm_workspace.data import permissions
+from crm_workspace.data.shared import UntilChanged
 from crm_workspace.errors import NotFound
 from crm_workspace.types import Page
 from crm_workspace.web import identity
@@ -159,10 +160,10 @@ def kpi_cards(cards: list[str]) -> pn.pane.HTML:
     )
 
 
-#: (workspace file, user) -> (data version, when computed, metrics): the home page's KPIs, shared by sessions.
-_METRICS: dict[tuple[str, str], tuple[Any, float, list]] = {}
-#: At most this old when nothing was written since (KPIs of "this month", "90 days" follow the clock).
-METRICS_MAX_AGE_S = 60.0
+#: The home page's KPIs per (workspace file, user), shared by sessions (crm_workspace/data/shared.py).
+METRICS = UntilChanged()
+#: KPIs are computed again at least this often (those of "this month", "90 days" follow the clock).
+METRICS_MAX_AGE_S = 60
 
 
 def shared_metrics(workspace: Workspace) -> list:
@@ -170,17 +171,10 @@ def shared_metrics(workspace: Workspace) -> list:
 
     Each KPI is an aggregate over a whole table: at 100k contacts the home page's ~35
     queries took 0.6 s of every visit. Sessions of one server share their results until
-    any connection commits (``store.data_version()``) or a minute has passed.
+    any connection commits (``store.data_version()``) or the minute turns.
     """
-    key = (workspace.path, workspace.user)
-    version = workspace.store.data_version()
-    cached = _METRICS.get(key)
-    now = time.monotonic()
-    if cached is not None and cached[0] == version and now - cached[1] < METRICS_MAX_AGE_S:
-        return cached[2]
-    metrics = workspace.metrics()
-    _METRICS[key] = (version, now, metrics)
-    return metrics
+    minute = int(time.time() // METRICS_MAX_AGE_S)
+    return METRICS.get(workspace.store, (workspace.path, workspace.user), workspace.metrics, stamp=minute)
 
 
 class Home(pn.viewable.Viewer):

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from crm_workspace.data.shared import UntilChanged
 from crm_workspace.data.store import utcnow
 from crm_workspace.errors import NotFound, PermissionDenied
 from crm_workspace.services.signing import public_url
@@ -209,9 +208,8 @@ def build_feed(workspace: Workspace, user: str, now: datetime | None = None) -> 
     return cal.to_ical(), latest
 
 
-_CACHE: OrderedDict[tuple[str, str], tuple[object, bytes, str, datetime | None]] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 32
+#: Feeds per (workspace file, user), until a commit or the hour turns (crm_workspace/data/shared.py).
+FEEDS = UntilChanged(size=32)
 
 
 def cached_feed(workspace: Workspace, user: str, now: datetime | None = None) -> tuple[bytes, str, datetime | None]:
@@ -221,20 +219,12 @@ def cached_feed(workspace: Workspace, user: str, now: datetime | None = None) ->
     them (a 304 or the same bytes) without a query or the iCalendar serialisation.
     """
     now = now or datetime.now(UTC)
-    key = (str(workspace.path), user)
-    stamp = (workspace.store.data_version(), now.strftime("%Y%m%d%H"))
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1], hit[2], hit[3]
-    body, changed = build_feed(workspace, user, now)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    with _CACHE_LOCK:
-        _CACHE[key] = (stamp, body, etag, changed)
-        _CACHE.move_to_end(key)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return body, etag, changed
+
+    def build() -> tuple[bytes, str, datetime | None]:
+        body, changed = build_feed(workspace, user, now)
+        return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', changed
+
+    return FEEDS.get(workspace.store, (str(workspace.path), user), build, stamp=now.strftime("%Y%m%d%H"))
 
 
 def _event(event_class: Any, workspace: Workspace, row: dict, start: datetime, changed: datetime, host: str) -> Any:

@@ -14,6 +14,7 @@ import param
 
 from crm_workspace import CrmError, RecordSection, Workspace
 from crm_workspace.data.schema import STAKEHOLDER_TYPES
+from crm_workspace.data.shared import UntilChanged
 
 from . import merge, queries, records
 from .drafts import MergeReview
@@ -22,8 +23,8 @@ from .drafts import MergeReview
 DEALS_SECTION = "pipeline.deals"
 RELATIONSHIPS_SECTION = "relationships.list"
 
-#: (workspace file, limit) -> (data version, pairs): the duplicate search, shared by the server's sessions.
-_PAIRS: dict[tuple[str, int], tuple[Any, list[dict]]] = {}
+#: The duplicate search per (workspace file, limit), shared by the server's sessions until a commit.
+PAIRS = UntilChanged(size=8)
 
 
 def _xlsx(frame: Any, sheet: str) -> io.BytesIO:
@@ -250,14 +251,12 @@ class DuplicatesModel(param.Parameterized):
     def pairs(self, limit: int = 100) -> list[dict]:
         """The likeliest duplicate pairs, searched again only when the data changed since the last search
         (any session's: the search compares every contact, 1.1 s at 100k contacts)."""
-        key = (self.workspace.path, limit)
-        version = self.workspace.store.data_version()
-        cached = _PAIRS.get(key)
-        if cached is not None and cached[0] == version:
-            return [dict(pair) for pair in cached[1]]
-        pairs = merge.find_duplicates(self.workspace, limit=limit)
-        _PAIRS[key] = (version, [dict(pair) for pair in pairs])
-        return pairs
+        pairs = PAIRS.get(
+            self.workspace.store,
+            (self.workspace.path, limit),
+            lambda: merge.find_duplicates(self.workspace, limit=limit),
+        )
+        return [dict(pair) for pair in pairs]  # the caller's own: the shared ones stay as found
 
     def log(self, limit: int = 50) -> list[dict]:
         return merge.merge_log(self.workspace, limit)

@@ -9,10 +9,9 @@ people looking at the same board need its queries and its JSON once, not twenty 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from crm_workspace.data.shared import UntilChanged
 from crm_workspace.data.store import utcnow
 
 from .filters import BOARD_PARAMS, LAST_TOUCH, SORTS, PipelineFilters
@@ -35,9 +34,7 @@ LEFT JOIN contacts c ON c.id = d.contact_id
 """
 
 #: Boards drawn lately, shared by every session of the process (see ``BoardQueries.board``).
-_BOARDS: OrderedDict[tuple, tuple[list[dict[str, Any]], str]] = OrderedDict()
-_BOARDS_LOCK = threading.Lock()
-BOARDS_KEPT = 64
+BOARDS = UntilChanged(size=64)
 
 
 class BoardQueries(PipelineFilters):
@@ -117,32 +114,22 @@ class BoardQueries(PipelineFilters):
         """``columns()`` and their JSON for the board, from the process-wide cache when another
         session asked for the same board of the same data within the same minute.
 
-        The key is this thread's connection (the object: its data version counts the
-        commits of every other connection, in any process) with that data version,
-        every filter (the owner as "my deals" resolves it), and the minute: "days in
-        stage", rotting and overdue move with the clock.
+        The key is the workspace file, every filter (the owner as "my deals" resolves it) and the minute:
+        "days in stage", rotting and overdue move with the clock.
         """
-        store = self.store
         key = (
-            store.conn,
-            store.data_version(),
+            self.workspace.path,
             self.as_of or utcnow()[:16],
             *(getattr(self, name) for name in BOARD_PARAMS),
             self.owner_filter(),
             tuple(sorted(self.shown.items())),
         )
-        with _BOARDS_LOCK:
-            found = _BOARDS.get(key)
-            if found is not None:
-                _BOARDS.move_to_end(key)
-                return found
-        columns = self.columns()
-        found = (columns, json.dumps(columns, default=str, separators=(",", ":")))
-        with _BOARDS_LOCK:
-            _BOARDS[key] = found
-            while len(_BOARDS) > BOARDS_KEPT:
-                _BOARDS.popitem(last=False)
-        return found
+
+        def draw() -> tuple[list[dict[str, Any]], str]:
+            columns = self.columns()
+            return columns, json.dumps(columns, default=str, separators=(",", ":"))
+
+        return BOARDS.get(self.store, key, draw)
 
     def load_more(self, stage: str) -> None:
         self.shown = {**self.shown, stage: int(self.shown.get(stage, 0)) + self.page_size}
