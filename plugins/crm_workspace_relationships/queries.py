@@ -169,9 +169,9 @@ def record(ws: Workspace, node: str) -> dict[str, Any]:
 
 def user_contact(ws: Workspace) -> str | None:
     """The acting user's own contact (matched by the user's email), if any."""
-    # contacts' emails are stored in lower case (crm_workspace.data.fields): the index finds them
+    # the terms of idx_contacts_email (NOCASE, non-empty emails only): found through it, not by a scan
     rows = ws.store.query(
-        "SELECT c.id FROM users u JOIN contacts c ON c.email = lower(u.email)"
+        "SELECT c.id FROM users u JOIN contacts c ON c.email = u.email COLLATE NOCASE AND c.email != ''"
         " WHERE u.username = ? AND u.email IS NOT NULL LIMIT 1",
         [ws.user],
     )
