@@ -81,7 +81,7 @@ def bounce(
     limit = int(workspace.setting("marketing_soft_bounce_limit", 3) or 3)
     with store.transaction():
         if contact_id is None:
-            contact_id = store.scalar("SELECT id FROM contacts WHERE lower(email) = ?", [email])
+            contact_id = store.scalar("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''", [email])
         rows = store.query("SELECT * FROM marketing_suppressions WHERE email = ?", [email])
         soft = (rows[0]["soft_bounces"] if rows else 0) + (kind == "soft")
         suppressed = kind == "hard" or soft >= limit or bool(rows and rows[0]["suppressed"])
@@ -191,7 +191,11 @@ def _unsubscribe_request(workspace: Workspace, message: EmailMessage) -> int | N
     if not str(message.get("Subject", "")).strip().lower().startswith("unsubscribe"):
         return None
     sender = parseaddr(str(message.get("From", "")))[1].lower()
-    contact_id = workspace.store.scalar("SELECT id FROM contacts WHERE lower(email) = ?", [sender]) if sender else None
+    contact_id = (
+        workspace.store.scalar("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''", [sender])
+        if sender
+        else None
+    )
     if contact_id is None:
         return None
     if workspace.store.get("contacts", contact_id).get("marketing_consent") != 0:

@@ -155,7 +155,9 @@ def confirm(workspace: Workspace, token: str, *, ip: str = "", user_agent: str =
     source = f"form {form['slug']}"
     stages = workspace.lifecycle_stages()
     with store.transaction():
-        found = store.query("SELECT * FROM contacts WHERE lower(email) = ?", [submission["email"]])
+        found = store.query(
+            "SELECT * FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''", [submission["email"]]
+        )
         if found:
             contact = found[0]
             changes = {k: submission[k] for k in ("first_name", "last_name") if submission[k] and not contact.get(k)}
