@@ -55,11 +55,12 @@ def test_the_duplicates_page_draws_a_screenful_of_pairs_then_the_rest_on_request
     assert len(shown.objects) == PAIRS_SHOWN + 5 and not more.visible
 
 
-def test_pages_load_no_math_typesetting(served_demo):
-    """Bokeh's MathJax bundle (1 MB parsed on every page load) stays out: nothing here shows math,
-    and with it loaded, TeX-like text a customer typed would be typeset."""
+def test_pages_load_no_math_typesetting_and_no_webgl(served_demo):
+    """Bokeh's MathJax bundle (1.8 MB evaluated on every page load) stays out: nothing here shows math,
+    and with it loaded, TeX-like text a customer typed would be typeset. Its WebGL bundle too: no chart
+    here draws with WebGL."""
     import urllib.request
 
     with urllib.request.urlopen(served_demo.url + "?page=contacts", timeout=60) as response:
         html = response.read().decode()
-    assert "bokeh-widgets" in html and "bokeh-mathjax" not in html
+    assert "bokeh-widgets" in html and "bokeh-mathjax" not in html and "bokeh-gl" not in html

@@ -37,7 +37,7 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
     # Bokeh checks every new session's document for model mistakes and only logs what it finds:
     # ~8 ms of each ~200 ms session open. Development turns it back on with BOKEH_VALIDATE_DOC=true.
     os.environ.setdefault("BOKEH_VALIDATE_DOC", "false")
-    _math_only_when_asked()
+    _only_the_bundles_used()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     print(f"crm-workspace serving on http://{'localhost' if address == '127.0.0.1' else address}:{port}", flush=True)
 
@@ -66,12 +66,14 @@ def serve(config: ServeConfig, *, port: int, address: str, show: bool, num_procs
     )
 
 
-def _math_only_when_asked() -> None:
-    """Leave Bokeh's MathJax bundle out of the pages unless a page's plugin asks for ``mathjax``.
+def _only_the_bundles_used() -> None:
+    """Leave out of the pages the Bokeh bundles no built-in page uses: MathJax unless a page's
+    plugin asks for ``mathjax``, and WebGL (no chart here draws with ``output_backend="webgl"``).
 
-    Panel adds it (1 MB, a tenth of a second of every page load in the browser) to any page
-    with an HTML or Markdown pane, in case the text holds TeX; loaded, it typesets whatever
-    looks like TeX in those panes, customers' own text included. No built-in page shows math.
+    Panel adds MathJax (1.8 MB, a tenth of a second of every page load in the browser) to any
+    page with an HTML or Markdown pane, in case the text holds TeX; loaded, it typesets
+    whatever looks like TeX in those panes, customers' own text included. Bokeh's WebGL
+    bundle (0.2 MB) is loaded by every page and used by none.
     """
     import panel.io.server as panel_server
     from panel.config import panel_extension
@@ -80,6 +82,8 @@ def _math_only_when_asked() -> None:
 
     def bundle_resources(roots: Any, resources: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("enable_mathjax", "mathjax" in panel_extension._loaded_extensions)
+        if "bokeh-gl" in getattr(resources, "components", ()):
+            resources = resources.clone(components=[c for c in resources.components if c != "bokeh-gl"])
         return bundle(roots, resources, *args, **kwargs)
 
     panel_server.bundle_resources = bundle_resources
