@@ -154,7 +154,7 @@ def test_forty_parallel_guesses_get_at_most_five_tries(server):
     assert count == 5 and locked_until > time.time() + 60
 
 
-def test_the_login_check_keeps_its_connection_and_still_sees_every_change(tmp_path: Path):
+def test_the_login_check_keeps_its_connection_and_still_sees_every_change(tmp_path: Path, monkeypatch):
     """Asked every second by every open page: one kept connection per file, never a stale answer."""
     from crm_workspace import Workspace
 
@@ -185,6 +185,17 @@ def test_the_login_check_keeps_its_connection_and_still_sees_every_change(tmp_pa
     add_password(path)
     assert auth.login_required(str(path))
     assert auth._reader(str(path)) is not kept
+    token = auth.start_session(str(path), "ben")
+    assert auth.session_user(str(path), token) == "ben"
+    auth.revoke_session(str(path), token)
+    assert auth.session_user(str(path), token) is None  # revoked: refused at once, through the kept connection
+    with sqlite3.connect(path) as writer:  # the kept reader holds no read transaction: `crm privacy erase`
+        assert writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # can empty the WAL
+    writer.close()
+    kept = auth._reader(str(path))
+    monkeypatch.setattr(auth.os, "getpid", lambda: -1)  # a forked server process (crm serve --num-procs)
+    assert auth._reader(str(path)) is not kept
+    monkeypatch.undo()
     for n in range(auth.READERS_KEPT + 2):  # many files (tests): only the last few stay open
         other = tmp_path / f"other{n}.db"
         shutil.copy(plain, other)

@@ -79,23 +79,28 @@ def _reader(db_path: str) -> sqlite3.Connection:
     Every open page asks once a second whether a login is now required (or its session
     still live): a new connection each time parsed the whole schema again, most of the
     question's cost (a tenth of a busy server's time). A replaced file (a restore) gets a
-    new connection; an idle one holds no lock, its statements end with each answer.
+    new connection, and so does a forked process (``crm serve --num-procs``: SQLite
+    connections must not cross a fork; the parent's is left alone, not closed). An idle
+    one holds no lock: its statements end with each answer.
     """
-    kept: dict[str, tuple[int, sqlite3.Connection]] = _readers.__dict__.setdefault("kept", {})
+    kept: dict[str, tuple[tuple[int, int], sqlite3.Connection]] = _readers.__dict__.setdefault("kept", {})
     try:
-        inode = os.stat(db_path).st_ino
+        owner = (os.getpid(), os.stat(db_path).st_ino)
     except OSError:
         return _connect(db_path)  # no file: sqlite3's own "unable to open" error, as before
-    inode_and_conn = kept.pop(db_path, None)
-    if inode_and_conn is not None and inode_and_conn[0] != inode:
-        inode_and_conn[1].close()
-        inode_and_conn = None
-    if inode_and_conn is None:
+    found = kept.pop(db_path, None)
+    if found is not None and found[0] != owner:
+        if found[0][0] == owner[0]:
+            found[1].close()
+        found = None
+    if found is None:
         while len(kept) >= READERS_KEPT:
-            kept.pop(next(iter(kept)))[1].close()  # the least recently used
-        inode_and_conn = (inode, _connect(db_path))
-    kept[db_path] = inode_and_conn
-    return inode_and_conn[1]
+            (pid, _inode), conn = kept.pop(next(iter(kept)))  # the least recently used
+            if pid == owner[0]:
+                conn.close()
+        found = (owner, _connect(db_path))
+    kept[db_path] = found
+    return found[1]
 
 
 # ---------------------------------------------------------------- passwords
