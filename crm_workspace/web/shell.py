@@ -85,8 +85,12 @@ class ShellTemplate(BasicTemplate):
     def _init_doc(self, doc: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Panel's, with the document's model graph walked once at the end, not again after each root."""
         document = create_doc_if_none_exists(doc or pn.state.curdoc)
-        with document.models.freeze():
+        frozen = document.models.freeze()  # Bokeh's context manager has no finally: thaw even on an error
+        frozen.__enter__()
+        try:
             return super()._init_doc(document, *args, **kwargs)
+        finally:
+            frozen.__exit__(None, None, None)
 
     def resolve_resources(self, *args: Any, **kwargs: Any) -> dict:
         """Panel's resources, with the frame's colours and font as CSS variables."""
