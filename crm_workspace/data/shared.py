@@ -29,10 +29,13 @@ class UntilChanged:
     def get(self, store: Any, key: Hashable, compute: Callable[[], T], *, stamp: Hashable = None) -> T:
         """The value kept for ``key`` if nothing was committed since it was computed, else ``compute()``'s.
 
-        ``store`` is the caller's Store: its connection's data version tells a commit (the
-        connection is part of the version, since each connection counts commits its own way).
+        ``store`` is the caller's Store: its connection's data version tells a commit. Each
+        connection (each thread: the server's, a route's workers) counts commits its own way,
+        so each keeps its own value of a key. Inside a write transaction the version is that
+        transaction's: a value computed there is not computed again after its own writes.
         """
-        version = (store.conn, store.data_version(), stamp)
+        key = (key, store.conn)
+        version = (store.data_version(), stamp)
         with self._lock:
             kept = self._values.get(key)
             if kept is not None and kept[0] == version:
