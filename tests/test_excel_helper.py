@@ -80,3 +80,24 @@ def test_a_helper_that_dies_leaves_the_work_to_this_process(workspace, small_thr
 def test_small_sheets_start_no_helper(workspace, monkeypatch):
     monkeypatch.setattr(helper, "Helper", lambda *a: pytest.fail("a helper for 400 rows"))
     assert _plan(workspace).creates
+
+
+def test_a_failure_here_stops_the_helper(workspace, small_threshold, monkeypatch):
+    from crm_workspace_excel import records
+
+    started = []
+    real = helper.Helper
+
+    class Kept(real):
+        def __init__(self, region, tasks):
+            super().__init__(region, tasks)
+            started.append(self)
+
+    def broken(*_args):
+        raise RuntimeError("a bug while converting")
+
+    monkeypatch.setattr(helper, "Helper", Kept)
+    monkeypatch.setattr(records, "_convert_column", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        _plan(workspace)
+    assert len(started) == 1 and started[0].process.poll() is not None

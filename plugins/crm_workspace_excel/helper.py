@@ -92,9 +92,11 @@ class Helper:
             with self.process.stdout:
                 answers = _Answers(self.process.stdout).load()
             code = self.process.wait()
-        except Exception as error:
+        except BaseException as error:  # an interrupt too: the helper never outlives the wait
             self.process.kill()
             self.process.wait()
+            if not isinstance(error, Exception):
+                raise
             raise HelperFailed(f"the helper gave no answer ({error.__class__.__name__})") from error
         finally:
             clock.cancel()
@@ -109,9 +111,8 @@ class Helper:
             self.process.kill()
         self.process.wait()
         self._writer.join()
-        for pipe in (self.process.stdout,):
-            if pipe:
-                pipe.close()
+        if self.process.stdout:
+            self.process.stdout.close()
 
 
 class _Answers(pickle.Unpickler):
