@@ -282,11 +282,15 @@ class _Share:
         if self.worker is None:
             return None
         try:
-            return self.worker.results()
+            answers = self.worker.results()
         except helper.HelperFailed:
             return None
         finally:
             self.worker = None
+        lengths = [len(column.values) for column in self.columns.values()]
+        if not isinstance(answers, list) or [len(a) if isinstance(a, list) else -1 for a in answers] != lengths:
+            return None  # not the answers asked for: converted here instead
+        return answers
 
     def stop(self) -> None:
         if self.worker is not None:
