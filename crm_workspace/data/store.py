@@ -90,7 +90,8 @@ class Store(StoreReads):
         the demo): writes nested inside do not open savepoints, because SQLite
         copies every page a savepoint modifies into its sub-journal, which made
         large nested writes several times slower. A write error inside must be
-        left to abort the whole transaction, not caught and carried on from.
+        left to abort the whole transaction, not caught and carried on from; its
+        statements' own journals are kept in memory (``Pool.journals_in_memory``).
 
         ``cache_kib`` lowers the page-cache ceiling of this write transaction below
         ``WRITE_CACHE_KIB`` (for a caller already holding much in memory); it
@@ -114,7 +115,7 @@ class Store(StoreReads):
             local.flat = False
 
     def _outer_transaction(self, db: sqlite_utils.Database, cache_kib: int) -> Iterator[sqlite_utils.Database]:
-        with self.pool.write_lock, self.pool.writing():
+        with self.pool.write_lock, self.pool.writing(), self.pool.journals_in_memory(db.conn, self.pool._local.flat):
             try:
                 db.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:

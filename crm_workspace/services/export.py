@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterable, Sequence, Set
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import pandas
@@ -54,17 +55,25 @@ def _as_date(column: str, value: Any) -> Any:
 
 def write_sheet(workbook: Any, frame: pandas.DataFrame, sheet_name: str = "Sheet1") -> Any:
     """Add ``frame`` as a sheet: header row, typed cells, widths, frozen header, autofilter."""
+    columns = [str(c) for c in frame.columns]
+    floats = {i for i, dtype in enumerate(frame.dtypes) if str(dtype).startswith("float")}
+    return _write_rows(workbook, columns, frame.itertuples(index=False, name=None), sheet_name, floats)
+
+
+def _write_rows(
+    workbook: Any, columns: list[str], rows: Iterable[Sequence[Any]], sheet_name: str, floats: Set[int] = frozenset()
+) -> Any:
+    """``write_sheet`` of plain rows; ``floats``: the positions of columns of a float dtype (money formats)."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     sheet = workbook.create_sheet(title=_sheet_title(sheet_name))
-    columns = [str(c) for c in frame.columns]
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         _as_text(cell)
     widths = [len(c) for c in columns]
-    for row in frame.itertuples(index=False, name=None):
+    for row in rows:
         values = [_as_date(columns[i], _cell_value(v)) for i, v in enumerate(row)]
         sheet.append(values)
         for i, value in enumerate(values):
@@ -77,13 +86,13 @@ def write_sheet(workbook: Any, frame: pandas.DataFrame, sheet_name: str = "Sheet
     for i, column in enumerate(columns):
         letter = get_column_letter(i + 1)
         sheet.column_dimensions[letter].width = widths[i] + 2
-        dtype = str(frame.dtypes.iloc[i]) if i < len(frame.dtypes) else ""
+        money = i in floats and column in ("amount", "value", "weighted")
         for cell in sheet[letter][1:]:
             if isinstance(cell.value, datetime):
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
             elif isinstance(cell.value, date):
                 cell.number_format = "yyyy-mm-dd"
-            elif dtype.startswith("float") and column in ("amount", "value", "weighted"):
+            elif money:
                 cell.number_format = "#,##0.00"
     sheet.freeze_panes = "A2"
     if columns:
@@ -105,17 +114,27 @@ def _sheet_title(name: str) -> str:
     return cleaned[:31]
 
 
-def _workbook(sheets: dict[str, pandas.DataFrame]) -> Any:
+class Rows(NamedTuple):
+    """A sheet as plain rows under ``columns``: written as a DataFrame of objects would be, without pandas."""
+
+    columns: list[str]
+    rows: list[Sequence[Any]]
+
+
+def _workbook(sheets: dict[str, pandas.DataFrame | Rows]) -> Any:
     from openpyxl import Workbook
 
     workbook = Workbook()
     workbook.remove(workbook.active)
     for name, frame in sheets.items():
-        write_sheet(workbook, frame, name)
+        if isinstance(frame, Rows):
+            _write_rows(workbook, [str(c) for c in frame.columns], frame.rows, name)
+        else:
+            write_sheet(workbook, frame, name)
     return workbook
 
 
-def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Sheet1") -> bytes:
+def to_xlsx_bytes(frame: pandas.DataFrame | Rows, sheet_name: str = "Sheet1") -> bytes:
     """The workbook as bytes (for a dashboard download button)."""
     buffer = io.BytesIO()
     _workbook({sheet_name: frame}).save(buffer)
@@ -123,9 +142,9 @@ def to_xlsx_bytes(frame: pandas.DataFrame, sheet_name: str = "Sheet1") -> bytes:
 
 
 def write_xlsx(
-    frame: pandas.DataFrame | dict[str, pandas.DataFrame], path: str | Path, sheet_name: str = "Sheet1"
+    frame: pandas.DataFrame | Rows | dict[str, pandas.DataFrame | Rows], path: str | Path, sheet_name: str = "Sheet1"
 ) -> Path:
-    """Write one DataFrame (or ``{sheet: frame}``) to ``path``; written atomically."""
+    """Write one DataFrame or ``Rows`` (or ``{sheet: frame}``) to ``path``; written atomically."""
     sheets = frame if isinstance(frame, dict) else {sheet_name: frame}
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")

@@ -15,6 +15,7 @@ from crm_workspace.data import fields
 from crm_workspace.data.schema import STAKEHOLDER_TYPES
 from crm_workspace.errors import CrmError
 
+from . import helper
 from . import normalize as nz
 from .normalize import BadValue
 from .reader import Table
@@ -112,7 +113,7 @@ def converters(workspace, stages_of_deals: dict[str, tuple[float | None, str]]) 
         "contact": nz.text,
         "custom": nz.text,
         "email": nz.email,
-        "phone": lambda v: nz.phone(v, region),
+        "phone": PhoneIn(region),
         "date": nz.date_value,
         "amount": nz.amount,
         "percent": nz.percent,
@@ -135,8 +136,9 @@ def to_rows(
     """The rows with a mapped value, as records; bad cells go to ``plan.rejects`` and ``plan.problems``.
 
     Column by column: each distinct value of a column is normalized once (stages,
-    owners, companies repeat), and the records are filled a column at a time, so
-    the sheet is never held twice.
+    owners, companies repeat), and the records are filled a column at a time. In a
+    big sheet, part of the distinct phones and emails go to a helper process
+    (``helper.py``) while this one converts the rest and the other columns.
     """
     rows = [Row(index, {}) for index in range(len(table.rows))]
     bad: dict[int, list[str]] = {}
@@ -146,8 +148,21 @@ def to_rows(
     ]
     plain = [column for column in columns if column[3] not in SPECIAL_KINDS]
     special = [column for column in columns if column[3] in SPECIAL_KINDS]
-    for i, header, name, kind in [*plain, *special]:
-        results, failed = _convert_column([values[i] for values in table.rows], convert[kind], kind)
+    ordered = [*plain, *special]
+    shared = _share(table, ordered, convert)
+    try:
+        converted = [
+            None if i in shared.columns else _convert_column([values[i] for values in table.rows], convert[kind], kind)
+            for i, _header, _name, kind in ordered
+        ]
+        answers = shared.finish()
+    except BaseException:
+        shared.stop()
+        raise
+    for at, (i, _header, _name, _kind) in enumerate(ordered):
+        if i in shared.columns:
+            converted[at] = shared.columns[i].results(answers)
+    for (_i, header, name, kind), (results, failed) in zip(ordered, converted, strict=True):
         if failed:
             for index, result in enumerate(results):
                 if result.__class__ is BadValue:
@@ -173,18 +188,38 @@ def to_rows(
     return out
 
 
-def _convert_column(cells: list[Any], fn: Callable[[Any], Any], kind: str) -> tuple[list[Any], bool]:
-    """``fn`` of every cell (a ``BadValue`` where it refused one), computed once per distinct value."""
+class PhoneIn:
+    """The phone converter of one import: ``normalize.phone`` in the workspace's region."""
+
+    __slots__ = ("region",)
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def __call__(self, value: Any) -> str | None:
+        return nz.phone(value, self.region)
+
+
+def _distinct(cells: list[Any]) -> tuple[list[Any], dict[Any, Any]]:
+    """(a key of every cell, key → value of each distinct cell)."""
     distinct = dict.fromkeys(cells)
     classes = {value.__class__ for value in distinct}
     if bool in classes or (int in classes and float in classes):  # True == 1 == 1.0 as keys: one by one
         keys = [(value.__class__, value) for value in cells]
-        distinct = dict(zip(keys, cells, strict=True))
-    else:
-        keys = cells
-        distinct = {value: value for value in distinct}
+        return keys, dict(zip(keys, cells, strict=True))
+    return cells, {value: value for value in distinct}
+
+
+def _convert_column(cells: list[Any], fn: Callable[[Any], Any], kind: str) -> tuple[list[Any], bool]:
+    """``fn`` of every cell (a ``BadValue`` where it refused one), computed once per distinct value."""
+    keys, distinct = _distinct(cells)
     if kind == "date" and any(fields.is_day_first(value) for value in distinct.values()):
         fn = _date_day_first
+    converted, failed = _convert_values(distinct, fn)
+    return list(map(converted.__getitem__, keys)), failed
+
+
+def _convert_values(distinct: dict[Any, Any], fn: Callable[[Any], Any]) -> tuple[dict[Any, Any], bool]:
     converted: dict[Any, Any] = {}
     failed = False
     for key, value in distinct.items():
@@ -196,7 +231,99 @@ def _convert_column(cells: list[Any], fn: Callable[[Any], Any], kind: str) -> tu
         except BadValue as error:
             converted[key] = error
             failed = True
-    return list(map(converted.__getitem__, keys)), failed
+    return converted, failed
+
+
+class _SharedColumn:
+    """A phone or email column whose distinct values this process and the helper convert between them."""
+
+    def __init__(self, cells: list[Any], fn: Callable[[Any], Any]):
+        self.keys, distinct = _distinct(cells)
+        todo = [key for key, value in distinct.items() if not (value is None or value == "")]
+        cut = round(len(todo) * LOCAL_SHARE)
+        self.local = {key: distinct[key] for key in todo[:cut]}
+        self.remote = todo[cut:]
+        self.values = [distinct[key] for key in self.remote]
+        self.fn = fn
+        self.task = -1  # its place among the helper's tasks
+        self.converted: dict[Any, Any] = {}
+        self.failed = False
+
+    def convert_here(self) -> None:
+        self.converted, self.failed = _convert_values(self.local, self.fn)
+
+    def results(self, answers: list[list[Any]] | None) -> tuple[list[Any], bool]:
+        converted, failed = self.converted, self.failed
+        if answers is None:  # no helper after all: the rest here too
+            rest, rest_failed = _convert_values(dict(zip(self.remote, self.values, strict=True)), self.fn)
+            converted.update(rest)
+            failed = failed or rest_failed
+        else:
+            for key, answer in zip(self.remote, answers[self.task], strict=True):
+                if answer.__class__ is tuple:
+                    answer = BadValue(answer[0])
+                    failed = True
+                converted[key] = answer
+        get = converted.get  # blank cells: None
+        return [get(key) for key in self.keys], failed
+
+
+class _Share:
+    """The columns shared with a helper process (none when the sheet is small or there is no second core)."""
+
+    def __init__(self, columns: dict[int, _SharedColumn], worker: Any = None):
+        self.columns = columns
+        self.worker = worker
+
+    def finish(self) -> list[list[Any]] | None:
+        """Convert this process's part, then take the helper's answers (None: it failed, convert the rest here)."""
+        for column in self.columns.values():
+            column.convert_here()
+        if self.worker is None:
+            return None
+        try:
+            answers = self.worker.results()
+        except helper.HelperFailed:
+            return None
+        finally:
+            self.worker = None
+        lengths = [len(column.values) for column in self.columns.values()]
+        if not isinstance(answers, list) or [len(a) if isinstance(a, list) else -1 for a in answers] != lengths:
+            return None  # not the answers asked for: converted here instead
+        return answers
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+
+#: The part of a shared column's distinct values this process converts (it also converts the other columns).
+LOCAL_SHARE = 0.5
+
+
+def _share(table: Table, columns: list[tuple[int, str, str, str]], convert: dict[str, Callable[[Any], Any]]) -> _Share:
+    """Start a helper on part of the phone and email columns of a big sheet; ``_Share({})`` otherwise."""
+    candidates = [
+        (i, kind)
+        for i, _header, _name, kind in columns
+        if kind in helper.KINDS and (convert[kind] is nz.email or convert[kind].__class__ is PhoneIn)
+    ]
+    if not candidates or not helper.wanted(len(table.rows) * len(candidates)):
+        return _Share({})
+    shared = {i: _SharedColumn([values[i] for values in table.rows], convert[kind]) for i, kind in candidates}
+    if sum(len(column.remote) for column in shared.values()) < helper.MIN_VALUES // 2:
+        return _Share({})  # mostly repeats: not worth a helper
+    regions = [convert[kind].region for _i, kind in candidates if kind == "phone"]
+    tasks = []
+    for (_i, kind), column in zip(candidates, shared.values(), strict=True):
+        column.task = len(tasks)
+        tasks.append((kind, column.values))
+    try:
+        worker = helper.Helper(regions[0] if regions else "", tasks)
+    except helper.HelperFailed:
+        worker = None
+    return _Share(shared, worker)
 
 
 def _place(row: Row, header: str, name: str, kind: str, value: Any) -> None:
