@@ -15,6 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped_sources() -> list[tuple[Path, str]]:
+    """Every Python file the project ships (``crm_workspace/``, ``plugins/``), with its text, in path order."""
+    paths = sorted([*(ROOT / "crm_workspace").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")])
+    return [(path, path.read_text(encoding="utf-8")) for path in paths]
+
+
 CRM = str(Path(sys.executable).with_name("crm"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

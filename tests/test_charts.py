@@ -5,9 +5,8 @@ and each cost the page a dozen models on the server and in the browser."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, shipped_sources
 
 
 def hidden_toolbars_with_default_tools(source: str) -> list[int]:
@@ -27,9 +26,8 @@ def hidden_toolbars_with_default_tools(source: str) -> list[int]:
 def test_no_chart_hides_its_toolbar_but_keeps_the_default_tools():
     problems = [
         f"{path.relative_to(ROOT)}:{line}"
-        for folder in ("crm_workspace", "plugins")
-        for path in sorted((ROOT / folder).rglob("*.py"))
-        for line in hidden_toolbars_with_default_tools(path.read_text())
+        for path, source in shipped_sources()
+        for line in hidden_toolbars_with_default_tools(source)
     ]
     assert not problems, "figure(toolbar_location=None) without tools= (add tools='' or 'hover'):\n  " + "\n  ".join(
         problems

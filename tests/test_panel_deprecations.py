@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import ast
 import warnings
-from pathlib import Path
 
 import panel as pn
+from helpers import ROOT, shipped_sources
 
 from crm_workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
 #: keywords Panel 1.x deprecates on widgets and indicators, with what replaces them
 DEPRECATED = {"name": "label", "button_type": "color", "button_style": "variant"}
 PANEL_DEPRECATION = r".*deprecated and will be removed in version 2\.0.*"
@@ -32,9 +31,8 @@ def deprecated_calls(source: str) -> list[tuple[int, str, str]]:
 def test_no_widget_is_made_with_a_deprecated_keyword():
     problems = [
         f"{path.relative_to(ROOT)}:{line}: {called}({keyword}=...) -> {DEPRECATED[keyword]}="
-        for folder in ("crm_workspace", "plugins")
-        for path in sorted((ROOT / folder).rglob("*.py"))
-        for line, called, keyword in deprecated_calls(path.read_text())
+        for path, source in shipped_sources()
+        for line, called, keyword in deprecated_calls(source)
     ]
     assert not problems, "Panel deprecates these (2.0 removes them):\n  " + "\n  ".join(problems)
     assert deprecated_calls("pn.widgets.Button(name='x', button_type='primary')") == [
