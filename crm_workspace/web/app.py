@@ -241,13 +241,29 @@ class App(pn.viewable.Viewer):
         )
         self.nav.value = self._nav_entry(ws.page)  # the widget picks its first entry for None when made
         self.nav.param.watch(self._navigate, "value")
-        self.main = pn.Column(self._render(ws.page), sizing_mode="stretch_width")
+        self.main = pn.Column(sizing_mode="stretch_width")
+        document = pn.state.curdoc
+        if document is not None and document.session_context is not None and not pn.state.loaded:
+            document.add_next_tick_callback(self._fill)  # served: after the server has answered the address
+        else:
+            self._fill()
         #: The address bar (router.js), in step with ``workspace.page``/``page_args``, and the page's ready
         #: mark and phone menu: the frame's browser side, one component (crm_workspace/web/shell.py); drawn when served.
         self.router = FrameScript(query=page_query(ws.page, ws.page_args), width=0, height=0, margin=0)
         self.router.param.watch(self._follow_address, "query")
         ws.param.watch(self._show, "page")
         ws.param.watch(self._update_address, ["page", "page_args"])
+
+    def _fill(self) -> None:
+        """Build the page the address names into the frame.
+
+        Served, this runs in the server's next turn after it has answered the page's
+        address with the frame alone, while the browser loads and compiles the scripts
+        (~0.6 s, which had waited for the whole build): the two run side by side. The
+        browser fetches the document once the scripts are in (Bokeh's PULL-DOC, queued
+        behind this turn), so the page comes with it, drawn at once as before.
+        """
+        self.main.objects = [self._render(self.workspace.page)]
 
     def _nav_entry(self, name: str) -> str | None:
         """The menu entry to highlight: the page's own, none for a page that does not exist."""
