@@ -235,9 +235,10 @@ def test_tables_read_unassigned_and_readable_times_and_the_kpis_say_what_they_co
     from crm_workspace_surveys import metrics
     from crm_workspace_surveys.views import table_html
 
-    rows = [{"agent": None, "csat_pct": 50.0}, {"agent": "ana", "csat_pct": 80.0}]
+    rows = [{"agent": None, "csat_pct": 50.0}, {"agent": "ana", "csat_pct": 87.8}, {"agent": "bob", "csat_pct": None}]
     agents = table_html(rows, [("agent", "agent"), ("csat_pct", "CSAT %")], "sv-agents")
     assert ">Unassigned</td>" in agents and ">Agent</th>" in agents and "sv-agents" in agents
+    assert ">87.8 %</td>" in agents and ">50.0 %</td>" in agents and ">—</td>" in agents and "87.80" not in agents
     flags = table_html([{"flagged_at": "2026-11-02T09:05:00Z"}], [("flagged_at", "since")], "sv-flags")
     assert "2 Nov 2026 09:05" in flags and ">2026-11-02T" not in flags
     labels = {m.key: m.label for m in metrics.kpis(workspace)}

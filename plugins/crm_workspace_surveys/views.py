@@ -67,13 +67,14 @@ BLANK = {"agent": "Unassigned", "team": "No team"}
 
 
 def table_html(rows: list[dict], columns: list[tuple[str, str]], css: str) -> str:
-    """Rows as the core's escaped table: a blank agent reads "Unassigned", a stage in words, times humanised
-    (the exact time on hover)."""
+    """Rows as the core's escaped table: a blank agent reads "Unassigned", a stage in words, CSAT as a
+    percentage, times humanised (the exact time on hover)."""
     shown = [
         {
             **r,
             **{k: v for k, v in BLANK.items() if r.get(k) in (None, "")},
             "lifecycle_stage": label(r.get("lifecycle_stage")),
+            **({"csat_pct": _num(r["csat_pct"], "{:.1f} %")} if "csat_pct" in r else {}),  # "87.8 %", not "87.80"
         }
         for r in rows
     ]
