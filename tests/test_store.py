@@ -475,3 +475,18 @@ def test_a_store_writes_as_an_actor_without_a_workspace(workspace: Workspace):
     store.settings.set("answer", 42)
     assert store.settings.get("answer") == 42 and workspace.setting("answer") == 42
     store.pool.close()
+
+
+def test_a_change_is_the_frozen_value_its_fields_describe():
+    import dataclasses
+
+    from crm_workspace.types import Change
+
+    change = Change("contacts", 7, "insert", None, {"email": "a@x.org"}, "ana", "2026-01-01T00:00:00Z")
+    assert [f.name for f in dataclasses.fields(Change)] == list(vars(change))
+    assert change.context == {} and change.context is not Change("t", 1, "insert", None, None, "u", "").context
+    assert Change("t", 1, "insert", None, None, "u", "", None).context is None  # given as None: kept
+    assert change == Change("contacts", 7, "insert", None, {"email": "a@x.org"}, "ana", "2026-01-01T00:00:00Z", {})
+    assert dataclasses.replace(change, id=8).id == 8 and change.changed("email")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.id = 9

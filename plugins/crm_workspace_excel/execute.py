@@ -14,6 +14,7 @@ from typing import Any
 from crm_workspace.data.store import utcnow
 
 from . import normalize as nz
+from .collector import held_off
 from .plan import Plan
 
 CHUNK = 20_000
@@ -29,6 +30,11 @@ def new_batch_id() -> str:
 
 def execute(workspace, plan: Plan, *, progress: Callable[[int, int], None] | None = None) -> str:
     """Write the plan in one transaction; returns the batch id. Any failure writes nothing."""
+    with held_off():
+        return _execute(workspace, plan, progress)
+
+
+def _execute(workspace, plan: Plan, progress: Callable[[int, int], None] | None) -> str:
     store = workspace.store
     batch_id = new_batch_id()
     total = len(plan.creates) + len(plan.updates) + len(plan.new_orgs)

@@ -125,8 +125,11 @@ class _Answers(pickle.Unpickler):
 # ------------------------------------------------------------------ the helper
 def serve() -> None:
     """Entry point of the helper: read ``(region, tasks)``, answer each task's converted values."""
+    import gc
+
     from crm_workspace_excel import normalize as nz
 
+    gc.disable()  # a short-lived process: what it builds lives until it answers (collector.py)
     region, tasks = pickle.load(sys.stdin.buffer)
     answers = [convert(kind, values, region, nz) for kind, values in tasks]
     output = sys.stdout.buffer

@@ -16,6 +16,7 @@ from crm_workspace import CrmError
 from crm_workspace.core_rules import consent_value, regrant_refused
 
 from . import normalize as nz
+from .collector import held_off
 from .mapping import CUSTOM, ENTITIES, FIELDS, added_columns
 from .reader import Table
 from .records import Row, converters, deal_defaults, deal_stages, to_rows
@@ -161,7 +162,7 @@ class Planner:
     # -- the plan
     def build(self) -> Plan:
         """Plan against one consistent view of the database (settings read once, not per row)."""
-        with self.store.snapshot():
+        with self.store.snapshot(), held_off():
             return self._build()
 
     def _build(self) -> Plan:

@@ -12,6 +12,7 @@ from typing import Any
 
 from crm_workspace import CrmError
 
+from .collector import held_off
 from .mapping import ENTITIES, added_columns, guess, parse_map_options
 from .reader import Table, open_book
 
@@ -53,6 +54,11 @@ def prepare(
     map_options: tuple[str, ...] | list[str] = (),
     recipe: dict | None = None,
 ) -> Prepared:
+    with held_off():  # the sheet's cells: see collector.py
+        return _prepare(workspace, source, name, entity, sheet, header_row, overrides, map_options, recipe)
+
+
+def _prepare(workspace, source, name, entity, sheet, header_row, overrides, map_options, recipe) -> Prepared:
     book = open_book(source, name)
     if recipe:
         entity = entity or recipe.get("entity")

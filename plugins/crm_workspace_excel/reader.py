@@ -215,7 +215,9 @@ def _open_calamine(
     An upload is spilled to a private temporary file that lives as long as the Book.
     """
     from . import sandbox
+    from .warm import warm_up
 
+    warm_up()  # while the children below parse
     spilled = None
     if path is None:
         handle, spilled = tempfile.mkstemp(prefix="crm-upload-", suffix=Path(name).suffix.lower()[:8])

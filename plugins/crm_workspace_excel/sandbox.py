@@ -70,6 +70,8 @@ def run(operation: str, path: Path, workbook_bytes: int, *arguments: str) -> Any
     The rows are unpickled while the child is still writing them (the two overlap), and
     its stderr goes to a file, so that neither side waits on a full pipe.
     """
+    from .collector import held_off  # here, not at the top: the child imports this module alone
+
     limit = memory_limit(workbook_bytes)
     command = [sys.executable, "-I", "-c", _BOOTSTRAP, str(Path(__file__).parent)]
     command += [operation, str(path), str(limit), json.dumps(list(arguments))]  # sheet names: any text
@@ -80,7 +82,7 @@ def run(operation: str, path: Path, workbook_bytes: int, *arguments: str) -> Any
         clock = threading.Timer(TIMEOUT_SECONDS, lambda: (late.set(), child.kill()))
         clock.start()
         try:
-            with child.stdout:
+            with child.stdout, held_off():  # a sheet unpickles into millions of lasting objects
                 try:
                     status, payload = _SafeUnpickler(child.stdout).load()
                 except Exception:  # nothing, or not a pickle of rows: the child's exit code says why
@@ -122,8 +124,10 @@ class _SafeUnpickler(pickle.Unpickler):
 # ------------------------------------------------------------------ the child
 def child_main(arguments: list[str]) -> None:
     """Entry point of the child: set the limits, run one operation, pickle the result to stdout."""
+    import gc
     import resource
 
+    gc.disable()  # a short-lived process whose cells all live until it exits (collector.py)
     operation, path, limit, packed = arguments
     rest = json.loads(packed)
     resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
