@@ -12,6 +12,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError
+from crm_workspace.web.deferred import lazy_card
 from crm_workspace.web.display import when_html
 
 from .. import sending
@@ -372,16 +373,17 @@ class CampaignsTab(pn.viewable.Viewer):
             title="Write a campaign",
             sizing_mode="stretch_width",
         )
-        check = pn.Card(
-            pn.Row(
-                self.preview_contact,
-                pn.Column(pn.Spacer(height=18), self.preview_button),
-                self.test_to,
-                pn.Column(pn.Spacer(height=18), self.test_button),
-            ),
-            self.preview_box,
+        check = lazy_card(
+            lambda: [
+                pn.Row(
+                    self.preview_contact,
+                    pn.Column(pn.Spacer(height=18), self.preview_button),
+                    self.test_to,
+                    pn.Column(pn.Spacer(height=18), self.test_button),
+                ),
+                self.preview_box,
+            ],
             title="Preview and test",
-            collapsed=True,
             sizing_mode="stretch_width",
         )
         revision = self.model.workspace.param.revision

@@ -6,6 +6,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError
+from crm_workspace.web.deferred import lazy_card
 
 from ..model import MarketingModel
 from .common import alert, button, say, table
@@ -51,13 +52,9 @@ class FormsTab(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.bind(self._list, self.model.workspace.param.revision),
-            pn.Card(
-                pn.Row(self.slug, self.title, self.list),
-                self.intro,
-                self.create,
-                self.message,
+            lazy_card(
+                lambda: [pn.Row(self.slug, self.title, self.list), self.intro, self.create, self.message],
                 title="New sign-up form (double opt-in)",
-                collapsed=True,
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",

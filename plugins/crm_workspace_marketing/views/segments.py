@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError
+from crm_workspace.web.deferred import lazy_card
 from crm_workspace.web.tables import Table
 
 from ..fields import choice_labels
@@ -333,17 +334,18 @@ class SegmentsTab(pn.viewable.Viewer):
                 title="Build a segment",
                 sizing_mode="stretch_width",
             ),
-            pn.Card(
-                pn.Row(self.list_name, self.new_list),
-                self.emails,
-                self.add_emails,
-                self.pick_from,
-                self.picker,
-                self.add_selected,
-                pn.Row(self.batch, pn.Column(pn.Spacer(height=18), self.add_batch)),
-                self.list_message,
+            lazy_card(
+                lambda: [
+                    pn.Row(self.list_name, self.new_list),
+                    self.emails,
+                    self.add_emails,
+                    self.pick_from,
+                    self.picker,
+                    self.add_selected,
+                    pn.Row(self.batch, pn.Column(pn.Spacer(height=18), self.add_batch)),
+                    self.list_message,
+                ],
                 title="Static lists: paste addresses, pick people or take an import",
-                collapsed=True,
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",

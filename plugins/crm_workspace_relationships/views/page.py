@@ -8,7 +8,7 @@ import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
-from crm_workspace.web.deferred import lazy_tabs
+from crm_workspace.web.deferred import lazy_card, lazy_tabs
 
 from ..model import AnalysisModel, MapModel, OrgChartModel
 from .analysis import AnalysisView
@@ -80,10 +80,9 @@ class RelationshipMap(pn.viewable.Viewer):
             self.tabs.active = ORG_CHART_TAB
 
     def __panel__(self) -> pn.viewable.Viewable:
-        filters = pn.Card(
-            pn.FlexBox(self.types, self.organization, self.kinds, self.min_strength),
+        filters = lazy_card(
+            lambda: pn.FlexBox(self.types, self.organization, self.kinds, self.min_strength),
             title="Filters",
-            collapsed=True,
             sizing_mode="stretch_width",
         )
         toolbar = pn.FlexBox(pn.Column(self.find, width=320), self.hops, self.collapse, align_items="end")

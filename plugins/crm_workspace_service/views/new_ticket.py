@@ -7,6 +7,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.deferred import lazy_card
 
 from ..tickets import open_for_requester
 from .common import READ_ONLY_TIP, notify, read_only
@@ -57,11 +58,9 @@ class NewTicket(pn.viewable.Viewer):
         self.workspace.open_page("service", id=ticket["id"])
 
     def __panel__(self):
-        card = pn.Card(title="New ticket", collapsed=True, sizing_mode="stretch_width")
-
-        def fill(_event=None) -> None:  # the form is drawn when first opened, not with the queue
-            if not card.collapsed and not card.objects:
-                card.objects = [pn.Row(self.subject, self.email, self.priority, self.channel), self.text, self.create]
-
-        card.param.watch(fill, "collapsed")
-        return card
+        # the form is drawn when first opened, not with the queue
+        return lazy_card(
+            lambda: [pn.Row(self.subject, self.email, self.priority, self.channel), self.text, self.create],
+            title="New ticket",
+            sizing_mode="stretch_width",
+        )
