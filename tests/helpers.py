@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from collections.abc import Callable
@@ -98,3 +99,19 @@ def open_page(page, server: Server, name: str = "home") -> None:
     """Open a page of the served app and wait for Panel to render it."""
     page.goto(f"{server.url}?page={name}")
     page.get_by_role("button", name="Home").wait_for()
+
+
+def install_plugin(site: Path, module: str, source: str, entry_points: dict[str, str]) -> Path:
+    """A plugin installed as pip would (``module``.py and a dist-info naming ``entry_points``) in ``site``.
+
+    ``entry_points`` maps each plugin name to its target (``"nps_plugin"``, ``"probe:ok"``);
+    put ``site`` on PYTHONPATH (or sys.path) and importlib.metadata finds it.
+    """
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    dist = site / f"{module}-0.1.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (dist / "entry_points.txt").write_text(f"[crm_workspace]\n{lines}")
+    return site

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import install_plugin
 
 from crm_workspace import PersonalData
 from crm_workspace.testing import make_workspace
@@ -57,13 +58,7 @@ def crm_personal_data(workspace):
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """A directory holding the NPS plugin as pip would install it."""
-    site = tmp_path / "site"
-    info = site / "nps_plugin-0.1.dist-info"
-    info.mkdir(parents=True)
-    (site / "nps_plugin.py").write_text(NPS_PLUGIN)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nps-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[crm_workspace]\nnps = nps_plugin\n")
-    return site
+    return install_plugin(tmp_path / "site", "nps_plugin", NPS_PLUGIN, {"nps": "nps_plugin"})
 
 
 def crm(

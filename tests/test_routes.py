@@ -12,12 +12,11 @@ import json
 import logging
 import os
 import sqlite3
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from helpers import CRM, Server
+from helpers import CRM, Server, install_plugin
 
 from crm_workspace import PermissionDenied, Route, ValidationError, Workspace, hookimpl
 from crm_workspace.data import permissions
@@ -92,12 +91,7 @@ def crm_tick(workspace, now):
 
 def install_probe(site: Path) -> None:
     """A pip-installed plugin, as importlib.metadata finds one: a module and a dist-info with its entry point."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "crm_route_probe.py").write_text(textwrap.dedent(PROBE))
-    dist = site / "crm_route_probe-0.1.dist-info"
-    dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-route-probe\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[crm_workspace]\nroute-probe = crm_route_probe\n")
+    install_plugin(site, "crm_route_probe", PROBE, {"route-probe": "crm_route_probe"})
 
 
 def request(port: int, path: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import textwrap
 import threading
 import time
 
 import pytest
-from helpers import CRM
+from helpers import CRM, install_plugin
 
 from crm_workspace import hookimpl
 from crm_workspace.errors import CrmError
@@ -139,14 +138,11 @@ ok, broken = Ok(), Broken()
 
 
 def test_crm_tick_runs_installed_plugins_reports_each_and_fails_if_one_did(tmp_path):
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "crm_tick_probe.py").write_text(textwrap.dedent(TICKERS))
-    dist = site / "crm_tick_probe-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-tick-probe\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[crm_workspace]\ntick-ok = crm_tick_probe:ok\ntick-broken = crm_tick_probe:broken\n"
+    site = install_plugin(
+        tmp_path / "site",
+        "crm_tick_probe",
+        TICKERS,
+        {"tick-ok": "crm_tick_probe:ok", "tick-broken": "crm_tick_probe:broken"},
     )
     db = tmp_path / "crm.db"
     make_workspace(db, builtins=False).close()

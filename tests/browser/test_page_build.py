@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import http.client
 import os
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from helpers import Server
+from helpers import Server, install_plugin
 from playwright.sync_api import expect
 
 from crm_workspace.testing import make_workspace
@@ -46,13 +45,7 @@ def crm_dashboards(workspace):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("page_build")
-    site = root / "site"
-    site.mkdir()
-    (site / "crm_slow_page.py").write_text(textwrap.dedent(PLUGIN))
-    dist = site / "crm_slow_page-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-slow-page\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[crm_workspace]\nslow-page = crm_slow_page\n")
+    site = install_plugin(root / "site", "crm_slow_page", PLUGIN, {"slow-page": "crm_slow_page"})
     db = root / "crm.db"
     make_workspace(db).close()
     server = Server(db, env={"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])})
