@@ -135,3 +135,8 @@ def test_a_deal_has_its_own_address_and_an_unknown_one_is_not_found(workspace):
     assert workspace.page_args == {"deal": deal_id}
     workspace.open_page("pipeline", deal=999_999)
     assert page.message.visible and "Deal not found" in page.message.object
+
+
+def test_a_notebook_app_has_its_page_at_once(demo_workspace: Workspace):
+    """Served, the page is built after the server answered (tests/browser/test_page_build.py); in a notebook at once."""
+    assert len(demo_workspace.app().main.objects) == 1

@@ -54,7 +54,10 @@ def test_the_marketing_screens_build_without_panel_deprecation_warnings(demo_db)
             warnings.filterwarnings("error", message=PANEL_DEPRECATION)
             model = MarketingModel(workspace=ws)
             for tab in (SegmentsTab(model=model), CampaignsTab(model=model), FormsTab(model=model)):
-                pn.panel(tab).get_root()
+                layout = tab.__panel__()
+                for card in layout.select(pn.Card):  # a collapsed card's content is built when opened (lazy_card)
+                    card.collapsed = False
+                pn.panel(layout).get_root()
             page = SequencesPage(workspace=ws)
             pn.panel(page).get_root()
             assert page.save.label == "Save sequence" and page.save.color == "primary"

@@ -325,6 +325,7 @@ def test_a_session_loses_access_within_a_tick_when_its_user_is_removed_or_demote
     ws.store.update("users", "chloe", {"role": "member"})
     guard.tick()
     assert guard.state == "member" and "audit" not in app.nav.options.values()  # demoted: pages rebuilt
+    assert "Contacts" in app.nav.options  # the menu's labels as before, not icon names ("users Contacts")
     ws.store.delete("users", "chloe")
     guard.tick()
     assert guard.state is None

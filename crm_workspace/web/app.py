@@ -258,12 +258,18 @@ class App(pn.viewable.Viewer):
         """Build the page the address names into the frame.
 
         Served, this runs in the server's next turn after it has answered the page's
-        address with the frame alone, while the browser loads and compiles the scripts
-        (~0.6 s, which had waited for the whole build): the two run side by side. The
+        address with the frame alone, while the browser compiles the scripts from its cache
+        (~0.6 s, which had waited for the whole build; on a first visit it also fetches them
+        from this server, after the build): the two run side by side. The
         browser fetches the document once the scripts are in (Bokeh's PULL-DOC, queued
         behind this turn), so the page comes with it, drawn at once as before.
         """
-        self.main.objects = [self._render(self.workspace.page)]
+        try:
+            page = self._render(self.workspace.page)
+        except Exception as error:  # served, a next-tick callback: nothing else would show it
+            log.exception("page %s failed to build", self.workspace.page)
+            page = error_card("This page failed to load", f"{type(error).__name__}: {error}")
+        self.main.objects = [page]
 
     def _nav_entry(self, name: str) -> str | None:
         """The menu entry to highlight: the page's own, none for a page that does not exist."""
@@ -279,7 +285,7 @@ class App(pn.viewable.Viewer):
             self.main.objects = [access_ended()]
             return
         self._pages = {page.name: page for page in [HOME, *app_pages(ws)]}
-        self.nav.options = {f"{p.icon} {p.title}": name for name, p in self._pages.items()}
+        self.nav.options = {nav_label(p): name for name, p in self._pages.items()}
         if ws.page not in self._pages:
             ws.page = "home"
         self.nav.value = ws.page

@@ -4,6 +4,7 @@ The browser spends ~0.6 s loading and compiling the scripts before it asks for t
 page's document; the server builds the page's content in that time instead of before
 answering. The test installs a plugin (the way pip does) whose page takes 3 s to build:
 the address is answered well before, and the page still arrives whole in the browser.
+(In a notebook the page is built at once: tests/test_app_shell.py.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import http.client
 import os
 import time
-from pathlib import Path
 
 import pytest
 from helpers import Server, install_plugin
@@ -76,14 +76,3 @@ def test_the_page_built_after_the_answer_arrives_whole(served, page):
     expect(page.get_by_text("Slow page built for ana")).to_be_visible(timeout=60_000)
     page.wait_for_function("document.body.dataset.ready === 'slow'", timeout=60_000)
     expect(page.get_by_role("button", name="Slow page", exact=True)).to_be_visible()
-
-
-def test_a_notebook_app_has_its_page_at_once(tmp_path: Path):
-    from crm_workspace import Workspace
-
-    make_workspace(tmp_path / "crm.db").close()
-    ws = Workspace.open(tmp_path / "crm.db", user="ana")
-    try:
-        assert len(ws.app().main.objects) == 1  # no server: nothing to wait for
-    finally:
-        ws.close()
