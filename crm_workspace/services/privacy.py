@@ -139,7 +139,9 @@ def _rows(workspace: Workspace, item: PersonalData, contact_id: int) -> list[dic
 
 # ----------------------------------------------------------------- gather
 def find_contact(workspace: Workspace, email: str) -> dict[str, Any]:
-    rows = workspace.store.query("SELECT * FROM contacts WHERE email = ? COLLATE NOCASE", [email.strip()])
+    rows = workspace.store.query(
+        "SELECT * FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''", [email.strip()]
+    )
     if not rows:
         raise NotFound(f"no contact with the email {email!r}")
     return rows[0]

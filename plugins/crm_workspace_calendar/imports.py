@@ -199,7 +199,8 @@ def _contacts_by_email(workspace: Workspace, emails: list[str]) -> dict[str, dic
         chunk = emails[i : i + 500]
         marks = ",".join("?" * len(chunk))
         for row in workspace.store.query(
-            f"SELECT id, organization_id, lower(email) AS email FROM contacts WHERE email COLLATE NOCASE IN ({marks})",
+            f"SELECT id, organization_id, lower(email) AS email FROM contacts WHERE email COLLATE NOCASE IN ({marks})"
+            " AND email != ''",
             chunk,
         ):
             found.setdefault(row["email"], row)

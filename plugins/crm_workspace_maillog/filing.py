@@ -214,7 +214,8 @@ def _match(workspace: Workspace, addresses: list[str]) -> tuple[dict[str, int], 
         return contacts, ignored
     marks = ",".join("?" * len(addresses))
     for row in workspace.store.query(
-        f"SELECT lower(email) AS address, id FROM contacts WHERE email COLLATE NOCASE IN ({marks})", addresses
+        f"SELECT lower(email) AS address, id FROM contacts WHERE email COLLATE NOCASE IN ({marks}) AND email != ''",
+        addresses,
     ):
         contacts[row["address"]] = row["id"]
     for row in workspace.store.query(

@@ -326,7 +326,8 @@ def add_emails(workspace: Workspace, segment: str | int, text: str) -> dict[str,
     for start in range(0, len(emails), 500):
         chunk = emails[start : start + 500]
         rows = workspace.query(
-            f"SELECT id, lower(email) AS email FROM contacts WHERE lower(email) IN ({', '.join('?' * len(chunk))})",
+            "SELECT id, lower(email) AS email FROM contacts"
+            f" WHERE email COLLATE NOCASE IN ({', '.join('?' * len(chunk))}) AND email != ''",
             chunk,
         )
         found.update({r["email"]: r["id"] for r in rows})

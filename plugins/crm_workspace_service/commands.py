@@ -184,7 +184,7 @@ def register(cli: click.Group) -> None:
         from .portal import portal_link
 
         ws = open_workspace(ctx)
-        rows = ws.query("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE", [email.strip()])
+        rows = ws.query("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''", [email.strip()])
         if not rows:
             raise NotFound(f"no contact with the e-mail address {email}")
         click.echo(portal_link(ws, rows[0]["id"]))
