@@ -264,12 +264,7 @@ class App(pn.viewable.Viewer):
         browser fetches the document once the scripts are in (Bokeh's PULL-DOC, queued
         behind this turn), so the page comes with it, drawn at once as before.
         """
-        try:
-            page = self._render(self.workspace.page)
-        except Exception as error:  # served, a next-tick callback: nothing else would show it
-            log.exception("page %s failed to build", self.workspace.page)
-            page = error_card("This page failed to load", f"{type(error).__name__}: {error}")
-        self.main.objects = [page]
+        self.main.objects = [self._render(self.workspace.page)]  # a failing view: render_page's error card
 
     def _nav_entry(self, name: str) -> str | None:
         """The menu entry to highlight: the page's own, none for a page that does not exist."""
