@@ -8,6 +8,7 @@ from pathlib import Path
 import panel as pn
 import pytest
 from crm_workspace_relationships import editing, queries
+from crm_workspace_relationships.model import MapModel
 from crm_workspace_relationships.views import OrgChartView, RelationshipEditor, RelationshipMap
 
 
@@ -158,10 +159,36 @@ def test_filter_widgets_are_bound_to_the_model(small):
     assert view.model.min_strength == 5
     view.model.kinds = ["influences"]  # model -> widget
     assert view.kinds.value == ["influences"]
-    acme = view.organization.options["Acme #1"]
-    view.organization.value = acme
+    view.organization._input.value_input = "acm"  # typing searches the organizations
+    acme = view.organization._input.options["Acme #1"]
+    view.organization._input.value = acme
     assert view.model.filters().organization_id == acme
-    assert view.chart.param.organization_id.objects == list(view.organization.options.values())
+    view.model.organization_id = None  # model -> widget: the box empties, all organizations again
+    assert view.organization._input.value == ""
+    view.show_chart(acme)  # the side panel's "org chart" shows the organization in the chart's picker
+    chart = OrgChartView(model=view.chart)
+    assert chart.organization._input.value == acme and "Acme #1" in chart.organization._input.options
+
+
+def test_organization_filter_finds_any_of_many_organizations_by_part_of_its_name(workspace):
+    """No list of the first few thousand: what is typed is searched (ignoring case and accents)."""
+    from crm_workspace_relationships.views.picker import OrganizationPicker
+
+    ws = workspace
+    ws.store.insert_many("organizations", [{"name": f"Company {i:05d}"} for i in range(6000)])
+    last = ws.store.insert("organizations", {"name": "Zürich Versicherung"})["id"]
+    model = MapModel(workspace=ws)
+    picker = OrganizationPicker.from_param(model.param.organization_id, choices=model.organization_choices)
+    assert picker._input.options == {}  # nothing listed (nor queried) before typing
+    picker._input.value_input = "zurich"
+    assert picker._input.options == {f"Zürich Versicherung #{last}": last}
+    picker._input.value = last
+    assert model.organization_id == last
+    picker._input.value_input = "company 0"
+    options = list(picker._input.options)  # the chosen one stays, then the first 20 matches by name
+    assert options[0].startswith("Zürich") and options[1:] == [f"Company {i:05d} #{i + 1}" for i in range(20)]
+    picker._input.value = ""  # the box emptied: every organization
+    assert model.organization_id is None
 
 
 def test_found_node_becomes_the_focus(small):

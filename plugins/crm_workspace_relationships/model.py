@@ -28,7 +28,7 @@ class MapModel(param.Parameterized):
     focus = param.String(default=None, allow_None=True, doc="the node in the middle of the map")
     expanded = param.List(default=[], doc="nodes whose neighbours are shown too (clicked on the map)")
     stakeholder_types = param.ListSelector(default=[], objects=list(NODE_TYPES), label="Stakeholder types")
-    organization_id = param.Selector(default=None, objects=[None], allow_None=True, label="Organization")
+    organization_id = param.Integer(default=None, allow_None=True, label="Organization", doc="None: all")
     kinds = param.ListSelector(default=[], objects=list(KINDS), label="Relationship kinds")
     min_strength = param.Integer(default=1, bounds=(1, 5), label="Minimum strength")
     hops = param.Integer(default=1, bounds=(1, 2), label="Hops from the focus")
@@ -43,8 +43,6 @@ class MapModel(param.Parameterized):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self.organizations = queries.organization_options(self.workspace)
-        self.param.organization_id.objects = {"(all)": None, **self.organizations}
         if self.origin is None:
             self.origin = queries.user_contact(self.workspace)
         if self.focus is None:
@@ -54,6 +52,10 @@ class MapModel(param.Parameterized):
 
     def search(self, text: str) -> list[dict[str, Any]]:
         return queries.search_nodes(self.workspace, text, limit=25)
+
+    def organization_choices(self, text: str, current: int | None = None) -> dict[str, int]:
+        """The organizations to offer in the filter for the typed ``text``: ``{label: id}``."""
+        return queries.organization_choices(self.workspace, text, current)
 
     def label(self, node: str) -> str:
         return network.label(self.workspace, node)
@@ -142,13 +144,11 @@ class OrgChartModel(param.Parameterized):
     """The organization whose reporting lines are shown."""
 
     workspace = param.ClassSelector(class_=Workspace)
-    organization_id = param.Selector(default=None, objects=[None], allow_None=True, label="Organization")
+    organization_id = param.Integer(default=None, allow_None=True, label="Organization")
 
-    def __init__(self, organizations: dict[str, int] | None = None, **params: Any):
-        super().__init__(**params)
-        if organizations is None:
-            organizations = queries.organization_options(self.workspace)
-        self.param.organization_id.objects = {"(all)": None, **organizations}
+    def organization_choices(self, text: str, current: int | None = None) -> dict[str, int]:
+        """The organizations to offer for the typed ``text``: ``{label: id}``."""
+        return queries.organization_choices(self.workspace, text, current)
 
     def roots(self) -> list[dict[str, Any]]:
         return org_chart(self.workspace, self.organization_id)
@@ -176,6 +176,10 @@ class EditorModel(param.Parameterized):
 
     def search(self, text: str) -> list[dict[str, Any]]:
         return queries.search_nodes(self.workspace, text, limit=25)
+
+    def organization_choices(self, text: str, current: int | None = None) -> dict[str, int]:
+        """The organizations to offer in the filter for the typed ``text``: ``{label: id}``."""
+        return queries.organization_choices(self.workspace, text, current)
 
     def refresh(self) -> list[dict[str, Any]]:
         """Reload the node's relationships, keeping a form the user is editing."""

@@ -154,10 +154,26 @@ def deal_focus(ws: Workspace, deal_id: int) -> str:
     raise NotFound(f"deals #{deal_id} has no organization or contact to show on the map")
 
 
-def organization_options(ws: Workspace, limit: int = 5000) -> dict[str, int]:
-    """``{"Acme #3": 3, ...}`` by name, for the organization filters."""
-    rows = ws.store.query("SELECT id, name FROM organizations ORDER BY name COLLATE NOCASE LIMIT ?", [int(limit)])
-    return {f"{o['name']} #{o['id']}": o["id"] for o in rows}
+def organization_choices(ws: Workspace, text: str = "", current: int | None = None, limit: int = 20) -> dict[str, int]:
+    """``{"Acme #3": 3, ...}``: organizations whose name contains ``text`` (ignoring case and
+    accents, as ``search_nodes``), by name, ``current`` first; the first ``limit`` by name for no text."""
+    needle = fold((text or "").strip())
+    index = search_index(ws)
+    hits = (
+        row
+        for row, key in zip(index.rows, index.keys, strict=True)
+        if row[0].startswith("organizations:") and needle in key
+    )
+    best = heapq.nsmallest(int(limit), hits, key=lambda row: (row[1].casefold(), row[0]))
+    choices = {}
+    for node, name, _detail in best:
+        row_id = parse_node(node)[1]
+        choices[f"{name} #{row_id}"] = row_id
+    if current is not None and current not in choices.values():
+        rows = ws.store.query("SELECT name FROM organizations WHERE id = ?", [int(current)])
+        if rows:
+            choices = {f"{rows[0]['name']} #{current}": int(current), **choices}
+    return choices
 
 
 def record(ws: Workspace, node: str) -> dict[str, Any]:

@@ -162,3 +162,35 @@ def test_hostile_names_render_as_text(page, served_demo):
     heading = page.get_by_role("heading", name="<b>Bold</b> <script>x()</script>")
     expect(heading).to_be_visible(timeout=WAIT)
     expect(page.locator(".rel-list")).to_contain_text("introduced", timeout=WAIT)
+
+
+def test_organization_filter_is_searched_as_typed(page, served_demo):
+    """The Filters card's organization box lists nothing up front (a workspace may hold tens of
+    thousands): typing part of a name offers the matches, and choosing one filters the map."""
+    ws = Workspace.open(served_demo.db, builtins_only=True)
+    try:
+        st = network.state(ws)
+        everyone = network.Filters()
+        center, org_id, first, kept = next(
+            (n, org, first, kept)
+            for n in sorted(st.graph, key=lambda n: int(n.split(":")[1]))
+            if n.startswith("contacts:") and (org := st.graph.nodes[n].get("organization_id"))
+            for first in [focus.focus_nodes(st.graph, n, everyone, 1)]
+            for kept in [focus.focus_nodes(st.graph, n, network.Filters(organization_id=org), 1)]
+            if len(kept) != len(first)
+        )
+        org_name = ws.store.query("SELECT name FROM organizations WHERE id = ?", [org_id])[0]["name"]
+    finally:
+        ws.close()
+    page.goto(f"{served_demo.url}?page=relationships&focus={center}")
+    wait_for_map(page)
+    page.wait_for_function(NODE_COUNT, arg=len(first), timeout=WAIT)
+    page.get_by_text("Filters", exact=True).click()
+    box = page.get_by_label("Organization", exact=True)
+    box.click()
+    box.press_sequentially(org_name[:6].lower(), delay=120)
+    option = page.get_by_text(f"{org_name} #{org_id}", exact=True)
+    option.wait_for(timeout=WAIT)
+    option.click()
+    page.wait_for_function(NODE_COUNT, arg=len(kept), timeout=WAIT)
+    expect(page.get_by_text(f"{len(kept)} nodes")).to_be_visible(timeout=WAIT)

@@ -10,6 +10,7 @@ import param
 from ..layout import CHAR_WIDTH, tree_layout
 from ..model import OrgChartModel
 from .common import text
+from .picker import OrganizationPicker
 
 ORG_CHART_NAME = "org-chart"
 #: one box per slot: pixels per slot and per layer, and the box inside them
@@ -152,7 +153,9 @@ class OrgChartView(pn.viewable.Viewer):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self.organization = pn.widgets.Select.from_param(self.model.param.organization_id)
+        self.organization = OrganizationPicker.from_param(
+            self.model.param.organization_id, choices=self.model.organization_choices
+        )
         self._ids: list[int] = []
 
     @param.depends("model.organization_id", "model.workspace.revision")

@@ -16,7 +16,7 @@ from .common import notify_error, text
 from .map import MapView, SidePanel
 from .org_chart import OrgChartView
 from .path import PathFinder
-from .picker import NodePicker
+from .picker import NodePicker, OrganizationPicker
 
 ORG_CHART_TAB = 2
 
@@ -33,7 +33,7 @@ class RelationshipMap(pn.viewable.Viewer):
             self.model = MapModel(workspace=self.workspace, focus=self._asked_focus())
         m = self.model
         self.types = pn.widgets.MultiChoice.from_param(m.param.stakeholder_types, width=270)
-        self.organization = pn.widgets.Select.from_param(m.param.organization_id, width=270)
+        self.organization = OrganizationPicker.from_param(m.param.organization_id, choices=m.organization_choices)
         self.kinds = pn.widgets.MultiChoice.from_param(m.param.kinds, width=270)
         self.min_strength = pn.widgets.IntSlider.from_param(m.param.min_strength, width=270)
         self.hops = pn.widgets.IntSlider.from_param(m.param.hops, width=270)
@@ -46,7 +46,7 @@ class RelationshipMap(pn.viewable.Viewer):
         self.path_finder = PathFinder(model=m)
         self.map = MapView(model=m)
         self.side = SidePanel(model=m, show_chart=self.show_chart)
-        self.chart = OrgChartModel(workspace=self.workspace, organizations=m.organizations)
+        self.chart = OrgChartModel(workspace=self.workspace)
         self.status = pn.pane.Markdown(m.param.status.rx.pipe(text), sizing_mode="stretch_width")
         self.tabs: pn.Tabs | None = None
         self.workspace.param.watch(self._follow_link, "page_args")
