@@ -60,6 +60,23 @@ def test_funnel_period_and_owner_filters(history):
     assert list(january_first["reached"])[:2] == [1, 0]  # end date is inclusive
 
 
+def test_funnel_reads_in_contact_order_when_the_period_spans_most_of_the_history(history, monkeypatch):
+    """A long period is grouped by contact along the contact index (no sort); a short one reads
+    its range of the time index. Both count the same."""
+    from crm_workspace_lifecycle import analytics
+
+    assert analytics._by_contact(history, None, None) == ""  # no period: SQLite's own choice
+    assert "idx_lifecycle_contact_stage" in analytics._by_contact(history, "2026-01-01", "2026-02-28")
+    assert analytics._by_contact(history, "2026-02-14", "2026-02-15") == ""  # 2 days of 46
+    for start, end in (("2026-01-01", "2026-02-28"), ("2026-02-01", "2026-02-28"), ("2026-02-14", "2026-02-15")):
+        frames = []
+        for share in (0.0, 2.0):  # always, never the contact index
+            monkeypatch.setattr(analytics, "CONTACT_ORDER_FROM", share)
+            frames.append(list(history.df("lifecycle.funnel", start=start, end=end)["reached"]))
+        assert frames[0] == frames[1], (start, end)
+    assert frames[0][0] == 1  # 2026-02-15: contact 4 subscribes
+
+
 def test_time_in_stage_median_and_p90_of_completed_stays(history):
     frame = history.df("lifecycle.time_in_stage").set_index("stage")
     assert list(frame.index) == ["subscriber", "lead"]  # nobody has left customer or MQL yet
