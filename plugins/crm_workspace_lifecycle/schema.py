@@ -112,15 +112,3 @@ def m003_stays_trigger_without_derived_table(db):
     """
     db.execute("DROP TRIGGER IF EXISTS lifecycle_stays_on_event")
     db.execute(STAYS_TRIGGER)
-
-
-@migrations()
-def m004_drop_prefix_indexes(db):
-    """Drop ``idx_lifecycle_contact`` and ``idx_lifecycle_at``: m001's covering indexes start with them.
-
-    ``(contact_id, at, to_stage)`` and ``(at, contact_id, to_stage, from_stage)`` answer every
-    lookup the shorter two did; each event wrote four index entries where two do the work
-    (an import of 100k contacts records 100k events).
-    """
-    db.execute("DROP INDEX IF EXISTS idx_lifecycle_contact")
-    db.execute("DROP INDEX IF EXISTS idx_lifecycle_at")
