@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_workspace.data.collector import held_off
 from crm_workspace.data.store import utcnow
 
 from . import normalize as nz
-from .collector import held_off
 from .plan import Plan
 
 CHUNK = 20_000

@@ -129,7 +129,7 @@ def serve() -> None:
 
     from crm_workspace_excel import normalize as nz
 
-    gc.disable()  # a short-lived process: what it builds lives until it answers (collector.py)
+    gc.disable()  # a short-lived process: what it builds lives until it answers (crm_workspace/data/collector.py)
     region, tasks = pickle.load(sys.stdin.buffer)
     answers = [convert(kind, values, region, nz) for kind, values in tasks]
     output = sys.stdout.buffer

@@ -14,9 +14,9 @@ from typing import Any
 
 from crm_workspace import CrmError
 from crm_workspace.core_rules import consent_value, regrant_refused
+from crm_workspace.data.collector import held_off
 
 from . import normalize as nz
-from .collector import held_off
 from .mapping import CUSTOM, ENTITIES, FIELDS, added_columns
 from .reader import Table
 from .records import Row, converters, deal_defaults, deal_stages, to_rows

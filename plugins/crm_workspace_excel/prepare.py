@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from crm_workspace import CrmError
+from crm_workspace.data.collector import held_off
 
-from .collector import held_off
 from .mapping import ENTITIES, added_columns, guess, parse_map_options
 from .reader import Table, open_book
 
@@ -54,7 +54,7 @@ def prepare(
     map_options: tuple[str, ...] | list[str] = (),
     recipe: dict | None = None,
 ) -> Prepared:
-    with held_off():  # the sheet's cells: see collector.py
+    with held_off():  # the sheet's cells: see crm_workspace/data/collector.py
         return _prepare(workspace, source, name, entity, sheet, header_row, overrides, map_options, recipe)
 
 

@@ -70,7 +70,7 @@ def run(operation: str, path: Path, workbook_bytes: int, *arguments: str) -> Any
     The rows are unpickled while the child is still writing them (the two overlap), and
     its stderr goes to a file, so that neither side waits on a full pipe.
     """
-    from .collector import held_off  # here, not at the top: the child imports this module alone
+    from crm_workspace.data.collector import held_off  # here, not at the top: the child imports this module alone
 
     limit = memory_limit(workbook_bytes)
     command = [sys.executable, "-I", "-c", _BOOTSTRAP, str(Path(__file__).parent)]
@@ -127,7 +127,7 @@ def child_main(arguments: list[str]) -> None:
     import gc
     import resource
 
-    gc.disable()  # a short-lived process whose cells all live until it exits (collector.py)
+    gc.disable()  # a short-lived process whose cells all live until it exits (crm_workspace/data/collector.py)
     operation, path, limit, packed = arguments
     rest = json.loads(packed)
     resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))

@@ -1,11 +1,11 @@
-"""The importer holds Python's cyclic collector off while it works, and gives it back as it was."""
+"""``held_off``: Python's cyclic collector paused for a bulk step (an import, the map's graph), then back as it was."""
 
 from __future__ import annotations
 
 import gc
 import threading
 
-from crm_workspace_excel.collector import held_off
+from crm_workspace.data.collector import held_off
 
 
 def test_the_collector_is_off_inside_and_back_on_after_nested_and_concurrent_holds():
