@@ -29,6 +29,7 @@ import networkx as nx
 
 from crm_workspace import NotFound
 from crm_workspace.data import schema
+from crm_workspace.data.collector import held_off
 
 from . import queries
 from .layout import compute_layout
@@ -53,34 +54,58 @@ BETWEENNESS_BUDGET = 1_000_000
 
 
 def build_graph(ws: Workspace) -> nx.Graph:
-    """The full relationship graph, straight from SQL (no cache)."""
+    """The full relationship graph, straight from SQL (no cache).
+
+    Nodes and the implicit ``member_of`` ties go in with one bulk call each (a contact has one
+    organization, so its tie is new): at 100k contacts, one ``add_node`` and one edge lookup
+    per contact took 2.3 s of the graph's 3.2 s rebuild after any write.
+    """
     graph = nx.Graph()
-    for row in queries.organization_rows(ws):
-        graph.add_node(
-            node_key("organizations", row["id"]),
-            table="organizations",
-            id=row["id"],
-            name=row["name"] or f"Organization #{row['id']}",
-            stakeholder_type=ORGANIZATION,
-            organization=row["name"],
-            organization_id=row["id"],
-            title=row["industry"] or "",
+    graph.add_nodes_from(
+        (
+            node_key("organizations", org_id),
+            {
+                "table": "organizations",
+                "id": org_id,
+                "name": name or f"Organization #{org_id}",
+                "stakeholder_type": ORGANIZATION,
+                "organization": name,
+                "organization_id": org_id,
+                "title": industry or "",
+            },
         )
-    for row in queries.contact_rows(ws):
-        key = node_key("contacts", row["id"])
-        name = " ".join(p for p in (row["first_name"], row["last_name"]) if p) or f"Contact #{row['id']}"
-        graph.add_node(
-            key,
-            table="contacts",
-            id=row["id"],
-            name=name,
-            stakeholder_type=row["stakeholder_type"] or "other",
-            organization=row["org"] or "",
-            organization_id=row["organization_id"],
-            title=row["title"] or "",
+        for org_id, name, industry in queries.organization_tuples(ws)
+    )
+    members = []
+    nodes = []
+    for row_id, first, last, title, kind, org_id, org in queries.contact_tuples(ws):
+        key = node_key("contacts", row_id)
+        name = f"{first} {last}" if first and last else first or last or f"Contact #{row_id}"
+        nodes.append(
+            (
+                key,
+                {
+                    "table": "contacts",
+                    "id": row_id,
+                    "name": name,
+                    "stakeholder_type": kind or "other",
+                    "organization": org or "",
+                    "organization_id": org_id,
+                    "title": title or "",
+                },
+            )
         )
-        if row["organization_id"] is not None and row["org"] is not None:
-            _add_tie(graph, key, node_key("organizations", row["organization_id"]), "member_of", MEMBER_STRENGTH, None)
+        if org_id is not None and org is not None:
+            members.append((key, node_key("organizations", org_id)))
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(
+        (
+            a,
+            b,
+            {"ties": {"member_of": (MEMBER_STRENGTH, None)}, "strength": MEMBER_STRENGTH, "cost": 6 - MEMBER_STRENGTH},
+        )
+        for a, b in members
+    )
     for rel_id, s_type, s_id, t_type, t_id, kind, strength in queries.relationship_tuples(ws):
         a, b = f"{s_type}:{s_id}", f"{t_type}:{t_id}"
         if a == b or a not in graph or b not in graph:
@@ -136,8 +161,9 @@ def state(ws: Workspace) -> GraphState:
         cached = _CACHE.get(ws.path)
         if cached is not None and cached.signature == sig:
             return cached
-        graph = build_graph(ws)
-        built = GraphState(sig, graph, compute_layout(graph), dict(graph.degree()), version=version)
+        with held_off():  # 100k contacts: a graph of 217k lasting objects (crm_workspace/data/collector.py)
+            graph = build_graph(ws)
+            built = GraphState(sig, graph, compute_layout(graph), dict(graph.degree()), version=version)
         _CACHE[ws.path] = built
         return built
 

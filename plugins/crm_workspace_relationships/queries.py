@@ -47,14 +47,15 @@ def signature(ws: Workspace) -> tuple:
     return tuple(tuple(row.values()) for row in ws.store.query(sql))
 
 
-def organization_rows(ws: Workspace) -> list[dict[str, Any]]:
-    return ws.store.query("SELECT id, name, industry, city FROM organizations")
+def organization_tuples(ws: Workspace) -> Iterable[tuple]:
+    """``(id, name, industry)`` per organization (plain tuples: no dict per row)."""
+    return ws.store.conn.execute("SELECT id, name, industry FROM organizations")
 
 
-def contact_rows(ws: Workspace) -> list[dict[str, Any]]:
-    """Every contact with its organization's name (``org``)."""
-    return ws.store.query(
-        "SELECT c.id, c.first_name, c.last_name, c.title, c.stakeholder_type, c.organization_id, o.name AS org"
+def contact_tuples(ws: Workspace) -> Iterable[tuple]:
+    """``(id, first_name, last_name, title, stakeholder_type, organization_id, organization name)`` per contact."""
+    return ws.store.conn.execute(
+        "SELECT c.id, c.first_name, c.last_name, c.title, c.stakeholder_type, c.organization_id, o.name"
         " FROM contacts c LEFT JOIN organizations o ON o.id = c.organization_id"
     )
 
