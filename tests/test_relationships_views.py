@@ -159,19 +159,21 @@ def test_filter_widgets_are_bound_to_the_model(small):
     assert view.model.min_strength == 5
     view.model.kinds = ["influences"]  # model -> widget
     assert view.kinds.value == ["influences"]
-    view.organization._input.value_input = "acm"  # typing searches the organizations
-    acme = view.organization._input.options["Acme #1"]
-    view.organization._input.value = acme
-    assert view.model.filters().organization_id == acme
-    view.model.organization_id = None  # model -> widget: the box empties, all organizations again
-    assert view.organization._input.value == ""
-    view.show_chart(acme)  # the side panel's "org chart" shows the organization in the chart's picker
+    view.organization._input.value_input = "acm"  # typing searches; the one match is chosen
+    assert view.model.filters().organization_id == 1
+    assert view.organization._matches.value == 1
+    view.organization._matches.value = 0  # "(all organizations)"
+    assert view.model.organization_id is None
+    view.model.organization_id = 1  # model -> widget
+    assert view.organization._matches.value == 1
+    view.show_chart(1)  # the side panel's "org chart" shows the organization in the chart's picker
     chart = OrgChartView(model=view.chart)
-    assert chart.organization._input.value == acme and "Acme #1" in chart.organization._input.options
+    assert chart.organization._matches.value == 1 and "Acme #1" in chart.organization._matches.options
 
 
 def test_organization_filter_finds_any_of_many_organizations_by_part_of_its_name(workspace):
-    """No list of the first few thousand: what is typed is searched (ignoring case and accents)."""
+    """No list of the first few thousand: what is typed is searched on the server (ignoring case
+    and accents); the select of matches starts with "(all organizations)", which clears the filter."""
     from crm_workspace_relationships.views.picker import OrganizationPicker
 
     ws = workspace
@@ -179,16 +181,22 @@ def test_organization_filter_finds_any_of_many_organizations_by_part_of_its_name
     last = ws.store.insert("organizations", {"name": "Zürich Versicherung"})["id"]
     model = MapModel(workspace=ws)
     picker = OrganizationPicker.from_param(model.param.organization_id, choices=model.organization_choices)
-    assert picker._input.options == {}  # nothing listed (nor queried) before typing
+    assert list(picker._matches.options) == ["(all organizations)"]  # nothing listed before typing
     picker._input.value_input = "zurich"
-    assert picker._input.options == {f"Zürich Versicherung #{last}": last}
-    picker._input.value = last
-    assert model.organization_id == last
+    assert model.organization_id == last  # the one match is chosen
     picker._input.value_input = "company 0"
-    options = list(picker._input.options)  # the chosen one stays, then the first 20 matches by name
-    assert options[0].startswith("Zürich") and options[1:] == [f"Company {i:05d} #{i + 1}" for i in range(20)]
-    picker._input.value = ""  # the box emptied: every organization
+    options = list(picker._matches.options)  # "(all)", the chosen one kept, then the first 20 matches
+    assert options[:2] == ["(all organizations)", f"Zürich Versicherung #{last}"]
+    assert options[2:] == [f"Company {i:05d} #{i + 1}" for i in range(20)]
+    assert model.organization_id == last  # many matches: nothing chosen for the person
+    picker._matches.value = 7
+    assert model.organization_id == 7
+    picker._matches.value = 0  # "(all organizations)": the filter cleared
     assert model.organization_id is None
+    ws.store.delete("organizations", last)
+    picker._input.value_input = "company 1"
+    model.organization_id = last  # e.g. a side panel still showing a deleted organization: no error
+    assert picker._matches.value == last and f"#{last} (no longer exists)" in picker._matches.options
 
 
 def test_found_node_becomes_the_focus(small):

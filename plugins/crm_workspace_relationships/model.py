@@ -177,10 +177,6 @@ class EditorModel(param.Parameterized):
     def search(self, text: str) -> list[dict[str, Any]]:
         return queries.search_nodes(self.workspace, text, limit=25)
 
-    def organization_choices(self, text: str, current: int | None = None) -> dict[str, int]:
-        """The organizations to offer in the filter for the typed ``text``: ``{label: id}``."""
-        return queries.organization_choices(self.workspace, text, current)
-
     def refresh(self) -> list[dict[str, Any]]:
         """Reload the node's relationships, keeping a form the user is editing."""
         rows = queries.relationships_of(self.workspace, self.node)

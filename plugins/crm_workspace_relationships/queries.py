@@ -156,20 +156,21 @@ def deal_focus(ws: Workspace, deal_id: int) -> str:
 
 
 def organization_choices(ws: Workspace, text: str = "", current: int | None = None, limit: int = 20) -> dict[str, int]:
-    """``{"Acme #3": 3, ...}``: organizations whose name contains ``text`` (ignoring case and
-    accents, as ``search_nodes``), by name, ``current`` first; the first ``limit`` by name for no text."""
+    """``{"Acme #3": 3, ...}``: the first ``limit`` organizations by name whose name contains
+    ``text``, ignoring case and accents (as ``search_nodes``); none for no text. The organization
+    ``current`` is always among them (first when it is no match), unless it no longer exists."""
+    choices: dict[str, int] = {}
     needle = fold((text or "").strip())
-    index = search_index(ws)
-    hits = (
-        row
-        for row, key in zip(index.rows, index.keys, strict=True)
-        if row[0].startswith("organizations:") and needle in key
-    )
-    best = heapq.nsmallest(int(limit), hits, key=lambda row: (row[1].casefold(), row[0]))
-    choices = {}
-    for node, name, _detail in best:
-        row_id = parse_node(node)[1]
-        choices[f"{name} #{row_id}"] = row_id
+    if needle:
+        index = search_index(ws)
+        hits = (
+            row
+            for row, key in zip(index.rows, index.keys, strict=True)
+            if row[0].startswith("organizations:") and needle in key
+        )
+        for node, name, _detail in heapq.nsmallest(int(limit), hits, key=lambda row: (row[1].casefold(), row[0])):
+            row_id = parse_node(node)[1]
+            choices[f"{name} #{row_id}"] = row_id
     if current is not None and current not in choices.values():
         rows = ws.store.query("SELECT name FROM organizations WHERE id = ?", [int(current)])
         if rows:

@@ -154,7 +154,9 @@ class OrgChartView(pn.viewable.Viewer):
     def __init__(self, **params: Any):
         super().__init__(**params)
         self.organization = OrganizationPicker.from_param(
-            self.model.param.organization_id, choices=self.model.organization_choices
+            self.model.param.organization_id,
+            choices=self.model.organization_choices,
+            none_label="(choose an organization)",
         )
         self._ids: list[int] = []
 
