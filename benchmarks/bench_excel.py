@@ -10,7 +10,8 @@ rejects workbook. Measured against, in the same run:
     dedup, audit or events). When the floor alone misses a goal, no import can meet it.
 
 The import runs ``PAIRS`` times, each in a new interpreter (as ``crm import`` does) and each
-followed at once by a run of the floor; the pair with the median ratio is reported.
+beside a run of the floor (before it, then after it, in turn); the pair with the median
+ratio is reported.
 
 Run alone: ``.venv/bin/python benchmarks/bench_excel.py [ROWS]``.
 """
@@ -162,10 +163,10 @@ def run_ours(source_db: Path, book: Path, tmp: Path) -> dict:
     import subprocess
 
     rejects = tmp / "rejects.xlsx"
-    out = subprocess.run(
+    out = subprocess.run(  # its stderr passes through: a failing run shows its traceback
         [sys.executable, __file__, "--ours-once", str(source_db), str(book), str(rejects)],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     ).stdout
     return json.loads(out.splitlines()[-1])
@@ -189,21 +190,30 @@ def main(rows: int = 100_000) -> None:
         shutil.copy(source_db, schema_db)
         Workspace.open(schema_db, user="bench", builtins_only=True).close()
 
-        pairs = []
-        for _ in range(PAIRS):
-            # ours, end to end (read, map, normalize, validate, dedup, write with audit and events, rejects)
-            run = run_ours(source_db, book, tmp)
-            # the floor of any import into this schema, right after: the calamine read, then the rows
-            # written with raw INSERTs (indexes, search index and triggers; no normalization,
-            # validation, dedup, audit or events)
+        def floor_once() -> float:
+            """The floor of any import into this schema: the calamine read, then the rows written
+            with raw INSERTs (indexes, search index and triggers; no normalization, validation,
+            dedup, audit or events)."""
             db3 = tmp / "floor.db"
             shutil.copy(schema_db, db3)
-            floor = raw_floor(book, db3)
-            db3.unlink()
+            try:
+                return raw_floor(book, db3)
+            finally:
+                db3.unlink()
+
+        pairs = []
+        for number in range(PAIRS):
+            # ours, end to end (read, map, normalize, validate, dedup, write with audit and events,
+            # rejects), and the floor beside it, in turn first and second: a drift within a pair
+            # does not always favour the same side
+            if number % 2:
+                floor, run = floor_once(), run_ours(source_db, book, tmp)
+            else:
+                run, floor = run_ours(source_db, book, tmp), floor_once()
             pairs.append((run["total"], floor))
             print(
                 f"  ours: read+plan {fmt_seconds(run['plan'])}, total {fmt_seconds(run['total'])}; {run['counts']};"
-                f" peak RSS {run['rss']:.0f} MB | floor {fmt_seconds(floor)} = {run['total'] / floor:.2f}x",
+                f" peak RSS {run['rss']:.0f} MB | floor {fmt_seconds(floor)}: ours/floor {run['total'] / floor:.2f}",
                 flush=True,
             )
         ours, floor = _median_pair(pairs)
