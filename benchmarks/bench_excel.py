@@ -125,9 +125,9 @@ def raw_floor(book: Path, db: Path) -> float:
     return elapsed
 
 
-#: Runs of the import and of its floor, alternated: the machine's speed drifts over a minute (the
+#: Pairs of runs, the import's and its floor's: the machine's speed drifts over a minute (the
 #: pandas baseline alone took 28-46 s in one afternoon), so each import is compared with a floor
-#: measured right after it, and the median of those ratios is reported.
+#: measured beside it, and the pair with the median ratio is reported.
 PAIRS = 3
 
 
