@@ -58,12 +58,17 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser context and page; fails the test on any uncaught page error."""
+def page(browser, request: pytest.FixtureRequest):
+    """A fresh browser context and page; fails the test on any uncaught page error.
+
+    The page's console is kept for the failure report (tests/browser/conftest.py).
+    """
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    request.node.browser_console = console = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     page.set_default_timeout(15_000)
     yield page
     context.close()

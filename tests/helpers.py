@@ -96,9 +96,16 @@ class Server:
 
 
 def open_page(page, server: Server, name: str = "home") -> None:
-    """Open a page of the served app and wait for Panel to render it."""
+    """Open a page of the served app and wait until it is ready for a person's input.
+
+    Drawn is not enough: until the browser reports the page drawn (Panel's ``onload``,
+    a moment later, longer on a loaded machine) Panel drops the server's replies to
+    the page's events. An upload in that moment was read on the server and never shown
+    (CI, tests/browser/test_excel.py). The app's ready mark is set after that report.
+    """
     page.goto(f"{server.url}?page={name}")
     page.get_by_role("button", name="Home").wait_for()
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=60_000)
 
 
 def install_plugin(site: Path, module: str, source: str, entry_points: dict[str, str]) -> Path:
