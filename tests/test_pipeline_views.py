@@ -249,6 +249,26 @@ def test_the_deal_form_picks_owner_organization_contact_and_date(page):
     )
 
 
+def test_emptying_a_pickers_box_clears_its_choice(page):
+    """The box emptied and the deal saved: no owner, no company, no contact (they used to stay)."""
+    store = page.workspace.store
+    store.insert("users", {"username": "tester", "display_name": "Tess Ter", "role": "admin"})
+    acme = store.insert("organizations", {"name": "Acme Corp"})
+    ana = store.insert("contacts", {"first_name": "Ana", "last_name": "Lee", "organization_id": acme["id"]})
+    form, deal_id = open_form(page)
+    store.update("deals", deal_id, {"organization_id": acme["id"], "contact_id": ana["id"]}, version=form.version)
+    form.load()
+    assert form.inputs["organization_id"].value == acme["id"] and form.owner == "tester"
+    form.inputs["organization_id"].value_input = "acm"  # typing alone chooses nothing and clears nothing
+    assert form.organization_id == acme["id"]
+    for name in ("owner", "organization_id", "contact_id"):
+        form.inputs[name].value_input = ""
+    assert form.inputs["organization_id"].value == "" and form.inputs["owner"].value == ""
+    assert form._save()
+    saved = store.get("deals", deal_id)
+    assert (saved["owner"], saved["organization_id"], saved["contact_id"]) == (None, None, None)
+
+
 def test_an_owner_not_on_the_team_cannot_be_saved(page):
     form, deal_id = open_form(page)
     form.owner = "nobody"

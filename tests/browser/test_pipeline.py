@@ -219,6 +219,13 @@ def test_the_deal_screen_pickers_choose_an_owner_and_an_organization_and_save(pa
     form.get_by_role("button", name="Save deal").click()
     row = wait_for_db(served_demo, deal_id, "organization_id", org["id"], timeout=15)
     assert (row["owner"], row["organization_id"]) == ("chloe", org["id"])
+    # the box emptied at once (select all, delete) and saved: no organization any more
+    field = form.get_by_label("Organization", exact=True)
+    field.click()
+    field.press("Control+a")
+    field.press("Delete")
+    form.get_by_role("button", name="Save deal").click()
+    assert wait_for_db(served_demo, deal_id, "organization_id", None, timeout=15)["organization_id"] is None
     # "nobody" cannot be chosen: the picker offers team members only
     field = form.get_by_label("Owner", exact=True)
     field.fill("nobody")

@@ -87,6 +87,8 @@ class DealForm(pn.viewable.Viewer):
             self.inputs[name].param.watch(lambda event, name=name: self._picked(name, event.new), "value")
         for name in ("owner", "organization_id", "contact_id"):
             self.inputs[name].placeholder = "type to search"
+            self.inputs[name].param.watch(lambda event, name=name: self._emptied(name, event.new), "value_input")
+            self.inputs[name].param.watch(self._echo_label, "value")
         self.inputs["organization_id"].param.watch(self._search_organizations, "value_input")
         self.inputs["contact_id"].param.watch(self._search_contacts, "value_input")
         self.errors = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
@@ -131,6 +133,28 @@ class DealForm(pn.viewable.Viewer):
             setattr(self, name, None)
         elif isinstance(value, int):
             setattr(self, name, value)
+
+    def _emptied(self, name: str, text: str | None) -> None:
+        """A picker's box emptied by the person: nobody, no organization, no contact.
+
+        A restricted picker keeps its last choice while its box holds text that chose
+        nothing, so an emptied box saved the old owner or company as if nothing changed.
+        """
+        if text == "":
+            setattr(self, name, "" if name == "owner" else None)
+
+    @staticmethod
+    def _echo_label(event: param.parameterized.Event) -> None:
+        """The box's text (``value_input``) follows a choice made here, so that emptying it is a change.
+
+        The browser reports the text only when it differs from the last it knows: a box
+        filled by the server and cleared at once (select all, delete) reported nothing.
+        """
+        picker = event.obj
+        if event.new in (None, ""):
+            picker.value_input = ""
+        elif (text := next((t for t, value in picker.options.items() if value == event.new), None)) is not None:
+            picker.value_input = text
 
     @param.depends("organization_id", "contact_id", watch=True)
     def _show_picked(self) -> None:
