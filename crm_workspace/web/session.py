@@ -184,9 +184,35 @@ def preload_views(workspace: Workspace) -> None:
             log.warning("could not import %s.views", package, exc_info=True)
 
 
+def connected_on_first_input(document) -> None:
+    """Count the session as connected from the browser's first message, not only once it reports the page drawn.
+
+    Panel treats a session as unconnected until the browser's ``document_ready`` and
+    drops the server's changes made meanwhile, on the premise that the browser will
+    fetch the whole document later. But the browser fetched it before it could send
+    anything: a file uploaded or a button pressed in that moment (a page drawn on a
+    slow phone, or by a test) was handled on the server and its result never shown,
+    not even after ``document_ready``. Panel's own ``onload`` callbacks (the ready mark,
+    deferred sections) still wait for ``document_ready``.
+    """
+    from panel.io.document import _dispatch_unconnected_events
+
+    def changed(event) -> None:
+        if getattr(event, "setter", None) is None:  # the server's own change, not the browser's
+            return
+        document.remove_on_change(changed)
+        if not pn.state._connected.get(document):
+            pn.state._connected[document] = True
+            _dispatch_unconnected_events(document)
+
+    document.on_change(changed)
+
+
 def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     """Build the app for one served session (the target of ``crm serve``)."""
     config = config or ServeConfig.from_environment()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        connected_on_first_input(pn.state.curdoc)
     base = base_workspace(config.path, user=config.user)
     acting, picked = None, False
     if not pn.state.user:  # no login: act as a team member (--user, else the one this browser picked)

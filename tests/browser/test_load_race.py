@@ -17,6 +17,7 @@ import re
 
 import pytest
 from crm_workspace_lifecycle.model import LifecycleModel
+from excel_workbooks import simple
 
 from crm_workspace import Workspace
 from crm_workspace.web.app import POLL_MS
@@ -142,3 +143,58 @@ def test_the_lead_score_page_comes_out_whole(page, served_demo):
     page.get_by_text("Add or edit a rule").wait_for(timeout=60_000)  # built after the page was shown
     assert not unknown(errors), errors
     assert page.locator(".alert-danger").count() == 0
+
+
+class ReadyHeldBack:
+    """Holds back only the browser's report that it has drawn the page (``document_ready``), until ``release``."""
+
+    def __init__(self, page):
+        self.held: list = []
+        self.server = None
+        page.route_web_socket(re.compile(r"/ws(\?|$)"), self._route)
+
+    def _route(self, ws) -> None:
+        server = self.server = ws.connect_to_server()
+        message: list = []
+
+        def from_browser(frame) -> None:
+            message.append(frame)  # a header frame, metadata, content, then the header's num_buffers
+            if len(message) < 3 + json.loads(message[0]).get("num_buffers", 0):
+                return
+            frames = message[:]
+            message.clear()
+            if isinstance(frames[2], str) and "document_ready" in frames[2]:
+                self.held.extend(frames)
+            else:
+                for each in frames:
+                    server.send(each)
+
+        ws.on_message(from_browser)
+        server.on_message(ws.send)
+
+    def wait_until_held(self, page, timeout: float = 60) -> None:
+        for _ in range(int(timeout * 10)):
+            if self.held:
+                return
+            page.wait_for_timeout(100)  # the route's handlers run while Playwright waits
+        raise AssertionError("the browser never reported the page drawn")
+
+    def release(self) -> None:
+        for frame in self.held:
+            self.server.send(frame)
+        self.held = []
+
+
+def test_an_upload_before_the_page_reports_drawn_is_answered(page, served_demo, tmp_path):
+    """Panel counted the session unconnected until ``document_ready`` and dropped the server's reply to
+    anything done before it: the workbook was read and the page never showed it (a CI failure)."""
+    book = simple(tmp_path / "leads.xlsx", ["First name", "Last name", "E-mail"], [["Zoë", "Ünal", "zoe@example.org"]])
+    held = ReadyHeldBack(page)
+    page.goto(f"{served_demo.url}?page=excel")
+    page.get_by_text("Upload a spreadsheet").wait_for(timeout=60_000)
+    held.wait_until_held(page)
+    page.locator("input[type=file]").set_input_files(str(book))
+    page.get_by_text("header on row").wait_for(timeout=30_000)
+    page.get_by_text("Zoë", exact=True).first.wait_for()
+    held.release()
+    page.wait_for_selector("body[data-ready='excel']", timeout=60_000)  # the page's own load still completes
