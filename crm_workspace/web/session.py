@@ -195,15 +195,20 @@ def connected_on_first_input(document) -> None:
     not even after ``document_ready``. Panel's own ``onload`` callbacks (the ready mark,
     deferred sections) still wait for ``document_ready``.
     """
-    from panel.io.document import _dispatch_unconnected_events
+    from panel.io import document as panel_document
+
+    connected = getattr(pn.state, "_connected", None)  # Panel's private state (1.9): without it, Panel's own way
+    dispatch = getattr(panel_document, "_dispatch_unconnected_events", None)
+    if connected is None or dispatch is None:
+        return
 
     def changed(event) -> None:
         if getattr(event, "setter", None) is None:  # the server's own change, not the browser's
             return
         document.remove_on_change(changed)
-        if not pn.state._connected.get(document):
-            pn.state._connected[document] = True
-            _dispatch_unconnected_events(document)
+        if not connected.get(document):
+            connected[document] = True
+            dispatch(document)
 
     document.on_change(changed)
 
