@@ -9,6 +9,8 @@ import panel as pn
 import pytest
 from openpyxl import load_workbook
 
+from crm_workspace.web.pickers import RecordPicker
+
 
 @pytest.fixture
 def page(workspace):
@@ -227,11 +229,13 @@ def test_the_deal_form_picks_owner_organization_contact_and_date(page):
     assert isinstance(owner, pn.widgets.AutocompleteInput) and owner.restrict
     assert "Ana Lee (ana)" in owner.options and "Tess Ter (tester)" in owner.options
     organization = form.inputs["organization_id"]
-    organization.value_input = "acme"  # typing searches the database
-    assert organization.options == {f"Acme Corp (#{acme['id']})": acme["id"]}
-    organization.value = acme["id"]
-    form.inputs["contact_id"].value_input = "lee"
-    form.inputs["contact_id"].value = ana["id"]
+    assert isinstance(organization, RecordPicker)
+    assert list(organization.matches) == ["(no organization)"]  # nothing listed before typing
+    organization._input.value_input = "acme"  # each keystroke is searched in the database
+    assert organization.matches == {"(no organization)": None, f"Acme Corp (#{acme['id']})": acme["id"]}
+    assert form.organization_id == acme["id"]  # the one match is chosen
+    form.inputs["contact_id"]._input.value_input = "lee"
+    form.inputs["contact_id"]._matches.value = ana["id"]
     owner.value = "ana"
     assert isinstance(form.inputs["expected_close"], pn.widgets.DatePicker)
     form.inputs["expected_close"].value = datetime.date(2031, 5, 1)
@@ -249,8 +253,11 @@ def test_the_deal_form_picks_owner_organization_contact_and_date(page):
     )
 
 
-def test_emptying_a_pickers_box_clears_its_choice(page):
-    """The box emptied and the deal saved: no owner, no company, no contact (they used to stay)."""
+def test_a_deal_can_be_left_without_owner_company_or_contact(page):
+    """The owner's box emptied, "(no organization)" and "(no contact)" chosen: saved as none.
+
+    An emptied owner box (or, before the pickers searched on the server, an emptied company box) kept
+    the old choice."""
     store = page.workspace.store
     store.insert("users", {"username": "tester", "display_name": "Tess Ter", "role": "admin"})
     acme = store.insert("organizations", {"name": "Acme Corp"})
@@ -258,15 +265,21 @@ def test_emptying_a_pickers_box_clears_its_choice(page):
     form, deal_id = open_form(page)
     store.update("deals", deal_id, {"organization_id": acme["id"], "contact_id": ana["id"]}, version=form.version)
     form.load()
-    assert form.inputs["organization_id"].value == acme["id"] and form.owner == "tester"
-    form.inputs["organization_id"].value_input = "acm"  # typing alone chooses nothing and clears nothing
-    assert form.organization_id == acme["id"]
-    for name in ("owner", "organization_id", "contact_id"):
-        form.inputs[name].value_input = ""
-    assert form.inputs["organization_id"].value == "" and form.inputs["owner"].value == ""
+    organization, contact, owner = (form.inputs[name] for name in ("organization_id", "contact_id", "owner"))
+    assert organization._matches.value == acme["id"] and contact._matches.value == ana["id"]  # shown as chosen
+    assert owner.value_input == "Tess Ter (tester)"  # the box's text is known, so emptying it is a change
+    organization._input.value_input = "zzz"  # typing what matches nothing chooses nothing and clears nothing
+    assert form.organization_id == acme["id"] and list(organization.matches)[1] == f"Acme Corp (#{acme['id']})"
+    owner.value_input = ""
+    organization._matches.value = 0
+    contact._matches.value = 0
     assert form._save()
     saved = store.get("deals", deal_id)
     assert (saved["owner"], saved["organization_id"], saved["contact_id"]) == (None, None, None)
+    gone = store.insert("organizations", {"name": "Gone Ltd"})["id"]
+    store.delete("organizations", gone)
+    form.organization_id = gone  # a stale form still naming a deleted company: said so, no error
+    assert f"#{gone} (no longer exists)" in organization.matches
 
 
 def test_an_owner_not_on_the_team_cannot_be_saved(page):
@@ -319,7 +332,9 @@ def test_a_deal_with_nobody_and_no_company_opens_with_empty_pickers(page):
     page.handle({"type": "open", "id": deal["id"]})
     form = page.form
     # the browser's empty input is "", never None (Bokeh refuses None for an autocomplete's value)
-    assert [form.inputs[n].value for n in ("owner", "organization_id", "contact_id")] == ["", "", ""]
+    assert form.inputs["owner"].value == ""
+    for name in ("organization_id", "contact_id"):  # the select's first entry, "(no ...)"
+        assert form.inputs[name].value is None and form.inputs[name]._matches.value == 0
     form.title = "Bare 2"
     assert form._save()
     saved = page.workspace.store.get("deals", deal["id"])

@@ -174,13 +174,15 @@ def test_filter_widgets_are_bound_to_the_model(small):
 def test_organization_filter_finds_any_of_many_organizations_by_part_of_its_name(workspace):
     """No list of the first few thousand: what is typed is searched on the server (ignoring case
     and accents); the select of matches starts with "(all organizations)", which clears the filter."""
-    from crm_workspace_relationships.views.picker import OrganizationPicker
+    from crm_workspace.web.pickers import RecordPicker
 
     ws = workspace
     ws.store.insert_many("organizations", [{"name": f"Company {i:05d}"} for i in range(6000)])
     last = ws.store.insert("organizations", {"name": "Zürich Versicherung"})["id"]
     model = MapModel(workspace=ws)
-    picker = OrganizationPicker.from_param(model.param.organization_id, choices=model.organization_choices)
+    picker = RecordPicker.from_param(
+        model.param.organization_id, choices=model.organization_choices, none_label="(all organizations)"
+    )
     assert list(picker._matches.options) == ["(all organizations)"]  # nothing listed before typing
     picker._input.value_input = "zurich"
     assert model.organization_id == last  # the one match is chosen

@@ -145,13 +145,8 @@ def test_the_lead_score_page_comes_out_whole(page, served_demo):
     assert page.locator(".alert-danger").count() == 0
 
 
-class ReadyHeldBack:
+class ReadyHeldBack(SlowDrawing):
     """Holds back only the browser's report that it has drawn the page (``document_ready``), until ``release``."""
-
-    def __init__(self, page):
-        self.held: list = []
-        self.server = None
-        page.route_web_socket(re.compile(r"/ws(\?|$)"), self._route)
 
     def _route(self, ws) -> None:
         server = self.server = ws.connect_to_server()
@@ -172,18 +167,6 @@ class ReadyHeldBack:
         ws.on_message(from_browser)
         server.on_message(ws.send)
 
-    def wait_until_held(self, page, timeout: float = 60) -> None:
-        for _ in range(int(timeout * 10)):
-            if self.held:
-                return
-            page.wait_for_timeout(100)  # the route's handlers run while Playwright waits
-        raise AssertionError("the browser never reported the page drawn")
-
-    def release(self) -> None:
-        for frame in self.held:
-            self.server.send(frame)
-        self.held = []
-
 
 def test_an_upload_before_the_page_reports_drawn_is_answered(page, served_demo, tmp_path):
     """Panel counted the session unconnected until ``document_ready`` and dropped the server's reply to
@@ -192,7 +175,7 @@ def test_an_upload_before_the_page_reports_drawn_is_answered(page, served_demo, 
     held = ReadyHeldBack(page)
     page.goto(f"{served_demo.url}?page=excel")
     page.get_by_text("Upload a spreadsheet").wait_for(timeout=60_000)
-    held.wait_until_held(page)
+    held.wait_until_holding(page)
     page.locator("input[type=file]").set_input_files(str(book))
     page.get_by_text("header on row").wait_for(timeout=30_000)
     page.get_by_text("Zoë", exact=True).first.wait_for()

@@ -202,6 +202,16 @@ def pick(page, form, label: str, typed: str, choice: str) -> None:
     option.click()
 
 
+def choose(form, label: str, typed: str, choice: str) -> None:
+    """Type part of a name into a picker searched on the server, then choose from its matches."""
+    box = form.get_by_label(label, exact=True)
+    box.click()
+    box.press_sequentially(typed, delay=60)
+    matches = form.locator("select").filter(has_text=choice).first
+    expect(matches).to_be_visible(timeout=15_000)
+    matches.select_option(label=choice)
+
+
 def test_the_deal_screen_pickers_choose_an_owner_and_an_organization_and_save(page, served_demo):
     open_board_at_1400(page, served_demo)
     form, deal_id = open_deal(page)
@@ -215,17 +225,32 @@ def test_the_deal_screen_pickers_choose_an_owner_and_an_organization_and_save(pa
     finally:
         ws.close()
     pick(page, form, "Owner", "Chlo", "Chloé Martin (chloe)")
-    pick(page, form, "Organization", org["name"][:5], f"{org['name']} (#{org['id']})")
+    # pasted whole (no keystroke after it): the match is offered all the same, searched on the server
+    form.get_by_label("Organization", exact=True).fill(org["name"])
+    choice = f"{org['name']} (#{org['id']})"
+    form.locator("select").filter(has_text=choice).first.select_option(label=choice)
     form.get_by_role("button", name="Save deal").click()
     row = wait_for_db(served_demo, deal_id, "organization_id", org["id"], timeout=15)
     assert (row["owner"], row["organization_id"]) == ("chloe", org["id"])
-    # the box emptied at once (select all, delete) and saved: no organization any more
-    field = form.get_by_label("Organization", exact=True)
-    field.click()
-    field.press("Control+a")
-    field.press("Delete")
+    # "(no organization)", and the owner's box emptied at once (select all, delete): nobody, no company
+    form.locator("select").filter(has_text="(no organization)").first.select_option(label="(no organization)")
+    owner = form.get_by_label("Owner", exact=True)
+    owner.click()
+    owner.press("Control+a")
+    owner.press("Delete")
     form.get_by_role("button", name="Save deal").click()
-    assert wait_for_db(served_demo, deal_id, "organization_id", None, timeout=15)["organization_id"] is None
+    row = wait_for_db(served_demo, deal_id, "organization_id", None, timeout=15)
+    assert (row["organization_id"], row["owner"]) == (None, None)
+    # a contact found by part of the name, from the other picker
+    ws = Workspace.open(served_demo.db, user="ana")
+    try:
+        person = ws.store.query("SELECT id, first_name, last_name, email FROM contacts ORDER BY id LIMIT 1")[0]
+    finally:
+        ws.close()
+    label = f"{person['first_name']} {person['last_name']} <{person['email']}> (#{person['id']})"
+    choose(form, "Contact", person["last_name"], label)
+    form.get_by_role("button", name="Save deal").click()
+    assert wait_for_db(served_demo, deal_id, "contact_id", person["id"], timeout=15)["contact_id"] == person["id"]
     # "nobody" cannot be chosen: the picker offers team members only
     field = form.get_by_label("Owner", exact=True)
     field.fill("nobody")

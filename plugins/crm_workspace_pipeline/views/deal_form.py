@@ -11,6 +11,7 @@ import param
 
 from crm_workspace.errors import ConflictError, CrmError, ValidationError
 from crm_workspace.web.display import day, label
+from crm_workspace.web.pickers import RecordPicker
 
 from ..model import PipelineModel
 from ..values import Day, blank, money
@@ -78,19 +79,28 @@ class DealForm(pn.viewable.Viewer):
         self.inputs: dict[str, pn.widgets.Widget] = {
             **text,
             "expected_close": bound(pn.widgets.DatePicker, self.param.expected_close, name=FIELDS["expected_close"]),
-            "owner": bound(pn.widgets.AutocompleteInput, self.param.owner, name="Owner", options={}, **PICKER),
-            # ids, not text: the pickers set them only from a choice (see ``_picked``)
-            "organization_id": pn.widgets.AutocompleteInput(label="Organization", options={}, value="", **PICKER),
-            "contact_id": pn.widgets.AutocompleteInput(label="Contact", options={}, value="", **PICKER),
+            # the team is short: all of it is sent, and filtered in the browser as typed
+            "owner": bound(
+                pn.widgets.AutocompleteInput,
+                self.param.owner,
+                name="Owner",
+                options={},
+                placeholder="type to search",
+                **PICKER,
+            ),
+            # a workspace may hold tens of thousands: searched on the server as typed
+            "organization_id": RecordPicker.from_param(
+                self.param.organization_id,
+                choices=self.model.organization_choices,
+                label="Organization",
+                none_label="(no organization)",
+            ),
+            "contact_id": RecordPicker.from_param(
+                self.param.contact_id, choices=self._contact_choices, label="Contact", none_label="(no contact)"
+            ),
         }
-        for name in ("organization_id", "contact_id"):
-            self.inputs[name].param.watch(lambda event, name=name: self._picked(name, event.new), "value")
-        for name in ("owner", "organization_id", "contact_id"):
-            self.inputs[name].placeholder = "type to search"
-            self.inputs[name].param.watch(lambda event, name=name: self._emptied(name, event.new), "value_input")
-            self.inputs[name].param.watch(self._echo_label, "value")
-        self.inputs["organization_id"].param.watch(self._search_organizations, "value_input")
-        self.inputs["contact_id"].param.watch(self._search_contacts, "value_input")
+        self.inputs["owner"].param.watch(self._owner_emptied, "value_input")
+        self.inputs["owner"].param.watch(self._echo_label, "value")
         self.errors = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.conflict_view = pn.Column(sizing_mode="stretch_width")
         self.save_button = pn.widgets.Button(label="Save deal", color="primary")
@@ -127,21 +137,14 @@ class DealForm(pn.viewable.Viewer):
             options[f"{owner} (not on the team)"] = owner  # shown as saved; choosing it again is refused
         return options
 
-    def _picked(self, name: str, value: Any) -> None:
-        """A choice in the organization or contact picker (an id); text that chose nothing changes nothing."""
-        if value is None or value == "":
-            setattr(self, name, None)
-        elif isinstance(value, int):
-            setattr(self, name, value)
-
-    def _emptied(self, name: str, text: str | None) -> None:
-        """A picker's box emptied by the person: nobody, no organization, no contact.
+    def _owner_emptied(self, event: param.parameterized.Event) -> None:
+        """The owner's box emptied by the person: nobody.
 
         A restricted picker keeps its last choice while its box holds text that chose
-        nothing, so an emptied box saved the old owner or company as if nothing changed.
+        nothing, so an emptied box saved the old owner as if nothing changed.
         """
-        if text == "":
-            setattr(self, name, "" if name == "owner" else None)
+        if event.new == "":
+            self.owner = ""
 
     @staticmethod
     def _echo_label(event: param.parameterized.Event) -> None:
@@ -156,27 +159,9 @@ class DealForm(pn.viewable.Viewer):
         elif (text := next((t for t, value in picker.options.items() if value == event.new), None)) is not None:
             picker.value_input = text
 
-    @param.depends("organization_id", "contact_id", watch=True)
-    def _show_picked(self) -> None:
-        for name in ("organization_id", "contact_id"):
-            picker, value = self.inputs[name], getattr(self, name)
-            if value is None:
-                if picker.value not in ("", None):
-                    picker.value = ""  # the browser's empty input; Bokeh takes no None
-            elif picker.value != value and value in picker.options.values():
-                picker.value = value
-
-    def _search_organizations(self, event: param.parameterized.Event) -> None:
-        picker = self.inputs["organization_id"]
-        if event.new not in picker.options:  # a choice being made keeps the options it was made from
-            picker.options = self.model.organization_choices(event.new or "", current=self.organization_id)
-
-    def _search_contacts(self, event: param.parameterized.Event) -> None:
-        picker = self.inputs["contact_id"]
-        if event.new not in picker.options:
-            picker.options = self.model.contact_choices(
-                event.new or "", current=self.contact_id, organization_id=self.organization_id
-            )
+    def _contact_choices(self, text: str, current: int | None) -> dict[str, int]:
+        """Contacts matching ``text``, the people of the deal's organization first."""
+        return self.model.contact_choices(text, current=current, organization_id=self.organization_id)
 
     # -------------------------------------------------------------- load
     @param.depends("deal_id", watch=True)
@@ -188,10 +173,6 @@ class DealForm(pn.viewable.Viewer):
         deal = self.model.deal_card(self.deal_id)
         self.loaded = deal
         self.inputs["owner"].options = self._owner_options(deal["owner"])
-        self.inputs["organization_id"].options = self.model.organization_choices(current=deal["organization_id"])
-        self.inputs["contact_id"].options = self.model.contact_choices(
-            current=deal["contact_id"], organization_id=deal["organization_id"]
-        )
         self.param.update(
             version=deal["version"],
             conflict=None,
@@ -201,7 +182,6 @@ class DealForm(pn.viewable.Viewer):
             contact_id=deal["contact_id"],
             **{name: _text(deal.get(name)) for name in ("title", "amount", "currency", "probability")},
         )
-        self._show_picked()
         self.errors.visible = False
         self._draw_heading(deal)
         self.contacts.object = html_table(self.model.deal_contacts(self.deal_id), PERSON_COLUMNS)

@@ -7,10 +7,11 @@ from typing import Any
 import panel as pn
 import param
 
+from crm_workspace.web.pickers import RecordPicker
+
 from ..layout import CHAR_WIDTH, tree_layout
 from ..model import OrgChartModel
 from .common import text
-from .picker import OrganizationPicker
 
 ORG_CHART_NAME = "org-chart"
 #: one box per slot: pixels per slot and per layer, and the box inside them
@@ -153,7 +154,7 @@ class OrgChartView(pn.viewable.Viewer):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self.organization = OrganizationPicker.from_param(
+        self.organization = RecordPicker.from_param(
             self.model.param.organization_id,
             choices=self.model.organization_choices,
             none_label="(choose an organization)",

@@ -9,6 +9,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.deferred import lazy_card, lazy_tabs
+from crm_workspace.web.pickers import RecordPicker
 
 from ..model import AnalysisModel, MapModel, OrgChartModel
 from .analysis import AnalysisView
@@ -16,7 +17,7 @@ from .common import notify_error, text
 from .map import MapView, SidePanel
 from .org_chart import OrgChartView
 from .path import PathFinder
-from .picker import NodePicker, OrganizationPicker
+from .picker import NodePicker
 
 ORG_CHART_TAB = 2
 
@@ -33,7 +34,9 @@ class RelationshipMap(pn.viewable.Viewer):
             self.model = MapModel(workspace=self.workspace, focus=self._asked_focus())
         m = self.model
         self.types = pn.widgets.MultiChoice.from_param(m.param.stakeholder_types, width=270)
-        self.organization = OrganizationPicker.from_param(m.param.organization_id, choices=m.organization_choices)
+        self.organization = RecordPicker.from_param(
+            m.param.organization_id, choices=m.organization_choices, none_label="(all organizations)"
+        )
         self.kinds = pn.widgets.MultiChoice.from_param(m.param.kinds, width=270)
         self.min_strength = pn.widgets.IntSlider.from_param(m.param.min_strength, width=270)
         self.hops = pn.widgets.IntSlider.from_param(m.param.hops, width=270)

@@ -1,4 +1,5 @@
-"""Find a contact or organization by typing part of its name."""
+"""Find a contact or organization of the map by typing part of its name (an organization alone:
+``crm_workspace.web.pickers.RecordPicker``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 import panel as pn
 import param
+
+from crm_workspace.web.pickers import bind_value
 
 
 class NodePicker(pn.viewable.Viewer):
@@ -25,7 +28,7 @@ class NodePicker(pn.viewable.Viewer):
     @classmethod
     def from_param(cls, parameter: param.Parameter, **params: Any) -> NodePicker:
         """A picker whose ``value`` follows ``parameter`` both ways (like a widget's ``from_param``)."""
-        return _bound(cls(value=getattr(parameter.owner, parameter.name), **params), parameter)
+        return bind_value(cls(value=getattr(parameter.owner, parameter.name), **params), parameter)
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -63,68 +66,3 @@ class NodePicker(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._input, self._matches, sizing_mode="stretch_width", margin=0)
-
-
-class OrganizationPicker(pn.viewable.Viewer):
-    """Type part of a name, pick an organization from the matches: ``value`` is its id, or None.
-
-    ``choices(text, current)`` gives ``{label: id}`` of the organizations matching the typed
-    text (a model's method, searched on the server: a workspace may have tens of thousands,
-    and the browser's own filtering of a list would neither ignore accents nor keep up with
-    the typing). The matches are a select whose first entry is ``none_label`` (None: all
-    organizations in a filter); a single match is chosen at once, as ``NodePicker`` does.
-    """
-
-    choices = param.Callable(doc="(text, current id) -> {label: id}")
-    value = param.Integer(default=None, allow_None=True)
-    label = param.String(default="Organization")
-    none_label = param.String(default="(all organizations)", doc="The matches' first entry, which chooses None.")
-    query = param.String(default="", doc="the text as typed")
-
-    @classmethod
-    def from_param(cls, parameter: param.Parameter, **params: Any) -> OrganizationPicker:
-        """A picker whose ``value`` follows ``parameter`` both ways (like a widget's ``from_param``)."""
-        params.setdefault("label", parameter.label)
-        return _bound(cls(value=getattr(parameter.owner, parameter.name), **params), parameter)
-
-    def __init__(self, **params: Any):
-        width = params.pop("width", 270)
-        super().__init__(**params)
-        self._input = pn.widgets.TextInput(label=self.label, placeholder="type part of a name…", width=width)
-        self._input.link(self, value_input="query")  # searched while typing, not only on Enter
-        # ``none_label`` is 0, not None: Panel's Select shows no label for a None value (ids start at 1)
-        self._matches = pn.widgets.Select(options={self.none_label: 0}, value=0, width=width)
-        self._matches.param.watch(lambda event: setattr(self, "value", event.new or None), "value")
-        self._search()
-
-    def _options(self, found: dict[str, int]) -> dict[str, int]:
-        """``none_label``, the chosen organization, then ``found``."""
-        chosen = {}
-        if self.value is not None and self.value not in found.values():
-            chosen = self.choices("", self.value) or {f"#{self.value} (no longer exists)": self.value}
-        return {self.none_label: 0, **chosen, **found}
-
-    @param.depends("query", watch=True)
-    def _search(self) -> None:
-        found = self.choices(self.query, None)
-        self._matches.options = self._options(found)
-        if self.query.strip() and len(found) == 1:
-            self.value = next(iter(found.values()))  # the one match of what was typed
-        self._show()
-
-    @param.depends("value", watch=True)
-    def _show(self) -> None:
-        if (self.value or 0) not in self._matches.options.values():  # chosen elsewhere (the map's side panel)
-            self._matches.options = self._options({k: v for k, v in self._matches.options.items() if v})
-        self._matches.value = self.value or 0
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._input, self._matches, sizing_mode="stretch_width", margin=0)
-
-
-def _bound(picker: Any, parameter: param.Parameter) -> Any:
-    """``picker.value`` and ``parameter`` kept equal, each following the other."""
-    owner, name = parameter.owner, parameter.name
-    picker.param.watch(lambda event: setattr(owner, name, event.new), "value")
-    owner.param.watch(lambda event: setattr(picker, "value", event.new), name)
-    return picker
