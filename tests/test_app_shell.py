@@ -1,6 +1,7 @@
 """The app shell in Python (no server): navigation, record pages, error cards."""
 
 import panel as pn
+import pytest
 
 from crm_workspace import Workspace
 
@@ -140,3 +141,34 @@ def test_a_deal_has_its_own_address_and_an_unknown_one_is_not_found(workspace):
 def test_a_notebook_app_has_its_page_at_once(demo_workspace: Workspace):
     """Served, the page is built after the server answered (tests/browser/test_page_build.py); in a notebook at once."""
     assert len(demo_workspace.app().main.objects) == 1
+
+
+@pytest.mark.parametrize("action", ["click", "typed"])
+def test_a_session_counts_as_connected_from_the_browsers_first_message(action):
+    """Panel drops the server's changes until it counts the session connected (the browser's report that
+    it drew the page): a click or a typed value sent before that report must count, the server's own
+    changes must not (crm_workspace/web/session.py ``connected_on_first_input``)."""
+    from bokeh.core.serialization import Serializer
+    from bokeh.document import Document
+    from bokeh.events import ButtonClick
+    from bokeh.models import Button, TextInput
+
+    from crm_workspace.web.session import connected_on_first_input
+
+    class Browser:
+        """What Bokeh's server passes as the setter of the browser connection's changes."""
+
+    doc = Document()
+    button, box = Button(), TextInput()
+    doc.add_root(button)
+    doc.add_root(box)
+    connected_on_first_input(doc)
+    box.value = "set by the server"
+    assert not pn.state._connected.get(doc)
+    if action == "click":
+        message = Serializer(references=set(doc.models)).encode(ButtonClick(button))
+        event = {"kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": message}
+    else:
+        event = {"kind": "ModelChanged", "model": {"id": box.id}, "attr": "value", "new": "typed"}
+    doc.apply_json_patch({"events": [event]}, setter=Browser())
+    assert pn.state._connected.get(doc)

@@ -276,6 +276,9 @@ def test_a_deal_can_be_left_without_owner_company_or_contact(page):
     assert form._save()
     saved = store.get("deals", deal_id)
     assert (saved["owner"], saved["organization_id"], saved["contact_id"]) == (None, None, None)
+    organization._input.value_input = "acme"
+    form.load()  # the form shows the deal again: the box no longer holds what was typed
+    assert organization._input.value_input == "" and list(organization.matches) == ["(no organization)"]
     gone = store.insert("organizations", {"name": "Gone Ltd"})["id"]
     store.delete("organizations", gone)
     form.organization_id = gone  # a stale form still naming a deleted company: said so, no error

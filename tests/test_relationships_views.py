@@ -241,3 +241,18 @@ def test_view_modules_hold_no_sql():
         for pattern in (r"\bSELECT\b", r"\bINSERT\s+INTO\b", r"\bUPDATE\s+\w+\s+SET\b", r"\bDELETE\s+FROM\b"):
             assert not re.search(pattern, source), f"{path.name} holds SQL ({pattern})"
         assert ".store." not in source and ".query(" not in source, f"{path.name} queries the store"
+
+
+def test_a_record_picker_whose_lookup_fails_still_shows_the_chosen_id():
+    """The select must not go on showing the record chosen before while the value is another one."""
+    from crm_workspace.web.pickers import RecordPicker
+
+    def choices(text: str, current: int | None) -> dict[str, int]:
+        if current == 2:
+            raise RuntimeError("database is locked")
+        return {"Acme (#1)": 1} if current == 1 or "ac" in text else {}
+
+    picker = RecordPicker(choices=choices, value=1)
+    assert picker._matches.value == 1
+    picker.value = 2
+    assert picker._matches.value == 2 and picker.matches["#2"] == 2

@@ -9,21 +9,22 @@ and the matches are a select, whose first entry chooses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from typing import Any
 
 import panel as pn
 import param
 
-#: ``(typed text, current id) -> {label: id}``: the records matching the text; ``current``'s among them.
-Choices = Callable[[str, int | None], dict[str, int]]
+log = logging.getLogger(__name__)
 
 
 class RecordPicker(pn.viewable.Viewer):
     """Type part of a name, pick a record from the matches: ``value`` is its id, or None.
 
     ``choices(text, current)`` gives ``{label: id}`` of the records matching the typed
-    text (a model's method), the record ``current`` among them when it exists. The matches
+    text (a model's method), the record ``current`` among them when it exists; it is
+    called with the text and None as typed, and with blank text and the chosen id to
+    name the chosen record (blank text need match nothing else). The matches
     are a select whose first entry is ``none_label`` (None); a single match of what was
     typed is chosen at once. A record that no longer exists shows as "#id (no longer exists)".
     """
@@ -33,7 +34,6 @@ class RecordPicker(pn.viewable.Viewer):
     label = param.String(default="")
     none_label = param.String(default="(none)", doc="The matches' first entry, which chooses None.")
     query = param.String(default="", doc="the text as typed")
-    disabled = param.Boolean(default=False)
 
     @classmethod
     def from_param(cls, parameter: param.Parameter, **params: Any) -> RecordPicker:
@@ -49,8 +49,6 @@ class RecordPicker(pn.viewable.Viewer):
         # ``none_label`` is 0, not None: Panel's Select shows no label for a None value (ids start at 1)
         self._matches = pn.widgets.Select(options={self.none_label: 0}, value=0, width=width)
         self._matches.param.watch(lambda event: setattr(self, "value", event.new or None), "value")
-        for widget in (self._input, self._matches):
-            widget.disabled = self.disabled
         self._search()
 
     @property
@@ -58,9 +56,17 @@ class RecordPicker(pn.viewable.Viewer):
         """What the select offers now: ``{label: id}``, ``none_label`` first (None)."""
         return {text: value or None for text, value in self._matches.options.items()}
 
+    def clear_search(self) -> None:
+        """Empty the box and its matches (a form showing another record), keeping the choice."""
+        self._input.param.update(value="", value_input="")
+
     def _current(self) -> dict[str, int]:
         """``{label: id}`` of the chosen record alone; "#id (no longer exists)" for a deleted one."""
-        found = {text: value for text, value in self.choices("", self.value).items() if value == self.value}
+        try:
+            found = {text: value for text, value in self.choices("", self.value).items() if value == self.value}
+        except Exception:  # the select must still show the chosen id, not the record shown before
+            log.exception("could not name record #%s", self.value)
+            return {f"#{self.value}": self.value}
         return found or {f"#{self.value} (no longer exists)": self.value}
 
     def _options(self, found: dict[str, int]) -> dict[str, int]:
@@ -81,10 +87,6 @@ class RecordPicker(pn.viewable.Viewer):
         if (self.value or 0) not in self._matches.options.values():  # chosen elsewhere (a form loaded, a panel)
             self._matches.options = self._options({k: v for k, v in self._matches.options.items() if v})
         self._matches.value = self.value or 0
-
-    @param.depends("disabled", watch=True)
-    def _disable(self) -> None:
-        self._input.disabled = self._matches.disabled = self.disabled
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._input, self._matches, sizing_mode="stretch_width", margin=0)

@@ -102,7 +102,8 @@ class SessionGuard:
         """The browser has drawn the page (``pn.state.onload``): from now on data changes refresh it.
 
         Not before: Panel counts a session as connected only when the browser reports the
-        page drawn (``document_ready``), and until then it drops the messages of any
+        page drawn (``document_ready``; here also at its first message,
+        ``connected_on_first_input``), and until then it drops the messages of any
         change to the page (``hold()``, panel/io/document.py ``_drain_unconnected_events``)
         on the premise that the browser has not fetched the document yet. But the browser
         fetched it first, so a refresh in between (a write seen by ``workspace.poll``)
@@ -202,15 +203,18 @@ def connected_on_first_input(document) -> None:
     if connected is None or dispatch is None:
         return
 
-    def changed(event) -> None:
-        if getattr(event, "setter", None) is None:  # the server's own change, not the browser's
-            return
-        document.remove_on_change(changed)
+    def mark() -> None:
         if not connected.get(document):
             connected[document] = True
             dispatch(document)
 
+    def changed(event) -> None:  # a property the browser set: typed text, a file, a choice
+        if getattr(event, "setter", None) is not None:  # None: the server's own change
+            document.remove_on_change(changed)
+            mark()
+
     document.on_change(changed)
+    document.on_message("bokeh_event", lambda _event: mark())  # a click is an event, not a property change
 
 
 def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:

@@ -100,7 +100,9 @@ class DealActions(PipelineFilters):
         return {_person_label(r["display_name"], r["username"]): r["username"] for r in rows}
 
     def organization_choices(self, text: str = "", current: int | None = None, limit: int = 20) -> dict[str, int]:
-        """Organizations whose name contains ``text`` (and ``current``): ``{"Name (#id)": id}``."""
+        """Organizations whose name contains ``text`` (and ``current``): ``{"Name (#id)": id}``; blank text:
+        ``current`` alone (it names the chosen one, without sorting the whole table)."""
+        limit = limit if text.strip() else 0
         rows = self.store.query(
             "SELECT id, name FROM organizations WHERE id = :current"
             " UNION ALL SELECT * FROM (SELECT id, name FROM organizations WHERE name LIKE :text AND id IS NOT :current"
@@ -112,7 +114,9 @@ class DealActions(PipelineFilters):
     def contact_choices(
         self, text: str = "", current: int | None = None, organization_id: int | None = None, limit: int = 20
     ) -> dict[str, int]:
-        """Contacts whose name or email contains ``text``, the deal's organization's people first."""
+        """Contacts whose name or email contains ``text``, the deal's organization's people first; blank
+        text: ``current`` alone."""
+        limit = limit if text.strip() else 0
         rows = self.store.query(
             "SELECT id, first_name, last_name, email FROM contacts WHERE id = :current"
             " UNION ALL SELECT * FROM (SELECT id, first_name, last_name, email FROM contacts"

@@ -17,7 +17,7 @@ def pytest_runtest_makereport(item, call):
     A failure that only a loaded CI machine shows can then be read from its report.
     """
     report = yield
-    if report.failed and call.when == "call":
+    if report.failed and call.when in ("setup", "call"):
         for name, value in getattr(item, "funcargs", {}).items():
             if isinstance(value, Server) and value.log.exists():
                 tail = value.log.read_text(errors="replace").splitlines()[-80:]

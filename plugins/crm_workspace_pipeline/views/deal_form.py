@@ -44,8 +44,6 @@ DRAWER = {
     "padding": "8px 12px",
 }
 
-PICKER = {"restrict": True, "search_strategy": "includes", "case_sensitive": False, "min_characters": 1}
-
 
 def _text(value: Any) -> str:
     return "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
@@ -86,7 +84,10 @@ class DealForm(pn.viewable.Viewer):
                 name="Owner",
                 options={},
                 placeholder="type to search",
-                **PICKER,
+                restrict=True,
+                search_strategy="includes",
+                case_sensitive=False,
+                min_characters=1,
             ),
             # a workspace may hold tens of thousands: searched on the server as typed
             "organization_id": RecordPicker.from_param(
@@ -182,6 +183,8 @@ class DealForm(pn.viewable.Viewer):
             contact_id=deal["contact_id"],
             **{name: _text(deal.get(name)) for name in ("title", "amount", "currency", "probability")},
         )
+        for name in ("organization_id", "contact_id"):
+            self.inputs[name].clear_search()  # not what was typed for the deal shown before
         self.errors.visible = False
         self._draw_heading(deal)
         self.contacts.object = html_table(self.model.deal_contacts(self.deal_id), PERSON_COLUMNS)
@@ -275,9 +278,9 @@ class DealForm(pn.viewable.Viewer):
         if blank(value):
             return ""
         if name == "organization_id":
-            return next(iter(self.model.organization_choices(current=int(value), limit=0)), str(value))
+            return next(iter(self.model.organization_choices(current=int(value))), str(value))
         if name == "contact_id":
-            return next(iter(self.model.contact_choices(current=int(value), limit=0)), str(value))
+            return next(iter(self.model.contact_choices(current=int(value))), str(value))
         if name == "owner":
             return next((k for k, v in self.model.owner_choices().items() if v == value), str(value))
         if name == "expected_close":
