@@ -103,6 +103,9 @@ def test_sequence_steps_show_labels_and_humanised_times(ws):
         assert "title='" in cell and ("ago" in cell or "in " in cell or "just now" in cell or " 20" in cell)
         assert "T" not in cell.split(">")[1]
     assert grid.formatters["next_due"] == {"type": "html"}
+    health = page._health()  # one HTML pane, not a component per figure
+    assert isinstance(health, pn.pane.HTML) and "People in sequences" in health.object
+    assert "E-mail queued / failed" in health.object
 
 
 def test_the_builder_edits_a_group_and_keeps_deeper_ones(ws):

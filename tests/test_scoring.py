@@ -312,3 +312,16 @@ def test_a_full_rescore_in_small_batches_gives_the_same_scores(demo_workspace, m
     assert engine.rescore(ws, now=engine.last_run(ws.store)) == len(whole)
     assert ws.query("SELECT contact_id, rule_points, model_score FROM lead_scores ORDER BY contact_id") == whole
     assert ws.query("SELECT rule_id, contacts, points FROM score_rule_stats ORDER BY rule_id") == stats
+
+
+def test_the_distribution_is_drawn_as_bars_in_plain_html():
+    """One HTML pane instead of a Bokeh figure (~30 models the page's first screen drew): bars in
+    proportion, each count shown and on hover, the buckets' starts below."""
+    import pandas as pd
+    from crm_workspace_scoring.views import distribution_html
+
+    markup = distribution_html(pd.DataFrame({"points_from": [-10, 0, 10], "contacts": [5, 20, 0]}))
+    assert markup.count('class="sd-bar"') == 3
+    assert "height:40px" in markup and "height:160px" in markup and "height:0px" in markup
+    assert 'title="0+ rule points: 20 contacts"' in markup and "<span>-10</span>" in markup
+    assert "No contact has been scored yet" in distribution_html(pd.DataFrame({"points_from": [], "contacts": []}))
