@@ -96,12 +96,13 @@ class Server:
 
 
 def open_page(page, server: Server, name: str = "home") -> None:
-    """Open a page of the served app and wait until it is ready for a person's input.
+    """Open a page of the served app and wait for its ready mark: every test starts from a settled page.
 
-    Drawn is not enough: until the browser reports the page drawn (Panel's ``onload``,
-    a moment later, longer on a loaded machine) Panel drops the server's replies to
-    the page's events. An upload in that moment was read on the server and never shown
-    (CI, tests/browser/test_excel.py). The app's ready mark is set after that report.
+    The mark comes once the browser has reported the page drawn (Panel's ``onload``, a
+    moment after it shows, longer on a loaded machine). An upload made before that report
+    once lost its reply (a CI failure of tests/browser/test_excel.py; the app now answers
+    it, crm_workspace/web/session.py ``connected_on_first_input``), and the sections built
+    after the page is shown start then.
     """
     page.goto(f"{server.url}?page={name}")
     page.get_by_role("button", name="Home").wait_for()

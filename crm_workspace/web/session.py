@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import panel as pn
 from panel.io.callbacks import PeriodicCallback
@@ -25,6 +26,9 @@ from crm_workspace.web.app import POLL_MS, App, access_ended, app_pages
 from crm_workspace.web.router import parse_query, session_query
 from crm_workspace.web.shell import frame
 from crm_workspace.workspace import Workspace
+
+if TYPE_CHECKING:
+    from bokeh.document import Document
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +189,7 @@ def preload_views(workspace: Workspace) -> None:
             log.warning("could not import %s.views", package, exc_info=True)
 
 
-def connected_on_first_input(document) -> None:
+def connected_on_first_input(document: Document) -> None:
     """Count the session as connected from the browser's first message, not only once it reports the page drawn.
 
     Panel treats a session as unconnected until the browser's ``document_ready`` and

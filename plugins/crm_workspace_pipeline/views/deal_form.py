@@ -74,7 +74,7 @@ class DealForm(pn.viewable.Viewer):
         text["amount"] = bound(pn.widgets.TextInput, self.param.amount, name="Amount", width=150)
         text["currency"] = bound(pn.widgets.TextInput, self.param.currency, name="Currency", width=80)
         text["probability"] = bound(pn.widgets.TextInput, self.param.probability, name=FIELDS["probability"])
-        self.inputs: dict[str, pn.widgets.Widget] = {
+        self.inputs: dict[str, pn.widgets.Widget | RecordPicker] = {
             **text,
             "expected_close": bound(pn.widgets.DatePicker, self.param.expected_close, name=FIELDS["expected_close"]),
             # the team is short: all of it is sent, and filtered in the browser as typed
