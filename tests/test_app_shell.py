@@ -92,12 +92,17 @@ def test_without_login_the_app_acts_as_a_team_member_never_the_os_account(demo_w
     picker = who_are_you(store)
     assert "Who are you?" in picker[0].object
     assert [label.split(" — ")[0] for label in picker[1].options] == ["ana", "ben", "chloe", "dev", "eve", "tester"]
+    # `crm init --demo` run as root makes root the first admin; serving as root still asks who you are
+    store.insert("users", {"username": "root", "display_name": "root", "role": "admin"})
+    assert chosen_member(store, None, {}, fallback="root") == (None, False)
+    assert chosen_member(store, "root", {}, fallback="root") == ("root", False)  # crm serve --user root
 
 
 def test_a_workspace_without_users_keeps_its_configured_user(workspace: Workspace):
     from crm_workspace.web.identity import chosen_member
 
     assert chosen_member(workspace.store, "tester", {}) == ("tester", False)
+    assert chosen_member(workspace.store, None, {}, fallback="root") == ("root", False)  # the OS account
 
 
 def test_a_viewer_sees_read_only_record_and_board(demo_workspace: Workspace):

@@ -2,8 +2,9 @@
 
 ``crm serve --user NAME`` (or $CRM_USER) names a member for every session; else each
 browser picks one at its first visit ("Who are you?"), remembered in a cookie for that
-browser. The OS account the server runs as ("root") is not on the team: acting as it
-would land tasks on someone else and leave "My tasks" empty. With a login, the logged-in
+browser. The OS account the server runs as ("root") is never acted as, even when
+``crm init --demo`` run as root put it on the team: it is no person of the team, and
+tasks would land on it. With a login, the logged-in
 user decides (crm_workspace/web/auth.py) and none of this applies.
 """
 
@@ -29,16 +30,21 @@ SWITCH_LINK = (
 )
 
 
-def chosen_member(store: Any, configured: str | None, cookies: dict[str, str]) -> tuple[str | None, bool]:
+def chosen_member(
+    store: Any, configured: str | None, cookies: dict[str, str], *, fallback: str | None = None
+) -> tuple[str | None, bool]:
     """``(member, picked)``: whom this browser acts as, and whether it picked them (so may switch).
 
-    The configured user (``--user``, $CRM_USER, else the OS login) if on the team, else the member this
-    browser's cookie names; ``(None, False)`` when a person must pick. A workspace
-    without users acts as the configured (or OS) user, as before.
+    The configured user (``--user`` or $CRM_USER; None when neither is given) if on the team, else
+    the member this browser's cookie names; ``(None, False)`` when a person must pick. The OS
+    account the server runs as (``fallback``) is never taken for a member, even when it is on
+    the team: ``crm init --demo`` run as root makes root the first admin (for the CLI), and
+    ``make serve`` then greeted every browser as "root". A workspace without users acts as the
+    configured user, else ``fallback``, as before.
     """
     members = {row["username"] for row in team(store)}
     if not members:
-        return configured, False
+        return configured or fallback, False
     if configured in members:
         return configured, False
     remembered = cookies.get(USER_COOKIE, "")

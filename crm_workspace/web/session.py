@@ -47,7 +47,7 @@ class ServeConfig:
 
     @classmethod
     def from_environment(cls) -> ServeConfig:
-        return cls(path=os.environ.get("CRM_DB") or "crm.db")
+        return cls(path=os.environ.get("CRM_DB") or "crm.db", user=os.environ.get("CRM_USER") or None)
 
 
 def _notify_error(error: Exception) -> None:
@@ -229,7 +229,7 @@ def session_app(config: ServeConfig | None = None) -> pn.viewable.Viewable:
     base = base_workspace(config.path, user=config.user)
     acting, picked = None, False
     if not pn.state.user:  # no login: act as a team member (--user, else the one this browser picked)
-        acting, picked = identity.chosen_member(base.store, base.user, pn.state.cookies or {})
+        acting, picked = identity.chosen_member(base.store, config.user, pn.state.cookies or {}, fallback=base.user)
         if acting is None:
             return identity.picker_template(base.store)
     ws, guard = open_session(config.path, user=config.user, acting=acting)

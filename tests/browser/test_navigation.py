@@ -114,9 +114,17 @@ def test_unknown_page_and_unknown_record_are_not_found_inside_the_app(page, serv
 
 @pytest.fixture(scope="module")
 def served_without_user(tmp_path_factory, demo_template) -> Iterator[Server]:
-    """The demo served with no --user and no $CRM_USER: the server's OS account is not on the team."""
+    """The demo served with no --user and no $CRM_USER, as ``make serve`` does: the server's OS account
+    is on the team (``crm init --demo`` run as it makes it the first admin) and still not acted as."""
+    import getpass
+
     path = tmp_path_factory.mktemp("nouser") / "crm.db"
     shutil.copy(demo_template, path)
+    ws = Workspace.open(path, user="tester")
+    try:
+        ws.store.insert("users", {"username": getpass.getuser(), "display_name": getpass.getuser(), "role": "admin"})
+    finally:
+        ws.close()
     server = Server(path, env={"CRM_USER": ""})
     yield server
     server.stop()
