@@ -98,14 +98,7 @@ def build_graph(ws: Workspace) -> nx.Graph:
         if org_id is not None and org is not None:
             members.append((key, node_key("organizations", org_id)))
     graph.add_nodes_from(nodes)
-    graph.add_edges_from(
-        (
-            a,
-            b,
-            {"ties": {"member_of": (MEMBER_STRENGTH, None)}, "strength": MEMBER_STRENGTH, "cost": 6 - MEMBER_STRENGTH},
-        )
-        for a, b in members
-    )
+    graph.add_edges_from((a, b, _edge({"member_of": (MEMBER_STRENGTH, None)})) for a, b in members)
     for rel_id, s_type, s_id, t_type, t_id, kind, strength in queries.relationship_tuples(ws):
         a, b = f"{s_type}:{s_id}", f"{t_type}:{t_id}"
         if a == b or a not in graph or b not in graph:
@@ -114,16 +107,22 @@ def build_graph(ws: Workspace) -> nx.Graph:
     return graph
 
 
+def _edge(ties: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
+    """An edge's attributes from its ties ``{kind: (strength, relationship id)}``: the best strength, and the
+    path-finding ``cost = 6 - strength``."""
+    best = max(strength for strength, _ in ties.values())
+    return {"ties": ties, "strength": best, "cost": 6 - best}
+
+
 def _add_tie(graph: nx.Graph, a: str, b: str, kind: str, strength: int, rel_id: int | None) -> None:
     data = graph.get_edge_data(a, b)
     if data is None:
-        graph.add_edge(a, b, ties={kind: (strength, rel_id)}, strength=strength, cost=6 - strength)
+        graph.add_edge(a, b, **_edge({kind: (strength, rel_id)}))
         return
     old = data["ties"].get(kind)
     if old is None or strength > old[0] or (old[1] is None and rel_id is not None):
         data["ties"][kind] = (strength, rel_id)
-    best = max(s for s, _ in data["ties"].values())
-    data["strength"], data["cost"] = best, 6 - best
+    data.update(_edge(data["ties"]))
 
 
 @dataclass
@@ -257,8 +256,7 @@ def filtered(graph: nx.Graph, f: Filters) -> nx.Graph:
             if nb in keep and n < nb:
                 ties = ties_passing(data, f)
                 if ties:
-                    best = max(s for s, _ in ties.values())
-                    out.add_edge(n, nb, ties=dict(ties), strength=best, cost=6 - best)
+                    out.add_edge(n, nb, **_edge(dict(ties)))
     return out
 
 
