@@ -147,3 +147,9 @@ def test_dates_and_amounts():
     for bad in (lambda: fields.normalize_date("31/02/2024"), lambda: fields.parse_amount("abc")):
         with pytest.raises(fields.BadValue):
             bad()
+
+
+@pytest.mark.parametrize("value", ["000000", "0000000", "000000000"])
+def test_a_possible_number_phonenumbers_reads_differently_the_second_time_is_stored_as_read_back(value):
+    once = fields.normalize_phone(value, "DE")
+    assert fields.normalize_phone(once, "DE") == once == fields.normalize_phone(once, "US")

@@ -223,9 +223,26 @@ def _phone_slow(text: str, region: str) -> str:
             if phonenumbers.is_valid_number(plus):
                 return phonenumbers.format_number(plus, phonenumbers.PhoneNumberFormat.E164)
     if number is not None and phonenumbers.is_possible_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return _read_back(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     reason = _phone_reason(text, number, failure)
     raise BadValue(f"not a phone number: {text!r} ({reason})", reason)
+
+
+def _read_back(e164: str) -> str:
+    """``e164`` as phonenumbers reads it back, until it stays the same. A possible but invalid number
+    may lose a leading zero on each reading ("000000000" in DE: +4900000000, then +490000000, ...), and what an
+    import stores must pass validation unchanged."""
+    import phonenumbers
+
+    for _ in range(len(e164)):  # each reading may drop one zero
+        try:
+            again = phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164)
+        except phonenumbers.NumberParseException:
+            return e164
+        if again == e164:
+            break
+        e164 = again
+    return e164
 
 
 def _phone_reason(text: str, number: Any, parse_error: int | None) -> str:
