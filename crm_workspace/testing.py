@@ -233,10 +233,12 @@ def page_text(obj: Any) -> str:
 
     Walks layouts and ``Viewer`` objects, evaluates bound functions and
     ``param.depends`` methods, and reads Markdown/HTML/Alert text, widget names
-    and values, and the cells of Tabulator/DataFrame panes, so a plugin's page can
+    and values, and the cells of tables (ListTable, Tabulator) and DataFrame panes, so a plugin's page can
     be tested without a server or a browser.
     """
     import panel as pn
+
+    from crm_workspace.web.list_table import ListTable
 
     parts: list[str] = []
     # visited objects by id, kept alive: the walk makes temporary objects (bound functions'
@@ -259,8 +261,8 @@ def page_text(obj: Any) -> str:
         if isinstance(item, pn.param.ParamFunction | pn.param.ParamMethod):
             walk(item.eval(item.object), depth + 1)
             return
-        if isinstance(item, pn.widgets.Tabulator | pn.pane.DataFrame):
-            frame = item.value if isinstance(item, pn.widgets.Tabulator) else item.object
+        if isinstance(item, pn.widgets.Tabulator | ListTable | pn.pane.DataFrame):
+            frame = item.object if isinstance(item, pn.pane.DataFrame) else item.value
             parts.append(frame.to_string(index=False) if frame is not None else "")
             return
         if isinstance(item, pn.widgets.Widget):

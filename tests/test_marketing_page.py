@@ -11,6 +11,7 @@ from crm_workspace_marketing.views.segments import SegmentsTab
 
 from crm_workspace import Workspace
 from crm_workspace.testing import assert_no_plugin_errors, page_text
+from crm_workspace.web.list_table import ListTable
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_campaign_tables_read_as_a_product(ws):
     grid = tab._table()
     assert grid.titles["unique_opens"] == "Unique opens" and grid.titles["open_rate"] == "Open rate"
     assert all("_" not in title for title in grid.titles.values())
-    assert grid.formatters["open_rate"].format == "0.0%" and grid.formatters["click_rate"].format == "0.0%"
+    assert grid.formatters["open_rate"](0.125) == "12.5%" and grid.formatters["click_rate"](0.5) == "50.0%"
     assert grid.widths["name"] >= 200 and grid.text_align["name"] == "left"
 
 
@@ -102,7 +103,7 @@ def test_sequence_steps_show_labels_and_humanised_times(ws):
     for cell in due:  # "in 2 days" / "3 hours ago" / a date, the exact time in the hover title
         assert "title='" in cell and ("ago" in cell or "in " in cell or "just now" in cell or " 20" in cell)
         assert "T" not in cell.split(">")[1]
-    assert grid.formatters["next_due"] == {"type": "html"}
+    assert grid.formatters["next_due"] == "html"
     health = page._health()  # one HTML pane, not a component per figure
     assert isinstance(health, pn.pane.HTML) and "People in sequences" in health.object
     assert "E-mail queued / failed" in health.object
@@ -230,7 +231,7 @@ def test_attribution_reads_as_money(ws):
 
     grid = table(MarketingModel(workspace=ws).attribution())
     for column in ("first_touch_revenue", "last_touch_revenue", "influenced_pipeline"):
-        assert grid.formatters[column].format == "0,0"
+        assert grid.formatters[column](18600.0) == "18,600"
     assert grid.titles["influenced_pipeline"] == "Influenced pipeline"
 
 
@@ -287,7 +288,7 @@ def test_stages_read_as_labels_but_are_stored_as_codes(ws):
     assert "Lead" in words and "marketing_qualified" not in describe(
         ws, {"conditions": [{"field": "lifecycle_stage", "op": "in", "value": ["marketing_qualified"]}]}
     )
-    tables = pn.panel(AnalyticsTab(model=MarketingModel(workspace=ws))).select(pn.widgets.Tabulator)
+    tables = pn.panel(AnalyticsTab(model=MarketingModel(workspace=ws))).select(ListTable)
     attribution = next(t for t in tables if "first_touch_deals" in t.value.columns)
     assert "id" not in attribution.value.columns and "Id" not in attribution.titles.values()
 

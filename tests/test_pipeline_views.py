@@ -354,6 +354,6 @@ def test_slipped_deals_and_the_conflict_show_dates_as_people_read_them(page):
 
     table = Forecast(model=page.model)._slipped()
     assert list(table.value[["was", "now"]].iloc[0]) == ["10 Feb 2030", "10 Apr 2030"]
-    assert "<time" in table.value["changed_at"].iloc[0] and table.formatters["changed_at"] == {"type": "html"}
+    assert "<time" in table.value["changed_at"].iloc[0] and table.formatters["changed_at"] == "html"
     assert page.form._shown("expected_close", "2030-04-10") == "10 Apr 2030"
     assert not re.search(r"\d{4}-\d\d-\d\dT", re.sub(r"<[^>]*>", "", table.value["changed_at"].iloc[0]))

@@ -388,7 +388,7 @@ def test_the_overview_says_each_trigger_in_a_whole_sentence_that_wraps():
     assert describe_trigger("tag_added", {"tag": "event-2026"}) == "the tag “event-2026” is added to a contact"
     assert describe_trigger("form_submitted", {}) == "a contact submits any form"
     shown = table(pd.DataFrame([{"name": "Welcome", "trigger": describe_trigger("enters_segment", {"segment": "x"})}]))
-    assert shown.formatters["trigger"] == {"type": "textarea"} and shown.titles["trigger"] == "Starts when"
+    assert shown.formatters["trigger"] == "wrap" and shown.titles["trigger"] == "Starts when"
     assert shown.widths["trigger"] >= 300
 
 

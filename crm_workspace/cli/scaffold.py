@@ -157,7 +157,7 @@ def crm_dashboards(workspace):
 
         return Summary(workspace=ws)
 
-    return [Page(PAGE, "${title}", view, icon="🧩", order=90, extensions=("tabulator",))]
+    return [Page(PAGE, "${title}", view, icon="🧩", order=90)]
 
 
 @hookimpl
@@ -184,6 +184,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.list_table import ListTable
 
 from . import PAGE, TABLE
 
@@ -199,7 +200,7 @@ class Summary(pn.viewable.Viewer):
         rows = self.workspace.df(f"{PAGE}.top_contacts", limit=10)  # the same DataFrame an analyst gets
         return pn.Column(
             pn.pane.Markdown(f"**{notes:,} notes** · the 10 contacts with the most activities"),
-            pn.widgets.Tabulator(rows, show_index=False, disabled=True, sizing_mode="stretch_width"),
+            ListTable(rows, sizing_mode="stretch_width"),
         )
 
     def __panel__(self):

@@ -24,6 +24,7 @@ from crm_workspace.types import Page
 from crm_workspace.web import identity
 from crm_workspace.web.audit_view import audit_page
 from crm_workspace.web.icons import is_icon_name, svg
+from crm_workspace.web.list_table import list_module_loader
 from crm_workspace.web.router import page_query, parse_query
 from crm_workspace.web.shell import FrameScript, OfflineFast, ReadyMark, ShellTemplate, follow_page
 from crm_workspace.workspace import Workspace
@@ -36,9 +37,7 @@ __all__ = ["OfflineFast", "ReadyMark"]
 POLL_MS = 1000
 HOME = Page("home", "Home", view=lambda ws: Home(workspace=ws), icon="home", order=0, plugin="core")
 #: The app's own admin page (crm_workspace/web/audit_view.py), beside the plugins' pages.
-AUDIT = Page(
-    "audit", "Audit trail", view=audit_page, icon="shield", order=900, extensions=("tabulator",), plugin="core"
-)
+AUDIT = Page("audit", "Audit trail", view=audit_page, icon="shield", order=900, plugin="core")
 CSS = """
 .crm-kpis {display: flex; flex-wrap: wrap; gap: 10px;}
 .crm-kpi {border: 1px solid #e3e6ea; border-radius: 8px; padding: 12px 16px; min-width: 190px; background: white;}
@@ -329,7 +328,9 @@ class App(pn.viewable.Viewer):
         # server's time with 20 sessions open (ShellTemplate has none). Components show their own loading state.
         follow_page(self.router, self.workspace)
         return ShellTemplate(
-            title="crm-workspace", sidebar=[self.user_badge(), self.nav, self.router], main=[self.main]
+            title="crm-workspace",
+            sidebar=[self.user_badge(), self.nav, self.router, list_module_loader()],
+            main=[self.main],
         )
 
 

@@ -14,7 +14,7 @@ import panel as pn
 import param
 
 from crm_workspace.data import audit, permissions
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 from crm_workspace.workspace import Workspace
 
 PAGE_SIZE = 50
@@ -87,13 +87,13 @@ class AuditPage(pn.viewable.Viewer):
             pages = max(1, -(-total // PAGE_SIZE))
             return pn.Column(
                 pn.pane.Markdown(f"{total:,} entries · page {model.page + 1} of {pages}"),
-                Table(
+                ListTable(
                     model.rows(),
-                    show_index=False,
-                    disabled=True,
                     sizing_mode="stretch_width",
-                    widths={"change": 600},
-                    height=560,  # a screenful drawn, the rest as it scrolls into view (web/tables.py)
+                    widths={"change": "45%"},
+                    formatters={"change": "wrap"},
+                    height=560,
+                    empty="No changes recorded",
                 ),
             )
 

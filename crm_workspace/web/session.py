@@ -168,7 +168,7 @@ def session_workspace(path: str | None = None, *, user: str | None = None) -> Wo
 
 def configure(workspace: Workspace) -> None:
     """Load the extensions every page needs and route callback errors to notifications; import the pages' views."""
-    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions} | {"tabulator"})
+    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions})
     pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
     preload_views(workspace)
 

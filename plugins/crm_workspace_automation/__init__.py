@@ -91,7 +91,7 @@ def crm_dashboards(workspace):
 
         return AutomationPage(workspace=ws)
 
-    return [Page("automation", "Automation", view, icon="route", order=85, extensions=("tabulator",))]
+    return [Page("automation", "Automation", view, icon="route", order=85)]
 
 
 @hookimpl

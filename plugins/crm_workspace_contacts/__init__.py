@@ -40,10 +40,10 @@ def crm_dashboards(workspace):
         return DuplicatesPage(workspace=ws)
 
     return [
-        Page("contacts", "Contacts", contacts, icon="users", order=10, extensions=("tabulator",)),
-        Page("organizations", "Organizations", organizations, icon="building", order=11, extensions=("tabulator",)),
+        Page("contacts", "Contacts", contacts, icon="users", order=10),
+        Page("organizations", "Organizations", organizations, icon="building", order=11),
         Page("tasks", "My tasks", tasks, icon="list-check", order=12),
-        Page("duplicates", "Duplicates", duplicates, icon="git-merge", order=13, extensions=("tabulator",)),
+        Page("duplicates", "Duplicates", duplicates, icon="git-merge", order=13),
     ]
 
 

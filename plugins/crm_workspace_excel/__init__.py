@@ -33,7 +33,7 @@ def crm_dashboards(workspace):
 
         return ImportPage(workspace=ws)
 
-    return [Page("excel", "Import / export", view, icon="file-import", order=50, extensions=("tabulator",))]
+    return [Page("excel", "Import / export", view, icon="file-import", order=50)]
 
 
 @hookimpl

@@ -11,7 +11,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.display import label, when_html
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from .mapping import ENTITIES
 from .model import PREVIEW_ROWS, ImportModel
@@ -285,14 +285,11 @@ class ImportPage(pn.viewable.Viewer):
             ["id", "at", "user", "file_name", "entity", "created", "updated", "skipped", "rejected", "status"]
         ]
         frame = frame.assign(at=[when_html(v) for v in frame["at"]])  # "3 days ago", the exact time on hover
-        return Table(
+        return ListTable(
             frame,
-            show_index=False,
-            disabled=True,
-            pagination="local",
             page_size=10,
             sizing_mode="stretch_width",
-            formatters={"at": {"type": "html"}},
+            formatters={"at": "html"},
             titles={c: label(c) for c in frame.columns} | {"id": "Batch", "at": "When", "file_name": "File"},
         )
 

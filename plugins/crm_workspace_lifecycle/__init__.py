@@ -81,7 +81,7 @@ def crm_dashboards(workspace):
 
         return LifecyclePage(workspace=ws)
 
-    return [Page("lifecycle", "Lifecycle", view, icon="refresh", order=40, extensions=("tabulator",))]
+    return [Page("lifecycle", "Lifecycle", view, icon="refresh", order=40)]
 
 
 @hookimpl

@@ -6,7 +6,7 @@ import html
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, NumberFormatter
+from bokeh.models import ColumnDataSource
 from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 
@@ -15,7 +15,7 @@ from crm_workspace.core_rules import may_change_setting
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import label, when_html
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable, percent
 
 from .charts import cohort_figure, flow_figure, journey_figure, journey_in_words, time_figure
 from .model import LifecycleModel
@@ -30,17 +30,17 @@ WORD_COLUMNS = ("stage", "type", "function")
 TIME_COLUMNS = ("at", "since", "last_activity")
 
 
-def readable_table(frame, **options) -> pn.widgets.Tabulator:
-    """A read-only Tabulator as people read it: labelled headers, stages in words, times "3 days ago" (the exact
+def readable_table(frame, **options) -> ListTable:
+    """A read-only table as people read it: labelled headers, stages in words, times "3 days ago" (the exact
     time on hover), shares as percentages."""
     shown = frame.assign(
         **{c: [label(v) for v in frame[c]] for c in WORD_COLUMNS if c in frame.columns},
         **{c: [when_html(v) for v in frame[c]] for c in TIME_COLUMNS if c in frame.columns},
     )
-    formatters = {c: {"type": "html"} for c in TIME_COLUMNS if c in frame.columns}
-    formatters.update({c: NumberFormatter(format="0.0%") for c in ("share",) if c in frame.columns})
+    formatters = {c: "html" for c in TIME_COLUMNS if c in frame.columns}
+    formatters.update({c: percent() for c in ("share",) if c in frame.columns})
     titles = {c: label(c) for c in frame.columns} | {"contact_id": "Id", "at": "When", "by": "By"}
-    return Table(shown, show_index=False, disabled=True, titles=titles, formatters=formatters, **options)
+    return ListTable(shown, titles=titles, formatters=formatters, **options)
 
 
 def label_color(fill: str) -> str:
@@ -244,7 +244,7 @@ class LifecyclePage(pn.viewable.Viewer):
         table = journey_in_words(frame)[["at", "type", "detail", "function", "by"]] if len(frame) else frame
         return pn.Column(
             pn.pane.Bokeh(journey_figure(frame), sizing_mode="stretch_width"),
-            readable_table(table, pagination="local", page_size=10, sizing_mode="stretch_width"),
+            readable_table(table, page_size=10, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -277,10 +277,10 @@ class LifecyclePage(pn.viewable.Viewer):
                 ),
                 pn.Column(
                     "**Customers with no recent activity (churn risk)**",
-                    readable_table(self.model.churn_risk(), pagination="local", page_size=8, width=560),
+                    readable_table(self.model.churn_risk(), page_size=8, width=560),
                 ),
             ),
-            readable_table(series, pagination="local", page_size=12, sizing_mode="stretch_width"),
+            readable_table(series, page_size=12, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 

@@ -86,7 +86,7 @@ def crm_dashboards(workspace):
 
         return MarketingPage(workspace=ws)
 
-    return [Page("marketing", "Marketing", view, icon="speakerphone", order=45, extensions=("tabulator",))]
+    return [Page("marketing", "Marketing", view, icon="speakerphone", order=45)]
 
 
 @hookimpl(trylast=True)

@@ -36,7 +36,7 @@ def crm_dashboards(workspace):
 
         return PipelinePage(workspace=ws)
 
-    return [Page("pipeline", "Pipeline", view, icon="layout-kanban", order=20, extensions=("tabulator",))]
+    return [Page("pipeline", "Pipeline", view, icon="layout-kanban", order=20)]
 
 
 @hookimpl

@@ -40,7 +40,7 @@ def crm_dashboards(workspace):
 
         return RelationshipMap(workspace=ws)
 
-    return [Page("relationships", "Relationships", view, icon="affiliate", order=30, extensions=("tabulator",))]
+    return [Page("relationships", "Relationships", view, icon="affiliate", order=30)]
 
 
 @hookimpl

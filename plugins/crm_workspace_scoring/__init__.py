@@ -122,7 +122,7 @@ def crm_dashboards(workspace):
 
         return ScoringPage(workspace=ws)
 
-    return [Page("scoring", "Lead scores", view, icon="target", order=42, extensions=("tabulator",))]
+    return [Page("scoring", "Lead scores", view, icon="target", order=42)]
 
 
 @hookimpl

@@ -6,13 +6,12 @@ import html
 
 import panel as pn
 import param
-from bokeh.models import NumberFormatter
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import exact, html_table, label, when_html
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable, number
 
 from . import frames
 from .model import NEW, ScoringModel
@@ -251,15 +250,13 @@ class ScoringPage(pn.viewable.Viewer):
         frame = frame.assign(
             kind=[label(v) for v in frame["kind"]], enabled=["Yes" if v else "No" for v in frame["enabled"]]
         )
-        return Table(
+        return ListTable(
             frame,
-            show_index=False,
-            disabled=True,
             sizing_mode="stretch_width",
             height=280,
             widths=RULE_WIDTHS,
             titles={**{c: label(c) for c in frame.columns}, **RULE_TITLES},
-            formatters={c: NumberFormatter(format="0[.]0") for c in ("points", "cap", "half_life_days", "contacts")},
+            formatters={c: number(1) for c in ("points", "cap", "half_life_days", "contacts")},
         )
 
     def _leads(self, _order=None):
@@ -268,17 +265,15 @@ class ScoringPage(pn.viewable.Viewer):
             lifecycle_stage=[label(v) for v in frame["lifecycle_stage"]],
             updated_at=[when_html(v) for v in frame["updated_at"]],
         )
-        return Table(
+        return ListTable(
             frame,
-            show_index=False,
-            disabled=True,
             sizing_mode="stretch_width",
             height=420,
             titles={**{c: label(c) for c in frame.columns}, "contact_id": "Id", "updated_at": "Score changed"},
             formatters={
-                "updated_at": {"type": "html"},
-                "rule_points": NumberFormatter(format="0"),
-                "model_score": NumberFormatter(format="0"),
+                "updated_at": "html",
+                "rule_points": number(grouped=False),
+                "model_score": number(grouped=False),
             },
         )
 

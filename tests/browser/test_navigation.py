@@ -57,7 +57,7 @@ def test_deep_link_reload_back_and_forward(page, served_demo):
     expect(page.get_by_text("## Organizations").or_(page.get_by_role("heading", name="Organizations"))).to_be_visible(
         timeout=TIMEOUT
     )
-    page.locator(".tabulator-cell", has_text=org["name"]).first.click()
+    page.locator("tr.lt-row td", has_text=org["name"]).first.click()
     expect(page.locator("h2", has_text=org["name"])).to_be_visible(timeout=TIMEOUT)
     expect(page).to_have_url(re.compile(rf"\?page=organizations&id={org['id']}$"))
     expect(selected(page)).to_contain_text("Organizations")  # not Contacts

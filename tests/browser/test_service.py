@@ -6,7 +6,9 @@ import re
 
 import pytest
 from conftest import Server
+from playwright.sync_api import expect
 
+from crm_workspace import Workspace
 from crm_workspace.testing import make_workspace
 
 pytestmark = pytest.mark.xdist_group("svc20")
@@ -180,5 +182,36 @@ def test_untrusted_text_in_tickets_is_shown_as_text(page, tmp_path):
         page.get_by_role("button", name="Board", exact=True).click()
         page.get_by_text("subject <script>", exact=False).first.wait_for()
         assert not dialogs and page.locator("img[src='x']").count() == 0
+    finally:
+        server.stop()
+
+
+def test_the_queue_ticks_tickets_to_change_together_and_opens_one_by_a_click(page, tmp_path):
+    ws = make_workspace(tmp_path / "crm.db", user="ana")
+    from crm_workspace_service.tickets import create_ticket
+
+    kim = ws.store.insert("contacts", {"first_name": "Kim", "last_name": "Lee", "email": "kim@example.com"})["id"]
+    ids = [create_ticket(ws, subject=f"Printer {n} jammed", requester_id=kim)["id"] for n in range(3)]
+    ws.close()
+    server = Server(tmp_path / "crm.db")
+    try:
+        page.set_default_timeout(60_000)
+        page.goto(server.url + "?page=service")
+        rows = page.locator("tr.lt-row")
+        expect(rows).to_have_count(3)
+        for n in (0, 2):
+            rows.filter(has_text=f"Printer {n} jammed").get_by_role("checkbox").check()
+        page.get_by_label("Set status of selected").select_option("pending")
+        page.get_by_role("button", name="Set status").click()
+        page.get_by_text("2 tickets updated").wait_for()
+        check = Workspace.open(tmp_path / "crm.db", builtins_only=True)
+        try:
+            statuses = {r["id"]: r["status"] for r in check.store.query("SELECT id, status FROM tickets")}
+        finally:
+            check.close()
+        assert statuses == {ids[0]: "pending", ids[1]: "new", ids[2]: "pending"}
+        rows.filter(has_text="Printer 1 jammed").locator("td[data-field='subject']").click()
+        expect(page).to_have_url(re.compile(rf"[?&]id={ids[1]}\b"))
+        page.get_by_text("Printer 1 jammed").first.wait_for()
     finally:
         server.stop()

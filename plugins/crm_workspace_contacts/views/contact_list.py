@@ -10,7 +10,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.web.display import label, when_html
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
 from ..state import ContactListModel
@@ -33,10 +33,10 @@ TITLES = {
     "last_touched": "Last touched",
 }
 WIDTHS = {
-    "id": "3%",
+    "id": "4%",
     "first_name": "7%",
     "last_name": "8%",
-    "email": "21%",
+    "email": "20%",
     "phone": "10%",
     "title": "10%",
     "organization": "12%",
@@ -106,18 +106,14 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
             callback=self._export, filename="contacts.xlsx", label="⬇ Export to Excel", color="light", width=160
         )
         self.form_area = pn.Column()
-        self.table = Table(
+        self.table = ListTable(
             pd.DataFrame(columns=CONTACT_COLUMNS),
-            show_index=False,
-            disabled=True,
-            pagination=None,
             sizing_mode="stretch_width",
-            layout="fit_columns",
             titles=TITLES,
             widths=WIDTHS,
-            formatters={"last_touched": {"type": "html"}},  # "3 days ago", the exact time on hover
+            formatters={"last_touched": "html"},  # "3 days ago", the exact time on hover
             height=560,
-            selectable=False,
+            empty="No contacts match",
         )
         self.table.on_click(self._open)
         self.status = pn.pane.Markdown("")

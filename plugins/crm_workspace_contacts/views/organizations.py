@@ -9,7 +9,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from ..queries import ORG_COLUMNS
 from ..state import OrganizationListModel
@@ -46,13 +46,11 @@ class OrganizationsPage(RecordListActions, pn.viewable.Viewer):
         )
         self.sort = pn.widgets.Select.from_param(model.param.sort, label="Sort by", width=120)
         self.desc = pn.widgets.Checkbox.from_param(model.param.descending, label="descending")
-        self.table = Table(
+        self.table = ListTable(
             pd.DataFrame(columns=ORG_COLUMNS),
-            show_index=False,
-            disabled=True,
             sizing_mode="stretch_width",
             height=520,
-            selectable=False,
+            empty="No organizations match",
         )
         self.table.on_click(self._open)
         self.status = pn.pane.Markdown()

@@ -14,6 +14,7 @@ import param
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import ago, label
+from crm_workspace.web.list_table import ListTable
 from crm_workspace.web.tables import Table
 
 from ..views.common import table
@@ -34,7 +35,7 @@ def _alert(text: str, kind: str = "danger") -> pn.pane.Alert:
     return pn.pane.Alert(html.escape(str(text)), alert_type=kind, margin=(5, 0))
 
 
-def _table(frame: pd.DataFrame, **options) -> pn.widgets.Tabulator:
+def _table(frame: pd.DataFrame, **options) -> ListTable:
     """Labelled headers, humanised times with the exact one on hover, wide step text."""
     return table(frame, **options)
 
@@ -200,7 +201,7 @@ class SequencesPage(pn.viewable.Viewer):
         frame = pd.DataFrame(data.runs(self.workspace, limit=200))
         failures = pd.DataFrame(data.runs(self.workspace, failures_only=True, limit=100))
         return pn.Tabs(
-            ("Run ledger", _table(frame, height=260, pagination="local", page_size=50)),
+            ("Run ledger", _table(frame, height=260, page_size=50)),
             ("Failures", _table(failures, height=260) if len(failures) else _alert("No failures.", "success")),
             sizing_mode="stretch_width",
         )

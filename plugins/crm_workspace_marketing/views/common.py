@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 
 from crm_workspace.web.display import when_html
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable, number, percent
 
 READ_ONLY_TIP = "Viewers cannot change marketing: ask an admin or a member."
 
@@ -67,31 +66,26 @@ def label(column: str) -> str:
     return LABELS.get(column) or str(column).replace("_", " ").capitalize()
 
 
-def table(frame, **options) -> pn.widgets.Tabulator:
-    """A read-only Tabulator with labelled headers, rates as percentages and wide, left-aligned names."""
+def table(frame, **options) -> ListTable:
+    """A read-only table with labelled headers, rates as percentages and wide, left-aligned names."""
     options.setdefault("sizing_mode", "stretch_width")
     columns = [str(c) for c in getattr(frame, "columns", [])]
     options.setdefault("titles", {c: label(c) for c in columns})
-    formatters = {
-        c: NumberFormatter(format="0.0%", text_align="right") for c in columns if c in RATES or c.endswith("_rate")
-    }
-    formatters.update({c: {"type": "textarea"} for c in columns if c in WRAPPED})
+    formatters = {c: percent() for c in columns if c in RATES or c.endswith("_rate")}
+    formatters.update({c: "wrap" for c in columns if c in WRAPPED})
     money = [c for c in columns if c == "revenue" or c.endswith(("_revenue", "_pipeline"))]
-    formatters.update({c: NumberFormatter(format="0,0", text_align="right") for c in money})  # 18,600, not 18,600.0
+    formatters.update({c: number() for c in money})  # 18,600, not 18,600.0
     times = [c for c in columns if is_time(c)]
     if times:  # humanised, the exact time on hover
         frame = frame.copy()
         for column in times:
             frame[column] = [when_html(v) if _given(v) else "" for v in frame[column]]
-            formatters[column] = {"type": "html"}
+            formatters[column] = "html"
     options.setdefault("formatters", formatters)
     wide = {**NAMES, "unsubscribes": 112}  # the longest one-word header
     options.setdefault("widths", {c: w for c, w in wide.items() if c in columns})
     options.setdefault("text_align", {c: "left" for c in columns if c in NAMES})
-    # no cell tooltips: Tabulator sets a tooltip's innerHTML to the raw cell value, so a campaign named
-    # "<img onerror=...>" would run as HTML on hover (header titles are ours: labels of column names)
-    options.setdefault("configuration", {"columnDefaults": {"headerTooltip": True, "headerWordWrap": True}})
-    return Table(frame, show_index=False, disabled=True, **options)
+    return ListTable(frame, **options)
 
 
 def _given(value) -> bool:

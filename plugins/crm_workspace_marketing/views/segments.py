@@ -9,7 +9,7 @@ import param
 
 from crm_workspace import CrmError
 from crm_workspace.web.deferred import lazy_card
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from ..fields import choice_labels
 from ..filters import describe
@@ -177,11 +177,9 @@ class SegmentsTab(pn.viewable.Viewer):
         self.add_emails = button("Add to the list", self.read_only, width=160)
         self.add_emails.on_click(self._add_emails)
         self.pick_from = pn.widgets.Select(label="…or pick people from segment", options=[""], width=260)
-        self.picker = Table(
+        self.picker = ListTable(
             None,
-            show_index=False,
-            disabled=True,
-            selectable="checkbox",
+            selectable=True,
             height=220,
             sizing_mode="stretch_width",
             visible=False,

@@ -11,7 +11,7 @@ from bokeh.models import ColumnDataSource, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from crm_workspace.web.display import day, when_html
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from ..model import PipelineModel
 from ..values import DEFAULT_CURRENCY, money
@@ -116,13 +116,10 @@ class Forecast(pn.viewable.Viewer):
             was=[day(v) for v in frame["was"]],
             now=[day(v) for v in frame["now"]],
         )
-        return Table(
+        return ListTable(
             frame,
             titles=SLIPPED_TITLES,
-            formatters={"changed_at": {"type": "html"}},
-            disabled=True,
-            show_index=False,
-            pagination="local",
+            formatters={"changed_at": "html"},
             page_size=10,
             sizing_mode="stretch_width",
         )

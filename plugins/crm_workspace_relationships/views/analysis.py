@@ -6,11 +6,10 @@ from typing import Any
 
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from crm_workspace import CrmError
 from crm_workspace.web.display import label, money
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable, percent
 
 from ..model import AnalysisModel
 from .common import notify_error, notify_success, text
@@ -25,18 +24,16 @@ TITLES = {
 WORDS = ("stakeholder_type", "stage")
 
 
-def _table(frame) -> pn.widgets.Tabulator:
+def _table(frame) -> ListTable:
     """A read-only list as people read it: labelled headers, stored words in words, money, shares as percentages."""
     shown = frame.assign(**{c: [label(v) for v in frame[c]] for c in WORDS if c in frame.columns})
     if "amount" in frame.columns:  # in the deal's own currency ("$12,000"), not the default's
         currencies = frame["currency"] if "currency" in frame.columns else [None] * len(frame)
         shown = shown.assign(amount=[money(v, c) for v, c in zip(frame["amount"], currencies, strict=True)])
         shown = shown.drop(columns=["currency"], errors="ignore")
-    formatters = {"betweenness": NumberFormatter(format="0.0%")} if "betweenness" in frame.columns else {}
+    formatters = {"betweenness": percent()} if "betweenness" in frame.columns else {}
     titles = {c: TITLES.get(c) or label(c) for c in shown.columns}
-    return Table(
-        shown, show_index=False, disabled=True, page_size=10, pagination="local", titles=titles, formatters=formatters
-    )
+    return ListTable(shown, page_size=10, titles=titles, formatters=formatters, sizing_mode="stretch_width")
 
 
 class AnalysisView(pn.viewable.Viewer):

@@ -9,7 +9,7 @@ from bokeh.plotting import figure
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from ..metrics import backlog, performance
 
@@ -76,7 +76,7 @@ class MetricsView(pn.viewable.Viewer):
             return pn.pane.Alert(str(error), alert_type="danger")
         return pn.Column(
             pn.pane.Bokeh(response_figure(frame, self.group), sizing_mode="stretch_width"),
-            Table(frame, show_index=False, disabled=True, sizing_mode="stretch_width"),
+            ListTable(frame, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -85,7 +85,7 @@ class MetricsView(pn.viewable.Viewer):
         frame = backlog(self.workspace)
         return pn.Column(
             pn.pane.Bokeh(backlog_figure(frame), sizing_mode="stretch_width"),
-            Table(frame, show_index=False, disabled=True, sizing_mode="stretch_width"),
+            ListTable(frame, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 

@@ -11,7 +11,7 @@ import param
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
-from crm_workspace.web.tables import Table
+from crm_workspace.web.list_table import ListTable
 
 from ..model import QUEUE_COLUMNS, QueueModel
 from ..queue import VIEWS, Filters, save_view
@@ -87,20 +87,18 @@ class QueueView(pn.viewable.Viewer):
         )
         self.save_button = pn.widgets.Button(label="Save view", width=100, align="end")
         self.save_button.on_click(self._save)
-        self.table = Table(
-            show_index=False,
-            disabled=True,
-            selectable="checkbox",
+        self.table = ListTable(
+            pd.DataFrame(columns=list(QUEUE_COLUMNS)),
+            selectable=True,
             sizing_mode="stretch_width",
             titles=QUEUE_COLUMNS,
-            layout="fit_columns",  # the table fills the width; each column its share (beside the checkboxes)
             widths=QUEUE_WIDTHS,
-            formatters={"due": {"type": "html"}},  # humanised, sorted by the time (QueueModel.rows)
+            formatters={"due": "html"},  # humanised, sorted by the time (QueueModel.rows)
+            cell_styles={"sla": sla_style},
             css_classes=["svc-queue"],
             height=560,
+            empty="No tickets match these filters",
         )
-        self.table.value = pd.DataFrame(columns=list(QUEUE_COLUMNS))
-        self.table.style.map(sla_style, subset=["sla"])  # kept across values: applied once
         self.table.on_click(self._open)
         self.prev_button = pn.widgets.Button(label="◀ Previous", width=110)
         self.next_button = pn.widgets.Button(label="Next ▶", width=110)

@@ -10,6 +10,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.list_table import ListTable
 from crm_workspace.web.tables import Table
 
 from .. import setup
@@ -61,10 +62,8 @@ class SettingsView(pn.viewable.Viewer):
         )
         self.macro_add = pn.widgets.Button(label="Add macro", width=120, disabled=locked, description=tip)
         self.macro_add.on_click(self._add_macro)
-        self.macro_list = Table(
+        self.macro_list = ListTable(
             pd.DataFrame(setup.macros(self.workspace)),
-            show_index=False,
-            disabled=True,
             sizing_mode="stretch_width",
             height=200,
         )

@@ -1,0 +1,148 @@
+// A read-only list (crm_workspace/web/list_table.py): one HTML table, drawn once, sorted and paged here.
+const esc = (text) => String(text).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})[c])
+
+export function render({ model, el }) {
+  let data = {columns: [], rows: [], keys: {}}
+  let order = []          // row positions in the order shown
+  let sortBy = null       // [column position, 1 | -1]
+  let page = 0
+
+  el.classList.add("lt-root")   // fills the component's box: the list scrolls inside it
+  const wrap = document.createElement("div")
+  wrap.className = "lt-wrap"
+  const pager = document.createElement("div")
+  pager.className = "lt-pager"
+  el.append(wrap, pager)
+
+  const key = (col, row) => {
+    const keys = data.keys[col]
+    return keys ? keys[row] : data.rows[row][col]
+  }
+  const compare = (a, b) => {
+    if (a === b) return 0
+    if (a === null || a === "") return 1   // blanks last, either way
+    if (b === null || b === "") return -1
+    if (typeof a === "number" && typeof b === "number") return a - b
+    return String(a).localeCompare(String(b), undefined, {numeric: true, sensitivity: "base"})
+  }
+  const sortRows = () => {
+    order = data.rows.map((_, i) => i)
+    if (sortBy) {
+      const [col, dir] = sortBy
+      order.sort((a, b) => {
+        const ka = key(col, a), kb = key(col, b)
+        if (ka === null || ka === "" || kb === null || kb === "") return compare(ka, kb)
+        return dir * compare(ka, kb) || a - b
+      })
+    }
+  }
+
+  const draw = () => {
+    const cols = data.columns
+    const size = model.page_size > 0 ? model.page_size : order.length || 1
+    const pages = Math.max(1, Math.ceil(order.length / size))
+    page = Math.min(page, pages - 1)
+    const shown = order.slice(page * size, page * size + size)
+    const chosen = new Set(model.selection)
+    const parts = ["<table class='lt-table", model.clickable ? " lt-clickable" : "", "'><colgroup>"]
+    if (model.selectable) parts.push("<col class='lt-check-col'>")
+    for (const c of cols) parts.push(c.width ? `<col style="width:${esc(c.width)}">` : "<col>")
+    parts.push("</colgroup><thead><tr>")
+    if (model.selectable) {
+      const all = order.length > 0 && order.every((i) => chosen.has(i))
+      parts.push(`<th class='lt-check'><input type='checkbox' aria-label='Select all' data-all${all ? " checked" : ""}></th>`)
+    }
+    cols.forEach((c, i) => {
+      const mark = sortBy && sortBy[0] === i ? (sortBy[1] > 0 ? " ▲" : " ▼") : ""
+      const aria = sortBy && sortBy[0] === i ? (sortBy[1] > 0 ? "ascending" : "descending") : "none"
+      parts.push(`<th data-col='${i}' data-field="${esc(c.field)}" class='lt-${c.align}' aria-sort='${aria}' title="${esc(c.title)}">${esc(c.title)}${mark}</th>`)
+    })
+    parts.push("</tr></thead><tbody>")
+    if (!shown.length) {
+      parts.push(`<tr class='lt-empty'><td colspan='${cols.length + (model.selectable ? 1 : 0)}'>${esc(model.empty)}</td></tr>`)
+    }
+    for (const r of shown) {
+      const row = data.rows[r]
+      const styles = data.styles ? data.styles[r] : null
+      parts.push(`<tr class='lt-row' data-row='${r}'${model.clickable ? " tabindex='0'" : ""}>`)
+      if (model.selectable) {
+        parts.push(`<td class='lt-check'><input type='checkbox' aria-label='Select row' data-pick='${r}'${chosen.has(r) ? " checked" : ""}></td>`)
+      }
+      cols.forEach((c, i) => {
+        const value = row[i] === null ? "" : row[i]
+        const style = styles && styles[i] ? ` style="${esc(styles[i])}"` : ""
+        const text = c.html ? value : esc(value)
+        const hover = c.html || value === "" ? "" : ` title="${esc(value)}"`
+        parts.push(`<td class='lt-${c.align}${c.wrap ? " lt-wrapped" : ""}' data-field="${esc(c.field)}" data-label="${esc(c.title)}"${style}${hover}>${text}</td>`)
+      })
+      parts.push("</tr>")
+    }
+    parts.push("</tbody></table>")
+    const scrolled = wrap.scrollTop
+    wrap.innerHTML = parts.join("")
+    wrap.scrollTop = scrolled   // a tick or a sort keeps the place in the list
+    if (pages > 1) {
+      pager.innerHTML = `<button type='button' data-page='-1'${page === 0 ? " disabled" : ""}>◀ Previous</button>` +
+        `<span>Page ${page + 1} of ${pages}</span>` +
+        `<button type='button' data-page='1'${page >= pages - 1 ? " disabled" : ""}>Next ▶</button>`
+    } else {
+      pager.innerHTML = ""
+    }
+  }
+
+  const load = () => {
+    data = JSON.parse(model.payload || "{}")
+    data.columns = data.columns || []
+    data.rows = data.rows || []
+    data.keys = data.keys || {}
+    if (sortBy && sortBy[0] >= data.columns.length) sortBy = null
+    page = 0
+    sortRows()
+    draw()
+    wrap.scrollTop = 0
+  }
+
+  const open = (tr, cell) => {
+    if (!model.clickable || !tr) return
+    const field = cell && cell.dataset.field ? cell.dataset.field : null
+    model.send_msg({type: "click", row: Number(tr.dataset.row), column: field})
+  }
+
+  wrap.addEventListener("click", (event) => {
+    const target = event.target
+    if (target.matches("input[data-all]")) {
+      model.selection = target.checked ? [...order] : []
+      return
+    }
+    if (target.matches("input[data-pick]")) {
+      const r = Number(target.dataset.pick)
+      const rest = model.selection.filter((i) => i !== r)
+      model.selection = target.checked ? [...rest, r] : rest
+      return
+    }
+    if (target.closest("td.lt-check")) return
+    const th = target.closest("th[data-col]")
+    if (th) {
+      const col = Number(th.dataset.col)
+      sortBy = sortBy && sortBy[0] === col ? [col, -sortBy[1]] : [col, 1]
+      sortRows()
+      draw()
+      return
+    }
+    if (target.closest("a")) return   // a link in a cell goes where it points
+    open(target.closest("tr.lt-row"), target.closest("td"))
+  })
+  wrap.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target.matches("tr.lt-row")) open(event.target, null)
+  })
+  pager.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-page]")
+    if (!button) return
+    page += Number(button.dataset.page)
+    draw()
+  })
+
+  model.on("payload", load)
+  model.on(["selection", "page_size", "selectable", "clickable", "empty"], draw)
+  load()
+}

@@ -1,0 +1,81 @@
+"""The read-only list component (crm_workspace/web/list_table.py): what it sends the browser and what it reports."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from crm_workspace.web.list_table import ListTable, RowClick, number, percent
+
+
+def payload(table: ListTable) -> dict:
+    return json.loads(table.payload)
+
+
+def test_rows_go_out_as_text_with_titles_widths_and_alignment():
+    frame = pd.DataFrame(
+        {"id": [3, 1], "first_name": ["Ana", "<b>Ben</b>"], "amount": [1500.0, 2.5], "note": [None, "x"]}
+    )
+    table = ListTable(frame, titles={"id": "#"}, widths={"first_name": "20%", "id": 40}, hidden_columns=["note"])
+    sent = payload(table)
+    assert [c["field"] for c in sent["columns"]] == ["id", "first_name", "amount"]
+    assert [c["title"] for c in sent["columns"]] == ["#", "First name", "Amount"]
+    assert [c["width"] for c in sent["columns"]] == ["40px", "20%", None]
+    assert [c["align"] for c in sent["columns"]] == ["right", "left", "right"]
+    # the browser escapes text cells; the markup arrives as the text it is
+    assert sent["rows"] == [["3", "Ana", "1500"], ["1", "<b>Ben</b>", "2.5"]]
+    assert not any(c["html"] for c in sent["columns"])
+    assert sent["keys"] == {"0": [3, 1], "2": [1500.0, 2.5]}  # numbers sort as numbers
+
+
+def test_formatters_html_wrap_and_functions():
+    frame = pd.DataFrame({"at": ["<time>x</time>"], "share": [0.125], "money": [18600.0], "text": ["a\nb"]})
+    table = ListTable(frame, formatters={"at": "html", "share": percent(), "money": number(), "text": "wrap"})
+    sent = payload(table)
+    assert sent["rows"] == [["<time>x</time>", "12.5%", "18,600", "a\nb"]]
+    assert [c["html"] for c in sent["columns"]] == [True, False, False, False]
+    assert [c["wrap"] for c in sent["columns"]] == [False, False, False, True]
+    assert sent["keys"]["1"] == [0.125]  # a formatted column still sorts by its value
+    assert number(1)(2.0) == "2" and number(1)(2.25) == "2.2" and number(grouped=False)(12345) == "12345"
+
+
+def test_missing_values_are_blank_and_an_empty_frame_draws_no_rows():
+    frame = pd.DataFrame({"a": [float("nan"), None], "b": [pd.NaT, "x"]})
+    assert payload(ListTable(frame))["rows"] == [["", ""], ["", "x"]]
+    assert payload(ListTable(pd.DataFrame(columns=["a", "b"])))["rows"] == []
+    assert payload(ListTable(None)) == {"columns": [], "rows": []}
+
+
+def test_cell_styles_are_sent_per_cell():
+    frame = pd.DataFrame({"sla": ["breached", "ok"], "id": [1, 2]})
+    table = ListTable(frame, cell_styles={"sla": lambda v: "color: red" if v == "breached" else ""})
+    assert payload(table)["styles"] == [["color: red", ""], ["", ""]]
+
+
+def test_a_click_reports_the_row_of_value_whatever_the_order_shown():
+    frame = pd.DataFrame({"id": [10, 20, 30], "name": ["a", "b", "c"]})
+    table = ListTable(frame)
+    assert not table.clickable
+    clicks: list[RowClick] = []
+    table.on_click(clicks.append)
+    assert table.clickable
+    table._handle_msg({"type": "click", "row": 2, "column": "name"})
+    table._handle_msg({"type": "click", "row": 7, "column": "name"})  # no such row: ignored
+    table._handle_msg({"type": "click", "row": "1"})  # not a position: ignored
+    table._handle_msg({"type": "click", "row": 0, "column": "nope"})
+    assert clicks == [RowClick(2, "name", "c"), RowClick(0, None, None)]
+
+
+def test_new_rows_clear_the_ticks_and_selected_dataframe_follows_them():
+    frame = pd.DataFrame({"id": [10, 20, 30]})
+    table = ListTable(frame, selectable=True)
+    table.selection = [2, 0]
+    assert table.selected_dataframe["id"].tolist() == [30, 10]
+    table.value = frame.head(1)
+    assert table.selection == [] and table.selected_dataframe.empty
+
+
+@pytest.mark.parametrize("bad", [[1.5], ["x"]])
+def test_selection_holds_positions_only(bad):
+    with pytest.raises(TypeError):
+        ListTable(pd.DataFrame({"id": [1]}), selection=bad)
