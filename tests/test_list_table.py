@@ -23,7 +23,7 @@ def test_rows_go_out_as_text_with_titles_widths_and_alignment():
     assert [c["width"] for c in sent["columns"]] == ["40px", "20%", None]
     assert [c["align"] for c in sent["columns"]] == ["right", "left", "right"]
     # the browser escapes text cells; the markup arrives as the text it is
-    assert sent["rows"] == [["3", "Ana", "1500"], ["1", "<b>Ben</b>", "2.5"]]
+    assert sent["rows"] == [["3", "Ana", "1,500"], ["1", "<b>Ben</b>", "2.5"]]
     assert not any(c["html"] for c in sent["columns"])
     assert sent["keys"] == {"0": [3, 1], "2": [1500.0, 2.5]}  # numbers sort as numbers
 
@@ -40,10 +40,31 @@ def test_formatters_html_wrap_and_functions():
 
 
 def test_missing_values_are_blank_and_an_empty_frame_draws_no_rows():
-    frame = pd.DataFrame({"a": [float("nan"), None], "b": [pd.NaT, "x"]})
-    assert payload(ListTable(frame))["rows"] == [["", ""], ["", "x"]]
+    frame = pd.DataFrame({"a": [float("nan"), None], "b": [pd.NaT, "x"], "c": pd.array([None, 2], dtype="Int64")})
+    sent = payload(ListTable(frame))
+    assert sent["rows"] == [["", "", ""], ["", "x", "2"]]
+    assert sent["keys"]["2"] == [None, 2]  # pandas' NA sorts as a blank, not as the text "<NA>"
     assert payload(ListTable(pd.DataFrame(columns=["a", "b"])))["rows"] == []
     assert payload(ListTable(None)) == {"columns": [], "rows": []}
+
+
+def test_numbers_read_as_people_write_them_and_odd_values_do_not_break_the_list():
+    frame = pd.DataFrame(
+        {
+            "id": [12345, 7],
+            "contact_id": [23456, 8],
+            "amount": [57500.0, 2.999],
+            "tiny": [-0.004, 0.001],
+            "ratio": [float("inf"), 1.5],
+            "ok": [True, False],
+        }
+    )
+    sent = payload(ListTable(frame))
+    assert sent["rows"] == [["12345", "23456", "57,500", "0", "∞", "Yes"], ["7", "8", "3", "0", "1.5", "No"]]
+    assert sent["keys"]["4"] == [None, 1.5]  # an infinite value sorts as a blank: JSON has no Infinity
+    odd = ListTable(pd.DataFrame([[1, 2]], columns=["a", "a"]))  # repeated or non-text names
+    assert payload(odd)["rows"] == [["1", "2"]]
+    assert payload(ListTable(pd.DataFrame([[1, 2]])))["rows"] == [["1", "2"]]
 
 
 def test_cell_styles_are_sent_per_cell():
@@ -52,7 +73,7 @@ def test_cell_styles_are_sent_per_cell():
     assert payload(table)["styles"] == [["color: red", ""], ["", ""]]
 
 
-def test_a_click_reports_the_row_of_value_whatever_the_order_shown():
+def test_a_click_reports_its_row_of_value_and_malformed_messages_are_ignored():
     frame = pd.DataFrame({"id": [10, 20, 30], "name": ["a", "b", "c"]})
     table = ListTable(frame)
     assert not table.clickable
@@ -63,13 +84,15 @@ def test_a_click_reports_the_row_of_value_whatever_the_order_shown():
     table._handle_msg({"type": "click", "row": 7, "column": "name"})  # no such row: ignored
     table._handle_msg({"type": "click", "row": "1"})  # not a position: ignored
     table._handle_msg({"type": "click", "row": 0, "column": "nope"})
-    assert clicks == [RowClick(2, "name", "c"), RowClick(0, None, None)]
+    for malformed in ({"type": "click", "row": True}, {"type": "click", "row": 1, "column": ["x"]}, "click", None):
+        table._handle_msg(malformed)
+    assert clicks == [RowClick(2, "name", "c"), RowClick(0, None, None), RowClick(1, None, None)]
 
 
 def test_new_rows_clear_the_ticks_and_selected_dataframe_follows_them():
     frame = pd.DataFrame({"id": [10, 20, 30]})
     table = ListTable(frame, selectable=True)
-    table.selection = [2, 0]
+    table.selection = [2, 0, -1, 9]  # positions from the browser: the ones out of range are dropped
     assert table.selected_dataframe["id"].tolist() == [30, 10]
     table.value = frame.head(1)
     assert table.selection == [] and table.selected_dataframe.empty

@@ -6,6 +6,7 @@ export function render({ model, el }) {
   let order = []          // row positions in the order shown
   let sortBy = null       // [column position, 1 | -1]
   let page = 0
+  let shown = []          // row positions on the page drawn
 
   el.classList.add("lt-root")   // fills the component's box: the list scrolls inside it
   const wrap = document.createElement("div")
@@ -42,20 +43,20 @@ export function render({ model, el }) {
     const size = model.page_size > 0 ? model.page_size : order.length || 1
     const pages = Math.max(1, Math.ceil(order.length / size))
     page = Math.min(page, pages - 1)
-    const shown = order.slice(page * size, page * size + size)
+    shown = order.slice(page * size, page * size + size)
     const chosen = new Set(model.selection)
     const parts = ["<table class='lt-table", model.clickable ? " lt-clickable" : "", "'><colgroup>"]
     if (model.selectable) parts.push("<col class='lt-check-col'>")
     for (const c of cols) parts.push(c.width ? `<col style="width:${esc(c.width)}">` : "<col>")
     parts.push("</colgroup><thead><tr>")
     if (model.selectable) {
-      const all = order.length > 0 && order.every((i) => chosen.has(i))
+      const all = shown.length > 0 && shown.every((i) => chosen.has(i))
       parts.push(`<th class='lt-check'><input type='checkbox' aria-label='Select all' data-all${all ? " checked" : ""}></th>`)
     }
     cols.forEach((c, i) => {
       const mark = sortBy && sortBy[0] === i ? (sortBy[1] > 0 ? " ▲" : " ▼") : ""
       const aria = sortBy && sortBy[0] === i ? (sortBy[1] > 0 ? "ascending" : "descending") : "none"
-      parts.push(`<th data-col='${i}' data-field="${esc(c.field)}" class='lt-${c.align}' aria-sort='${aria}' title="${esc(c.title)}">${esc(c.title)}${mark}</th>`)
+      parts.push(`<th data-col='${i}' data-field="${esc(c.field)}" class='lt-${esc(c.align)}' aria-sort='${aria}' title="${esc(c.title)}">${esc(c.title)}${mark}</th>`)
     })
     parts.push("</tr></thead><tbody>")
     if (!shown.length) {
@@ -73,7 +74,7 @@ export function render({ model, el }) {
         const style = styles && styles[i] ? ` style="${esc(styles[i])}"` : ""
         const text = c.html ? value : esc(value)
         const hover = c.html || value === "" ? "" : ` title="${esc(value)}"`
-        parts.push(`<td class='lt-${c.align}${c.wrap ? " lt-wrapped" : ""}' data-field="${esc(c.field)}" data-label="${esc(c.title)}"${style}${hover}>${text}</td>`)
+        parts.push(`<td class='lt-${esc(c.align)}${c.wrap ? " lt-wrapped" : ""}' data-field="${esc(c.field)}" data-label="${esc(c.title)}"${style}${hover}>${text}</td>`)
       })
       parts.push("</tr>")
     }
@@ -90,12 +91,22 @@ export function render({ model, el }) {
     }
   }
 
+  // a tick changes the boxes in place: a redraw would take the keyboard's focus away
+  const tick = () => {
+    const chosen = new Set(model.selection)
+    for (const box of wrap.querySelectorAll("input[data-pick]")) box.checked = chosen.has(Number(box.dataset.pick))
+    const all = wrap.querySelector("input[data-all]")
+    if (all) all.checked = shown.length > 0 && shown.every((i) => chosen.has(i))
+  }
+
   const load = () => {
+    const fields = data.columns.map((c) => c.field).join("\u0000")
     data = JSON.parse(model.payload || "{}")
     data.columns = data.columns || []
     data.rows = data.rows || []
     data.keys = data.keys || {}
-    if (sortBy && sortBy[0] >= data.columns.length) sortBy = null
+    // a refresh keeps the order a person chose, unless the columns changed
+    if (data.columns.map((c) => c.field).join("\u0000") !== fields) sortBy = null
     page = 0
     sortRows()
     draw()
@@ -110,8 +121,9 @@ export function render({ model, el }) {
 
   wrap.addEventListener("click", (event) => {
     const target = event.target
-    if (target.matches("input[data-all]")) {
-      model.selection = target.checked ? [...order] : []
+    if (target.matches("input[data-all]")) {   // the rows of the page shown
+      const rest = model.selection.filter((i) => !shown.includes(i))
+      model.selection = target.checked ? [...rest, ...shown] : rest
       return
     }
     if (target.matches("input[data-pick]")) {
@@ -140,9 +152,11 @@ export function render({ model, el }) {
     if (!button) return
     page += Number(button.dataset.page)
     draw()
+    wrap.scrollTop = 0
   })
 
   model.on("payload", load)
-  model.on(["selection", "page_size", "selectable", "clickable", "empty"], draw)
+  model.on("selection", tick)
+  model.on(["page_size", "selectable", "clickable", "empty"], draw)
   load()
 }

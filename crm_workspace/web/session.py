@@ -168,7 +168,9 @@ def session_workspace(path: str | None = None, *, user: str | None = None) -> Wo
 
 def configure(workspace: Workspace) -> None:
     """Load the extensions every page needs and route callback errors to notifications; import the pages' views."""
-    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions})
+    # Tabulator always: a plugin's page may show one without asking (the README's example does);
+    # measured, its scripts add nothing to a page load that the run-to-run noise does not hide
+    extensions = sorted({ext for page in app_pages(workspace) for ext in page.extensions} | {"tabulator"})
     pn.extension(*extensions, notifications=True, exception_handler=_notify_error)
     preload_views(workspace)
 

@@ -64,6 +64,7 @@ class Board(JSComponent):
     )
 
     _esm = Path(__file__).parent / "board.js"
+    _bundle = "board.js"  # plain JavaScript, served as a file: nothing to transpile in the browser per load
     _stylesheets = [CSS]  # noqa: RUF012 - Panel's class attribute
 
     def __init__(self, on_message: Callable[[dict[str, Any]], None] | None = None, **params: Any):

@@ -166,7 +166,7 @@ def test_the_list_scrolls_in_its_box_under_its_headings_and_sorts_by_a_heading(p
     expect(rows.first).to_be_visible()
     assert rows.count() == 50
     last_cell = page.locator("td[data-field='email']", has_text=last["email"])
-    box = page.locator(".lt-wrap").first
+    box = page.locator(".lt-wrap", has=page.locator("tr.lt-row")).first
     heading = page.locator("th[data-field='email']")
 
     def inside(locator) -> bool:  # drawn within the list's box, not cut off below it

@@ -38,11 +38,11 @@ WIDTHS = {
     "last_name": "8%",
     "email": "20%",
     "phone": "10%",
-    "title": "10%",
+    "title": "9%",
     "organization": "12%",
     "stakeholder_type": "7%",
     "lifecycle_stage": "9%",
-    "owner": "5%",
+    "owner": "6%",
     "last_touched": "8%",
 }
 
