@@ -121,3 +121,16 @@ def test_times_inside_text_and_cell_classes():
     assert "crm-when" in cell_html("disabled at 2030-01-08T12:00:00Z")
     out = html_table([{"name": "x"}], {"name": "Rule"}, cell_class="auto-")
     assert "<td class='auto-name'" in out and "<td class" not in html_table([{"name": "x"}], ["name"])
+
+
+def test_bars_html_draws_counts_in_proportion_escaped():
+    from crm_workspace.web.display import bars_html
+
+    markup = bars_html(
+        [("<b>", 5, "#ff0000"), ("b", 20, "red;}</style><script>"), ("c", 0, None)], title="T<i>", caption="x"
+    )
+    assert markup.count('class="crm-bar"') == 3
+    assert "height:40px" in markup and "height:160px" in markup and "height:0px" in markup
+    assert 'title="&lt;b&gt;: 5"' in markup and "background:#ff0000;" in markup
+    assert "<script>" not in markup and "<b>" not in markup and "T&lt;i&gt;" in markup  # colours only as #hex
+    assert "Nothing yet" in bars_html([], title="T")

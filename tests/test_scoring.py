@@ -321,7 +321,7 @@ def test_the_distribution_is_drawn_as_bars_in_plain_html():
     from crm_workspace_scoring.views import distribution_html
 
     markup = distribution_html(pd.DataFrame({"points_from": [-10, 0, 10], "contacts": [5, 20, 0]}))
-    assert markup.count('class="sd-bar"') == 3
+    assert markup.count('class="crm-bar"') == 3
     assert "height:40px" in markup and "height:160px" in markup and "height:0px" in markup
-    assert 'title="0+ rule points: 20 contacts"' in markup and "<span>-10</span>" in markup
+    assert 'title="0: 20 contacts"' in markup and "<span>-10</span>" in markup
     assert "No contact has been scored yet" in distribution_html(pd.DataFrame({"points_from": [], "contacts": []}))

@@ -215,6 +215,9 @@ def test_page_and_contact_section(desk):
     rules.record(ws, "csat", ana["id"], 0, "<script>x()</script>", ticket_id=ticket["id"])
     text = page_text(SatisfactionPage(workspace=ws))
     assert "0.0 %" in text and "&lt;script&gt;x()&lt;/script&gt;" in text and "<script>x()" not in text
+    # the NPS answers by score: eleven HTML bars, detractors red, promoters green, not a Bokeh figure
+    assert text.count('class="crm-bar"') == 11 and "NPS answers by score" in text
+    assert 'title="0: 0 answers"' in text and "background:#d7301f" in text and "background:#1a9850" in text
     section = ContactSection(workspace=ws, contact_id=ana["id"])
     assert "Churn risk" in page_text(section) and section.clear.visible
     section.clear.clicks += 1

@@ -248,3 +248,42 @@ def html_table(
 
 def _class(prefix: str, column: str) -> str:
     return f" class='{E(prefix + column)}'" if prefix else ""
+
+
+#: the stylesheet of ``bars_html``: pass it to the pane showing the chart (``stylesheets=[BARS_CSS]``)
+BARS_CSS = """
+.crm-bars-title {font-weight: 600; font-size: 13px; color: #1f2d3d; margin: 4px 0 8px;}
+.crm-bars {display: flex; align-items: flex-end; gap: 4px; height: 190px; border-bottom: 1px solid #c7ced6;}
+.crm-bar {flex: 1 1 0; min-width: 16px; display: flex; flex-direction: column; align-items: center;
+  justify-content: flex-end; height: 100%;}
+.crm-bar-fill {width: 80%; background: #08519c; border-radius: 2px 2px 0 0;}
+.crm-bar-n {font-size: 11px; color: #5f6b7a;}
+.crm-bars-axis {display: flex; gap: 4px; font-size: 11px; color: #5f6b7a;}
+.crm-bars-axis span {flex: 1 1 0; min-width: 16px; text-align: center;}
+.crm-bars-caption {font-size: 12px; color: #5f6b7a; text-align: center; margin-top: 2px;}
+"""
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+def bars_html(bars: list[tuple[Any, int, str | None]], *, title: str, caption: str = "", unit: str = "") -> str:
+    """A small bar chart as HTML: ``(label, count, colour or None)`` a bar, each count above its bar
+    and on hover ("9: 12 answers"). Cheaper for a page's first screen than a plotting library's
+    figure (~30 Bokeh models for seven bars)."""
+    if not bars:
+        return f'<div class="crm-bars-title">{E(title)}</div><p>Nothing yet.</p>'
+    top = max(count for _label, count, _colour in bars) or 1
+    drawn = []
+    for name, count, colour in bars:
+        fill = f"background:{colour};" if colour and _COLOR.fullmatch(colour) else ""
+        drawn.append(
+            f'<div class="crm-bar" title="{E(str(name))}: {count:,}{E(" " + unit if unit else "")}">'
+            f'<span class="crm-bar-n">{count:,}</span>'
+            f'<div class="crm-bar-fill" style="{fill}height:{round(160 * count / top)}px"></div></div>'
+        )
+    axis = "".join(f"<span>{E(str(name))}</span>" for name, _count, _colour in bars)
+    tail = f'<div class="crm-bars-caption">{E(caption)}</div>' if caption else ""
+    return (
+        f'<div class="crm-bars-title">{E(title)}</div>'
+        f'<div class="crm-bars">{"".join(drawn)}</div><div class="crm-bars-axis">{axis}</div>{tail}'
+    )

@@ -10,7 +10,7 @@ import param
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
 from crm_workspace.web.deferred import after_ready
-from crm_workspace.web.display import exact, html_table, label, when_html
+from crm_workspace.web.display import BARS_CSS, bars_html, exact, html_table, label, when_html
 from crm_workspace.web.list_table import ListTable, number
 
 from . import frames
@@ -59,37 +59,12 @@ def score_section(workspace: Workspace, contact_id: int) -> pn.viewable.Viewable
 
 #: The distribution's bars: plain HTML in one pane. A Bokeh figure was ~30 models of the page's
 #: 163 and a plot for the browser to lay out and draw, on the page's first screen.
-DISTRIBUTION_CSS = """
-.sd-title {font-weight: 600; font-size: 13px; color: #1f2d3d; margin: 4px 0 8px;}
-.sd-chart {display: flex; align-items: flex-end; gap: 4px; height: 190px; border-bottom: 1px solid #c7ced6;}
-.sd-bar {flex: 1 1 0; min-width: 16px; display: flex; flex-direction: column; align-items: center;
-  justify-content: flex-end; height: 100%;}
-.sd-fill {width: 80%; background: #08519c; border-radius: 2px 2px 0 0;}
-.sd-n {font-size: 11px; color: #5f6b7a;}
-.sd-axis {display: flex; gap: 4px; font-size: 11px; color: #5f6b7a;}
-.sd-axis span {flex: 1 1 0; min-width: 16px; text-align: center;}
-.sd-caption {font-size: 12px; color: #5f6b7a; text-align: center; margin-top: 2px;}
-"""
-
-
 def distribution_html(frame) -> str:
     """Contacts by rule points, in buckets of 10: a bar each, its count above it and on hover."""
     if frame.empty:
-        return '<div class="sd-title">Contacts by rule points</div><p>No contact has been scored yet.</p>'
-    starts = [html.escape(str(v)) for v in frame["points_from"]]
-    counts = [int(v) for v in frame["contacts"]]
-    top = max(counts) or 1
-    bars = "".join(
-        f'<div class="sd-bar" title="{start}+ rule points: {n:,} contacts"><span class="sd-n">{n:,}</span>'
-        f'<div class="sd-fill" style="height:{round(160 * n / top)}px"></div></div>'
-        for start, n in zip(starts, counts, strict=True)
-    )
-    axis = "".join(f"<span>{start}</span>" for start in starts)
-    return (
-        '<div class="sd-title">Contacts by rule points (buckets of 10)</div>'
-        f'<div class="sd-chart">{bars}</div><div class="sd-axis">{axis}</div>'
-        '<div class="sd-caption">rule points from</div>'
-    )
+        return '<div class="crm-bars-title">Contacts by rule points</div><p>No contact has been scored yet.</p>'
+    bars = [(f"{v}", int(n), None) for v, n in zip(frame["points_from"], frame["contacts"], strict=True)]
+    return bars_html(bars, title="Contacts by rule points (buckets of 10)", caption="rule points from", unit="contacts")
 
 
 def model_card_html(card: dict | None) -> str:
@@ -240,7 +215,7 @@ class ScoringPage(pn.viewable.Viewer):
 
     def _distribution(self):
         return pn.pane.HTML(
-            distribution_html(self.model.distribution()), stylesheets=[DISTRIBUTION_CSS], sizing_mode="stretch_width"
+            distribution_html(self.model.distribution()), stylesheets=[BARS_CSS], sizing_mode="stretch_width"
         )
 
     def _rules(self):

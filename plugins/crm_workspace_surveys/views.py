@@ -10,7 +10,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from crm_workspace import Workspace
-from crm_workspace.web.display import html_table, label, when_html
+from crm_workspace.web.display import BARS_CSS, bars_html, day, html_table, label, when_html
 
 from . import metrics, rules
 
@@ -23,16 +23,17 @@ def _num(value, fmt="{:.1f}") -> str:
 
 
 def weekly_figure(rows: list[dict]):
+    weeks = [day(r["week"]) for r in rows]  # "31 Aug 2026", not an ISO date
     source = ColumnDataSource(
         {
-            "week": [r["week"] for r in rows],
+            "week": weeks,
             "csat": [r["csat_pct"] for r in rows],
             "nps": [r["nps"] for r in rows],
             "answers": [r["csat_answers"] for r in rows],
         }
     )
     fig = figure(
-        x_range=[r["week"] for r in rows] or ["-"], height=260, sizing_mode="stretch_width",
+        x_range=weeks or ["-"], height=260, sizing_mode="stretch_width",
         title="CSAT % and NPS by week", toolbar_location=None, tools="",
     )  # fmt: skip
     fig.line("week", "csat", source=source, line_width=2, color="#1f77b4", legend_label="CSAT %")
@@ -46,20 +47,11 @@ def weekly_figure(rows: list[dict]):
     return fig
 
 
-def distribution_figure(rows: list[dict]):
-    scores = [str(r["score"]) for r in rows]
-    source = ColumnDataSource({"score": scores, "answers": [r["answers"] for r in rows], "color": NPS_COLORS})
-    fig = figure(
-        x_range=scores,
-        height=260,
-        sizing_mode="stretch_width",
-        title="NPS answers by score",
-        toolbar_location=None,
-        tools="",
-    )
-    fig.vbar(x="score", top="answers", width=0.8, color="color", source=source)
-    fig.add_tools(HoverTool(tooltips=[("score", "@score"), ("answers", "@answers")]))
-    return fig
+def distribution_html(rows: list[dict]) -> str:
+    """NPS answers by score, 0 to 10, detractors red, passives amber, promoters green (plain HTML bars)."""
+    colours = dict(zip(range(11), NPS_COLORS, strict=True))
+    bars = [(r["score"], int(r["answers"]), colours.get(r["score"])) for r in rows]
+    return bars_html(bars, title="NPS answers by score", caption="score", unit="answers")
 
 
 #: what a blank cell of these columns means
@@ -110,7 +102,9 @@ class SatisfactionPage(pn.viewable.Viewer):
         )
         self.charts.objects = [
             pn.pane.Bokeh(weekly_figure(metrics.weekly(ws, days)), sizing_mode="stretch_width"),
-            pn.pane.Bokeh(distribution_figure(metrics.distribution(ws, days)), sizing_mode="stretch_width"),
+            pn.pane.HTML(
+                distribution_html(metrics.distribution(ws, days)), stylesheets=[BARS_CSS], sizing_mode="stretch_width"
+            ),
         ]
         cols = [("csat_answers", "CSAT answers"), ("csat_pct", "CSAT %")]
         self.by_agent.object = table_html(metrics.summary(ws, "agent", days), [("agent", "agent"), *cols], "sv-agents")

@@ -15,7 +15,7 @@ def test_the_page_shows_the_model_card_and_retrains_from_the_button(page, served
     card.get_by_text("Model v1").wait_for(timeout=60_000)
     assert card.get_by_text("Hold-out AUC").is_visible()
     assert page.get_by_text("Senior title").first.is_visible()
-    bars = page.locator(".sd-bar")  # the distribution, drawn as plain HTML bars
+    bars = page.locator(".crm-bar")  # the distribution, drawn as plain HTML bars
     bars.first.wait_for()
     assert bars.count() >= 3 and page.get_by_text("rule points from").is_visible()
     page.get_by_role("button", name="Retrain model").click()
