@@ -161,10 +161,10 @@ class ListTable(JSComponent):
         if type(row) is not int or not 0 <= row < len(self._value):
             return
         fields = [str(c) for c in self._value.columns]
-        position = fields.index(column) if isinstance(column, str) and column in fields else None
-        event = RowClick(row, column if position is not None else None, None)
-        if position is not None:
-            event = RowClick(row, column, self._value.iat[row, position])
+        if isinstance(column, str) and column in fields:
+            event = RowClick(row, column, self._value.iat[row, fields.index(column)])
+        else:
+            event = RowClick(row, None, None)
         for callback in self._clicks:
             callback(event)
 
