@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 from helpers import Server, open_page
+from playwright.sync_api import expect
 
 from crm_workspace import Workspace
 
@@ -129,7 +130,7 @@ def test_login_page_then_a_viewer_sees_no_admin_page(page, tmp_path, demo_templa
         page.locator("input[name='password']").fill("eve-password")
         page.locator("input[name='password']").press("Enter")
         page.get_by_role("button", name="Home").wait_for()
-        assert page.get_by_text("👤 eve").first.is_visible()
+        expect(page.get_by_text("👤 eve").first).to_be_visible()  # the frame's badge: who is acting
         assert page.get_by_role("button", name="Audit trail").count() == 0  # admins only
         assert page.get_by_role("link", name="log out").count() == 1
     finally:
