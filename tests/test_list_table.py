@@ -102,3 +102,17 @@ def test_new_rows_clear_the_ticks_and_selected_dataframe_follows_them():
 def test_selection_holds_positions_only(bad):
     with pytest.raises(TypeError):
         ListTable(pd.DataFrame({"id": [1]}), selection=bad)
+
+
+def test_ticks_survive_new_rows_that_still_hold_their_record():
+    """A refresh (another agent's change) while someone ticks rows keeps the ticks of the rows still there."""
+    table = ListTable(pd.DataFrame({"id": [10, 20, 30]}), selectable=True, row_key="id")
+    table.selection = [0, 2]
+    table.value = pd.DataFrame({"id": [5, 30, 20, 10]})  # reordered, 20 unticked, a new row
+    assert table.selected_dataframe["id"].tolist() == [30, 10]
+    table.value = pd.DataFrame({"id": [1]})
+    assert table.selection == []
+    keyless = ListTable(pd.DataFrame({"id": [10]}), selectable=True)
+    keyless.selection = [0]
+    keyless.value = pd.DataFrame({"id": [10]})
+    assert keyless.selection == []

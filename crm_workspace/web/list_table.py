@@ -90,8 +90,9 @@ class ListTable(JSComponent):
     width, "20%" or pixels), ``formatters`` (field -> "html" or a function to text),
     ``text_align`` (field -> "left"/"right"/"center"; numbers are right-aligned),
     ``cell_styles`` (field -> function from the value to a CSS declaration, e.g. a colour),
-    ``hidden_columns``. ``value`` may be set again at any time (a refresh): the ticks are cleared, and
-    the order a person chose by a heading is kept while the columns stay the same.
+    ``hidden_columns``, ``row_key`` (the column naming a row's record). ``value`` may be set again at
+    any time (a refresh): the ticks are kept for the rows whose ``row_key`` is still there (cleared
+    without one), and the order a person chose by a heading is kept while the columns stay the same.
     """
 
     payload = param.String(default="{}", doc="The columns and rows as JSON, which list_table.js draws.")
@@ -117,6 +118,7 @@ class ListTable(JSComponent):
         text_align: Mapping[str, str] | None = None,
         cell_styles: Mapping[str, Callable[[Any], str]] | None = None,
         hidden_columns: tuple[str, ...] | list[str] = (),
+        row_key: str | None = None,
         **params: Any,
     ):
         super().__init__(**params)
@@ -126,20 +128,28 @@ class ListTable(JSComponent):
         self.text_align = dict(text_align or {})
         self.cell_styles = dict(cell_styles or {})
         self.hidden_columns = tuple(hidden_columns)
+        #: the column naming a row's record (e.g. "id"): its ticks survive new rows that still hold it
+        self.row_key = row_key
         self._clicks: list[Callable[[RowClick], Any]] = []
         self._value: pd.DataFrame | None = None
         self.value = value
 
     @property
     def value(self) -> pd.DataFrame | None:
-        """The rows shown (a DataFrame; None shows nothing). Setting it clears the ticks."""
+        """The rows shown (a DataFrame; None shows nothing). Setting it clears the ticks, but for the rows
+        whose ``row_key`` was ticked: a refresh while someone ticks rows keeps their choice."""
         return self._value
 
     @value.setter
     def value(self, frame: pd.DataFrame | None) -> None:
+        kept: list[int] = []
+        key = self.row_key
+        if key and self.selection and frame is not None and key in frame.columns:
+            ticked = set(self.selected_dataframe.get(key, pd.Series(dtype=object)).tolist())
+            kept = [i for i, v in enumerate(frame[key].tolist()) if v in ticked]
         self._value = frame
         payload = json.dumps(self._payload(frame), separators=(",", ":"), allow_nan=False, default=str)
-        self.param.update(payload=payload, selection=[])
+        self.param.update(payload=payload, selection=kept)
 
     @property
     def selected_dataframe(self) -> pd.DataFrame:

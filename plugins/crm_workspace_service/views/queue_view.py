@@ -96,6 +96,7 @@ class QueueView(pn.viewable.Viewer):
             widths=QUEUE_WIDTHS,
             formatters={"due": "html"},  # humanised, sorted by the time (QueueModel.rows)
             cell_styles={"sla": sla_style},
+            row_key="id",  # ticks survive a refresh (another agent's change, the SLA clock)
             css_classes=["svc-queue"],
             height=560,
             empty="No tickets match these filters",
@@ -157,7 +158,6 @@ class QueueView(pn.viewable.Viewer):
             return
         self._frame, self._cursor = frame, cursor
         self.table.value = frame
-        self.table.selection = []
         start = len(self.model.cursors) * self.model.page_size
         shown = f"{start + 1:,}–{start + len(frame):,}" if len(frame) else "0"
         self.info.object = f"**{total:,}** tickets · showing {shown}"
@@ -179,6 +179,7 @@ class QueueView(pn.viewable.Viewer):
         except CrmError as error:
             notify("error", str(error))
             return
+        self.table.selection = []  # done: the next change starts from no ticks
         notify("success", f"{len(ids)} tickets updated")
 
     def current_filters(self) -> Filters:
