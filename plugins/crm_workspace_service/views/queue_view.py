@@ -57,7 +57,6 @@ class QueueView(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self._cursor = None
-        self._frame = None
         self.view_select = pn.widgets.Select.from_param(
             m.param.view,
             description=None,
@@ -156,7 +155,7 @@ class QueueView(pn.viewable.Viewer):
         except CrmError as error:
             notify("error", str(error))
             return
-        self._frame, self._cursor = frame, cursor
+        self._cursor = cursor
         self.table.value = frame
         start = len(self.model.cursors) * self.model.page_size
         shown = f"{start + 1:,}–{start + len(frame):,}" if len(frame) else "0"
@@ -165,9 +164,10 @@ class QueueView(pn.viewable.Viewer):
         self.next_button.disabled = cursor is None
 
     def _open(self, event) -> None:
-        if self._frame is None or event.row is None or event.row >= len(self._frame):
+        frame = self.table.value  # the rows shown: ListTable reports a row of them
+        if frame is None or event.row is None or event.row >= len(frame):
             return
-        self.workspace.open_page("service", id=int(self._frame.iloc[event.row]["id"]))
+        self.workspace.open_page("service", id=int(frame.iloc[event.row]["id"]))
 
     def _bulk(self, changes: dict) -> None:
         ids = [int(i) for i in self.table.selected_dataframe.get("id", [])]
