@@ -8,6 +8,12 @@ browser cache) and the median of ``performance.mark("crm-ready")`` (set by
 crm_workspace/web/app.py's ReadyMark once the page has rendered) is reported against
 the empty page's. Goal (issue 18): every page within 1.5 s on a quiet machine.
 
+Each navigation happens in one open tab, from a blank page: what a person does who types
+an address, opens a shared link or reloads. ``--new-tab`` opens a new tab for each one
+instead, which on this 2-core VM adds Chromium's start of a renderer process (0.5-0.9 s
+before the page's first script is even asked for, the same for the app and the empty
+page); the run's first line says how much, measured on the empty page.
+
 Then, as a person moves around the app: in an open app, each page's menu entry is clicked
 in turn (its first visit in the session), from the click to the page's ready mark,
 against the page's own load by address above.
@@ -23,7 +29,7 @@ the core modules' data only), ``--db PATH`` a copy of any workspace file. The co
 migrated and served; the source file is never written.
 
 Run: .venv/bin/python benchmarks/bench_pages.py [--runs 3] [--pages "contacts,deal record"]
-     [--contacts 100000 | --db PATH]
+     [--contacts 100000 | --db PATH] [--new-tab]
 """
 
 from __future__ import annotations
@@ -158,11 +164,35 @@ def page_urls(db: Path) -> dict[str, tuple[str, str]]:
     return urls
 
 
-def time_to_ready(context, url: str, expect: str = "") -> tuple[float, bool]:
-    """Seconds from navigation start to the crm-ready mark, and whether ``expect`` was shown."""
-    page = context.new_page()
-    try:
+class Tab:
+    """Where the bench navigates: one open tab (from a blank page each time), or a new tab per navigation."""
+
+    def __init__(self, context, *, new_tab: bool = False):
+        self.context = context
+        self.new_tab = new_tab
+        self.page = None if new_tab else context.new_page()
+
+    def open(self, url: str):
+        """A page navigated to ``url`` (committed), the clock starting at this navigation."""
+        page = self.context.new_page() if self.new_tab else self.page
+        if not self.new_tab:
+            page.goto("about:blank")  # the last page's scripts and connection go before the clock starts
         page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+        return page
+
+    def done(self, page) -> None:
+        if self.new_tab:
+            page.close()
+
+    def close(self) -> None:
+        if self.page is not None:
+            self.page.close()
+
+
+def time_to_ready(tab: Tab, url: str, expect: str = "") -> tuple[float, bool]:
+    """Seconds from navigation start to the crm-ready mark, and whether ``expect`` was shown."""
+    page = tab.open(url)
+    try:
         page.wait_for_function("document.body && document.body.dataset.ready", timeout=TIMEOUT_MS)
         start = page.evaluate("performance.getEntriesByName('crm-ready').at(-1).startTime")
         shown = not expect or any(match.is_visible() for match in page.get_by_text(expect).all())
@@ -173,7 +203,7 @@ def time_to_ready(context, url: str, expect: str = "") -> tuple[float, bool]:
             SETTLED.append(page.evaluate("performance.now()") / 1000)
         return start / 1000, shown
     finally:
-        page.close()
+        tab.done(page)
 
 
 def wait_settled(page) -> None:
@@ -229,8 +259,8 @@ def menu_ready(context, url: str, labels: dict[str, str]) -> dict[str, float]:
         page.close()
 
 
-def median_ready(context, url: str, runs: int, expect: str = "") -> tuple[float, bool]:
-    results = [time_to_ready(context, url, expect) for _ in range(runs)]
+def median_ready(tab: Tab, url: str, runs: int, expect: str = "") -> tuple[float, bool]:
+    results = [time_to_ready(tab, url, expect) for _ in range(runs)]
     return statistics.median(t for t, _ in results), all(shown for _, shown in results)
 
 
@@ -241,6 +271,7 @@ def main() -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--contacts", type=int, metavar="N", help="a copy of the cached demo workspace of N contacts")
     size.add_argument("--db", type=Path, metavar="PATH", help="a copy of this workspace file (never written)")
+    parser.add_argument("--new-tab", action="store_true", help="a new tab for each navigation")
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
@@ -283,13 +314,23 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
-                time_to_ready(context, baseline.url)  # warm-up: scripts into the browser cache
-                time_to_ready(context, app.url)
+                tab = Tab(context, new_tab=args.new_tab)
+                time_to_ready(tab, baseline.url)  # warm-up: scripts into the browser cache
+                time_to_ready(tab, app.url)
+                # what a new tab costs on this machine, on the empty page (the module's docstring)
+                open_tab = Tab(context) if args.new_tab else tab
+                in_tab, _ = median_ready(open_tab, baseline.url, args.runs)
+                opened, _ = median_ready(Tab(context, new_tab=True), baseline.url, args.runs)
+                if open_tab is not tab:
+                    open_tab.close()
+                where = "a new tab each time" if args.new_tab else "one open tab"
+                print(f"navigating in {where}; Panel's empty page: {in_tab:.2f} s in an open tab,"
+                      f" {opened:.2f} s in a new tab", flush=True)  # fmt: skip
                 for label in wanted:
                     query, expect = urls[label]
-                    empty, _ = median_ready(context, baseline.url, args.runs)
+                    empty, _ = median_ready(tab, baseline.url, args.runs)
                     SETTLED.clear()
-                    ours, shown = median_ready(context, app.url + query, args.runs, expect)
+                    ours, shown = median_ready(tab, app.url + query, args.runs, expect)
                     name = f"page {label}" + ("" if shown else f" (did not show {expect!r})")
                     report(name, ours, empty, "Panel's empty page", goal=goal)
                     if SETTLED:
@@ -299,6 +340,7 @@ def main() -> None:
                 # moving around the open app: each menu entry clicked in turn, a new session per run
                 shown = {name: label for name, label in labels.items() if name in wanted}
                 clicks = [menu_ready(context, app.url, shown) for _ in range(args.runs)] if shown else []
+                tab.close()
                 for name in [name for name in shown if name != "home"]:
                     if times := [run[name] for run in clicks if name in run]:
                         report(f"page {name} from the menu", statistics.median(times), LOADS[name], "its own page load")
