@@ -271,6 +271,21 @@ def test_log_activity_tasks_and_mark_done(ws):
     assert model.my_tasks(ws) == []
 
 
+def test_marking_tasks_done_together_is_all_or_nothing(ws):
+    c = add(ws, first_name="A")
+    one, two = (
+        model.log_activity(ws, "contacts", c["id"], "task", subject=s, due_at="2020-01-01T17:00:00Z")
+        for s in ("One", "Two")
+    )
+    ws.store.update("activities", two["id"], {"subject": "Two, renamed"})  # someone else, since it was seen
+    with pytest.raises(ConflictError):
+        model.mark_all_done(ws, [(one["id"], one["version"]), (two["id"], two["version"])])
+    assert len(model.my_tasks(ws)) == 2  # the first was not marked either
+    fresh = {t["id"]: t["version"] for t in model.my_tasks(ws)}
+    model.mark_all_done(ws, fresh.items())
+    assert model.my_tasks(ws) == []
+
+
 def test_consent_columns_shown_only_when_present(ws):
     before = model.consent_fields(ws)
     assert "first_name" not in before and "consent_sms_test" not in before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -379,3 +380,41 @@ def test_duplicates_merge_with_bound_pickers_and_undo(demo):
     assert demo.store.query("SELECT 1 FROM contacts WHERE id = ?", [pair["b"]])
     page._review({"a": pair["a"], "b": 999_999})  # gone: nothing opens
     assert page.model.review is None
+
+
+def test_my_tasks_is_one_list_that_marks_ticked_tasks_done_and_opens_a_task_s_record(ws):
+    from crm_workspace_contacts import model
+    from crm_workspace_contacts.views import MyTasks
+
+    from crm_workspace.web.list_table import RowClick
+
+    ada = ws.store.insert("contacts", {"first_name": "Ada", "last_name": "Lovelace"})["id"]
+    acme = ws.store.insert("organizations", {"name": "Acme"})["id"]
+    model.log_activity(ws, "contacts", ada, "task", subject="Call <b>back</b>", due_at="2020-01-01T09:00:00Z")
+    model.log_activity(ws, "organizations", acme, "task", subject="Renewal", due_at="2020-01-02T09:00:00Z")
+    model.log_activity(ws, "contacts", ada, "task", subject="Not mine", due_at="2020-01-01T09:00:00Z", owner="ben")
+    view = MyTasks(workspace=ws)
+    frame = view.table.value
+    assert frame["subject"].tolist() == ["Call <b>back</b>", "Renewal"]
+    assert frame["with"].tolist() == ["Ada Lovelace", "Acme"] and set(frame["state"]) == {"Overdue"}
+    assert view.table.selectable and "2** overdue" in view.summary.object
+    assert not any(column["html"] for column in json.loads(view.table.payload)["columns"])  # all drawn as text
+    view._open(RowClick(1, "subject", "Renewal"))
+    assert (ws.page, ws.page_args) == ("organizations", {"id": acme})
+    view._open(RowClick(0, "with", "Ada Lovelace"))
+    assert (ws.page, ws.page_args) == ("contacts", {"id": ada})
+    view._mark_done()  # nothing ticked: nothing done
+    assert len(model.my_tasks(ws)) == 2
+    view.table.selection = [1]
+    view._mark_done()
+    assert [t["subject"] for t in model.my_tasks(ws)] == ["Call <b>back</b>"]
+    assert view.table.value["subject"].tolist() == ["Call <b>back</b>"] and view.table.selection == []
+    assert "0** overdue" not in view.summary.object
+
+
+def test_a_viewer_s_task_list_has_no_ticks_and_a_disabled_button(ws):
+    from crm_workspace_contacts.views import MyTasks
+
+    ws.store.insert("users", {"username": "eve", "role": "viewer"})
+    view = MyTasks(workspace=ws.as_user("eve"))
+    assert not view.table.selectable and view.done.disabled and "Read-only" in view.done.description

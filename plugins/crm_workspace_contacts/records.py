@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from crm_workspace import Workspace
@@ -258,3 +259,9 @@ def my_tasks(workspace: Workspace, user: str | None = None, days_ahead: int = 7)
 
 def mark_done(workspace: Workspace, activity_id: int, version: int | None = None) -> dict:
     return workspace.store.update("activities", activity_id, {"done": 1}, version=version)
+
+
+def mark_all_done(workspace: Workspace, tasks: Iterable[tuple[int, int | None]]) -> list[dict]:
+    """Mark ``(id, version seen)`` tasks done in one write, all or none: one changed since it was
+    seen raises ``ConflictError`` and leaves every task as it was."""
+    return workspace.store.update_many("activities", [(int(i), {"done": 1}, v) for i, v in tasks])

@@ -1,15 +1,17 @@
 """Contacts in a real Chromium: search as you type, record page and timeline, log a call,
-a conflicting edit from two browsers, merging two duplicates."""
+a conflicting edit from two browsers, merging two duplicates, my tasks."""
 
 from __future__ import annotations
 
 import re
 
+from crm_workspace_contacts import model
 from crm_workspace_contacts.search import search_contacts
-from helpers import open_page
+from helpers import Server, open_page
 from playwright.sync_api import expect
 
 from crm_workspace import Workspace
+from crm_workspace.testing import make_workspace
 
 SEARCH = "name, email, phone, organization…"
 
@@ -184,3 +186,37 @@ def test_the_list_scrolls_in_its_box_under_its_headings_and_sorts_by_a_heading(p
     expect(heading).to_have_attribute("aria-sort", "descending")
     initials = [e[0].casefold() for e in page.locator("td[data-field='email']").all_inner_texts() if e]
     assert initials == sorted(initials, reverse=True)
+
+
+def test_my_tasks_marks_ticked_tasks_done_and_opens_a_task_s_contact(page, tmp_path):
+    ws = make_workspace(tmp_path / "crm.db", user="ana")
+    ada = ws.store.insert("contacts", {"first_name": "Ada", "last_name": "Lovelace"})["id"]
+    acme = ws.store.insert("organizations", {"name": "Acme"})["id"]
+    for subject, table, record in (("Call <b>back</b>", "contacts", ada), ("Send offer", "contacts", ada)):
+        model.log_activity(ws, table, record, "task", subject=subject, due_at="2020-01-01T09:00:00Z")
+    model.log_activity(ws, "organizations", acme, "task", subject="Renewal", due_at="2020-01-02T09:00:00Z")
+    ws.close()
+    server = Server(tmp_path / "crm.db")
+    try:
+        page.set_default_timeout(60_000)
+        page.goto(server.url + "?page=tasks")
+        rows = page.locator("tr.lt-row")
+        expect(rows).to_have_count(3)
+        expect(rows.first.locator("td[data-field='subject']")).to_have_text("Call <b>back</b>")  # text, not markup
+        expect(page.get_by_text("3 overdue")).to_be_visible()
+        for subject in ("Send offer", "Renewal"):
+            rows.filter(has_text=subject).get_by_role("checkbox").check()
+        page.get_by_role("button", name="Mark done").click()
+        page.get_by_text("2 tasks marked done").wait_for()
+        expect(rows).to_have_count(1)
+        check = Workspace.open(tmp_path / "crm.db", builtins_only=True)
+        try:
+            done = {r["subject"]: r["done"] for r in check.store.query("SELECT subject, done FROM activities")}
+        finally:
+            check.close()
+        assert done == {"Call <b>back</b>": 0, "Send offer": 1, "Renewal": 1}
+        rows.first.locator("td[data-field='with']").click()
+        expect(page).to_have_url(re.compile(rf"[?&]id={ada}\b"))
+        expect(page.locator("h2", has_text="Ada Lovelace")).to_be_visible()
+    finally:
+        server.stop()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.display import day
+from crm_workspace.web.list_table import ListTable, RowClick
 
 from ..drafts import ActivityDraft
-from ..records import mark_done, my_tasks
-from .common import E, notify
+from ..records import mark_all_done, my_tasks
+from .common import READ_ONLY_TIP, E, notify, read_only
 
 #: one button per activity kind (crm_workspace.data.schema.ACTIVITY_KINDS)
 START_BUTTONS = (
@@ -96,35 +98,94 @@ class ActivityLogger(pn.viewable.Viewer):
 
 
 class MyTasks(pn.viewable.Viewer):
-    """Due and overdue tasks of the acting user, with mark-done."""
+    """The acting user's open tasks due within a week, overdue ones first: tick some and mark them done,
+    click one to open its contact or organization.
+
+    One list (``ListTable``), not a row of widgets a task: at 100k contacts a user had 164 open
+    tasks, a button each, 1,300 Bokeh models and a page ready in 3 s.
+    """
 
     workspace = param.ClassSelector(class_=Workspace)
 
-    @param.depends("workspace.revision")
-    def _tasks(self) -> pn.viewable.Viewable:
-        tasks = my_tasks(self.workspace)
-        if not tasks:
-            return pn.pane.Markdown("Nothing due. 🎉")
-        rows = []
-        for task in tasks:
-            when = day(task["due_at"])
-            label = "<span style='color:#b00020'>overdue</span>" if task["overdue"] else "due"
-            who = task["contact"] or task["organization"] or ""
-            done = pn.widgets.Button(label="Mark done", color="success", width=110)
-            done.on_click(lambda _e, t=task: self._done(t))
-            rows.append(
-                pn.Row(
-                    pn.pane.HTML(f"<b>{E(task['subject'] or 'Task')}</b> — {E(who)} · {label} {E(when)}", width=520),
-                    done,
-                )
-            )
-        return pn.Column(*rows)
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        locked = read_only(self.workspace)
+        self.summary = pn.pane.Markdown("", margin=(0, 10))
+        self.table = ListTable(
+            selectable=not locked,
+            row_key="id",  # ticks survive a refresh (another user's change)
+            titles=TASK_TITLES,
+            widths=TASK_WIDTHS,
+            formatters={"due_at": day},
+            cell_styles={"state": lambda state: "color:#b00020;font-weight:600" if state == "Overdue" else ""},
+            hidden_columns=("id", "version", "contact_id", "organization_id"),
+            page_size=50,
+            sizing_mode="stretch_width",
+            empty="Nothing due this week",
+        )
+        self.table.on_click(self._open)
+        self.done = pn.widgets.Button(
+            label="Mark done",
+            color="success",
+            width=120,
+            disabled=locked,
+            description=READ_ONLY_TIP if locked else "Mark the ticked tasks done",
+        )
+        self.done.on_click(lambda _e: self._mark_done())
+        self.workspace.param.watch(self._refresh, "revision")
+        self._refresh()
 
-    def _done(self, task: dict) -> None:
+    def _refresh(self, *_events: Any) -> None:
+        tasks = my_tasks(self.workspace)
+        overdue = sum(task["overdue"] for task in tasks)
+        frame = pd.DataFrame(
+            [
+                {
+                    "subject": task["subject"] or "Task",
+                    "with": task["contact"] or task["organization"] or "",
+                    "due_at": task["due_at"],
+                    "state": "Overdue" if task["overdue"] else "Due",
+                    **{key: task[key] for key in ("id", "version", "contact_id", "organization_id")},
+                }
+                for task in tasks
+            ],
+            columns=["subject", "with", "due_at", "state", "id", "version", "contact_id", "organization_id"],
+        )
+        self.table.value = frame
+        self.summary.object = f"**{overdue:,}** overdue · **{len(tasks) - overdue:,}** due in the next 7 days"
+
+    def _open(self, event: RowClick) -> None:
+        frame = self.table.value
+        if frame is None or not 0 <= event.row < len(frame):
+            return
+        task = frame.iloc[event.row]
+        if pd.notna(task["contact_id"]):
+            self.workspace.open_page("contacts", id=int(task["contact_id"]))
+        elif pd.notna(task["organization_id"]):
+            self.workspace.open_page("organizations", id=int(task["organization_id"]))
+
+    def _mark_done(self) -> None:
+        ticked = self.table.selected_dataframe
+        if ticked.empty:
+            notify("Tick the tasks to mark done first (the boxes on the left)", "warning")
+            return
         try:
-            mark_done(self.workspace, task["id"], task["version"])
+            mark_all_done(self.workspace, zip(ticked["id"].tolist(), ticked["version"].tolist(), strict=True))
         except CrmError as error:
             notify(str(error))
+            return
+        self.table.selection = []
+        notify(f"{len(ticked)} task{'s' if len(ticked) != 1 else ''} marked done", "success")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(f"## My tasks ({E(self.workspace.user)})", self._tasks, sizing_mode="stretch_width")
+        return pn.Column(
+            f"## My tasks ({E(self.workspace.user)})",
+            pn.Row(self.summary, self.done, align="center"),
+            self.table,
+            sizing_mode="stretch_width",
+        )
+
+
+#: the task list's headings and widths
+TASK_TITLES = {"subject": "Task", "with": "With", "due_at": "Due", "state": ""}
+TASK_WIDTHS = {"subject": "44%", "with": "28%", "due_at": "16%", "state": "12%"}
