@@ -246,3 +246,21 @@ def test_tables_read_unassigned_and_readable_times_and_the_kpis_say_what_they_co
     assert "2 Nov 2026 09:05" in flags and ">2026-11-02T" not in flags
     labels = {m.key: m.label for m in metrics.kpis(workspace)}
     assert labels["surveys.churn_flags"] == "Low survey scores (open)"
+
+
+def test_the_page_lists_the_latest_churn_flags_and_says_how_many_there_are(workspace, monkeypatch):
+    from crm_workspace_surveys import views
+
+    from crm_workspace.testing import page_text
+
+    monkeypatch.setattr(views, "FLAGS_SHOWN", 2)
+    for n in range(3):
+        contact = workspace.store.insert("contacts", {"first_name": f"Flagged{n}", "email": f"f{n}@example.com"})
+        workspace.store.insert(
+            "survey_flags",
+            {"contact_id": contact["id"], "reason": "NPS: 2/10", "flagged_at": f"2026-11-0{n + 1}T09:00:00Z"},
+        )
+    text = page_text(views.SatisfactionPage(workspace=workspace))
+    assert "3 contacts flagged; the 2 latest:" in text
+    assert "Flagged2" in text and "Flagged1" in text and "Flagged0" not in text  # the oldest is left out
+    assert len(workspace.df("surveys.churn_risk")) == 3  # the notebook's view has them all

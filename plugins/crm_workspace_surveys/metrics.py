@@ -107,13 +107,19 @@ def distribution(ws: Any, days: int = 90) -> list[dict]:
     return [{"score": s, "answers": found.get(s, 0)} for s in range(11)]
 
 
-def churn_risk(ws: Any) -> list[dict]:
-    """Contacts with an open churn-risk flag from a survey answer."""
+def churn_risk(ws: Any, limit: int | None = None) -> list[dict]:
+    """Contacts with an open churn-risk flag from a survey answer, the latest first (``limit`` of them)."""
     return ws.query(
         "SELECT f.contact_id, trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS contact,"
         " c.email, c.lifecycle_stage, f.reason, f.flagged_at FROM survey_flags f"
         " JOIN contacts c ON c.id = f.contact_id WHERE f.cleared_at IS NULL ORDER BY f.flagged_at DESC"
+        + ("" if limit is None else f" LIMIT {int(limit)}")
     )
+
+
+def churn_risk_count(ws: Any) -> int:
+    """How many open churn-risk flags there are."""
+    return ws.store.scalar("SELECT count(*) FROM survey_flags WHERE cleared_at IS NULL") or 0
 
 
 def kpis(ws: Any) -> list[Metric]:
