@@ -144,7 +144,7 @@ class MyTasks(pn.viewable.Viewer):
                     "subject": task["subject"] or "Task",
                     "with": task["contact"] or task["organization"] or "",
                     "due_at": task["due_at"],
-                    "state": "Overdue" if task["overdue"] else "Due",
+                    "state": "Overdue" if task["overdue"] else "",
                     **{key: task[key] for key in ("id", "version", "contact_id", "organization_id")},
                 }
                 for task in tasks
@@ -180,7 +180,7 @@ class MyTasks(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             f"## My tasks ({E(self.workspace.user)})",
-            pn.Row(self.summary, self.done, align="center"),
+            pn.Row(self.done, pn.Column(self.summary, align="center")),
             self.table,
             sizing_mode="stretch_width",
         )
