@@ -16,6 +16,7 @@ web/, testing.py, __main__.py) -> the plugins in plugins/, which the core never 
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from dataclasses import dataclass
 from functools import cache
@@ -332,6 +333,25 @@ def test_no_file_is_over_450_lines():
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     )
     assert not too_long, f"files over {MAX_LINES} lines (split them by what they do):\n  " + "\n  ".join(too_long)
+
+
+#: emoji (pictographs, and the variation selector that asks for an emoji's colour form): drawn from an emoji
+#: font, which many machines lack (empty boxes, issue 18); the app's icons are crm_workspace.web.icons
+EMOJI = re.compile("[\U0001f000-\U0001faff\ufe0f]")
+#: where an emoji is meant: a survey e-mail's links (read in a mail client), and docs of third-party pages
+EMOJI_MEANT = {"plugins/crm_workspace_surveys/rules.py", "crm_workspace/web/icons.py", "crm_workspace/types.py"}
+
+
+def test_no_screen_draws_an_emoji():
+    files = [*CORE.rglob("*.py"), *CORE.rglob("*.js"), *PLUGINS.rglob("*.py"), *PLUGINS.rglob("*.js")]
+    found = sorted(
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()[:80]}"
+        for path in files
+        if str(path.relative_to(ROOT)) not in EMOJI_MEANT
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if EMOJI.search(line)
+    )
+    assert not found, "emoji in the app (use crm_workspace.web.icons.svg):\n  " + "\n  ".join(found)
 
 
 def test_a_built_in_plugin_imports_no_other_plugin():

@@ -148,11 +148,14 @@ def test_views_hold_no_sql_and_stay_small():
 
 
 def test_the_activity_buttons_cover_every_kind():
+    from crm_workspace_contacts.records import ACTIVITY_ICONS
     from crm_workspace_contacts.views.activities import START_BUTTONS
 
     from crm_workspace.data.schema import ACTIVITY_KINDS
+    from crm_workspace.web.icons import SHAPES
 
     assert [kind for kind, _label in START_BUTTONS] == list(ACTIVITY_KINDS)
+    assert all(ACTIVITY_ICONS[kind] in SHAPES for kind in ACTIVITY_KINDS)  # shipped icons, not emoji
 
 
 # ------------------------------------------------------------------ lists
@@ -346,8 +349,13 @@ def test_organization_record_lists_its_people(demo):
 
     org = demo.store.scalar("SELECT organization_id FROM contacts WHERE organization_id IS NOT NULL LIMIT 1")
     person = demo.store.query("SELECT first_name, last_name FROM contacts WHERE organization_id = ? LIMIT 1", [org])[0]
-    text = page_text(OrganizationRecord(workspace=demo, record_id=org))
+    record = OrganizationRecord(workspace=demo, record_id=org)
+    text = page_text(record)
     assert person["last_name"] in text and "All people in the contact list" in text
+    people = record._people()[0]  # one list, not a button a person
+    first = demo.store.query("SELECT id FROM contacts WHERE organization_id = ? ORDER BY last_name, first_name", [org])
+    people._handle_msg({"type": "click", "row": 0, "column": "name"})
+    assert (demo.page, demo.page_args) == ("contacts", {"id": first[0]["id"]})
 
 
 # -------------------------------------------------------------- duplicates

@@ -157,7 +157,7 @@ def crm_dashboards(workspace):
 
         return Summary(workspace=ws)
 
-    return [Page(PAGE, "${title}", view, icon="🧩", order=90)]
+    return [Page(PAGE, "${title}", view, icon="puzzle", order=90)]
 
 
 @hookimpl

@@ -315,7 +315,9 @@ class App(pn.viewable.Viewer):
     def user_badge(self) -> pn.pane.HTML:
         logout = " · <a href='./logout'>log out</a>" if self.login and pn.state.user else ""
         switch = f" · {identity.SWITCH_LINK}" if self.switch_user else ""
-        return pn.pane.HTML(f"<span title='acting user'>👤 {html.escape(self.workspace.user)}</span>{logout}{switch}")
+        return pn.pane.HTML(
+            f"<span title='acting user'>{svg('user', 16)} {html.escape(self.workspace.user)}</span>{logout}{switch}"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         if pn.state.served:

@@ -17,7 +17,8 @@ from crm_workspace.web.display import day, label
 
 from . import labels
 
-ACTIVITY_ICONS = {"call": "📞", "email": "✉️", "meeting": "🤝", "note": "📝", "task": "✅"}
+#: each activity kind's icon (a name of crm_workspace.web.icons: shipped with the app, unlike an emoji font)
+ACTIVITY_ICONS = {"call": "phone", "email": "mail", "meeting": "users", "note": "note", "task": "checkbox"}
 _MARKETING = re.compile(r"newsletter|case study|campaign|webinar|event|content|social", re.I)
 _SERVICE = re.compile(r"support|invoice|renewal|review|qbr|question|ticket|complain|onboard", re.I)
 _MARKETING_STAGES = {"subscriber", "lead", "marketing_qualified"}
@@ -73,7 +74,7 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
             {
                 "at": a["at"],
                 "kind": a["kind"],
-                "icon": ACTIVITY_ICONS.get(a["kind"], "•"),
+                "icon": ACTIVITY_ICONS.get(a["kind"], "note"),
                 "function": function_of(a),
                 "channel": a["channel"] or "",
                 "subject": subject,
@@ -89,7 +90,7 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
                 {
                     "at": e["at"],
                     "kind": "stage",
-                    "icon": "🔄",
+                    "icon": "refresh",
                     "function": "marketing" if e["to_stage"] in _MARKETING_STAGES else "sales",
                     "channel": "",
                     "subject": f"Lifecycle stage: {label(e['from_stage']) or '—'} → {label(e['to_stage'])}",
@@ -114,7 +115,7 @@ def timeline(workspace: Workspace, table: str, record_id: int, limit: int = 100)
             {
                 "at": row["at"],
                 "kind": "edit",
-                "icon": "✏️",
+                "icon": "edit",
                 "function": "",
                 "channel": "",
                 "subject": "Record edited" + (" (merge)" if "merge" in (body.get("context") or {}) else ""),

@@ -11,6 +11,7 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.display import label, when_html
+from crm_workspace.web.icons import svg
 from crm_workspace.web.list_table import ListTable
 
 from .mapping import ENTITIES
@@ -154,7 +155,7 @@ class ImportPage(pn.viewable.Viewer):
         try:
             result = self.model.undo(batch)
         except CrmError as error:
-            self.undo_message.object = f"⚠️ {html.escape(str(error))}"
+            self.undo_message.object = f"{svg('alert-triangle', 16)} {html.escape(str(error))}"
             _notify_error(str(error))
             return
         self.undo_message.object = (

@@ -13,6 +13,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.errors import CrmError
+from crm_workspace.web.icons import svg
 
 from . import model
 from .markdown import render
@@ -121,7 +122,8 @@ class KnowledgePage(pn.viewable.Viewer):
         link = model.article_url(self.workspace, article["slug"])
         self.state.object = (
             f"<b>{html.escape(article['status'])}</b> · {int(article['views'] or 0):,} views · "
-            f"👍 {int(article['helpful_yes'] or 0)} 👎 {int(article['helpful_no'] or 0)}"
+            f"<span title='helpful'>{svg('thumb-up', 15)} {int(article['helpful_yes'] or 0)}</span>"
+            f" <span title='not helpful'>{svg('thumb-down', 15)} {int(article['helpful_no'] or 0)}</span>"
             + (
                 f' · <a href="{html.escape(link)}" target="_blank" rel="noopener">{html.escape(link)}</a>'
                 if published

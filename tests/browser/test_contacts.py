@@ -72,7 +72,7 @@ def test_record_page_timeline_and_log_a_call(page, served_demo):
     open_record(page, served_demo, contact)
     expect(page.locator(".crm-tl-activity", has_text=subject).first).to_be_visible()
     # two clicks: the kind, then Save
-    page.get_by_role("button", name="📞 Log call").click()
+    page.get_by_role("button", name="Log call", exact=True).click()
     page.get_by_role("button", name="Save call").click()
     newest = page.locator(".crm-tl").first
     expect(newest).to_contain_text("Call")
@@ -114,7 +114,7 @@ def test_edit_from_two_browsers_shows_a_conflict(page, browser, served_demo):
     try:
         for p in (page, other):
             open_record(p, served_demo, contact)
-            p.get_by_role("button", name="✏️ Edit").click()
+            p.get_by_role("button", name="Edit", exact=True).click()
             expect(p.get_by_label("Title")).to_be_visible()
         page.get_by_label("Title").fill("Chief First Saver")
         page.get_by_role("button", name="Save", exact=True).click()
@@ -220,3 +220,13 @@ def test_my_tasks_marks_ticked_tasks_done_and_opens_a_task_s_contact(page, tmp_p
         expect(page.locator("h2", has_text="Ada Lovelace")).to_be_visible()
     finally:
         server.stop()
+
+
+def test_an_organization_lists_its_people_and_a_click_opens_one(page, served_demo):
+    person = demo_contact(served_demo, "organization_id IS NOT NULL AND first_name IS NOT NULL")
+    open_page(page, served_demo, f"organizations&id={person['organization_id']}")
+    people = page.locator("tr.lt-row")
+    expect(people.first).to_be_visible()
+    people.filter(has_text=person["email"]).locator("td[data-field='name']").click()
+    expect(page).to_have_url(re.compile(rf"\?page=contacts&id={person['id']}$"))
+    expect(page.locator("h2", has_text=f"{person['first_name']} {person['last_name']}")).to_be_visible()

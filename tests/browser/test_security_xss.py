@@ -130,7 +130,9 @@ def test_login_page_then_a_viewer_sees_no_admin_page(page, tmp_path, demo_templa
         page.locator("input[name='password']").fill("eve-password")
         page.locator("input[name='password']").press("Enter")
         page.get_by_role("button", name="Home").wait_for()
-        expect(page.get_by_text("👤 eve").first).to_be_visible()  # the frame's badge: who is acting
+        expect(
+            page.locator("span[title='acting user']", has_text="eve").first
+        ).to_be_visible()  # the frame's badge: who is acting
         assert page.get_by_role("button", name="Audit trail").count() == 0  # admins only
         assert page.get_by_role("link", name="log out").count() == 1
     finally:

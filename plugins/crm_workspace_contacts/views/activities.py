@@ -10,19 +10,20 @@ import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.display import day
+from crm_workspace.web.icons import svg
 from crm_workspace.web.list_table import ListTable, RowClick
 
 from ..drafts import ActivityDraft
-from ..records import mark_all_done, my_tasks
+from ..records import ACTIVITY_ICONS, mark_all_done, my_tasks
 from .common import READ_ONLY_TIP, E, notify, read_only
 
-#: one button per activity kind (crm_workspace.data.schema.ACTIVITY_KINDS)
+#: one button per activity kind (crm_workspace.data.schema.ACTIVITY_KINDS), with the kind's icon
 START_BUTTONS = (
-    ("call", "📞 Log call"),
-    ("email", "✉️ Log email"),
-    ("meeting", "🤝 Log meeting"),
-    ("note", "📝 Add note"),
-    ("task", "✅ New task"),
+    ("call", "Log call"),
+    ("email", "Log email"),
+    ("meeting", "Log meeting"),
+    ("note", "Add note"),
+    ("task", "New task"),
 )
 
 
@@ -42,7 +43,7 @@ class ActivityLogger(pn.viewable.Viewer):
         self.form = pn.Column(visible=False)
         buttons = []
         for kind, label in START_BUTTONS:
-            button = pn.widgets.Button(label=label, color="light")
+            button = pn.widgets.Button(label=label, icon=svg(ACTIVITY_ICONS[kind]), color="light")
             button.on_click(lambda _e, k=kind: self._start(k))
             buttons.append(button)
         # wrap onto a second line rather than run past the column's right edge

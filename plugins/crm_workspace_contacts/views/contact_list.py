@@ -10,6 +10,7 @@ import param
 
 from crm_workspace import Workspace
 from crm_workspace.web.display import label, when_html
+from crm_workspace.web.icons import svg
 from crm_workspace.web.list_table import ListTable
 
 from ..queries import CONTACT_COLUMNS, CONTACT_SORTS, PAGE_SIZE
@@ -98,7 +99,7 @@ class ContactListView(RecordListActions, pn.viewable.Viewer):
         self.next = pn.widgets.Button(label="Next ▶", width=110)
         self.prev.on_click(lambda _e: model.previous_page())
         self.next.on_click(lambda _e: model.next_page())
-        self.new = pn.widgets.Button(label="➕ New contact", color="primary", width=140)
+        self.new = pn.widgets.Button(label="New contact", icon=svg("plus"), color="primary", width=140)
         self.new.on_click(lambda _e: self._show_form())
         if read_only(self.workspace):  # a viewer: no form that would fail on save
             self.new.param.update(disabled=True, description=READ_ONLY_TIP)

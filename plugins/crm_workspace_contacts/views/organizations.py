@@ -9,6 +9,7 @@ import panel as pn
 import param
 
 from crm_workspace import Workspace
+from crm_workspace.web.icons import svg
 from crm_workspace.web.list_table import ListTable
 
 from ..queries import ORG_COLUMNS
@@ -54,7 +55,7 @@ class OrganizationsPage(RecordListActions, pn.viewable.Viewer):
         )
         self.table.on_click(self._open)
         self.status = pn.pane.Markdown()
-        self.new = pn.widgets.Button(label="➕ New organization", color="primary", width=170)
+        self.new = pn.widgets.Button(label="New organization", icon=svg("plus"), color="primary", width=170)
         self.new.on_click(lambda _e: self._show_form())
         if read_only(self.workspace):  # a viewer: no form that would fail on save
             self.new.param.update(disabled=True, description=READ_ONLY_TIP)

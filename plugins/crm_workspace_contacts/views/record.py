@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import panel as pn
 import param
 
 from crm_workspace import CrmError, Workspace
 from crm_workspace.web.deferred import after_ready
 from crm_workspace.web.display import day, label, money, times_html, when_html
+from crm_workspace.web.icons import svg
+from crm_workspace.web.list_table import ListTable
 
 from ..labels import FIELD_LABELS, field_label, value_text
 from ..state import RecordModel
@@ -31,7 +34,7 @@ def timeline_html(items: list[dict]) -> str:
         out.append(
             f"<div class='crm-tl crm-tl-{E(item['source'])}'><div class='meta'>{when_html(item['at'])}"
             f" · {E(label(item['kind']))} · {E(item['by'])} {tags}</div>"
-            f"<div>{item['icon']} <b>{E(item['subject'])}</b></div>{body}</div>"
+            f"<div>{svg(item['icon'], 15)} <b>{E(item['subject'])}</b></div>{body}</div>"
         )
     return "".join(out)
 
@@ -98,7 +101,7 @@ class _Record(pn.viewable.Viewer):
             self.model = RecordModel(workspace=self.workspace, table=self.table, record_id=self.record_id)
         self.row = self.model.row()  # NotFound shows at the page
         self.edit_area = pn.Column()
-        self.edit = pn.widgets.Button(label="✏️ Edit", width=90)
+        self.edit = pn.widgets.Button(label="Edit", icon=svg("edit"), width=90)
         self.edit.on_click(lambda _e: self._show_edit())
         self.logger: Any = ActivityLogger(workspace=self.workspace, table=self.table, record_id=self.record_id)
         if read_only(self.workspace):  # a viewer sees the record, not controls that fail on save
@@ -191,7 +194,7 @@ class ContactRecord(_Record):
         ]
         org = self.model.organization_of(row)
         if org:
-            link = pn.widgets.Button(label=f"🏢 {org['name']}", color="light")
+            link = pn.widgets.Button(label=org["name"], icon=svg("building"), color="light")
             link.on_click(lambda _e, i=org["id"]: self.workspace.open_page("organizations", id=i))
             items.insert(1, link)
         return pn.Column(*items)
@@ -236,14 +239,21 @@ class OrganizationRecord(_Record):
 
     @param.depends("workspace.revision")
     def _people(self) -> pn.viewable.Viewable:
-        buttons = []
-        for p in self.model.people():
-            b = pn.widgets.Button(label=f"{name_of(p)} — {p['title'] or ''}", color="light")
-            b.on_click(lambda _e, i=p["id"]: self.workspace.open_page("contacts", id=i))
-            buttons.append(b)
+        """The organization's people (the first 100 by name) as one list: a click opens one."""
+        people = self.model.people()
+        frame = pd.DataFrame(
+            {
+                "name": [name_of(p) for p in people],
+                **{key: [p[key] for p in people] for key in ("title", "email", "id")},
+            }
+        )
+        table = ListTable(
+            frame, hidden_columns=("id",), page_size=10, sizing_mode="stretch_width", empty="No people yet"
+        )
+        table.on_click(lambda event: self.workspace.open_page("contacts", id=int(frame["id"].iat[event.row])))
         all_people = pn.widgets.Button(label="All people in the contact list ▶", color="light")
         all_people.on_click(lambda _e: self.workspace.open_page("contacts", organization_id=self.record_id))
-        return pn.Column(*buttons, all_people)
+        return pn.Column(table, all_people, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout(

@@ -6,6 +6,7 @@ import json
 
 from crm_workspace import Workspace
 from crm_workspace.web.display import label, when_html
+from crm_workspace.web.icons import svg
 
 from .. import context
 from ..portal import portal_link
@@ -50,7 +51,7 @@ def thread_html(messages: list[dict], description: str | None) -> str:
         placed = f' · <span class="svc-placed">{E(placed)}</span>' if placed else ""
         files = json.loads(m.get("files") or "[]")
         names = "".join(
-            f"<div class='meta'>📎 {E(f['filename'])} ({f['size']:,} bytes{', too big: not kept' if f['too_big'] else ''})</div>"
+            f"<div class='meta'>{svg('paperclip', 14)} {E(f['filename'])} ({f['size']:,} bytes{', too big: not kept' if f['too_big'] else ''})</div>"
             for f in files
         )
         parts.append(
