@@ -12,7 +12,7 @@ Each navigation happens in one open tab, from a blank page: what a person does w
 an address, opens a shared link or reloads. ``--new-tab`` opens a new tab for each one
 instead, which on this 2-core VM adds Chromium's start of a renderer process (0.5-0.9 s
 before the page's first script is even asked for, the same for the app and the empty
-page); the run's first line says how much, measured on the empty page.
+page); the run's second line says how much, measured on the empty page.
 
 Then, as a person moves around the app: in an open app, each page's menu entry is clicked
 in turn (its first visit in the session), from the click to the page's ready mark,
@@ -337,10 +337,10 @@ def main() -> None:
                         settled = statistics.median(SETTLED)
                         print(f"    (whole page, with the sections loaded after ready: {settled:.2f} s)", flush=True)
                     LOADS[label] = ours
+                tab.close()  # its last page's session would share the server with the clicks below
                 # moving around the open app: each menu entry clicked in turn, a new session per run
                 shown = {name: label for name, label in labels.items() if name in wanted}
                 clicks = [menu_ready(context, app.url, shown) for _ in range(args.runs)] if shown else []
-                tab.close()
                 for name in [name for name in shown if name != "home"]:
                     if times := [run[name] for run in clicks if name in run]:
                         report(f"page {name} from the menu", statistics.median(times), LOADS[name], "its own page load")

@@ -391,6 +391,8 @@ def test_duplicates_merge_with_bound_pickers_and_undo(demo):
 
 
 def test_my_tasks_is_one_list_that_marks_ticked_tasks_done_and_opens_a_task_s_record(ws):
+    from datetime import UTC, datetime, timedelta
+
     from crm_workspace_contacts import model
     from crm_workspace_contacts.views import MyTasks
 
@@ -398,26 +400,52 @@ def test_my_tasks_is_one_list_that_marks_ticked_tasks_done_and_opens_a_task_s_re
 
     ada = ws.store.insert("contacts", {"first_name": "Ada", "last_name": "Lovelace"})["id"]
     acme = ws.store.insert("organizations", {"name": "Acme"})["id"]
+    soon = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT09:00:00Z")
     model.log_activity(ws, "contacts", ada, "task", subject="Call <b>back</b>", due_at="2020-01-01T09:00:00Z")
     model.log_activity(ws, "organizations", acme, "task", subject="Renewal", due_at="2020-01-02T09:00:00Z")
+    model.log_activity(ws, "contacts", ada, "task", subject="Demo", due_at=soon)
     model.log_activity(ws, "contacts", ada, "task", subject="Not mine", due_at="2020-01-01T09:00:00Z", owner="ben")
     view = MyTasks(workspace=ws)
     frame = view.table.value
-    assert frame["subject"].tolist() == ["Call <b>back</b>", "Renewal"]
-    assert frame["with"].tolist() == ["Ada Lovelace", "Acme"] and set(frame["state"]) == {"Overdue"}
-    assert view.table.selectable and "2** overdue" in view.summary.object
+    assert frame["subject"].tolist() == ["Call <b>back</b>", "Renewal", "Demo"]
+    assert frame["with"].tolist() == ["Ada Lovelace", "Acme", "Ada Lovelace"]
+    assert frame["state"].tolist() == ["Overdue", "Overdue", ""]  # only an overdue task says so
+    assert view.table.selectable and view.summary.object == "**2** overdue · **1** due in the next 7 days"
     assert not any(column["html"] for column in json.loads(view.table.payload)["columns"])  # all drawn as text
     view._open(RowClick(1, "subject", "Renewal"))
     assert (ws.page, ws.page_args) == ("organizations", {"id": acme})
     view._open(RowClick(0, "with", "Ada Lovelace"))
     assert (ws.page, ws.page_args) == ("contacts", {"id": ada})
     view._mark_done()  # nothing ticked: nothing done
-    assert len(model.my_tasks(ws)) == 2
-    view.table.selection = [1]
+    assert len(model.my_tasks(ws)) == 3
+    view.table.selection = [1, 2]
     view._mark_done()
     assert [t["subject"] for t in model.my_tasks(ws)] == ["Call <b>back</b>"]
-    assert view.table.value["subject"].tolist() == ["Call <b>back</b>"] and view.table.selection == []
-    assert "0** overdue" not in view.summary.object
+    assert view.table.value["subject"].tolist() == ["Call <b>back</b>"]
+    assert view.summary.object == "**1** overdue · **0** due in the next 7 days"
+
+
+def test_marking_a_task_someone_changed_meanwhile_marks_nothing_and_shows_the_list_as_it_is(ws):
+    from crm_workspace_contacts import model
+    from crm_workspace_contacts.views import MyTasks
+
+    ada = ws.store.insert("contacts", {"first_name": "Ada"})["id"]
+    _one, two, three = (
+        model.log_activity(ws, "contacts", ada, "task", subject=s, due_at="2020-01-01T09:00:00Z")
+        for s in ("One", "Two", "Three")
+    )
+    view = MyTasks(workspace=ws)
+    view.table.selection = [0, 1]
+    other = ws.as_user("ben")
+    other.store.update("activities", two["id"], {"subject": "Two, renamed"})
+    view._mark_done()
+    assert len(model.my_tasks(ws)) == 3  # all or nothing: One was not marked either
+    assert view.table.selected_dataframe["subject"].tolist() == ["One", "Two, renamed"]  # the list as it is now
+    view._mark_done()  # a second look, a second click: the versions are the current ones
+    assert [t["subject"] for t in model.my_tasks(ws)] == ["Three"]
+    other.store.update("activities", three["id"], {"done": 1})  # done by someone else meanwhile: what was asked
+    model.mark_all_done(ws, [(three["id"], three["version"])])
+    assert model.my_tasks(ws) == []
 
 
 def test_a_viewer_s_task_list_has_no_ticks_and_a_disabled_button(ws):

@@ -260,7 +260,11 @@ def test_the_page_lists_the_latest_churn_flags_and_says_how_many_there_are(works
             "survey_flags",
             {"contact_id": contact["id"], "reason": "NPS: 2/10", "flagged_at": f"2026-11-0{n + 1}T09:00:00Z"},
         )
+    again = workspace.store.query("SELECT contact_id FROM survey_flags ORDER BY id LIMIT 1")[0]["contact_id"]
+    workspace.store.insert(
+        "survey_flags", {"contact_id": again, "reason": "CSAT: bad", "flagged_at": "2026-10-01T09:00:00Z"}
+    )
     text = page_text(views.SatisfactionPage(workspace=workspace))
-    assert "3 contacts flagged; the 2 latest:" in text
+    assert "3 contacts flagged; the 2 latest:" in text  # contacts, not flags: one has two
     assert "Flagged2" in text and "Flagged1" in text and "Flagged0" not in text  # the oldest is left out
-    assert len(workspace.df("surveys.churn_risk")) == 3  # the notebook's view has them all
+    assert len(workspace.df("surveys.churn_risk")) == 4  # the notebook's view has every flag

@@ -239,17 +239,25 @@ def log_activity(
     return workspace.store.insert("activities", record)
 
 
-def my_tasks(workspace: Workspace, user: str | None = None, days_ahead: int = 7) -> list[dict]:
-    """Open tasks of ``user`` due within ``days_ahead`` days, overdue ones included, soonest first."""
+#: which tasks are someone's open ones due by a time (``my_tasks``, ``my_task_counts``)
+_OPEN_TASKS = "a.owner = ? AND a.done = 0 AND a.kind = 'task' AND a.due_at IS NOT NULL AND a.due_at <= ?"
+
+
+def _horizon(days_ahead: int) -> tuple[datetime, str]:
     now = datetime.now(UTC)
-    horizon = (now + timedelta(days=days_ahead)).strftime("%Y-%m-%dT23:59:59Z")
+    return now, (now + timedelta(days=days_ahead)).strftime("%Y-%m-%dT23:59:59Z")
+
+
+def my_tasks(workspace: Workspace, user: str | None = None, days_ahead: int = 7) -> list[dict]:
+    """Open tasks of ``user`` due within ``days_ahead`` days, overdue ones included, soonest first
+    (the first 200: ``my_task_counts`` counts them all)."""
+    now, horizon = _horizon(days_ahead)
     rows = workspace.store.query(
         "SELECT a.id, a.subject, a.due_at, a.version, a.contact_id, a.organization_id,"
         " trim(coalesce(c.first_name,'') || ' ' || coalesce(c.last_name,'')) AS contact, o.name AS organization"
         " FROM activities a LEFT JOIN contacts c ON c.id = a.contact_id"
         " LEFT JOIN organizations o ON o.id = a.organization_id"
-        " WHERE a.owner = ? AND a.done = 0 AND a.kind = 'task' AND a.due_at IS NOT NULL AND a.due_at <= ?"
-        " ORDER BY a.due_at LIMIT 200",
+        f" WHERE {_OPEN_TASKS} ORDER BY a.due_at LIMIT 200",
         [user or workspace.user, horizon],
     )
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -258,11 +266,28 @@ def my_tasks(workspace: Workspace, user: str | None = None, days_ahead: int = 7)
     return rows
 
 
+def my_task_counts(workspace: Workspace, user: str | None = None, days_ahead: int = 7) -> tuple[int, int]:
+    """How many of ``my_tasks`` there are: (overdue, due within ``days_ahead`` days but not overdue)."""
+    now, horizon = _horizon(days_ahead)
+    row = workspace.store.query(
+        f"SELECT count(*) AS open, coalesce(sum(a.due_at < ?), 0) AS overdue FROM activities a WHERE {_OPEN_TASKS}",
+        [now.strftime("%Y-%m-%dT%H:%M:%SZ"), user or workspace.user, horizon],
+    )[0]
+    return row["overdue"], row["open"] - row["overdue"]
+
+
 def mark_done(workspace: Workspace, activity_id: int, version: int | None = None) -> dict:
     return workspace.store.update("activities", activity_id, {"done": 1}, version=version)
 
 
 def mark_all_done(workspace: Workspace, tasks: Iterable[tuple[int, int | None]]) -> list[dict]:
-    """Mark ``(id, version seen)`` tasks done in one write, all or none: one changed since it was
-    seen raises ``ConflictError`` and leaves every task as it was."""
-    return workspace.store.update_many("activities", [(int(i), {"done": 1}, v) for i, v in tasks])
+    """Mark ``(id, version seen)`` tasks done in one write, all or none: one otherwise changed since it
+    was seen raises ``ConflictError`` and leaves every task as it was. One someone else has marked done
+    meanwhile is left as it is (what was asked is done)."""
+    seen = {int(i): v for i, v in tasks}
+    marks = ", ".join("?" * len(seen))
+    done = {
+        r["id"]
+        for r in workspace.store.query(f"SELECT id FROM activities WHERE done = 1 AND id IN ({marks})", list(seen))
+    }
+    return workspace.store.update_many("activities", [(i, {"done": 1}, v) for i, v in seen.items() if i not in done])

@@ -112,26 +112,29 @@ def churn_risk(ws: Any, limit: int | None = None) -> list[dict]:
     return ws.query(
         "SELECT f.contact_id, trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS contact,"
         " c.email, c.lifecycle_stage, f.reason, f.flagged_at FROM survey_flags f"
-        " JOIN contacts c ON c.id = f.contact_id WHERE f.cleared_at IS NULL ORDER BY f.flagged_at DESC"
-        + ("" if limit is None else f" LIMIT {int(limit)}")
+        " JOIN contacts c ON c.id = f.contact_id WHERE f.cleared_at IS NULL ORDER BY f.flagged_at DESC LIMIT ?",
+        [-1 if limit is None else limit],  # SQLite: a negative limit is none
     )
 
 
+#: contacts with an open churn-risk flag (one contact may have several flags)
+FLAGGED_SQL = "SELECT count(DISTINCT contact_id) FROM survey_flags WHERE cleared_at IS NULL"
+
+
 def churn_risk_count(ws: Any) -> int:
-    """How many open churn-risk flags there are."""
-    return ws.store.scalar("SELECT count(*) FROM survey_flags WHERE cleared_at IS NULL") or 0
+    """How many contacts have an open churn-risk flag."""
+    return ws.store.scalar(FLAGGED_SQL) or 0
 
 
 def kpis(ws: Any) -> list[Metric]:
     since = "responded_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-90 days')"
     csat = f"SELECT {csat_sql()} FROM survey_responses WHERE {since}"
     nps = f"SELECT {nps_sql()} FROM survey_responses WHERE {since}"
-    flags_sql = "SELECT count(DISTINCT contact_id) FROM survey_flags WHERE cleared_at IS NULL"
     return [
         Metric("surveys.csat", "CSAT (90 days)", ws.store.scalar(csat), sql=csat, fmt="{:.1f} %",
                help="good CSAT answers / all CSAT answers", page="surveys"),
         Metric("surveys.nps", "NPS (90 days)", ws.store.scalar(nps), sql=nps, fmt="{:+.0f}",
                help="% promoters (9-10) - % detractors (0-6)", page="surveys"),
-        Metric("surveys.churn_flags", "Low survey scores (open)", ws.store.scalar(flags_sql) or 0,
-               sql=flags_sql, help="contacts whose low CSAT or NPS answer opened a churn-risk flag not yet cleared", page="surveys"),
+        Metric("surveys.churn_flags", "Low survey scores (open)", churn_risk_count(ws),
+               sql=FLAGGED_SQL, help="contacts whose low CSAT or NPS answer opened a churn-risk flag not yet cleared", page="surveys"),
     ]  # fmt: skip

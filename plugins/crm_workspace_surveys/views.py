@@ -55,7 +55,7 @@ def distribution_html(rows: list[dict]) -> str:
 
 
 #: open churn-risk flags listed on the page, the latest first (at 100k contacts there were 4,143: 0.6 s of
-#: HTML to build and send with every load; ``ws.view("surveys.churn_risk")`` has them all)
+#: HTML to build and send with every load; ``ws.df("surveys.churn_risk")`` has them all)
 FLAGS_SHOWN = 50
 #: what a blank cell of these columns means
 BLANK = {"agent": "Unassigned", "team": "No team"}

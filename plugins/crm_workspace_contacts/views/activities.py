@@ -8,13 +8,13 @@ import pandas as pd
 import panel as pn
 import param
 
-from crm_workspace import CrmError, Workspace
+from crm_workspace import ConflictError, CrmError, Workspace
 from crm_workspace.web.display import day
 from crm_workspace.web.icons import svg
 from crm_workspace.web.list_table import ListTable, RowClick
 
 from ..drafts import ActivityDraft
-from ..records import ACTIVITY_ICONS, mark_all_done, my_tasks
+from ..records import ACTIVITY_ICONS, mark_all_done, my_task_counts, my_tasks
 from .common import READ_ONLY_TIP, E, notify, read_only
 
 #: one button per activity kind (crm_workspace.data.schema.ACTIVITY_KINDS), with the kind's icon
@@ -138,7 +138,7 @@ class MyTasks(pn.viewable.Viewer):
 
     def _refresh(self, *_events: Any) -> None:
         tasks = my_tasks(self.workspace)
-        overdue = sum(task["overdue"] for task in tasks)
+        overdue, due = my_task_counts(self.workspace)
         frame = pd.DataFrame(
             [
                 {
@@ -153,7 +153,8 @@ class MyTasks(pn.viewable.Viewer):
             columns=["subject", "with", "due_at", "state", "id", "version", "contact_id", "organization_id"],
         )
         self.table.value = frame
-        self.summary.object = f"**{overdue:,}** overdue · **{len(tasks) - overdue:,}** due in the next 7 days"
+        shown = "" if len(tasks) == overdue + due else f" · the first {len(tasks)} shown"
+        self.summary.object = f"**{overdue:,}** overdue · **{due:,}** due in the next 7 days{shown}" if tasks else ""
 
     def _open(self, event: RowClick) -> None:
         frame = self.table.value
@@ -172,6 +173,10 @@ class MyTasks(pn.viewable.Viewer):
             return
         try:
             mark_all_done(self.workspace, zip(ticked["id"].tolist(), ticked["version"].tolist(), strict=True))
+        except ConflictError:
+            self._refresh()  # the list as it is now; the ticks of the tasks still in it are kept
+            notify("A ticked task was changed by someone else meanwhile: nothing was marked. Look and try again.")
+            return
         except CrmError as error:
             notify(str(error))
             return
