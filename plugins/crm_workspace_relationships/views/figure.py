@@ -95,9 +95,9 @@ def map_figure(st: GraphState, drawn: FocusDrawing, path: list[str], selected: s
         y_range=DataRange1d(range_padding=0),
         toolbar_location="above",
         min_border=0,
+        x_axis_type=None,  # no axes nor grids: positions mean nothing here (and each is a dozen models)
+        y_axis_type=None,
     )
-    fig.axis.visible = False
-    fig.grid.visible = False
     # an invisible square frame around the rings: the starting zoom ``map_scale`` assumes
     corners = [-half_span, half_span, half_span, -half_span]
     fig.scatter(corners, corners[1:] + corners[:1], size=1, alpha=0, name="map-frame")
