@@ -41,10 +41,13 @@ def shots(db: Path) -> list[tuple[str, str, str | None, dict]]:
     """(file name, URL query or path, tab to click, viewport) for each screenshot."""
     contact = first_id(db, "SELECT contact_id FROM deals WHERE contact_id IS NOT NULL ORDER BY amount DESC LIMIT 1")
     ticket = first_id(db, "SELECT id FROM tickets WHERE status != 'closed' ORDER BY id LIMIT 1")
+    organization = first_id(db, "SELECT organization_id FROM contacts WHERE id = " + str(contact))
     return [
         ("home", "?page=home", None, DESKTOP),
         ("contacts", "?page=contacts", None, DESKTOP),
         ("contact", f"?page=contacts&id={contact}", None, DESKTOP),
+        ("organization", f"?page=organizations&id={organization}", None, DESKTOP),
+        ("tasks", "?page=tasks", None, DESKTOP),
         ("pipeline", "?page=pipeline", None, DESKTOP),
         ("relationships", "?page=relationships", None, DESKTOP),
         ("lifecycle", "?page=lifecycle", None, DESKTOP),
