@@ -354,7 +354,7 @@ def test_organization_record_lists_its_people(demo):
     assert person["last_name"] in text and "All people in the contact list" in text
     people = record._people()[0]  # one list, not a button a person
     first = demo.store.query("SELECT id FROM contacts WHERE organization_id = ? ORDER BY last_name, first_name", [org])
-    people._handle_msg({"type": "click", "row": 0, "column": "name"})
+    people._handle_msg({"type": "click", "row": 0, "column": "name", "v": json.loads(people.payload)["v"]})
     assert (demo.page, demo.page_args) == ("contacts", {"id": first[0]["id"]})
 
 

@@ -45,7 +45,7 @@ def test_missing_values_are_blank_and_an_empty_frame_draws_no_rows():
     assert sent["rows"] == [["", "", ""], ["", "x", "2"]]
     assert sent["keys"]["2"] == [None, 2]  # pandas' NA sorts as a blank, not as the text "<NA>"
     assert payload(ListTable(pd.DataFrame(columns=["a", "b"])))["rows"] == []
-    assert payload(ListTable(None)) == {"columns": [], "rows": []}
+    assert payload(ListTable(None)) == {"columns": [], "rows": [], "v": 1}
 
 
 def test_numbers_read_as_people_write_them_and_odd_values_do_not_break_the_list():
@@ -80,11 +80,15 @@ def test_a_click_reports_its_row_of_value_and_malformed_messages_are_ignored():
     clicks: list[RowClick] = []
     table.on_click(clicks.append)
     assert table.clickable
-    table._handle_msg({"type": "click", "row": 2, "column": "name"})
-    table._handle_msg({"type": "click", "row": 7, "column": "name"})  # no such row: ignored
-    table._handle_msg({"type": "click", "row": "1"})  # not a position: ignored
-    table._handle_msg({"type": "click", "row": 0, "column": "nope"})
-    for malformed in ({"type": "click", "row": True}, {"type": "click", "row": 1, "column": ["x"]}, "click", None):
+    v = payload(table)["v"]  # which rows the browser drew
+    table._handle_msg({"type": "click", "row": 2, "column": "name", "v": v})
+    table._handle_msg({"type": "click", "row": 7, "column": "name", "v": v})  # no such row: ignored
+    table._handle_msg({"type": "click", "row": "1", "v": v})  # not a position: ignored
+    table._handle_msg({"type": "click", "row": 0, "column": "nope", "v": v})
+    table._handle_msg({"type": "click", "row": 1})  # rows unnamed: ignored
+    for malformed in ({"type": "click", "row": True, "v": v}, {"type": "click", "row": 1, "column": ["x"], "v": v}):
+        table._handle_msg(malformed)
+    for malformed in ("click", None):
         table._handle_msg(malformed)
     assert clicks == [RowClick(2, "name", "c"), RowClick(0, None, None), RowClick(1, None, None)]
 
@@ -115,4 +119,37 @@ def test_ticks_survive_new_rows_that_still_hold_their_record():
     keyless = ListTable(pd.DataFrame({"id": [10]}), selectable=True)
     keyless.selection = [0]
     keyless.value = pd.DataFrame({"id": [10]})
+    assert keyless.selection == []
+
+
+def test_a_tick_or_a_click_about_rows_since_replaced_finds_its_record_or_is_ignored():
+    """The browser names rows by position in the rows it drew; a refresh may have moved them meanwhile."""
+    table = ListTable(pd.DataFrame({"id": [10, 20, 30]}), selectable=True, row_key="id")
+    clicks: list[RowClick] = []
+    table.on_click(clicks.append)
+    drawn = payload(table)
+    assert drawn["ids"] == ["10", "20", "30"]
+    v = drawn["v"]
+    table._handle_msg({"type": "select", "rows": [0, 2, 2, 9, "1", True, [0]], "v": v, "n": 1})
+    assert table.selected_dataframe["id"].tolist() == [10, 30]  # out of range, repeated, not a position: dropped
+    table.value = pd.DataFrame({"id": [10, 20, 30]})  # a refresh with the same rows: the same positions
+    assert payload(table)["v"] == v
+    table.value = pd.DataFrame({"id": [30, 20, 10]})  # a refresh reorders the rows on the way
+    assert payload(table)["v"] == v + 1 and table.selected_dataframe["id"].tolist() == [30, 10]
+    # ticked 10 and 20, clicked 10, in the rows drawn before: found by their records, not their positions
+    table._handle_msg({"type": "select", "rows": [0, 1], "keys": ["10", "20"], "v": v, "n": 2})
+    table._handle_msg({"type": "click", "row": 0, "column": "id", "key": "10", "v": v})
+    assert table.selected_dataframe["id"].tolist() == [10, 20] and clicks == [RowClick(2, "id", 10)]
+    table._handle_msg({"type": "click", "row": 0, "column": "id", "key": "99", "v": v})  # gone since: nothing
+    table._handle_msg({"type": "click", "row": 0, "column": "id", "v": v})  # no key: nothing
+    assert len(clicks) == 1
+    table.selectable = False
+    table._handle_msg({"type": "select", "rows": [0], "v": v + 1, "n": 3})  # no ticks on this list
+    assert table.selected_dataframe["id"].tolist() == [10, 20]
+    keyless = ListTable(pd.DataFrame({"name": ["a", "b"]}), selectable=True)
+    old = payload(keyless)["v"]
+    keyless.value = pd.DataFrame({"name": ["b", "a"]})
+    keyless._handle_msg({"type": "select", "rows": [0], "keys": None, "v": old, "n": 4})  # old rows, no keys: ignored
+    assert keyless.selection == [] and keyless.answered == 4  # answered all the same: the browser shows no tick
+    keyless._handle_msg({"type": "select", "rows": [0], "v": payload(keyless)["v"]})  # unnumbered: ignored
     assert keyless.selection == []

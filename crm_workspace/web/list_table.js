@@ -7,6 +7,8 @@ export function render({ model, el }) {
   let sortBy = null       // [column position, 1 | -1]
   let page = 0
   let shown = []          // row positions on the page drawn
+  let picked = [...model.selection]   // the ticks, ahead of the server's answer while it is on its way
+  let asked = model.answered          // the last tick message sent (the server answers with its number)
 
   el.classList.add("lt-root")   // fills the component's box: the list scrolls inside it
   const wrap = document.createElement("div")
@@ -44,7 +46,7 @@ export function render({ model, el }) {
     const pages = Math.max(1, Math.ceil(order.length / size))
     page = Math.min(page, pages - 1)
     shown = order.slice(page * size, page * size + size)
-    const chosen = new Set(model.selection)
+    const chosen = new Set(picked)
     const parts = ["<table class='lt-table", model.clickable ? " lt-clickable" : "", "'><colgroup>"]
     if (model.selectable) parts.push("<col class='lt-check-col'>")
     for (const c of cols) parts.push(c.width ? `<col style="width:${esc(c.width)}">` : "<col>")
@@ -93,13 +95,15 @@ export function render({ model, el }) {
 
   // a tick changes the boxes in place: a redraw would take the keyboard's focus away
   const tick = () => {
-    const chosen = new Set(model.selection)
+    picked = [...model.selection]
+    const chosen = new Set(picked)
     for (const box of wrap.querySelectorAll("input[data-pick]")) box.checked = chosen.has(Number(box.dataset.pick))
     const all = wrap.querySelector("input[data-all]")
     if (all) all.checked = shown.length > 0 && shown.every((i) => chosen.has(i))
   }
 
   const load = () => {
+    picked = [...model.selection]
     const fields = data.columns.map((c) => c.field).join("\u0000")
     data = JSON.parse(model.payload || "{}")
     data.columns = data.columns || []
@@ -113,23 +117,32 @@ export function render({ model, el }) {
     wrap.scrollTop = 0
   }
 
+  // ticks and clicks name rows by position in the rows drawn: ``v`` says which rows those were, and
+  // the records' keys (``ids``, with a row_key) let the server find them if it has replaced the rows
+  const ids = (rows) => data.ids ? rows.map((r) => data.ids[r]) : null
   const open = (tr, cell) => {
     if (!model.clickable || !tr) return
     const field = cell && cell.dataset.field ? cell.dataset.field : null
-    model.send_msg({type: "click", row: Number(tr.dataset.row), column: field})
+    const row = Number(tr.dataset.row)
+    model.send_msg({type: "click", row, column: field, v: data.v, key: data.ids ? data.ids[row] : null})
+  }
+  const choose = (rows) => {
+    picked = rows
+    asked += 1
+    model.send_msg({type: "select", rows, keys: ids(rows), v: data.v, n: asked})
   }
 
   wrap.addEventListener("click", (event) => {
     const target = event.target
     if (target.matches("input[data-all]")) {   // the rows of the page shown
-      const rest = model.selection.filter((i) => !shown.includes(i))
-      model.selection = target.checked ? [...rest, ...shown] : rest
+      const rest = picked.filter((i) => !shown.includes(i))
+      choose(target.checked ? [...rest, ...shown] : rest)
       return
     }
     if (target.matches("input[data-pick]")) {
       const r = Number(target.dataset.pick)
-      const rest = model.selection.filter((i) => i !== r)
-      model.selection = target.checked ? [...rest, r] : rest
+      const rest = picked.filter((i) => i !== r)
+      choose(target.checked ? [...rest, r] : rest)
       return
     }
     if (target.closest("td.lt-check")) return
@@ -156,7 +169,8 @@ export function render({ model, el }) {
   })
 
   model.on("payload", load)
-  model.on("selection", tick)
+  // the server's ticks, once it has answered the last tick sent (an earlier answer would undo a later tick)
+  model.on(["selection", "answered"], () => { if (model.answered >= asked) tick() })
   model.on(["page_size", "selectable", "clickable", "empty"], draw)
   load()
 }

@@ -93,11 +93,18 @@ class ListTable(JSComponent):
     ``hidden_columns``, ``row_key`` (the column naming a row's record). ``value`` may be set again at
     any time (a refresh): the ticks are kept for the rows whose ``row_key`` is still there (cleared
     without one), and the order a person chose by a heading is kept while the columns stay the same.
+
+    Ticks and clicks name rows by position, so each new set of rows is numbered (``v`` in the payload)
+    and the browser sends a tick or a click with the number of the rows it showed. One sent while a
+    refresh was on its way names a row of the old rows: with a ``row_key`` it is applied to that
+    record's row (the browser sends the records' keys too), without one it is ignored, never applied
+    to whichever row now has that position.
     """
 
     payload = param.String(default="{}", doc="The columns and rows as JSON, which list_table.js draws.")
     selectable = param.Boolean(default=False, doc="Each row has a tick box (``selection``).")
     selection = param.List(default=[], item_type=int, doc="Positions in ``value`` of the ticked rows.")
+    answered = param.Integer(default=0, doc="The browser's last tick message applied (list_table.js).")
     page_size = param.Integer(default=0, bounds=(0, None), doc="Rows a page (0: all, scrolled).")
     clickable = param.Boolean(default=False, doc="Rows open something (set by ``on_click``).")
     empty = param.String(default="Nothing to show", doc="What an empty table says.")
@@ -132,6 +139,9 @@ class ListTable(JSComponent):
         self.row_key = row_key
         self._clicks: list[Callable[[RowClick], Any]] = []
         self._value: pd.DataFrame | None = None
+        self._version = 0  # which rows the browser's positions refer to (``_handle_msg``)
+        self._sent = ""  # the rows last sent, without their number: the same rows again keep it
+        self._rows_of: dict[str, int] = {}  # row_key (as text) -> position in value
         self.value = value
 
     @property
@@ -148,8 +158,14 @@ class ListTable(JSComponent):
             ticked = set(self.selected_dataframe.get(key, pd.Series(dtype=object)).tolist())
             kept = [i for i, v in enumerate(frame[key].tolist()) if v in ticked]
         self._value = frame
-        payload = json.dumps(self._payload(frame), separators=(",", ":"), allow_nan=False, default=str)
-        self.param.update(payload=payload, selection=kept)
+        payload = self._payload(frame)
+        if key and frame is not None and key in frame.columns:
+            payload["ids"] = [str(v) for v in frame[key].tolist()]
+        self._rows_of = {k: i for i, k in enumerate(payload.get("ids", []))}
+        sent = _json(payload)
+        if sent != self._sent:  # a refresh with the same rows leaves the browser's positions right
+            self._sent, self._version = sent, self._version + 1
+        self.param.update(payload=_json({**payload, "v": self._version}), selection=kept)
 
     @property
     def selected_dataframe(self) -> pd.DataFrame:
@@ -164,10 +180,23 @@ class ListTable(JSComponent):
         self.clickable = True
 
     def _handle_msg(self, msg: Any) -> None:
-        """A row's click from the browser (untrusted: anything malformed is ignored)."""
-        if not isinstance(msg, dict) or msg.get("type") != "click" or self._value is None:
+        """A tick or a row's click from the browser (untrusted: anything malformed is ignored, and so is
+        a message about rows since replaced, unless the records' keys it carries find their rows now)."""
+        if not isinstance(msg, dict) or self._value is None:
             return
-        row, column = msg.get("row"), msg.get("column")
+        current = msg.get("v") == self._version
+        if msg.get("type") == "select" and self.selectable and type(msg.get("n")) is int:
+            rows = msg.get("rows") if current else self._rows_named(msg.get("keys"))
+            chosen = self.selection
+            if isinstance(rows, list):
+                chosen = list(dict.fromkeys(r for r in rows if type(r) is int and 0 <= r < len(self._value)))
+            # answered even when nothing changed: the browser then shows the ticks as they are here
+            self.param.update(selection=chosen, answered=msg["n"])
+            return
+        if msg.get("type") != "click":
+            return
+        row = msg.get("row") if current else next(iter(self._rows_named([msg.get("key")]) or []), None)
+        column = msg.get("column")
         if type(row) is not int or not 0 <= row < len(self._value):
             return
         fields = [str(c) for c in self._value.columns]
@@ -177,6 +206,12 @@ class ListTable(JSComponent):
             event = RowClick(row, None, None)
         for callback in self._clicks:
             callback(event)
+
+    def _rows_named(self, keys: Any) -> list[int] | None:
+        """The positions now of the rows whose ``row_key`` the browser sent (None without a key)."""
+        if not self._rows_of or not isinstance(keys, list):
+            return None
+        return [self._rows_of[k] for k in keys if isinstance(k, str) and k in self._rows_of]
 
     def _payload(self, frame: pd.DataFrame | None) -> dict[str, Any]:
         if frame is None:
@@ -222,6 +257,10 @@ class ListTable(JSComponent):
 
 #: the alignments a column may ask for (anything else is drawn left-aligned)
 ALIGNMENTS = ("left", "right", "center")
+
+
+def _json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False, default=str)
 
 
 def _given(value: Any) -> bool:
