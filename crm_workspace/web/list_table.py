@@ -152,15 +152,16 @@ class ListTable(JSComponent):
 
     @value.setter
     def value(self, frame: pd.DataFrame | None) -> None:
-        kept: list[int] = []
         key = self.row_key
-        if key and self.selection and frame is not None and key in frame.columns:
+        records = frame[key].tolist() if key and frame is not None and key in frame.columns else None
+        kept: list[int] = []
+        if records is not None and self.selection:
             ticked = set(self.selected_dataframe.get(key, pd.Series(dtype=object)).tolist())
-            kept = [i for i, v in enumerate(frame[key].tolist()) if v in ticked]
+            kept = [i for i, v in enumerate(records) if v in ticked]
         self._value = frame
         payload = self._payload(frame)
-        if key and frame is not None and key in frame.columns:
-            payload["ids"] = [str(v) for v in frame[key].tolist()]
+        if records is not None:
+            payload["ids"] = [str(v) for v in records]
         self._rows_of = {k: i for i, k in enumerate(payload.get("ids", []))}
         sent = _json(payload)
         if sent != self._sent:  # a refresh with the same rows leaves the browser's positions right
