@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from crm_workspace import Workspace
 from crm_workspace.data.store import utcnow
@@ -243,15 +243,16 @@ def log_activity(
 _OPEN_TASKS = "a.owner = ? AND a.done = 0 AND a.kind = 'task' AND a.due_at IS NOT NULL AND a.due_at <= ?"
 
 
-def _horizon(days_ahead: int) -> tuple[datetime, str]:
-    now = datetime.now(UTC)
-    return now, (now + timedelta(days=days_ahead)).strftime("%Y-%m-%dT23:59:59Z")
+def _window(days_ahead: int) -> tuple[str, str]:
+    """Now, and the end of the day ``days_ahead`` days from now, as the store's UTC text."""
+    now = utcnow()
+    return now, (datetime.fromisoformat(now) + timedelta(days=days_ahead)).strftime("%Y-%m-%dT23:59:59Z")
 
 
 def my_tasks(workspace: Workspace, user: str | None = None, days_ahead: int = 7) -> list[dict]:
     """Open tasks of ``user`` due within ``days_ahead`` days, overdue ones included, soonest first
     (the first 200: ``my_task_counts`` counts them all)."""
-    now, horizon = _horizon(days_ahead)
+    now, horizon = _window(days_ahead)
     rows = workspace.store.query(
         "SELECT a.id, a.subject, a.due_at, a.version, a.contact_id, a.organization_id,"
         " trim(coalesce(c.first_name,'') || ' ' || coalesce(c.last_name,'')) AS contact, o.name AS organization"
@@ -260,18 +261,17 @@ def my_tasks(workspace: Workspace, user: str | None = None, days_ahead: int = 7)
         f" WHERE {_OPEN_TASKS} ORDER BY a.due_at LIMIT 200",
         [user or workspace.user, horizon],
     )
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     for row in rows:
-        row["overdue"] = row["due_at"] < stamp
+        row["overdue"] = row["due_at"] < now
     return rows
 
 
 def my_task_counts(workspace: Workspace, user: str | None = None, days_ahead: int = 7) -> tuple[int, int]:
     """How many of ``my_tasks`` there are: (overdue, due within ``days_ahead`` days but not overdue)."""
-    now, horizon = _horizon(days_ahead)
+    now, horizon = _window(days_ahead)
     row = workspace.store.query(
         f"SELECT count(*) AS open, coalesce(sum(a.due_at < ?), 0) AS overdue FROM activities a WHERE {_OPEN_TASKS}",
-        [now.strftime("%Y-%m-%dT%H:%M:%SZ"), user or workspace.user, horizon],
+        [now, user or workspace.user, horizon],
     )[0]
     return row["overdue"], row["open"] - row["overdue"]
 
